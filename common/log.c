@@ -1,0 +1,101 @@
+/* Logging: stderr when run in the foreground, syslog otherwise. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *log_ident = "rnsplice";
+static int log_to_stderr = 1;
+static int log_verbosity;
+
+void
+log_init(const char *ident, int to_stderr, int verbosity)
+{
+	log_ident = ident;
+	log_to_stderr = to_stderr;
+	log_verbosity = verbosity;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_setverbose(int verbosity)
+{
+	log_verbosity = verbosity;
+}
+
+int
+log_getverbose(void)
+{
+	return log_verbosity;
+}
+
+static void
+vlog(int pri, const char *fmt, va_list ap, int with_errno)
+{
+	char msg[2048];
+	int saved_errno = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno) {
+		size_t len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, ": %s",
+		    strerror(saved_errno));
+	}
+	if (log_to_stderr) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(stderr, "%s[%lld.%03ld]: %s\n", log_ident,
+		    (long long)ts.tv_sec, ts.tv_nsec / 1000000, msg);
+		fflush(stderr);
+	} else
+		syslog(pri, "%s", msg);
+	errno = saved_errno;
+}
+
+#define LOGFN(fn, pri, err, level)				\
+void								\
+fn(const char *fmt, ...)					\
+{								\
+	va_list ap;						\
+								\
+	if (log_verbosity < (level))				\
+		return;						\
+	va_start(ap, fmt);					\
+	vlog(pri, fmt, ap, err);				\
+	va_end(ap);						\
+}
+
+LOGFN(log_warn, LOG_WARNING, 1, 0)
+LOGFN(log_warnx, LOG_WARNING, 0, 0)
+LOGFN(log_info, LOG_INFO, 0, 0)
+LOGFN(log_debug, LOG_DEBUG, 0, 1)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, 1);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, 0);
+	va_end(ap);
+	exit(1);
+}

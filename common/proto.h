@@ -1,0 +1,120 @@
+/* Protocol v1 messages (PROTOCOL.md is the description; this is the code).
+ * msg_parse() turns one line into a struct msg, msg_format() the reverse. */
+#ifndef RNSPLICE_PROTO_H
+#define RNSPLICE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+#define PROTO_MAJOR		1
+#define PROTO_MINOR		0
+#define PROTO_VERSION		"1.0"
+#define PROTO_MAXLINE		16384	/* bytes, LF included */
+#define PROTO_MINLINE		512
+#define PROTO_MAXFIELDS		512
+#define PROTO_MAXTOKEN		32
+#define PROTO_MAXHOPS_DEFAULT	4
+
+/* DNS-SD limits (RFC 6763): labels are 63 bytes; a TXT item 255. */
+#define DNSSD_MAXNAME		63
+#define DNSSD_MAXTYPE		63	/* "_service._proto" */
+#define DNSSD_MAXDOMAIN		255
+#define DNSSD_MAXHOST		255
+#define DNSSD_MAXTXTITEM	255
+#define DNSSD_MAXTXT		8900	/* whole record, RFC 6763 6.3 */
+
+enum msg_type {
+	MSG_HELLO,
+	MSG_BROWSE,
+	MSG_ADD,
+	MSG_UPDATE,
+	MSG_REMOVE,
+	MSG_SYNCED,
+	MSG_AVAHI,
+	MSG_PING,
+	MSG_PONG,
+	MSG_ERROR,
+	MSG_RELAY,
+	MSG_RELAYING,
+	MSG_NTYPES
+};
+
+struct txt_item {
+	unsigned char	*data;
+	size_t		 len;
+};
+
+struct txt {
+	struct txt_item	*items;
+	size_t		 n;
+};
+
+/* One service as the protocol describes it. */
+struct svc {
+	char		*name;
+	char		*type;
+	char		*domain;
+	char		*host;
+	char		*addr;
+	uint16_t	 port;
+	struct txt	 txt;
+};
+
+struct msg {
+	enum msg_type	 type;
+	uint32_t	 id;		/* ADD UPDATE REMOVE */
+	struct svc	 svc;		/* ADD UPDATE; RELAY: name type domain */
+
+	/* HELLO */
+	unsigned int	 major, minor;
+	char		*peer_id;
+	char		*role;
+	char		*features;	/* comma-separated, "" for none */
+	unsigned int	 maxline;	/* 0: not announced */
+	unsigned int	 maxhops;	/* 0: not announced */
+
+	/* BROWSE */
+	char		**types;
+	size_t		 ntypes;	/* 0: all types ("*") */
+
+	int		 avahi_up;	/* AVAHI */
+	char		*token;		/* PING PONG */
+	char		*code;		/* ERROR */
+	char		*text;		/* ERROR */
+};
+
+const char *msg_verb(enum msg_type);
+
+/* Parse one line (without its LF). Returns 0, or -1 with a human reason
+ * in err ("ADD: field 6: port out of range"). m is zeroed first and must
+ * be released with msg_free() whatever the result. The second error
+ * string tells which ERROR code a reply should carry ("syntax", "verb"). */
+int	msg_parse(const char *line, size_t len, struct msg *m, char *err,
+	    size_t errlen, const char **code);
+void	msg_free(struct msg *);
+
+/* Append the line (with LF). Fails (-1) if it would exceed maxline. */
+int	msg_format(struct buf *out, const struct msg *m, size_t maxline);
+
+/* Convenience senders, formatting straight into an output buffer. */
+int	msg_put_error(struct buf *out, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+void	svc_free(struct svc *);
+int	svc_copy(struct svc *dst, const struct svc *src);
+int	svc_equal(const struct svc *, const struct svc *);
+int	txt_copy(struct txt *dst, const struct txt *src);
+void	txt_free(struct txt *);
+int	txt_equal(const struct txt *, const struct txt *);
+int	txt_add(struct txt *, const void *data, size_t len);
+/* The value of key in the TXT record, or NULL (*vlen set). */
+const unsigned char *txt_get(const struct txt *, const char *key,
+	    size_t *vlen);
+int	txt_remove_key(struct txt *, const char *key);
+
+int	proto_valid_token(const char *);
+int	proto_valid_type(const char *);
+
+#endif

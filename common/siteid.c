@@ -1,0 +1,134 @@
+/* Site identity: a random id kept in the user's config directory, so that
+ * the agent and the subsystem of one user on one host share it. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "siteid.h"
+
+int
+siteid_valid(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > SITEID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z')))
+			return 0;
+	return 1;
+}
+
+int
+config_dir(char *out, size_t outlen)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
+	int n;
+
+	if (xdg != NULL && *xdg == '/')
+		n = snprintf(out, outlen, "%s/rnsplice", xdg);
+	else {
+		if (home == NULL || *home != '/') {
+			if ((pw = getpwuid(getuid())) == NULL)
+				return -1;
+			home = pw->pw_dir;
+		}
+		n = snprintf(out, outlen, "%s/.config/rnsplice", home);
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static int
+mkdirs(const char *path)
+{
+	char tmp[1024], *p;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	for (p = tmp + 1; *p != '\0'; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0700) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+int
+siteid_load(char *out, size_t outlen, char *err, size_t errlen)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	char dir[1024], path[1100], tmp[SITEID_MAX + 2], idbuf[SITEID_LEN + 1];
+	const char *env = getenv("RNSPLICE_SITE_ID");
+	unsigned char rnd[SITEID_LEN];
+	ssize_t n;
+	int fd, i;
+
+	if (env != NULL && *env != '\0') {
+		if (!siteid_valid(env)) {
+			snprintf(err, errlen, "RNSPLICE_SITE_ID: must be 1-%d "
+			    "characters from 0-9 a-z", SITEID_MAX);
+			return -1;
+		}
+		strlcpy(out, env, outlen);
+		return 0;
+	}
+	if (config_dir(dir, sizeof(dir)) == -1) {
+		snprintf(err, errlen, "cannot find the config directory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/site-id", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, tmp, sizeof(tmp) - 1);
+		close(fd);
+		if (n < 0)
+			n = 0;
+		tmp[n] = '\0';
+		tmp[strcspn(tmp, "\n")] = '\0';
+		if (!siteid_valid(tmp)) {
+			snprintf(err, errlen, "%s: not a site id (1-%d "
+			    "characters from 0-9 a-z)", path, SITEID_MAX);
+			return -1;
+		}
+		strlcpy(out, tmp, outlen);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < SITEID_LEN; i++)
+		idbuf[i] = digits[rnd[i] % 36];
+	idbuf[SITEID_LEN] = '\0';
+	if (mkdirs(dir) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* O_EXCL: if another process won the race, use its id */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		if (errno == EEXIST)
+			return siteid_load(out, outlen, err, errlen);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	dprintf(fd, "%s\n", idbuf);
+	close(fd);
+	strlcpy(out, idbuf, outlen);
+	return 0;
+}

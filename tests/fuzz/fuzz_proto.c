@@ -1,0 +1,57 @@
+/* libFuzzer target: the line reader and the message parser. Every input
+ * must either parse, and then survive a format/parse round trip unchanged,
+ * or be rejected with a reason; nothing may crash or leak. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct buf in, out;
+	struct msg m, m2;
+	char err[256], *line, *line2;
+	const char *code;
+	size_t len, len2;
+	int r;
+
+	buf_init(&in, PROTO_MAXLINE * 2);
+	if (buf_put(&in, data, size) == -1) {
+		buf_free(&in);
+		return 0;
+	}
+	while ((r = buf_getline(&in, PROTO_MAXLINE, &line, &len)) !=
+	    BUF_LINE_NONE) {
+		if (r != BUF_LINE_OK)
+			continue;
+		if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+			if (err[0] == '\0' || code == NULL)
+				abort();
+			msg_free(&m);
+			continue;
+		}
+		buf_init(&out, PROTO_MAXLINE * 4);
+		if (msg_format(&out, &m, PROTO_MAXLINE * 4) == -1)
+			abort();
+		if (buf_getline(&out, PROTO_MAXLINE * 4, &line2, &len2) !=
+		    BUF_LINE_OK)
+			abort();
+		if (msg_parse(line2, len2, &m2, err, sizeof(err), &code) == -1)
+			abort();
+		if (m.type != m2.type || m.id != m2.id ||
+		    !svc_equal(&m.svc, &m2.svc))
+			abort();
+		msg_free(&m2);
+		msg_free(&m);
+		buf_free(&out);
+	}
+	buf_free(&in);
+	return 0;
+}

@@ -1,0 +1,364 @@
+/* Unit tests of common/: buffer, field codec, messages, metadata. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "escape.h"
+#include "meta.h"
+#include "proto.h"
+
+/* Encode then decode; the result must equal the input byte for byte. */
+static void
+roundtrip(const void *data, size_t len, int kind)
+{
+	struct buf b;
+	char *out, *s;
+	size_t outlen;
+	const char *cause = NULL;
+
+	buf_init(&b, 65536);
+	ck_assert_int_eq(field_encode(&b, data, len), 0);
+	ck_assert_int_eq(buf_put(&b, "", 1), 0);
+	s = (char *)buf_ptr(&b);
+	ck_assert_ptr_null(strchr(s, ' '));
+	ck_assert_ptr_null(strchr(s, '\n'));
+	ck_assert_msg(field_decode(s, strlen(s), kind, &out, &outlen,
+	    &cause) == 0, "decode failed: %s", cause);
+	ck_assert_uint_eq(outlen, len);
+	ck_assert_int_eq(memcmp(out, data, len), 0);
+	free(out);
+	buf_free(&b);
+}
+
+START_TEST(test_field_roundtrip)
+{
+	unsigned char all[256];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	roundtrip("", 0, FIELD_TEXT);
+	roundtrip("plain", 5, FIELD_TEXT);
+	roundtrip("Kitchen printer", 15, FIELD_TEXT);
+	roundtrip("a.b\\c %41 100%", 14, FIELD_TEXT);
+	roundtrip("Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x96\xa8", 14, FIELD_TEXT);
+	roundtrip("-", 1, FIELD_TEXT);
+	roundtrip("%", 1, FIELD_TEXT);
+	roundtrip("key=val=ue", 10, FIELD_BINARY);
+	roundtrip(all, sizeof(all), FIELD_BINARY);
+	roundtrip("\xc3", 1, FIELD_BINARY);	/* lone lead byte: escaped */
+}
+END_TEST
+
+START_TEST(test_field_encoding_is_minimal)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	field_encode(&b, "a b%\xc3\xa9\xff", 7);
+	ck_assert_uint_eq(buf_len(&b), strlen("a%20b%25\xc3\xa9%FF"));
+	ck_assert_int_eq(memcmp(buf_ptr(&b), "a%20b%25\xc3\xa9%FF",
+	    buf_len(&b)), 0);
+	buf_free(&b);
+}
+END_TEST
+
+static void
+decode_fails(const char *s, int kind)
+{
+	char *out;
+	size_t outlen;
+	const char *cause = NULL;
+
+	ck_assert_msg(field_decode(s, strlen(s), kind, &out, &outlen,
+	    &cause) == -1, "\"%s\" decoded", s);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_ptr_null(out);
+}
+
+START_TEST(test_field_rejects)
+{
+	decode_fails("", FIELD_BINARY);
+	decode_fails("ab%", FIELD_BINARY);
+	decode_fails("ab%4", FIELD_BINARY);
+	decode_fails("ab%4G", FIELD_BINARY);
+	decode_fails("a\tb", FIELD_BINARY);
+	decode_fails("a\x7f", FIELD_BINARY);
+	decode_fails("\xc3", FIELD_BINARY);		/* truncated */
+	decode_fails("\xc0\xaf", FIELD_BINARY);		/* overlong */
+	decode_fails("\xed\xa0\x80", FIELD_BINARY);	/* surrogate */
+	decode_fails("\xf4\x90\x80\x80", FIELD_BINARY);	/* > U+10FFFF */
+	decode_fails("%00", FIELD_TEXT);		/* NUL in text */
+	decode_fails("%C3", FIELD_TEXT);		/* escaped bad UTF-8 */
+}
+END_TEST
+
+static struct msg
+parse_ok(const char *line)
+{
+	struct msg m;
+	char err[256];
+	const char *code;
+
+	ck_assert_msg(msg_parse(line, strlen(line), &m, err, sizeof(err),
+	    &code) == 0, "\"%s\": %s", line, err);
+	return m;
+}
+
+static void
+parse_fails(const char *line, const char *want_code)
+{
+	struct msg m;
+	char err[256];
+	const char *code;
+
+	ck_assert_msg(msg_parse(line, strlen(line), &m, err, sizeof(err),
+	    &code) == -1, "\"%s\" parsed", line);
+	ck_assert_msg(err[0] != '\0', "no reason for \"%s\"", line);
+	ck_assert_str_eq(code, want_code);
+	msg_free(&m);
+}
+
+START_TEST(test_msg_add_roundtrip)
+{
+	struct msg m, m2;
+	struct buf b;
+	char *line;
+	size_t len;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ADD;
+	m.id = 42;
+	m.svc.name = strdup("My \\ printer. \xc3\xa9");
+	m.svc.type = strdup("_ipp._tcp");
+	m.svc.domain = strdup("local");
+	m.svc.host = strdup("printer.local");
+	m.svc.addr = strdup("fe80::1%eth0");
+	m.svc.port = 631;
+	txt_add(&m.svc.txt, "txtvers=1", 9);
+	txt_add(&m.svc.txt, "bin=\0\n\xff", 7);
+	txt_add(&m.svc.txt, "", 0);
+	buf_init(&b, PROTO_MAXLINE);
+	ck_assert_int_eq(msg_format(&b, &m, PROTO_MAXLINE), 0);
+	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
+	    BUF_LINE_OK);
+	m2 = parse_ok(line);
+	ck_assert_int_eq(m2.type, MSG_ADD);
+	ck_assert_uint_eq(m2.id, 42);
+	ck_assert_int_eq(svc_equal(&m.svc, &m2.svc), 1);
+	msg_free(&m);
+	msg_free(&m2);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_msg_hello)
+{
+	struct msg m = parse_ok("HELLO 1.0 abc123 agent update,relay "
+	    "maxline=4096 maxhops=3 future=1");
+
+	ck_assert_uint_eq(m.major, 1);
+	ck_assert_uint_eq(m.minor, 0);
+	ck_assert_str_eq(m.peer_id, "abc123");
+	ck_assert_str_eq(m.role, "agent");
+	ck_assert_str_eq(m.features, "update,relay");
+	ck_assert_uint_eq(m.maxline, 4096);
+	ck_assert_uint_eq(m.maxhops, 3);
+	msg_free(&m);
+	m = parse_ok("HELLO 2.7 z subsystem %");
+	ck_assert_uint_eq(m.major, 2);
+	ck_assert_str_eq(m.features, "");
+	msg_free(&m);
+}
+END_TEST
+
+START_TEST(test_msg_rejects)
+{
+	parse_fails("", "syntax");
+	parse_fails("add 1", "syntax");
+	parse_fails("FROB 1", "verb");
+	parse_fails("REMOVE", "syntax");
+	parse_fails("REMOVE 0", "syntax");
+	parse_fails("REMOVE 4294967296", "syntax");
+	parse_fails("REMOVE 01", "syntax");
+	parse_fails("REMOVE  1", "syntax");
+	parse_fails("REMOVE 1 ", "syntax");
+	parse_fails("SYNCED x", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 10.0.0.1 0", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 10.0.0.1 65536", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 10.0.0.1 -1", "syntax");
+	parse_fails("ADD 1 n http local h 10.0.0.1 80", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 10.0.0.300 80", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 10.0.0.1%eth0 80", "syntax");
+	parse_fails("ADD 1 n _http._tcp local h 2001:db8::1%25eth0 80",
+	    "syntax");
+	parse_fails("ADD 1 n%ZZ _http._tcp local h 10.0.0.1 80", "syntax");
+	parse_fails("ADD 1 \xff _http._tcp local h 10.0.0.1 80", "syntax");
+	parse_fails("HELLO x.0 a agent %", "syntax");
+	parse_fails("HELLO 1.0 A! agent %", "syntax");
+	parse_fails("HELLO 1.0 a agent % maxline=99", "syntax");
+	parse_fails("AVAHI sideways", "syntax");
+	parse_fails("BROWSE nope", "syntax");
+}
+END_TEST
+
+START_TEST(test_msg_name_limits)
+{
+	char line[1024];
+	char name[100];
+	struct msg m;
+
+	memset(name, 'x', 63);
+	name[63] = '\0';
+	snprintf(line, sizeof(line), "ADD 1 %s _http._tcp local h ::1 80",
+	    name);
+	m = parse_ok(line);
+	msg_free(&m);
+	memset(name, 'x', 64);
+	name[64] = '\0';
+	snprintf(line, sizeof(line), "ADD 1 %s _http._tcp local h ::1 80",
+	    name);
+	parse_fails(line, "syntax");
+	m = parse_ok("ADD 7 n _http._tcp local h fe80::1%25eth0 8080 a=b");
+	ck_assert_str_eq(m.svc.addr, "fe80::1%eth0");
+	ck_assert_uint_eq(m.svc.port, 8080);
+	ck_assert_uint_eq(m.svc.txt.n, 1);
+	msg_free(&m);
+}
+END_TEST
+
+START_TEST(test_format_overlong_rolls_back)
+{
+	struct msg m;
+	struct buf b;
+	char big[300];
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b, 4096);
+	buf_put(&b, "keep", 4);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = "internal";
+	m.text = big;
+	ck_assert_int_eq(msg_format(&b, &m, 100), -1);
+	ck_assert_uint_eq(buf_len(&b), 4);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_getline)
+{
+	struct buf b;
+	char *line;
+	size_t len;
+
+	buf_init(&b, 64);
+	buf_put(&b, "one\ntw", 6);
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_OK);
+	ck_assert_str_eq(line, "one");
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_NONE);
+	buf_put(&b, "o\n", 2);
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_OK);
+	ck_assert_str_eq(line, "two");
+	/* an over-long line is dropped whole, the next one survives */
+	buf_put(&b, "0123456789abcdefghij", 20);
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_LONG);
+	buf_put(&b, "klm\nok\n", 7);
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_OK);
+	ck_assert_str_eq(line, "ok");
+	ck_assert_int_eq(buf_getline(&b, 16, &line, &len), BUF_LINE_NONE);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_buf_limits)
+{
+	struct buf b;
+	uint32_t v;
+	char *s;
+
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_put(&b, "123456789", 9), -1);
+	ck_assert_int_eq(buf_put_u32(&b, 0xdeadbeef), 0);
+	ck_assert_int_eq(buf_put_string(&b, "abcd", 4), -1);
+	ck_assert_int_eq(buf_get_u32(&b, &v), 0);
+	ck_assert_uint_eq(v, 0xdeadbeef);
+	ck_assert_int_eq(buf_get_u32(&b, &v), -1);
+	/* a string whose length claims more than is there */
+	buf_put_u32(&b, 100);
+	buf_put(&b, "ab", 2);
+	ck_assert_int_eq(buf_get_cstring(&b, &s), -1);
+	ck_assert_uint_eq(buf_len(&b), 6);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_meta)
+{
+	struct splice_meta m;
+	struct txt t = { NULL, 0 };
+	const char *cause;
+	char item[300];
+
+	ck_assert_int_eq(meta_parse("v1;o=aa;p=aa,bb,cc", 18, &m, &cause), 0);
+	ck_assert_str_eq(m.origin, "aa");
+	ck_assert_uint_eq(m.npath, 3);
+	ck_assert_uint_eq(meta_hops(&m), 2);
+	ck_assert_int_eq(meta_has_site(&m, "bb"), 1);
+	ck_assert_int_eq(meta_has_site(&m, "dd"), 0);
+	ck_assert_int_eq(meta_push(&m, "dd"), 0);
+	strlcpy(m.name, "Printer; A", sizeof(m.name));
+	ck_assert_int_eq(meta_format(&m, item, sizeof(item)), 0);
+	ck_assert_str_eq(item, "rnsplice=v1;o=aa;p=aa,bb,cc,dd;n=Printer; A");
+	txt_add(&t, "x=1", 3);
+	txt_add(&t, item, strlen(item));
+	ck_assert_int_eq(meta_from_txt(&t, &m, &cause), 1);
+	ck_assert_str_eq(m.name, "Printer; A");
+	ck_assert_uint_eq(m.npath, 4);
+	ck_assert_int_eq(txt_remove_key(&t, "RNSPLICE"), 1);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_int_eq(meta_from_txt(&t, &m, &cause), 0);
+	txt_free(&t);
+	ck_assert_int_eq(meta_parse("v2;o=aa;p=aa", 12, &m, &cause), -1);
+	ck_assert_int_eq(meta_parse("v1;o=aa;p=bb", 12, &m, &cause), -1);
+	ck_assert_int_eq(meta_parse("v1;o=A;p=A", 10, &m, &cause), -1);
+	ck_assert_int_eq(meta_parse("v1;o=aa", 7, &m, &cause), -1);
+}
+END_TEST
+
+static Suite *
+common_suite(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_test(tc, test_field_roundtrip);
+	tcase_add_test(tc, test_field_encoding_is_minimal);
+	tcase_add_test(tc, test_field_rejects);
+	tcase_add_test(tc, test_msg_add_roundtrip);
+	tcase_add_test(tc, test_msg_hello);
+	tcase_add_test(tc, test_msg_rejects);
+	tcase_add_test(tc, test_msg_name_limits);
+	tcase_add_test(tc, test_format_overlong_rolls_back);
+	tcase_add_test(tc, test_getline);
+	tcase_add_test(tc, test_buf_limits);
+	tcase_add_test(tc, test_meta);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(common_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
