@@ -1,0 +1,88 @@
+/* A client of OpenSSH's multiplexing protocol (mux.c in OpenSSH is the
+ * reference; see ../shared/NOTES.md for the places where PROTOCOL.mux is
+ * wrong). The agent never runs an ssh process per connection: it hands
+ * the accepted socket to the master with one control connection.
+ *
+ * Requests are pipelined: the client HELLO, the request and its file
+ * descriptors are sent back to back without waiting for the master's
+ * HELLO, so a relay costs no round trip on the control socket. The
+ * replies are then read from the control connection by a mux_reader
+ * driven from the event loop.
+ *
+ * One control connection carries one request. Closing it ends the relay
+ * (the master tears the channel down); EOF on it means the relay ended.
+ * agent/mux.c starts with a description of what the master sends when. */
+#ifndef RNSPLICE_MUX_H
+#define RNSPLICE_MUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define MUX_MAXPACKET	(256 * 1024)	/* body bytes, as the master's limit */
+#define MUX_SEND_TIMEOUT_MS 5000	/* connect + send, see mux_open_* */
+
+/* Open a control connection and ask for a stdio forward to host:port,
+ * passing fd as both its stdin and stdout. Returns the control
+ * connection (non-blocking, close-on-exec), or -1 with a reason in err.
+ *
+ * fd: the master receives its own two copies. Close yours as soon as
+ * this returns (success or not): while you hold it, the master's close
+ * of its copies sends no FIN to the peer. The master sets O_NONBLOCK on
+ * the socket (a flag shared by every copy). port must be 1..65535.
+ *
+ * Blocks at most about MUX_SEND_TIMEOUT_MS, and only when the master is
+ * wedged or its listen backlog (64) is full; normally it returns in
+ * microseconds. */
+int	mux_open_stdio_fwd(const char *ctlpath, const char *host,
+	    unsigned int port, int fd, uint32_t rid, char *err, size_t errlen);
+
+/* Open a control connection and start a session running the subsystem
+ * name (ssh -s), with fd_in/fd_out/fd_err as its stdio. Relay mode uses
+ * this with the accepted socket as stdin and stdout. fd_err -1 means
+ * /dev/null (the remote stderr is then discarded); never pass your own
+ * stderr, the master makes it non-blocking. Same fd rules as above. */
+int	mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
+	    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen);
+
+/* Ask the master whether it is alive; returns a control fd whose reader
+ * yields MUX_EV_ALIVE with the master's pid. The master keeps the
+ * connection open afterwards: close it yourself. */
+int	mux_alive_check(const char *ctlpath, uint32_t rid, char *err,
+	    size_t errlen);
+
+enum mux_event {
+	MUX_EV_NONE,		/* need more bytes */
+	MUX_EV_OPENED,		/* session/forward open (session id in sid) */
+	MUX_EV_ALIVE,		/* pid set */
+	MUX_EV_FAILED,		/* reason set: refused, denied, ... */
+	MUX_EV_EXIT,		/* session exit; exit_status set */
+	MUX_EV_EOF,		/* the master closed the connection */
+	MUX_EV_ERROR,		/* protocol error or I/O error; reason set */
+	MUX_EV_OK		/* MUX_S_OK: never sent for the requests above */
+};
+
+struct mux_reader {
+	struct buf	 in;
+	int		 got_hello;
+	int		 opened;	/* MUX_EV_OPENED seen; sid valid */
+	int		 done;		/* EOF or ERROR returned */
+	uint32_t	 rid;
+	uint32_t	 sid;
+	uint32_t	 pid;
+	uint32_t	 exit_status;
+	char		 reason[256];	/* printable ASCII, NUL-terminated */
+};
+
+void	mux_reader_init(struct mux_reader *, uint32_t rid);
+void	mux_reader_free(struct mux_reader *);
+/* Read what is available on fd and return the next event. Call again
+ * until MUX_EV_NONE: one read may hold several packets. MUX_EV_EOF and
+ * MUX_EV_ERROR are final: every later call returns MUX_EV_NONE. */
+enum mux_event mux_reader_read(struct mux_reader *, int fd);
+/* Parse the next packet already buffered (for tests and fuzzing). */
+enum mux_event mux_reader_next(struct mux_reader *);
+const char *mux_event_name(enum mux_event);
+
+#endif

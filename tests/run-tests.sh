@@ -1,0 +1,125 @@
+#!/bin/bash
+# Build rnsplice and run every test: unit tests (check), the integration
+# tests in the network-namespace lab (root only; skipped otherwise), the
+# same again under ASan+UBSan, a short fuzzing run, and make distcheck.
+#
+#   tests/run-tests.sh [--fast]
+#
+# --fast: one plain build and `make check` only.
+# Prints one closing line "tests: N passed, N failed, N skipped" and exits
+# non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+fast=0
+[ "${1:-}" = "--fast" ] && fast=1
+
+pass=0 fail=0 skip=0 stage_failed=""
+
+# Add the counts of one build tree's automake test-suite.log.
+count() {
+	local log=$1/test-suite.log n
+	[ -f "$log" ] || return 0
+	n=$(sed -n 's/^# PASS: *//p' "$log"); pass=$((pass + ${n:-0}))
+	n=$(sed -n 's/^# SKIP: *//p' "$log"); skip=$((skip + ${n:-0}))
+	n=$(sed -n 's/^# FAIL: *//p' "$log"); fail=$((fail + ${n:-0}))
+	n=$(sed -n 's/^# ERROR: *//p' "$log"); fail=$((fail + ${n:-0}))
+	n=$(sed -n 's/^# XPASS: *//p' "$log"); fail=$((fail + ${n:-0}))
+}
+
+stage() {
+	local name=$1; shift
+	printf '\n=== %s ===\n' "$name"
+	local t0=$SECONDS
+	if "$@"; then
+		printf '=== %s: ok (%ds) ===\n' "$name" $((SECONDS - t0))
+	else
+		printf '=== %s: FAILED (%ds) ===\n' "$name" $((SECONDS - t0))
+		stage_failed="$stage_failed $name"
+	fi
+}
+
+show_failures() {
+	local d=$1 f
+	for f in $(find "$d/tests" -name '*.log' 2>/dev/null); do
+		if grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null ||
+		    grep -q ':test-result: FAIL\|:test-result: ERROR' \
+		    "${f%.log}.trs" 2>/dev/null; then
+			printf '\n--- %s ---\n' "$f"
+			tail -n 60 "$f"
+		fi
+	done
+}
+
+build_and_check() {
+	local dir=$1; shift
+	mkdir -p "$dir" && cd "$dir" || return 1
+	"$top/configure" --enable-werror "$@" >configure.out 2>&1 ||
+	    { cat configure.out; cd "$top"; return 1; }
+	make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; cd "$top"; return 1; }
+	make -j1 check >check.out 2>&1
+	local r=$?
+	grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
+	[ $r -eq 0 ] || show_failures "$dir"
+	count "$dir"
+	cd "$top"
+	return $r
+}
+
+fuzz_short() {
+	command -v clang >/dev/null || { echo "clang missing: fuzzing skipped"; skip=$((skip + 1)); return 0; }
+	local dir=$top/build-fuzz t r=0
+	mkdir -p "$dir" && cd "$dir" || return 1
+	"$top/configure" --enable-fuzzing CC=clang >configure.out 2>&1 ||
+	    { cat configure.out; cd "$top"; return 1; }
+	make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; cd "$top"; return 1; }
+	for t in tests/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		local name=${t##*/fuzz_} corpus=$dir/corpus-$name
+		mkdir -p "$corpus"
+		[ -d "$top/tests/fuzz/corpus/$name" ] &&
+		    cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/"
+		if "$t" -max_total_time=30 -print_final_stats=1 "$corpus" \
+		    >"fuzz-$name.out" 2>&1; then
+			echo "fuzz $name: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz-$name.out" | grep -o '[0-9]*$') execs, no crash"
+			pass=$((pass + 1))
+		else
+			tail -n 40 "fuzz-$name.out"
+			fail=$((fail + 1)); r=1
+		fi
+	done
+	cd "$top"
+	return $r
+}
+
+distcheck() {
+	cd "$top/build" || return 1
+	# the integration tests already ran in this build; distcheck proves
+	# the tarball builds and its unit tests pass
+	make distcheck RNSPLICE_LAB=skip >distcheck.out 2>&1
+	local r=$?
+	[ $r -eq 0 ] && grep -E 'archives ready|\.tar\.gz' distcheck.out | head -3 ||
+	    tail -n 60 distcheck.out
+	cd "$top"
+	return $r
+}
+
+# Builds happen in build directories; an in-tree build would block them.
+if [ -f config.status ]; then
+	echo "the source tree is configured in place; running make distclean"
+	make distclean >/dev/null 2>&1 || true
+fi
+[ -x configure ] || stage autogen ./autogen.sh
+stage "build and check" build_and_check "$top/build"
+if [ $fast -eq 0 ]; then
+	stage "sanitizers (ASan+UBSan)" build_and_check "$top/build-san" \
+	    --enable-sanitizers
+	stage "fuzzing (30 s per target)" fuzz_short
+	stage distcheck distcheck
+fi
+
+printf '\n'
+[ -n "$stage_failed" ] && printf 'failed stages:%s\n' "$stage_failed"
+printf 'tests: %d passed, %d failed, %d skipped\n' "$pass" "$fail" "$skip"
+[ -z "$stage_failed" ] && [ "$fail" -eq 0 ]
