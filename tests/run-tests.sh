@@ -105,6 +105,8 @@ distcheck() {
 	return $r
 }
 
+tests/deps.sh || exit 1
+
 # Builds happen in build directories; an in-tree build would block them.
 if [ -f config.status ]; then
 	echo "the source tree is configured in place; running make distclean"

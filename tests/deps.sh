@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages rnsplice needs to build, test and run its
+# lab. Does nothing when they are all present, unless --force.
+#   tests/deps.sh [--force]
+set -eu
+PACKAGES="build-essential autoconf automake pkg-config
+	libavahi-client-dev libbsd-dev check
+	clang libclang-rt-14-dev groff-base
+	avahi-daemon avahi-utils dbus openssh-server openssh-client
+	iproute2 util-linux procps curl python3"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed' || missing="$missing $p"
+done
+[ "${1:-}" = "--force" ] && missing=$(echo $PACKAGES)
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages:$missing" >&2
+	echo "deps.sh: run as root (sudo) to install them" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing
