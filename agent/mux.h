@@ -10,8 +10,14 @@
  * driven from the event loop.
  *
  * One control connection carries one request. Closing it ends the relay
- * (the master tears the channel down); EOF on it means the relay ended.
- * agent/mux.c starts with a description of what the master sends when. */
+ * (the master tears the channel down), or cancels a pending request; EOF
+ * on it means the relay ended. A stdio forward gives OPENED and later
+ * EOF (never EXIT); a session OPENED, EXIT, EOF; a refusal FAILED, EOF.
+ * EOF or ERROR before OPENED is a failed request too (an overloaded
+ * master just drops the connection). The reply to a forward waits for
+ * sshd's connect() to the target: keep your own timeout and close the
+ * control connection when it fires. agent/mux.c starts with what the
+ * master does when, with numbers. */
 #ifndef RNSPLICE_MUX_H
 #define RNSPLICE_MUX_H
 
@@ -56,7 +62,8 @@ enum mux_event {
 	MUX_EV_NONE,		/* need more bytes */
 	MUX_EV_OPENED,		/* session/forward open (session id in sid) */
 	MUX_EV_ALIVE,		/* pid set */
-	MUX_EV_FAILED,		/* reason set: refused, denied, ... */
+	MUX_EV_FAILED,		/* reason set: FAILURE, PERMISSION_DENIED
+				 * (EOF follows), TTY_ALLOC_FAIL */
 	MUX_EV_EXIT,		/* session exit; exit_status set */
 	MUX_EV_EOF,		/* the master closed the connection */
 	MUX_EV_ERROR,		/* protocol error or I/O error; reason set */
@@ -75,11 +82,15 @@ struct mux_reader {
 	char		 reason[256];	/* printable ASCII, NUL-terminated */
 };
 
+/* rid: the one given to mux_open_*; a reply for another rid, or an exit
+ * for another session than the opened one, is a protocol error. */
 void	mux_reader_init(struct mux_reader *, uint32_t rid);
 void	mux_reader_free(struct mux_reader *);
-/* Read what is available on fd and return the next event. Call again
- * until MUX_EV_NONE: one read may hold several packets. MUX_EV_EOF and
- * MUX_EV_ERROR are final: every later call returns MUX_EV_NONE. */
+/* Read from the (non-blocking) fd until a packet completes or it runs
+ * dry, and return the next event. Call again until MUX_EV_NONE: one
+ * read may hold several packets. MUX_EV_EOF and MUX_EV_ERROR are final:
+ * every later call returns MUX_EV_NONE; close the fd then. reason is
+ * also set for MUX_EV_EOF (says whether the HELLO had come). */
 enum mux_event mux_reader_read(struct mux_reader *, int fd);
 /* Parse the next packet already buffered (for tests and fuzzing). */
 enum mux_event mux_reader_next(struct mux_reader *);

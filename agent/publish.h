@@ -1,10 +1,28 @@
 /* The publisher: puts spliced services on the local LAN through the local
  * avahi-daemon, one entry group per service (a collision in a shared group
  * would withdraw all of them), and keeps them there across avahi-daemon
- * restarts and name collisions. */
+ * restarts and name collisions.
+ *
+ * Everything is asynchronous: publisher_add() queues the service, the
+ * loop hands it to avahi (paced, at most 100 per second, so that a burst
+ * neither stalls the loop nor saturates avahi-daemon), and avahi probes
+ * for about a second before it is ESTABLISHED. publisher_remove() queues
+ * the withdrawal the same way (withdrawals go before additions). The
+ * callback reports what happens later; it is never called from inside a
+ * publisher_*() call, but from the event loop right after, so the caller
+ * may add, update and remove entries (or free the publisher) from within
+ * it without care. Changes are coalesced: read the current state with
+ * pub_entry_state() and pub_entry_name() when called.
+ *
+ * Objects: avahi-daemon allows 1,024 objects (entry groups, browsers,
+ * resolvers) per client by default; the publisher uses one group per
+ * entry plus one for the host-scope address record, all on its own client.
+ * Entries past the limit go FAILED (pub_entry_error() says so) and are
+ * retried when another entry is removed or avahi restarts. */
 #ifndef RNSPLICE_PUBLISH_H
 #define RNSPLICE_PUBLISH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -12,6 +30,7 @@
 struct ev_loop;
 struct publisher;
 struct pub_entry;
+struct AvahiStringList;
 
 enum pub_scope {
 	PUB_SCOPE_LAN,		/* every interface avahi uses */
@@ -20,47 +39,105 @@ enum pub_scope {
 };
 
 enum pub_state {
-	PUB_WAITING,		/* avahi not running; will publish when it is */
-	PUB_REGISTERING,	/* probing */
+	PUB_WAITING,		/* queued: avahi not running, or not yet
+				 * handed to it (milliseconds; longer in a
+				 * burst) */
+	PUB_REGISTERING,	/* handed to avahi, probing (also after a
+				 * rename or a port change) */
 	PUB_ESTABLISHED,
 	PUB_FAILED		/* gave up; reason in pub_entry_error() */
 };
 
 struct pub_spec {
-	const char	*name;		/* wanted instance name */
-	const char	*type;
+	const char	*name;		/* wanted instance name, UTF-8, 1..63
+					 * bytes, no control characters */
+	const char	*type;		/* "_name._tcp" or "_name._udp" */
 	const char	*domain;	/* NULL: default ("local") */
-	uint16_t	 port;		/* our listening port */
-	const struct txt *txt;		/* complete TXT, metadata included */
+	uint16_t	 port;		/* our listening port, not 0 */
+	const struct txt *txt;		/* complete TXT, metadata included;
+					 * NULL: empty. Items <= 255 bytes;
+					 * empty items are left out */
 	enum pub_scope	 scope;
-	int		 ifindex;	/* PUB_SCOPE_IFACE */
+	int		 ifindex;	/* PUB_SCOPE_IFACE (> 0), else unused */
 };
 
-/* Called when avahi goes away (up = 0) or comes back (up = 1), and when
- * an entry changes state (e != NULL). */
+/* Called when avahi goes away (e == NULL, up = 0) or comes back (e == NULL,
+ * up = 1), and when an entry changed state or name (e != NULL; up is then
+ * publisher_running()). Up/down is reported on transitions only: a
+ * publisher that starts while avahi is down reports nothing until avahi
+ * comes up. */
 typedef void (*pub_cb)(struct publisher *, struct pub_entry *, int up,
     void *arg);
 
+/* Never fails because avahi-daemon (or even D-Bus) is not running: it then
+ * waits for it. NULL (with a reason in err) only when out of memory. */
 struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg,
 	    char *err, size_t errlen);
+/* Withdraws everything (avahi sends goodbyes) and frees all entries. Safe
+ * from within the callback (the work is then finished from the loop). */
 void		 publisher_free(struct publisher *);
+/* 1 while avahi-daemon is in state RUNNING. */
 int		 publisher_running(const struct publisher *);
 
-/* Publish (asynchronously: probing takes about a second). The spec is
- * copied. Returns NULL only when out of memory or the spec is invalid. */
+/* Check a spec as publisher_add() does: 0, or -1 with a reason in err
+ * ("name \"...\" is longer than 63 bytes"). */
+int		 pub_spec_check(const struct pub_spec *, char *err,
+		    size_t errlen);
+
+/* Publish (asynchronously: the entry starts WAITING; probing takes about a
+ * second). The spec is copied. Returns NULL only when out of memory (errno
+ * ENOMEM) or the spec is invalid (errno EINVAL; the reason is logged,
+ * pub_spec_check() gives it). A failure on avahi's side is reported later
+ * as state PUB_FAILED. */
 struct pub_entry *publisher_add(struct publisher *, const struct pub_spec *,
 	    void *entry_arg);
-/* Replace TXT and/or port of a published entry without withdrawing it
- * when avahi allows (avahi_entry_group_update_service_txt), else re-add. */
+/* Replace TXT (txt != NULL) and/or port (port != 0) of an entry. A TXT
+ * change is done in place (avahi_entry_group_update_service_txt: no
+ * withdrawal, no probing); a port change re-adds the service under the
+ * same name (goodbye, then about a second of probing). A FAILED entry is
+ * tried again. Returns 0, or -1 (errno EINVAL: bad TXT; ENOMEM) with the
+ * entry unchanged. */
 int		 publisher_update(struct pub_entry *, const struct txt *,
 		    uint16_t port);
-/* Withdraw (sends goodbyes) and free. */
+/* Withdraw (avahi sends goodbyes; queued, done from the loop before any
+ * new publication) and free the entry at once. Safe from within the
+ * callback, for any entry. */
 void		 publisher_remove(struct pub_entry *);
 
 enum pub_state	 pub_entry_state(const struct pub_entry *);
-/* The name actually in use (after collision renames). */
+/* The name actually in use (after collision renames: "Printer #2").
+ * Renames stick across avahi restarts and port changes. */
 const char	*pub_entry_name(const struct pub_entry *);
+/* Why the entry is FAILED; NULL if it is not. */
 const char	*pub_entry_error(const struct pub_entry *);
 void		*pub_entry_arg(const struct pub_entry *);
+
+const char	*pub_state_name(enum pub_state);	/* "waiting" ... */
+const char	*pub_scope_name(enum pub_scope);	/* "lan" "iface" "host" */
+
+/* --- helpers, exported for the unit tests ------------------------------ */
+
+/* 0 if name is a valid instance name (see struct pub_spec), else -1 with
+ * a reason in err. */
+int		 pub_name_check(const char *name, char *err, size_t errlen);
+/* 0 if every item is at most 255 bytes and the record at most
+ * DNSSD_MAXTXT bytes, else -1 with a reason in err. */
+int		 pub_txt_check(const struct txt *, char *err, size_t errlen);
+/* struct txt <-> AvahiStringList, binary-safe, order kept (avahi keeps its
+ * lists reversed; avahi_string_list_add_arbitrary is used). Empty items
+ * are left out (avahi refuses them; they mean nothing), so an empty TXT
+ * is the NULL list. Both return -1 (0 for success) only when out of
+ * memory; *out is then NULL/empty. */
+int		 pub_txt_to_strlst(const struct txt *,
+		    struct AvahiStringList **out);
+int		 pub_strlst_to_txt(struct AvahiStringList *, struct txt *out);
+/* The next name after a collision, as avahi_alternative_service_name():
+ * "A" -> "A #2" -> "A #3", cut on a UTF-8 boundary to stay <= 63 bytes.
+ * malloc'ed; NULL if out of memory or name is invalid. */
+char		*pub_alternative_name(const char *name);
+/* The label of the host-scope address record for avahi host name host:
+ * "<host>-rnsplice", characters outside [A-Za-z0-9-] replaced by '-', cut
+ * to 63 bytes. Returns 0, -1 if it does not fit in len. */
+int		 pub_host_label(const char *host, char *out, size_t len);
 
 #endif

@@ -56,6 +56,22 @@ utf8_valid(const void *data, size_t len)
 	return 1;
 }
 
+size_t
+utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t len = strlen(s), i = 0, n, bad = 0;
+
+	while (i < len) {
+		if ((n = utf8_seqlen(p + i, len - i)) == 0) {
+			p[i++] = '?';
+			bad++;
+		} else
+			i += n;
+	}
+	return bad;
+}
+
 int
 field_encode(struct buf *out, const void *data, size_t len)
 {

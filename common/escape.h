@@ -9,6 +9,10 @@ struct buf;
 /* Length of the well-formed UTF-8 sequence at p (1..4), 0 if malformed. */
 size_t	utf8_seqlen(const unsigned char *p, size_t avail);
 int	utf8_valid(const void *p, size_t len);
+/* Make a C string valid UTF-8 text in place: every byte that does not
+ * start a well-formed sequence becomes '?' (e.g. a sequence cut short by
+ * snprintf truncation). Returns the number of bytes replaced. */
+size_t	utf8_scrub(char *s);
 
 /* Append the encoding of data[0..len) to out. */
 int	field_encode(struct buf *out, const void *data, size_t len);

@@ -9,14 +9,16 @@
  *	                  arrives until EOF/reset/3 s, record it under ID
  *	  PUT ID N HOW    record N under ID (from subsys-half)
  *	  STAT ID         wait for ID's record, reply "N HOW\n", forget it
+ *	and PORT+1 is a black hole: a listener whose queue is kept full, so
+ *	a connect to it hangs (SYNs dropped) instead of being refused.
  *   mux-probe subsys-half ADDR PORT
- *	A subsystem for sshd: writes 1000 bytes, closes stdout and stderr,
- *	counts stdin until EOF, reports "PUT subsys-half N eof" to the
- *	server at ADDR:PORT.
+ *	A subsystem for sshd: reads an ID line, writes 1000 bytes, closes
+ *	stdout and stderr, counts stdin until EOF, reports "PUT ID N eof"
+ *	to the server at ADDR:PORT.
  *   mux-probe [options] CTLPATH ADDR PORT TEST...
  *	Runs TESTs through the master at CTLPATH; ADDR:PORT is the test
  *	server as sshd sees it. Tests: alive echo clienthalf serverhalf
- *	ctlclose session sessionhalf badsubsys many timing refused.
+ *	ctlclose session sessionhalf badsubsys refused cancel many timing.
  *	  -n N       relays for "many" and "timing" (200)
  *	  -s NAME    the echo subsystem (/bin/cat) for "session" (muxecho)
  *	  -h NAME    the subsys-half subsystem for "sessionhalf" (muxhalf)
@@ -343,6 +345,28 @@ serve_conn(void *arg)
 	return NULL;
 }
 
+/* A listener that never accepts, its queue filled by ourselves. */
+static int
+blackhole(const struct sockaddr_in *base, unsigned int port)
+{
+	struct sockaddr_in sin = *base;
+	int l, c, i, one = 1;
+
+	sin.sin_port = htons((uint16_t)port);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, 0) == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if ((c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
+			return -1;
+		(void)connect(c, (struct sockaddr *)&sin, sizeof(sin));
+		/* kept open, never read: that is the point */
+	}
+	return 0;
+}
+
 static int
 serve(int argc, char **argv)
 {
@@ -379,7 +403,13 @@ serve(int argc, char **argv)
 		    strerror(errno));
 		return 1;
 	}
-	printf("listening on %s:%u\n", addr, port);
+	if (blackhole(&sin, port + 1) == -1) {
+		fprintf(stderr, "serve %s:%u: black hole: %s\n", addr,
+		    port + 1, strerror(errno));
+		return 1;
+	}
+	printf("listening on %s:%u, black hole on %u\n", addr, port,
+	    port + 1);
 	fflush(stdout);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -407,7 +437,7 @@ serve(int argc, char **argv)
 static int
 subsys_half_main(int argc, char **argv)
 {
-	char buf[HALF_BYTES], line[128];
+	char buf[HALF_BYTES], line[128], id[64];
 	const char *how;
 	long n;
 	int s, devnull;
@@ -416,6 +446,9 @@ subsys_half_main(int argc, char **argv)
 		fprintf(stderr, "usage: mux-probe subsys-half ADDR PORT\n");
 		return 2;
 	}
+	/* the client names the record first */
+	if (read_line(0, id, sizeof(id)) == -1 || strchr(id, ' ') != NULL)
+		return 1;
 	memset(buf, 's', sizeof(buf));
 	if (write_all(1, buf, sizeof(buf)) == -1)
 		return 1;
@@ -426,7 +459,7 @@ subsys_half_main(int argc, char **argv)
 	n = count_until_end(0, 20000, &how);
 	if ((s = tcp_connect(argv[1], (unsigned int)atoi(argv[2]))) == -1)
 		return 1;
-	snprintf(line, sizeof(line), "PUT subsys-half %ld %s\n", n, how);
+	snprintf(line, sizeof(line), "PUT %s %ld %s\n", id, n, how);
 	(void)write_all(s, line, strlen(line));
 	close(s);
 	return 0;
@@ -578,7 +611,7 @@ pump(int fd, const void *out, size_t outlen, int shut, unsigned char *in,
 	unsigned char scratch[65536];
 	struct pollfd pfd;
 	double t0 = now_ms(), deadline = t0 + timeout_ms;
-	int shut_done = 0, left;
+	int shut_done = 0, rd_done = 0, left;
 	ssize_t r;
 
 	memset(p, 0, sizeof(*p));
@@ -588,17 +621,22 @@ pump(int fd, const void *out, size_t outlen, int shut, unsigned char *in,
 			shutdown(fd, SHUT_WR);
 			shut_done = 1;
 		}
-		if (want > 0 && p->got >= want && p->sent == outlen)
+		/* the receiving side ending does not stop the sending */
+		if (p->sent == outlen && (rd_done || (want > 0 &&
+		    p->got >= want)))
 			break;
 		if ((left = (int)(deadline - now_ms())) <= 0) {
-			p->end = 3;
+			if (p->end == 0)
+				p->end = 3;
 			break;
 		}
 		pfd.fd = fd;
-		pfd.events = POLLIN | (p->sent < outlen ? POLLOUT : 0);
+		pfd.events = (rd_done ? 0 : POLLIN) |
+		    (p->sent < outlen ? POLLOUT : 0);
 		if (poll(&pfd, 1, left) <= 0)
 			continue;
-		if ((pfd.revents & POLLOUT) && p->sent < outlen) {
+		if ((pfd.revents & (POLLOUT | POLLERR | POLLHUP)) &&
+		    p->sent < outlen) {
 			r = send(fd, (const char *)out + p->sent,
 			    outlen - p->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (r > 0)
@@ -608,7 +646,7 @@ pump(int fd, const void *out, size_t outlen, int shut, unsigned char *in,
 				outlen = p->sent;	/* stop sending */
 			}
 		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (!rd_done && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
 			if (in != NULL && p->got < incap)
 				r = recv(fd, in + p->got, incap - p->got,
 				    MSG_DONTWAIT);
@@ -621,10 +659,10 @@ pump(int fd, const void *out, size_t outlen, int shut, unsigned char *in,
 				p->got += (size_t)r;
 			} else if (r == 0) {
 				p->end = 1;
-				break;
+				rd_done = 1;
 			} else if (errno != EAGAIN && errno != EINTR) {
 				p->end = 2;
-				break;
+				rd_done = 1;
 			}
 		}
 	}
@@ -948,7 +986,7 @@ t_sessionhalf(void)
 	struct relay r;
 	struct pump p, p2, p3;
 	enum mux_event ev;
-	char how[64];
+	char how[64], id[64];
 	long count = -1;
 	int errfd;
 
@@ -956,7 +994,10 @@ t_sessionhalf(void)
 		return;
 	if (expect_event(&r, MUX_EV_OPENED, WAIT_MS, "sessionhalf") == -1)
 		goto out;
-	pump(r.app, NULL, 0, 0, in, sizeof(in), HALF_BYTES, WAIT_MS, &p);
+	snprintf(id, sizeof(id), "subsys-%d-%u\n", (int)getpid(), r.rd.rid);
+	pump(r.app, id, strlen(id), 0, in, sizeof(in), HALF_BYTES, WAIT_MS,
+	    &p);
+	id[strlen(id) - 1] = '\0';
 	if (p.got < HALF_BYTES) {
 		report("FAIL", "sessionhalf", "got %zu of %d bytes (%s)", p.got,
 		    HALF_BYTES, end_name(p.end));
@@ -981,7 +1022,7 @@ t_sessionhalf(void)
 		ev = ctl_event(&r, WAIT_MS);
 	}
 	report("INFO", "sessionhalf", "then %s", mux_event_name(ev));
-	if (stat_query("subsys-half", &count, how, sizeof(how)) == -1)
+	if (stat_query(id, &count, how, sizeof(how)) == -1)
 		report("FAIL", "sessionhalf", "no count from the subsystem: %s",
 		    how);
 	else
@@ -1063,6 +1104,48 @@ t_refused(void)
 	report(ev == MUX_EV_FAILED ? "PASS" : "FAIL", "refused", "%s:%u: %s "
 	    "\"%s\" after %.3f ms, then %s", host, port, mux_event_name(ev),
 	    err, t1, mux_event_name(ev2));
+	relay_close(&r);
+}
+
+/* A target that never answers (SYNs dropped): the master sends nothing
+ * until sshd gives up; closing the control connection cancels. */
+static void
+t_cancel(void)
+{
+	struct relay r;
+	enum mux_event ev;
+	char err[256];
+	uint32_t rid = next_rid++;
+	int relay;
+	double t0;
+
+	memset(&r, 0, sizeof(r));
+	if (tcp_pair(&r.app, &relay) == -1) {
+		report("FAIL", "cancel", "tcp pair: %s", strerror(errno));
+		return;
+	}
+	r.ctl = mux_open_stdio_fwd(ctlpath, taddr, tport + 1, relay, rid, err,
+	    sizeof(err));
+	close(relay);
+	if (r.ctl == -1) {
+		report("FAIL", "cancel", "%s", err);
+		close(r.app);
+		return;
+	}
+	mux_reader_init(&r.rd, rid);
+	ev = ctl_event(&r, 1500);
+	report(ev == MUX_EV_NONE ? "INFO" : "FAIL", "cancel", "forward to a "
+	    "black hole (%s:%u): %s within 1.5 s", taddr, tport + 1,
+	    ev == MUX_EV_NONE ? "no reply" : mux_event_name(ev));
+	relay_close(&r);
+	/* the master must be unharmed */
+	t0 = now_ms();
+	if (relay_open(&r, "cancel") == -1)
+		return;
+	if (expect_event(&r, MUX_EV_OPENED, WAIT_MS, "cancel") == 0)
+		report("PASS", "cancel", "closing the control connection "
+		    "cancelled the pending forward; the next one opened in "
+		    "%.3f ms", now_ms() - t0);
 	relay_close(&r);
 }
 
@@ -1316,6 +1399,7 @@ static const struct {
 	{ "sessionhalf", t_sessionhalf },
 	{ "badsubsys", t_badsubsys },
 	{ "refused", t_refused },
+	{ "cancel", t_cancel },
 	{ "many", t_many },
 	{ "timing", t_timing },
 };

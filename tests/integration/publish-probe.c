@@ -54,6 +54,7 @@ static struct publisher *pub;
 static struct probe_entry entries[MAXKEYS];
 static size_t nentries;
 static struct buf in;
+static struct ev_io *in_io;
 
 static void
 out_fields(const char *verb, const char *const *f, size_t n)
@@ -258,7 +259,7 @@ static void
 command(const char *line, size_t len)
 {
 	char *f[MAXARGS];
-	size_t lens[MAXARGS], n = 0, i, start = 0, flen;
+	size_t lens[MAXARGS], n = 0, i, start = 0, flen, ntext;
 	const char *cause;
 
 	for (i = 0; i <= len; i++) {
@@ -270,14 +271,25 @@ command(const char *line, size_t len)
 			    "empty field");
 			goto out;
 		}
-		if (field_decode(line + start, flen, n == 0 || n > 4 ?
-		    FIELD_BINARY : FIELD_TEXT, &f[n], &lens[n], &cause) == -1) {
+		/* TXT items are binary; the other fields must be text */
+		if (field_decode(line + start, flen, FIELD_BINARY, &f[n],
+		    &lens[n], &cause) == -1) {
 			out_error(cause);
 			goto out;
 		}
 		n++;
 		start = i + 1;
 	}
+	ntext = 2;
+	if (strcmp(f[0], "add") == 0)
+		ntext = n > 4 && strcmp(f[4], "iface") == 0 ? 6 : 5;
+	else if (strcmp(f[0], "port") == 0)
+		ntext = 3;
+	for (i = 0; i < n && i < ntext; i++)
+		if (strlen(f[i]) != lens[i] || !utf8_valid(f[i], lens[i])) {
+			out_error("text field is not UTF-8 without NUL");
+			goto out;
+		}
 	if (strcmp(f[0], "add") == 0)
 		cmd_add(f, lens, n);
 	else if (strcmp(f[0], "txt") == 0)
@@ -302,7 +314,6 @@ command(const char *line, size_t len)
 static void
 stdin_cb(int fd, short revents, void *arg)
 {
-	struct ev_io *io = arg;
 	char *line;
 	size_t len;
 	ssize_t r;
@@ -319,7 +330,7 @@ stdin_cb(int fd, short revents, void *arg)
 			command(line, len);
 	}
 	if (r <= 0 && pub != NULL) {
-		ev_io_del(io);
+		ev_io_del(in_io);
 		quit();
 	}
 }
@@ -334,7 +345,6 @@ sig_cb(int signo, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct ev_io *io;
 	char err[256];
 	int ch, verbose = 0;
 
@@ -358,9 +368,8 @@ main(int argc, char **argv)
 	ev_signal(loop, SIGINT, sig_cb, NULL);
 	buf_init(&in, 4 * PROTO_MAXLINE);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-	if ((io = ev_io_add(loop, 0, POLLIN, stdin_cb, NULL)) == NULL)
+	if ((in_io = ev_io_add(loop, 0, POLLIN, stdin_cb, NULL)) == NULL)
 		fatal("ev_io_add");
-	io->arg_self_hack_unused = 0;
 	printf("ready\n");
 	fflush(stdout);
 	ev_loop_run(loop);

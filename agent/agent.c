@@ -1,0 +1,359 @@
+/* rnsplice-agent: options, configuration, the loop, signals and the list
+ * of remotes. Each remote lives on its own (remote.c); this file only
+ * starts them, routes SIGCHLD and publisher news to them, and stops them.
+ *
+ * No daemon fork: run it under systemd --user or launchd, or with -d in
+ * a terminal. Without -d it logs to syslog. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "ctl.h"
+#include "event.h"
+#include "log.h"
+#include "publish.h"
+#include "rundir.h"
+#include "siteid.h"
+
+#define AGENT_QUIT_MS	5000	/* give ssh this long to exit */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: rnsplice-agent [-dnRv] [-a prefix] [-f file] "
+	    "[-i interface] [-P policy]\n"
+	    "                      [-S socket] [-s scope] [-t template] "
+	    "[destination [type ...]]\n");
+	exit(2);
+}
+
+/* The remote's name for a destination given on the command line:
+ * "alice@gw.example.org" -> "gw.example.org". */
+static void
+cli_remote_name(const char *dest, char *out, size_t outlen)
+{
+	const char *p = dest, *at;
+	size_t i;
+
+	if (strncmp(p, "ssh://", 6) == 0)
+		p += 6;
+	if ((at = strrchr(p, '@')) != NULL && at[1] != '\0')
+		p = at + 1;
+	for (i = 0; i + 1 < outlen && i < AGENT_REMOTE_NAMELEN &&
+	    p[i] != '\0'; i++) {
+		if (strncmp(dest, "ssh://", 6) == 0 && p[i] == ':')
+			break;
+		out[i] = (p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+		    p[i] == '_' || p[i] == '-' ? p[i] : '-';
+	}
+	out[i] = '\0';
+	if (i == 0)
+		strlcpy(out, "remote", outlen);
+}
+
+static void
+print_conf(const struct agent_conf *c)
+{
+	const struct remote_conf *rc;
+	char pfx[64];
+	size_t i;
+
+	printf("allow-root %s\nmax-hops %u\nping-interval %u\n",
+	    c->allow_root ? "yes" : "no", c->max_hops, c->ping_interval);
+	TAILQ_FOREACH(rc, &c->remotes, entry) {
+		printf("remote %s {\n\tdestination %s\n\ttypes", rc->name,
+		    rc->destination);
+		if (rc->ntypes == 0)
+			printf(" *");
+		for (i = 0; i < rc->ntypes; i++)
+			printf(" %s", rc->types[i]);
+		printf("\n\tscope %s%s%s\n", conf_scope_name(rc->scope),
+		    rc->scope == SCOPE_IFACE ? " " : "",
+		    rc->scope == SCOPE_IFACE ? rc->ifname : "");
+		if (rc->nallow > 0) {
+			printf("\tallow");
+			for (i = 0; i < rc->nallow; i++)
+				if (prefix_format(&rc->allow[i], pfx,
+				    sizeof(pfx)) == 0)
+					printf(" %s", pfx);
+			printf("\n");
+		}
+		printf("\tname-template \"%s\"\n\tport-policy %s\n"
+		    "\tmax-relays %u\n\tmax-services %u\n", rc->name_template,
+		    rc->port_policy == PORT_ORIGINAL ? "original" : "stable",
+		    rc->max_relays, rc->max_services);
+		for (i = 0; i < rc->nssh_options; i++)
+			printf("\tssh-option %s\n", rc->ssh_options[i]);
+		printf("}\n");
+	}
+}
+
+void
+agent_remote_stopped(struct agent *a)
+{
+	struct remote *r;
+
+	TAILQ_FOREACH(r, &a->remotes, entry)
+		if (r->state != RS_STOPPED)
+			return;
+	ev_loop_break(a->loop);
+}
+
+static void
+agent_quit(struct agent *a)
+{
+	struct remote *r;
+
+	if (a->quitting) {
+		ev_loop_break(a->loop);
+		return;
+	}
+	a->quitting = 1;
+	log_info("shutting down");
+	TAILQ_FOREACH(r, &a->remotes, entry)
+		remote_stop(r);
+	ev_timer_set(a->quit_timer, AGENT_QUIT_MS);
+	agent_remote_stopped(a);
+}
+
+static void
+quit_timeout(void *arg)
+{
+	struct agent *a = arg;
+
+	log_warnx("ssh did not exit in time");
+	ev_loop_break(a->loop);
+}
+
+static void
+on_signal(int signo, void *arg)
+{
+	struct agent *a = arg;
+	struct remote *r;
+	struct buf b;
+	char *line;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		agent_quit(a);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: re-reading the configuration is not "
+		    "supported yet; restart the agent");
+		break;
+	case SIGUSR1:
+		buf_init(&b, CTL_MAXREPLY);
+		if (agent_dump_text(a, &b, "status") == 0 &&
+		    agent_dump_text(a, &b, "services") == 0 &&
+		    agent_dump_text(a, &b, "connections") == 0)
+			while (buf_getline(&b, CTL_MAXREPLY, &line,
+			    &len) == BUF_LINE_OK)
+				log_info("%s", line);
+		buf_free(&b);
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			TAILQ_FOREACH(r, &a->remotes, entry)
+				if (r->ssh.pid == pid)
+					break;
+			if (r != NULL)
+				remote_child_exited(r, status);
+		}
+		break;
+	}
+}
+
+static void
+on_publisher(struct publisher *p, struct pub_entry *e, int up, void *arg)
+{
+	if (e == NULL) {
+		/* the publisher says so itself */
+		log_debug("avahi-daemon %s", up ? "up" : "down");
+		return;
+	}
+	splice_pub_event(pub_entry_arg(e));
+}
+
+int
+agent_main(int argc, char **argv)
+{
+	struct agent a;
+	struct agent_conf *conf;
+	struct remote_conf *rc, *cli = NULL;
+	struct remote *r;
+	char *cause = NULL, path[1100], dir[1024], err[512], name[64];
+	const char *file = NULL, *sockpath = NULL, *scope = NULL;
+	const char *ifname = NULL, *policy = NULL, *tmpl = NULL;
+	const char *allow[64];
+	size_t nallow = 0, i;
+	int ch, debug = 0, check = 0, root = 0, verbose = 0;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+	    SIGCHLD };
+
+	log_init("rnsplice-agent", 1, 0);
+	while ((ch = getopt(argc, argv, "a:df:hi:nP:RS:s:t:v")) != -1) {
+		switch (ch) {
+		case 'a':
+			if (nallow == sizeof(allow) / sizeof(allow[0]))
+				fatalx("too many -a");
+			allow[nallow++] = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'P':
+			policy = optarg;
+			break;
+		case 'R':
+			root = 1;
+			break;
+		case 'S':
+			sockpath = optarg;
+			break;
+		case 's':
+			scope = optarg;
+			break;
+		case 't':
+			tmpl = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (ifname != NULL && scope == NULL)
+		scope = "interface";
+
+	if ((conf = conf_new()) == NULL)
+		fatalx("out of memory");
+	if (file == NULL && argc == 0) {
+		if (config_dir(dir, sizeof(dir)) == -1)
+			fatalx("cannot find the configuration directory");
+		snprintf(path, sizeof(path), "%s/%s", dir, AGENT_CONF_FILE);
+		file = path;
+	}
+	if (file != NULL && conf_load(conf, file, &cause) == -1)
+		fatalx("%s", cause != NULL ? cause : "out of memory");
+	if (argc > 0) {
+		cli_remote_name(argv[0], name, sizeof(name));
+		if ((cli = conf_add_remote(conf, name, &cause)) == NULL)
+			fatalx("%s", cause);
+		if (argv[0][0] == '-' || (cli->destination = strdup(argv[0])) ==
+		    NULL)
+			fatalx("bad destination \"%s\"", argv[0]);
+		if (argc > 1 && conf_set_types(cli, argv + 1, (size_t)argc - 1,
+		    &cause) == -1)
+			fatalx("%s", cause);
+	}
+	/* With a destination the options are its own; without, they are
+	 * defaults for every remote of the file. */
+	rc = cli != NULL ? cli : &conf->defaults;
+	if (scope != NULL && conf_set_scope(rc, scope, ifname, &cause) == -1)
+		fatalx("-s: %s", cause);
+	for (i = 0; i < nallow; i++)
+		if (conf_add_allow(rc, allow[i], &cause) == -1)
+			fatalx("-a: %s", cause);
+	if (tmpl != NULL && conf_set_template(rc, tmpl, &cause) == -1)
+		fatalx("-t: %s", cause);
+	if (policy != NULL && conf_set_port_policy(rc, policy, &cause) == -1)
+		fatalx("-P: %s", cause);
+	if (conf_finish(conf, &cause) == -1)
+		fatalx("%s%s%s", file != NULL ? file : "", file != NULL ?
+		    ": " : "", cause);
+	if (check) {
+		if (verbose)
+			print_conf(conf);
+		fprintf(stderr, "configuration OK\n");
+		conf_free(conf);
+		return 0;
+	}
+	if (geteuid() == 0 && !root && !conf->allow_root)
+		fatalx("refusing to run as root (-R or \"allow-root yes\" "
+		    "if you mean it)");
+
+	log_init("rnsplice-agent", debug, verbose);
+	memset(&a, 0, sizeof(a));
+	TAILQ_INIT(&a.remotes);
+	a.conf = conf;
+	a.started = ev_now_ms();
+	if ((a.ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
+	    *a.ssh_path != '/')
+		a.ssh_path = SSH_PATH;
+	if (siteid_load(a.siteid, sizeof(a.siteid), err, sizeof(err)) == -1)
+		fatalx("site id: %s", err);
+	if (rundir_get(a.rundir, sizeof(a.rundir), 1, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	sshm_raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((a.loop = ev_loop_new()) == NULL ||
+	    (a.quit_timer = ev_timer_add(a.loop, quit_timeout, &a)) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (ev_signal(a.loop, sigs[i], on_signal, &a) == -1)
+			fatal("signal %d", sigs[i]);
+	if (sockpath == NULL) {
+		snprintf(path, sizeof(path), "%s/%s", a.rundir, CTL_SOCKET);
+		sockpath = path;
+	}
+	if ((a.ctl = ctl_server_new(a.loop, sockpath, agent_ctl_handler, &a,
+	    err, sizeof(err))) == NULL)
+		fatalx("control socket: %s", err);
+	if ((a.pub = publisher_new(a.loop, on_publisher, &a, err,
+	    sizeof(err))) == NULL)
+		fatalx("publisher: %s", err);
+
+	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
+	    a.rundir);
+	TAILQ_FOREACH(rc, &conf->remotes, entry) {
+		if ((r = remote_new(&a, rc)) == NULL)
+			fatalx("out of memory");
+		TAILQ_INSERT_TAIL(&a.remotes, r, entry);
+	}
+	TAILQ_FOREACH(r, &a.remotes, entry)
+		remote_start(r);
+
+	if (ev_loop_run(a.loop) == -1)
+		log_warnx("event loop failed");
+
+	while ((r = TAILQ_FIRST(&a.remotes)) != NULL) {
+		TAILQ_REMOVE(&a.remotes, r, entry);
+		remote_free(r);
+	}
+	publisher_free(a.pub);
+	ctl_server_free(a.ctl);
+	ev_loop_free(a.loop);
+	conf_free(conf);
+	free(cause);
+	return 0;
+}

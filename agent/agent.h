@@ -1,0 +1,406 @@
+/* rnsplice-agent: the client side. One process, one poll loop, any number
+ * of remotes; each remote is an ssh ControlMaster whose own session is the
+ * rnsplice subsystem, a table of the services it announces, and for each
+ * imported service a listening socket and an avahi publication.
+ *
+ *	agent.c		options, the loop, signals, the list of remotes
+ *	agentconf.c	agent.conf and the command line
+ *	allow.c		address prefixes (allow-lists)
+ *	sshmaster.c	spawn, watch and stop the ssh master
+ *	remote.c	one remote: state machine, protocol client, backoff
+ *	svctable.c	the remote's services as the protocol describes them
+ *	import.c	what is imported and how: loops, names, TXT, ports
+ *	splice.c	one imported service: listeners and publication
+ *	relay.c		accepted connections: handed to the mux, or relayed
+ *	status.c	status dumps (control socket, SIGUSR1)
+ */
+#ifndef RNSPLICE_AGENT_H
+#define RNSPLICE_AGENT_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <net/if.h>
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "meta.h"
+#include "mux.h"
+#include "proto.h"
+#include "siteid.h"
+
+struct ev_loop;
+struct ev_io;
+struct ev_timer;
+struct publisher;
+struct pub_entry;
+struct ctl_server;
+
+#define AGENT_CONF_FILE		"agent.conf"
+#define AGENT_NAME_TEMPLATE	"%n (%r)"
+#define AGENT_MAX_SERVICES	512
+#define AGENT_MAX_SERVICES_LIMIT 4096
+#define AGENT_MAX_RELAYS	1024
+#define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
+#define AGENT_PING_INTERVAL	10	/* seconds */
+#define AGENT_PING_MISSES	3
+#define AGENT_BACKOFF_MIN_MS	1000
+#define AGENT_BACKOFF_MAX_MS	60000
+#define AGENT_BACKOFF_JITTER	20	/* percent, both ways */
+#define AGENT_STABLE_PORT_BASE	20000
+#define AGENT_STABLE_PORT_SPAN	10000
+#define AGENT_REMOTE_NAMELEN	32
+#define AGENT_LISTEN_MAX	8	/* sockets per service (addresses) */
+#define AGENT_RELAY_BUFSIZE	(64 * 1024)
+
+/* --- configuration (agentconf.c, allow.c) ------------------------------- */
+
+enum agent_scope {
+	SCOPE_LAN,		/* all interfaces */
+	SCOPE_HOST,		/* this host: 127.0.0.1 and lo */
+	SCOPE_IFACE		/* one interface */
+};
+
+enum port_policy {
+	PORT_STABLE,		/* hash of (remote, instance) in a high range */
+	PORT_ORIGINAL		/* the service's own port if free */
+};
+
+struct prefix {
+	int		 af;		/* AF_INET, AF_INET6 */
+	unsigned char	 addr[16];
+	unsigned int	 len;		/* bits */
+};
+
+/* Fields a remote block may set; unset ones inherit the top level. */
+#define RC_TYPES	0x0001
+#define RC_SCOPE	0x0002
+#define RC_ALLOW	0x0004
+#define RC_TEMPLATE	0x0008
+#define RC_PORTPOLICY	0x0010
+#define RC_MAXRELAYS	0x0020
+#define RC_MAXSERVICES	0x0040
+#define RC_SSHOPTS	0x0080
+
+struct remote_conf {
+	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
+	char		*destination;	/* what ssh gets */
+	char		**types;	/* NULL/0: every type ("*") */
+	size_t		 ntypes;
+	enum agent_scope scope;
+	char		 ifname[IF_NAMESIZE];
+	struct prefix	*allow;		/* 0: everyone */
+	size_t		 nallow;
+	char		*name_template;
+	enum port_policy port_policy;
+	unsigned int	 max_relays;
+	unsigned int	 max_services;
+	char		**ssh_options;	/* each becomes -o OPTION */
+	size_t		 nssh_options;
+	unsigned int	 set;		/* RC_* */
+	char		*file;		/* where it was defined */
+	unsigned int	 line;
+	TAILQ_ENTRY(remote_conf) entry;
+};
+TAILQ_HEAD(remote_conf_list, remote_conf);
+
+struct agent_conf {
+	int		 allow_root;
+	unsigned int	 max_hops;
+	unsigned int	 ping_interval;	/* seconds */
+	struct remote_conf defaults;	/* the top level of the file */
+	struct remote_conf_list remotes;
+};
+
+/* Set *cause to a malloc'ed message (tmux style); always returns -1. */
+int	cause_set(char **cause, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+struct agent_conf *conf_new(void);
+void	conf_free(struct agent_conf *);
+/* Read a file / a string. Errors: *cause = "FILE:LINE: reason" (free). */
+int	conf_load(struct agent_conf *, const char *path, char **cause);
+int	conf_parse(struct agent_conf *, const char *file, const char *text,
+	    size_t len, char **cause);
+struct remote_conf *conf_add_remote(struct agent_conf *, const char *name,
+	    char **cause);
+int	conf_set_scope(struct remote_conf *, const char *scope,
+	    const char *ifname, char **cause);
+int	conf_add_allow(struct remote_conf *, const char *prefix,
+	    char **cause);
+int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
+	    char **cause);
+int	conf_set_template(struct remote_conf *, const char *, char **cause);
+int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+/* Merge the defaults into every remote and check the whole. */
+int	conf_finish(struct agent_conf *, char **cause);
+const char *conf_scope_name(enum agent_scope);
+
+int	prefix_parse(const char *, struct prefix *, char **cause);
+int	prefix_match(const struct prefix *, const struct sockaddr *);
+/* 1 if the address may connect (an empty list allows everyone). */
+int	allow_check(const struct prefix *, size_t, const struct sockaddr *);
+int	prefix_format(const struct prefix *, char *, size_t);
+
+/* --- the ssh master (sshmaster.c) -------------------------------------- */
+
+#define SSHM_ERRLINES	8
+#define SSHM_LINELEN	256
+
+struct sshmaster {
+	pid_t		 pid;		/* -1: none */
+	int		 fd_in;		/* we write: the subsystem's stdin */
+	int		 fd_out;	/* we read: its stdout */
+	int		 fd_err;	/* ssh's own stderr */
+	struct buf	 errbuf;	/* partial stderr line */
+	char		 lines[SSHM_ERRLINES][SSHM_LINELEN];
+	unsigned int	 nlines;	/* total seen; ring index = n % max */
+	int		 stopping;	/* we sent a signal */
+	char		 ctlpath[128];
+};
+
+void	sshm_init(struct sshmaster *);
+/* Start ssh; argv is built by sshm_argv. Returns 0 or -1 (err). */
+int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
+	    const char *destination, char *const *options, size_t noptions,
+	    char *err, size_t errlen);
+/* The argument vector (NULL-terminated, malloc'ed; free with free()). */
+char	**sshm_argv(const char *ssh, const char *ctlpath,
+	    const char *destination, char *const *options, size_t noptions);
+/* Read ssh's stderr; returns 0 at EOF, 1 otherwise. Complete lines go
+ * to the ring and, with prefix, to log_debug. */
+int	sshm_read_stderr(struct sshmaster *, const char *prefix);
+void	sshm_stderr_feed(struct sshmaster *, const void *, size_t,
+	    const char *prefix);
+const char *sshm_last_line(const struct sshmaster *);
+void	sshm_signal(struct sshmaster *, int signo);
+/* The child was reaped: close everything, unlink the control socket. */
+void	sshm_reaped(struct sshmaster *);
+void	sshm_close(struct sshmaster *);
+/* "ssh exited 255: Permission denied (publickey)" */
+void	sshm_describe_exit(int status, const char *lastline, char *out,
+	    size_t outlen);
+/* A unique control path in dir for remote name; -1 if it cannot fit. */
+int	sshm_ctlpath(char *out, size_t outlen, const char *dir,
+	    const char *name, unsigned int gen);
+void	sshm_raise_nofile(void);
+
+/* --- services of one remote (svctable.c, import.c) -------------------- */
+
+struct splice;
+
+struct isvc {
+	uint32_t	 id;
+	struct svc	 svc;		/* as the subsystem announced it */
+	int		 imported;	/* spliced here */
+	char		 skip[96];	/* why not, when not imported */
+	struct splice_meta meta;	/* as we re-publish it */
+	struct splice	*splice;
+	TAILQ_ENTRY(isvc) entry;
+};
+TAILQ_HEAD(isvc_list, isvc);
+
+struct svctable {
+	struct isvc_list list;
+	size_t		 n;
+	size_t		 max;
+	unsigned long	 dropped;	/* ADDs refused by the cap */
+};
+
+enum svc_action {
+	SVC_ERROR = -1,
+	SVC_ADDED,
+	SVC_UPDATED,
+	SVC_REMOVED
+};
+
+void	svctable_init(struct svctable *, size_t max);
+/* Apply ADD, UPDATE or REMOVE. ADDED: *e is new. UPDATED: *e holds the
+ * new state, *old the previous one (svc_free it). REMOVED: *e is out of
+ * the table (isvc_free it). ERROR: err says why, nothing changed. */
+enum svc_action svctable_apply(struct svctable *, const struct msg *,
+	    struct isvc **e, struct svc *old, char *err, size_t errlen);
+struct isvc *svctable_find(const struct svctable *, uint32_t id);
+/* Detach every entry into out (for teardown). */
+void	svctable_take_all(struct svctable *, struct isvc_list *out);
+void	isvc_free(struct isvc *);
+
+/* 1: import, with *out the metadata to publish (ours appended); 0: skip,
+ * why says so. peer is the subsystem's site id. */
+int	import_decide(const struct txt *, const char *self, const char *peer,
+	    unsigned int maxhops, struct splice_meta *out, char *why,
+	    size_t whylen);
+/* The name at the origin (metadata n= or the name as announced). */
+const char *import_origin_name(const struct isvc *);
+/* Copy of txt with the metadata item replaced or appended. */
+int	import_txt(const struct txt *, const struct splice_meta *,
+	    struct txt *out);
+/* Expand a name template: %n name, %r remote, %h hops, %%.
+ * The result is cut (in %n, on a UTF-8 boundary) to fit 63 bytes. */
+int	import_name(const char *tmpl, const char *name, const char *remote,
+	    const char *type, size_t hops, char *out, size_t outlen);
+int	import_template_check(const char *tmpl, char **cause);
+uint16_t import_stable_port(const char *remote, const char *name,
+	    const char *type, const char *domain);
+/* Ports to try in order, 0 (the kernel's choice) last. Returns count. */
+size_t	import_port_candidates(enum port_policy, uint16_t remembered,
+	    uint16_t original, uint16_t stable, uint16_t *out, size_t max);
+
+/* --- one imported service (splice.c) ----------------------------------- */
+
+struct remote;
+struct relay;
+
+struct splice {
+	struct remote	*remote;
+	struct isvc	*isvc;
+	char		 name[DNSSD_MAXNAME + 1];	/* wanted */
+	struct txt	 txt;				/* published */
+	uint16_t	 port;
+	int		 fds[AGENT_LISTEN_MAX];
+	struct ev_io	*ios[AGENT_LISTEN_MAX];
+	size_t		 nfds;
+	struct pub_entry *pub;
+	unsigned long	 accepted, refused;
+};
+
+struct splice *splice_new(struct remote *, struct isvc *, char *err,
+	    size_t errlen);
+/* TXT changed (name, type and domain did not): republish. */
+int	splice_update(struct splice *);
+void	splice_free(struct splice *);
+const char *splice_pub_name(const struct splice *);
+const char *splice_pub_state(const struct splice *);
+/* The publisher reported a change of this splice's entry. */
+void	splice_pub_event(struct splice *);
+
+/* --- relays (relay.c) ---------------------------------------------------- */
+
+enum relay_state {
+	RELAY_OPENING,		/* mux request sent, no answer yet */
+	RELAY_OPEN,		/* direct: the master carries it */
+	RELAY_HANDSHAKE,	/* relay mode: HELLO/RELAY sent */
+	RELAY_COPYING		/* relay mode: bytes flow through us */
+};
+
+struct relay {
+	struct remote	*remote;
+	uint32_t	 rid;
+	enum relay_state state;
+	int		 via_subsystem;	/* relay mode */
+	int		 fallback;	/* relay mode after a direct failure */
+	int		 ctl;		/* mux control connection */
+	struct ev_io	*ctlio;
+	struct mux_reader mr;
+	int		 sock;		/* the accepted socket, while ours */
+	char		 name[DNSSD_MAXNAME + 1];
+	char		 type[DNSSD_MAXTYPE + 1];
+	char		 domain[DNSSD_MAXDOMAIN + 1];
+	char		 target[INET6_ADDRSTRLEN + IF_NAMESIZE + 8];
+	char		 client[INET6_ADDRSTRLEN + 8];
+	char		 direct_error[128];
+	uint64_t	 started;	/* ms */
+	/* relay mode: sock <-> (to, from) pipes of the subsystem session */
+	int		 to, from;
+	struct ev_io	*sockio, *toio, *fromio;
+	struct buf	 up, down;	/* client->server, server->client */
+	int		 up_eof, down_eof, up_done, down_done;
+	unsigned long long bytes_up, bytes_down;
+	TAILQ_ENTRY(relay) entry;
+};
+TAILQ_HEAD(relay_list, relay);
+
+void	relay_accept(struct remote *, struct splice *, int fd,
+	    const struct sockaddr *, socklen_t);
+void	relay_free(struct relay *);
+const char *relay_state_name(const struct relay *);
+
+/* --- one remote (remote.c) ----------------------------------------------- */
+
+enum remote_state {
+	RS_BACKOFF,		/* waiting to (re)connect */
+	RS_CONNECTING,		/* ssh started, waiting for the HELLO */
+	RS_BROWSING,		/* BROWSE sent, waiting for SYNCED */
+	RS_SYNCED,		/* live */
+	RS_CLOSING,		/* session lost, waiting for ssh to exit */
+	RS_STOPPED		/* shutting down, ssh gone */
+};
+
+struct portmem {
+	char		*key;		/* name \t type \t domain */
+	uint16_t	 port;
+};
+
+struct remote {
+	struct agent	*agent;
+	struct remote_conf *conf;
+	enum remote_state state;
+	char		 last_error[512];
+	struct sshmaster ssh;
+	unsigned int	 gen;		/* sessions started */
+	struct ev_io	*in_io, *out_io, *err_io;
+	struct buf	 in, out;
+	size_t		 maxline;	/* the peer's */
+	struct ev_timer	*timer;		/* backoff, close grace, kill */
+	struct ev_timer	*ping_timer;
+	uint64_t	 last_rx, state_since, synced_at;
+	unsigned int	 ping_seq;
+	unsigned int	 attempts;	/* failed connects in a row */
+	char		 pending[256];	/* why we stopped ssh */
+	char		 peer_id[SITEID_MAX + 1];
+	int		 peer_relay;	/* subsystem offers relay sessions */
+	unsigned int	 maxhops;
+	int		 relay_mode;	/* forwarding refused: use relays */
+	struct svctable	 table;
+	size_t		 nimported;
+	struct portmem	*ports;
+	size_t		 nports;
+	struct relay_list relays;
+	size_t		 nrelays;
+	unsigned long	 relays_total, relays_refused, relays_failed;
+	uint64_t	 refuse_logged;	/* ms, rate limit */
+	TAILQ_ENTRY(remote) entry;
+};
+TAILQ_HEAD(remote_list, remote);
+
+struct remote *remote_new(struct agent *, struct remote_conf *);
+void	remote_free(struct remote *);
+void	remote_start(struct remote *);
+/* Shutting down: withdraw everything, stop ssh. */
+void	remote_stop(struct remote *);
+void	remote_child_exited(struct remote *, int status);
+const char *remote_state_name(enum remote_state);
+unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
+uint16_t remote_port_recall(const struct remote *, const struct svc *);
+void	remote_port_remember(struct remote *, const struct svc *, uint16_t);
+
+/* --- the agent (agent.c) ------------------------------------------------- */
+
+struct agent {
+	struct ev_loop	*loop;
+	struct agent_conf *conf;
+	struct publisher *pub;
+	struct ctl_server *ctl;
+	char		 siteid[SITEID_MAX + 1];
+	char		 rundir[256];
+	const char	*ssh_path;
+	struct remote_list remotes;
+	uint32_t	 next_rid;
+	int		 quitting;
+	struct ev_timer	*quit_timer;
+	uint64_t	 started;
+};
+
+int	agent_main(int, char **);
+/* A remote's ssh is gone for good (shutting down). */
+void	agent_remote_stopped(struct agent *);
+
+/* status.c: what = status | services | connections */
+int	agent_dump_json(struct agent *, struct buf *out, const char *what);
+int	agent_dump_text(struct agent *, struct buf *out, const char *what);
+int	agent_ctl_handler(void *arg, const char *command, int json,
+	    struct buf *out);
+
+#endif

@@ -1,0 +1,649 @@
+/* The mux client: requests to an OpenSSH ControlMaster and the parser of
+ * its replies.
+ *
+ * Wire format (OpenSSH 9.2 mux.c, not PROTOCOL.mux): every packet is
+ * u32 length + body, the body starts with u32 type; the master refuses a
+ * body over 256 KiB. Client requests used here:
+ *   HELLO          0x00000001  u32 version (4), then name/value string
+ *                              pairs (we send none)
+ *   NEW_SESSION    0x10000002  u32 rid, string reserved, u32 tty, u32 x11,
+ *                              u32 agent, u32 subsystem, u32 escape char
+ *                              (0xffffffff none), string term, string cmd,
+ *                              string env*; then 3 fds
+ *   ALIVE_CHECK    0x10000004  u32 rid
+ *   NEW_STDIO_FWD  0x10000008  u32 rid, string reserved, string host,
+ *                              u32 port; then 2 fds
+ * Each fd follows as its own sendmsg of 1 data byte + SCM_RIGHTS. The
+ * master reads exactly one packet at a time (so it never swallows the fd
+ * bytes) and then blocks in poll(-1) until the fds arrive: it serves no
+ * one else meanwhile, so the fds go out right after the request, and any
+ * failure closes the control socket, which ends that wait.
+ * Master replies:
+ *   HELLO            0x00000001  u32 version, name/value pairs
+ *   S_OK             0x80000001  u32 rid
+ *   S_PERMISSION_DENIED 0x80000002  u32 rid, string reason
+ *   S_FAILURE        0x80000003  u32 rid, string reason
+ *   S_EXIT_MESSAGE   0x80000004  u32 sid, u32 exit value   (no rid)
+ *   S_ALIVE          0x80000005  u32 rid, u32 pid
+ *   S_SESSION_OPENED 0x80000006  u32 rid, u32 sid
+ *   S_REMOTE_PORT    0x80000007  u32 rid, u32 port (OPEN_FWD only)
+ *   S_TTY_ALLOC_FAIL 0x80000008  u32 sid                  (no rid)
+ * The master sends its HELLO as soon as it accepts the connection, before
+ * reading anything, so a pipelined request costs no round trip.
+ *
+ * What the master does (OpenSSH 9.2p1; measured with tests/integration/
+ * mux-probe, in the lab and on loopback; explained by its mux.c,
+ * channels.c, nchan.c, clientloop.c):
+ *
+ * Stdio forward
+ *   - The reply is deferred until sshd answered the channel open, i.e.
+ *     until sshd's connect() to the target finished: SESSION_OPENED
+ *     (median 0.28 ms), or FAILURE "Session open refused by peer" for
+ *     every refusal alike, then EOF. Target port closed: 0.2-0.6 ms;
+ *     AllowTcpForwarding no and DisableForwarding yes: 0.3-0.6 ms
+ *     ("administratively prohibited"). The real cause is only on the
+ *     master's stderr ("channel N: open failed: connect failed:
+ *     Connection refused" / "administratively prohibited: open failed").
+ *   - A target that drops SYNs: no reply until sshd's connect() gives up
+ *     (about 130 s with Linux defaults), then FAILURE. Closing the control
+ *     connection meanwhile cancels cleanly; the master is unharmed.
+ *   - After SESSION_OPENED the master never sends anything again. When
+ *     the forward ends it closes the control connection: EOF, 0.02-0.05
+ *     ms after the application saw its EOF.
+ *   - Client half-close works: shutdown(SHUT_WR) on the application side
+ *     reaches the target as EOF and what the target still sends arrives.
+ *   - Server half-close does not: stdio forwards are "force drain"
+ *     channels, so on the server's EOF the master stops reading the
+ *     socket and closes both its copies. The application sees EOF 0.2 ms
+ *     later, and of 5000 bytes it sends afterwards 0 reach the target
+ *     (direct TCP: 5000).
+ *   - Closing the control connection ends the relay: the application
+ *     sees EOF within 0.05 ms.
+ *   - With the agent's copy of the socket closed, the master holds the
+ *     only two (stdin, stdout); it sets O_NONBLOCK on the socket.
+ *
+ * Session (subsystem)
+ *   - SESSION_OPENED as soon as the channel is open (0.1-0.3 ms), before
+ *     sshd answered the subsystem request. An unknown subsystem then ends
+ *     in EOF without EXIT_MESSAGE (and nothing on the stderr fd).
+ *     AllowTcpForwarding/DisableForwarding do not affect sessions.
+ *   - A normal end: EXIT_MESSAGE {sid, status} (from sshd's exit-status),
+ *     then EOF when the channel closes.
+ *   - Client half-close works. A server half-close (the subsystem closes
+ *     stdout but keeps reading) is invisible to the application: the
+ *     master closes only its stdout copy, which sends no FIN while its
+ *     stdin copy of the same socket stays open; the application keeps
+ *     sending (5000 of 5000 bytes arrive) and sees EOF only when the
+ *     subsystem exits.
+ *
+ * Alive check: S_ALIVE {rid, pid}; the connection then stays open.
+ * Master out of file descriptors: control connections end in EOF or
+ * ECONNRESET without any reply (mm_receive_fd fails), and the master
+ * stops accepting for 1 s after each EMFILE.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mux.h"
+
+#define MUX_VERSION		4
+
+#define MUX_MSG_HELLO		0x00000001
+#define MUX_C_NEW_SESSION	0x10000002
+#define MUX_C_ALIVE_CHECK	0x10000004
+#define MUX_C_NEW_STDIO_FWD	0x10000008
+#define MUX_S_OK		0x80000001
+#define MUX_S_PERMISSION_DENIED	0x80000002
+#define MUX_S_FAILURE		0x80000003
+#define MUX_S_EXIT_MESSAGE	0x80000004
+#define MUX_S_ALIVE		0x80000005
+#define MUX_S_SESSION_OPENED	0x80000006
+#define MUX_S_REMOTE_PORT	0x80000007
+#define MUX_S_TTY_ALLOC_FAIL	0x80000008
+#define MUX_S_PROXY		0x8000000f
+
+#define MUX_NO_ESCAPE		0xffffffffU
+#define MUX_MAXREQUEST		8192	/* our own requests are tiny */
+
+static void seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* --- sending ------------------------------------------------------------ */
+
+static int
+send_all(int s, const unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(s, p, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;	/* SO_SNDTIMEO */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One fd, one data byte, one sendmsg: what the master's mm_receive_fd()
+ * expects. */
+static int
+send_fd(int s, int fd)
+{
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct cmsghdr *cmsg;
+	char ch = '\0';
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	iov.iov_base = &ch;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+
+	while ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		errno = ETIMEDOUT;
+	if (n == 1)
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
+}
+
+/* A blocking, close-on-exec connection to the master, with a send
+ * timeout that also bounds connect() (Linux applies SO_SNDTIMEO to an
+ * AF_UNIX connect waiting for backlog room). */
+static int
+mux_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct timeval tv;
+	int s;
+
+	if (path == NULL || strlen(path) >= sizeof(sa.sun_path)) {
+		seterr(err, errlen, "control socket path %s", path == NULL ?
+		    "missing" : "too long");
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		seterr(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	tv.tv_sec = MUX_SEND_TIMEOUT_MS / 1000;
+	tv.tv_usec = (MUX_SEND_TIMEOUT_MS % 1000) * 1000;
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		seterr(err, errlen, "setsockopt SO_SNDTIMEO: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	/* An interrupted AF_UNIX connect leaves the socket unconnected, so
+	 * it is simply tried again. */
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EISCONN)
+			break;
+		if (errno == EAGAIN)
+			errno = ETIMEDOUT;
+		seterr(err, errlen, "control socket %s: connect: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	return s;
+ fail:
+	close(s);
+	return -1;
+}
+
+/* Connect, send HELLO + request + fds, go non-blocking. body is the
+ * request body (type first) without its length. */
+static int
+mux_request(const char *path, struct buf *body, const int *fds, int nfds,
+    char *err, size_t errlen)
+{
+	struct buf out;
+	int s, i, fl;
+
+	buf_init(&out, MUX_MAXREQUEST + 32);
+	if (buf_put_u32(&out, 8) == -1 ||
+	    buf_put_u32(&out, MUX_MSG_HELLO) == -1 ||
+	    buf_put_u32(&out, MUX_VERSION) == -1 ||
+	    buf_put_u32(&out, (uint32_t)buf_len(body)) == -1 ||
+	    buf_put(&out, buf_ptr(body), buf_len(body)) == -1) {
+		seterr(err, errlen, "request too long");
+		buf_free(&out);
+		return -1;
+	}
+	if ((s = mux_connect(path, err, errlen)) == -1) {
+		buf_free(&out);
+		return -1;
+	}
+	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
+		seterr(err, errlen, "control socket %s: send: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < nfds; i++) {
+		if (send_fd(s, fds[i]) == -1) {
+			seterr(err, errlen, "control socket %s: passing fd "
+			    "%d: %s", path, fds[i], strerror(errno));
+			goto fail;
+		}
+	}
+	if ((fl = fcntl(s, F_GETFL)) == -1 ||
+	    fcntl(s, F_SETFL, fl | O_NONBLOCK) == -1) {
+		seterr(err, errlen, "fcntl O_NONBLOCK: %s", strerror(errno));
+		goto fail;
+	}
+	buf_free(&out);
+	return s;
+ fail:
+	buf_free(&out);
+	close(s);	/* also frees a master waiting for our fds */
+	return -1;
+}
+
+static int
+valid_fd(int fd)
+{
+	return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+}
+
+int
+mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
+    int fd, uint32_t rid, char *err, size_t errlen)
+{
+	struct buf body;
+	int fds[2], s = -1;
+
+	if (host == NULL || *host == '\0' || port == 0 || port > 65535) {
+		seterr(err, errlen, "stdio forward: invalid target %s:%u",
+		    host == NULL ? "(null)" : host, port);
+		return -1;
+	}
+	if (!valid_fd(fd)) {
+		seterr(err, errlen, "stdio forward: bad fd %d", fd);
+		return -1;
+	}
+	buf_init(&body, MUX_MAXREQUEST);
+	if (buf_put_u32(&body, MUX_C_NEW_STDIO_FWD) == -1 ||
+	    buf_put_u32(&body, rid) == -1 ||
+	    buf_put_cstring(&body, "") == -1 ||		/* reserved */
+	    buf_put_cstring(&body, host) == -1 ||
+	    buf_put_u32(&body, port) == -1) {
+		seterr(err, errlen, "stdio forward: host name too long");
+		goto out;
+	}
+	fds[0] = fds[1] = fd;
+	s = mux_request(ctlpath, &body, fds, 2, err, errlen);
+ out:
+	buf_free(&body);
+	return s;
+}
+
+int
+mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
+    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+{
+	struct buf body;
+	int fds[3], devnull = -1, s = -1;
+
+	if (name == NULL || *name == '\0') {
+		seterr(err, errlen, "session: no subsystem name");
+		return -1;
+	}
+	if (!valid_fd(fd_in) || !valid_fd(fd_out) ||
+	    (fd_err != -1 && !valid_fd(fd_err))) {
+		seterr(err, errlen, "session: bad fd (%d, %d, %d)", fd_in,
+		    fd_out, fd_err);
+		return -1;
+	}
+	if (fd_err == -1 &&
+	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		seterr(err, errlen, "/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	buf_init(&body, MUX_MAXREQUEST);
+	if (buf_put_u32(&body, MUX_C_NEW_SESSION) == -1 ||
+	    buf_put_u32(&body, rid) == -1 ||
+	    buf_put_cstring(&body, "") == -1 ||		/* reserved */
+	    buf_put_u32(&body, 0) == -1 ||		/* tty */
+	    buf_put_u32(&body, 0) == -1 ||		/* X11 */
+	    buf_put_u32(&body, 0) == -1 ||		/* agent */
+	    buf_put_u32(&body, 1) == -1 ||		/* subsystem */
+	    buf_put_u32(&body, MUX_NO_ESCAPE) == -1 ||
+	    buf_put_cstring(&body, "") == -1 ||		/* term */
+	    buf_put_cstring(&body, name) == -1) {	/* no env */
+		seterr(err, errlen, "session: subsystem name too long");
+		goto out;
+	}
+	fds[0] = fd_in;
+	fds[1] = fd_out;
+	fds[2] = fd_err == -1 ? devnull : fd_err;
+	s = mux_request(ctlpath, &body, fds, 3, err, errlen);
+ out:
+	if (devnull != -1)
+		close(devnull);
+	buf_free(&body);
+	return s;
+}
+
+int
+mux_alive_check(const char *ctlpath, uint32_t rid, char *err, size_t errlen)
+{
+	struct buf body;
+	int s;
+
+	buf_init(&body, MUX_MAXREQUEST);
+	if (buf_put_u32(&body, MUX_C_ALIVE_CHECK) == -1 ||
+	    buf_put_u32(&body, rid) == -1) {
+		seterr(err, errlen, "alive check: %s", strerror(errno));
+		buf_free(&body);
+		return -1;
+	}
+	s = mux_request(ctlpath, &body, NULL, 0, err, errlen);
+	buf_free(&body);
+	return s;
+}
+
+/* --- replies ------------------------------------------------------------ */
+
+void
+mux_reader_init(struct mux_reader *r, uint32_t rid)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->in, 4 + (size_t)MUX_MAXPACKET);
+	r->rid = rid;
+}
+
+void
+mux_reader_free(struct mux_reader *r)
+{
+	buf_free(&r->in);
+}
+
+const char *
+mux_event_name(enum mux_event ev)
+{
+	static const char *const names[] = {
+		"none", "opened", "alive", "failed", "exit", "eof", "error",
+		"ok"
+	};
+
+	if ((size_t)ev < sizeof(names) / sizeof(names[0]))
+		return names[ev];
+	return "?";
+}
+
+static enum mux_event reader_fail(struct mux_reader *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum mux_event
+reader_fail(struct mux_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	r->done = 1;
+	buf_reset(&r->in);
+	return MUX_EV_ERROR;
+}
+
+/* Copy a peer's string for logs: printable ASCII only, never empty. */
+static void
+set_reason(struct mux_reader *r, const char *s)
+{
+	size_t i;
+
+	if (*s == '\0')
+		s = "(no reason given)";
+
+	for (i = 0; s[i] != '\0' && i < sizeof(r->reason) - 1; i++)
+		r->reason[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	r->reason[i] = '\0';
+}
+
+/* Skip a string whose bytes we never look at (binary allowed). */
+static int
+skip_string(struct buf *b)
+{
+	uint32_t n;
+
+	if (buf_peek_u32(b, &n) == -1 || n > buf_len(b) - 4)
+		return -1;
+	buf_consume(b, 4 + (size_t)n);
+	return 0;
+}
+
+static enum mux_event
+parse_hello(struct mux_reader *r, struct buf *p)
+{
+	uint32_t ver;
+
+	if (buf_get_u32(p, &ver) == -1)
+		return reader_fail(r, "truncated HELLO");
+	if (ver != MUX_VERSION)
+		return reader_fail(r, "master speaks mux version %u, not %u",
+		    ver, MUX_VERSION);
+	/* Extensions: name/value pairs, none defined; skipped. */
+	while (buf_len(p) > 0) {
+		if (skip_string(p) == -1 || skip_string(p) == -1)
+			return reader_fail(r, "malformed HELLO extension");
+	}
+	r->got_hello = 1;
+	return MUX_EV_NONE;
+}
+
+static enum mux_event
+parse_reply(struct mux_reader *r, uint32_t type, struct buf *p)
+{
+	uint32_t id, v;
+	char *s = NULL;
+
+	/* Every reply starts with a u32: the rid, or the session id for
+	 * the two messages that are not replies. */
+	if (buf_get_u32(p, &id) == -1)
+		return reader_fail(r, "truncated packet type 0x%08x", type);
+
+	switch (type) {
+	case MUX_S_EXIT_MESSAGE:
+	case MUX_S_TTY_ALLOC_FAIL:
+		if (!r->opened)
+			return reader_fail(r, "packet type 0x%08x before "
+			    "the session opened", type);
+		if (id != r->sid)
+			return reader_fail(r, "packet for session %u, ours is "
+			    "%u", id, r->sid);
+		if (type == MUX_S_TTY_ALLOC_FAIL) {
+			set_reason(r, "pty allocation failed");
+			return MUX_EV_FAILED;
+		}
+		if (buf_get_u32(p, &v) == -1)
+			return reader_fail(r, "truncated EXIT_MESSAGE");
+		r->exit_status = v;
+		return MUX_EV_EXIT;
+	case MUX_S_OK:
+	case MUX_S_PERMISSION_DENIED:
+	case MUX_S_FAILURE:
+	case MUX_S_ALIVE:
+	case MUX_S_SESSION_OPENED:
+		break;
+	default:
+		return reader_fail(r, "unexpected packet type 0x%08x", type);
+	}
+
+	if (id != r->rid)
+		return reader_fail(r, "reply to request %u, ours is %u", id,
+		    r->rid);
+	switch (type) {
+	case MUX_S_OK:
+		return MUX_EV_OK;
+	case MUX_S_PERMISSION_DENIED:
+	case MUX_S_FAILURE:
+		if (buf_get_cstring(p, &s) == -1)
+			return reader_fail(r, "malformed %s reply",
+			    type == MUX_S_FAILURE ? "FAILURE" :
+			    "PERMISSION_DENIED");
+		set_reason(r, s);
+		free(s);
+		return MUX_EV_FAILED;
+	case MUX_S_ALIVE:
+		if (buf_get_u32(p, &v) == -1)
+			return reader_fail(r, "truncated ALIVE reply");
+		r->pid = v;
+		return MUX_EV_ALIVE;
+	case MUX_S_SESSION_OPENED:
+		if (r->opened)
+			return reader_fail(r, "second SESSION_OPENED");
+		if (buf_get_u32(p, &v) == -1)
+			return reader_fail(r, "truncated SESSION_OPENED");
+		r->sid = v;
+		r->opened = 1;
+		return MUX_EV_OPENED;
+	}
+	return reader_fail(r, "unreachable");
+}
+
+enum mux_event
+mux_reader_next(struct mux_reader *r)
+{
+	struct buf p;
+	enum mux_event ev;
+	uint32_t len, type;
+
+	for (;;) {
+		if (r->done)
+			return MUX_EV_NONE;
+		if (buf_peek_u32(&r->in, &len) == -1)
+			return MUX_EV_NONE;
+		if (len > MUX_MAXPACKET)
+			return reader_fail(r, "packet of %u bytes exceeds the "
+			    "limit of %u", len, MUX_MAXPACKET);
+		if (len < 4)
+			return reader_fail(r, "packet of %u bytes has no type",
+			    len);
+		if (buf_len(&r->in) - 4 < len)
+			return MUX_EV_NONE;
+
+		/* Trailing bytes in a packet are ignored, as the master
+		 * and ssh's own client do: room for future fields. */
+		buf_init(&p, len);
+		if (buf_put(&p, buf_ptr(&r->in) + 4, len) == -1) {
+			buf_free(&p);
+			return reader_fail(r, "out of memory");
+		}
+		buf_consume(&r->in, 4 + (size_t)len);
+		(void)buf_get_u32(&p, &type);	/* len >= 4 */
+
+		if (!r->got_hello) {
+			if (type != MUX_MSG_HELLO)
+				ev = reader_fail(r, "expected HELLO, got packet"
+				    " type 0x%08x", type);
+			else
+				ev = parse_hello(r, &p);
+		} else if (type == MUX_MSG_HELLO)
+			ev = reader_fail(r, "second HELLO");
+		else
+			ev = parse_reply(r, type, &p);
+		buf_free(&p);
+		if (ev != MUX_EV_NONE)
+			return ev;
+	}
+}
+
+enum mux_event
+mux_reader_read(struct mux_reader *r, int fd)
+{
+	unsigned char tmp[1024];
+	enum mux_event ev;
+	size_t want;
+	ssize_t n;
+
+	/* Read until a packet completes or the socket runs dry; bounded,
+	 * since the buffer holds at most one incomplete packet and every
+	 * packet after the HELLO yields an event. Through a small stack
+	 * buffer: replies are tiny, and a reader lives as long as its relay
+	 * (thousands of them), so its buffer should stay small too. */
+	for (;;) {
+		if ((ev = mux_reader_next(r)) != MUX_EV_NONE || r->done)
+			return ev;
+		/* room > 0: only an incomplete packet is left */
+		want = buf_room(&r->in) < sizeof(tmp) ? buf_room(&r->in) :
+		    sizeof(tmp);
+		while ((n = read(fd, tmp, want)) == -1 && errno == EINTR)
+			;
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return MUX_EV_NONE;
+			return reader_fail(r, "control connection: read: %s",
+			    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		if (buf_put(&r->in, tmp, (size_t)n) == -1)
+			return reader_fail(r, "out of memory");
+	}
+	r->done = 1;
+	if (buf_len(&r->in) > 0) {
+		snprintf(r->reason, sizeof(r->reason), "connection closed "
+		    "inside a packet (%zu bytes left)", buf_len(&r->in));
+		buf_reset(&r->in);
+		return MUX_EV_ERROR;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s", r->got_hello ?
+	    "master closed the connection" :
+	    "master closed the connection before its HELLO");
+	return MUX_EV_EOF;
+}

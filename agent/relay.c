@@ -1,0 +1,566 @@
+/* Accepted connections. The normal path copies no byte: the accepted
+ * socket goes to the ssh master with a mux NEW_STDIO_FWD, and the control
+ * connection is watched until EOF (the relay ended) or FAILED.
+ *
+ * Relay mode, for servers that forbid TCP forwarding: the master runs a
+ * second rnsplice subsystem session (mux NEW_SESSION) on two pipes of
+ * ours; we write HELLO and RELAY, read HELLO and RELAYING, then copy bytes
+ * between the accepted socket and the pipes, with bounded buffers and
+ * half-close passed on both ways (PROTOCOL.md section 6). Pipes, not the
+ * socket itself, because ssh closes (not shuts down) the fd it writes to,
+ * so EOF would never reach us through a shared socket.
+ *
+ * sshd's refusal of a forward is not told apart from an unreachable
+ * target ("Session open refused by peer" either way), so: when a direct
+ * forward fails and the subsystem offers relays, that connection is
+ * retried in relay mode; if that works, the remote switches to relay mode
+ * for the rest of the session (logged once). */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "event.h"
+#include "log.h"
+
+#define REFUSE_LOG_MS	10000
+
+static void relay_ctl_cb(int, short, void *);
+static void relay_io_cb(int, short, void *);
+static void relay_arm(struct relay *);
+
+const char *
+relay_state_name(const struct relay *rl)
+{
+	switch (rl->state) {
+	case RELAY_OPENING:
+		return "opening";
+	case RELAY_OPEN:
+		return "open";
+	case RELAY_HANDSHAKE:
+		return "handshake";
+	case RELAY_COPYING:
+		return "open";
+	}
+	return "?";
+}
+
+static void
+format_peer(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char a[INET6_ADDRSTRLEN];
+	const struct sockaddr_in6 *sin6;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(out, outlen, "%s:%u", a, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12, a,
+			    sizeof(a));
+			snprintf(out, outlen, "%s:%u", a,
+			    ntohs(sin6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+			snprintf(out, outlen, "[%s]:%u", a,
+			    ntohs(sin6->sin6_port));
+		}
+	} else
+		strlcpy(out, "?", outlen);
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void
+del_io(struct ev_io **io)
+{
+	ev_io_del(*io);
+	*io = NULL;
+}
+
+void
+relay_free(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+
+	TAILQ_REMOVE(&r->relays, rl, entry);
+	r->nrelays--;
+	del_io(&rl->ctlio);
+	del_io(&rl->sockio);
+	del_io(&rl->toio);
+	del_io(&rl->fromio);
+	close_fd(&rl->ctl);
+	close_fd(&rl->sock);
+	close_fd(&rl->to);
+	close_fd(&rl->from);
+	mux_reader_free(&rl->mr);
+	buf_free(&rl->up);
+	buf_free(&rl->down);
+	free(rl);
+}
+
+static void
+relay_end(struct relay *rl)
+{
+	log_debug("%s: relay %u for %s to \"%s\" ended after %.3f s%s",
+	    rl->remote->conf->name, rl->rid, rl->client, rl->name,
+	    (double)(ev_now_ms() - rl->started) / 1000,
+	    rl->via_subsystem ? " (through the subsystem)" : "");
+	relay_free(rl);
+}
+
+static void
+relay_fail(struct relay *rl, const char *what, const char *why)
+{
+	struct remote *r = rl->remote;
+
+	r->relays_failed++;
+	if (rl->direct_error[0] != '\0' && rl->via_subsystem)
+		log_warnx("%s: connection from %s to \"%s\" (%s) failed: %s; "
+		    "through the subsystem: %s", r->conf->name, rl->client,
+		    rl->name, rl->target, rl->direct_error, why);
+	else
+		log_warnx("%s: connection from %s to \"%s\" (%s) failed: %s%s",
+		    r->conf->name, rl->client, rl->name, rl->target, what, why);
+	relay_free(rl);
+}
+
+/* --- direct: the accepted socket goes to the master ---------------------- */
+
+static int
+start_direct(struct relay *rl, const char *addr, unsigned int port)
+{
+	struct remote *r = rl->remote;
+	char err[256];
+
+	if ((rl->ctl = mux_open_stdio_fwd(r->ssh.ctlpath, addr, port,
+	    rl->sock, rl->rid, err, sizeof(err))) == -1) {
+		relay_fail(rl, "", err);
+		return -1;
+	}
+	/* Hold the socket until the master answers only if a failure could
+	 * be retried through the subsystem: while we hold it, the master's
+	 * close sends no FIN. */
+	if (!r->peer_relay)
+		close_fd(&rl->sock);
+	mux_reader_init(&rl->mr, rl->rid);
+	if ((rl->ctlio = ev_io_add(r->agent->loop, rl->ctl, POLLIN,
+	    relay_ctl_cb, rl)) == NULL) {
+		relay_fail(rl, "", "out of memory");
+		return -1;
+	}
+	rl->state = RELAY_OPENING;
+	return 0;
+}
+
+/* --- relay mode: a subsystem session on our pipes ------------------------ */
+
+static int
+queue_handshake(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
+	m.major = PROTO_MAJOR;
+	m.minor = PROTO_MINOR;
+	m.peer_id = r->agent->siteid;
+	m.role = "agent";
+	m.features = "";
+	m.maxline = PROTO_MAXLINE;
+	if (msg_format(&rl->up, &m, PROTO_MAXLINE) == -1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_RELAY;
+	m.svc.name = rl->name;
+	m.svc.type = rl->type;
+	m.svc.domain = rl->domain;
+	return msg_format(&rl->up, &m, PROTO_MAXLINE);
+}
+
+static int
+start_subsystem(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+	struct ev_loop *loop = r->agent->loop;
+	int to[2] = { -1, -1 }, from[2] = { -1, -1 };
+	char err[256];
+
+	rl->via_subsystem = 1;
+	buf_init(&rl->up, AGENT_RELAY_BUFSIZE);
+	buf_init(&rl->down, AGENT_RELAY_BUFSIZE);
+	if (queue_handshake(rl) == -1) {
+		relay_fail(rl, "", "cannot format RELAY");
+		return -1;
+	}
+	if (pipe2(to, O_CLOEXEC) == -1 || pipe2(from, O_CLOEXEC) == -1) {
+		snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	rl->ctl = mux_open_subsystem(r->ssh.ctlpath, "rnsplice", to[0],
+	    from[1], -1, rl->rid, err, sizeof(err));
+	close_fd(&to[0]);
+	close_fd(&from[1]);
+	if (rl->ctl == -1)
+		goto fail;
+	rl->to = to[1];
+	rl->from = from[0];
+	to[1] = from[0] = -1;
+	fcntl(rl->to, F_SETFL, O_NONBLOCK);
+	fcntl(rl->from, F_SETFL, O_NONBLOCK);
+	mux_reader_init(&rl->mr, rl->rid);
+	if ((rl->ctlio = ev_io_add(loop, rl->ctl, POLLIN, relay_ctl_cb,
+	    rl)) == NULL ||
+	    (rl->sockio = ev_io_add(loop, rl->sock, 0, relay_io_cb,
+	    rl)) == NULL ||
+	    (rl->toio = ev_io_add(loop, rl->to, 0, relay_io_cb, rl)) == NULL ||
+	    (rl->fromio = ev_io_add(loop, rl->from, 0, relay_io_cb,
+	    rl)) == NULL) {
+		relay_fail(rl, "", "out of memory");
+		return -1;
+	}
+	rl->state = RELAY_HANDSHAKE;
+	relay_arm(rl);
+	return 0;
+ fail:
+	close_fd(&to[0]);
+	close_fd(&to[1]);
+	close_fd(&from[0]);
+	close_fd(&from[1]);
+	relay_fail(rl, "", err);
+	return -1;
+}
+
+static void
+relay_arm(struct relay *rl)
+{
+	short ev;
+
+	if (!rl->via_subsystem)
+		return;
+	ev = 0;
+	if (rl->state == RELAY_COPYING && !rl->up_eof && !rl->up_done &&
+	    buf_room(&rl->up) > 0)
+		ev |= POLLIN;
+	if (rl->state == RELAY_COPYING && buf_len(&rl->down) > 0)
+		ev |= POLLOUT;
+	if (rl->sockio != NULL)
+		ev_io_set(rl->sockio, ev);
+	if (rl->toio != NULL)
+		ev_io_set(rl->toio, rl->to != -1 && buf_len(&rl->up) > 0 ?
+		    POLLOUT : 0);
+	if (rl->fromio != NULL)
+		ev_io_set(rl->fromio, rl->from != -1 && !rl->down_eof &&
+		    buf_room(&rl->down) > 0 ? POLLIN : 0);
+}
+
+/* HELLO, then RELAYING or ERROR, from the subsystem. 1: go on copying,
+ * 0: need more, -1: the relay is gone. */
+static int
+handshake(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+	char err[256], *line;
+	const char *code;
+	struct msg m;
+	size_t len;
+	int res;
+
+	for (;;) {
+		res = buf_getline(&rl->down, PROTO_MAXLINE, &line, &len);
+		if (res == BUF_LINE_NONE)
+			return 0;
+		if (res == BUF_LINE_LONG) {
+			relay_fail(rl, "", "over-long line from the subsystem");
+			return -1;
+		}
+		if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+			msg_free(&m);
+			relay_fail(rl, "bad line from the subsystem: ", err);
+			return -1;
+		}
+		switch (m.type) {
+		case MSG_HELLO:
+			if (m.major != PROTO_MAJOR) {
+				msg_free(&m);
+				relay_fail(rl, "", "subsystem protocol version "
+				    "mismatch");
+				return -1;
+			}
+			break;
+		case MSG_PING:
+		case MSG_PONG:
+			break;
+		case MSG_RELAYING:
+			msg_free(&m);
+			rl->state = RELAY_COPYING;
+			if (rl->fallback && !r->relay_mode) {
+				r->relay_mode = 1;
+				log_warnx("%s: the server refuses TCP forwarding "
+				    "(%s); relaying connections through the "
+				    "subsystem from now on", r->conf->name,
+				    rl->direct_error);
+			}
+			log_debug("%s: relay %u for %s to \"%s\" open through "
+			    "the subsystem in %llu ms", r->conf->name, rl->rid,
+			    rl->client, rl->name,
+			    (unsigned long long)(ev_now_ms() - rl->started));
+			return 1;
+		case MSG_ERROR:
+			snprintf(err, sizeof(err), "%s: %s", m.code, m.text);
+			msg_free(&m);
+			relay_fail(rl, "the subsystem refused: ", err);
+			return -1;
+		default:
+			snprintf(err, sizeof(err), "unexpected %s",
+			    msg_verb(m.type));
+			msg_free(&m);
+			relay_fail(rl, "", err);
+			return -1;
+		}
+		msg_free(&m);
+	}
+}
+
+/* Move bytes; returns -1 if the relay was freed. */
+static int
+relay_pump(struct relay *rl)
+{
+	ssize_t n;
+
+	/* subsystem -> us */
+	if (rl->from != -1 && !rl->down_eof && buf_room(&rl->down) > 0) {
+		n = buf_read_fd(&rl->down, rl->from);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			rl->down_eof = 1;
+			close_fd(&rl->from);
+			del_io(&rl->fromio);
+		} else if (n > 0 && rl->state == RELAY_COPYING)
+			rl->bytes_down += (unsigned long long)n;
+	}
+	if (rl->state == RELAY_HANDSHAKE) {
+		switch (handshake(rl)) {
+		case -1:
+			return -1;
+		case 0:
+			if (rl->down_eof) {
+				relay_fail(rl, "", "the subsystem closed the "
+				    "relay session");
+				return -1;
+			}
+			break;
+		}
+	}
+	if (rl->state == RELAY_COPYING) {
+		/* client -> us */
+		if (!rl->up_eof && !rl->up_done && buf_room(&rl->up) > 0) {
+			n = buf_read_fd(&rl->up, rl->sock);
+			if (n == 0)
+				rl->up_eof = 1;
+			else if (n == -1 && errno != EAGAIN) {
+				relay_end(rl);	/* reset by the client */
+				return -1;
+			} else if (n > 0)
+				rl->bytes_up += (unsigned long long)n;
+		}
+		/* us -> client */
+		if (buf_len(&rl->down) > 0) {
+			n = buf_write_fd(&rl->down, rl->sock);
+			if (n == -1 && errno != EAGAIN) {
+				relay_end(rl);
+				return -1;
+			}
+		}
+		if (rl->down_eof && buf_len(&rl->down) == 0 && !rl->down_done) {
+			shutdown(rl->sock, SHUT_WR);
+			rl->down_done = 1;
+		}
+	}
+	/* us -> subsystem (the handshake lines first) */
+	if (rl->to != -1 && buf_len(&rl->up) > 0) {
+		n = buf_write_fd(&rl->up, rl->to);
+		if (n == -1 && errno != EAGAIN) {
+			/* the session's input is gone: nothing more goes up */
+			buf_reset(&rl->up);
+			rl->up_done = 1;
+			close_fd(&rl->to);
+			del_io(&rl->toio);
+		}
+	}
+	if (rl->up_eof && buf_len(&rl->up) == 0 && rl->to != -1) {
+		close_fd(&rl->to);	/* EOF to the subsystem */
+		del_io(&rl->toio);
+		rl->up_done = 1;
+	}
+	if (rl->up_eof && rl->to == -1)
+		rl->up_done = 1;
+	if (rl->up_done && rl->down_done) {
+		relay_end(rl);
+		return -1;
+	}
+	relay_arm(rl);
+	return 0;
+}
+
+static void
+relay_io_cb(int fd, short revents, void *arg)
+{
+	relay_pump(arg);
+}
+
+/* --- the control connection ---------------------------------------------- */
+
+static void
+relay_ctl_cb(int fd, short revents, void *arg)
+{
+	struct relay *rl = arg;
+	struct remote *r = rl->remote;
+	enum mux_event ev;
+
+	for (;;) {
+		switch ((ev = mux_reader_read(&rl->mr, fd))) {
+		case MUX_EV_NONE:
+			return;
+		case MUX_EV_OPENED:
+			if (!rl->via_subsystem) {
+				rl->state = RELAY_OPEN;
+				close_fd(&rl->sock);	/* the master's now */
+				log_debug("%s: relay %u for %s to \"%s\" (%s) "
+				    "open in %llu ms", r->conf->name, rl->rid,
+				    rl->client, rl->name, rl->target,
+				    (unsigned long long)(ev_now_ms() -
+				    rl->started));
+			}
+			break;
+		case MUX_EV_FAILED:
+			if (!rl->via_subsystem && rl->sock != -1 &&
+			    r->peer_relay) {
+				/* maybe forwarding is forbidden: try a relay
+				 * session for this connection */
+				strlcpy(rl->direct_error, rl->mr.reason,
+				    sizeof(rl->direct_error));
+				del_io(&rl->ctlio);
+				close_fd(&rl->ctl);
+				mux_reader_free(&rl->mr);
+				rl->fallback = 1;
+				start_subsystem(rl);
+				return;
+			}
+			relay_fail(rl, "", rl->mr.reason);
+			return;
+		case MUX_EV_EXIT:
+			break;
+		case MUX_EV_EOF:
+		case MUX_EV_ERROR:
+			if (ev == MUX_EV_ERROR)
+				log_debug("%s: relay %u: mux: %s",
+				    r->conf->name, rl->rid, rl->mr.reason);
+			if (!rl->via_subsystem) {
+				if (rl->state == RELAY_OPENING) {
+					relay_fail(rl, "", ev == MUX_EV_EOF ?
+					    "the ssh master closed the "
+					    "connection" : rl->mr.reason);
+					return;
+				}
+				relay_end(rl);
+				return;
+			}
+			/* the session is over; the pipes tell the rest */
+			del_io(&rl->ctlio);
+			close_fd(&rl->ctl);
+			relay_pump(rl);
+			return;
+		case MUX_EV_ALIVE:
+		case MUX_EV_OK:
+			break;
+		}
+	}
+}
+
+/* --- accept ----------------------------------------------------------------- */
+
+void
+relay_accept(struct remote *r, struct splice *sp, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct remote_conf *rc = r->conf;
+	const struct svc *s = &sp->isvc->svc;
+	struct relay *rl;
+	char client[INET6_ADDRSTRLEN + 8];
+	uint64_t now;
+	int one = 1;
+
+	format_peer(sa, client, sizeof(client));
+	if (!allow_check(rc->allow, rc->nallow, sa)) {
+		r->relays_refused++;
+		sp->refused++;
+		log_info("%s: refused %s for \"%s\": not in the allow-list",
+		    rc->name, client, sp->name);
+		close(fd);
+		return;
+	}
+	if (r->nrelays >= rc->max_relays) {
+		r->relays_refused++;
+		sp->refused++;
+		now = ev_now_ms();
+		if (now - r->refuse_logged >= REFUSE_LOG_MS) {
+			r->refuse_logged = now;
+			log_warnx("%s: refused %s for \"%s\": %zu connections "
+			    "already (max-relays)", rc->name, client, sp->name,
+			    r->nrelays);
+		}
+		close(fd);
+		return;
+	}
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
+		log_warn("%s: relay", rc->name);
+		close(fd);
+		return;
+	}
+	rl->remote = r;
+	rl->rid = ++r->agent->next_rid;
+	rl->ctl = rl->to = rl->from = -1;
+	rl->sock = fd;
+	rl->started = ev_now_ms();
+	strlcpy(rl->name, s->name, sizeof(rl->name));
+	strlcpy(rl->type, s->type, sizeof(rl->type));
+	strlcpy(rl->domain, s->domain, sizeof(rl->domain));
+	snprintf(rl->target, sizeof(rl->target), strchr(s->addr, ':') ?
+	    "[%s]:%u" : "%s:%u", s->addr, s->port);
+	strlcpy(rl->client, client, sizeof(rl->client));
+	TAILQ_INSERT_TAIL(&r->relays, rl, entry);
+	r->nrelays++;
+	r->relays_total++;
+	log_debug("%s: relay %u: %s to \"%s\" (%s)%s", rc->name, rl->rid,
+	    client, rl->name, rl->target, r->relay_mode ?
+	    " through the subsystem" : "");
+	if (r->relay_mode)
+		start_subsystem(rl);
+	else
+		start_direct(rl, s->addr, s->port);
+}

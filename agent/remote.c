@@ -1,0 +1,882 @@
+/* One remote: its ssh master, the protocol client on the master's own
+ * session (PROTOCOL.md), the table of services, and reconnection.
+ *
+ *            start / backoff timer
+ *   BACKOFF ----------------------> CONNECTING --HELLO--> BROWSING
+ *      ^                                 |                   | SYNCED
+ *      |                                 |                   v
+ *      |   ssh reaped               lost |<------------- SYNCED
+ *      +------------- CLOSING <----------+   (EOF, ssh exit, ping timeout,
+ *                        |                    fatal ERROR, bad peer)
+ *                        | quitting
+ *                        v
+ *                     STOPPED
+ *
+ * "lost" withdraws every service at once (no ghosts), closes the session
+ * pipes and stops ssh (at once when we decided, after a short grace when
+ * the session just ended, so that ssh's own exit status and last words
+ * make the log line). Once ssh is reaped the remote waits 1 s, doubling
+ * to 60 s (+-20 %), and starts again; a session that stayed synced for
+ * a while resets the backoff. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "event.h"
+#include "log.h"
+
+#define REMOTE_INBUF		(4 * PROTO_MAXLINE)
+#define REMOTE_OUTBUF		(1024 * 1024)
+#define REMOTE_GRACE_MS		1000	/* session ended: let ssh exit */
+#define REMOTE_KILL_MS		3000	/* TERM sent: then KILL */
+#define REMOTE_HEALTHY_MS	10000	/* synced this long: reset backoff */
+
+static void remote_connect(struct remote *);
+static void remote_lost(struct remote *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *const state_names[] = {
+	"backoff", "connecting", "browsing", "synced", "closing", "stopped"
+};
+
+const char *
+remote_state_name(enum remote_state s)
+{
+	if ((size_t)s < sizeof(state_names) / sizeof(state_names[0]))
+		return state_names[s];
+	return "?";
+}
+
+static int
+is_live(const struct remote *r)
+{
+	return r->state == RS_CONNECTING || r->state == RS_BROWSING ||
+	    r->state == RS_SYNCED;
+}
+
+static void
+set_state(struct remote *r, enum remote_state s)
+{
+	if (r->state != s)
+		log_debug("%s: %s -> %s", r->conf->name,
+		    remote_state_name(r->state), remote_state_name(s));
+	r->state = s;
+	r->state_since = ev_now_ms();
+}
+
+unsigned int
+remote_backoff_ms(unsigned int attempt, uint32_t rnd)
+{
+	unsigned int base = AGENT_BACKOFF_MIN_MS, spread;
+
+	while (attempt > 1 && base < AGENT_BACKOFF_MAX_MS) {
+		base *= 2;
+		attempt--;
+	}
+	if (base > AGENT_BACKOFF_MAX_MS)
+		base = AGENT_BACKOFF_MAX_MS;
+	spread = base / 100 * AGENT_BACKOFF_JITTER;
+	return base - spread + rnd % (2 * spread + 1);
+}
+
+/* --- port memory: the same service gets the same port after a reconnect -- */
+
+static char *
+port_key(const struct svc *s)
+{
+	char *k;
+
+	if (asprintf(&k, "%s\t%s\t%s", s->name, s->type, s->domain) == -1)
+		return NULL;
+	return k;
+}
+
+uint16_t
+remote_port_recall(const struct remote *r, const struct svc *s)
+{
+	char *k;
+	size_t i;
+	uint16_t port = 0;
+
+	if ((k = port_key(s)) == NULL)
+		return 0;
+	for (i = 0; i < r->nports; i++)
+		if (strcmp(r->ports[i].key, k) == 0) {
+			port = r->ports[i].port;
+			break;
+		}
+	free(k);
+	return port;
+}
+
+void
+remote_port_remember(struct remote *r, const struct svc *s, uint16_t port)
+{
+	struct portmem *n;
+	size_t i, max = 2 * (size_t)r->conf->max_services;
+	char *k;
+
+	if (port == 0 || (k = port_key(s)) == NULL)
+		return;
+	for (i = 0; i < r->nports; i++)
+		if (strcmp(r->ports[i].key, k) == 0) {
+			r->ports[i].port = port;
+			free(k);
+			return;
+		}
+	if (r->nports >= max) {
+		/* forget the oldest */
+		free(r->ports[0].key);
+		memmove(r->ports, r->ports + 1,
+		    (r->nports - 1) * sizeof(*r->ports));
+		r->nports--;
+	}
+	if ((n = reallocarray(r->ports, r->nports + 1, sizeof(*n))) == NULL) {
+		free(k);
+		return;
+	}
+	r->ports = n;
+	r->ports[r->nports].key = k;
+	r->ports[r->nports].port = port;
+	r->nports++;
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+static void
+send_msg(struct remote *r, const struct msg *m)
+{
+	if (!is_live(r))
+		return;
+	if (msg_format(&r->out, m, r->maxline) == -1) {
+		if (errno == EMSGSIZE && buf_room(&r->out) > r->maxline) {
+			log_warnx("%s: %s longer than the peer's %zu-byte "
+			    "lines, not sent", r->conf->name,
+			    msg_verb(m->type), r->maxline);
+			return;
+		}
+		remote_lost(r, 1, "the subsystem does not read its input");
+		return;
+	}
+	ev_io_set(r->out_io, POLLOUT);
+}
+
+static void
+send_error(struct remote *r, const char *code, const char *text)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (char *)code;
+	m.text = (char *)text;
+	send_msg(r, &m);
+}
+
+static void
+send_hello(struct remote *r)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
+	m.major = PROTO_MAJOR;
+	m.minor = PROTO_MINOR;
+	m.peer_id = r->agent->siteid;
+	m.role = "agent";
+	m.features = "update";
+	m.maxline = PROTO_MAXLINE;
+	m.maxhops = r->agent->conf->max_hops;
+	send_msg(r, &m);
+}
+
+static void
+send_browse(struct remote *r)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_BROWSE;
+	m.types = r->conf->types;
+	m.ntypes = r->conf->ntypes;
+	send_msg(r, &m);
+}
+
+static void
+remote_write_cb(int fd, short revents, void *arg)
+{
+	struct remote *r = arg;
+
+	if (buf_write_fd(&r->out, fd) == -1 && errno != EAGAIN) {
+		/* ssh's stdin is gone: it is exiting; its status says why */
+		remote_lost(r, 0, NULL);
+		return;
+	}
+	if (buf_len(&r->out) == 0)
+		ev_io_set(r->out_io, 0);
+}
+
+/* --- services ---------------------------------------------------------------- */
+
+static void
+unsplice(struct remote *r, struct isvc *e)
+{
+	if (e->splice != NULL) {
+		splice_free(e->splice);
+		e->splice = NULL;
+		r->nimported--;
+	}
+	e->imported = 0;
+}
+
+/* Decide about e and splice it or not; was is whether it was spliced. */
+static void
+import(struct remote *r, struct isvc *e)
+{
+	char err[256];
+
+	e->skip[0] = '\0';
+	if (!import_decide(&e->svc.txt, r->agent->siteid, r->peer_id,
+	    r->maxhops, &e->meta, e->skip, sizeof(e->skip))) {
+		log_info("%s: not importing \"%s\" (%s): %s", r->conf->name,
+		    e->svc.name, e->svc.type, e->skip);
+		return;
+	}
+	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
+		strlcpy(e->skip, err, sizeof(e->skip));
+		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
+		    e->svc.name, e->svc.type, err);
+		return;
+	}
+	e->imported = 1;
+	r->nimported++;
+}
+
+static int
+same_instance(const struct svc *a, const struct svc *b)
+{
+	return strcmp(a->name, b->name) == 0 && strcmp(a->type, b->type) == 0 &&
+	    strcmp(a->domain, b->domain) == 0;
+}
+
+static void
+on_update(struct remote *r, struct isvc *e, const struct svc *old)
+{
+	struct splice_meta meta;
+	char why[sizeof(e->skip)];
+	int want;
+
+	want = import_decide(&e->svc.txt, r->agent->siteid, r->peer_id,
+	    r->maxhops, &meta, why, sizeof(why));
+	if (e->splice == NULL) {
+		if (want)
+			import(r, e);
+		else
+			strlcpy(e->skip, why, sizeof(e->skip));
+		return;
+	}
+	if (!want) {
+		log_info("%s: withdrawing \"%s\" (%s): %s", r->conf->name,
+		    e->svc.name, e->svc.type, why);
+		unsplice(r, e);
+		strlcpy(e->skip, why, sizeof(e->skip));
+		return;
+	}
+	if (!same_instance(old, &e->svc)) {
+		unsplice(r, e);
+		import(r, e);
+		return;
+	}
+	e->meta = meta;
+	if (strcmp(old->addr, e->svc.addr) != 0 || old->port != e->svc.port)
+		log_info("%s: \"%s\" (%s) moved to %s:%u", r->conf->name,
+		    e->svc.name, e->svc.type, e->svc.addr, e->svc.port);
+	if (!txt_equal(&old->txt, &e->svc.txt) &&
+	    splice_update(e->splice) == -1) {
+		log_warnx("%s: cannot update the TXT record of \"%s\"; "
+		    "publishing it again", r->conf->name, e->svc.name);
+		unsplice(r, e);
+		import(r, e);
+	}
+}
+
+static void
+on_service(struct remote *r, struct msg *m)
+{
+	struct isvc *e;
+	struct svc old;
+	char err[256];
+
+	memset(&old, 0, sizeof(old));
+	switch (svctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
+	case SVC_ERROR:
+		/* the cap: say it once per session, not per service */
+		if (m->type == MSG_ADD && r->table.dropped > 1)
+			return;
+		if (m->type != MSG_ADD && r->table.dropped > 0)
+			log_debug("%s: %s", r->conf->name, err);
+		else
+			log_warnx("%s: %s", r->conf->name, err);
+		return;
+	case SVC_ADDED:
+		import(r, e);
+		return;
+	case SVC_UPDATED:
+		on_update(r, e, &old);
+		svc_free(&old);
+		return;
+	case SVC_REMOVED:
+		if (e->splice != NULL)
+			log_info("%s: withdrawing \"%s\" (%s): gone at the "
+			    "server", r->conf->name, e->svc.name, e->svc.type);
+		unsplice(r, e);
+		isvc_free(e);
+		return;
+	}
+}
+
+static void
+withdraw_all(struct remote *r)
+{
+	struct isvc_list all;
+	struct isvc *e;
+	size_t n = r->nimported;
+
+	svctable_take_all(&r->table, &all);
+	while ((e = TAILQ_FIRST(&all)) != NULL) {
+		TAILQ_REMOVE(&all, e, entry);
+		unsplice(r, e);
+		isvc_free(e);
+	}
+	r->nimported = 0;
+	if (n > 0)
+		log_info("%s: withdrew %zu service%s", r->conf->name, n,
+		    n == 1 ? "" : "s");
+}
+
+/* --- input --------------------------------------------------------------------- */
+
+#define ST(s)		(1u << (s))
+#define ST_ANY		(ST(RS_CONNECTING) | ST(RS_BROWSING) | ST(RS_SYNCED))
+#define ST_BROWSE	(ST(RS_BROWSING) | ST(RS_SYNCED))
+
+static void h_hello(struct remote *, struct msg *);
+static void h_service(struct remote *, struct msg *);
+static void h_synced(struct remote *, struct msg *);
+static void h_avahi(struct remote *, struct msg *);
+static void h_ping(struct remote *, struct msg *);
+static void h_pong(struct remote *, struct msg *);
+static void h_error(struct remote *, struct msg *);
+
+static const struct handler {
+	enum msg_type	 type;
+	unsigned int	 states;
+	void		(*fn)(struct remote *, struct msg *);
+} handlers[] = {
+	{ MSG_HELLO,	ST(RS_CONNECTING),	h_hello },
+	{ MSG_ADD,	ST_BROWSE,		h_service },
+	{ MSG_UPDATE,	ST_BROWSE,		h_service },
+	{ MSG_REMOVE,	ST_BROWSE,		h_service },
+	{ MSG_SYNCED,	ST_BROWSE,		h_synced },
+	{ MSG_AVAHI,	ST_BROWSE,		h_avahi },
+	{ MSG_PING,	ST_ANY,			h_ping },
+	{ MSG_PONG,	ST_ANY,			h_pong },
+	{ MSG_ERROR,	ST_ANY,			h_error },
+};
+
+static int
+has_feature(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p;
+
+	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, word, len) == 0 && (p[len] == ',' ||
+		    p[len] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+h_hello(struct remote *r, struct msg *m)
+{
+	unsigned int hops;
+	size_t i;
+	char types[256];
+	uint64_t took = ev_now_ms() - r->state_since;
+
+	if (strcmp(m->role, "subsystem") != 0) {
+		remote_lost(r, 0, "the peer is not an rnsplice subsystem (role "
+		    "\"%.32s\")", m->role);
+		return;
+	}
+	if (m->major != PROTO_MAJOR) {
+		send_error(r, "version", "this agent speaks protocol "
+		    PROTO_VERSION);
+		remote_lost(r, 0, "the subsystem speaks protocol %u.%u, this "
+		    "agent %s", m->major, m->minor, PROTO_VERSION);
+		return;
+	}
+	strlcpy(r->peer_id, m->peer_id, sizeof(r->peer_id));
+	r->peer_relay = has_feature(m->features, "relay");
+	hops = m->maxhops ? m->maxhops : PROTO_MAXHOPS_DEFAULT;
+	r->maxhops = hops < r->agent->conf->max_hops ? hops :
+	    r->agent->conf->max_hops;
+	r->maxline = m->maxline ? m->maxline : PROTO_MAXLINE;
+	if (strcmp(r->peer_id, r->agent->siteid) == 0)
+		log_warnx("%s: the server has this site's own id %s: its "
+		    "services count as loops", r->conf->name, r->peer_id);
+	send_browse(r);
+	set_state(r, RS_BROWSING);
+	types[0] = '\0';
+	for (i = 0; i < r->conf->ntypes; i++) {
+		if (i > 0)
+			strlcat(types, " ", sizeof(types));
+		strlcat(types, r->conf->types[i], sizeof(types));
+	}
+	log_info("%s: connected to site %s (protocol %u.%u%s) in %llu ms, "
+	    "browsing %s", r->conf->name, r->peer_id, m->major, m->minor,
+	    r->peer_relay ? ", relay" : "", (unsigned long long)took,
+	    r->conf->ntypes ? types : "all types");
+}
+
+static void
+h_service(struct remote *r, struct msg *m)
+{
+	on_service(r, m);
+}
+
+static void
+h_synced(struct remote *r, struct msg *m)
+{
+	if (r->state == RS_BROWSING) {
+		set_state(r, RS_SYNCED);
+		r->synced_at = ev_now_ms();
+		log_info("%s: synced: %zu service%s announced, %zu spliced",
+		    r->conf->name, r->table.n, r->table.n == 1 ? "" : "s",
+		    r->nimported);
+	}
+	if (r->table.dropped > 0)
+		log_warnx("%s: %lu service%s ignored: more than %u "
+		    "(max-services)", r->conf->name, r->table.dropped,
+		    r->table.dropped == 1 ? "" : "s", r->conf->max_services);
+}
+
+static void
+h_avahi(struct remote *r, struct msg *m)
+{
+	if (m->avahi_up)
+		log_info("%s: the server's avahi-daemon is back",
+		    r->conf->name);
+	else
+		log_warnx("%s: the server's avahi-daemon is down; keeping "
+		    "what it announced", r->conf->name);
+}
+
+static void
+h_ping(struct remote *r, struct msg *m)
+{
+	struct msg pong;
+
+	memset(&pong, 0, sizeof(pong));
+	pong.type = MSG_PONG;
+	pong.token = m->token;
+	send_msg(r, &pong);
+}
+
+static void
+h_pong(struct remote *r, struct msg *m)
+{
+	/* last_rx is updated for any line */
+}
+
+static void
+h_error(struct remote *r, struct msg *m)
+{
+	if (strcmp(m->code, "version") == 0 || strcmp(m->code, "config") == 0) {
+		remote_lost(r, 0, "the subsystem refuses: %s: %s", m->code,
+		    m->text);
+		return;
+	}
+	log_warnx("%s: the subsystem reports %s: %s", r->conf->name, m->code,
+	    m->text);
+}
+
+static void
+handle_line(struct remote *r, const char *line, size_t len)
+{
+	char err[256];
+	const char *code;
+	struct msg m;
+	size_t i;
+
+	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+		log_warnx("%s: bad line from the subsystem ignored: %s",
+		    r->conf->name, err);
+		/* never answer an ERROR with an ERROR */
+		if (!(len >= 6 && memcmp(line, "ERROR ", 6) == 0))
+			send_error(r, code != NULL ? code : "syntax", err);
+		msg_free(&m);
+		return;
+	}
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == m.type)
+			break;
+	if (i == sizeof(handlers) / sizeof(handlers[0]) ||
+	    !(handlers[i].states & ST(r->state))) {
+		snprintf(err, sizeof(err), "%s not valid now (%s)",
+		    msg_verb(m.type), remote_state_name(r->state));
+		log_warnx("%s: %s", r->conf->name, err);
+		send_error(r, "state", err);
+	} else
+		handlers[i].fn(r, &m);
+	msg_free(&m);
+}
+
+static void
+remote_read_cb(int fd, short revents, void *arg)
+{
+	struct remote *r = arg;
+	char *line;
+	size_t len;
+	ssize_t n;
+	int res;
+
+	n = buf_read_fd(&r->in, fd);
+	if (n == 0) {
+		remote_lost(r, 0, NULL);
+		return;
+	}
+	if (n == -1) {
+		if (errno != EAGAIN)
+			remote_lost(r, 1, "reading from ssh: %s", strerror(errno));
+		return;
+	}
+	r->last_rx = ev_now_ms();
+	while (is_live(r)) {
+		res = buf_getline(&r->in, PROTO_MAXLINE, &line, &len);
+		if (res == BUF_LINE_NONE)
+			break;
+		if (res == BUF_LINE_LONG) {
+			log_warnx("%s: line over %d bytes from the subsystem "
+			    "discarded", r->conf->name, PROTO_MAXLINE);
+			send_error(r, "syntax", "line too long");
+			continue;
+		}
+		handle_line(r, line, len);
+	}
+}
+
+static void
+remote_stderr_cb(int fd, short revents, void *arg)
+{
+	struct remote *r = arg;
+
+	if (sshm_read_stderr(&r->ssh, r->conf->name) == 0) {
+		ev_io_del(r->err_io);
+		r->err_io = NULL;
+	}
+}
+
+/* --- the session's life ---------------------------------------------------- */
+
+static void
+close_session(struct remote *r)
+{
+	withdraw_all(r);
+	ev_io_del(r->in_io);
+	ev_io_del(r->out_io);
+	r->in_io = r->out_io = NULL;
+	/* a last ERROR may be waiting: one try, never blocking */
+	if (r->ssh.fd_in != -1 && buf_len(&r->out) > 0)
+		(void)buf_write_fd(&r->out, r->ssh.fd_in);
+	/* EOF on its stdin ends the subsystem cleanly */
+	if (r->ssh.fd_in != -1) {
+		close(r->ssh.fd_in);
+		r->ssh.fd_in = -1;
+	}
+	if (r->ssh.fd_out != -1) {
+		close(r->ssh.fd_out);
+		r->ssh.fd_out = -1;
+	}
+	ev_timer_stop(r->ping_timer);
+	buf_reset(&r->in);
+	buf_reset(&r->out);
+}
+
+/* The session is over. fmt == NULL: it ended by itself, ssh's exit will
+ * tell why. kill_now: the peer is unresponsive, stop ssh at once; else
+ * its stdin is closed and it gets a moment to deliver our last words and
+ * exit by itself. */
+static void
+remote_lost(struct remote *r, int kill_now, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!is_live(r))
+		return;
+	close_session(r);
+	r->pending[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(r->pending, sizeof(r->pending), fmt, ap);
+		va_end(ap);
+	}
+	set_state(r, RS_CLOSING);
+	if (r->ssh.pid <= 0)
+		return;
+	if (kill_now) {
+		sshm_signal(&r->ssh, SIGTERM);
+		ev_timer_set(r->timer, REMOTE_KILL_MS);
+	} else
+		ev_timer_set(r->timer, REMOTE_GRACE_MS);
+}
+
+static void
+schedule(struct remote *r, const char *why)
+{
+	unsigned int ms;
+
+	if (r->synced_at != 0 && ev_now_ms() - r->synced_at >=
+	    REMOTE_HEALTHY_MS)
+		r->attempts = 0;
+	r->synced_at = 0;
+	r->attempts++;
+	ms = remote_backoff_ms(r->attempts, arc4random());
+	strlcpy(r->last_error, why, sizeof(r->last_error));
+	log_warnx("%s: %s; reconnecting in %.1f s", r->conf->name, why,
+	    ms / 1000.0);
+	set_state(r, RS_BACKOFF);
+	ev_timer_set(r->timer, ms);
+}
+
+void
+remote_child_exited(struct remote *r, int status)
+{
+	char desc[512];
+
+	/* ssh's last words may still sit in the pipe */
+	if (r->err_io != NULL) {
+		sshm_read_stderr(&r->ssh, r->conf->name);
+		ev_io_del(r->err_io);
+		r->err_io = NULL;
+	}
+	sshm_describe_exit(status, sshm_last_line(&r->ssh), desc,
+	    sizeof(desc));
+	if (is_live(r)) {
+		close_session(r);
+		r->pending[0] = '\0';
+	}
+	sshm_reaped(&r->ssh);
+	ev_timer_stop(r->timer);
+	/* relays still open through the master are gone with it */
+	while (!TAILQ_EMPTY(&r->relays))
+		relay_free(TAILQ_FIRST(&r->relays));
+	if (r->agent->quitting) {
+		log_debug("%s: %s", r->conf->name, desc);
+		set_state(r, RS_STOPPED);
+		agent_remote_stopped(r->agent);
+		return;
+	}
+	if (r->pending[0] != '\0') {
+		log_debug("%s: %s", r->conf->name, desc);
+		schedule(r, r->pending);
+	} else
+		schedule(r, desc);
+}
+
+static void
+remote_timer_cb(void *arg)
+{
+	struct remote *r = arg;
+
+	switch (r->state) {
+	case RS_BACKOFF:
+		remote_connect(r);
+		break;
+	case RS_CLOSING:
+		if (r->ssh.pid <= 0)
+			break;
+		if (!r->ssh.stopping) {
+			/* the session ended but ssh lingers (relays) */
+			if (r->pending[0] == '\0')
+				strlcpy(r->pending, "the subsystem ended the "
+				    "session", sizeof(r->pending));
+			sshm_signal(&r->ssh, SIGTERM);
+		} else
+			sshm_signal(&r->ssh, SIGKILL);
+		ev_timer_set(r->timer, REMOTE_KILL_MS);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+remote_ping_cb(void *arg)
+{
+	struct remote *r = arg;
+	unsigned int interval = r->agent->conf->ping_interval;
+	uint64_t idle = ev_now_ms() - r->last_rx;
+	char token[16];
+	struct msg m;
+
+	if (!is_live(r))
+		return;
+	if (idle >= (uint64_t)AGENT_PING_MISSES * interval * 1000) {
+		if (r->state == RS_CONNECTING)
+			remote_lost(r, 1, "no greeting from the subsystem after "
+			    "%u s", AGENT_PING_MISSES * interval);
+		else
+			remote_lost(r, 1, "no answer from the subsystem for %u s",
+			    AGENT_PING_MISSES * interval);
+		return;
+	}
+	if (r->state != RS_CONNECTING) {
+		snprintf(token, sizeof(token), "%u", ++r->ping_seq);
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_PING;
+		m.token = token;
+		send_msg(r, &m);
+	}
+	if (is_live(r))
+		ev_timer_set(r->ping_timer, (uint64_t)interval * 1000);
+}
+
+static void
+remote_connect(struct remote *r)
+{
+	struct ev_loop *loop = r->agent->loop;
+	char ctlpath[sizeof(r->ssh.ctlpath)], err[256];
+
+	r->gen++;
+	if (sshm_ctlpath(ctlpath, sizeof(ctlpath), r->agent->rundir,
+	    r->conf->name, r->gen) == -1) {
+		schedule(r, "the runtime directory's path is too long for a "
+		    "control socket");
+		return;
+	}
+	if (sshm_start(&r->ssh, r->agent->ssh_path, ctlpath,
+	    r->conf->destination, r->conf->ssh_options,
+	    r->conf->nssh_options, err, sizeof(err)) == -1) {
+		schedule(r, err);
+		return;
+	}
+	buf_reset(&r->in);
+	buf_reset(&r->out);
+	r->maxline = PROTO_MAXLINE;
+	r->peer_id[0] = '\0';
+	r->peer_relay = 0;
+	r->relay_mode = 0;
+	r->pending[0] = '\0';
+	r->synced_at = 0;
+	r->maxhops = r->agent->conf->max_hops;
+	if ((r->in_io = ev_io_add(loop, r->ssh.fd_out, POLLIN, remote_read_cb,
+	    r)) == NULL ||
+	    (r->out_io = ev_io_add(loop, r->ssh.fd_in, 0, remote_write_cb,
+	    r)) == NULL ||
+	    (r->err_io = ev_io_add(loop, r->ssh.fd_err, POLLIN,
+	    remote_stderr_cb, r)) == NULL)
+		fatalx("out of memory");
+	set_state(r, RS_CONNECTING);
+	r->last_rx = ev_now_ms();
+	log_info("%s: connecting to %s (ssh pid %ld)", r->conf->name,
+	    r->conf->destination, (long)r->ssh.pid);
+	send_hello(r);
+	ev_timer_set(r->ping_timer, (uint64_t)r->agent->conf->ping_interval *
+	    1000);
+}
+
+/* --- life cycle ---------------------------------------------------------------- */
+
+struct remote *
+remote_new(struct agent *a, struct remote_conf *rc)
+{
+	struct remote *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->agent = a;
+	r->conf = rc;
+	r->state = RS_BACKOFF;
+	sshm_init(&r->ssh);
+	buf_init(&r->in, REMOTE_INBUF);
+	buf_init(&r->out, REMOTE_OUTBUF);
+	svctable_init(&r->table, rc->max_services);
+	TAILQ_INIT(&r->relays);
+	if ((r->timer = ev_timer_add(a->loop, remote_timer_cb, r)) == NULL ||
+	    (r->ping_timer = ev_timer_add(a->loop, remote_ping_cb,
+	    r)) == NULL) {
+		ev_timer_del(r->timer);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+remote_start(struct remote *r)
+{
+	remote_connect(r);
+}
+
+void
+remote_stop(struct remote *r)
+{
+	if (is_live(r))
+		close_session(r);
+	while (!TAILQ_EMPTY(&r->relays))
+		relay_free(TAILQ_FIRST(&r->relays));
+	ev_timer_stop(r->ping_timer);
+	if (r->ssh.pid > 0) {
+		set_state(r, RS_CLOSING);
+		sshm_signal(&r->ssh, SIGTERM);
+		ev_timer_set(r->timer, REMOTE_KILL_MS);
+	} else {
+		ev_timer_stop(r->timer);
+		set_state(r, RS_STOPPED);
+	}
+}
+
+void
+remote_free(struct remote *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	if (is_live(r))
+		close_session(r);
+	withdraw_all(r);
+	while (!TAILQ_EMPTY(&r->relays))
+		relay_free(TAILQ_FIRST(&r->relays));
+	ev_io_del(r->in_io);
+	ev_io_del(r->out_io);
+	ev_io_del(r->err_io);
+	ev_timer_del(r->timer);
+	ev_timer_del(r->ping_timer);
+	if (r->ssh.pid > 0)
+		sshm_signal(&r->ssh, SIGKILL);
+	sshm_close(&r->ssh);
+	buf_free(&r->ssh.errbuf);
+	buf_free(&r->in);
+	buf_free(&r->out);
+	for (i = 0; i < r->nports; i++)
+		free(r->ports[i].key);
+	free(r->ports);
+	free(r);
+}

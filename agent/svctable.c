@@ -1,0 +1,118 @@
+/* The services one subsystem session announced, keyed by the session's
+ * ids (PROTOCOL.md section 4). Only bookkeeping: what to do about a change
+ * is remote.c's business. An ADD for a known id, an UPDATE or REMOVE for
+ * an unknown one are protocol errors that change nothing. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+void
+svctable_init(struct svctable *t, size_t max)
+{
+	TAILQ_INIT(&t->list);
+	t->n = 0;
+	t->max = max;
+	t->dropped = 0;
+}
+
+struct isvc *
+svctable_find(const struct svctable *t, uint32_t id)
+{
+	struct isvc *e;
+
+	TAILQ_FOREACH(e, &t->list, entry)
+		if (e->id == id)
+			return e;
+	return NULL;
+}
+
+void
+isvc_free(struct isvc *e)
+{
+	if (e == NULL)
+		return;
+	svc_free(&e->svc);
+	free(e);
+}
+
+enum svc_action
+svctable_apply(struct svctable *t, const struct msg *m, struct isvc **out,
+    struct svc *old, char *err, size_t errlen)
+{
+	struct isvc *e;
+	struct svc copy;
+
+	*out = NULL;
+	switch (m->type) {
+	case MSG_ADD:
+		if (svctable_find(t, m->id) != NULL) {
+			snprintf(err, errlen, "ADD %u: id already in use",
+			    m->id);
+			return SVC_ERROR;
+		}
+		if (t->n >= t->max) {
+			t->dropped++;
+			snprintf(err, errlen, "ADD %u: more than %zu services, "
+			    "ignored (max-services)", m->id, t->max);
+			return SVC_ERROR;
+		}
+		if ((e = calloc(1, sizeof(*e))) == NULL ||
+		    svc_copy(&e->svc, &m->svc) == -1) {
+			free(e);
+			snprintf(err, errlen, "ADD %u: out of memory", m->id);
+			return SVC_ERROR;
+		}
+		e->id = m->id;
+		TAILQ_INSERT_TAIL(&t->list, e, entry);
+		t->n++;
+		*out = e;
+		return SVC_ADDED;
+	case MSG_UPDATE:
+		if ((e = svctable_find(t, m->id)) == NULL) {
+			snprintf(err, errlen, "UPDATE %u: unknown id%s", m->id,
+			    t->dropped ? " (or dropped by max-services)" : "");
+			return SVC_ERROR;
+		}
+		if (svc_copy(&copy, &m->svc) == -1) {
+			snprintf(err, errlen, "UPDATE %u: out of memory",
+			    m->id);
+			return SVC_ERROR;
+		}
+		*old = e->svc;
+		e->svc = copy;
+		*out = e;
+		return SVC_UPDATED;
+	case MSG_REMOVE:
+		if ((e = svctable_find(t, m->id)) == NULL) {
+			snprintf(err, errlen, "REMOVE %u: unknown id%s", m->id,
+			    t->dropped ? " (or dropped by max-services)" : "");
+			return SVC_ERROR;
+		}
+		TAILQ_REMOVE(&t->list, e, entry);
+		t->n--;
+		*out = e;
+		return SVC_REMOVED;
+	default:
+		snprintf(err, errlen, "%s is not a service event",
+		    msg_verb(m->type));
+		return SVC_ERROR;
+	}
+}
+
+void
+svctable_take_all(struct svctable *t, struct isvc_list *out)
+{
+	struct isvc *e;
+
+	TAILQ_INIT(out);
+	while ((e = TAILQ_FIRST(&t->list)) != NULL) {
+		TAILQ_REMOVE(&t->list, e, entry);
+		TAILQ_INSERT_TAIL(out, e, entry);
+	}
+	t->n = 0;
+	t->dropped = 0;
+}

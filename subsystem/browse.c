@@ -1,0 +1,935 @@
+/* The avahi side: one avahi-client in the session's poll loop, a service
+ * type browser for "BROWSE *", one service browser per type, and at most
+ * one resolver per service entry (for its best observation, see
+ * svctable_pick()), which avahi keeps open and which reports every later
+ * change of the service's TXT record, address or port.
+ *
+ * avahi-daemon restarts: on AVAHI_ERR_DISCONNECTED the client is freed
+ * and a new one made with AVAHI_CLIENT_NO_FAIL; the table is kept, its
+ * observations marked stale; once the new browsers have settled, what
+ * was not reported again is swept away, and only that difference goes to
+ * the peer. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-common/error.h>
+#include <avahi-common/strlst.h>
+
+#include "escape.h"
+#include "event.h"
+#include "log.h"
+#include "proto.h"
+#include "subsystem.h"
+
+#define RESCAN_MS	1000	/* after max-services was hit and room came */
+#define RETRY_MS	30000	/* resolutions that failed are tried again */
+
+struct sbrowser {
+	TAILQ_ENTRY(sbrowser)	 link;
+	struct browse		*b;
+	char			*type;
+	AvahiServiceBrowser	*sb;
+	int			 explicit;	/* named in BROWSE */
+	int			 refs;		/* '*': announcements of the type */
+	int			 cache_done;
+	int			 all_for_now;
+};
+
+struct resolver {
+	struct browse		*b;
+	struct svcentry		*e;
+	AvahiServiceResolver	*r;
+};
+
+struct browse {
+	struct ev_loop		*loop;
+	struct svctable		*t;
+	const struct policy	*pol;
+	const struct browse_events *ev;
+	void			*arg;
+
+	AvahiClient		*client;
+	int			 running;	/* browsers may exist */
+	int			 down;		/* reported down, not up yet */
+	int			 lost;		/* reconnect pending */
+	int			 txt_reversed;	/* the daemon's TXT order */
+
+	int			 have_set;
+	int			 all_types;
+	char			*only_name;	/* relay sessions */
+	AvahiServiceTypeBrowser	*tb;
+	int			 tb_cache_done;
+	int			 tb_all_for_now;
+	TAILQ_HEAD(, sbrowser)	 sbs;
+
+	int			 settling;
+	int			 restarting;	/* this settle follows a restart */
+	int			 overflow_told;
+	int			 objects_told;
+
+	struct ev_timer		*settle_t;
+	struct ev_timer		*reconnect_t;
+	struct ev_timer		*rescan_t;
+	struct ev_timer		*retry_t;
+	int			 sock;		/* for SIOCGIFFLAGS */
+};
+
+static void	client_cb(AvahiClient *, AvahiClientState, void *);
+static void	start_browsing(struct browse *);
+static void	check_settled(struct browse *);
+
+static void
+changed(struct browse *b)
+{
+	b->ev->changed(b->arg);
+}
+
+static void
+problem(struct browse *b, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+problem(struct browse *b, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	b->ev->problem(b->arg, code, msg);
+}
+
+static int
+if_loopback(struct browse *b, int ifindex)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (b->sock == -1 || if_indextoname((unsigned int)ifindex,
+	    ifr.ifr_name) == NULL)
+		return 0;
+	if (ioctl(b->sock, SIOCGIFFLAGS, &ifr) == -1)
+		return 0;
+	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Resolvers: one per entry, for the observation svctable_pick() names. */
+
+static void
+resolver_free(struct browse *b, struct svcentry *e)
+{
+	struct resolver *rs = e->cookie;
+
+	if (rs == NULL)
+		return;
+	if (rs->r != NULL)
+		avahi_service_resolver_free(rs->r);
+	free(rs);
+	svctable_clear_active(b->t, e);
+}
+
+/* The table drops an active observation (svctable release callback). */
+static void
+release_cb(struct svcentry *e, void *arg)
+{
+	resolver_free(arg, e);
+}
+
+/* Does this avahi-daemon send TXT items over D-Bus in record order?
+ * Up to 0.9-rc3 it sends them reversed (fixed by avahi commit 29e75aad,
+ * "daemon: serialize DNS-SD key/value pairs in the right order"). */
+int
+browse_txt_order_fixed(const char *version)
+{
+	unsigned int major, minor, rc;
+	int n = 0;
+
+	if (version == NULL ||
+	    sscanf(version, "avahi %u.%u%n", &major, &minor, &n) != 2)
+		return 1;	/* unknown: assume a current daemon */
+	if (major > 0 || minor > 9)
+		return 1;
+	if (minor < 9)
+		return 0;
+	if (sscanf(version + n, "-rc%u", &rc) == 1)
+		return rc >= 4;
+	return 1;
+}
+
+/* TXT items in record order. avahi-client builds its list by prepending
+ * what the daemon sends, so the list is reversed -- unless the daemon sent
+ * them reversed already (browse_txt_order_fixed). */
+static int
+txt_from_avahi(AvahiStringList *l, int reversed, struct txt *t)
+{
+	AvahiStringList *p;
+	size_t n = 0, i;
+	AvahiStringList **v;
+
+	memset(t, 0, sizeof(*t));
+	for (p = l; p != NULL; p = avahi_string_list_get_next(p))
+		n++;
+	if (n == 0)
+		return 0;
+	if ((v = reallocarray(NULL, n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0, p = l; p != NULL; p = avahi_string_list_get_next(p))
+		v[i++] = p;
+	for (i = 0; i < n; i++) {
+		p = v[reversed ? n - 1 - i : i];
+		if (txt_add(t, avahi_string_list_get_text(p),
+		    avahi_string_list_get_size(p)) == -1) {
+			free(v);
+			txt_free(t);
+			return -1;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/* The resolver's answer as protocol fields; NULL if unusable. */
+static const char *
+make_state(int ifindex, const char *host, const AvahiAddress *a,
+    uint16_t port, AvahiStringList *txt, int reversed, struct svc *st)
+{
+	char addr[INET6_ADDRSTRLEN], zone[IF_NAMESIZE];
+	size_t hlen;
+
+	memset(st, 0, sizeof(*st));
+	if (a == NULL)
+		return "no address";
+	if (port == 0)
+		return "port 0";
+	hlen = host == NULL ? 0 : strlen(host);
+	if (hlen == 0 || hlen > DNSSD_MAXHOST || !utf8_valid(host, hlen))
+		return "bad host name";
+	if (a->proto == AVAHI_PROTO_INET) {
+		if (inet_ntop(AF_INET, &a->data.ipv4.address, addr,
+		    sizeof(addr)) == NULL)
+			return "bad address";
+	} else if (a->proto == AVAHI_PROTO_INET6) {
+		if (inet_ntop(AF_INET6, a->data.ipv6.address, addr,
+		    sizeof(addr)) == NULL)
+			return "bad address";
+	} else
+		return "unknown address family";
+	st->host = strdup(host);
+	if (a->proto == AVAHI_PROTO_INET6 &&
+	    IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)(const void *)
+	    a->data.ipv6.address)) {
+		if (if_indextoname((unsigned int)ifindex, zone) == NULL) {
+			svc_free(st);
+			return "link-local address on an unknown interface";
+		}
+		if (asprintf(&st->addr, "%s%%%s", addr, zone) == -1)
+			st->addr = NULL;
+	} else
+		st->addr = strdup(addr);
+	st->port = port;
+	if (st->host == NULL || st->addr == NULL ||
+	    txt_from_avahi(txt, reversed, &st->txt) == -1) {
+		svc_free(st);
+		return "out of memory";
+	}
+	return NULL;
+}
+
+static void	sync_entry(struct browse *, struct svcentry *);
+
+static void
+resolver_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex,
+    AvahiProtocol proto, AvahiResolverEvent event, const char *name,
+    const char *type, const char *domain, const char *host,
+    const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
+    AvahiLookupResultFlags flags, void *arg)
+{
+	struct resolver *rs = arg;
+	struct browse *b = rs->b;
+	struct svcentry *e = rs->e;
+	const char *why = NULL;
+	struct svc st;
+	uint64_t now = ev_now_ms();
+
+	if (event == AVAHI_RESOLVER_FOUND &&
+	    (why = make_state(ifindex, host, a, port, txt, b->txt_reversed,
+	    &st)) == NULL) {
+		log_debug("resolved \"%s\" %s on %d/%s: %s %s port %u",
+		    e->name, e->type, ifindex, proto == AVAHI_PROTO_INET ?
+		    "IPv4" : "IPv6", st.host, st.addr, st.port);
+		svctable_resolved(b->t, e, &st, now);
+		svc_free(&st);
+	} else {
+		log_debug("resolving \"%s\" %s on %d: %s", e->name, e->type,
+		    ifindex, why != NULL ? why :
+		    avahi_strerror(avahi_client_errno(b->client)));
+		svctable_failed(b->t, e, now);
+	}
+	sync_entry(b, e);	/* may free rs: touch nothing after */
+	changed(b);
+	check_settled(b);
+}
+
+/* Make the entry's resolver follow svctable_pick(). */
+static void
+sync_entry(struct browse *b, struct svcentry *e)
+{
+	struct resolver *rs;
+	int ifindex, proto, tries, err;
+
+	if (!b->running)
+		return;
+	for (tries = 0; tries < 16; tries++) {
+		if (!svctable_pick(e, &ifindex, &proto)) {
+			resolver_free(b, e);
+			return;
+		}
+		if (e->cookie != NULL && e->act_if == ifindex &&
+		    e->act_proto == proto)
+			return;
+		resolver_free(b, e);
+		if ((rs = calloc(1, sizeof(*rs))) == NULL)
+			fatalx("out of memory");
+		rs->b = b;
+		rs->e = e;
+		rs->r = avahi_service_resolver_new(b->client, ifindex, proto,
+		    e->name, e->type, e->domain, proto, 0, resolver_cb, rs);
+		if (rs->r != NULL) {
+			svctable_set_active(b->t, e, rs, ifindex, proto);
+			return;
+		}
+		err = avahi_client_errno(b->client);
+		free(rs);
+		if (err == AVAHI_ERR_TOO_MANY_OBJECTS) {
+			if (!b->objects_told)
+				problem(b, "limit", "avahi refuses more "
+				    "objects (objects-per-client-max): \"%s\" "
+				    "%s and maybe others not resolved",
+				    e->name, e->type);
+			b->objects_told = 1;
+		} else
+			log_warnx("resolver for \"%s\" %s: %s", e->name,
+			    e->type, avahi_strerror(err));
+		svctable_set_active(b->t, e, NULL, ifindex, proto);
+		svctable_failed(b->t, e, ev_now_ms());
+	}
+}
+
+static void
+sync_entry_cb(struct svcentry *e, void *arg)
+{
+	sync_entry(arg, e);
+}
+
+static void
+free_resolver_cb(struct svcentry *e, void *arg)
+{
+	resolver_free(arg, e);
+}
+
+/* Entries whose every observation failed get another chance now and
+ * then: a resolver timeout can be transient. */
+static void
+retry_cb(struct svcentry *e, void *arg)
+{
+	size_t i;
+
+	if (e->cookie != NULL || e->resolved || e->nobs == 0)
+		return;
+	for (i = 0; i < e->nobs; i++)
+		e->obs[i].failed = 0;
+	sync_entry(arg, e);
+}
+
+static void
+retry_timer(void *arg)
+{
+	struct browse *b = arg;
+
+	if (b->running)
+		svctable_foreach(b->t, retry_cb, b);
+	ev_timer_set(b->retry_t, RETRY_MS);
+}
+
+/* ------------------------------------------------------------------------
+ * Service browsers. */
+
+static struct sbrowser *
+sb_find(struct browse *b, const char *type)
+{
+	struct sbrowser *sb;
+
+	TAILQ_FOREACH(sb, &b->sbs, link)
+		if (strcasecmp(sb->type, type) == 0)
+			return sb;
+	return NULL;
+}
+
+static void
+sb_stop(struct sbrowser *sb)
+{
+	if (sb->sb != NULL)
+		avahi_service_browser_free(sb->sb);
+	sb->sb = NULL;
+	sb->cache_done = sb->all_for_now = 0;
+}
+
+/* Forget a type: its browser and its entries. */
+static void
+sb_free(struct browse *b, struct sbrowser *sb)
+{
+	TAILQ_REMOVE(&b->sbs, sb, link);
+	sb_stop(sb);
+	svctable_drop_type(b->t, sb->type, ev_now_ms());
+	free(sb->type);
+	free(sb);
+	changed(b);
+}
+
+static void
+sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *name, const char *type,
+    const char *domain, AvahiLookupResultFlags flags, void *arg)
+{
+	struct sbrowser *sb = arg;
+	struct browse *b = sb->b;
+	struct svcentry *e;
+	uint64_t now = ev_now_ms();
+	size_t nlen;
+
+	switch (event) {
+	case AVAHI_BROWSER_NEW:
+		if (b->only_name != NULL && strcmp(name, b->only_name) != 0)
+			return;
+		nlen = strlen(name);
+		if (nlen == 0 || nlen > DNSSD_MAXNAME ||
+		    !utf8_valid(name, nlen) || strlen(domain) == 0 ||
+		    strlen(domain) > DNSSD_MAXDOMAIN ||
+		    !utf8_valid(domain, strlen(domain))) {
+			log_debug("ignoring unusable instance name in %s",
+			    sb->type);
+			return;
+		}
+		if (policy_match(b->pol, name, sb->type, NULL, NULL) ==
+		    POLICY_DENY) {
+			log_debug("\"%s\" %s: hidden by policy", name,
+			    sb->type);
+			return;
+		}
+		log_debug("new \"%s\" %s %s on %d/%s", name, sb->type, domain,
+		    ifindex, proto == AVAHI_PROTO_INET ? "IPv4" : "IPv6");
+		e = svctable_obs_add(b->t, name, sb->type, domain, ifindex,
+		    proto, if_loopback(b, ifindex), now);
+		if (e == NULL) {
+			if (errno != ENOSPC)
+				fatalx("out of memory");
+			if (!b->overflow_told) {
+				b->overflow_told = 1;
+				problem(b, "limit", "max-services %u reached: "
+				    "\"%s\" %s and others not offered",
+				    b->pol->max_services, name, sb->type);
+			}
+			return;
+		}
+		sync_entry(b, e);
+		changed(b);
+		break;
+	case AVAHI_BROWSER_REMOVE:
+		if ((e = svctable_find(b->t, name, sb->type, domain)) == NULL)
+			return;
+		log_debug("gone \"%s\" %s on %d/%s", name, sb->type, ifindex,
+		    proto == AVAHI_PROTO_INET ? "IPv4" : "IPv6");
+		if ((e = svctable_obs_del(b->t, e, ifindex, proto,
+		    now)) != NULL)
+			sync_entry(b, e);
+		if (b->t->overflow && b->t->nlive < b->pol->max_services &&
+		    !ev_timer_pending(b->rescan_t))
+			ev_timer_set(b->rescan_t, RESCAN_MS);
+		changed(b);
+		break;
+	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+		sb->cache_done = 1;
+		break;
+	case AVAHI_BROWSER_ALL_FOR_NOW:
+		sb->cache_done = sb->all_for_now = 1;
+		log_debug("%s: all for now", sb->type);
+		break;
+	case AVAHI_BROWSER_FAILURE:
+		problem(b, "unavailable", "browsing %s: %s", sb->type,
+		    avahi_strerror(avahi_client_errno(b->client)));
+		sb->cache_done = sb->all_for_now = 1;
+		break;
+	}
+	check_settled(b);
+}
+
+static void
+sb_start(struct browse *b, struct sbrowser *sb)
+{
+	int err;
+
+	if (!b->running || sb->sb != NULL)
+		return;
+	sb->cache_done = sb->all_for_now = 0;
+	sb->sb = avahi_service_browser_new(b->client, AVAHI_IF_UNSPEC,
+	    AVAHI_PROTO_UNSPEC, sb->type, NULL, 0, sb_cb, sb);
+	if (sb->sb == NULL) {
+		err = avahi_client_errno(b->client);
+		problem(b, err == AVAHI_ERR_TOO_MANY_OBJECTS ? "limit" :
+		    "unavailable", "cannot browse %s: %s", sb->type,
+		    avahi_strerror(err));
+	}
+}
+
+static struct sbrowser *
+sb_add(struct browse *b, const char *type)
+{
+	struct sbrowser *sb;
+
+	if ((sb = sb_find(b, type)) != NULL)
+		return sb;
+	if ((sb = calloc(1, sizeof(*sb))) == NULL ||
+	    (sb->type = strdup(type)) == NULL)
+		fatalx("out of memory");
+	sb->b = b;
+	TAILQ_INSERT_TAIL(&b->sbs, sb, link);
+	sb_start(b, sb);
+	return sb;
+}
+
+/* Drop the types that "BROWSE *" found once but no longer announces. */
+static void
+sb_prune(struct browse *b)
+{
+	struct sbrowser *sb, *next;
+
+	TAILQ_FOREACH_SAFE(sb, &b->sbs, link, next)
+		if (!sb->explicit && sb->refs <= 0)
+			sb_free(b, sb);
+}
+
+/* ------------------------------------------------------------------------
+ * The type browser ("BROWSE *"). */
+
+static void
+tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *type, const char *domain,
+    AvahiLookupResultFlags flags, void *arg)
+{
+	struct browse *b = arg;
+	struct sbrowser *sb;
+
+	switch (event) {
+	case AVAHI_BROWSER_NEW:
+		if (!proto_valid_type(type)) {
+			log_debug("ignoring service type \"%s\"", type);
+			return;
+		}
+		if (policy_match(b->pol, NULL, type, NULL, NULL) ==
+		    POLICY_DENY) {
+			log_debug("type %s: hidden by policy", type);
+			return;
+		}
+		sb = sb_add(b, type);
+		sb->refs++;
+		break;
+	case AVAHI_BROWSER_REMOVE:
+		if ((sb = sb_find(b, type)) == NULL)
+			return;
+		if (--sb->refs <= 0 && !sb->explicit && b->tb_all_for_now)
+			sb_free(b, sb);
+		break;
+	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+		b->tb_cache_done = 1;
+		break;
+	case AVAHI_BROWSER_ALL_FOR_NOW:
+		b->tb_cache_done = b->tb_all_for_now = 1;
+		sb_prune(b);
+		break;
+	case AVAHI_BROWSER_FAILURE:
+		problem(b, "unavailable", "browsing service types: %s",
+		    avahi_strerror(avahi_client_errno(b->client)));
+		b->tb_cache_done = b->tb_all_for_now = 1;
+		break;
+	}
+	check_settled(b);
+}
+
+static void
+tb_start(struct browse *b)
+{
+	int err;
+
+	if (!b->running || b->tb != NULL)
+		return;
+	b->tb_cache_done = b->tb_all_for_now = 0;
+	b->tb = avahi_service_type_browser_new(b->client, AVAHI_IF_UNSPEC,
+	    AVAHI_PROTO_UNSPEC, NULL, 0, tb_cb, b);
+	if (b->tb == NULL) {
+		err = avahi_client_errno(b->client);
+		problem(b, err == AVAHI_ERR_TOO_MANY_OBJECTS ? "limit" :
+		    "unavailable", "cannot browse service types: %s",
+		    avahi_strerror(err));
+	}
+}
+
+static void
+tb_stop(struct browse *b)
+{
+	if (b->tb != NULL)
+		avahi_service_type_browser_free(b->tb);
+	b->tb = NULL;
+	b->tb_cache_done = b->tb_all_for_now = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Settling: the view is complete once every browser said ALL_FOR_NOW and
+ * no resolver is pending, or after BROWSE_SETTLE_MAX_MS. */
+
+static int
+view_done(const struct browse *b, int cache_only)
+{
+	const struct sbrowser *sb;
+
+	if (!b->running)
+		return 1;
+	if (b->all_types && b->tb != NULL &&
+	    !(cache_only ? b->tb_cache_done : b->tb_all_for_now))
+		return 0;
+	TAILQ_FOREACH(sb, &b->sbs, link)
+		if (sb->sb != NULL &&
+		    !(cache_only ? sb->cache_done : sb->all_for_now))
+			return 0;
+	return b->t->npending == 0;
+}
+
+static void
+settle_done(struct browse *b)
+{
+	b->settling = 0;
+	ev_timer_stop(b->settle_t);
+	if (b->restarting && b->running) {
+		b->restarting = 0;
+		svctable_sweep_stale(b->t, ev_now_ms());
+		svctable_foreach(b->t, sync_entry_cb, b);
+		b->down = 0;
+		log_info("avahi-daemon back, view settled");
+		b->ev->avahi(b->arg, 1);
+	}
+	b->ev->settled(b->arg);
+}
+
+static void
+check_settled(struct browse *b)
+{
+	if (b->settling && view_done(b, 0))
+		settle_done(b);
+}
+
+static void
+settle_timer(void *arg)
+{
+	struct browse *b = arg;
+
+	if (b->settling) {
+		log_debug("view not settled after %d ms, going on",
+		    BROWSE_SETTLE_MAX_MS);
+		settle_done(b);
+	}
+}
+
+static void
+settle_begin(struct browse *b)
+{
+	b->settling = 1;
+	ev_timer_set(b->settle_t, BROWSE_SETTLE_MAX_MS);
+}
+
+/* ------------------------------------------------------------------------
+ * The client. */
+
+static void
+report_down(struct browse *b)
+{
+	if (b->down)
+		return;
+	b->down = 1;
+	b->ev->avahi(b->arg, 0);
+}
+
+/* Free every avahi object; the client last. Structures stay. */
+static void
+teardown(struct browse *b)
+{
+	struct sbrowser *sb;
+
+	svctable_foreach(b->t, free_resolver_cb, b);
+	TAILQ_FOREACH(sb, &b->sbs, link)
+		sb_stop(sb);
+	tb_stop(b);
+	if (b->client != NULL)
+		avahi_client_free(b->client);
+	b->client = NULL;
+	b->running = 0;
+}
+
+static void
+connect_client(struct browse *b)
+{
+	AvahiClient *c;
+	int err;
+
+	b->lost = 0;
+	c = avahi_client_new(ev_avahi_poll(b->loop), AVAHI_CLIENT_NO_FAIL,
+	    client_cb, b, &err);
+	if (c == NULL) {
+		if (!b->down)
+			log_warnx("avahi: %s; retrying every %d s",
+			    avahi_strerror(err), BROWSE_RECONNECT_MS / 1000);
+		b->running = 0;
+		b->client = NULL;
+		report_down(b);
+		check_settled(b);
+		ev_timer_set(b->reconnect_t, BROWSE_RECONNECT_MS);
+		return;
+	}
+	b->client = c;
+}
+
+static void
+reconnect_timer(void *arg)
+{
+	struct browse *b = arg;
+
+	if (b->client != NULL) {
+		teardown(b);
+		svctable_mark_stale(b->t);
+	}
+	connect_client(b);
+}
+
+static void
+client_cb(AvahiClient *c, AvahiClientState state, void *arg)
+{
+	struct browse *b = arg;
+	const char *version;
+
+	/* This runs from inside avahi_client_new() too: b->client may not
+	 * be set yet. */
+	b->client = c;
+	switch (state) {
+	case AVAHI_CLIENT_S_REGISTERING:
+	case AVAHI_CLIENT_S_RUNNING:
+	case AVAHI_CLIENT_S_COLLISION:
+		if (b->running)
+			break;
+		b->running = 1;
+		version = avahi_client_get_version_string(c);
+		b->txt_reversed = browse_txt_order_fixed(version);
+		log_debug("%s, TXT items %s", version ? version : "avahi ?",
+		    b->txt_reversed ? "reversed by the client" :
+		    "in record order (daemon before 0.9-rc4)");
+		if (b->down)
+			b->restarting = 1;
+		start_browsing(b);
+		break;
+	case AVAHI_CLIENT_CONNECTING:
+		log_warnx("avahi-daemon not running; waiting for it");
+		report_down(b);
+		check_settled(b);
+		break;
+	case AVAHI_CLIENT_FAILURE:
+		if (b->lost)
+			break;
+		log_warnx("avahi: %s",
+		    avahi_strerror(avahi_client_errno(c)));
+		b->lost = 1;
+		b->running = 0;
+		report_down(b);
+		check_settled(b);
+		/* free and recreate outside the client's own callback */
+		ev_timer_set(b->reconnect_t, 0);
+		break;
+	}
+}
+
+static void
+start_browsing(struct browse *b)
+{
+	struct sbrowser *sb;
+
+	if (!b->have_set) {
+		if (b->restarting) {
+			b->restarting = 0;
+			svctable_sweep_stale(b->t, ev_now_ms());
+			b->down = 0;
+			b->ev->avahi(b->arg, 1);
+		}
+		return;
+	}
+	if (b->all_types)
+		tb_start(b);
+	TAILQ_FOREACH(sb, &b->sbs, link) {
+		if (b->all_types && !sb->explicit)
+			sb->refs = 0;	/* the new type browser recounts */
+		sb_start(b, sb);
+	}
+	settle_begin(b);
+	check_settled(b);
+}
+
+static void
+rescan_timer(void *arg)
+{
+	struct browse *b = arg;
+	struct sbrowser *sb;
+
+	if (!b->running)
+		return;
+	log_debug("room in the table again: browsing anew");
+	b->t->overflow = 0;
+	b->overflow_told = 0;
+	b->objects_told = 0;
+	TAILQ_FOREACH(sb, &b->sbs, link) {
+		sb_stop(sb);
+		sb_start(b, sb);
+	}
+}
+
+struct browse *
+browse_new(struct ev_loop *loop, struct svctable *t, const struct policy *pol,
+    const struct browse_events *ev, void *arg)
+{
+	struct browse *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->loop = loop;
+	b->t = t;
+	b->pol = pol;
+	b->ev = ev;
+	b->arg = arg;
+	TAILQ_INIT(&b->sbs);
+	t->release = release_cb;
+	t->release_arg = b;
+	b->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if ((b->settle_t = ev_timer_add(loop, settle_timer, b)) == NULL ||
+	    (b->reconnect_t = ev_timer_add(loop, reconnect_timer, b)) == NULL ||
+	    (b->rescan_t = ev_timer_add(loop, rescan_timer, b)) == NULL ||
+	    (b->retry_t = ev_timer_add(loop, retry_timer, b)) == NULL) {
+		browse_free(b);
+		return NULL;
+	}
+	ev_timer_set(b->retry_t, RETRY_MS);
+	connect_client(b);
+	return b;
+}
+
+void
+browse_free(struct browse *b)
+{
+	struct sbrowser *sb;
+
+	if (b == NULL)
+		return;
+	teardown(b);
+	while ((sb = TAILQ_FIRST(&b->sbs)) != NULL) {
+		TAILQ_REMOVE(&b->sbs, sb, link);
+		free(sb->type);
+		free(sb);
+	}
+	b->t->release = NULL;
+	ev_timer_del(b->settle_t);
+	ev_timer_del(b->reconnect_t);
+	ev_timer_del(b->rescan_t);
+	ev_timer_del(b->retry_t);
+	if (b->sock != -1)
+		close(b->sock);
+	free(b->only_name);
+	free(b);
+}
+
+int
+browse_set_types(struct browse *b, char *const *types, size_t ntypes)
+{
+	struct sbrowser *sb, *next;
+	size_t i;
+
+	b->have_set = 1;
+	b->all_types = ntypes == 0;
+	TAILQ_FOREACH(sb, &b->sbs, link) {
+		sb->explicit = 0;
+		for (i = 0; i < ntypes; i++)
+			if (strcasecmp(sb->type, types[i]) == 0)
+				sb->explicit = 1;
+	}
+	if (b->all_types) {
+		/* types found before stay until the type browser had its
+		 * say (sb_prune), so that nothing flaps */
+		tb_start(b);
+	} else {
+		tb_stop(b);
+		TAILQ_FOREACH_SAFE(sb, &b->sbs, link, next) {
+			sb->refs = 0;
+			if (!sb->explicit)
+				sb_free(b, sb);
+		}
+		for (i = 0; i < ntypes; i++) {
+			if (policy_match(b->pol, NULL, types[i], NULL, NULL) ==
+			    POLICY_DENY) {
+				log_debug("type %s: hidden by policy",
+				    types[i]);
+				continue;
+			}
+			sb_add(b, types[i])->explicit = 1;
+		}
+	}
+	settle_begin(b);
+	check_settled(b);
+	return 0;
+}
+
+int
+browse_set_name(struct browse *b, const char *name)
+{
+	free(b->only_name);
+	if ((b->only_name = strdup(name)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+browse_up(const struct browse *b)
+{
+	return b->running && !b->down;
+}
+
+int
+browse_settling(const struct browse *b)
+{
+	return b->settling;
+}
+
+int
+browse_cache_done(const struct browse *b)
+{
+	return b->have_set && view_done(b, 1);
+}

@@ -1,0 +1,834 @@
+/* The protocol on stdin/stdout (PROTOCOL.md): greeting, BROWSE with its
+ * snapshot and live events, RELAY, keepalive, errors.
+ *
+ * Memory stays bounded whatever the peer does: stdin is read only while
+ * the output has room for the answers, and service events are not queued
+ * as lines but as dirty entries of the table, written out as the output
+ * drains (svctable_flush), so a peer that stops reading costs at most the
+ * table (max-services) and one output buffer. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "escape.h"
+#include "event.h"
+#include "log.h"
+#include "proto.h"
+#include "siteid.h"
+#include "subsystem.h"
+
+#define OUT_SOFT	65536	/* service events stop here */
+#define OUT_MAX		(OUT_SOFT + 4 * PROTO_MAXLINE)
+#define LINGER_MS	5000	/* to write a last ERROR */
+#define MISSED_PINGS	3	/* silent intervals before the peer is dead */
+
+/* States; handlers name the ones they are valid in. */
+#define ST_HELLO	0x01	/* waiting for the peer's HELLO */
+#define ST_READY	0x02	/* greeted, no request yet */
+#define ST_BROWSE	0x04	/* a browse session */
+#define ST_RELAY_WAIT	0x08	/* RELAY received, resolving, connecting */
+#define ST_RELAYING	0x10	/* bytes, no more lines */
+#define ST_CLOSING	0x20	/* a fatal ERROR is being written */
+#define ST_LINES	(ST_HELLO | ST_READY | ST_BROWSE)
+
+struct session {
+	struct ev_loop		*loop;
+	const struct policy	*pol;
+	char			 siteid[SITEID_MAX + 1];
+	int			 in_fd, out_fd;
+	int			 in_flags, out_flags;
+	struct buf		 in, out;
+	struct ev_io		*in_io, *out_io;
+	int			 state;
+	int			 in_eof;
+	size_t			 peer_maxline;
+
+	struct svctable		*t;
+	struct browse		*b;
+	int			 down_pending;	/* tell AVAHI down after HELLO */
+	int			 down_told;
+	int			 up_owed;	/* AVAHI up, after the diff */
+	unsigned int		 syncs_owed;	/* SYNCED, after the diff */
+
+	struct ev_timer		*flush_t;
+	struct ev_timer		*keepalive_t;
+	struct ev_timer		*linger_t;
+	uint64_t		 last_input;
+	unsigned long		 ping_seq;
+
+	/* relay sessions */
+	struct svc		 target;	/* name type domain */
+	int			 slot_fd;
+	struct relay		*relay;
+
+	int			 exit_code;
+};
+
+static void	update_io(struct session *);
+static void	process_lines(struct session *);
+static void	flush(struct session *);
+static void	relay_check(struct session *);
+
+static void
+finish(struct session *s, int code)
+{
+	s->exit_code = code;
+	ev_loop_break(s->loop);
+}
+
+/* Queue a control line. These always fit: input is read only while the
+ * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
+ * most one control line. */
+static void
+send_msg(struct session *s, struct msg *m)
+{
+	if (msg_format(&s->out, m, s->peer_maxline) == -1) {
+		log_warnx("cannot queue %s (%zu bytes queued)",
+		    msg_verb(m->type), buf_len(&s->out));
+		return;
+	}
+	if (log_getverbose() >= 2)
+		log_debug("-> %s", msg_verb(m->type));
+	update_io(s);
+}
+
+static void
+send_simple(struct session *s, enum msg_type type)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	send_msg(s, &m);
+}
+
+static void
+send_avahi(struct session *s, int up)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_AVAHI;
+	m.avahi_up = up;
+	send_msg(s, &m);
+}
+
+static void
+send_error(struct session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+send_error(struct session *s, const char *code, const char *fmt, ...)
+{
+	char text[512];
+	struct msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	utf8_scrub(text);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (char *)code;
+	m.text = text;
+	send_msg(s, &m);
+}
+
+static void
+linger_timer(void *arg)
+{
+	struct session *s = arg;
+
+	log_debug("peer does not read; leaving %zu bytes unsent",
+	    buf_len(&s->out));
+	finish(s, s->exit_code);
+}
+
+/* Send a fatal ERROR and end the session once it is written. */
+static void
+session_close(struct session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+session_close(struct session *s, const char *code, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_info("ending session: %s: %s", code, text);
+	send_error(s, code, "%s", text);
+	s->state = ST_CLOSING;
+	s->exit_code = 1;
+	ev_timer_stop(s->keepalive_t);
+	ev_timer_set(s->linger_t, LINGER_MS);
+	update_io(s);
+}
+
+static void
+schedule_flush(struct session *s)
+{
+	if (!ev_timer_pending(s->flush_t))
+		ev_timer_set(s->flush_t, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Service events. */
+
+static int
+emit(void *arg, enum msg_type type, uint32_t id, const struct svc *sv)
+{
+	struct session *s = arg;
+	struct msg m;
+
+	if (buf_len(&s->out) >= OUT_SOFT)
+		return SVC_EMIT_FULL;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.id = id;
+	if (sv != NULL)
+		m.svc = *sv;
+	if (msg_format(&s->out, &m, s->peer_maxline) == -1) {
+		/* there is room (OUT_SOFT < OUT_MAX - maxline): too long */
+		log_warnx("\"%s\" %s: line longer than the peer's maxline "
+		    "%zu, not offered", sv->name, sv->type, s->peer_maxline);
+		return SVC_EMIT_TOOBIG;
+	}
+	if (log_getverbose() >= 2)
+		log_debug("-> %s %u%s%s", msg_verb(type), id,
+		    sv ? " " : "", sv ? sv->name : "");
+	return 0;
+}
+
+static void
+flush(struct session *s)
+{
+	uint64_t now = ev_now_ms(), due;
+	int left, force;
+
+	if (s->state == ST_READY && s->up_owed) {
+		s->up_owed = 0;
+		send_avahi(s, 1);
+	}
+	if (s->state != ST_BROWSE || browse_settling(s->b))
+		return;
+	force = s->syncs_owed > 0 || s->up_owed;
+	due = svctable_flush(s->t, now, force, emit, s, &left);
+	if (due != 0)
+		ev_timer_set(s->flush_t, due > now ? due - now : 0);
+	if (left) {
+		update_io(s);	/* the rest when the output drains */
+		return;
+	}
+	if (s->up_owed) {
+		s->up_owed = 0;
+		send_avahi(s, 1);
+	}
+	for (; s->syncs_owed > 0; s->syncs_owed--)
+		send_simple(s, MSG_SYNCED);
+	update_io(s);
+}
+
+static void
+flush_timer(void *arg)
+{
+	struct session *s = arg;
+
+	flush(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Events from browse.c. */
+
+static void
+ev_changed(void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == ST_RELAY_WAIT)
+		relay_check(s);
+	else
+		schedule_flush(s);
+}
+
+static void
+ev_avahi(void *arg, int up)
+{
+	struct session *s = arg;
+
+	if (s->state & (ST_RELAY_WAIT | ST_RELAYING | ST_CLOSING)) {
+		if (s->state == ST_RELAY_WAIT)
+			relay_check(s);
+		return;
+	}
+	if (!up) {
+		log_warnx("avahi-daemon is gone; keeping the session");
+		if (s->state == ST_HELLO) {
+			s->down_pending = 1;
+			return;
+		}
+		send_avahi(s, 0);
+		s->down_told = 1;
+		return;
+	}
+	s->down_pending = 0;
+	if (!s->down_told)
+		return;
+	s->down_told = 0;
+	s->up_owed = 1;
+	if (s->state == ST_BROWSE)
+		s->syncs_owed++;
+	schedule_flush(s);
+}
+
+static void
+ev_settled(void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == ST_RELAY_WAIT)
+		relay_check(s);
+	else
+		schedule_flush(s);
+}
+
+static void
+ev_problem(void *arg, const char *code, const char *msg)
+{
+	struct session *s = arg;
+
+	if (s->state & (ST_READY | ST_BROWSE))
+		send_error(s, code, "%s", msg);
+}
+
+static const struct browse_events browse_events = {
+	ev_changed, ev_avahi, ev_settled, ev_problem
+};
+
+/* ------------------------------------------------------------------------
+ * Relay sessions. */
+
+static void
+relay_done(void *arg)
+{
+	struct session *s = arg;
+
+	log_info("relay to \"%s\" %s ended", s->target.name, s->target.type);
+	finish(s, 0);
+}
+
+static void
+relay_connected(void *arg, int fd, const char *err)
+{
+	struct session *s = arg;
+	struct relay *r = s->relay;
+
+	if (fd == -1) {
+		s->relay = NULL;
+		relay_free(r);
+		session_close(s, "connect", "\"%s\" %s: %s", s->target.name,
+		    s->target.type, err);
+		return;
+	}
+	/* avahi is not needed any more */
+	browse_free(s->b);
+	s->b = NULL;
+	svctable_free(s->t);
+	s->t = NULL;
+	ev_timer_stop(s->keepalive_t);
+	ev_timer_stop(s->flush_t);
+	send_simple(s, MSG_RELAYING);
+	s->state = ST_RELAYING;
+	ev_io_del(s->in_io);
+	ev_io_del(s->out_io);
+	s->in_io = s->out_io = NULL;
+	if (relay_start(r, s->in_fd, s->out_fd, &s->in, s->in_eof, &s->out,
+	    relay_done, s) == -1) {
+		log_warn("relay");
+		finish(s, 1);
+	}
+}
+
+static void
+relay_check(struct session *s)
+{
+	struct svcentry *e;
+	int offered;
+
+	if (s->state != ST_RELAY_WAIT || s->relay != NULL)
+		return;
+	if (!browse_up(s->b)) {
+		session_close(s, "unavailable", "avahi-daemon is not running");
+		return;
+	}
+	e = svctable_find(s->t, s->target.name, s->target.type,
+	    s->target.domain);
+	offered = e != NULL && svctable_offered(s->t, e);
+	if (offered && !e->pending &&
+	    (browse_cache_done(s->b) || !browse_settling(s->b))) {
+		log_info("relay to \"%s\" %s at %s port %u", e->name, e->type,
+		    e->state.addr, e->state.port);
+		s->relay = relay_connect(s->loop, e->state.addr, e->state.port,
+		    relay_connected, s);
+		if (s->relay == NULL)
+			session_close(s, "internal", "relay: %s",
+			    strerror(errno));
+		return;
+	}
+	if (browse_settling(s->b))
+		return;
+	if (e != NULL && (e->denied || (e->resolved && !offered)))
+		session_close(s, "denied", "\"%s\" %s is not offered",
+		    s->target.name, s->target.type);
+	else
+		session_close(s, "no-service", "\"%s\" %s %s is not "
+		    "advertised", s->target.name, s->target.type,
+		    s->target.domain);
+}
+
+/* ------------------------------------------------------------------------
+ * Requests. */
+
+static int
+has_feature(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+on_hello(struct session *s, struct msg *m)
+{
+	if (m->major != PROTO_MAJOR) {
+		session_close(s, "version", "protocol version %u.%u is not "
+		    "supported (this is %s)", m->major, m->minor,
+		    PROTO_VERSION);
+		return;
+	}
+	if (strcmp(m->role, "agent") != 0)
+		log_warnx("peer %s calls itself \"%s\", not agent", m->peer_id,
+		    m->role);
+	s->peer_maxline = PROTO_MAXLINE;
+	if (m->maxline != 0 && m->maxline < s->peer_maxline)
+		s->peer_maxline = m->maxline;
+	if (svctable_set_peer(s->t, m->peer_id, m->maxhops,
+	    has_feature(m->features, "update")) == -1)
+		fatalx("out of memory");
+	log_info("peer %s %u.%u (%s) maxline %zu maxhops %u", m->peer_id,
+	    m->major, m->minor, m->features[0] ? m->features : "no features",
+	    s->peer_maxline, s->t->maxhops);
+	s->state = ST_READY;
+	if (s->down_pending) {
+		s->down_pending = 0;
+		send_avahi(s, 0);
+		s->down_told = 1;
+	}
+}
+
+static void
+on_browse(struct session *s, struct msg *m)
+{
+	size_t i;
+
+	if (m->ntypes == 0)
+		log_info("BROWSE *");
+	for (i = 0; i < m->ntypes; i++)
+		log_info("BROWSE %s", m->types[i]);
+	s->state = ST_BROWSE;
+	s->syncs_owed++;
+	browse_set_types(s->b, m->types, m->ntypes);
+	schedule_flush(s);
+}
+
+static void
+on_relay(struct session *s, struct msg *m)
+{
+	char *cause = NULL;
+
+	s->state = ST_RELAY_WAIT;	/* what follows is payload */
+	if (svc_copy(&s->target, &m->svc) == -1)
+		fatalx("out of memory");
+	log_info("RELAY \"%s\" %s %s", m->svc.name, m->svc.type,
+	    m->svc.domain);
+	if (!s->pol->relay) {
+		session_close(s, "denied", "relay sessions are disabled on "
+		    "this server");
+		return;
+	}
+	if (policy_match(s->pol, m->svc.name, m->svc.type, NULL, NULL) ==
+	    POLICY_DENY) {
+		session_close(s, "denied", "\"%s\" %s is not offered",
+		    m->svc.name, m->svc.type);
+		return;
+	}
+	if ((s->slot_fd = relay_slot_acquire(s->pol->max_relays,
+	    &cause)) == -1) {
+		session_close(s, "limit", "%s", cause);
+		free(cause);
+		return;
+	}
+	s->in.max = RELAY_BUFSZ;	/* room for early payload */
+	if (browse_set_name(s->b, m->svc.name) == -1 ||
+	    browse_set_types(s->b, &m->svc.type, 1) == -1)
+		fatalx("out of memory");
+	relay_check(s);
+}
+
+static void
+on_ping(struct session *s, struct msg *m)
+{
+	struct msg r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = MSG_PONG;
+	r.token = m->token;
+	send_msg(s, &r);
+}
+
+static void
+on_pong(struct session *s, struct msg *m)
+{
+	/* any line counts as a sign of life; see keepalive_timer */
+}
+
+static void
+on_error(struct session *s, struct msg *m)
+{
+	log_warnx("peer: ERROR %s %s", m->code, m->text);
+	if (strcmp(m->code, "version") == 0 || strcmp(m->code, "config") == 0)
+		finish(s, 1);
+}
+
+static const struct handler {
+	enum msg_type	 type;
+	int		 states;
+	void		(*fn)(struct session *, struct msg *);
+} handlers[] = {
+	{ MSG_HELLO,	ST_HELLO,		on_hello },
+	{ MSG_BROWSE,	ST_READY | ST_BROWSE,	on_browse },
+	{ MSG_RELAY,	ST_READY,		on_relay },
+	{ MSG_PING,	ST_LINES,		on_ping },
+	{ MSG_PONG,	ST_LINES,		on_pong },
+	{ MSG_ERROR,	ST_LINES,		on_error },
+};
+
+static void
+handle_line(struct session *s, char *line, size_t len)
+{
+	const struct handler *h = NULL;
+	struct msg m;
+	char err[256];
+	const char *code;
+	size_t i;
+
+	if (log_getverbose() >= 2)
+		log_debug("<- %.*s", (int)(len > 200 ? 200 : len), line);
+	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+		send_error(s, code, "%s", err);
+		msg_free(&m);
+		return;
+	}
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == m.type)
+			h = &handlers[i];
+	if (h == NULL)
+		send_error(s, "state", "%s is not sent to a subsystem",
+		    msg_verb(m.type));
+	else if ((h->states & s->state) == 0)
+		send_error(s, "state", "%s is not valid %s", msg_verb(m.type),
+		    s->state == ST_HELLO ? "before HELLO" : "now");
+	else
+		h->fn(s, &m);
+	msg_free(&m);
+}
+
+static void
+process_lines(struct session *s)
+{
+	char *line;
+	size_t len;
+	int r;
+
+	while ((s->state & ST_LINES) &&
+	    buf_len(&s->out) < OUT_SOFT + PROTO_MAXLINE) {
+		r = buf_getline(&s->in, s->pol->max_line, &line, &len);
+		if (r == BUF_LINE_NONE)
+			break;
+		if (r == BUF_LINE_LONG)
+			send_error(s, "syntax", "line longer than %u bytes",
+			    s->pol->max_line);
+		else
+			handle_line(s, line, len);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * stdin, stdout. */
+
+static void
+update_io(struct session *s)
+{
+	short ev = 0;
+
+	if (s->in_io != NULL) {
+		if (!s->in_eof && (s->state & (ST_LINES | ST_RELAY_WAIT)) &&
+		    buf_room(&s->in) > 0 &&
+		    buf_len(&s->out) < OUT_SOFT + PROTO_MAXLINE)
+			ev = POLLIN;
+		ev_io_set(s->in_io, ev);
+	}
+	if (s->out_io != NULL)
+		ev_io_set(s->out_io, buf_len(&s->out) > 0 ? POLLOUT : 0);
+}
+
+static void
+in_cb(int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+	ssize_t n;
+
+	n = buf_read_fd(&s->in, fd);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		log_warn("read from the channel");
+		finish(s, 1);
+		return;
+	}
+	s->last_input = ev_now_ms();
+	if (n == 0) {
+		s->in_eof = 1;
+		if (s->state == ST_RELAY_WAIT && buf_len(&s->in) > 0) {
+			/* payload, then end of input: relay it as it is */
+			update_io(s);
+			return;
+		}
+		log_info("end of input, session ends");
+		finish(s, s->exit_code);
+		return;
+	}
+	process_lines(s);
+	update_io(s);
+}
+
+static void
+out_cb(int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+
+	if (buf_write_fd(&s->out, fd) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EPIPE)
+			log_info("the channel is closed, session ends");
+		else
+			log_warn("write to the channel");
+		finish(s, errno == EPIPE ? s->exit_code : 1);
+		return;
+	}
+	if (s->state == ST_CLOSING) {
+		if (buf_len(&s->out) == 0)
+			finish(s, s->exit_code);
+		return;
+	}
+	process_lines(s);
+	flush(s);
+	update_io(s);
+}
+
+static void
+keepalive_timer(void *arg)
+{
+	struct session *s = arg;
+	uint64_t now = ev_now_ms(), silent = now - s->last_input;
+	char token[32];
+	struct msg m;
+
+	if (silent >= (uint64_t)MISSED_PINGS * s->pol->keepalive * 1000) {
+		log_warnx("peer silent for %llu s, session ends",
+		    (unsigned long long)silent / 1000);
+		finish(s, 1);
+		return;
+	}
+	snprintf(token, sizeof(token), "%lu", ++s->ping_seq);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_PING;
+	m.token = token;
+	send_msg(s, &m);
+	ev_timer_set(s->keepalive_t, (uint64_t)s->pol->keepalive * 1000);
+}
+
+static void
+signal_cb(int signo, void *arg)
+{
+	struct session *s = arg;
+
+	log_info("%s, session ends", strsignal(signo));
+	finish(s, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Life cycle. */
+
+struct session *
+session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
+    int in_fd, int out_fd)
+{
+	struct session *s;
+	struct msg m;
+	char features[32];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->loop = loop;
+	s->pol = pol;
+	strlcpy(s->siteid, siteid, sizeof(s->siteid));
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
+	s->slot_fd = -1;
+	s->state = ST_HELLO;
+	s->peer_maxline = PROTO_MAXLINE;
+	s->last_input = ev_now_ms();
+	buf_init(&s->in, pol->max_line);
+	buf_init(&s->out, OUT_MAX);
+	s->in_flags = fcntl(in_fd, F_GETFL);
+	s->out_flags = fcntl(out_fd, F_GETFL);
+	if (s->in_flags == -1 || s->out_flags == -1 ||
+	    fcntl(in_fd, F_SETFL, s->in_flags | O_NONBLOCK) == -1 ||
+	    fcntl(out_fd, F_SETFL, s->out_flags | O_NONBLOCK) == -1) {
+		log_warn("fcntl");
+		free(s);
+		return NULL;
+	}
+	if ((s->in_io = ev_io_add(loop, in_fd, POLLIN, in_cb, s)) == NULL ||
+	    (s->out_io = ev_io_add(loop, out_fd, 0, out_cb, s)) == NULL ||
+	    (s->flush_t = ev_timer_add(loop, flush_timer, s)) == NULL ||
+	    (s->keepalive_t = ev_timer_add(loop, keepalive_timer, s)) == NULL ||
+	    (s->linger_t = ev_timer_add(loop, linger_timer, s)) == NULL ||
+	    ev_signal(loop, SIGTERM, signal_cb, s) == -1 ||
+	    ev_signal(loop, SIGINT, signal_cb, s) == -1 ||
+	    ev_signal(loop, SIGHUP, signal_cb, s) == -1 ||
+	    (s->t = svctable_new(pol, NULL, NULL)) == NULL) {
+		session_free(s);
+		return NULL;
+	}
+
+	/* The greeting goes first, before anything can go wrong with avahi. */
+	snprintf(features, sizeof(features), "%supdate",
+	    pol->relay ? "relay," : "");
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
+	m.major = PROTO_MAJOR;
+	m.minor = PROTO_MINOR;
+	m.peer_id = s->siteid;
+	m.role = "subsystem";
+	m.features = features;
+	m.maxline = pol->max_line;
+	m.maxhops = pol->max_hops;
+	send_msg(s, &m);
+
+	if ((s->b = browse_new(loop, s->t, pol, &browse_events, s)) == NULL) {
+		session_free(s);
+		return NULL;
+	}
+	if (pol->keepalive > 0)
+		ev_timer_set(s->keepalive_t, (uint64_t)pol->keepalive * 1000);
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	browse_free(s->b);
+	svctable_free(s->t);
+	relay_free(s->relay);
+	ev_io_del(s->in_io);
+	ev_io_del(s->out_io);
+	ev_timer_del(s->flush_t);
+	ev_timer_del(s->keepalive_t);
+	ev_timer_del(s->linger_t);
+	if (s->state != ST_RELAYING) {
+		/* leave the descriptors as they were given to us */
+		fcntl(s->in_fd, F_SETFL, s->in_flags);
+		fcntl(s->out_fd, F_SETFL, s->out_flags);
+	}
+	if (s->slot_fd != -1)
+		close(s->slot_fd);
+	svc_free(&s->target);
+	buf_free(&s->in);
+	buf_free(&s->out);
+	free(s);
+}
+
+int
+session_run(struct session *s)
+{
+	if (ev_loop_run(s->loop) == -1)
+		return 1;
+	return s->exit_code;
+}
+
+void
+session_fatal_early(int out_fd, const char *code, const char *fmt, ...)
+{
+	char text[1024];
+	struct buf b;
+	struct msg m;
+	struct pollfd pfd;
+	uint64_t deadline = ev_now_ms() + LINGER_MS, now;
+	va_list ap;
+	int flags;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	utf8_scrub(text);
+	buf_init(&b, PROTO_MAXLINE);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (char *)code;
+	m.text = text;
+	if (msg_format(&b, &m, PROTO_MAXLINE) == -1) {
+		buf_free(&b);
+		return;
+	}
+	flags = fcntl(out_fd, F_GETFL);
+	if (flags != -1)
+		fcntl(out_fd, F_SETFL, flags | O_NONBLOCK);
+	while (buf_len(&b) > 0 && (now = ev_now_ms()) < deadline) {
+		pfd.fd = out_fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		if (buf_write_fd(&b, out_fd) == -1 && errno != EAGAIN)
+			break;
+	}
+	if (flags != -1)
+		fcntl(out_fd, F_SETFL, flags);
+	buf_free(&b);
+}

@@ -1,0 +1,194 @@
+#!/bin/bash
+#
+# tests/integration/agent-proto.sh -- rnsplice-agent's protocol client and
+# ssh handling against scripted fake ssh programs: login failure reported
+# in ssh's words, version mismatch, malformed and hostile lines, duplicate
+# and unknown ids, the service cap, loop control, PING/PONG and the dead
+# peer timeouts. No root, no network, no avahi: the agent's D-Bus address
+# points nowhere (it publishes nothing) and it listens on 127.0.0.1 only.
+
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+: "${top_builddir:=$(cd "$here/../.." && pwd)}"
+AGENT=$top_builddir/agent/rnsplice-agent
+[ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/agent-proto.XXXXXX") || t_bail "mktemp"
+chmod 0700 "$dir"
+agent_pid=
+cleanup() {
+	if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
+		kill -TERM "$agent_pid" 2>/dev/null
+		wait "$agent_pid" 2>/dev/null
+	fi
+	if [ "$T_FAILED" -ne 0 ]; then
+		t_diag "--- agent log"
+		sed 's/^/# /' "$dir/agent.log"
+	fi
+	rm -rf -- "$dir"
+}
+trap cleanup EXIT
+
+SELF=agentself
+# The fake ssh: the destination (next to last argument) picks a script.
+# Everything the agent writes to it lands in $dir/DEST.in.
+cat >"$dir/fake-ssh" <<'EOF'
+#!/bin/bash
+dest=${*: -2:1}
+in=$FAKE_DIR/$dest.in
+: >>"$in"
+hello() { printf 'HELLO 1.0 fakesrv subsystem relay,update maxline=16384\n'; }
+svc() { # ID NAME [TXT...]
+	local id=$1 name=$2
+	shift 2
+	printf 'ADD %s %s _http._tcp local h.local 10.9.9.9 80' "$id" "$name"
+	[ "$#" -eq 0 ] || printf ' %s' "$@"
+	printf '\n'
+}
+case $dest in
+denied)
+	echo "Warning: Permanently added '10.9.9.9' (ED25519) to the list of known hosts." >&2
+	echo "alice@10.9.9.9: Permission denied (publickey)." >&2
+	exit 255
+	;;
+oldproto)
+	printf 'HELLO 2.0 fakesrv subsystem %%\n'
+	cat >>"$in"
+	;;
+hostile)
+	hello
+	IFS= read -r l; echo "$l" >>"$in"	# HELLO
+	IFS= read -r l; echo "$l" >>"$in"	# BROWSE
+	svc 1 One path=/
+	svc 1 Dup
+	printf 'REMOVE 5\n'
+	printf 'UPDATE 6 X _http._tcp local h.local 10.9.9.9 80\n'
+	printf 'BOGUS stuff\n'
+	printf 'ADD x y\n'
+	printf 'ADD 7 bad%%zz _http._tcp local h 10.9.9.9 80\n'
+	head -c 20000 /dev/zero | tr '\0' 'A'; printf '\n'
+	svc 2 Looped "rnsplice=v1;o=abc;p=abc,$RNSPLICE_SITE_ID"
+	svc 3 Three
+	svc 4 Four
+	printf 'UPDATE 1 One _http._tcp local h.local 10.9.9.8 81 path=/new\n'
+	printf 'SYNCED\n'
+	printf 'PING tok42\n'
+	printf 'REMOVE 3\n'
+	# answer pings from now on
+	while IFS= read -r l; do
+		echo "$l" >>"$in"
+		case $l in
+		PING\ *) printf 'PONG %s\n' "${l#PING }" ;;
+		esac
+	done
+	;;
+silent)
+	hello
+	cat >>"$in"
+	;;
+mute)
+	cat >>"$in"
+	;;
+esac
+EOF
+chmod +x "$dir/fake-ssh"
+
+cat >"$dir/agent.conf" <<EOF
+allow-root yes
+ping-interval 1
+scope host
+remote denied { }
+remote oldproto { }
+remote hostile {
+	max-services 3
+}
+remote silent { }
+remote mute { }
+EOF
+
+t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
+
+export FAKE_DIR=$dir RNSPLICE_SITE_ID=$SELF
+RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
+	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
+	>"$dir/agent.log" 2>&1 &
+agent_pid=$!
+
+logged() { grep -q -- "$1" "$dir/agent.log"; }
+sent() { grep -q -- "$2" "$dir/$1.in"; }
+wait_for() { # SECONDS CMD...
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# login failure, in ssh's own words, then a backoff
+t_ok wait_for 5 logged \
+	"denied: ssh exited 255: alice@10.9.9.9: Permission denied (publickey); reconnecting in" \
+	"a login failure is reported with ssh's words"
+
+# protocol version
+t_ok wait_for 5 logged "oldproto: the subsystem speaks protocol 2.0" \
+	"a major version mismatch is refused"
+t_ok wait_for 5 sent oldproto "^ERROR version " "and answered with ERROR version"
+
+# what the agent says first
+t_ok wait_for 5 sent hostile "^HELLO 1.0 $SELF agent update maxline=16384 maxhops=4$" \
+	"the agent's HELLO"
+t_ok wait_for 5 sent hostile "^BROWSE \*$" "BROWSE * without types"
+
+# the hostile subsystem
+t_ok wait_for 5 logged "hostile: ADD 1: id already in use" "duplicate id: logged, ignored"
+t_ok logged "hostile: REMOVE 5: unknown id" "REMOVE of an unknown id"
+t_ok logged "hostile: UPDATE 6: unknown id" "UPDATE of an unknown id"
+t_ok logged 'hostile: bad line from the subsystem ignored: unknown verb "BOGUS"' \
+	"unknown verb"
+t_ok sent hostile "^ERROR verb " "answered with ERROR verb"
+t_ok logged "hostile: bad line from the subsystem ignored: ADD: " \
+	"a malformed ADD is logged with the parser's reason"
+t_ok logged "hostile: bad line from the subsystem ignored: ADD: field 2 (name)" \
+	"a bad escape is logged with the field"
+t_ok logged "hostile: line over 16384 bytes from the subsystem discarded" \
+	"an over-long line is discarded"
+t_ok logged 'hostile: not importing "Looped" (_http._tcp): loop' \
+	"a service that crossed this site is not imported"
+t_ok logged "hostile: ADD 4: more than 3 services, ignored (max-services)" \
+	"the max-services cap"
+t_ok logged 'hostile: "One" (_http._tcp) moved to 10.9.9.8:81' "UPDATE re-targets"
+t_ok wait_for 5 sent hostile "^PONG tok42$" "PING answered with PONG"
+t_ok logged 'hostile: withdrawing "Three" (_http._tcp): gone at the server' \
+	"REMOVE withdraws"
+t_ok logged "hostile: synced: 3 services announced, 2 spliced" "SYNCED summary"
+
+# a subsystem that stops answering, and one that never greets
+t_ok wait_for 5 sent silent "^PING 1$" "the agent pings"
+t_ok wait_for 6 logged "silent: no answer from the subsystem for 3 s; reconnecting in" \
+	"a silent subsystem is declared dead after 3 intervals"
+t_ok wait_for 6 logged "mute: no greeting from the subsystem after 3 s; reconnecting in" \
+	"a subsystem that never greets is given up"
+
+# the control socket answers while all this goes on
+if [ -x "$top_builddir/agent/rnsplice" ]; then
+	t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" --json status |
+		grep -q "\"name\":\"denied\",.*\"last_error\":\"ssh exited 255"' \
+		"rnsplice status shows the last error"
+	t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" services |
+		grep -q "not spliced: loop"' "rnsplice services shows skipped ones"
+fi
+
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+t_ok [ $? = 0 ] "SIGTERM: clean exit"
+agent_pid=
+t_ok logged "shutting down" "logged the shutdown"
+t_done

@@ -1,0 +1,285 @@
+#!/bin/bash
+#
+# tests/integration/publish.sh -- agent/publish.c against real avahi-daemons.
+#
+# LAN B of the lab: brelay 10.2.0.1 runs tests/integration/publish-probe (the
+# publisher driven through a FIFO), bcli 10.2.0.2 browses.  Checks, in order:
+#   - entries added while brelay's avahi is down wait, and are published
+#     when it starts;
+#   - LAN scope: seen and resolved from bcli, to brelay's address; timed;
+#   - host scope: seen and resolved on brelay, to 127.0.0.1 through the
+#     lo-only address record; never seen on bcli, the record not resolvable
+#     there;
+#   - interface scope (eth0) with binary TXT items;
+#   - TXT update in place reaches bcli; a port change re-adds;
+#   - a name taken on bcli first: renamed "#2", both visible;
+#   - remove: gone from bcli; timed;
+#   - avahi-daemon restart on brelay: everything back, exactly once;
+#   - probe exit: goodbyes, gone from bcli.
+# Timings go to the log as "# timing ..." lines.  Needs root; skips (77)
+# otherwise.
+
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
+
+: "${top_builddir:=$(cd "$here/../.." && pwd)}"
+PROBE=$top_builddir/tests/integration/publish-probe
+TYPE=_rnspub._tcp
+
+t_require_root
+if ! reason=$(lab_require 2>&1); then
+	t_skip "${reason#lab: }"
+fi
+[ -x "$PROBE" ] || t_bail "$PROBE not built (make check builds it)"
+
+lab_init || t_bail "lab_init failed"
+lab_hosts brelay bcli || t_bail "cannot create hosts"
+lab_lan B 10.2.0 brelay bcli || t_bail "cannot create LAN B"
+lab_wait_avahi brelay bcli || t_bail "avahi not running"
+D=$LAB_DIR/brelay
+OUT=$D/probe.out
+ERR=$D/probe.err
+lab_atexit "[ -s '$ERR' ] && sed 's/^/# probe: /' '$ERR' | tail -n 60"
+
+# --- helpers -----------------------------------------------------------
+
+# now -- EPOCHREALTIME in milliseconds.
+now() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo "$((10#$t / 1000))"
+}
+
+# ms T0 T1 -- T1 - T0 in milliseconds; both EPOCHREALTIME-like ("s.us").
+ms() {
+	local a=${1//[!0-9]/} b=${2//[!0-9]/}
+	echo "$(((10#$b - 10#$a) / 1000))"
+}
+
+cmd() {
+	printf '%s\n' "$*" >&7
+}
+
+# out_has REGEX -- the probe printed a matching line.
+out_has() {
+	grep -Eq "$1" "$OUT"
+}
+
+out_count() {
+	grep -Ec "$1" "$OUT" || true
+}
+
+# established KEY [NAME] -- the probe reported KEY established (as NAME).
+established() {
+	local key=${1// /%20} name=${2:-$1}
+	name=${name// /%20}
+	grep -Fxq "state $key established $name" "$OUT"
+}
+
+# get HOST NAME [IFACE [PROTO]] -- IFACE;PROTO;HOST;ADDR;PORT;TXT lines.
+get() {
+	lab_browse "$1" "$TYPE" 2>/dev/null | lab_browse_get "$2" "${3:-}" "${4:-}"
+}
+
+count() {
+	lab_browse "$1" "$TYPE" 2>/dev/null | lab_browse_count "$2" "${3:-}" "${4:-}"
+}
+
+# first_time WATCH EVENT NAME AFTER -- first time stamp of EVENT for NAME
+# (IPv4 on eth0) later than AFTER (s.us), or nothing.
+first_time() {
+	lab_watch_times "$1" "$2" "$3" eth0 IPv4 |
+		awk -v after="$4" '$1 + 0 > after + 0 { print; exit }'
+}
+
+seen_after() {
+	[ -n "$(first_time "$@")" ]
+}
+
+timing() {
+	t_diag "timing: $*"
+	printf '%s\n' "$*" >>"$LAB_DIR/timings"
+}
+
+# --- avahi down at start: entries wait -------------------------------------
+
+lab_avahi_stop brelay || t_bail "cannot stop avahi on brelay"
+mkfifo "$D/probe.in"
+lab_bg brelay "$D/probe.pid" bash -c 'exec "$0" -v <"$1"' "$PROBE" \
+	"$D/probe.in" >"$OUT" 2>"$ERR"
+exec 7>"$D/probe.in"
+t_ok lab_wait_for 5 out_has '^ready$' "probe starts without avahi-daemon"
+W=$(lab_watch bcli "$TYPE")
+cmd "add Early _rnspub._tcp 7000 lan early=1"
+cmd "list"
+t_ok lab_wait_for 5 out_has '^entry Early waiting Early$' \
+	"entry added while avahi is down waits"
+sleep 1
+t_ok out_has '^entry Early waiting' "still waiting after 1 s"
+lab_avahi_start brelay || t_bail "cannot start avahi on brelay"
+T0=$EPOCHREALTIME
+t_ok lab_wait_for 10 out_has '^avahi up$' "publisher reports avahi up"
+t_ok lab_wait_for 10 established Early "waiting entry published once avahi runs"
+t_ok lab_wait_for 5 seen_after "$W" = Early 0 "bcli resolves it"
+timing "avahi start -> Early resolved on bcli: $(ms "$T0" "$(first_time "$W" = Early 0)") ms"
+
+# --- LAN scope ----------------------------------------------------------
+
+N1="Printer [siteA]"
+T0=$EPOCHREALTIME
+cmd "add Printer%20[siteA] _rnspub._tcp 8631 lan txtvers=1 rp=printers/a"
+t_ok lab_wait_for 5 seen_after "$W" = "$N1" 0 "LAN scope: bcli resolves \"$N1\""
+T1=$(first_time "$W" = "$N1" 0)
+timing "add -> resolved on bcli (LAN scope): $(ms "$T0" "$T1") ms"
+t_ok lab_wait_for 5 established "$N1" "probe reports it established"
+line=$(get bcli "$N1" eth0 IPv4)
+t_diag "bcli: $line"
+t_ok eval '[ "$(echo "$line" | cut -d";" -f4,5)" = "10.2.0.1;8631" ]' \
+	"resolved to brelay's address 10.2.0.1, port 8631"
+t_ok eval 'case $line in *"\"txtvers=1\""*"\"rp=printers/a\""* | *"\"rp=printers/a\""*"\"txtvers=1\""*) true ;; *) false ;; esac' \
+	"TXT items arrive"
+
+# --- host scope ---------------------------------------------------------
+
+N2="Local only"
+WB=$(lab_watch brelay "$TYPE")
+T0=$EPOCHREALTIME
+cmd "add Local%20only _rnspub._tcp 8632 host h=1"
+t_ok lab_wait_for 5 established "$N2" "host scope established"
+t_ok lab_wait_for 5 eval '[ -n "$(lab_watch_times "$WB" = "$N2" lo IPv4)" ]' \
+	"host scope: brelay resolves it on lo"
+timing "add -> resolved on brelay (host scope): $(ms "$T0" "$(lab_watch_times "$WB" = "$N2" lo IPv4 | head -n1)") ms"
+line=$(get brelay "$N2")
+t_diag "brelay: $line"
+HOSTREC=brelay-$LAB_ID-rnsplice.local
+t_ok eval '[ "$(echo "$line" | cut -d";" -f1-5)" = "lo;IPv4;$HOSTREC;127.0.0.1;8632" ]' \
+	"resolved on lo only, IPv4, through $HOSTREC to 127.0.0.1"
+t_ok eval 'lab_exec brelay avahi-resolve -4 -n "$HOSTREC" 2>/dev/null | grep -q "127\.0\.0\.1"' \
+	"$HOSTREC resolves to 127.0.0.1 on brelay"
+# Connecting to what the resolver says reaches the local port.
+lab_bg brelay "$D/nc.pid" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8632)); s.listen(1)
+c, _ = s.accept(); c.sendall(b"hello\n"); c.close()' >/dev/null 2>&1
+sleep 0.3
+addr=$(echo "$line" | cut -d";" -f4)
+t_ok eval 'lab_exec brelay bash -c "exec 3<>/dev/tcp/$addr/8632 && head -n1 <&3" | grep -qx hello' \
+	"a client on brelay connects to the resolved address"
+sleep 3
+t_ok eval '[ -z "$(lab_watch_times "$W" + "$N2")" ]' \
+	"host scope: never seen on bcli (watched for $(ms "$T0" "$EPOCHREALTIME") ms)"
+t_ok eval '[ "$(count bcli "$N2")" = 0 ]' "host scope: not in a fresh browse on bcli"
+t_nok eval 'lab_exec bcli avahi-resolve -4 -n "$HOSTREC" 2>/dev/null | grep -q "127\.0\.0\.1"' \
+	"$HOSTREC does not resolve on bcli"
+
+# --- interface scope, binary TXT -----------------------------------------
+
+cmd "add Bin _rnspub._tcp 8633 iface eth0 k=%00%FF%C3 % z"
+t_ok lab_wait_for 5 established Bin "interface scope (eth0) established"
+t_ok lab_wait_for 5 seen_after "$W" = Bin 0 "bcli resolves it"
+line=$(get bcli Bin eth0 IPv4)
+t_diag "bcli: $line"
+# avahi-browse prints bytes as \DDD (decimal); the empty item is left out.
+t_ok eval 'case $line in *"\"k=\\000\\255\\195\""*) true ;; *) false ;; esac' \
+	"binary TXT item (NUL, 0xff, lone 0xc3) arrives intact"
+t_ok eval '[ "$(count brelay Bin lo)" = 0 ]' "interface scope: not on brelay's lo"
+
+# --- TXT update, port change ---------------------------------------------
+
+T0=$EPOCHREALTIME
+cmd "txt Printer%20[siteA] txtvers=1 rp=printers/b"
+t_ok lab_wait_for 8 eval 'get bcli "$N1" eth0 IPv4 | grep -q "rp=printers/b"' \
+	"TXT update reaches bcli"
+timing "TXT update -> fresh browse on bcli shows it: <= $(ms "$T0" "$EPOCHREALTIME") ms (one browse takes ~1 s)"
+t_ok eval '[ -z "$(lab_watch_times "$W" - "$N1")" ]' \
+	"TXT update in place: no removal seen on bcli"
+t_ok grep -q 'TXT updated' "$ERR" "publisher logged an in-place TXT update"
+
+T0=$EPOCHREALTIME
+cmd "port Printer%20[siteA] 8640"
+t_ok lab_wait_for 8 eval 'get bcli "$N1" eth0 IPv4 | cut -d";" -f5 | grep -qx 8640' \
+	"port change reaches bcli"
+timing "port change -> fresh browse on bcli shows it: <= $(ms "$T0" "$EPOCHREALTIME") ms"
+t_ok eval '[ "$(get bcli "$N1" eth0 IPv4 | wc -l)" = 1 ]' \
+	"one entry after the port change"
+
+# --- collision -----------------------------------------------------------
+
+P=$(lab_publish bcli "Shared" "$TYPE" 9999 owner=bcli)
+lab_wait_published "$P" || t_bail "avahi-publish on bcli failed"
+T0=$EPOCHREALTIME
+cmd "add Shared _rnspub._tcp 8634 lan owner=brelay"
+t_ok lab_wait_for 10 established Shared "Shared #2" \
+	"name taken on bcli: renamed to \"Shared #2\" and established"
+timing "add -> established under the new name: $(ms "$T0" "$EPOCHREALTIME") ms"
+t_ok grep -q 'publish "Shared" _rnspub._tcp on all interfaces: collision, renamed to "Shared #2"' \
+	"$ERR" "the rename is logged with both names"
+t_ok lab_wait_for 5 seen_after "$W" = "Shared #2" 0 "bcli resolves \"Shared #2\""
+t_ok eval 'get bcli "Shared #2" eth0 IPv4 | grep -q "10\.2\.0\.1;8634"' \
+	"\"Shared #2\" is brelay's"
+t_ok eval 'get bcli Shared eth0 IPv4 | grep -q "10\.2\.0\.2;9999"' \
+	"\"Shared\" is still bcli's"
+cmd "list"
+t_ok lab_wait_for 3 out_has '^entry Shared established Shared%20#2$' \
+	"pub_entry_name() gives the name in use"
+
+# --- remove ---------------------------------------------------------------
+
+T0=$EPOCHREALTIME
+cmd "remove Bin"
+t_ok lab_wait_for 5 seen_after "$W" - Bin 0 "removed: bcli sees it go"
+timing "remove -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - Bin 0)") ms"
+
+# --- avahi-daemon restart --------------------------------------------------
+
+ups=$(out_count '^avahi up$')
+downs=$(out_count '^avahi down$')
+TR=$EPOCHREALTIME
+lab_avahi_stop brelay || t_bail "cannot stop avahi on brelay"
+t_ok lab_wait_for 5 eval '[ "$(out_count "^avahi down$")" -gt "$downs" ]' \
+	"restart: publisher reports avahi down"
+t_ok lab_wait_for 3 out_has '^state Early waiting Early$' "entries wait again"
+lab_avahi_start brelay || t_bail "cannot start avahi on brelay"
+TS=$EPOCHREALTIME
+t_ok lab_wait_for 10 eval '[ "$(out_count "^avahi up$")" -gt "$ups" ]' \
+	"restart: publisher reports avahi up"
+for n in Early "Printer [siteA]" "Shared #2"; do
+	t_ok lab_wait_for 8 seen_after "$W" = "$n" "$TS" "after restart: bcli resolves \"$n\" again"
+done
+timing "avahi start -> \"Printer [siteA]\" resolved on bcli again: $(ms "$TS" "$(first_time "$W" = "$N1" "$TS")") ms (daemon stopped for $(ms "$TR" "$TS") ms)"
+t_ok lab_wait_for 8 eval 'lab_exec brelay avahi-resolve -4 -n "$HOSTREC" 2>/dev/null | grep -q "127\.0\.0\.1"' \
+	"after restart: $HOSTREC resolves on brelay again"
+t_ok lab_wait_for 5 eval 'get brelay "$N2" lo IPv4 | grep -q ";127\.0\.0\.1;8632;"' \
+	"after restart: host scope back on brelay"
+sleep 2
+for n in Early "Printer [siteA]" "Shared #2"; do
+	t_ok eval '[ "$(count bcli "$n" eth0 IPv4)" = 1 ]' \
+		"after restart: \"$n\" exactly once on bcli"
+	t_ok eval '[ "$(lab_watch_times "$W" + "$n" eth0 IPv4 | awk -v t="$TS" "\$1 > t" | wc -l)" = 1 ]' \
+		"after restart: \"$n\" announced once"
+done
+t_ok eval '[ "$(count bcli "Shared #3")" = 0 ]' "no rename after restart"
+t_ok eval '[ "$(count brelay "$N2" lo IPv4)" = 1 ]' "host scope: exactly once on brelay"
+t_ok eval '[ "$(count bcli "$N2")" = 0 ]' "host scope: still not on bcli"
+t_ok eval '[ "$(count bcli Bin)" = 0 ]' "removed entry stays removed"
+t_ok eval '[ "$(get bcli "$N1" eth0 IPv4 | cut -d";" -f5)" = 8640 ]' \
+	"after restart: updated port kept"
+t_ok eval 'get bcli "$N1" eth0 IPv4 | grep -q "rp=printers/b"' \
+	"after restart: updated TXT kept"
+
+# --- probe exit: goodbyes ------------------------------------------------------
+
+T0=$EPOCHREALTIME
+cmd "quit"
+exec 7>&-
+t_ok lab_wait_for 5 out_has '^bye$' "probe exits"
+t_ok lab_wait_for 5 seen_after "$W" - "$N1" "$T0" "publisher gone: bcli sees its services go"
+timing "probe exit -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - "$N1" "$T0")") ms"
+
+t_done

@@ -1,0 +1,401 @@
+/* Unit tests of agent/publish.c: what needs no avahi-daemon (input checks,
+ * TXT conversion, collision names, the host-scope label) and the life of
+ * a publisher while D-Bus itself is unreachable. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avahi-common/malloc.h>
+#include <avahi-common/strlst.h>
+
+#include "escape.h"
+#include "event.h"
+#include "log.h"
+#include "proto.h"
+#include "publish.h"
+
+static void
+txt_of(struct txt *t, const char *const *items, size_t n)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(txt_add(t, items[i], strlen(items[i])), 0);
+}
+
+START_TEST(test_txt_order_matches_avahi)
+{
+	static const char *const items[] = { "txtvers=1", "rp=printers/a",
+	    "note=x" };
+	struct txt t;
+	AvahiStringList *mine, *ref;
+
+	txt_of(&t, items, 3);
+	ck_assert_int_eq(pub_txt_to_strlst(&t, &mine), 0);
+	/* avahi_string_list_new() is how avahi's own tools build a TXT in
+	 * order: the same list means the same record on the wire. */
+	ref = avahi_string_list_new(items[0], items[1], items[2], NULL);
+	ck_assert(avahi_string_list_equal(mine, ref));
+	avahi_string_list_free(mine);
+	avahi_string_list_free(ref);
+	txt_free(&t);
+}
+END_TEST
+
+START_TEST(test_txt_roundtrip_binary)
+{
+	unsigned char all[255], nul[] = { 'k', '=', 0, 0xff, 0, 'v' };
+	struct txt t, back;
+	AvahiStringList *l;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (unsigned char)(i + 1);
+	ck_assert_int_eq(txt_add(&t, "", 0), 0);		/* empty item */
+	ck_assert_int_eq(txt_add(&t, nul, sizeof(nul)), 0);	/* NULs */
+	ck_assert_int_eq(txt_add(&t, all, sizeof(all)), 0);	/* 255 */
+	ck_assert_int_eq(txt_add(&t, "\xc3", 1), 0);	/* not UTF-8 */
+	ck_assert_int_eq(txt_add(&t, "rnsplice=1", 10), 0);
+	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	/* the empty item is left out (avahi refuses it), the rest kept */
+	ck_assert_uint_eq(avahi_string_list_length(l), 4);
+	ck_assert_int_eq(pub_strlst_to_txt(l, &back), 0);
+	ck_assert_uint_eq(back.n, 4);
+	ck_assert_uint_eq(back.items[0].len, sizeof(nul));
+	ck_assert_int_eq(memcmp(back.items[0].data, nul, sizeof(nul)), 0);
+	ck_assert_uint_eq(back.items[1].len, sizeof(all));
+	ck_assert_int_eq(memcmp(back.items[1].data, all, sizeof(all)), 0);
+	ck_assert_uint_eq(back.items[2].len, 1);
+	ck_assert_int_eq(back.items[2].data[0], 0xc3);
+	ck_assert_uint_eq(back.items[3].len, 10);
+	ck_assert_int_eq(memcmp(back.items[3].data, "rnsplice=1", 10), 0);
+	avahi_string_list_free(l);
+	txt_free(&back);
+	txt_free(&t);
+}
+END_TEST
+
+START_TEST(test_txt_empty)
+{
+	struct txt t, back;
+	AvahiStringList *l, *junk;
+
+	junk = avahi_string_list_new("junk", NULL);
+	memset(&t, 0, sizeof(t));
+	l = junk;	/* must be overwritten */
+	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	ck_assert_ptr_null(l);
+	l = junk;
+	ck_assert_int_eq(pub_txt_to_strlst(NULL, &l), 0);
+	ck_assert_ptr_null(l);
+	/* only empty items: the empty list */
+	ck_assert_int_eq(txt_add(&t, "", 0), 0);
+	ck_assert_int_eq(txt_add(&t, "", 0), 0);
+	l = junk;
+	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	ck_assert_ptr_null(l);
+	txt_free(&t);
+	avahi_string_list_free(junk);
+	ck_assert_int_eq(pub_strlst_to_txt(NULL, &back), 0);
+	ck_assert_uint_eq(back.n, 0);
+}
+END_TEST
+
+START_TEST(test_txt_check)
+{
+	unsigned char big[256];
+	struct txt t;
+	char err[256];
+	size_t i;
+
+	memset(big, 'a', sizeof(big));
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(pub_txt_check(NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(pub_txt_check(&t, err, sizeof(err)), 0);
+	ck_assert_int_eq(txt_add(&t, big, 255), 0);
+	ck_assert_int_eq(pub_txt_check(&t, err, sizeof(err)), 0);
+	ck_assert_int_eq(txt_add(&t, big, 256), 0);
+	ck_assert_int_eq(pub_txt_check(&t, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "TXT item 2 is 256 bytes long (at most 255)");
+	txt_free(&t);
+
+	/* 35 x 256 = 8960 > 8900 */
+	for (i = 0; i < 35; i++)
+		ck_assert_int_eq(txt_add(&t, big, 255), 0);
+	ck_assert_int_eq(pub_txt_check(&t, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "TXT record is 8960 bytes"));
+	txt_free(&t);
+}
+END_TEST
+
+START_TEST(test_name_check)
+{
+	char err[256], n63[64], n64[65];
+
+	memset(n63, 'x', 63);
+	n63[63] = '\0';
+	memset(n64, 'x', 64);
+	n64[64] = '\0';
+	ck_assert_int_eq(pub_name_check("Printer [siteA]", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(pub_name_check("Caf\xc3\xa9 \xe2\x98\x95 #2", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(pub_name_check("a.b\\c %41", err, sizeof(err)), 0);
+	ck_assert_int_eq(pub_name_check(n63, err, sizeof(err)), 0);
+	ck_assert_int_eq(pub_name_check(n64, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is 64 bytes long (at most 63)"));
+	ck_assert_int_eq(pub_name_check("", err, sizeof(err)), -1);
+	ck_assert_int_eq(pub_name_check(NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(pub_name_check("bad \xc3", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "service name is not valid UTF-8");
+	ck_assert_int_eq(pub_name_check("\xc0\xaf", err, sizeof(err)), -1);
+	ck_assert_int_eq(pub_name_check("\xed\xa0\x80", err, sizeof(err)),
+	    -1);	/* surrogate */
+	ck_assert_int_eq(pub_name_check("tab\there", err, sizeof(err)), -1);
+	ck_assert_int_eq(pub_name_check("del\x7f", err, sizeof(err)), -1);
+	/* 21 x 3 bytes = 63 bytes of UTF-8: fine; one more byte is not */
+	{
+		char w[80] = "";
+		int i;
+
+		for (i = 0; i < 21; i++)
+			strcat(w, "\xe2\x82\xac");
+		ck_assert_int_eq(pub_name_check(w, err, sizeof(err)), 0);
+		strcat(w, "x");
+		ck_assert_int_eq(pub_name_check(w, err, sizeof(err)), -1);
+	}
+}
+END_TEST
+
+START_TEST(test_spec_check)
+{
+	struct pub_spec s = { .name = "web", .type = "_http._tcp",
+	    .port = 8080, .scope = PUB_SCOPE_LAN };
+	struct pub_spec b;
+	char err[256];
+
+	ck_assert_int_eq(pub_spec_check(&s, err, sizeof(err)), 0);
+	s.scope = PUB_SCOPE_HOST;
+	ck_assert_int_eq(pub_spec_check(&s, err, sizeof(err)), 0);
+	s.domain = "local";
+	ck_assert_int_eq(pub_spec_check(&s, err, sizeof(err)), 0);
+
+	b = s;
+	b.type = "_http";
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "\"web\": \"_http\" is not a service type "
+	    "(_name._tcp or _name._udp)");
+	b.type = "http._tcp";
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	b.type = "_http._sctp";
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	b.type = NULL;
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	b = s;
+	b.port = 0;
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "\"web\": port 0");
+	b = s;
+	b.scope = PUB_SCOPE_IFACE;
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	b.ifindex = 2;
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), 0);
+	b = s;
+	b.scope = (enum pub_scope)7;
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	b = s;
+	b.domain = "bad\xc3";
+	ck_assert_int_eq(pub_spec_check(&b, err, sizeof(err)), -1);
+	ck_assert_int_eq(pub_spec_check(NULL, err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_alternative_names)
+{
+	char *a, *b, *c, n63[64], w[80] = "";
+	int i;
+
+	a = pub_alternative_name("Printer [siteA]");
+	ck_assert_str_eq(a, "Printer [siteA] #2");
+	b = pub_alternative_name(a);
+	ck_assert_str_eq(b, "Printer [siteA] #3");
+	free(a);
+	free(b);
+	a = pub_alternative_name("x #9");
+	ck_assert_str_eq(a, "x #10");
+	free(a);
+
+	/* Deterministic and never repeating along the way. */
+	a = strdup("svc");
+	for (i = 2; i < 120; i++) {
+		char want[32];
+
+		b = pub_alternative_name(a);
+		snprintf(want, sizeof(want), "svc #%d", i);
+		ck_assert_str_eq(b, want);
+		free(a);
+		a = b;
+	}
+	free(a);
+
+	/* Long names are cut to fit, on a character boundary. */
+	memset(n63, 'x', 63);
+	n63[63] = '\0';
+	a = pub_alternative_name(n63);
+	ck_assert_uint_le(strlen(a), 63);
+	ck_assert_str_eq(a + strlen(a) - 3, " #2");
+	free(a);
+	for (i = 0; i < 21; i++)
+		strcat(w, "\xe2\x82\xac");	/* 63 bytes */
+	a = pub_alternative_name(w);
+	ck_assert_uint_le(strlen(a), 63);
+	ck_assert(utf8_valid(a, strlen(a)));
+	c = pub_alternative_name(a);
+	ck_assert_uint_le(strlen(c), 63);
+	ck_assert(utf8_valid(c, strlen(c)));
+	ck_assert_str_eq(c + strlen(c) - 3, " #3");
+	free(a);
+	free(c);
+
+	ck_assert_ptr_null(pub_alternative_name(""));
+	ck_assert_ptr_null(pub_alternative_name("bad \xc3"));
+}
+END_TEST
+
+START_TEST(test_host_label)
+{
+	char out[64], big[100], small[8];
+
+	ck_assert_int_eq(pub_host_label("brelay-1a2b3c", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "brelay-1a2b3c-rnsplice");
+	ck_assert_int_eq(pub_host_label("my host_name.x", out, sizeof(out)),
+	    0);
+	ck_assert_str_eq(out, "my-host-name-x-rnsplice");
+	ck_assert_int_eq(pub_host_label("", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "host-rnsplice");
+	memset(big, 'h', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(pub_host_label(big, out, sizeof(out)), 0);
+	ck_assert_uint_eq(strlen(out), 63);
+	ck_assert_str_eq(out + 54, "-rnsplice");
+	ck_assert_int_eq(pub_host_label("brelay", small, sizeof(small)), -1);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(pub_state_name(PUB_WAITING), "waiting");
+	ck_assert_str_eq(pub_state_name(PUB_REGISTERING), "registering");
+	ck_assert_str_eq(pub_state_name(PUB_ESTABLISHED), "established");
+	ck_assert_str_eq(pub_state_name(PUB_FAILED), "failed");
+	ck_assert_str_eq(pub_state_name((enum pub_state)9), "?");
+	ck_assert_str_eq(pub_scope_name(PUB_SCOPE_LAN), "lan");
+	ck_assert_str_eq(pub_scope_name(PUB_SCOPE_IFACE), "iface");
+	ck_assert_str_eq(pub_scope_name(PUB_SCOPE_HOST), "host");
+}
+END_TEST
+
+/* Without D-Bus the publisher must still start, accept entries (they
+ * wait), update and remove them, retry in the background and free
+ * cleanly (ASan builds check the leaks). */
+static int ncb;
+
+static void
+count_cb(struct publisher *p, struct pub_entry *e, int up, void *arg)
+{
+	ncb++;
+}
+
+static void
+stop_cb(void *arg)
+{
+	ev_loop_break(arg);
+}
+
+START_TEST(test_no_dbus)
+{
+	struct ev_loop *loop;
+	struct ev_timer *t;
+	struct publisher *pub;
+	struct pub_entry *a, *b;
+	struct txt txt;
+	static const char *const items[] = { "a=1" };
+	struct pub_spec s = { .name = "web", .type = "_http._tcp",
+	    .port = 8080, .scope = PUB_SCOPE_LAN, .txt = &txt };
+	char err[256];
+
+	setenv("DBUS_SYSTEM_BUS_ADDRESS",
+	    "unix:path=/nonexistent/rnsplice-test/bus", 1);
+	log_init("test_publish", 1, 0);
+	txt_of(&txt, items, 1);
+	ck_assert_ptr_nonnull(loop = ev_loop_new());
+	pub = publisher_new(loop, count_cb, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(pub);
+	ck_assert_int_eq(publisher_running(pub), 0);
+	ck_assert_ptr_nonnull(a = publisher_add(pub, &s, &ncb));
+	ck_assert_int_eq(pub_entry_state(a), PUB_WAITING);
+	ck_assert_ptr_eq(pub_entry_arg(a), &ncb);
+	ck_assert_str_eq(pub_entry_name(a), "web");
+	ck_assert_ptr_null(pub_entry_error(a));
+	s.name = "host only";
+	s.scope = PUB_SCOPE_HOST;
+	ck_assert_ptr_nonnull(b = publisher_add(pub, &s, NULL));
+	s.port = 0;
+	ck_assert_ptr_null(publisher_add(pub, &s, NULL));
+	ck_assert_int_eq(publisher_update(a, NULL, 8081), 0);
+	ck_assert_int_eq(publisher_update(a, &txt, 0), 0);
+	ck_assert_int_eq(pub_entry_state(a), PUB_WAITING);
+
+	/* Let it try to connect (and fail) a few times. */
+	ck_assert_ptr_nonnull(t = ev_timer_add(loop, stop_cb, loop));
+	ev_timer_set(t, 1200);
+	ck_assert_int_eq(ev_loop_run(loop), 0);
+	ck_assert_int_eq(publisher_running(pub), 0);
+	ck_assert_int_eq(pub_entry_state(b), PUB_WAITING);
+	ck_assert_int_eq(ncb, 0);	/* nothing changed: nothing told */
+	publisher_remove(a);
+	publisher_free(pub);
+	ev_timer_del(t);
+	ev_loop_free(loop);
+	txt_free(&txt);
+}
+END_TEST
+
+static Suite *
+publish_suite(void)
+{
+	Suite *s = suite_create("publish");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_test(tc, test_txt_order_matches_avahi);
+	tcase_add_test(tc, test_txt_roundtrip_binary);
+	tcase_add_test(tc, test_txt_empty);
+	tcase_add_test(tc, test_txt_check);
+	tcase_add_test(tc, test_name_check);
+	tcase_add_test(tc, test_spec_check);
+	tcase_add_test(tc, test_alternative_names);
+	tcase_add_test(tc, test_host_label);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lifecycle");
+	tcase_add_test(tc, test_no_dbus);
+	tcase_set_timeout(tc, 20);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(publish_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
