@@ -353,6 +353,9 @@ struct remote {
 	int		 peer_relay;	/* subsystem offers relay sessions */
 	unsigned int	 maxhops;
 	int		 relay_mode;	/* forwarding refused: use relays */
+	int		 alive_fd;	/* mux ALIVE_CHECK after the HELLO */
+	struct ev_io	*alive_io;
+	struct mux_reader alive_mr;
 	struct svctable	 table;
 	size_t		 nimported;
 	struct portmem	*ports;

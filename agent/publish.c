@@ -10,23 +10,28 @@
  * included.
  *
  * Every avahi-client call is a blocking D-Bus round trip: about 0.5 ms,
- * but up to tens of ms while the daemon is busy probing (measured: 1,000
- * adds in a row took 8 s, 1,000 withdrawals 2.3 s). So publisher_add()
- * and publisher_remove() only queue; the sync timer works the queues in
- * slices of PUB_SLICE_MS, letting the loop serve everything else between
- * them. Withdrawals go first, so that removing "X" and adding "X" again
- * never collides with itself. Publications are also paced (100 per
- * second): avahi-daemon's own work grows faster than linearly with the
- * number of services probing at once, and a saturated daemon answers a
- * single call only after seconds (measured in the lab, 1,000 services:
- * unpaced, the loop stalled for up to 7.8 s and all were established after
- * 11 s; paced at 100/s, the longest stall was 0.4 s and all were
- * established after 12 s; up to 100 services the pace costs nothing).
+ * tens of ms while the daemon is busy probing, 25 s (libdbus's default
+ * timeout, which avahi-client does not let us change) when it hangs. So
+ * no publisher_*() call talks to avahi: add, update and remove only
+ * queue, and the sync timer works the queues in slices of PUB_SLICE_MS,
+ * letting the loop serve everything else in between. Withdrawals go
+ * first, so that removing "X" and adding "X" again never collides with
+ * itself. Publications are paced (PUB_PACE_MAX per PUB_PACE_MS, 100/s):
+ * avahi-daemon's work grows faster than linearly with the number of
+ * services probing at once, and a saturated daemon answers one call only
+ * after seconds. Measured in the lab with 1,000 services: unpaced, the
+ * loop stalled for up to 7.8 s and all were established after 11 s; paced,
+ * the longest stall was 0.4 s and all were established after 12 s; up to
+ * 100 services the pace costs nothing. A call that failed after
+ * PUB_STALL_MS means a hung daemon: the next one waits PUB_STALL_RETRY_MS.
  *
- * Invariants. e->group != NULL exactly while the entry is handed to avahi
- * (REGISTERING or ESTABLISHED), or while it is dead (removed by the user,
- * on pub->dead until its group is freed). A group is always filled completely
- * (add + commit) or freed: nothing is ever half-published. Names change
+ * Invariants. e->group != NULL while the entry is handed to avahi
+ * (REGISTERING or ESTABLISHED), while it is dead (removed by the user, on
+ * pub->dead until its group is freed), and while it waits after a
+ * transient error (the group is then reset and reused: freeing it would
+ * be one more call to a daemon that does not answer, and forgetting it
+ * could publish twice). A group is committed only when complete and reset
+ * before it is filled again: nothing is ever half-published. Names change
  * only through entry_rename() (avahi_alternative_service_name), so the
  * sequence is deterministic: "A", "A #2", "A #3" ...
  *
@@ -67,6 +72,8 @@
 #define PUB_PACE_MAX		10	/* publications per PUB_PACE_MS */
 #define PUB_MAX_RENAMES		64	/* collisions in a row, then FAILED */
 #define PUB_RETRY_MS		1000	/* after a transient avahi error */
+#define PUB_STALL_MS		5000	/* a failed call this slow: hung daemon */
+#define PUB_STALL_RETRY_MS	30000	/* ... then leave it alone this long */
 #define PUB_RECONNECT_MIN_MS	500	/* avahi_client_new() failed (no D-Bus) */
 #define PUB_RECONNECT_MAX_MS	10000
 #define PUB_HOST_SUFFIX		"-rnsplice"
@@ -79,6 +86,7 @@ struct pub_entry {
 	TAILQ_ENTRY(pub_entry)	 nlink;		/* notify queue */
 	int			 queued;	/* on the notify queue */
 	int			 dead;		/* removed; group not freed yet */
+	int			 upd;		/* UPD_*: to do from the loop */
 	char			*name;		/* in use */
 	char			*type;
 	char			*domain;	/* NULL: avahi's default */
@@ -95,6 +103,9 @@ struct pub_entry {
 	char			 err[PUB_ERRLEN];
 };
 
+#define UPD_TXT		0x1	/* TXT changed: update in place */
+#define UPD_READD	0x2	/* port changed: reset + add + commit */
+
 TAILQ_HEAD(pub_entries, pub_entry);
 
 struct publisher {
@@ -108,6 +119,7 @@ struct publisher {
 	int			 told_up;	/* last up/down delivered */
 	int			 up_queued;
 	unsigned		 reconnect_ms;
+	uint64_t		 stall_until;	/* no avahi calls before */
 	uint64_t		 pace_start;	/* current pacing window */
 	unsigned		 pace_count;	/* publications in it */
 	struct ev_timer		*sync_timer;
@@ -528,7 +540,6 @@ entry_error(struct pub_entry *e, int code, const char *what)
 	}
 	log_warnx("publish \"%s\" %s %s: %s: %s; will retry", e->name,
 	    e->type, e->where, what, avahi_strerror(code));
-	entry_drop_group(e, 1);
 	entry_set_state(e, PUB_WAITING);
 	sync_soon(pub, PUB_RETRY_MS);
 	return -1;
@@ -730,7 +741,8 @@ entry_target(const struct pub_entry *e, AvahiIfIndex *ifi,
 }
 
 /* Hand e to avahi: new group (or reset the old one), add, commit. On
- * return e is REGISTERING, or WAITING/FAILED with its group freed. */
+ * return e is REGISTERING, WAITING (after a transient error; the group is
+ * kept for the next try) or FAILED (the group is freed). */
 static int
 entry_publish(struct pub_entry *e)
 {
@@ -741,6 +753,7 @@ entry_publish(struct pub_entry *e)
 	const char *host;
 	int r;
 
+	e->upd = 0;	/* a re-add takes the current TXT and port */
 	if (e->scope == PUB_SCOPE_HOST) {
 		if (pub->lo_ifindex == 0) {
 			entry_fail(e, AVAHI_ERR_INVALID_INTERFACE, "no loopback "
@@ -790,7 +803,8 @@ group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
 
 	/* Signals of a group being replaced or withdrawn, or arriving while
 	 * the client is going down (the sync timer drops everything). */
-	if (e->dead || g != e->group || !pub->running || pub->client_dead)
+	if (e->dead || g != e->group || e->state == PUB_WAITING ||
+	    !pub->running || pub->client_dead)
 		return;
 	switch (state) {
 	case AVAHI_ENTRY_GROUP_ESTABLISHED:
@@ -804,8 +818,13 @@ group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
 		entry_set_state(e, PUB_REGISTERING);
 		break;
 	case AVAHI_ENTRY_GROUP_COLLISION:
-		if (entry_rename(e, "collision") == 0)
-			entry_publish(e);
+		/* avahi withdrew the group's records (without goodbyes);
+		 * re-add under the next name from the loop, like updates */
+		if (entry_rename(e, "collision") == 0) {
+			entry_set_state(e, PUB_REGISTERING);
+			e->upd |= UPD_READD;
+			sync_soon(pub, 0);
+		}
 		break;
 	case AVAHI_ENTRY_GROUP_FAILURE:
 		entry_error(e, avahi_client_errno(pub->client), "avahi");
@@ -825,6 +844,51 @@ entry_free(struct pub_entry *e)
 	free(e);
 }
 
+/* Did the call started at t0 take so long that the daemon seems hung? */
+static int
+stalled(struct publisher *pub, uint64_t t0)
+{
+	uint64_t now = ev_now_ms();
+
+	if (now - t0 < PUB_STALL_MS)
+		return 0;
+	pub->stall_until = now + PUB_STALL_RETRY_MS;
+	log_warnx("avahi-daemon took %llu ms to answer a call; next call in "
+	    "%d s", (unsigned long long)(now - t0), PUB_STALL_RETRY_MS / 1000);
+	return 1;
+}
+
+/* Apply a queued update of a published entry. */
+static int
+entry_update(struct pub_entry *e)
+{
+	AvahiStringList *l;
+	AvahiIfIndex ifi;
+	AvahiProtocol proto;
+	const char *host;
+	int r, upd = e->upd;
+
+	e->upd = 0;
+	if (upd & UPD_READD)
+		return entry_publish(e);	/* same name, new port */
+	entry_target(e, &ifi, &proto, &host);
+	if (pub_txt_to_strlst(&e->txt, &l) == -1)
+		return entry_error(e, AVAHI_ERR_NO_MEMORY, "TXT");
+	r = avahi_entry_group_update_service_txt_strlst(e->group, ifi, proto,
+	    0, e->name, e->type, e->domain, l);
+	avahi_string_list_free(l);
+	if (r < 0) {
+		if (transient(r))
+			return entry_error(e, r, "TXT update");
+		log_warnx("publish \"%s\" %s %s: TXT update: %s; re-adding",
+		    e->name, e->type, e->where, avahi_strerror(r));
+		return entry_publish(e);
+	}
+	log_info("publish \"%s\" %s %s: TXT updated (%zu items)", e->name,
+	    e->type, e->where, e->txt.n);
+	return 0;
+}
+
 /* Free the groups of removed entries (goodbyes), within the slice. Returns
  * 1 when all are done. */
 static int
@@ -834,12 +898,16 @@ withdraw_dead(struct publisher *pub, uint64_t until)
 	int freed = 0;
 
 	while ((e = TAILQ_FIRST(&pub->dead)) != NULL) {
-		if (freed && ev_now_ms() >= until)
+		uint64_t t0 = ev_now_ms();
+
+		if (freed && t0 >= until)
 			return 0;
 		TAILQ_REMOVE(&pub->dead, e, link);
 		entry_drop_group(e, 1);
 		entry_free(e);
 		freed = 1;
+		if (stalled(pub, t0))
+			return 0;
 	}
 	return 1;
 }
@@ -906,8 +974,11 @@ client_cb(AvahiClient *c, AvahiClientState state, void *arg)
 		log_info("avahi-daemon is not running; waiting for it");
 		break;
 	case AVAHI_CLIENT_S_REGISTERING:
-	case AVAHI_CLIENT_S_COLLISION:
 		log_debug("avahi-daemon is registering its host name");
+		break;
+	case AVAHI_CLIENT_S_COLLISION:
+		log_info("avahi-daemon's host name is taken on the network; "
+		    "waiting for it to pick another");
 		break;
 	case AVAHI_CLIENT_S_RUNNING:
 		log_debug("avahi-daemon is running");
@@ -933,21 +1004,28 @@ client_create(struct publisher *pub)
 	return 0;
 }
 
-/* One slice of work: withdrawals first, then what waits, in order. */
+/* One slice of work: withdrawals first, then updates and what waits, in
+ * order. */
 static void
 publish_slice(struct publisher *pub)
 {
 	struct pub_entry *e;
-	uint64_t until = ev_now_ms() + PUB_SLICE_MS;
+	uint64_t now = ev_now_ms(), until = now + PUB_SLICE_MS;
 
+	if (now < pub->stall_until) {
+		sync_soon(pub, (unsigned)(pub->stall_until - now));
+		return;
+	}
 	if (!withdraw_dead(pub, until)) {
-		sync_soon(pub, 0);
+		sync_soon(pub, pub->stall_until > now ?
+		    (unsigned)(pub->stall_until - now) : 0);
 		return;
 	}
 	TAILQ_FOREACH(e, &pub->entries, link) {
-		uint64_t now;
+		uint64_t t0;
+		int r;
 
-		if (e->state != PUB_WAITING)
+		if (e->state != PUB_WAITING && e->upd == 0)
 			continue;
 		if ((now = ev_now_ms()) >= until) {
 			sync_soon(pub, 0);	/* the rest next turn */
@@ -963,8 +1041,17 @@ publish_slice(struct publisher *pub)
 			return;
 		}
 		pub->pace_count++;
-		if (entry_publish(e) == -1 && e->state == PUB_WAITING)
-			return;		/* avahi is going away; retry later */
+		t0 = now;
+		if (e->state == PUB_WAITING)
+			r = entry_publish(e);
+		else
+			r = entry_update(e);
+		if (r == -1 && e->state == PUB_WAITING) {
+			/* avahi is going away, or hangs: retry later */
+			if (stalled(pub, t0))
+				sync_soon(pub, PUB_STALL_RETRY_MS);
+			return;
+		}
 	}
 }
 
@@ -1128,11 +1215,7 @@ publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 {
 	struct publisher *pub = e->pub;
 	struct txt nt;
-	AvahiStringList *l;
-	AvahiIfIndex ifi;
-	AvahiProtocol proto;
-	const char *host;
-	int txt_changed, port_changed, r;
+	int txt_changed, port_changed;
 	char err[PUB_ERRLEN];
 
 	if (pub_txt_check(txt, err, sizeof(err)) == -1) {
@@ -1156,36 +1239,22 @@ publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 		    e->type, e->where, e->port, port);
 		e->port = port;
 	}
-	if (!pub->running || pub->client_dead) {
-		if (e->state == PUB_FAILED)
-			entry_set_state(e, PUB_WAITING);
-		return 0;
+	switch (e->state) {
+	case PUB_WAITING:
+		break;		/* publication takes the news */
+	case PUB_FAILED:
+		entry_set_state(e, PUB_WAITING);	/* try again */
+		break;
+	case PUB_REGISTERING:
+	case PUB_ESTABLISHED:
+		if (port_changed)
+			e->upd |= UPD_READD;
+		else if (txt_changed)
+			e->upd |= UPD_TXT;
+		break;
 	}
-	if (e->state == PUB_FAILED) {
-		entry_publish(e);
-		return 0;
-	}
-	if (e->group == NULL || (!txt_changed && !port_changed))
-		return 0;	/* WAITING: the next batch takes the news */
-	if (port_changed) {
-		entry_publish(e);	/* reset + add + commit, same name */
-		return 0;
-	}
-	entry_target(e, &ifi, &proto, &host);
-	if (pub_txt_to_strlst(&e->txt, &l) == -1)
-		r = AVAHI_ERR_NO_MEMORY;
-	else {
-		r = avahi_entry_group_update_service_txt_strlst(e->group, ifi,
-		    proto, 0, e->name, e->type, e->domain, l);
-		avahi_string_list_free(l);
-	}
-	if (r < 0) {
-		log_warnx("publish \"%s\" %s %s: TXT update: %s; re-adding",
-		    e->name, e->type, e->where, avahi_strerror(r));
-		entry_publish(e);
-	} else
-		log_info("publish \"%s\" %s %s: TXT updated (%zu items)",
-		    e->name, e->type, e->where, e->txt.n);
+	if (pub->running && (e->upd != 0 || e->state == PUB_WAITING))
+		sync_soon(pub, 0);
 	return 0;
 }
 

@@ -249,8 +249,13 @@ import(struct remote *r, struct isvc *e)
 	e->skip[0] = '\0';
 	if (!import_decide(&e->svc.txt, r->agent->siteid, r->peer_id,
 	    r->maxhops, &e->meta, e->skip, sizeof(e->skip))) {
-		log_info("%s: not importing \"%s\" (%s): %s", r->conf->name,
-		    e->svc.name, e->svc.type, e->skip);
+		/* loops are normal in a mesh: not worth more than debug */
+		if (strncmp(e->skip, "loop", 4) == 0)
+			log_debug("%s: not importing \"%s\" (%s): %s",
+			    r->conf->name, e->svc.name, e->svc.type, e->skip);
+		else
+			log_info("%s: not importing \"%s\" (%s): %s",
+			    r->conf->name, e->svc.name, e->svc.type, e->skip);
 		return;
 	}
 	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
@@ -411,6 +416,70 @@ has_feature(const char *list, const char *word)
 	return 0;
 }
 
+/* The master's control socket must answer before connections are handed
+ * to it: ssh runs without multiplexing when it cannot create the socket. */
+static void
+alive_done(struct remote *r)
+{
+	ev_io_del(r->alive_io);
+	r->alive_io = NULL;
+	if (r->alive_fd != -1) {
+		close(r->alive_fd);
+		r->alive_fd = -1;
+		mux_reader_free(&r->alive_mr);
+	}
+}
+
+static void
+alive_cb(int fd, short revents, void *arg)
+{
+	struct remote *r = arg;
+
+	for (;;) {
+		switch (mux_reader_read(&r->alive_mr, fd)) {
+		case MUX_EV_NONE:
+			return;
+		case MUX_EV_ALIVE:
+			log_debug("%s: the ssh master (pid %u) answers on %s",
+			    r->conf->name, r->alive_mr.pid, r->ssh.ctlpath);
+			if ((pid_t)r->alive_mr.pid != r->ssh.pid)
+				log_warnx("%s: %s is served by pid %u, not by "
+				    "our ssh (pid %ld)", r->conf->name,
+				    r->ssh.ctlpath, r->alive_mr.pid,
+				    (long)r->ssh.pid);
+			alive_done(r);
+			return;
+		case MUX_EV_EOF:
+		case MUX_EV_ERROR:
+		case MUX_EV_FAILED:
+			alive_done(r);
+			remote_lost(r, 1, "the ssh master does not answer on its "
+			    "control socket %s", r->ssh.ctlpath);
+			return;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+alive_check(struct remote *r)
+{
+	char err[256];
+
+	r->alive_fd = mux_alive_check(r->ssh.ctlpath, ++r->agent->next_rid,
+	    err, sizeof(err));
+	if (r->alive_fd == -1) {
+		remote_lost(r, 1, "ssh runs without its control socket: %s",
+		    err);
+		return;
+	}
+	mux_reader_init(&r->alive_mr, r->agent->next_rid);
+	if ((r->alive_io = ev_io_add(r->agent->loop, r->alive_fd, POLLIN,
+	    alive_cb, r)) == NULL)
+		alive_done(r);
+}
+
 static void
 h_hello(struct remote *r, struct msg *m)
 {
@@ -440,6 +509,9 @@ h_hello(struct remote *r, struct msg *m)
 	if (strcmp(r->peer_id, r->agent->siteid) == 0)
 		log_warnx("%s: the server has this site's own id %s: its "
 		    "services count as loops", r->conf->name, r->peer_id);
+	alive_check(r);
+	if (!is_live(r))
+		return;
 	send_browse(r);
 	set_state(r, RS_BROWSING);
 	types[0] = '\0';
@@ -597,6 +669,7 @@ remote_stderr_cb(int fd, short revents, void *arg)
 static void
 close_session(struct remote *r)
 {
+	alive_done(r);
 	withdraw_all(r);
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
@@ -814,6 +887,7 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	r->conf = rc;
 	r->state = RS_BACKOFF;
 	sshm_init(&r->ssh);
+	r->alive_fd = -1;
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
 	svctable_init(&r->table, rc->max_services);

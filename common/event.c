@@ -408,6 +408,7 @@ static void
 aw_cb(int fd, short revents, void *arg)
 {
 	AvahiWatch *w = arg;
+	struct ev_io *io = w->io;	/* the callback may free w, not io */
 	AvahiWatchEvent e = 0;
 
 	if (revents & POLLIN)
@@ -418,9 +419,9 @@ aw_cb(int fd, short revents, void *arg)
 		e |= AVAHI_WATCH_ERR;
 	if (revents & POLLHUP)
 		e |= AVAHI_WATCH_HUP;
-	w->io->avahi_revents = e;
-	w->io->avahi_cb(w, fd, e, w->userdata);
-	w->io->avahi_revents = 0;
+	io->avahi_revents = e;
+	io->avahi_cb(w, fd, e, w->userdata);
+	io->avahi_revents = 0;	/* io is only marked dead until reaped */
 }
 
 static AvahiWatch *

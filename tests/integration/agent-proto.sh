@@ -16,6 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${top_builddir:=$(cd "$here/../.." && pwd)}"
 AGENT=$top_builddir/agent/rnsplice-agent
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
+command -v python3 >/dev/null || t_skip "python3 not installed"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/agent-proto.XXXXXX") || t_bail "mktemp"
 chmod 0700 "$dir"
@@ -41,6 +42,21 @@ cat >"$dir/fake-ssh" <<'EOF'
 dest=${*: -2:1}
 in=$FAKE_DIR/$dest.in
 : >>"$in"
+# the control socket: answer ALIVE_CHECK like a master would
+ctl=
+prev=
+for a; do
+	[ "$prev" = -S ] && ctl=$a
+	prev=$a
+done
+if [ "$dest" != nomux ]; then
+	python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
+	# as ssh does, have the socket before the session starts
+	for _ in $(seq 1 200); do
+		[ -S "$ctl" ] && break
+		sleep 0.01
+	done
+fi
 hello() { printf 'HELLO 1.0 fakesrv subsystem relay,update maxline=16384\n'; }
 svc() { # ID NAME [TXT...]
 	local id=$1 name=$2
@@ -86,7 +102,7 @@ hostile)
 		esac
 	done
 	;;
-silent)
+silent | nomux)
 	hello
 	cat >>"$in"
 	;;
@@ -96,6 +112,33 @@ mute)
 esac
 EOF
 chmod +x "$dir/fake-ssh"
+cat >"$dir/fake-mux.py" <<'EOF'
+import os, socket, struct, sys
+path, pid = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(8)
+def packets(c):
+    buf = b""
+    while True:
+        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+            n = struct.unpack(">I", buf[:4])[0]
+            yield buf[4:4 + n]
+            buf = buf[4 + n:]
+        d = c.recv(4096)
+        if not d:
+            return
+        buf += d
+while True:
+    c, _ = s.accept()
+    c.sendall(struct.pack(">III", 8, 1, 4))			# HELLO 4
+    for body in packets(c):
+        t = struct.unpack(">I", body[:4])[0]
+        if t == 0x10000004:					# ALIVE_CHECK
+            rid = struct.unpack(">I", body[4:8])[0]
+            c.sendall(struct.pack(">IIII", 12, 0x80000005, rid, pid))
+    c.close()
+EOF
 
 cat >"$dir/agent.conf" <<EOF
 allow-root yes
@@ -108,6 +151,7 @@ remote hostile {
 }
 remote silent { }
 remote mute { }
+remote nomux { }
 EOF
 
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
@@ -176,6 +220,10 @@ t_ok wait_for 6 logged "silent: no answer from the subsystem for 3 s; reconnecti
 	"a silent subsystem is declared dead after 3 intervals"
 t_ok wait_for 6 logged "mute: no greeting from the subsystem after 3 s; reconnecting in" \
 	"a subsystem that never greets is given up"
+
+# ssh that could not create its control socket is no use
+t_ok wait_for 5 logged "nomux: ssh runs without its control socket: .*nomux-.*: connect: No such file or directory; reconnecting in" \
+	"a master without a control socket is detected"
 
 # the control socket answers while all this goes on
 if [ -x "$top_builddir/agent/rnsplice" ]; then

@@ -161,8 +161,8 @@ t_ok lab_wait_for 5 eval '[ "$(status_field $SOCK1 live)" = 0 ]' \
 	"no relay left open afterwards"
 
 # --- live changes ---------------------------------------------------------------------
-W2=$LAB_DIR/w2
 w2=$(lab_watch bcli $T)
+wa=$(lab_watch arelay $T)
 sleep 0.5
 NEW="New $LAB_ID"
 t0=$EPOCHREALTIME
@@ -172,6 +172,9 @@ if t_ok lab_wait_for 10 lab_watch_seen "$w2" "$NEW (siteA)" eth0 IPv4 \
 	first=$(lab_watch_times "$w2" = "$NEW (siteA)" eth0 IPv4 | head -n 1)
 	timing "discovery A->B (publish on asrv -> resolved on bcli)" \
 		"$(( (${first//./} - ${t0//./}) / 1000 ))"
+	firsta=$(lab_watch_times "$wa" = "$NEW" eth0 IPv4 | head -n 1)
+	[ -n "$firsta" ] && timing "propagation (resolved on arelay -> resolved on bcli)" \
+		"$(( (${first//./} - ${firsta//./}) / 1000 ))"
 fi
 # a TXT change (avahi-publish cannot update in place: re-publish)
 lab_unpublish "$pub_new"
@@ -185,8 +188,12 @@ if t_ok lab_wait_for 10 eval '! lab_watch_seen "$w2" "$NEW (siteA)" eth0 IPv4' \
 	last=$(lab_watch_times "$w2" - "$NEW (siteA)" eth0 IPv4 | tail -n 1)
 	[ -n "$last" ] && timing "withdrawal A->B (unpublish -> removed on bcli)" \
 		"$(( (${last//./} - ${t0//./}) / 1000 ))"
+	lasta=$(lab_watch_times "$wa" - "$NEW" eth0 IPv4 | tail -n 1)
+	[ -n "$last" ] && [ -n "$lasta" ] && timing \
+		"withdrawal propagation (removed on arelay -> removed on bcli)" \
+		"$(( (${last//./} - ${lasta//./}) / 1000 ))"
 fi
-: "$W2"
+lab_unwatch "$wa"
 
 # --- the ssh master dies ---------------------------------------------------------------
 sshpid=$(status_field "$SOCK1" ssh_pid)
@@ -236,6 +243,12 @@ remote hostA {
 	name-template "%n [host]"
 	max-relays 2
 }
+remote ifaceA {
+	destination siteA
+	types $T
+	scope interface eth0
+	name-template "%n {eth0}"
+}
 remote denied {
 	destination siteA
 	ssh-option User=nosuchuser
@@ -261,6 +274,16 @@ t_ok same_body brelay "http://127.0.0.1:${hport#*;}/index.html" "$www/index.html
 t_nok lab_seen bcli $T "$HNAME" "host scope: invisible from bcli"
 t_nok lab_exec bcli curl -s --max-time 3 -o /dev/null "http://10.2.0.1:${hport#*;}/" \
 	"host scope: unreachable from bcli"
+
+INAME="$WEB {eth0}"
+t_ok lab_wait_for 15 seen_at bcli "$INAME" 10.2.0.1 \
+	"interface scope: \"$INAME\" on LAN B"
+read -r _ iport <<<"$(spliced bcli "$INAME")"
+t_ok same_body bcli "http://10.2.0.1:$iport/index.html" "$www/index.html" \
+	"interface scope: usable from LAN B"
+t_nok lab_exec brelay curl -s --max-time 3 -o /dev/null "http://127.0.0.1:$iport/" \
+	"interface scope: not listening on other addresses"
+t_nok lab_seen brelay $T "$INAME" lo "interface scope: not published on lo"
 
 # max-relays 2: a third concurrent connection is refused, cleanly
 cat >"$LAB_DIR/hold3.py" <<'EOF'
@@ -401,16 +424,33 @@ t_ok lab_wait_for 3 eval '[ "$(tail -n 1 "$LAB_DIR/halfcb.count" 2>/dev/null)" =
 	"relay mode: client data after the server's half-close arrives"
 : "$pa" "$pb" "$pca" "$pcb"
 
+# --- avahi restarts ------------------------------------------------------------------------------
+# the server's: the subsystem says AVAHI down/up, the agent keeps its services
+lab_avahi_restart arelay || t_bail "avahi restart on arelay"
+t_ok lab_wait_for 10 grep -q "siteA: the server's avahi-daemon is back" "$(agent_log 1)" \
+	"server's avahi-daemon restart: reported down and back"
+t_ok lab_wait_for 10 seen_at bcli "$NAME" 10.2.0.1 "and the service is still spliced"
+# ours: the publisher publishes everything again
+lab_avahi_restart brelay || t_bail "avahi restart on brelay"
+t_ok lab_wait_for 15 seen_at bcli "$NAME" 10.2.0.1 \
+	"local avahi-daemon restart: the service is published again"
+t_ok same_body bcli "http://$addr2:$port2/index.html" "$www/index.html" \
+	"and answers on the same port"
+
 # --- shutdown --------------------------------------------------------------------------------
 w3=$(lab_watch bcli $T)
 sleep 0.5
-t_ok lab_watch_seen "$w3" "$NAME" eth0 IPv4 "before shutdown, bcli sees the service"
+t_ok lab_wait_for 5 lab_watch_seen "$w3" "$NAME" eth0 IPv4 "before shutdown, bcli sees the service"
 t0=$EPOCHREALTIME
 lab_stop "$agent1"
 t_ok lab_wait_for 5 eval '! lab_watch_seen "$w3" "$NAME" eth0 IPv4' \
 	"agent stopped: its services are withdrawn (goodbyes)"
 timing "agent SIGTERM -> withdrawn on bcli" "$(ms_since "$t0")"
 t_nok grep -q "ssh did not exit in time" "$(agent_log 1)" "ssh exited with the agent"
+read -r agent2 <"$LAB_DIR/agent2.pid"
+lab_stop "$agent2"
+t_nok grep -q -e "Sanitizer" -e "runtime error" "$(agent_log 1)" "$(agent_log 2)" \
+	"no sanitizer report from the agents"
 
 t_diag "timings:"
 while read -r line; do t_diag "  $line"; done <"$LAB_DIR/timings"

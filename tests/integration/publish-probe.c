@@ -9,6 +9,9 @@
  *	txt KEY [TXT...]	replace the TXT record
  *	port KEY PORT		change the port
  *	remove KEY
+ *	selfremove KEY	the callback removes KEY once it is established
+ *	selfquit KEY	the callback frees the publisher (and the probe
+ *			exits) once KEY is established
  *	list
  *	quit			(EOF and SIGTERM too)
  *
@@ -19,6 +22,7 @@
  *	state KEY STATE NAME [ERROR]	an entry changed (NAME: in use)
  *	entry KEY STATE NAME [ERROR]	answer to list
  *	ok VERB | error TEXT
+ *	removed KEY			(selfremove done)
  *	bye
  *
  * -v: debug logs on stderr. */
@@ -47,11 +51,13 @@
 struct probe_entry {
 	char			*key;
 	struct pub_entry	*e;
+	int			 selfremove;
+	int			 selfquit;
 };
 
 static struct ev_loop *loop;
 static struct publisher *pub;
-static struct probe_entry entries[MAXKEYS];
+static struct probe_entry *entries[MAXKEYS];	/* pub_entry args */
 static size_t nentries;
 static struct buf in;
 static struct ev_io *in_io;
@@ -100,20 +106,52 @@ find(const char *key)
 	size_t i;
 
 	for (i = 0; i < nentries; i++)
-		if (strcmp(entries[i].key, key) == 0)
-			return &entries[i];
+		if (strcmp(entries[i]->key, key) == 0)
+			return entries[i];
 	return NULL;
 }
 
+static void quit(void);
+
+static void
+forget(struct probe_entry *pe)
+{
+	size_t i;
+
+	for (i = 0; i < nentries; i++)
+		if (entries[i] == pe) {
+			entries[i] = entries[--nentries];
+			break;
+		}
+	free(pe->key);
+	free(pe);
+}
+
+/* Runs from the publisher's notify timer: exercises removing and freeing
+ * from within the callback. */
 static void
 pub_event(struct publisher *p, struct pub_entry *e, int up, void *arg)
 {
+	struct probe_entry *pe;
+	const char *f[1];
+
 	if (e == NULL) {
 		printf("avahi %s\n", up ? "up" : "down");
 		fflush(stdout);
 		return;
 	}
-	out_entry("state", pub_entry_arg(e));
+	pe = pub_entry_arg(e);
+	out_entry("state", pe);
+	if (pub_entry_state(e) != PUB_ESTABLISHED)
+		return;
+	if (pe->selfquit)
+		quit();
+	else if (pe->selfremove) {
+		publisher_remove(e);
+		f[0] = pe->key;
+		out_fields("removed", f, 1);
+		forget(pe);
+	}
 }
 
 static void
@@ -199,12 +237,12 @@ cmd_add(char **f, size_t *lens, size_t n)
 		txt_free(&t);
 		return;
 	}
-	p = &entries[nentries];
-	if ((p->key = strdup(f[1])) == NULL)
-		fatal("strdup");
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->key = strdup(f[1])) == NULL)
+		fatal("calloc");
 	if ((p->e = publisher_add(pub, &s, p)) == NULL)
 		fatal("publisher_add");
-	nentries++;
+	entries[nentries++] = p;
 	txt_free(&t);
 	out_fields("ok", (const char *const *)f, 1);
 }
@@ -250,8 +288,7 @@ cmd_remove(char **f, size_t n)
 		return;
 	}
 	publisher_remove(p->e);
-	free(p->key);
-	*p = entries[--nentries];
+	forget(p);
 	out_fields("ok", (const char *const *)f, 1);
 }
 
@@ -298,9 +335,23 @@ command(const char *line, size_t len)
 		cmd_update(f, lens, n, 1);
 	else if (strcmp(f[0], "remove") == 0)
 		cmd_remove(f, n);
+	else if (strcmp(f[0], "selfremove") == 0 ||
+	    strcmp(f[0], "selfquit") == 0) {
+		struct probe_entry *p;
+
+		if (n != 2 || (p = find(f[1])) == NULL)
+			out_error("no such key");
+		else {
+			if (f[0][4] == 'r')
+				p->selfremove = 1;
+			else
+				p->selfquit = 1;
+			out_fields("ok", (const char *const *)f, 1);
+		}
+	}
 	else if (strcmp(f[0], "list") == 0) {
 		for (i = 0; i < nentries; i++)
-			out_entry("entry", &entries[i]);
+			out_entry("entry", entries[i]);
 		out_fields("ok", (const char *const *)f, 1);
 	} else if (strcmp(f[0], "quit") == 0)
 		quit();
@@ -374,8 +425,11 @@ main(int argc, char **argv)
 	fflush(stdout);
 	ev_loop_run(loop);
 	buf_free(&in);
-	while (nentries > 0)
-		free(entries[--nentries].key);
+	while (nentries > 0) {
+		nentries--;
+		free(entries[nentries]->key);
+		free(entries[nentries]);
+	}
 	ev_loop_free(loop);
 	return 0;
 }

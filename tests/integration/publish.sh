@@ -20,6 +20,8 @@
 # otherwise.
 
 # shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2016  # single-quoted code is expanded later, by eval
+# shellcheck disable=SC2034  # variables read only inside eval'ed code
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -236,6 +238,14 @@ cmd "remove Bin"
 t_ok lab_wait_for 5 seen_after "$W" - Bin 0 "removed: bcli sees it go"
 timing "remove -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - Bin 0)") ms"
 
+# Removing from within the callback (the probe does it when the entry
+# reports established).
+cmd "add Ephemeral _rnspub._tcp 8635 lan"
+cmd "selfremove Ephemeral"
+t_ok lab_wait_for 5 out_has '^removed Ephemeral$' \
+	"an entry removed from within the callback"
+t_ok lab_wait_for 5 seen_after "$W" - Ephemeral 0 "bcli sees it come and go"
+
 # --- avahi-daemon restart --------------------------------------------------
 
 ups=$(out_count '^avahi up$')
@@ -252,7 +262,7 @@ t_ok lab_wait_for 10 eval '[ "$(out_count "^avahi up$")" -gt "$ups" ]' \
 for n in Early "Printer [siteA]" "Shared #2"; do
 	t_ok lab_wait_for 8 seen_after "$W" = "$n" "$TS" "after restart: bcli resolves \"$n\" again"
 done
-timing "avahi start -> \"Printer [siteA]\" resolved on bcli again: $(ms "$TS" "$(first_time "$W" = "$N1" "$TS")") ms (daemon stopped for $(ms "$TR" "$TS") ms)"
+timing "avahi start -> \"Printer [siteA]\" resolved on bcli again: $(ms "$TS" "$(first_time "$W" = "$N1" "$TS")") ms (stop + start took $(ms "$TR" "$TS") ms)"
 t_ok lab_wait_for 8 eval 'lab_exec brelay avahi-resolve -4 -n "$HOSTREC" 2>/dev/null | grep -q "127\.0\.0\.1"' \
 	"after restart: $HOSTREC resolves on brelay again"
 t_ok lab_wait_for 5 eval 'get brelay "$N2" lo IPv4 | grep -q ";127\.0\.0\.1;8632;"' \
@@ -275,11 +285,16 @@ t_ok eval 'get bcli "$N1" eth0 IPv4 | grep -q "rp=printers/b"' \
 
 # --- probe exit: goodbyes ------------------------------------------------------
 
+# The publisher is freed from within the callback, once "Last" is
+# established: avahi withdraws everything when the client goes.
+TL=$EPOCHREALTIME
+cmd "add Last _rnspub._tcp 8636 lan"
+cmd "selfquit Last"
+t_ok lab_wait_for 5 out_has '^bye$' "publisher freed from within the callback"
 T0=$EPOCHREALTIME
-cmd "quit"
 exec 7>&-
-t_ok lab_wait_for 5 out_has '^bye$' "probe exits"
-t_ok lab_wait_for 5 seen_after "$W" - "$N1" "$T0" "publisher gone: bcli sees its services go"
+t_ok lab_wait_for 5 eval '! lab__alive "$(cat "$D/probe.pid")"' "probe exits"
+t_ok lab_wait_for 5 seen_after "$W" - "$N1" "$TL" "publisher gone: bcli sees its services go"
 timing "probe exit -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - "$N1" "$T0")") ms"
 
 t_done
