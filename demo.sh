@@ -13,6 +13,11 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# avahi-browse -p writes names with \DDD decimal escapes
+unescape() {
+	python3 -c 'import re, sys
+print(re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1))), sys.argv[1]))' "$1"
+}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: needs root to build the network namespaces of the lab" >&2
@@ -53,8 +58,8 @@ printf '<h1>Hello from LAN A</h1>\n<p>served by asrv, 10.1.0.2</p>\n' \
 lab_http asrv 8080 "$LAB_DIR/www" >/dev/null || exit 1
 lab_publish asrv "Lab web server" _http._tcp 8080 path=/ >/dev/null || exit 1
 lab_wait_for 10 lab_seen arelay _http._tcp "Lab web server" || exit 1
-lab_browse arelay _http._tcp | grep '^=' | grep 'Lab web server' | head -1 |
-    awk -F';' '{printf "  seen on LAN A (arelay): %s at %s port %s\n", $4, $8, $9}'
+lab_browse arelay _http._tcp | grep '^=' | grep 'Lab.032web' | grep IPv4 | head -1 |
+    awk -F';' '{printf "  seen on LAN A (arelay): at %s port %s\n", $8, $9}'
 
 say "LAN B before splicing: avahi-browse on bcli"
 if lab_browse bcli _http._tcp | grep -q 'Lab web server'; then
@@ -66,7 +71,8 @@ echo "  nothing: LAN B cannot see LAN A"
 say "brelay: rnsplice-agent -d siteA _http._tcp   (siteA = arelay over ssh, from ~/.ssh/config)"
 mkdir -p -m 0700 "$LAB_DIR/brelay/run"
 export XDG_RUNTIME_DIR=$LAB_DIR/brelay/run
-lab_bg brelay "$LAB_DIR/agent.pid" "$agent" -d -R siteA _http._tcp \
+lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" \
+    "$agent" -d -R siteA _http._tcp \
     >"$LAB_DIR/agent.log" 2>&1
 read -r agent_pid <"$LAB_DIR/agent.pid"
 
@@ -78,10 +84,10 @@ if ! lab_wait_for 20 lab_seen bcli _http._tcp "Lab web server (siteA)"; then
 	exit 1
 fi
 line=$(lab_browse bcli _http._tcp | grep '^=' | grep 'siteA' | grep IPv4 | head -1)
-name=$(echo "$line" | cut -d';' -f4)
+name=$(unescape "$(echo "$line" | cut -d';' -f4)")
 addr=$(echo "$line" | cut -d';' -f8)
 port=$(echo "$line" | cut -d';' -f9)
-txt=$(echo "$line" | cut -d';' -f10)
+txt=$(echo "$line" | cut -d';' -f10-)
 printf '  found "%s" at %s port %s (within %ds)\n  TXT %s\n' \
     "$name" "$addr" "$port" $((SECONDS - t0)) "$txt"
 echo "  (10.2.0.1 is brelay: the service is announced under the relay's own address)"
@@ -98,6 +104,10 @@ lab_exec brelay env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$cli" status | sed 's/^/
 lab_exec brelay env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$cli" services | sed 's/^/  /'
 
 say "done: a web server on LAN A was found and used from LAN B through ssh only"
-echo "(agent log: ${LAB_KEEP:+$LAB_DIR/agent.log}${LAB_KEEP:-set LAB_KEEP=1 to keep the lab's logs})"
+if [ -n "${LAB_KEEP:-}" ]; then
+	echo "(agent log: $LAB_DIR/agent.log)"
+else
+	echo "(LAB_KEEP=1 ./demo.sh keeps the lab's logs, the agent's among them)"
+fi
 lab_stop "$agent_pid" >/dev/null 2>&1
 exit 0
