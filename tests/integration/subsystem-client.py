@@ -17,7 +17,8 @@
                              before RELAYING, then as send-first.
                            Prints the first line (RELAYING or ERROR ...) and
                            exits 0 on RELAYING, 3 on ERROR.
-  server PORT MODE STATS   a TCP service; every connection is counted in
+  server PORT MODE STATS   a TCP service (IPv4 and IPv6); every connection
+                           is counted in
                            the file STATS ("conns N").  MODE hash: read to
                            EOF, answer "N SHA256", close.  MODE first: send
                            100000 bytes, shut the write side, read to EOF,
@@ -132,9 +133,10 @@ def relay(name, type_, domain, send, recv, mode, cmd):
 
 
 def server(port, mode, stats):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
     s.listen(16)
     conns = 0
     with open(stats, "w") as f:

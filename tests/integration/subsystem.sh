@@ -67,9 +67,11 @@ start() {
 	lab_wait_for 10 has "$1" '^HELLO ' || t_diag "$1: no HELLO"
 }
 
-# say NAME LINE -- send one line ("!close": end of input).
+# say NAME LINE -- send one line ("!close": end of input, "!quit": stop
+# the client). A FIFO whose reader is gone would block: time out.
 say() {
-	printf '%s\n' "$2" >"$LAB_DIR/$1.ctl"
+	timeout 2 bash -c 'printf "%s\n" "$1" >"$0"' "$LAB_DIR/$1.ctl" "$2" ||
+		t_diag "say $1: the client is gone"
 }
 
 # has NAME REGEX -- a line of session NAME matches (timestamps stripped).
@@ -179,7 +181,7 @@ t_ok lab_wait_for 10 has_svc s1 ADD "Late _http._tcp local $HA 10.1.0.2 8090 v=1
 t_diag "publish -> ADD: $(($(when s1 '^ADD [0-9]+ Late ') - ta)) ms"
 id_late=$(ids s1 ADD "Late _http._tcp local $HA 10.1.0.2 8090 v=1")
 
-coproc TXTP { lab_exec asrv "$TXTPUB" Changing _http._tcp 8095 v=1 2>&1; }
+coproc TXTP { lab_exec asrv "$TXTPUB" Changing _http._tcp 8095 v=1 2>"$LAB_DIR/txtpub.err"; }
 read -r -t 10 line <&"${TXTP[0]}"
 t_ok [ "${line:-}" = established ] "txtpub established"
 t_ok lab_wait_for 10 has_svc s1 ADD "Changing _http._tcp local $HA 10.1.0.2 8095 v=1" \
@@ -303,15 +305,25 @@ t_ok [ "$(wc -c <"$LAB_DIR/recv3" 2>/dev/null)" -eq 100000 ] \
 t_ok lab_wait_for 5 grep -q "^got 50000 $sum2\$" "$LAB_DIR/srv2.stats" \
 	"data sent after the service's half-close still reaches it"
 
+# address rules filter the candidates: without its IPv4 address the
+# service is reached at its IPv6 link-local one, zone and all
+printf 'deny address 10.1.0.0/24\n' >"$POLICY"
+out=$(relay Relay%20target _rnstest._tcp "$LAB_DIR/payload2" "$LAB_DIR/recv4" send-first)
+t_ok [ "$out" = RELAYING ] "IPv4 address denied: RELAYING over IPv6 ($out)"
+t_ok [ "$(cat "$LAB_DIR/recv4" 2>/dev/null)" = "50000 $sum2" ] \
+	"... to the link-local address with its zone"
+t_ok grep -q 'relay to "Relay target" _rnstest._tcp at fe80::[0-9a-f:]*%eth0 port 9000' \
+	"$LAB_DIR/subsys.log" "... as the log says"
+
 n0=$(conns "$LAB_DIR/srv1.stats")
 out=$(relay Nope _rnstest._tcp "$LAB_DIR/payload2" /dev/null send-first)
 t_ok eval '[[ "$out" == "ERROR no-service "* ]]' "unadvertised target: ERROR no-service ($out)"
 printf 'deny name "Relay target"\n' >"$POLICY"
 out=$(relay Relay%20target _rnstest._tcp "$LAB_DIR/payload2" /dev/null send-first)
 t_ok eval '[[ "$out" == "ERROR denied "* ]]' "denied target: ERROR denied ($out)"
-printf 'deny address 10.1.0.0/24\n' >"$POLICY"
+printf 'deny address 10.1.0.0/24\ndeny address fe80::/10\n' >"$POLICY"
 out=$(relay Relay%20target _rnstest._tcp "$LAB_DIR/payload2" /dev/null send-first)
-t_ok eval '[[ "$out" == "ERROR denied "* ]]' "target at a denied address: ERROR denied ($out)"
+t_ok eval '[[ "$out" == "ERROR denied "* ]]' "target at denied addresses: ERROR denied ($out)"
 printf 'relay no\n' >"$POLICY"
 out=$(relay Relay%20target _rnstest._tcp "$LAB_DIR/payload2" /dev/null send-first)
 t_ok eval '[[ "$out" == "ERROR denied "* ]]' "relay no: ERROR denied ($out)"
