@@ -69,10 +69,7 @@ fi
 echo "  nothing: LAN B cannot see LAN A"
 
 say "brelay: rnsplice-agent -d siteA _http._tcp   (siteA = arelay over ssh, from ~/.ssh/config)"
-mkdir -p -m 0700 "$LAB_DIR/brelay/run"
-export XDG_RUNTIME_DIR=$LAB_DIR/brelay/run
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" \
-    "$agent" -d -R siteA _http._tcp \
+lab_bg brelay "$LAB_DIR/agent.pid" "$agent" -d -R siteA _http._tcp \
     >"$LAB_DIR/agent.log" 2>&1
 read -r agent_pid <"$LAB_DIR/agent.pid"
 
@@ -100,8 +97,8 @@ fi
 printf '%s\n' "$page" | sed 's/^/  | /'
 
 say "brelay: rnsplice status; rnsplice services"
-lab_exec brelay env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$cli" status | sed 's/^/  /'
-lab_exec brelay env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$cli" services | sed 's/^/  /'
+lab_exec brelay "$cli" status | sed 's/^/  /'
+lab_exec brelay "$cli" services | sed 's/^/  /'
 
 say "done: a web server on LAN A was found and used from LAN B through ssh only"
 if [ -n "${LAB_KEEP:-}" ]; then

@@ -302,7 +302,7 @@ sock_cb(int fd, short revents, void *arg)
 			r->sock_eof = 1;
 		}
 	}
-	if ((revents & (POLLOUT | POLLERR)) && !r->shut &&
+	if ((revents & (POLLOUT | POLLERR | POLLHUP)) && !r->shut &&
 	    buf_len(&r->up) > 0) {
 		n = buf_write_fd(&r->up, fd);
 		if (n > 0)

@@ -91,16 +91,28 @@ finish(struct session *s, int code)
 /* Queue a control line. These always fit: input is read only while the
  * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
  * most one control line. */
+/* At -dd: the line just appended to the output (from offset before). */
+static void
+log_sent(struct session *s, size_t before)
+{
+	size_t len = buf_len(&s->out) - before - 1;
+
+	if (log_getverbose() >= 2)
+		log_debug("-> %.*s", (int)(len > 300 ? 300 : len),
+		    (const char *)buf_ptr(&s->out) + before);
+}
+
 static void
 send_msg(struct session *s, struct msg *m)
 {
+	size_t before = buf_len(&s->out);
+
 	if (msg_format(&s->out, m, s->peer_maxline) == -1) {
 		log_warnx("cannot queue %s (%zu bytes queued)",
 		    msg_verb(m->type), buf_len(&s->out));
 		return;
 	}
-	if (log_getverbose() >= 2)
-		log_debug("-> %s", msg_verb(m->type));
+	log_sent(s, before);
 	update_io(s);
 }
 
@@ -180,11 +192,12 @@ session_close(struct session *s, const char *code, const char *fmt, ...)
 	update_io(s);
 }
 
+/* Flush from the loop, after every event of this round was taken in (a
+ * timer armed for a held entry is brought forward: flush re-arms it). */
 static void
 schedule_flush(struct session *s)
 {
-	if (!ev_timer_pending(s->flush_t))
-		ev_timer_set(s->flush_t, 0);
+	ev_timer_set(s->flush_t, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -195,8 +208,9 @@ emit(void *arg, enum msg_type type, uint32_t id, const struct svc *sv)
 {
 	struct session *s = arg;
 	struct msg m;
+	size_t before = buf_len(&s->out);
 
-	if (buf_len(&s->out) >= OUT_SOFT)
+	if (before >= OUT_SOFT)
 		return SVC_EMIT_FULL;
 	memset(&m, 0, sizeof(m));
 	m.type = type;
@@ -209,9 +223,7 @@ emit(void *arg, enum msg_type type, uint32_t id, const struct svc *sv)
 		    "%zu, not offered", sv->name, sv->type, s->peer_maxline);
 		return SVC_EMIT_TOOBIG;
 	}
-	if (log_getverbose() >= 2)
-		log_debug("-> %s %u%s%s", msg_verb(type), id,
-		    sv ? " " : "", sv ? sv->name : "");
+	log_sent(s, before);
 	return 0;
 }
 

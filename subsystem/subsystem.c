@@ -43,6 +43,8 @@ subsystem_main(const struct subsystem_opts *o)
 		return 1;
 	}
 	if (o->check_only) {
+		if (strcmp(pol->file, file) != 0)
+			printf("%s: not found, built-in defaults\n", file);
 		printf("%s: %zu rules, relay %s, max-services %u, max-line %u, "
 		    "max-relays %u, max-hops %u, keepalive %u\n", pol->file,
 		    pol->nrules, pol->relay ? "yes" : "no", pol->max_services,

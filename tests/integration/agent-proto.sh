@@ -49,8 +49,10 @@ for a; do
 	[ "$prev" = -S ] && ctl=$a
 	prev=$a
 done
-if [ "$dest" != nomux ]; then
+if [ "$dest" != nomux ] && [ "$dest" != denied ]; then
 	python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
+	mux=$!
+	trap 'kill $mux 2>/dev/null' EXIT
 	# as ssh does, have the socket before the session starts
 	for _ in $(seq 1 200); do
 		[ -S "$ctl" ] && break
@@ -129,8 +131,15 @@ def packets(c):
         if not d:
             return
         buf += d
+s.settimeout(0.5)
 while True:
-    c, _ = s.accept()
+    if os.getppid() != pid:		# the fake ssh is gone: so are we
+        sys.exit(0)
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    c.settimeout(5)
     c.sendall(struct.pack(">III", 8, 1, 4))			# HELLO 4
     for body in packets(c):
         t = struct.unpack(">I", body[:4])[0]

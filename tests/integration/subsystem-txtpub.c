@@ -6,7 +6,8 @@
  *
  * Prints "established" once avahi has registered the service. Each line
  * read from stdin is a new TXT record (items separated by spaces; an empty
- * line: no items), applied with avahi_entry_group_update_service_txt_strlst;
+ * line: no items), applied with avahi_entry_group_update_service_txt_strlst
+ * (the latest one read before the service is established, once it is);
  * prints "updated" after each. EOF withdraws the service and exits. */
 #include "config.h"
 
@@ -27,12 +28,33 @@ static const char *name, *type;
 static uint16_t port;
 static AvahiStringList *txt;
 
+static int established;
+static AvahiStringList *pending;	/* TXT read before establishment */
+
+static void
+update(AvahiStringList *l)
+{
+	if (avahi_entry_group_update_service_txt_strlst(group, AVAHI_IF_UNSPEC,
+	    AVAHI_PROTO_UNSPEC, 0, name, type, NULL, l) < 0) {
+		fprintf(stderr, "txtpub: update failed\n");
+		exit(1);
+	}
+	printf("updated\n");
+	fflush(stdout);
+}
+
 static void
 group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
 {
 	if (state == AVAHI_ENTRY_GROUP_ESTABLISHED) {
+		established = 1;
 		printf("established\n");
 		fflush(stdout);
+		if (pending != NULL) {
+			update(pending);
+			avahi_string_list_free(pending);
+			pending = NULL;
+		}
 	} else if (state == AVAHI_ENTRY_GROUP_COLLISION ||
 	    state == AVAHI_ENTRY_GROUP_FAILURE) {
 		fprintf(stderr, "txtpub: group state %d\n", state);
@@ -62,7 +84,7 @@ client_cb(AvahiClient *c, AvahiClientState state, void *arg)
 static void
 stdin_cb(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *arg)
 {
-	char line[4096], *p, *save = NULL;
+	char line[8192], *p, *save = NULL;
 	AvahiStringList *l = NULL;
 	ssize_t n;
 
@@ -71,18 +93,22 @@ stdin_cb(AvahiWatch *w, int fd, AvahiWatchEvent ev, void *arg)
 		return;
 	}
 	line[n] = '\0';
-	line[strcspn(line, "\n")] = '\0';
+	/* several lines at once: the last one is the current TXT */
+	if (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if ((p = strrchr(line, '\n')) != NULL)
+		memmove(line, p + 1, strlen(p + 1) + 1);
 	for (p = strtok_r(line, " ", &save); p != NULL;
 	    p = strtok_r(NULL, " ", &save))
 		l = avahi_string_list_add(l, p);
-	if (avahi_entry_group_update_service_txt_strlst(group, AVAHI_IF_UNSPEC,
-	    AVAHI_PROTO_UNSPEC, 0, name, type, NULL, l) < 0) {
-		fprintf(stderr, "txtpub: update failed\n");
-		exit(1);
+	if (!established) {
+		/* only the latest counts */
+		avahi_string_list_free(pending);
+		pending = l;
+		return;
 	}
+	update(l);
 	avahi_string_list_free(l);
-	printf("updated\n");
-	fflush(stdout);
 }
 
 int

@@ -209,8 +209,10 @@ lab__wd() {
 # lab__hostenv NAME -- the environment of programs run inside a host.  Only
 # call this in a subshell: it changes the caller's environment.
 lab__hostenv() {
-	unset SSH_AUTH_SOCK SSH_AGENT_PID XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS
-	export HOME=/root PATH="$LAB_PATH" LAB_HOST="$1"
+	unset SSH_AUTH_SOCK SSH_AGENT_PID DBUS_SESSION_BUS_ADDRESS
+	# /run is the host's own tmpfs: per-user runtime files (the agent's
+	# control socket) stay inside the host, as on a real machine
+	export HOME=/root PATH="$LAB_PATH" LAB_HOST="$1" XDG_RUNTIME_DIR=/run
 	export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket
 }
 
