@@ -467,6 +467,7 @@ sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
 		break;
 	case AVAHI_BROWSER_CACHE_EXHAUSTED:
 		sb->cache_done = 1;
+		changed(b);	/* what the cache held may go out now */
 		break;
 	case AVAHI_BROWSER_ALL_FOR_NOW:
 		sb->cache_done = sb->all_for_now = 1;
@@ -559,6 +560,7 @@ tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
 		break;
 	case AVAHI_BROWSER_CACHE_EXHAUSTED:
 		b->tb_cache_done = 1;
+		changed(b);
 		break;
 	case AVAHI_BROWSER_ALL_FOR_NOW:
 		b->tb_cache_done = b->tb_all_for_now = 1;
@@ -926,6 +928,12 @@ int
 browse_settling(const struct browse *b)
 {
 	return b->settling;
+}
+
+int
+browse_restarting(const struct browse *b)
+{
+	return b->restarting;
 }
 
 int

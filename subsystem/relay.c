@@ -271,7 +271,12 @@ out_cb(int fd, short revents, void *arg)
 	struct relay *r = arg;
 	ssize_t n;
 
-	n = buf_write_fd(&r->down, fd);
+	if (buf_len(&r->down) == 0) {
+		/* POLLERR or POLLHUP while idle: sshd closed the channel */
+		n = -1;
+		errno = EPIPE;
+	} else
+		n = buf_write_fd(&r->down, fd);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n == -1) {
@@ -336,8 +341,11 @@ relay_update(struct relay *r)
 		} else
 			ev_io_set(r->in_io, buf_room(&r->up) > 0 ? POLLIN : 0);
 	}
+	/* Idle, stdout stays in the poll set with POLLPRI, which a pipe never
+	 * raises: POLLERR then tells that the agent is gone even while the
+	 * service is silent after the agent's half-close. */
 	if (r->out_io != NULL)
-		ev_io_set(r->out_io, buf_len(&r->down) > 0 ? POLLOUT : 0);
+		ev_io_set(r->out_io, buf_len(&r->down) > 0 ? POLLOUT : POLLPRI);
 	ev = 0;
 	if (!r->sock_eof && buf_room(&r->down) > 0)
 		ev |= POLLIN;

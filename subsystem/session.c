@@ -237,13 +237,19 @@ flush(struct session *s)
 		s->up_owed = 0;
 		send_avahi(s, 1);
 	}
-	if (s->state != ST_BROWSE || browse_settling(s->b))
+	if (s->state != ST_BROWSE)
+		return;
+	/* While the view settles (up to avahi's ALL_FOR_NOW, a second), what
+	 * avahi's cache held is already resolved: send it, SYNCED comes
+	 * after. After a restart only the settled difference is sent. */
+	if (browse_settling(s->b) &&
+	    (browse_restarting(s->b) || !browse_cache_done(s->b)))
 		return;
 	force = s->syncs_owed > 0 || s->up_owed;
 	due = svctable_flush(s->t, now, force, emit, s, &left);
 	if (due != 0)
 		ev_timer_set(s->flush_t, due > now ? due - now : 0);
-	if (left) {
+	if (left || browse_settling(s->b)) {
 		update_io(s);	/* the rest when the output drains */
 		return;
 	}

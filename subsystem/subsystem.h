@@ -255,6 +255,8 @@ int		 browse_set_types(struct browse *, char *const *types,
 int		 browse_set_name(struct browse *, const char *name);
 int		 browse_up(const struct browse *);
 int		 browse_settling(const struct browse *);
+/* The settle in progress follows an avahi-daemon restart. */
+int		 browse_restarting(const struct browse *);
 /* Every browser has listed avahi's cache and no resolver is pending. */
 int		 browse_cache_done(const struct browse *);
 /* Does avahi-daemon VERSION ("avahi 0.8") send TXT items in order? */

@@ -14,7 +14,9 @@
                              service half-closed first), then send SEND and
                              close;
                            MODE early: send SEND right after the RELAY line,
-                             before RELAYING, then as send-first.
+                             before RELAYING, then as send-first;
+                           MODE vanish: send SEND, half-close, then kill CMD
+                             (the agent goes away, the service stays silent).
                            Prints the first line (RELAYING or ERROR ...) and
                            exits 0 on RELAYING, 3 on ERROR.
   server PORT MODE STATS   a TCP service (IPv4 and IPv6); every connection
@@ -22,7 +24,8 @@
                            the file STATS ("conns N").  MODE hash: read to
                            EOF, answer "N SHA256", close.  MODE first: send
                            100000 bytes, shut the write side, read to EOF,
-                           write "got N SHA256" into STATS.
+                           write "got N SHA256" into STATS.  MODE silent: read
+                           to EOF, then keep the connection open, silent.
 """
 import hashlib
 import os
@@ -122,6 +125,13 @@ def relay(name, type_, domain, send, recv, mode, cmd):
         data = read_all(out, deadline)
         p.stdin.write(payload)
         p.stdin.close()
+    elif mode == "vanish":
+        p.stdin.write(payload)
+        p.stdin.close()
+        time.sleep(0.5)
+        p.kill()
+        p.wait()
+        return 0
     else:
         if mode != "early":
             p.stdin.write(payload)
@@ -155,6 +165,11 @@ def server(port, mode, stats):
                 data += d
             c.sendall(b"%d %s\n" % (len(data),
                       hashlib.sha256(data).hexdigest().encode()))
+            c.close()
+        elif mode == "silent":
+            while c.recv(65536):
+                pass
+            time.sleep(60)
             c.close()
         else:
             c.sendall(b"s" * 100000)

@@ -14,6 +14,7 @@
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+# shellcheck disable=SC2016  # single-quoted code is expanded later, on purpose
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -271,9 +272,15 @@ lab_bg asrv "$LAB_DIR/srv1.pid" python3 "$CLIENT" server 9000 hash "$LAB_DIR/srv
 	>"$LAB_DIR/srv1.err" 2>&1
 lab_bg asrv "$LAB_DIR/srv2.pid" python3 "$CLIENT" server 9001 first "$LAB_DIR/srv2.stats" \
 	>"$LAB_DIR/srv2.err" 2>&1
+lab_bg asrv "$LAB_DIR/srv3.pid" python3 "$CLIENT" server 9002 silent "$LAB_DIR/srv3.stats" \
+	>"$LAB_DIR/srv3.err" 2>&1
 p_rt=$(lab_publish asrv "Relay target" _rnstest._tcp 9000)
 p_hc=$(lab_publish asrv "Half close" _rnstest._tcp 9001)
-lab_wait_published "$p_rt" && lab_wait_published "$p_hc" || t_bail "publishing failed"
+p_sil=$(lab_publish asrv "Silent" _rnstest._tcp 9002)
+if ! lab_wait_published "$p_rt" || ! lab_wait_published "$p_hc" ||
+	! lab_wait_published "$p_sil"; then
+	t_bail "publishing failed"
+fi
 head -c 300000 /dev/urandom >"$LAB_DIR/payload"
 sum=$(sha256sum "$LAB_DIR/payload" | cut -d' ' -f1)
 head -c 50000 /dev/urandom >"$LAB_DIR/payload2"
@@ -304,6 +311,12 @@ t_ok [ "$(wc -c <"$LAB_DIR/recv3" 2>/dev/null)" -eq 100000 ] \
 	"its 100 kB arrive, then end of output"
 t_ok lab_wait_for 5 grep -q "^got 50000 $sum2\$" "$LAB_DIR/srv2.stats" \
 	"data sent after the service's half-close still reaches it"
+
+out=$(relay Silent _rnstest._tcp "$LAB_DIR/payload2" /dev/null vanish)
+pidv=$(subsys_pid)
+t_ok [ "$out" = RELAYING ] "RELAY to a service that stays silent"
+t_ok lab_wait_for 5 dead "$pidv" \
+	"the agent half-closes, then goes away: the relay ends all the same"
 
 # address rules filter the candidates: without its IPv4 address the
 # service is reached at its IPv6 link-local one, zone and all
@@ -353,7 +366,9 @@ say s8 "HELLO 1.0 bsite agent update"
 say s8 "BROWSE _http._tcp"
 lab_wait_for 10 has s8 '^SYNCED$' || t_diag "s8 did not sync"
 n_before=$(count s8 '^(ADD|UPDATE|REMOVE) ')
+# shellcheck disable=SC2034  # used in eval'd checks
 id_web=$(ids s8 ADD "Web%20one _http._tcp local $HA 10.1.0.2 8080 path=/ a=1")
+# shellcheck disable=SC2034
 id_own=$(ids s8 ADD "Relay%20web _http._tcp local $HR 10.1.0.1 80")
 lab_avahi_stop arelay
 t_ok lab_wait_for 5 has s8 '^AVAHI down$' "AVAHI down when the daemon goes"

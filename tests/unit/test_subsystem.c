@@ -804,6 +804,21 @@ START_TEST(test_utf8_scrub)
 }
 END_TEST
 
+/* avahi-daemon before 0.9-rc4 sends TXT items over D-Bus reversed */
+START_TEST(test_txt_order_by_version)
+{
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.8"), 0);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.7"), 0);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9-rc3"), 0);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9-rc4"), 1);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9"), 1);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.10"), 1);
+	ck_assert_int_eq(browse_txt_order_fixed("avahi 1.0"), 1);
+	ck_assert_int_eq(browse_txt_order_fixed(NULL), 1);
+	ck_assert_int_eq(browse_txt_order_fixed("something else"), 1);
+}
+END_TEST
+
 static Suite *
 subsystem_suite(void)
 {
@@ -829,6 +844,7 @@ subsystem_suite(void)
 	tcase_add_test(tt, test_table_hops);
 	tcase_add_test(tt, test_table_restart);
 	tcase_add_test(tt, test_table_toobig_and_release);
+	tcase_add_test(tt, test_txt_order_by_version);
 	suite_add_tcase(s, tt);
 	return s;
 }

@@ -1,0 +1,678 @@
+#!/bin/bash
+#
+# bench/bench.sh -- the rnsplice benchmark suite (`make bench`).
+#
+# Builds one lab (tests/lab/lab.sh) holding two separate worlds:
+#
+#   rnsplice   asrv --[LAN A]-- arelay ==wan0== brelay --[LAN B]-- bcli
+#              (sshd + subsystem on arelay, rnsplice-agent on brelay)
+#   reflector  rsrv --[LAN RA]-- rtr --[LAN RB]-- rcli
+#              (avahi-daemon enable-reflector=yes and ip_forward on rtr)
+#
+# and measures rnsplice against baselines set up in the same run: the
+# reflector (discovery, withdrawal, mDNS bytes), hand-made `ssh -L`
+# forwards over the same WAN link and sshd (default cipher, aes128-gcm,
+# and -tt), and plain routing across arelay/brelay (the no-encryption
+# ceiling).  Every figure is repeated; bench/report.py turns the samples
+# into RESULTS.md and RESULTS.json.  The suite reports; it asserts nothing.
+#
+# Environment:
+#   BENCH_QUICK=1      fewer repetitions, shorter runs (~4 minutes)
+#   BENCH_SECTIONS     subset of "disc idle data conc scale" (default: all)
+#   BENCH_OUT          where RESULTS.md/RESULTS.json go (default: bench/ of
+#                      the build tree); raw samples and logs go to
+#                      $BENCH_OUT/results/<date>/
+#   top_srcdir, top_builddir   set by make
+#
+# Needs root (network namespaces), iperf3, python3, strace.
+
+set -u
+export LC_ALL=C
+
+srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${top_builddir:-$srcdir}
+export top_builddir=$builddir
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] || [ "$QUICK" = 1 ] || QUICK=1
+SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale}
+OUT=${BENCH_OUT:-$builddir/bench}
+
+if [ "$QUICK" = 1 ]; then
+	REPS=3		# repetitions of every figure
+	DUR=1		# seconds per load-generator run
+	IDLE_S=15	# idle window (twice: counters, then strace)
+	N8M=8		# 8 MB fetches per HTTP bulk run
+	CONC_REPS=2
+	SCALE_REPS=1
+else
+	REPS=5
+	DUR=2
+	IDLE_S=30
+	N8M=20
+	CONC_REPS=5
+	SCALE_REPS=3
+fi
+CYCLE_HOLD=5	# s from publish to unpublish in a discovery cycle
+CYCLE_LEN=11	# s, the whole cycle: the window of the byte counts
+NSCALE=1000
+NCONC=2000
+
+T0_RUN=$SECONDS
+say() { printf '[bench %4ds] %s\n' $((SECONDS - T0_RUN)) "$*"; }
+die() {
+	say "ERROR: $*" >&2
+	exit 1
+}
+
+for tool in benchd httpload manyconn manypub; do
+	[ -x "$builddir/bench/$tool" ] ||
+		die "bench/$tool not built (run: make bench)"
+done
+for f in agent/rnsplice-agent agent/rnsplice subsystem/rnsplice-subsystem; do
+	[ -x "$builddir/$f" ] || die "$f not built (run: make)"
+done
+for tool in iperf3 python3 strace; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		die "$tool not installed (tests/deps.sh installs it)"
+done
+
+# shellcheck source=../tests/lab/lab.sh
+. "$srcdir/tests/lab/lab.sh"
+lab_init || die "cannot build the lab (needs root)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+RUN=$OUT/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RUN" || die "cannot create $RUN"
+SAMPLES=$RUN/samples.tsv
+printf 'section\tmetric\tsubject\trep\tvalue\tunit\n' >"$SAMPLES"
+
+# Snapshot of the programs: the tree may be rebuilt while we run.
+BIN=$LAB_DIR/bin
+mkdir -p "$BIN"
+cp "$builddir/agent/rnsplice-agent" "$builddir/agent/rnsplice" \
+	"$builddir/subsystem/rnsplice-subsystem" "$builddir/bench/benchd" \
+	"$builddir/bench/httpload" "$builddir/bench/manyconn" \
+	"$builddir/bench/manypub" "$srcdir/bench/mdnscount.py" "$BIN/" ||
+	die "cannot copy the programs"
+# The subsystem reads a policy file; it starts with defaults only (no rule:
+# everything offered) and gets max-services for the scale test.
+POLICY=$LAB_DIR/subsystem.conf
+echo "# bench: defaults" >"$POLICY"
+RNSPLICE_SUBSYSTEM="$BIN/rnsplice-subsystem -f $POLICY"
+
+# sample SECTION METRIC SUBJECT REP VALUE UNIT
+sample() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$SAMPLES"
+}
+# meta KEY VALUE
+meta() {
+	printf '%s\t%s\n' "$1" "$2" >>"$RUN/meta.tsv"
+}
+
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+us_to_s() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
+sleep_until_us() {
+	local left=$(($1 - $(now_us)))
+	[ "$left" -le 0 ] || sleep "$(us_to_s "$left")"
+}
+
+# json_get FIELD... -- print fields of the JSON object on stdin (a.b.c paths)
+json_get() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+out = []
+for path in sys.argv[1:]:
+    v = d
+    for k in path.split("."):
+        v = v[k] if isinstance(v, dict) else v[int(k)]
+    out.append(str(v))
+print(" ".join(out))' "$@"
+}
+
+# ---------------------------------------------------------------------------
+# The lab.
+
+say "lab $LAB_ID: building hosts (rnsplice world and reflector world)"
+meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+meta machine "$(uname -srm), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+meta aes_ni "$(grep -qw aes /proc/cpuinfo && echo yes || echo no)"
+meta openssh "$(ssh -V 2>&1)"
+meta avahi "$(avahi-daemon --version 2>/dev/null | head -1)"
+meta iperf3 "$(iperf3 --version 2>/dev/null | head -1)"
+meta commit "$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)"
+meta mode "$([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetitions"
+meta cycle_len "$CYCLE_LEN"
+
+lab_topology_basic || die "lab_topology_basic failed"
+lab_hosts rsrv rtr rcli || die "reflector hosts"
+lab_lan RA 10.11.0 rtr rsrv || die "LAN RA"
+lab_lan RB 10.12.0 rtr rcli || die "LAN RB"
+
+# The reflector: rtr's avahi with enable-reflector=yes, IPv4 routing.
+reflector_setup() {
+	local d=$LAB_DIR/rtr holder
+	lab_avahi_stop rtr || return 1
+	sed -i 's/^enable-reflector=no/enable-reflector=yes/' "$d/avahi-daemon.conf"
+	grep -qx 'enable-reflector=yes' "$d/avahi-daemon.conf" || return 1
+	holder=$(lab_holder rtr)
+	rm -f "/proc/$holder/root/run/avahi-daemon/pid"
+	lab_bg rtr "$d/avahi.pid" avahi-daemon -f "$d/avahi-daemon.conf" \
+		--no-drop-root --no-chroot --no-rlimits >>"$d/avahi.log" 2>&1
+	lab_wait_avahi rtr || return 1
+	lab_exec rtr sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' &&
+		lab_exec rsrv ip route add 10.12.0.0/24 via 10.11.0.1 &&
+		lab_exec rcli ip route add 10.11.0.0/24 via 10.12.0.1
+}
+reflector_setup || die "reflector setup failed"
+lab_bg rtr "$LAB_DIR/mdnscount.pid" python3 "$BIN/mdnscount.py" \
+	"$LAB_DIR/rtr/mdns.json" eth0 eth1 >"$RUN/mdnscount.log" 2>&1
+lab_wait_for 10 test -s "$LAB_DIR/rtr/mdns.json" || die "mdnscount did not start"
+
+# Servers on asrv: HTTP + echo (benchd) and iperf3; published on LAN A.
+lab_bg asrv "$LAB_DIR/benchd.pid" "$BIN/benchd" -H 8080 -E 7007 \
+	>"$RUN/benchd.log" 2>&1
+lab_bg asrv "$LAB_DIR/iperf3.pid" iperf3 -s -p 5201 >"$RUN/iperf3-server.log" 2>&1
+lab_wait_for 10 lab__tcp_open asrv 10.1.0.2 8080 || die "benchd did not start"
+lab_wait_for 10 lab__tcp_open asrv 10.1.0.2 5201 || die "iperf3 -s did not start"
+lab_publish asrv "bench http" _http._tcp 8080 >/dev/null
+lab_publish asrv "bench iperf3" _iperf3._tcp 5201 >/dev/null
+lab_publish asrv "bench echo" _echo._tcp 7007 >/dev/null
+# Anchors: one instance of the discovery type stays published on each
+# world's server LAN, so that each cycle measures a new service, not a new
+# service type (the subsystem follows types with a type browser).
+A_ANCHOR=$(lab_publish asrv "bench anchor" _rnsbench._tcp 9)
+R_ANCHOR=$(lab_publish rsrv "bench anchor" _rnsbench._tcp 9)
+lab_wait_published "$A_ANCHOR" && lab_wait_published "$R_ANCHOR" ||
+	die "anchors not published"
+
+# What cipher does ssh (and so rnsplice's master) negotiate out of the box?
+CIPHER=$(lab_exec brelay ssh -v siteA true 2>&1 |
+	sed -n 's/.*kex: client->server cipher: \([^ ]*\).*/\1/p' | head -1)
+meta cipher_default "${CIPHER:-unknown}"
+say "ssh's default cipher here (used by rnsplice out of the box): ${CIPHER:-unknown}"
+
+# ---------------------------------------------------------------------------
+# Agents on brelay: one config file each, own runtime dir, own log.
+
+# agent_start NAME CONFIG-TEXT -- start rnsplice-agent -f NAME.conf
+agent_start() {
+	local name=$1 conf=$LAB_DIR/agent-$1.conf rdir=$LAB_DIR/brelay/run-$1
+	printf 'allow-root yes\n%s\n' "$2" >"$conf"
+	mkdir -p -m 0700 "$rdir"
+	lab_bg brelay "$LAB_DIR/agent-$name.pid" \
+		env XDG_RUNTIME_DIR="$rdir" "$BIN/rnsplice-agent" -d -f "$conf" \
+		>>"$RUN/agent-$name.log" 2>&1
+}
+agent_pid() { cat "$LAB_DIR/agent-$1.pid"; }
+agent_stop() {
+	lab_stop "$(agent_pid "$1")" 2>/dev/null || true
+}
+# the agent's ssh master (its ssh child)
+agent_ssh_pid() {
+	pgrep -P "$(agent_pid "$1")" -x ssh | head -1
+}
+rnsplice_cli() { # NAME ARGS...
+	local name=$1
+	shift
+	lab_exec brelay env XDG_RUNTIME_DIR="$LAB_DIR/brelay/run-$name" \
+		"$BIN/rnsplice" "$@"
+}
+
+# spliced_port HOST TYPE NAME [IF] -- the port HOST resolves NAME at
+spliced_port() {
+	lab_browse "$1" "$2" 2>/dev/null | lab_browse_get "$3" "${4:-eth0}" IPv4 |
+		head -n 1 | cut -d';' -f5
+}
+
+# ---------------------------------------------------------------------------
+# Byte counters.
+
+# wan_bytes -- "BYTES PACKETS" that crossed brelay's wan0 (rx + tx)
+wan_bytes() {
+	lab_exec brelay cat /proc/net/dev |
+		awk -F'[: ]+' '$2 == "wan0" { print $3 + $11, $4 + $12 }'
+}
+# refl_bytes -- "BYTES PACKETS V4 V6" of mDNS sent by the reflector on its
+# two legs (what crossed between the LANs)
+refl_bytes() {
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(v["out_bytes"] for v in d.values()),
+      sum(v["out_pkts"] for v in d.values()),
+      sum(v["out_bytes_v4"] for v in d.values()),
+      sum(v["out_bytes_v6"] for v in d.values()))' "$LAB_DIR/rtr/mdns.json"
+}
+
+# ---------------------------------------------------------------------------
+# disc: discovery, withdrawal and WAN bytes per service up/down cycle.
+
+# first_event_after WATCH EV NAME IF AFTER_US -- time (us) of the first
+# event EV for NAME on IF/IPv4 at or after AFTER_US, or nothing
+first_event_after() {
+	local t
+	for t in $(lab_watch_times "$1" "$2" "$3" "$4" IPv4); do
+		t=${t/./}
+		if [ "$t" -ge "$5" ]; then
+			echo "$t"
+			return 0
+		fi
+	done
+	return 1
+}
+event_seen() { first_event_after "$@" >/dev/null; }
+
+# cycle KIND REP WATCH PUBHOST SUFFIX IF BYTES -- one up/down cycle
+cycle() {
+	local kind=$1 rep=$2 watch=$3 pubhost=$4 suffix=$5 ifc=$6 bytes=$7
+	local name seen pid t0 t1 t2 t3 b0 b1 d w
+	name="bench $kind $rep $RANDOM"
+	seen="$name$suffix"
+	[ "$bytes" = none ] || b0=$($bytes)
+	t0=$(now_us)
+	pid=$(lab_publish "$pubhost" "$name" _rnsbench._tcp 9)
+	if lab_wait_for "$CYCLE_HOLD" event_seen "$watch" = "$seen" "$ifc" "$t0"; then
+		t1=$(first_event_after "$watch" = "$seen" "$ifc" "$t0")
+		d=$(((t1 - t0) / 1000))
+		sample disc discovery "$kind" "$rep" "$(us_to_s $((t1 - t0)))" s
+	else
+		d=missed
+		sample disc discovery "$kind" "$rep" nan s
+	fi
+	sleep_until_us $((t0 + CYCLE_HOLD * 1000000))
+	t2=$(now_us)
+	lab_unpublish "$pid"
+	if lab_wait_for 8 event_seen "$watch" - "$seen" "$ifc" "$t2"; then
+		t3=$(first_event_after "$watch" - "$seen" "$ifc" "$t2")
+		w=$(((t3 - t2) / 1000))
+		sample disc withdrawal "$kind" "$rep" "$(us_to_s $((t3 - t2)))" s
+	else
+		w=missed
+		sample disc withdrawal "$kind" "$rep" nan s
+	fi
+	if [ "$bytes" != none ]; then
+		sleep_until_us $((t0 + CYCLE_LEN * 1000000))
+		b1=$($bytes)
+		set -- $b0 $b1
+		local cb
+		if [ "$bytes" = wan_bytes ]; then
+			cb=$(($3 - $1))
+			sample disc cycle_bytes "$kind" "$rep" "$cb" B
+			sample disc cycle_pkts "$kind" "$rep" $(($4 - $2)) pkts
+		else
+			cb=$(($5 - $1))
+			sample disc cycle_bytes "$kind" "$rep" "$cb" B
+			sample disc cycle_pkts "$kind" "$rep" $(($6 - $2)) pkts
+			sample disc cycle_bytes_v4 "$kind" "$rep" $(($7 - $3)) B
+			sample disc cycle_bytes_v6 "$kind" "$rep" $(($8 - $4)) B
+		fi
+		say "disc $kind #$rep: discovery ${d} ms, withdrawal ${w} ms, $cb bytes in ${CYCLE_LEN} s"
+	else
+		sleep 1
+		say "disc $kind #$rep: discovery ${d} ms, withdrawal ${w} ms"
+	fi
+}
+
+section_disc() {
+	local r w_bcli w_rcli w_brelay
+	say "disc: rnsplice-agent (out of the box, scope lan) vs the reflector"
+	agent_start lan 'remote siteA {
+	destination siteA
+}'
+	w_bcli=$(lab_watch bcli _rnsbench._tcp)
+	w_rcli=$(lab_watch rcli _rnsbench._tcp)
+	lab_wait_for 20 lab_watch_seen "$w_bcli" "bench anchor (siteA)" ||
+		die "rnsplice did not splice the anchor (see $RUN/agent-lan.log)"
+	lab_wait_for 10 lab_watch_seen "$w_rcli" "bench anchor" ||
+		die "the reflector did not reflect the anchor"
+	sleep 2
+	for r in $(seq 1 "$REPS"); do
+		cycle reflector "$r" "$w_rcli" rsrv "" eth0 refl_bytes
+		cycle rnsplice "$r" "$w_bcli" asrv " (siteA)" eth0 wan_bytes
+	done
+	lab_unwatch "$w_rcli"
+	lab_unwatch "$w_bcli"
+	if [[ " $SECTIONS " == *" idle "* ]]; then
+		section_idle
+	fi
+	agent_stop lan
+
+	say "disc: rnsplice-agent -s host (published on brelay's loopback)"
+	agent_start host 'remote siteA {
+	destination siteA
+	scope host
+	name-template "%n (siteA host)"
+}'
+	w_brelay=$(lab_watch brelay _rnsbench._tcp)
+	lab_wait_for 20 lab_watch_seen "$w_brelay" "bench anchor (siteA host)" lo IPv4 ||
+		die "host scope: anchor not seen (see $RUN/agent-host.log)"
+	sleep 2
+	for r in $(seq 1 "$REPS"); do
+		cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none
+	done
+	lab_unwatch "$w_brelay"
+	agent_stop host
+}
+
+# ---------------------------------------------------------------------------
+# idle: WAN bytes and wake-ups of an idle, synced agent (called from
+# section_disc while the lan agent runs, or on its own).
+
+ctxt() { # PID -- voluntary + involuntary context switches, all threads
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
+subsystem_pid() {
+	local p exe
+	for p in $(ip netns pids "$(lab_ns arelay)"); do
+		exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+		if [ "$exe" = "$BIN/rnsplice-subsystem" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+section_idle() {
+	local own=0 apid spid sub w0 w1 r0 r1 c0a c0s c0u c1a c1s c1u strace_log
+	if [ ! -e "$LAB_DIR/agent-lan.pid" ] || ! lab__alive "$(agent_pid lan)"; then
+		own=1
+		agent_start lan 'remote siteA {
+	destination siteA
+}'
+		lab_wait_for 20 lab_seen bcli _rnsbench._tcp "bench anchor (siteA)" ||
+			die "idle: agent not synced"
+	fi
+	apid=$(agent_pid lan)
+	spid=$(agent_ssh_pid lan)
+	sub=$(subsystem_pid) || sub=
+	say "idle: 2 x ${IDLE_S} s with nothing happening (agent $apid, ssh $spid, subsystem ${sub:-?})"
+	sleep 3
+	# window 1: counters only (strace would add context switches)
+	w0=$(wan_bytes)
+	r0=$(refl_bytes)
+	c0a=$(ctxt "$apid")
+	c0s=$(ctxt "$spid")
+	c0u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
+	sleep "$IDLE_S"
+	w1=$(wan_bytes)
+	r1=$(refl_bytes)
+	c1a=$(ctxt "$apid")
+	c1s=$(ctxt "$spid")
+	c1u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
+	# window 2: what wakes the agent up, from its system calls
+	strace_log=$RUN/idle-agent.strace
+	strace -f -tt -T -e trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,read,write,recvmsg,sendmsg \
+		-s 16 -o "$strace_log" -p "$apid" 2>/dev/null &
+	local strace_pid=$!
+	sleep "$IDLE_S"
+	kill "$strace_pid" 2>/dev/null
+	wait "$strace_pid" 2>/dev/null
+	local wb wp rb rp ca cs cu
+	set -- $w0 $w1
+	wb=$((($3 - $1) * 60 / IDLE_S)) wp=$((($4 - $2) * 60 / IDLE_S))
+	set -- $r0 $r1
+	rb=$((($5 - $1) * 60 / IDLE_S)) rp=$((($6 - $2) * 60 / IDLE_S))
+	ca=$(((c1a - c0a) * 60 / IDLE_S)) cs=$(((c1s - c0s) * 60 / IDLE_S))
+	cu=$(((c1u - c0u) * 60 / IDLE_S))
+	sample idle wan_bytes_per_min rnsplice 1 "$wb" B/min
+	sample idle wan_pkts_per_min rnsplice 1 "$wp" pkts/min
+	sample idle wan_bytes_per_min reflector 1 "$rb" B/min
+	sample idle wan_pkts_per_min reflector 1 "$rp" pkts/min
+	sample idle ctxt_per_min agent 1 "$ca" /min
+	sample idle ctxt_per_min ssh-master 1 "$cs" /min
+	[ -z "$sub" ] || sample idle ctxt_per_min subsystem 1 "$cu" /min
+	# classify the agent's wake-ups (blocking polls) from the strace log
+	python3 "$srcdir/bench/wakeups.py" "$strace_log" "$IDLE_S" \
+		>"$RUN/idle-wakeups.txt" 2>"$RUN/idle-wakeups.detail"
+	while read -r key val; do
+		sample idle "$key" agent 1 "$val" /min
+	done <"$RUN/idle-wakeups.txt"
+	say "idle: WAN $wb B/min ($wp pkts), reflector $rb B/min; context switches/min: agent $ca, ssh master $cs, subsystem $cu; agent: $(tr '\n' ' ' <"$RUN/idle-wakeups.txt")"
+	[ "$own" = 0 ] || agent_stop lan
+}
+
+# ---------------------------------------------------------------------------
+# data: throughput, request rate, connection rate.
+
+routing() { # on|off -- plain IPv4 routing across arelay/brelay
+	local v=0 op=del
+	[ "$1" = on ] && v=1 op=add
+	lab_exec arelay sh -c "echo $v >/proc/sys/net/ipv4/ip_forward"
+	lab_exec brelay sh -c "echo $v >/proc/sys/net/ipv4/ip_forward"
+	lab_exec arelay ip route "$op" 10.2.0.0/24 via 10.99.0.2 2>/dev/null
+	lab_exec brelay ip route "$op" 10.1.0.0/24 via 10.99.0.1 2>/dev/null
+	lab_exec asrv ip route "$op" 10.2.0.0/24 via 10.1.0.1 2>/dev/null
+	lab_exec bcli ip route "$op" 10.1.0.0/24 via 10.2.0.1 2>/dev/null
+	return 0
+}
+
+# sshl NAME BASEPORT ARGS... -- ssh -L forwards of http, iperf3 and echo
+# from brelay:BASEPORT+1..3 to asrv, over the same WAN and sshd
+sshl() {
+	local name=$1 base=$2
+	shift 2
+	lab_bg brelay "$LAB_DIR/sshl-$name.pid" ssh -o ExitOnForwardFailure=yes \
+		-L "10.2.0.1:$((base + 1)):10.1.0.2:8080" \
+		-L "10.2.0.1:$((base + 2)):10.1.0.2:5201" \
+		-L "10.2.0.1:$((base + 3)):10.1.0.2:7007" "$@" \
+		>>"$RUN/sshl-$name.log" 2>&1
+	lab_wait_for 10 lab__tcp_open bcli 10.2.0.1 $((base + 1)) ||
+		die "ssh -L $name did not come up (see $RUN/sshl-$name.log)"
+}
+
+# Transports: NAME -> "HOST HTTPPORT IPERFPORT ECHOPORT"
+declare -A TP
+
+iperf_run() { # HOST PORT [-R] -> MB/s (10^6 bytes/s, as received)
+	lab_exec bcli iperf3 -c "$1" -p "$2" -t "$((DUR + 1))" -O 1 ${3:-} -J 2>/dev/null |
+		json_get end.sum_received.bits_per_second |
+		awk '{ printf "%.1f\n", $1 / 8e6 }'
+}
+
+measure_transport() { # NAME REP
+	local name=$1 rep=$2 host hp ip ep up down out
+	set -- ${TP[$name]}
+	host=$1 hp=$2 ip=$3 ep=$4
+	up=$(iperf_run "$host" "$ip")
+	down=$(iperf_run "$host" "$ip" -R)
+	sample data iperf_up_MBps "$name" "$rep" "${up:-nan}" MB/s
+	sample data iperf_down_MBps "$name" "$rep" "${down:-nan}" MB/s
+	out=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps errors)
+	set -- $out
+	sample data http8m_MBps "$name" "$rep" "${1:-nan}" MB/s
+	local h8=${1:-nan}
+	out=$(lab_exec bcli "$BIN/httpload" -m ka -c 1 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
+	set -- $out
+	sample data ka_rps "$name" "$rep" "${1:-nan}" req/s
+	sample data ka_p50_ms "$name" "$rep" "${2:-nan}" ms
+	sample data ka_p99_ms "$name" "$rep" "${3:-nan}" ms
+	local ka=${1:-nan}
+	out=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
+	set -- $out
+	sample data new1_cps "$name" "$rep" "${1:-nan}" conn/s
+	sample data new1_p50_ms "$name" "$rep" "${2:-nan}" ms
+	sample data new1_p99_ms "$name" "$rep" "${3:-nan}" ms
+	sample data new1_errors "$name" "$rep" "${4:-nan}" errors
+	local n1=${1:-nan}
+	out=$(lab_exec bcli "$BIN/httpload" -m new -c 8 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
+	set -- $out
+	sample data new8_cps "$name" "$rep" "${1:-nan}" conn/s
+	sample data new8_p50_ms "$name" "$rep" "${2:-nan}" ms
+	sample data new8_p99_ms "$name" "$rep" "${3:-nan}" ms
+	sample data new8_errors "$name" "$rep" "${4:-nan}" errors
+	say "data $name #$rep: iperf3 up $up down $down MB/s, http 8MB $h8 MB/s, keep-alive $ka req/s, new conn $n1 /s (1), ${1:-nan} /s (8)"
+}
+
+# the transports, in the order of the first repetition (rotated after)
+DATA_ORDER="routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-tuned"
+
+section_data() {
+	local r names i p
+	say "data: setting up the transports"
+	routing on
+	TP[routed]="10.1.0.2 8080 5201 7007"
+	sshl chacha 9100 -N siteA
+	TP[ssh-L]="10.2.0.1 9101 9102 9103"
+	sshl aes 9200 -N -c aes128-gcm@openssh.com siteA
+	TP[ssh-L-aes]="10.2.0.1 9201 9202 9203"
+	sshl tt 9300 -tt siteA sleep 2147483647
+	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
+	agent_start data 'remote siteA {
+	destination siteA
+}'
+	agent_start tuned 'remote tuned {
+	destination siteA
+	ssh-option Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com
+	max-relays 8000
+}'
+	for i in rnsplice:siteA rnsplice-tuned:tuned; do
+		lab_wait_for 20 lab_seen bcli _echo._tcp "bench echo (${i#*:})" ||
+			die "${i%%:*}: services not spliced"
+		TP[${i%%:*}]="10.2.0.1 $(spliced_port bcli _http._tcp "bench http (${i#*:})") $(spliced_port bcli _iperf3._tcp "bench iperf3 (${i#*:})") $(spliced_port bcli _echo._tcp "bench echo (${i#*:})")"
+	done
+	for i in $DATA_ORDER; do
+		meta "transport_$i" "${TP[$i]}"
+	done
+	names=($DATA_ORDER)
+	for r in $(seq 1 "$REPS"); do
+		for i in "${!names[@]}"; do
+			p=${names[$(((i + r - 1) % ${#names[@]}))]}
+			measure_transport "$p" "$r"
+		done
+	done
+}
+
+# ---------------------------------------------------------------------------
+# conc: 2,000 concurrent relayed connections, checksummed.
+
+conc_run() { # NAME REP
+	local name=$1 rep=$2 out=$RUN/conc-$1-$2.out est=0 res
+	set -- ${TP[$name]}
+	lab_exec bcli "$BIN/manyconn" -n "$NCONC" -b 65536 -H 2 -t 60 "$1" "$4" \
+		>"$out" 2>&1 &
+	local job=$!
+	if lab_wait_for 70 grep -q '^HOLD' "$out"; then
+		est=$(lab_exec asrv ss -Htn state established '( sport = :7007 )' | wc -l)
+	fi
+	wait "$job"
+	res=$(grep '^{' "$out" | json_get ok failed seconds)
+	set -- $res
+	sample conc ok "$name" "$rep" "${1:-nan}" conns
+	sample conc failed "$name" "$rep" "${2:-nan}" conns
+	sample conc seconds "$name" "$rep" "${3:-nan}" s
+	sample conc server_established "$name" "$rep" "$est" conns
+	say "conc $name #$rep: ${1:-?} ok, ${2:-?} failed, $est open at asrv at once, ${3:-?} s"
+	sleep 1
+}
+
+section_conc() {
+	local r
+	if [ -z "${TP[rnsplice]:-}" ]; then
+		die "conc needs the data section's transports"
+	fi
+	say "conc: $NCONC concurrent connections, 64 KiB each way, checksummed"
+	for r in $(seq 1 "$CONC_REPS"); do
+		conc_run ssh-L "$r"
+		conc_run rnsplice "$r"
+		conc_run rnsplice-tuned "$r"
+	done
+}
+
+data_teardown() {
+	local n
+	for n in chacha aes tt; do
+		[ -e "$LAB_DIR/sshl-$n.pid" ] && lab_stop "$(cat "$LAB_DIR/sshl-$n.pid")"
+	done
+	for n in data tuned; do
+		[ -e "$LAB_DIR/agent-$n.pid" ] && agent_stop "$n"
+	done
+	routing off
+}
+
+# ---------------------------------------------------------------------------
+# scale: 1,000 services on LAN A.
+
+# count_plus LOG -- distinct names announced ("+") on eth0/IPv4 in an
+# avahi-browse -p log with time stamps
+count_plus() {
+	awk -F';' '$2 == "+" && $3 == "eth0" && $4 == "IPv4" { n[$5] = 1 }
+		END { c = 0; for (k in n) c++; print c }' "$1"
+}
+all_there() { [ "$(count_plus "$1")" -ge "$2" ]; }
+
+section_scale() {
+	local r pubpid t0 t1 log wpid rss hwm sshrss n est
+	say "scale: $NSCALE services on LAN A"
+	echo "max-services 4096" >>"$POLICY"
+	lab_bg asrv "$LAB_DIR/manypub.pid" "$BIN/manypub" -n "$NSCALE" \
+		-t _rnsscale._tcp -p 9 >"$RUN/manypub.log" 2>&1
+	pubpid=$(cat "$LAB_DIR/manypub.pid")
+	lab_wait_for 60 grep -q '^established' "$RUN/manypub.log" ||
+		die "manypub: $(tail -3 "$RUN/manypub.log")"
+	say "scale: $(grep '^established' "$RUN/manypub.log")"
+	for r in $(seq 1 "$SCALE_REPS"); do
+		log=$RUN/scale-watch-$r.log
+		lab_bg bcli "$LAB_DIR/scale-watch.pid" env LC_ALL=C bash -c '
+			exec > >(while IFS= read -r l; do printf "%s;%s\n" "$EPOCHREALTIME" "$l"; done)
+			exec avahi-browse -p _rnsscale._tcp' >"$log" 2>&1
+		wpid=$(cat "$LAB_DIR/scale-watch.pid")
+		sleep 1
+		t0=$(now_us)
+		agent_start scale 'max-services 4096
+remote siteA {
+	destination siteA
+}'
+		if lab_wait_for 180 all_there "$log" "$NSCALE"; then
+			t1=$(awk -F';' '$2 == "+" && $3 == "eth0" && $4 == "IPv4" &&
+				!($5 in n) { n[$5] = 1; t = $1 } END { print t }' "$log")
+			t1=${t1/./}
+			sample scale full_sync "rnsplice" "$r" "$(us_to_s $((t1 - t0)))" s
+		else
+			sample scale full_sync "rnsplice" "$r" nan s
+		fi
+		n=$(count_plus "$log")
+		sample scale seen_on_lan_b rnsplice "$r" "$n" services
+		sleep 2
+		est=$(rnsplice_cli scale -j services 2>/dev/null | grep -o '"established"' | wc -l)
+		sample scale established rnsplice "$r" "$est" services
+		rss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_pid scale)"/status)
+		hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$(agent_pid scale)"/status)
+		sshrss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_ssh_pid scale)"/status)
+		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		sample scale ssh_master_rss_MB rnsplice "$r" "$(awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $( [ -n "${t1:-}" ] && us_to_s $((t1 - t0)) ) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
+		agent_stop scale
+		lab_stop "$wpid"
+		t1=
+		sleep 3
+	done
+	lab_stop "$pubpid"
+}
+
+# ---------------------------------------------------------------------------
+
+say "sections: $SECTIONS ($([ "$QUICK" = 1 ] && echo quick || echo full): $REPS repetitions)"
+case " $SECTIONS " in *" disc "*) section_disc ;; *" idle "*) section_idle ;; esac
+case " $SECTIONS " in *" data "* | *" conc "*) section_data_needed=1 ;; *) section_data_needed=0 ;; esac
+if [ "$section_data_needed" = 1 ]; then
+	if [[ " $SECTIONS " == *" data "* ]]; then
+		section_data
+	else
+		REPS_SAVED=$REPS
+		REPS=0
+		section_data
+		REPS=$REPS_SAVED
+	fi
+	[[ " $SECTIONS " != *" conc "* ]] || section_conc
+	data_teardown
+fi
+[[ " $SECTIONS " != *" scale "* ]] || section_scale
+
+say "writing the report"
+python3 "$srcdir/bench/report.py" "$RUN" "$OUT" || die "report.py failed"
+say "done: $OUT/RESULTS.md ($RUN has the samples and logs)"

@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""report RUNDIR OUTDIR -- turn a benchmark run's samples into the report.
+
+RUNDIR holds samples.tsv (section, metric, subject, rep, value, unit) and
+meta.tsv (key, value) written by bench/bench.sh.  Writes OUTDIR/RESULTS.md
+(Markdown tables: median and min-max of every figure, ratio to its
+baseline, target and verdict) and OUTDIR/RESULTS.json (the same figures,
+every sample, and the verdicts), and a copy of both into RUNDIR.
+
+The verdicts are reported, never asserted: the exit status is 0 whatever
+the numbers.
+"""
+import csv
+import json
+import math
+import os
+import statistics
+import sys
+
+
+def load(rundir):
+    samples = {}
+    units = {}
+    with open(os.path.join(rundir, "samples.tsv")) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            key = (row["section"], row["metric"], row["subject"])
+            try:
+                v = float(row["value"])
+            except ValueError:
+                v = float("nan")
+            samples.setdefault(key, []).append(v)
+            units[key] = row["unit"]
+    meta = {}
+    p = os.path.join(rundir, "meta.tsv")
+    if os.path.exists(p):
+        with open(p) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                meta[k] = v
+    return samples, units, meta
+
+
+class Stat:
+    def __init__(self, values, unit):
+        self.all = values
+        self.ok = [v for v in values if not math.isnan(v)]
+        self.missed = len(values) - len(self.ok)
+        self.unit = unit
+        self.median = statistics.median(self.ok) if self.ok else None
+        self.min = min(self.ok) if self.ok else None
+        self.max = max(self.ok) if self.ok else None
+
+    def fmt(self, digits=None, scale=1.0):
+        if self.median is None:
+            return "n/a"
+
+        def f(x):
+            x *= scale
+            if digits is not None:
+                return "%.*f" % (digits, x)
+            if abs(x) >= 100:
+                return "%.0f" % x
+            if abs(x) >= 10:
+                return "%.1f" % x
+            return "%.2f" % x
+        n = len(self.all)
+        s = f(self.median)
+        if n > 1:
+            s += " (%s–%s)" % (f(self.min), f(self.max))
+        if self.missed:
+            s += " [%d of %d missed]" % (self.missed, n)
+        return s
+
+    def json(self):
+        return {"median": self.median, "min": self.min, "max": self.max,
+                "n": len(self.all), "missed": self.missed,
+                "samples": [None if math.isnan(v) else v for v in self.all],
+                "unit": self.unit}
+
+
+def main():
+    rundir, outdir = sys.argv[1], sys.argv[2]
+    samples, units, meta = load(rundir)
+    stats = {k: Stat(v, units[k]) for k, v in samples.items()}
+
+    def st(section, metric, subject):
+        return stats.get((section, metric, subject), Stat([], ""))
+
+    targets = []
+
+    def verdict(ok):
+        if ok is None:
+            return "n/a"
+        return "met" if ok else "**missed**"
+
+    def t_diff(label, a, b, limit, unit="s"):
+        """a <= b + limit (medians)"""
+        ok = diff = None
+        if a.median is not None and b.median is not None:
+            diff = a.median - b.median
+            ok = diff <= limit
+        targets.append({
+            "measure": label, "rnsplice": a.fmt(3 if unit == "s" else None),
+            "baseline": b.fmt(3 if unit == "s" else None),
+            "compare": ("%+.3f %s (×%.2f)" % (diff, unit, a.median / b.median)
+                        if diff is not None and b.median else "n/a"),
+            "target": "≤ baseline %+.2f %s" % (limit, unit),
+            "verdict": verdict(ok), "ok": ok,
+            "value": diff})
+
+    def t_ratio(label, a, b, limit, higher_better=True, digits=None):
+        ok = ratio = None
+        if a.median is not None and b.median:
+            ratio = a.median / b.median
+            ok = ratio >= limit if higher_better else ratio <= limit
+        targets.append({
+            "measure": label, "rnsplice": a.fmt(digits),
+            "baseline": b.fmt(digits),
+            "compare": "×%.2f" % ratio if ratio is not None else "n/a",
+            "target": ("≥ %.2f×" if higher_better else "≤ %.2f×") % limit,
+            "verdict": verdict(ok), "ok": ok, "value": ratio})
+
+    def t_abs(label, a, text, ok, baseline="—", digits=None):
+        targets.append({
+            "measure": label, "rnsplice": a.fmt(digits) if isinstance(a, Stat) else a,
+            "baseline": baseline, "compare": "", "target": text,
+            "verdict": verdict(ok), "ok": ok,
+            "value": a.median if isinstance(a, Stat) else None})
+
+    refl = "reflector"
+    # discovery / withdrawal
+    t_diff("discovery, LAN scope: publish on LAN A → resolved on LAN B "
+           "(baseline: reflector)",
+           st("disc", "discovery", "rnsplice"), st("disc", "discovery", refl),
+           0.95)
+    t_diff("discovery, host scope (resolved on the agent's host; baseline: "
+           "reflector, on LAN B)",
+           st("disc", "discovery", "rnsplice-host"),
+           st("disc", "discovery", refl), 0.2)
+    t_diff("withdrawal, LAN scope: publisher stops → gone on LAN B",
+           st("disc", "withdrawal", "rnsplice"),
+           st("disc", "withdrawal", refl), 1.05)
+    t_ratio("bytes crossing per service up/down cycle (rnsplice: all of "
+            "wan0; reflector: its mDNS out of both legs), B",
+            st("disc", "cycle_bytes", "rnsplice"),
+            st("disc", "cycle_bytes", refl), 0.5, higher_better=False)
+    idle = st("idle", "other_wakeups_per_min", "agent")
+    t_abs("idle agent: wake-ups other than keepalives, per minute",
+          idle, "0", None if idle.median is None else idle.median == 0)
+    # data plane
+    for metric, label in (("iperf_up_MBps", "bulk, iperf3 LAN B → LAN A, MB/s"),
+                          ("iperf_down_MBps", "bulk, iperf3 LAN A → LAN B, MB/s"),
+                          ("http8m_MBps", "bulk, HTTP GET 8 MB, MB/s")):
+        t_ratio(label + ", vs ssh -L same cipher (%s)" %
+                meta.get("cipher_default", "default"),
+                st("data", metric, "rnsplice"), st("data", metric, "ssh-L"), 1.0)
+        t_ratio(label + ", tuned (aes128-gcm) vs ssh -L aes128-gcm",
+                st("data", metric, "rnsplice-tuned"),
+                st("data", metric, "ssh-L-aes"), 1.0)
+        t_ratio(label + ", out of the box vs ssh -L default cipher",
+                st("data", metric, "rnsplice"), st("data", metric, "ssh-L"),
+                1.6)
+    t_ratio("4 KB GETs on a kept-alive connection, req/s (vs ssh -L -tt)",
+            st("data", "ka_rps", "rnsplice"), st("data", "ka_rps", "ssh-L-tt"),
+            1.0)
+    t_ratio("new connection per 4 KB GET, 1 at a time, conn/s (vs ssh -L -tt)",
+            st("data", "new1_cps", "rnsplice"),
+            st("data", "new1_cps", "ssh-L-tt"), 1.0)
+    t_ratio("new connection per 4 KB GET, 8 at a time, conn/s (vs ssh -L -tt)",
+            st("data", "new8_cps", "rnsplice"),
+            st("data", "new8_cps", "ssh-L-tt"), 1.0)
+    # scale / concurrency
+    seen = st("scale", "seen_on_lan_b", "rnsplice")
+    t_abs("scale: 1,000 services on LAN A → published on LAN B", seen,
+          "all 1,000", None if seen.min is None else seen.min >= 1000)
+    sync = st("scale", "full_sync", "rnsplice")
+    t_abs("scale: agent start → all 1,000 on LAN B, s", sync, "reported",
+          None, digits=2)
+    rss = st("scale", "agent_rss_MB", "rnsplice")
+    t_abs("scale: agent RSS with 1,000 services, MB", rss, "≤ 16 MB",
+          None if rss.max is None else rss.max <= 16)
+    for subj, label in (("rnsplice", "out of the box (max-relays 1024)"),
+                        ("rnsplice-tuned", "max-relays 8000")):
+        failed = st("conc", "failed", subj)
+        t_abs("2,000 concurrent relayed connections, %s: failures" % label,
+              failed, "0", None if failed.max is None else failed.max == 0,
+              baseline="ssh -L: " + st("conc", "failed", "ssh-L").fmt())
+
+    # ---- Markdown
+    L = []
+    w = L.append
+    w("# rnsplice benchmark results")
+    w("")
+    w("Written by `make bench` (bench/bench.sh, bench/report.py); "
+      "see bench/README.md for what each number means and how the "
+      "baselines are set up.")
+    w("")
+    for k, label in (("date", "Date"), ("machine", "Machine"),
+                     ("aes_ni", "AES-NI"), ("openssh", "OpenSSH"),
+                     ("avahi", "Avahi"), ("iperf3", "iperf3"),
+                     ("commit", "rnsplice commit"), ("mode", "Mode"),
+                     ("cipher_default", "Cipher ssh negotiates out of the "
+                      "box (so rnsplice's too)")):
+        if k in meta:
+            w("- %s: %s" % (label, meta[k]))
+    w("")
+    w("Every cell: median (min–max) over the repetitions of this run; "
+      "ratios are of medians, rnsplice ÷ baseline; every baseline was "
+      "measured in this same run, in the same lab.")
+    w("")
+    w("## Targets")
+    w("")
+    w("| measure | rnsplice | baseline | rnsplice vs baseline | target | |")
+    w("|---|---|---|---|---|---|")
+    for t in targets:
+        w("| %s | %s | %s | %s | %s | %s |" % (
+            t["measure"], t["rnsplice"], t["baseline"], t["compare"],
+            t["target"], t["verdict"]))
+    w("")
+
+    # discovery table
+    w("## Discovery, withdrawal, bytes per cycle")
+    w("")
+    cols = [("reflector", "reflector (rtr, enable-reflector=yes)"),
+            ("rnsplice", "rnsplice, scope lan"),
+            ("rnsplice-host", "rnsplice, scope host")]
+    w("| | " + " | ".join(c[1] for c in cols) + " |")
+    w("|---|" + "---|" * len(cols))
+    for metric, label, d in (("discovery", "publish → resolved, s", 3),
+                             ("withdrawal", "unpublish → removed, s", 3),
+                             ("cycle_bytes", "bytes crossing per %s s cycle"
+                              % meta.get("cycle_len", "11"), 0),
+                             ("cycle_pkts", "packets crossing per cycle", 0),
+                             ("cycle_bytes_v4", "… of which IPv4 mDNS, B", 0),
+                             ("cycle_bytes_v6", "… of which IPv6 mDNS, B", 0)):
+        row = [st("disc", metric, c[0]) for c in cols]
+        if all(r.median is None for r in row):
+            continue
+        w("| %s | %s |" % (label, " | ".join(
+            r.fmt(d) if r.median is not None else "—" for r in row)))
+    w("")
+    w("## Idle (nothing published or withdrawn)")
+    w("")
+    w("| | value |")
+    w("|---|---|")
+    for metric, subj, label in (
+            ("wan_bytes_per_min", "rnsplice", "rnsplice: bytes/min on the WAN (all of wan0)"),
+            ("wan_pkts_per_min", "rnsplice", "rnsplice: packets/min on the WAN"),
+            ("wan_bytes_per_min", "reflector", "reflector: mDNS bytes/min out of rtr"),
+            ("wan_pkts_per_min", "reflector", "reflector: mDNS packets/min out of rtr"),
+            ("ctxt_per_min", "agent", "rnsplice-agent: context switches/min"),
+            ("ctxt_per_min", "ssh-master", "its ssh master: context switches/min"),
+            ("ctxt_per_min", "subsystem", "rnsplice-subsystem: context switches/min"),
+            ("wakeups_per_min", "agent", "rnsplice-agent: wake-ups/min (strace)"),
+            ("keepalive_wakeups_per_min", "agent", "… of which keepalives (PING/PONG)"),
+            ("other_wakeups_per_min", "agent", "… of which anything else")):
+        s = st("idle", metric, subj)
+        if s.median is not None:
+            w("| %s | %s |" % (label, s.fmt(1)))
+    w("")
+
+    # data plane table
+    tps = [("routed", "routed (no ssh)"), ("ssh-L", "ssh -L"),
+           ("ssh-L-aes", "ssh -L aes128-gcm"), ("ssh-L-tt", "ssh -L -tt"),
+           ("rnsplice", "rnsplice"),
+           ("rnsplice-tuned", "rnsplice tuned (aes128-gcm)")]
+    w("## Data plane (client on bcli, server on asrv, across the WAN)")
+    w("")
+    w("| | " + " | ".join(t[1] for t in tps) + " |")
+    w("|---|" + "---|" * len(tps))
+    for metric, label in (
+            ("iperf_up_MBps", "iperf3 LAN B → A, MB/s"),
+            ("iperf_down_MBps", "iperf3 LAN A → B, MB/s"),
+            ("http8m_MBps", "HTTP 8 MB GETs, MB/s"),
+            ("ka_rps", "4 KB GETs, kept-alive connection, req/s"),
+            ("ka_p50_ms", "… p50 latency, ms"),
+            ("ka_p99_ms", "… p99 latency, ms"),
+            ("new1_cps", "new connection per 4 KB GET, 1 at a time, conn/s"),
+            ("new1_p50_ms", "… p50 latency, ms"),
+            ("new1_p99_ms", "… p99 latency, ms"),
+            ("new8_cps", "new connection per 4 KB GET, 8 at a time, conn/s"),
+            ("new8_p50_ms", "… p50 latency, ms"),
+            ("new8_p99_ms", "… p99 latency, ms"),
+            ("new1_errors", "errors (1 at a time)"),
+            ("new8_errors", "errors (8 at a time)")):
+        row = [st("data", metric, t[0]) for t in tps]
+        if all(r.median is None for r in row):
+            continue
+        d = 2 if metric.endswith("_ms") else (0 if "errors" in metric else None)
+        w("| %s | %s |" % (label, " | ".join(r.fmt(d) for r in row)))
+    # ratios to ssh -L -tt and ssh -L
+    w("")
+    w("Ratios of medians (rnsplice ÷ baseline):")
+    w("")
+    w("| | rnsplice ÷ ssh -L | rnsplice ÷ ssh -L -tt | tuned ÷ ssh -L aes128-gcm | rnsplice ÷ routed |")
+    w("|---|---|---|---|---|")
+    for metric, label in (("iperf_up_MBps", "iperf3 B → A"),
+                          ("iperf_down_MBps", "iperf3 A → B"),
+                          ("http8m_MBps", "HTTP 8 MB"),
+                          ("ka_rps", "kept-alive req/s"),
+                          ("new1_cps", "new conn/s, 1 at a time"),
+                          ("new8_cps", "new conn/s, 8 at a time")):
+        def r(a, b):
+            x, y = st("data", metric, a), st("data", metric, b)
+            if x.median is None or not y.median:
+                return "n/a"
+            return "×%.2f" % (x.median / y.median)
+        w("| %s | %s | %s | %s | %s |" % (
+            label, r("rnsplice", "ssh-L"), r("rnsplice", "ssh-L-tt"),
+            r("rnsplice-tuned", "ssh-L-aes"), r("rnsplice", "routed")))
+    w("")
+
+    w("## 2,000 concurrent connections (64 KiB each way, checksummed)")
+    w("")
+    w("| | verified | failed | open at the server at once | seconds |")
+    w("|---|---|---|---|---|")
+    for subj, label in (("ssh-L", "ssh -L"), ("rnsplice", "rnsplice (max-relays 1024, the default)"),
+                        ("rnsplice-tuned", "rnsplice, max-relays 8000")):
+        if st("conc", "ok", subj).median is None:
+            continue
+        w("| %s | %s | %s | %s | %s |" % (
+            label, st("conc", "ok", subj).fmt(0),
+            st("conc", "failed", subj).fmt(0),
+            st("conc", "server_established", subj).fmt(0),
+            st("conc", "seconds", subj).fmt(2)))
+    w("")
+    w("## Scale: 1,000 services on LAN A")
+    w("")
+    w("| | value |")
+    w("|---|---|")
+    for metric, label, d in (
+            ("seen_on_lan_b", "distinct services seen on LAN B (bcli)", 0),
+            ("established", "established by the agent (rnsplice services)", 0),
+            ("full_sync", "agent start → the last one seen on LAN B, s", 2),
+            ("agent_rss_MB", "agent RSS after sync, MB", 2),
+            ("agent_peak_rss_MB", "agent peak RSS (VmHWM), MB", 2),
+            ("ssh_master_rss_MB", "its ssh master's RSS, MB", 2)):
+        s = st("scale", metric, "rnsplice")
+        if s.median is not None or s.all:
+            w("| %s | %s |" % (label, s.fmt(d)))
+    w("")
+    md = "\n".join(L) + "\n"
+
+    js = {
+        "meta": meta,
+        "targets": targets,
+        "figures": {"/".join(k): v.json() for k, v in sorted(stats.items())},
+    }
+    for d in (outdir, rundir):
+        with open(os.path.join(d, "RESULTS.md"), "w") as f:
+            f.write(md)
+        with open(os.path.join(d, "RESULTS.json"), "w") as f:
+            json.dump(js, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    sys.stdout.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
