@@ -134,8 +134,11 @@ get_text(struct parse_ctx *c, size_t i, size_t minlen, size_t maxlen,
 
 	if (get_field(c, i, FIELD_TEXT, maxlen, what, out, &len) == -1)
 		return -1;
-	if (len < minlen)
+	if (len < minlen) {
+		free(*out);
+		*out = NULL;
 		return perr(c, "syntax", "field %zu (%s): empty", i + 1, what);
+	}
 	return 0;
 }
 

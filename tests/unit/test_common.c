@@ -202,6 +202,8 @@ START_TEST(test_msg_rejects)
 	parse_fails("HELLO 1.0 a agent % maxline=99", "syntax");
 	parse_fails("AVAHI sideways", "syntax");
 	parse_fails("BROWSE nope", "syntax");
+	/* found by fuzzing: an empty option field leaked its buffer */
+	parse_fails("HELLO 1.0 abc123 agent x %", "syntax");
 }
 END_TEST
 
