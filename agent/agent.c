@@ -202,7 +202,7 @@ agent_main(int argc, char **argv)
 	const char *file = NULL, *sockpath = NULL, *scope = NULL;
 	const char *ifname = NULL, *policy = NULL, *tmpl = NULL;
 	const char *allow[64];
-	size_t nallow = 0, i;
+	size_t nallow = 0, i, k;
 	int ch, debug = 0, check = 0, root = 0, verbose = 0;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGCHLD };
@@ -332,13 +332,22 @@ agent_main(int argc, char **argv)
 	if ((a.pub = publisher_new(a.loop, on_publisher, &a, err,
 	    sizeof(err))) == NULL)
 		fatalx("publisher: %s", err);
+	if ((a.routes = routes_new(&a)) == NULL ||
+	    (a.lan = lanview_new(a.loop, route_lan_changed, &a)) == NULL)
+		fatalx("out of memory");
 
 	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
 	    a.rundir);
+	i = 0;
 	TAILQ_FOREACH(rc, &conf->remotes, entry) {
 		if ((r = remote_new(&a, rc)) == NULL)
 			fatalx("out of memory");
+		r->index = (unsigned int)i++;
 		TAILQ_INSERT_TAIL(&a.remotes, r, entry);
+		/* the local view of the types we import settles while ssh
+		 * connects; "*" types are followed as they come */
+		for (k = 0; k < rc->ntypes; k++)
+			lanview_want(a.lan, rc->types[k]);
 	}
 	TAILQ_FOREACH(r, &a.remotes, entry)
 		remote_start(r);
@@ -350,6 +359,8 @@ agent_main(int argc, char **argv)
 		TAILQ_REMOVE(&a.remotes, r, entry);
 		remote_free(r);
 	}
+	routes_free(a.routes);
+	lanview_free(a.lan);
 	publisher_free(a.pub);
 	ctl_server_free(a.ctl);
 	ev_loop_free(a.loop);

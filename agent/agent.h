@@ -10,6 +10,9 @@
  *	remote.c	one remote: state machine, protocol client, backoff
  *	svctable.c	the remote's services as the protocol describes them
  *	import.c	what is imported and how: loops, names, TXT, ports
+ *	route.c		multi-stage: which copy of an origin service this LAN
+ *			gets (fewest hops), failover between remotes
+ *	lanview.c	what other agents already publish on this LAN
  *	splice.c	one imported service: listeners and publication
  *	relay.c		accepted connections: handed to the mux, or relayed
  *	status.c	status dumps (control socket, SIGUSR1)
@@ -190,13 +193,20 @@ void	sshm_raise_nofile(void);
 /* --- services of one remote (svctable.c, import.c) -------------------- */
 
 struct splice;
+struct remote;
+struct origin;
 
 struct isvc {
 	uint32_t	 id;
 	struct svc	 svc;		/* as the subsystem announced it */
+	struct remote	*remote;
 	int		 imported;	/* spliced here */
-	char		 skip[96];	/* why not, when not imported */
+	char		 skip[160];	/* why not, when not imported */
+	int		 eligible;	/* import_decide() said yes: a candidate */
 	struct splice_meta meta;	/* as we re-publish it */
+	char		 want[DNSSD_MAXNAME + 1];	/* name we would use */
+	struct origin	*origin;	/* route.c, while eligible */
+	TAILQ_ENTRY(isvc) olink;	/* the origin's candidates */
 	struct splice	*splice;
 	TAILQ_ENTRY(isvc) entry;
 };
@@ -248,9 +258,120 @@ uint16_t import_stable_port(const char *remote, const char *name,
 size_t	import_port_candidates(enum port_policy, uint16_t remembered,
 	    uint16_t original, uint16_t stable, uint16_t *out, size_t max);
 
+/* --- multi-stage: one copy per origin service (route.c, lanview.c) ------ */
+
+/* After the copy we published was withdrawn upstream, or a copy on the
+ * LAN went away, wait this long before publishing the next best one: the
+ * withdrawal of a service that is gone at its origin arrives along every
+ * path, and about a second later along each longer one. */
+#define ROUTE_HOLD_MS		1500
+/* Give the local view of a newly followed type this long to settle. */
+#define LANVIEW_SETTLE_MS	2000
+
+/* One copy of an origin service, as route_cmp() ranks it. */
+struct route_cand {
+	const struct splice_meta *meta;	/* as published (or to be) here */
+	const char	*name;		/* instance name on this LAN */
+	int		 published;	/* on the LAN now (ours: spliced) */
+	int		 lan;		/* published by someone else */
+	unsigned int	 order;		/* ours: the remote's config order */
+	void		*arg;
+};
+
+/* <0: a is the better copy. Fewer hops; then the path, site by site;
+ * then the copy already published; then the instance name; then a copy
+ * on the LAN before ours; then configuration order. A total order that
+ * every agent of a LAN computes alike. */
+int	route_cmp(const struct route_cand *, const struct route_cand *);
+void	route_sort(struct route_cand *, size_t);
+/* The origin's identity, "site<TAB>name<TAB>type<TAB>domain" (type and
+ * domain in lower case); malloc'ed, NULL if out of memory. */
+char	*route_key(const char *site, const char *name, const char *type,
+	    const char *domain);
+/* The origin key of a record that carries metadata m and is published as
+ * name (the name at the origin is m->name if set). */
+char	*route_meta_key(const struct splice_meta *m, const char *name,
+	    const char *type, const char *domain);
+/* Does a copy seen on the LAN count as a competitor of ours? 0 if it is
+ * our own (published on this host, path ending here) or has crossed this
+ * site before (derived from a copy of ours). */
+int	route_lan_usable(const struct splice_meta *, int local,
+	    const char *self);
+
+struct agent;
+struct routes;
+
+struct route_stats {
+	unsigned long	 events;	/* ADD/UPDATE/REMOVE from all remotes */
+	unsigned long	 runs;		/* origins ranked */
+	unsigned long	 published;	/* splices made */
+	unsigned long	 withdrawn;	/* splices undone */
+	unsigned long	 switches;	/* one path replaced by another */
+	unsigned long	 held;		/* publications delayed by the hold */
+	size_t		 origins;
+};
+
+struct routes *routes_new(struct agent *);
+void	routes_free(struct routes *);
+/* e (of remote e->remote) was added or changed; old: its previous state
+ * (NULL after ADD). Decides whether it is a candidate and re-ranks. */
+void	route_service(struct agent *, struct isvc *e, const struct svc *old);
+/* e leaves its table: withdrawn upstream (hold = 1) or with its session
+ * (hold = 0). Unsplices it at once. */
+void	route_gone(struct agent *, struct isvc *e, int hold);
+struct lancopy;
+/* lanview callback: copies of origin key changed (key NULL: maybe all);
+ * gone: the copy that is going away, if one is. */
+void	route_lan_changed(void *agent, const char *key,
+	    const struct lancopy *gone);
+void	route_get_stats(const struct routes *, struct route_stats *);
+/* Decide now what is pending (normally done from a zero timer). */
+void	route_flush(struct agent *);
+
+struct lanview;
+struct AvahiServiceResolver;
+struct lvtype;
+
+/* A service instance of a followed type on this LAN. Read-only outside
+ * lanview.c. */
+struct lancopy {
+	char		*name;
+	char		*type;
+	char		*domain;
+	char		*key;		/* origin key; NULL: no usable metadata */
+	struct splice_meta meta;
+	int		 local;		/* AVAHI_LOOKUP_RESULT_LOCAL: this host */
+	/* lanview.c's own */
+	struct lvtype	*t;
+	int		 obs[8][2];	/* (ifindex, protocol) seen on */
+	size_t		 nobs;
+	int		 nonlo;		/* seen on an interface other than lo */
+	struct AvahiServiceResolver *res;
+	int		 res_if, res_proto;
+	int		 resolved;	/* answered (or failed) once */
+	TAILQ_ENTRY(lancopy) entry;
+};
+
+typedef void (*lanview_cb)(void *arg, const char *key,
+	    const struct lancopy *gone);
+
+/* Never fails for want of avahi-daemon: it waits for it. */
+struct lanview *lanview_new(struct ev_loop *, lanview_cb, void *arg);
+void	lanview_free(struct lanview *);
+/* Follow a service type (idempotent; types are never dropped). */
+void	lanview_want(struct lanview *, const char *type);
+/* 1 when the view of type is complete enough to decide on: the browser
+ * said "all for now" and every instance has been resolved once, or
+ * LANVIEW_SETTLE_MS passed, or avahi is not running (nothing to see). */
+int	lanview_ready(const struct lanview *, const char *type);
+/* The copies of origin key on the LAN (resolved, with metadata, seen on
+ * an interface other than the loopback); prev NULL for the first. */
+const struct lancopy *lanview_next(const struct lanview *,
+	    const struct lancopy *prev, const char *key);
+size_t	lanview_count(const struct lanview *);
+
 /* --- one imported service (splice.c) ----------------------------------- */
 
-struct remote;
 struct relay;
 
 struct splice {
@@ -360,6 +481,8 @@ struct remote {
 	size_t		 nimported;
 	struct portmem	*ports;
 	size_t		 nports;
+	unsigned int	 index;		/* configuration order */
+	unsigned long	 events;	/* ADD/UPDATE/REMOVE received */
 	struct relay_list relays;
 	size_t		 nrelays;
 	unsigned long	 relays_total, relays_refused, relays_failed;
@@ -378,6 +501,10 @@ const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
 uint16_t remote_port_recall(const struct remote *, const struct svc *);
 void	remote_port_remember(struct remote *, const struct svc *, uint16_t);
+/* Splice e (route.c chose it): 0, or -1 with e->skip saying why. */
+int	remote_splice(struct remote *, struct isvc *e);
+/* Withdraw e's splice, if any. */
+void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
@@ -385,6 +512,8 @@ struct agent {
 	struct ev_loop	*loop;
 	struct agent_conf *conf;
 	struct publisher *pub;
+	struct lanview	*lan;
+	struct routes	*routes;
 	struct ctl_server *ctl;
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];

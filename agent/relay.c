@@ -417,7 +417,11 @@ relay_pump(struct relay *rl)
 	}
 	if (rl->up_eof && rl->to == -1)
 		rl->up_done = 1;
-	if (rl->up_done && rl->down_done) {
+	/* Done on our side, but ssh may still hold bytes for the subsystem
+	 * (in the pipe, in its channel): closing the control connection now
+	 * would drop them. The subsystem exits once it has written them out,
+	 * the master then closes the control connection (relay_ctl_cb). */
+	if (rl->up_done && rl->down_done && rl->ctl == -1) {
 		relay_end(rl);
 		return -1;
 	}

@@ -227,10 +227,13 @@ remote_write_cb(int fd, short revents, void *arg)
 		ev_io_set(r->out_io, 0);
 }
 
-/* --- services ---------------------------------------------------------------- */
+/* --- services ----------------------------------------------------------------
+ * What to import is route.c's business: this remote's services are
+ * candidates among those of every remote and the copies already on the
+ * LAN. These two do what it decides. */
 
-static void
-unsplice(struct remote *r, struct isvc *e)
+void
+remote_unsplice(struct remote *r, struct isvc *e)
 {
 	if (e->splice != NULL) {
 		splice_free(e->splice);
@@ -240,80 +243,23 @@ unsplice(struct remote *r, struct isvc *e)
 	e->imported = 0;
 }
 
-/* Decide about e and splice it or not; was is whether it was spliced. */
-static void
-import(struct remote *r, struct isvc *e)
+int
+remote_splice(struct remote *r, struct isvc *e)
 {
 	char err[256];
 
-	e->skip[0] = '\0';
-	if (!import_decide(&e->svc.txt, r->agent->siteid, r->peer_id,
-	    r->maxhops, &e->meta, e->skip, sizeof(e->skip))) {
-		/* loops are normal in a mesh: not worth more than debug */
-		if (strncmp(e->skip, "loop", 4) == 0)
-			log_debug("%s: not importing \"%s\" (%s): %s",
-			    r->conf->name, e->svc.name, e->svc.type, e->skip);
-		else
-			log_info("%s: not importing \"%s\" (%s): %s",
-			    r->conf->name, e->svc.name, e->svc.type, e->skip);
-		return;
-	}
+	if (e->splice != NULL)
+		return 0;
 	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
 		strlcpy(e->skip, err, sizeof(e->skip));
 		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
 		    e->svc.name, e->svc.type, err);
-		return;
+		return -1;
 	}
+	e->skip[0] = '\0';
 	e->imported = 1;
 	r->nimported++;
-}
-
-static int
-same_instance(const struct svc *a, const struct svc *b)
-{
-	return strcmp(a->name, b->name) == 0 && strcmp(a->type, b->type) == 0 &&
-	    strcmp(a->domain, b->domain) == 0;
-}
-
-static void
-on_update(struct remote *r, struct isvc *e, const struct svc *old)
-{
-	struct splice_meta meta;
-	char why[sizeof(e->skip)];
-	int want;
-
-	want = import_decide(&e->svc.txt, r->agent->siteid, r->peer_id,
-	    r->maxhops, &meta, why, sizeof(why));
-	if (e->splice == NULL) {
-		if (want)
-			import(r, e);
-		else
-			strlcpy(e->skip, why, sizeof(e->skip));
-		return;
-	}
-	if (!want) {
-		log_info("%s: withdrawing \"%s\" (%s): %s", r->conf->name,
-		    e->svc.name, e->svc.type, why);
-		unsplice(r, e);
-		strlcpy(e->skip, why, sizeof(e->skip));
-		return;
-	}
-	if (!same_instance(old, &e->svc)) {
-		unsplice(r, e);
-		import(r, e);
-		return;
-	}
-	e->meta = meta;
-	if (strcmp(old->addr, e->svc.addr) != 0 || old->port != e->svc.port)
-		log_info("%s: \"%s\" (%s) moved to %s:%u", r->conf->name,
-		    e->svc.name, e->svc.type, e->svc.addr, e->svc.port);
-	if (!txt_equal(&old->txt, &e->svc.txt) &&
-	    splice_update(e->splice) == -1) {
-		log_warnx("%s: cannot update the TXT record of \"%s\"; "
-		    "publishing it again", r->conf->name, e->svc.name);
-		unsplice(r, e);
-		import(r, e);
-	}
+	return 0;
 }
 
 static void
@@ -324,6 +270,7 @@ on_service(struct remote *r, struct msg *m)
 	char err[256];
 
 	memset(&old, 0, sizeof(old));
+	r->events++;
 	switch (svctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
 	case SVC_ERROR:
 		/* the cap: say it once per session, not per service */
@@ -335,17 +282,29 @@ on_service(struct remote *r, struct msg *m)
 			log_warnx("%s: %s", r->conf->name, err);
 		return;
 	case SVC_ADDED:
-		import(r, e);
+		e->remote = r;
+		route_service(r->agent, e, NULL);
 		return;
 	case SVC_UPDATED:
-		on_update(r, e, &old);
+		if (strcmp(old.addr, e->svc.addr) == 0 &&
+		    old.port == e->svc.port)
+			;
+		else if (e->splice != NULL)
+			log_info("%s: \"%s\" (%s) moved to %s:%u",
+			    r->conf->name, e->svc.name, e->svc.type,
+			    e->svc.addr, e->svc.port);
+		else
+			log_debug("%s: \"%s\" (%s) moved to %s:%u",
+			    r->conf->name, e->svc.name, e->svc.type,
+			    e->svc.addr, e->svc.port);
+		route_service(r->agent, e, &old);
 		svc_free(&old);
 		return;
 	case SVC_REMOVED:
 		if (e->splice != NULL)
 			log_info("%s: withdrawing \"%s\" (%s): gone at the "
 			    "server", r->conf->name, e->svc.name, e->svc.type);
-		unsplice(r, e);
+		route_gone(r->agent, e, 1);
 		isvc_free(e);
 		return;
 	}
@@ -361,7 +320,7 @@ withdraw_all(struct remote *r)
 	svctable_take_all(&r->table, &all);
 	while ((e = TAILQ_FIRST(&all)) != NULL) {
 		TAILQ_REMOVE(&all, e, entry);
-		unsplice(r, e);
+		route_gone(r->agent, e, 0);
 		isvc_free(e);
 	}
 	r->nimported = 0;
@@ -535,6 +494,7 @@ h_service(struct remote *r, struct msg *m)
 static void
 h_synced(struct remote *r, struct msg *m)
 {
+	route_flush(r->agent);	/* for the summary below */
 	if (r->state == RS_BROWSING) {
 		set_state(r, RS_SYNCED);
 		r->synced_at = ev_now_ms();

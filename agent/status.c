@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "event.h"
 #include "json.h"
+#include "log.h"
 #include "publish.h"
 
 static const char *const whats[] = { "status", "services", "connections" };
@@ -52,19 +53,36 @@ json_remote(struct buf *b, const struct remote *r)
 	buf_putf(b, ",\"peer\":");
 	json_str(b, r->peer_id[0] != '\0' ? r->peer_id : NULL);
 	buf_putf(b, ",\"ssh_pid\":%ld,\"scope\":\"%s\",\"mode\":\"%s\","
-	    "\"services\":%zu,\"spliced\":%zu,\"attempts\":%u,"
+	    "\"services\":%zu,\"spliced\":%zu,\"events\":%lu,"
+	    "\"maxhops\":%u,\"attempts\":%u,"
 	    "\"relays\":{\"live\":%zu,\"total\":%lu,\"refused\":%lu,"
 	    "\"failed\":%lu,\"max\":%u}}", r->ssh.pid > 0 ? (long)r->ssh.pid :
 	    0L, conf_scope_name(r->conf->scope), mode_name(r), r->table.n,
-	    r->nimported, r->attempts, r->nrelays, r->relays_total,
-	    r->relays_refused, r->relays_failed, r->conf->max_relays);
+	    r->nimported, r->events, r->maxhops, r->attempts, r->nrelays,
+	    r->relays_total, r->relays_refused, r->relays_failed,
+	    r->conf->max_relays);
+}
+
+static void
+json_path(struct buf *b, const struct splice_meta *m)
+{
+	size_t i;
+
+	buf_putf(b, ",\"origin\":");
+	json_str(b, m->origin);
+	buf_putf(b, ",\"path\":[");
+	for (i = 0; i < m->npath; i++) {
+		if (i > 0)
+			buf_putf(b, ",");
+		json_str(b, m->path[i]);
+	}
+	buf_putf(b, "],\"hops\":%zu", meta_hops(m));
 }
 
 static void
 json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 {
 	const struct splice *sp = e->splice;
-	size_t i;
 
 	buf_putf(b, "{\"remote\":");
 	json_str(b, r->conf->name);
@@ -76,8 +94,11 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	json_str(b, e->svc.domain);
 	buf_putf(b, ",\"target\":");
 	json_str(b, e->svc.addr);
-	buf_putf(b, ",\"target_port\":%u,\"spliced\":%s", e->svc.port,
-	    sp != NULL ? "true" : "false");
+	buf_putf(b, ",\"target_port\":%u,\"spliced\":%s,\"candidate\":%s",
+	    e->svc.port, sp != NULL ? "true" : "false", e->eligible ? "true" :
+	    "false");
+	if (e->eligible)
+		json_path(b, &e->meta);
 	if (sp == NULL) {
 		buf_putf(b, ",\"skipped\":");
 		json_str(b, e->skip);
@@ -86,17 +107,9 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	}
 	buf_putf(b, ",\"published\":");
 	json_str(b, splice_pub_name(sp));
-	buf_putf(b, ",\"publish_state\":\"%s\",\"port\":%u,\"origin\":",
-	    splice_pub_state(sp), sp->port);
-	json_str(b, e->meta.origin);
-	buf_putf(b, ",\"path\":[");
-	for (i = 0; i < e->meta.npath; i++) {
-		if (i > 0)
-			buf_putf(b, ",");
-		json_str(b, e->meta.path[i]);
-	}
-	buf_putf(b, "],\"hops\":%zu,\"accepted\":%lu,\"refused\":%lu}",
-	    meta_hops(&e->meta), sp->accepted, sp->refused);
+	buf_putf(b, ",\"publish_state\":\"%s\",\"port\":%u,"
+	    "\"accepted\":%lu,\"refused\":%lu}", splice_pub_state(sp),
+	    sp->port, sp->accepted, sp->refused);
 }
 
 static void
@@ -121,23 +134,45 @@ json_relay(struct buf *b, const struct relay *rl)
 	buf_putf(b, "}");
 }
 
+/* The routing counters, with the service events of every remote. */
+static void
+route_stats(const struct agent *a, struct route_stats *st)
+{
+	const struct remote *r;
+
+	memset(st, 0, sizeof(*st));
+	if (a->routes != NULL)
+		route_get_stats(a->routes, st);
+	st->events = 0;
+	TAILQ_FOREACH(r, &a->remotes, entry)
+		st->events += r->events;
+}
+
 int
 agent_dump_json(struct agent *a, struct buf *b, const char *what)
 {
 	const struct remote *r;
 	const struct isvc *e;
 	const struct relay *rl;
+	struct route_stats st;
 	int first = 1;
 
 	if (!valid_what(what))
 		return -1;
 	if (strcmp(what, "status") == 0) {
+		route_stats(a, &st);
 		buf_putf(b, "{\"site\":");
 		json_str(b, a->siteid);
 		buf_putf(b, ",\"pid\":%ld,\"uptime\":%.1f,\"avahi\":%s,"
-		    "\"remotes\":[", (long)getpid(), secs(a->started),
-		    a->pub != NULL && publisher_running(a->pub) ? "true" :
-		    "false");
+		    "\"maxhops\":%u,\"routing\":{\"events\":%lu,"
+		    "\"origins\":%zu,\"ranked\":%lu,\"published\":%lu,"
+		    "\"withdrawn\":%lu,\"switches\":%lu,\"held\":%lu,"
+		    "\"lan_copies\":%zu},\"remotes\":[", (long)getpid(),
+		    secs(a->started), a->pub != NULL &&
+		    publisher_running(a->pub) ? "true" : "false",
+		    a->conf->max_hops, st.events, st.origins, st.runs,
+		    st.published, st.withdrawn, st.switches, st.held,
+		    lanview_count(a->lan));
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			if (!first)
 				buf_putf(b, ",");
@@ -169,6 +204,18 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 
 /* --- text ------------------------------------------------------------------- */
 
+static void
+text_path(struct buf *b, const struct splice_meta *m)
+{
+	size_t i;
+
+	buf_putf(b, "path ");
+	for (i = 0; i < m->npath; i++)
+		buf_putf(b, "%s%s", i > 0 ? "," : "", m->path[i]);
+	buf_putf(b, ", %zu hop%s", meta_hops(m), meta_hops(m) == 1 ? "" :
+	    "s");
+}
+
 int
 agent_dump_text(struct agent *a, struct buf *b, const char *what)
 {
@@ -176,14 +223,22 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 	const struct isvc *e;
 	const struct relay *rl;
 	const struct splice *sp;
+	struct route_stats st;
+	char vname[1024], vskip[4 * sizeof(e->skip)];
 
 	if (!valid_what(what))
 		return -1;
 	if (strcmp(what, "status") == 0) {
-		buf_putf(b, "site %s, pid %ld, up %.0f s, avahi %s\n",
-		    a->siteid, (long)getpid(), secs(a->started),
+		route_stats(a, &st);
+		buf_putf(b, "site %s, pid %ld, up %.0f s, avahi %s, max-hops "
+		    "%u\n", a->siteid, (long)getpid(), secs(a->started),
 		    a->pub != NULL && publisher_running(a->pub) ? "running" :
-		    "not running");
+		    "not running", a->conf->max_hops);
+		buf_putf(b, "routing: %lu service events, %zu origins, %lu "
+		    "published, %lu withdrawn, %lu path switches, %zu "
+		    "services seen on this LAN\n", st.events, st.origins,
+		    st.published, st.withdrawn, st.switches,
+		    lanview_count(a->lan));
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			buf_putf(b, "%s (%s): %s for %.0f s, %zu services, "
 			    "%zu spliced, %zu connections (%lu total, %lu "
@@ -193,36 +248,50 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 			    r->nrelays, r->relays_total, r->relays_refused,
 			    r->relays_failed, r->relay_mode ?
 			    ", relaying through the subsystem" : "");
-			if (r->last_error[0] != '\0')
-				buf_putf(b, "  last error: %s\n",
-				    r->last_error);
+			if (r->last_error[0] != '\0') {
+				log_vis(vname, sizeof(vname), r->last_error);
+				buf_putf(b, "  last error: %s\n", vname);
+			}
 		}
 		return 0;
 	}
 	if (strcmp(what, "services") == 0) {
 		TAILQ_FOREACH(r, &a->remotes, entry)
 			TAILQ_FOREACH(e, &r->table.list, entry) {
+				/* the server's words: no control character
+				 * reaches the terminal raw */
+				log_vis(vname, sizeof(vname), e->svc.name);
 				if ((sp = e->splice) == NULL) {
+					log_vis(vskip, sizeof(vskip), e->skip);
 					buf_putf(b, "%s: \"%s\" %s not spliced: "
-					    "%s\n", r->conf->name, e->svc.name,
-					    e->svc.type, e->skip);
+					    "%s", r->conf->name, vname,
+					    e->svc.type, vskip);
+					if (e->eligible) {
+						buf_putf(b, " [");
+						text_path(b, &e->meta);
+						buf_putf(b, "]");
+					}
+					buf_putf(b, "\n");
 					continue;
 				}
 				buf_putf(b, "%s: \"%s\" %s from %s:%u as \"%s\" "
-				    "port %u, %s, %zu hop%s\n", r->conf->name,
-				    e->svc.name, e->svc.type, e->svc.addr,
-				    e->svc.port, splice_pub_name(sp), sp->port,
-				    splice_pub_state(sp), meta_hops(&e->meta),
-				    meta_hops(&e->meta) == 1 ? "" : "s");
+				    "port %u, %s, ", r->conf->name, vname,
+				    e->svc.type, e->svc.addr, e->svc.port,
+				    splice_pub_name(sp), sp->port,
+				    splice_pub_state(sp));
+				text_path(b, &e->meta);
+				buf_putf(b, "\n");
 			}
 		return 0;
 	}
 	TAILQ_FOREACH(r, &a->remotes, entry)
-		TAILQ_FOREACH(rl, &r->relays, entry)
+		TAILQ_FOREACH(rl, &r->relays, entry) {
+			log_vis(vname, sizeof(vname), rl->name);
 			buf_putf(b, "%s: %s -> \"%s\" (%s) %s, %s, %.1f s\n",
-			    r->conf->name, rl->client, rl->name, rl->target,
+			    r->conf->name, rl->client, vname, rl->target,
 			    rl->via_subsystem ? "through the subsystem" :
 			    "direct", relay_state_name(rl), secs(rl->started));
+		}
 	return 0;
 }
 

@@ -38,11 +38,11 @@ SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale}
 OUT=${BENCH_OUT:-$builddir/bench}
 
 if [ "$QUICK" = 1 ]; then
-	REPS=3		# repetitions of every figure
+	REPS=2		# repetitions of every figure
 	DUR=1		# seconds per load-generator run
-	IDLE_S=15	# idle window (twice: counters, then strace)
+	IDLE_S=12	# idle window (twice: counters, then strace)
 	N8M=8		# 8 MB fetches per HTTP bulk run
-	CONC_REPS=2
+	CONC_REPS=1
 	SCALE_REPS=1
 else
 	REPS=5
@@ -263,15 +263,38 @@ first_event_after() {
 }
 event_seen() { first_event_after "$@" >/dev/null; }
 
-# cycle KIND REP WATCH PUBHOST SUFFIX IF BYTES -- one up/down cycle
+# agent_ts LOG TEXT [TEXT2] -- time stamp (us) of the first line of the
+# agent's log holding TEXT (and TEXT2), "rnsplice-agent[SECONDS.MS]: ...",
+# or nothing
+agent_ts() {
+	local t
+	t=$(grep -F -- "$2" "$1" 2>/dev/null | grep -F -m1 -- "${3:-}" |
+		sed -n 's/^rnsplice-agent\[\([0-9]*\)\.\([0-9]*\)\].*/\1\2/p')
+	[ -n "$t" ] && echo "${t}000"
+}
+
+# part METRIC KIND REP FROM TO -- a sample TO - FROM (us) in seconds, if
+# both are known
+part() {
+	[ -n "$4" ] && [ -n "$5" ] || return 0
+	sample disc "$1" "$2" "$3" "$(us_to_s $(($5 - $4)))" s
+}
+
+# cycle KIND REP WATCH PUBHOST SUFFIX IF BYTES [AWATCH AGENTLOG] -- one
+# up/down cycle: publish on PUBHOST, resolved at WATCH (on IF), unpublish
+# after CYCLE_HOLD s, removed at WATCH; BYTES counts what crossed during
+# CYCLE_LEN s (wan_bytes, refl_bytes or none).  With AWATCH (a watch on
+# arelay) and the agent's log, the time is split into its hops.
 cycle() {
 	local kind=$1 rep=$2 watch=$3 pubhost=$4 suffix=$5 ifc=$6 bytes=$7
-	local name seen pid t0 t1 t2 t3 b0 b1 d w
+	local awatch=${8:-} alog=${9:-}
+	local name seen pid t0 t1 t2 t3 b0 b1 d w cb ta tb tc td
 	name="bench $kind $rep $RANDOM"
 	seen="$name$suffix"
 	[ "$bytes" = none ] || b0=$($bytes)
 	t0=$(now_us)
 	pid=$(lab_publish "$pubhost" "$name" _rnsbench._tcp 9)
+	t1=
 	if lab_wait_for "$CYCLE_HOLD" event_seen "$watch" = "$seen" "$ifc" "$t0"; then
 		t1=$(first_event_after "$watch" = "$seen" "$ifc" "$t0")
 		d=$(((t1 - t0) / 1000))
@@ -283,6 +306,7 @@ cycle() {
 	sleep_until_us $((t0 + CYCLE_HOLD * 1000000))
 	t2=$(now_us)
 	lab_unpublish "$pid"
+	t3=
 	if lab_wait_for 8 event_seen "$watch" - "$seen" "$ifc" "$t2"; then
 		t3=$(first_event_after "$watch" - "$seen" "$ifc" "$t2")
 		w=$(((t3 - t2) / 1000))
@@ -291,11 +315,28 @@ cycle() {
 		w=missed
 		sample disc withdrawal "$kind" "$rep" nan s
 	fi
+	if [ -n "$awatch" ]; then
+		# discovery: LAN A hop | subsystem + ssh + agent | probing on
+		# LAN B | announcement to the browser
+		ta=$(first_event_after "$awatch" = "$name" eth0 "$t0")
+		tb=$(agent_ts "$alog" "splicing \"$name\"")
+		tc=$(agent_ts "$alog" "publish \"$seen\" " ": established")
+		part disc_1_lan_a "$kind" "$rep" "$t0" "$ta"
+		part disc_2_to_agent "$kind" "$rep" "$ta" "$tb"
+		part disc_3_probe "$kind" "$rep" "$tb" "$tc"
+		part disc_4_lan_b "$kind" "$rep" "$tc" "$t1"
+		# withdrawal: LAN A (goodbye, then 1 s expiry) | to the agent |
+		# LAN B (goodbye, 1 s expiry)
+		ta=$(first_event_after "$awatch" - "$name" eth0 "$t2")
+		tb=$(agent_ts "$alog" "withdrawing \"$name\"")
+		part wd_1_lan_a "$kind" "$rep" "$t2" "$ta"
+		part wd_2_to_agent "$kind" "$rep" "$ta" "$tb"
+		part wd_3_lan_b "$kind" "$rep" "$tb" "$t3"
+	fi
 	if [ "$bytes" != none ]; then
 		sleep_until_us $((t0 + CYCLE_LEN * 1000000))
 		b1=$($bytes)
 		set -- $b0 $b1
-		local cb
 		if [ "$bytes" = wan_bytes ]; then
 			cb=$(($3 - $1))
 			sample disc cycle_bytes "$kind" "$rep" "$cb" B
@@ -315,13 +356,14 @@ cycle() {
 }
 
 section_disc() {
-	local r w_bcli w_rcli w_brelay
+	local r w_bcli w_rcli w_brelay w_arelay
 	say "disc: rnsplice-agent (out of the box, scope lan) vs the reflector"
 	agent_start lan 'remote siteA {
 	destination siteA
 }'
 	w_bcli=$(lab_watch bcli _rnsbench._tcp)
 	w_rcli=$(lab_watch rcli _rnsbench._tcp)
+	w_arelay=$(lab_watch arelay _rnsbench._tcp)
 	lab_wait_for 20 lab_watch_seen "$w_bcli" "bench anchor (siteA)" ||
 		die "rnsplice did not splice the anchor (see $RUN/agent-lan.log)"
 	lab_wait_for 10 lab_watch_seen "$w_rcli" "bench anchor" ||
@@ -329,7 +371,8 @@ section_disc() {
 	sleep 2
 	for r in $(seq 1 "$REPS"); do
 		cycle reflector "$r" "$w_rcli" rsrv "" eth0 refl_bytes
-		cycle rnsplice "$r" "$w_bcli" asrv " (siteA)" eth0 wan_bytes
+		cycle rnsplice "$r" "$w_bcli" asrv " (siteA)" eth0 wan_bytes \
+			"$w_arelay" "$RUN/agent-lan.log"
 	done
 	lab_unwatch "$w_rcli"
 	lab_unwatch "$w_bcli"
@@ -349,8 +392,10 @@ section_disc() {
 		die "host scope: anchor not seen (see $RUN/agent-host.log)"
 	sleep 2
 	for r in $(seq 1 "$REPS"); do
-		cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none
+		cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none \
+			"$w_arelay" "$RUN/agent-host.log"
 	done
+	lab_unwatch "$w_arelay"
 	lab_unwatch "$w_brelay"
 	agent_stop host
 }
@@ -473,38 +518,58 @@ iperf_run() { # HOST PORT [-R] -> MB/s (10^6 bytes/s, as received)
 		awk '{ printf "%.1f\n", $1 / 8e6 }'
 }
 
+# ns_cpu HOST -- CPU time (clock ticks) of every process now in HOST
+ns_cpu() {
+	local p sum=0 f
+	for p in $(ip netns pids "$(lab_ns "$1")"); do
+		f=$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null) || continue
+		set -- $f
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo "$sum"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# load NAME REP TEST ARGS... -- run httpload on bcli; samples TEST_rate,
+# TEST_p50_ms, TEST_p99_ms, TEST_errors and the CPU the relay hosts spent
+# per request (brelay: ssh -L or agent + ssh master; arelay: sshd)
+load() {
+	local name=$1 rep=$2 test=$3 out cb0 ca0 cb1 ca1 n unit
+	shift 3
+	cb0=$(ns_cpu brelay) ca0=$(ns_cpu arelay)
+	out=$(lab_exec bcli "$BIN/httpload" "$@" | json_get rate p50_ms p99_ms errors requests)
+	cb1=$(ns_cpu brelay) ca1=$(ns_cpu arelay)
+	set -- $out
+	unit=conn/s
+	[ "$test" != ka ] || unit=req/s
+	sample data "${test}_rate" "$name" "$rep" "${1:-nan}" "$unit"
+	sample data "${test}_p50_ms" "$name" "$rep" "${2:-nan}" ms
+	sample data "${test}_p99_ms" "$name" "$rep" "${3:-nan}" ms
+	sample data "${test}_errors" "$name" "$rep" "${4:-nan}" errors
+	n=${5:-0}
+	if [ "$n" -gt 0 ]; then
+		sample data "${test}_cpu_us_brelay" "$name" "$rep" $(((cb1 - cb0) * TICK_US / n)) us
+		sample data "${test}_cpu_us_arelay" "$name" "$rep" $(((ca1 - ca0) * TICK_US / n)) us
+	fi
+	LOAD_RATE=${1:-nan}
+}
+
 measure_transport() { # NAME REP
-	local name=$1 rep=$2 host hp ip ep up down out
+	local name=$1 rep=$2 host hp ip ep up down h8 ka n1
 	set -- ${TP[$name]}
 	host=$1 hp=$2 ip=$3 ep=$4
 	up=$(iperf_run "$host" "$ip")
 	down=$(iperf_run "$host" "$ip" -R)
 	sample data iperf_up_MBps "$name" "$rep" "${up:-nan}" MB/s
 	sample data iperf_down_MBps "$name" "$rep" "${down:-nan}" MB/s
-	out=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps errors)
-	set -- $out
-	sample data http8m_MBps "$name" "$rep" "${1:-nan}" MB/s
-	local h8=${1:-nan}
-	out=$(lab_exec bcli "$BIN/httpload" -m ka -c 1 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
-	set -- $out
-	sample data ka_rps "$name" "$rep" "${1:-nan}" req/s
-	sample data ka_p50_ms "$name" "$rep" "${2:-nan}" ms
-	sample data ka_p99_ms "$name" "$rep" "${3:-nan}" ms
-	local ka=${1:-nan}
-	out=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
-	set -- $out
-	sample data new1_cps "$name" "$rep" "${1:-nan}" conn/s
-	sample data new1_p50_ms "$name" "$rep" "${2:-nan}" ms
-	sample data new1_p99_ms "$name" "$rep" "${3:-nan}" ms
-	sample data new1_errors "$name" "$rep" "${4:-nan}" errors
-	local n1=${1:-nan}
-	out=$(lab_exec bcli "$BIN/httpload" -m new -c 8 -d "$DUR" "$host" "$hp" | json_get rate p50_ms p99_ms errors)
-	set -- $out
-	sample data new8_cps "$name" "$rep" "${1:-nan}" conn/s
-	sample data new8_p50_ms "$name" "$rep" "${2:-nan}" ms
-	sample data new8_p99_ms "$name" "$rep" "${3:-nan}" ms
-	sample data new8_errors "$name" "$rep" "${4:-nan}" errors
-	say "data $name #$rep: iperf3 up $up down $down MB/s, http 8MB $h8 MB/s, keep-alive $ka req/s, new conn $n1 /s (1), ${1:-nan} /s (8)"
+	h8=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps)
+	sample data http8m_MBps "$name" "$rep" "${h8:-nan}" MB/s
+	load "$name" "$rep" ka -m ka -c 1 -d "$DUR" "$host" "$hp"
+	ka=$LOAD_RATE
+	load "$name" "$rep" new1 -m new -c 1 -d "$DUR" "$host" "$hp"
+	n1=$LOAD_RATE
+	load "$name" "$rep" new8 -m new -c 8 -d "$DUR" "$host" "$hp"
+	say "data $name #$rep: iperf3 up $up down $down MB/s, http 8MB $h8 MB/s, keep-alive $ka req/s, new conn $n1 /s (1), $LOAD_RATE /s (8)"
 }
 
 # the transports, in the order of the first repetition (rotated after)
@@ -604,51 +669,78 @@ count_plus() {
 }
 all_there() { [ "$(count_plus "$1")" -ge "$2" ]; }
 
+# avahi_cpu HOST -- CPU ticks of HOST's avahi-daemon
+avahi_cpu() {
+	local f
+	f=$(cut -d')' -f2 "/proc/$(cat "$LAB_DIR/$1/avahi.pid")/stat")
+	set -- $f
+	echo $((${12} + ${13}))
+}
+
 section_scale() {
-	local r pubpid t0 t1 log wpid rss hwm sshrss n est
+	local r pubpid t0 t1 log wpid rss hwm sshrss n est h alog ts
+	local -A cpu0
 	say "scale: $NSCALE services on LAN A"
 	echo "max-services 4096" >>"$POLICY"
 	lab_bg asrv "$LAB_DIR/manypub.pid" "$BIN/manypub" -n "$NSCALE" \
 		-t _rnsscale._tcp -p 9 >"$RUN/manypub.log" 2>&1
 	pubpid=$(cat "$LAB_DIR/manypub.pid")
-	lab_wait_for 60 grep -q '^established' "$RUN/manypub.log" ||
+	lab_wait_for 90 grep -q '^established' "$RUN/manypub.log" ||
 		die "manypub: $(tail -3 "$RUN/manypub.log")"
-	say "scale: $(grep '^established' "$RUN/manypub.log")"
+	say "scale: on LAN A, $(grep '^established' "$RUN/manypub.log")"
+	sleep 2
 	for r in $(seq 1 "$SCALE_REPS"); do
 		log=$RUN/scale-watch-$r.log
+		alog=$RUN/agent-scale-$r.log
 		lab_bg bcli "$LAB_DIR/scale-watch.pid" env LC_ALL=C bash -c '
 			exec > >(while IFS= read -r l; do printf "%s;%s\n" "$EPOCHREALTIME" "$l"; done)
 			exec avahi-browse -p _rnsscale._tcp' >"$log" 2>&1
 		wpid=$(cat "$LAB_DIR/scale-watch.pid")
 		sleep 1
+		for h in asrv arelay brelay bcli; do cpu0[$h]=$(avahi_cpu "$h"); done
 		t0=$(now_us)
 		agent_start scale 'max-services 4096
 remote siteA {
 	destination siteA
 }'
+		t1=
 		if lab_wait_for 180 all_there "$log" "$NSCALE"; then
 			t1=$(awk -F';' '$2 == "+" && $3 == "eth0" && $4 == "IPv4" &&
 				!($5 in n) { n[$5] = 1; t = $1 } END { print t }' "$log")
 			t1=${t1/./}
-			sample scale full_sync "rnsplice" "$r" "$(us_to_s $((t1 - t0)))" s
+			sample scale full_sync rnsplice "$r" "$(us_to_s $((t1 - t0)))" s
 		else
-			sample scale full_sync "rnsplice" "$r" nan s
+			sample scale full_sync rnsplice "$r" nan s
 		fi
+		for h in asrv arelay brelay bcli; do
+			sample scale "avahi_cpu_s_$h" rnsplice "$r" \
+				"$(us_to_s $((($(avahi_cpu "$h") - ${cpu0[$h]}) * TICK_US)))" s
+		done
 		n=$(count_plus "$log")
 		sample scale seen_on_lan_b rnsplice "$r" "$n" services
 		sleep 2
 		est=$(rnsplice_cli scale -j services 2>/dev/null | grep -o '"established"' | wc -l)
 		sample scale established rnsplice "$r" "$est" services
+		# where the time went, from the agent's log
+		cp "$RUN/agent-scale.log" "$alog"
+		ts=$(agent_ts "$alog" "synced:")
+		[ -z "$ts" ] || sample scale t_synced_msg rnsplice "$r" "$(us_to_s $((ts - t0)))" s
+		ts=$(grep -F 'splicing "' "$alog" | tail -1 |
+			sed -n 's/^rnsplice-agent\[\([0-9]*\)\.\([0-9]*\)\].*/\1\2000/p')
+		[ -z "$ts" ] || sample scale t_last_add rnsplice "$r" "$(us_to_s $((ts - t0)))" s
+		ts=$(grep -F ': established' "$alog" | tail -1 |
+			sed -n 's/^rnsplice-agent\[\([0-9]*\)\.\([0-9]*\)\].*/\1\2000/p')
+		[ -z "$ts" ] || sample scale t_last_established rnsplice "$r" "$(us_to_s $((ts - t0)))" s
 		rss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		sshrss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_ssh_pid scale)"/status)
 		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale ssh_master_rss_MB rnsplice "$r" "$(awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
-		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $( [ -n "${t1:-}" ] && us_to_s $((t1 - t0)) ) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
+		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		agent_stop scale
+		: >"$RUN/agent-scale.log"
 		lab_stop "$wpid"
-		t1=
 		sleep 3
 	done
 	lab_stop "$pubpid"

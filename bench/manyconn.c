@@ -2,10 +2,13 @@
  * data through each, check that exactly the same bytes come back, and
  * keep them all open until every one has been verified.
  *
- *   manyconn [-n CONNS] [-b BYTES] [-H HOLD_S] [-t TIMEOUT_S] HOST PORT
+ *   manyconn [-n CONNS] [-b BYTES] [-p PENDING] [-H HOLD_S] [-t TIMEOUT_S]
+ *            HOST PORT
  *
- * Phases: (1) connect all (non-blocking, at most 256 pending at a time so
- * that the listener's backlog is not what is measured); (2) on each, write
+ * Phases: (1) connect all, non-blocking, with at most PENDING (default
+ * 64) connections not yet confirmed end to end (no echoed byte yet), so
+ * that a listener's backlog (128 for ssh and rnsplice-agent) and SYN
+ * cookies are not what is measured; (2) on each, write
  * BYTES pseudo-random bytes (a different seed per connection) and read
  * them back, comparing a checksum of what was sent with one of what came
  * back; (3) when all are verified (or failed), print "HOLD" and keep them
@@ -105,13 +108,15 @@ main(int argc, char **argv)
 	uint8_t rbuf[65536];
 	double t0, hold = 1, timeout = 60, tdone;
 	int n = 2000, ch, r, ep, i, k, nok = 0, nfailed = 0, pending = 0;
+	int maxpending = 64;
 	int next = 0, open_now = 0, peak = 0, verified_open = 0;
 	int reasons[5] = { 0 };
 	const char *rname[5] = { "connect", "reset", "eof", "mismatch",
 	    "timeout" };
 
-	while ((ch = getopt(argc, argv, "n:b:H:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:b:p:H:t:")) != -1) {
 		switch (ch) {
+		case 'p': maxpending = atoi(optarg); break;
 		case 'n': n = atoi(optarg); break;
 		case 'b': nbytes = (size_t)atol(optarg); break;
 		case 'H': hold = atof(optarg); break;
@@ -154,7 +159,7 @@ main(int argc, char **argv)
 	t0 = now();
 	while (nok + nfailed < n) {
 		/* start more connects */
-		while (next < n && pending < 256) {
+		while (next < n && pending < maxpending) {
 			struct conn *c = &cs[next];
 			int one = 1;
 
@@ -203,8 +208,8 @@ main(int argc, char **argv)
 			if (c->st == ST_CONNECTING) {
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err,
 				    &el);
-				pending--;
 				if (err != 0) {
+					pending--;
 					reasons[0]++;
 					fail(c, "connect", &nfailed, ep);
 					continue;
@@ -238,6 +243,8 @@ main(int argc, char **argv)
 			for (;;) {
 				m = recv(c->fd, rbuf, sizeof(rbuf), 0);
 				if (m > 0) {
+					if (c->got == 0)
+						pending--;	/* confirmed */
 					c->sum_got = fnv(c->sum_got, rbuf,
 					    (size_t)m);
 					c->got += (size_t)m;
@@ -245,6 +252,10 @@ main(int argc, char **argv)
 						break;
 					continue;
 				}
+				if (m <= 0 && c->got == 0 &&
+				    (m == 0 || (errno != EAGAIN &&
+				    errno != EWOULDBLOCK)))
+					pending--;
 				if (m == 0) {
 					reasons[2]++;
 					open_now--;
@@ -300,7 +311,7 @@ main(int argc, char **argv)
 	freeaddrinfo(ai);
 	return nfailed ? 1 : 0;
  usage:
-	fprintf(stderr, "usage: manyconn [-n CONNS] [-b BYTES] [-H HOLD_S] "
-	    "[-t TIMEOUT_S] HOST PORT\n");
+	fprintf(stderr, "usage: manyconn [-n CONNS] [-b BYTES] [-p PENDING] "
+	    "[-H HOLD_S] [-t TIMEOUT_S] HOST PORT\n");
 	return 2;
 }

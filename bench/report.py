@@ -161,14 +161,14 @@ def main():
                 st("data", metric, "rnsplice"), st("data", metric, "ssh-L"),
                 1.6)
     t_ratio("4 KB GETs on a kept-alive connection, req/s (vs ssh -L -tt)",
-            st("data", "ka_rps", "rnsplice"), st("data", "ka_rps", "ssh-L-tt"),
+            st("data", "ka_rate", "rnsplice"), st("data", "ka_rate", "ssh-L-tt"),
             1.0)
     t_ratio("new connection per 4 KB GET, 1 at a time, conn/s (vs ssh -L -tt)",
-            st("data", "new1_cps", "rnsplice"),
-            st("data", "new1_cps", "ssh-L-tt"), 1.0)
+            st("data", "new1_rate", "rnsplice"),
+            st("data", "new1_rate", "ssh-L-tt"), 1.0)
     t_ratio("new connection per 4 KB GET, 8 at a time, conn/s (vs ssh -L -tt)",
-            st("data", "new8_cps", "rnsplice"),
-            st("data", "new8_cps", "ssh-L-tt"), 1.0)
+            st("data", "new8_rate", "rnsplice"),
+            st("data", "new8_rate", "ssh-L-tt"), 1.0)
     # scale / concurrency
     seen = st("scale", "seen_on_lan_b", "rnsplice")
     t_abs("scale: 1,000 services on LAN A → published on LAN B", seen,
@@ -227,7 +227,14 @@ def main():
     w("| | " + " | ".join(c[1] for c in cols) + " |")
     w("|---|" + "---|" * len(cols))
     for metric, label, d in (("discovery", "publish → resolved, s", 3),
+                             ("disc_1_lan_a", "… LAN A: publish → resolved on arelay, s", 3),
+                             ("disc_2_to_agent", "… → subsystem → ssh → agent (its log), s", 3),
+                             ("disc_3_probe", "… agent: avahi probing → established, s", 3),
+                             ("disc_4_lan_b", "… established → resolved by the browser, s", 3),
                              ("withdrawal", "unpublish → removed, s", 3),
+                             ("wd_1_lan_a", "… LAN A: unpublish → removed on arelay, s", 3),
+                             ("wd_2_to_agent", "… → subsystem → ssh → agent withdraws, s", 3),
+                             ("wd_3_lan_b", "… agent withdraws → removed at the browser, s", 3),
                              ("cycle_bytes", "bytes crossing per %s s cycle"
                               % meta.get("cycle_len", "11"), 0),
                              ("cycle_pkts", "packets crossing per cycle", 0),
@@ -238,6 +245,21 @@ def main():
             continue
         w("| %s | %s |" % (label, " | ".join(
             r.fmt(d) if r.median is not None else "—" for r in row)))
+    w("")
+    idle_rate = st("idle", "wan_bytes_per_min", "rnsplice").median
+    cyc = st("disc", "cycle_bytes", "rnsplice")
+    if idle_rate is not None and cyc.median is not None:
+        secs = float(meta.get("cycle_len", "11"))
+        w("")
+        w("rnsplice's cycle bytes include the WAN's idle traffic (ssh "
+          "keepalives, the agent's pings): %.0f B/min measured idle, so "
+          "%.0f B of a %g s cycle; the cycle itself costs %.0f B net "
+          "(median), ×%.2f the reflector's." % (
+              idle_rate, idle_rate * secs / 60, secs,
+              cyc.median - idle_rate * secs / 60,
+              (cyc.median - idle_rate * secs / 60) /
+              st("disc", "cycle_bytes", "reflector").median
+              if st("disc", "cycle_bytes", "reflector").median else float("nan")))
     w("")
     w("## Idle (nothing published or withdrawn)")
     w("")
@@ -272,21 +294,28 @@ def main():
             ("iperf_up_MBps", "iperf3 LAN B → A, MB/s"),
             ("iperf_down_MBps", "iperf3 LAN A → B, MB/s"),
             ("http8m_MBps", "HTTP 8 MB GETs, MB/s"),
-            ("ka_rps", "4 KB GETs, kept-alive connection, req/s"),
+            ("ka_rate", "4 KB GETs, kept-alive connection, req/s"),
             ("ka_p50_ms", "… p50 latency, ms"),
             ("ka_p99_ms", "… p99 latency, ms"),
-            ("new1_cps", "new connection per 4 KB GET, 1 at a time, conn/s"),
+            ("new1_rate", "new connection per 4 KB GET, 1 at a time, conn/s"),
             ("new1_p50_ms", "… p50 latency, ms"),
             ("new1_p99_ms", "… p99 latency, ms"),
-            ("new8_cps", "new connection per 4 KB GET, 8 at a time, conn/s"),
+            ("new8_rate", "new connection per 4 KB GET, 8 at a time, conn/s"),
             ("new8_p50_ms", "… p50 latency, ms"),
             ("new8_p99_ms", "… p99 latency, ms"),
+            ("ka_cpu_us_brelay", "CPU on brelay per kept-alive request, µs"),
+            ("ka_cpu_us_arelay", "CPU on arelay per kept-alive request, µs"),
+            ("new1_cpu_us_brelay", "CPU on brelay per new connection (1 at a time), µs"),
+            ("new1_cpu_us_arelay", "CPU on arelay per new connection (1 at a time), µs"),
+            ("new8_cpu_us_brelay", "CPU on brelay per new connection (8 at a time), µs"),
+            ("new8_cpu_us_arelay", "CPU on arelay per new connection (8 at a time), µs"),
             ("new1_errors", "errors (1 at a time)"),
             ("new8_errors", "errors (8 at a time)")):
         row = [st("data", metric, t[0]) for t in tps]
         if all(r.median is None for r in row):
             continue
-        d = 2 if metric.endswith("_ms") else (0 if "errors" in metric else None)
+        d = 2 if metric.endswith("_ms") else (
+            0 if "errors" in metric or "cpu" in metric else None)
         w("| %s | %s |" % (label, " | ".join(r.fmt(d) for r in row)))
     # ratios to ssh -L -tt and ssh -L
     w("")
@@ -297,9 +326,9 @@ def main():
     for metric, label in (("iperf_up_MBps", "iperf3 B → A"),
                           ("iperf_down_MBps", "iperf3 A → B"),
                           ("http8m_MBps", "HTTP 8 MB"),
-                          ("ka_rps", "kept-alive req/s"),
-                          ("new1_cps", "new conn/s, 1 at a time"),
-                          ("new8_cps", "new conn/s, 8 at a time")):
+                          ("ka_rate", "kept-alive req/s"),
+                          ("new1_rate", "new conn/s, 1 at a time"),
+                          ("new8_rate", "new conn/s, 8 at a time")):
         def r(a, b):
             x, y = st("data", metric, a), st("data", metric, b)
             if x.median is None or not y.median:
@@ -332,6 +361,12 @@ def main():
             ("seen_on_lan_b", "distinct services seen on LAN B (bcli)", 0),
             ("established", "established by the agent (rnsplice services)", 0),
             ("full_sync", "agent start → the last one seen on LAN B, s", 2),
+            ("t_synced_msg", "… agent start → first SYNCED from the subsystem, s", 2),
+            ("t_last_add", "… agent start → last service received (agent log), s", 2),
+            ("t_last_established", "… agent start → last publication established (agent log), s", 2),
+            ("avahi_cpu_s_brelay", "CPU of brelay's avahi-daemon during the sync, s", 2),
+            ("avahi_cpu_s_bcli", "CPU of bcli's avahi-daemon during the sync, s", 2),
+            ("avahi_cpu_s_arelay", "CPU of arelay's avahi-daemon during the sync, s", 2),
             ("agent_rss_MB", "agent RSS after sync, MB", 2),
             ("agent_peak_rss_MB", "agent peak RSS (VmHWM), MB", 2),
             ("ssh_master_rss_MB", "its ssh master's RSS, MB", 2)):

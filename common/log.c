@@ -36,18 +36,41 @@ log_getverbose(void)
 	return log_verbosity;
 }
 
+/* Control characters in a message (a peer's service name may hold any,
+ * newlines and terminal escapes included) are shown as \xHH, so that no
+ * message can forge a log line or reach a terminal raw. */
+void
+log_vis(char *dst, size_t dstlen, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*src) != '\0' && o + 5 < dstlen; src++) {
+		if (c < 0x20 || c == 0x7f) {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 0xf];
+		} else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
-	char msg[2048];
+	char raw[2048], msg[2048];
 	int saved_errno = errno;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	if (with_errno) {
-		size_t len = strlen(msg);
-		snprintf(msg + len, sizeof(msg) - len, ": %s",
+		size_t len = strlen(raw);
+		snprintf(raw + len, sizeof(raw) - len, ": %s",
 		    strerror(saved_errno));
 	}
+	log_vis(msg, sizeof(msg), raw);
 	if (log_to_stderr) {
 		struct timespec ts;
 

@@ -4,6 +4,7 @@
 #define RNSPLICE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -16,5 +17,7 @@ void	log_info(const char *, ...) LOG_PRINTF(1, 2);
 void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
 void	fatal(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+/* src with control characters as \xHH, truncated to fit dstlen */
+void	log_vis(char *dst, size_t dstlen, const char *src);
 
 #endif

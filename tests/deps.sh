@@ -7,7 +7,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 	libavahi-client-dev libbsd-dev check
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
-	iproute2 util-linux procps curl python3"
+	iproute2 util-linux procps curl python3 valgrind"
 
 missing=""
 for p in $PACKAGES; do

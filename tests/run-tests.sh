@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build rnsplice and run every test: unit tests (check), the integration
 # tests in the network-namespace lab (root only; skipped otherwise), the
-# same again under ASan+UBSan, a short fuzzing run, and make distcheck.
+# same again under ASan+UBSan, the unit tests under valgrind, a short
+# fuzzing run, and make distcheck.
 #
 #   tests/run-tests.sh [--fast]
 #
@@ -93,6 +94,21 @@ fuzz_short() {
 	return $r
 }
 
+# Every unit test under valgrind, in the plain build (sanitizers and
+# valgrind do not mix).
+valgrind_units() {
+	command -v valgrind >/dev/null || { echo "valgrind missing: skipped"; skip=$((skip + 1)); return 0; }
+	cd "$top/build" || return 1
+	make check-valgrind >valgrind.out 2>&1
+	local r=$? n
+	grep -E '^(PASS|FAIL):' valgrind.out
+	[ $r -eq 0 ] || tail -n 60 valgrind.out
+	n=$(grep -c '^PASS:' valgrind.out); pass=$((pass + n))
+	n=$(grep -c '^FAIL:' valgrind.out); fail=$((fail + n))
+	cd "$top"
+	return $r
+}
+
 distcheck() {
 	cd "$top/build" || return 1
 	# the integration tests already ran in this build; distcheck proves
@@ -117,6 +133,7 @@ stage "build and check" build_and_check "$top/build"
 if [ $fast -eq 0 ]; then
 	stage "sanitizers (ASan+UBSan)" build_and_check "$top/build-san" \
 	    --enable-sanitizers
+	stage "valgrind (unit tests)" valgrind_units
 	stage "fuzzing (30 s per target)" fuzz_short
 	stage distcheck distcheck
 fi

@@ -1,0 +1,597 @@
+/* The local view: what is already on this LAN, for route.c to know when
+ * another agent of the LAN publishes a copy of an origin service as good
+ * as ours (or better). One avahi client of its own, one service browser
+ * per type the agent imports (started on demand, kept), one resolver per
+ * instance for its TXT record (no address lookups; avahi keeps it open and
+ * reports later TXT changes). Instances without splice metadata (native
+ * services) are followed but never compete: their origin is not known.
+ *
+ * The publisher's services come from another avahi client, so avahi marks
+ * them LOCAL, not OUR_OWN; route.c tells them apart by their path, which
+ * ends in this site (route_lan_usable). LOCAL is not enough either: the
+ * copies of an agent that just stopped stay in avahi's cache for a second
+ * (goodbye), no longer LOCAL; the SRV target (this host's name) says whose
+ * they are.
+ *
+ * Callbacks go to route_lan_changed(), which only marks origins dirty:
+ * safe from inside avahi's callbacks. avahi-daemon restarts: the client
+ * is freed and made anew, every copy is dropped (and reported), browsers
+ * start again once the daemon runs. */
+#include "config.h"
+
+#include <net/if.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-common/error.h>
+#include <avahi-common/strlst.h>
+
+#include "agent.h"
+#include "escape.h"
+#include "event.h"
+#include "log.h"
+#include "meta.h"
+#include "publish.h"
+
+#define LV_RECONNECT_MS		1000
+#define LV_MAXOBS		8
+
+struct lvtype {
+	TAILQ_ENTRY(lvtype)	 link;
+	struct lanview		*lv;
+	char			*type;
+	AvahiServiceBrowser	*sb;
+	uint64_t		 started;	/* ms */
+	int			 all_for_now;
+	int			 failed;
+	int			 ready;		/* told */
+};
+
+struct lanview {
+	struct ev_loop		*loop;
+	lanview_cb		 cb;
+	void			*arg;
+	AvahiClient		*client;
+	int			 running;
+	int			 lost;		/* reconnect pending */
+	int			 lo_ifindex;
+	struct ev_timer		*reconnect_t;
+	struct ev_timer		*settle_t;
+	TAILQ_HEAD(, lvtype)	 types;
+	TAILQ_HEAD(, lancopy)	 copies;
+	size_t			 ncopies;
+};
+
+static void	client_cb(AvahiClient *, AvahiClientState, void *);
+static void	resolve(struct lanview *, struct lancopy *);
+
+static void
+notify(struct lanview *lv, const char *key, const struct lancopy *gone)
+{
+	if (lv->cb != NULL)
+		lv->cb(lv->arg, key, gone);
+}
+
+/* --- readiness ------------------------------------------------------------ */
+
+static int
+type_ready(const struct lanview *lv, const struct lvtype *t)
+{
+	const struct lancopy *c;
+
+	if (!lv->running || t->failed || t->sb == NULL ||
+	    ev_now_ms() - t->started >= LANVIEW_SETTLE_MS)
+		return 1;
+	if (!t->all_for_now)
+		return 0;
+	TAILQ_FOREACH(c, &lv->copies, entry)
+		if (c->t == t && !c->resolved)
+			return 0;
+	return 1;
+}
+
+/* Tell route.c when a type becomes ready: what waited for it may go. */
+static void
+check_ready(struct lanview *lv)
+{
+	struct lvtype *t;
+	int told = 0;
+
+	TAILQ_FOREACH(t, &lv->types, link) {
+		if (t->ready || !type_ready(lv, t))
+			continue;
+		t->ready = 1;
+		log_debug("local view of %s ready after %llu ms", t->type,
+		    (unsigned long long)(ev_now_ms() - t->started));
+		told = 1;
+	}
+	if (told)
+		notify(lv, NULL, NULL);
+}
+
+static void
+settle_cb(void *arg)
+{
+	struct lanview *lv = arg;
+	struct lvtype *t;
+	uint64_t now = ev_now_ms(), next = 0, due;
+
+	check_ready(lv);
+	TAILQ_FOREACH(t, &lv->types, link) {
+		if (t->ready || t->sb == NULL)
+			continue;
+		due = t->started + LANVIEW_SETTLE_MS + 10;
+		if (next == 0 || due < next)
+			next = due;
+	}
+	if (next != 0)
+		ev_timer_set(lv->settle_t, next > now ? next - now : 0);
+}
+
+/* --- copies --------------------------------------------------------------- */
+
+static struct lancopy *
+copy_find(struct lanview *lv, const char *name, const char *type,
+    const char *domain)
+{
+	struct lancopy *c;
+
+	TAILQ_FOREACH(c, &lv->copies, entry)
+		if (strcmp(c->name, name) == 0 &&
+		    strcasecmp(c->type, type) == 0 &&
+		    strcasecmp(c->domain, domain) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+res_stop(struct lancopy *c, int free_it)
+{
+	if (c->res != NULL && free_it)
+		avahi_service_resolver_free((AvahiServiceResolver *)c->res);
+	c->res = NULL;
+}
+
+/* free_objects: 0 when the client is dead (avahi_client_free does it) */
+static void
+copy_free(struct lanview *lv, struct lancopy *c, int free_objects)
+{
+	TAILQ_REMOVE(&lv->copies, c, entry);
+	lv->ncopies--;
+	res_stop(c, free_objects);
+	free(c->name);
+	free(c->type);
+	free(c->domain);
+	free(c->key);
+	free(c);
+}
+
+static void
+count_nonlo(struct lanview *lv, struct lancopy *c)
+{
+	size_t i;
+
+	c->nonlo = 0;
+	for (i = 0; i < c->nobs; i++)
+		if (c->obs[i][0] != lv->lo_ifindex)
+			c->nonlo++;
+}
+
+/* The splice metadata of a TXT record: 1 found (in *m), 0 none or bad. */
+static int
+txt_meta(AvahiStringList *l, struct splice_meta *m)
+{
+	const size_t klen = strlen(META_KEY);
+	const char *cause;
+	const char *text;
+	size_t len;
+
+	for (; l != NULL; l = avahi_string_list_get_next(l)) {
+		text = (const char *)avahi_string_list_get_text(l);
+		len = avahi_string_list_get_size(l);
+		if (len > klen && strncasecmp(text, META_KEY, klen) == 0 &&
+		    text[klen] == '=')
+			return meta_parse(text + klen + 1, len - klen - 1, m,
+			    &cause) == 0;
+	}
+	return 0;
+}
+
+/* Is host (an SRV target) this host? avahi's LOCAL flag alone misses our
+ * own services while their goodbyes expire (a restarted agent sees its
+ * predecessor's copies for a second), and host-scope services point to
+ * "<host>-rnsplice" (publish.c). */
+static int
+our_host(struct lanview *lv, const char *host)
+{
+	const char *fqdn, *name;
+	char label[128];
+	size_t len;
+
+	if (host == NULL || lv->client == NULL)
+		return 0;
+	if ((fqdn = avahi_client_get_host_name_fqdn(lv->client)) != NULL &&
+	    strcasecmp(host, fqdn) == 0)
+		return 1;
+	if ((name = avahi_client_get_host_name(lv->client)) == NULL ||
+	    pub_host_label(name, label, sizeof(label)) == -1)
+		return 0;
+	len = strlen(label);
+	return strncasecmp(host, label, len) == 0 && host[len] == '.';
+}
+
+static void
+res_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiResolverEvent event, const char *name, const char *type,
+    const char *domain, const char *host, const AvahiAddress *a,
+    uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
+    void *arg)
+{
+	struct lancopy *c = arg;
+	struct lanview *lv = c->t->lv;
+	struct splice_meta m;
+	char *key = NULL;
+
+	if (event != AVAHI_RESOLVER_FOUND) {
+		log_debug("local view: cannot resolve \"%s\" %s: %s", c->name,
+		    c->type, avahi_strerror(avahi_client_errno(lv->client)));
+		res_stop(c, 1);
+		c->resolved = 1;	/* tried; the next NEW tries again */
+		check_ready(lv);
+		return;
+	}
+	c->local = c->local || (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0 ||
+	    our_host(lv, host);
+	if (txt_meta(txt, &m) &&
+	    (key = route_meta_key(&m, c->name, c->type, c->domain)) == NULL)
+		fatalx("out of memory");
+	if (c->key != NULL && (key == NULL || strcmp(key, c->key) != 0 ||
+	    memcmp(&m, &c->meta, sizeof(m)) != 0)) {
+		/* its old self goes away */
+		notify(lv, c->key, c);
+	}
+	free(c->key);
+	c->key = key;
+	if (key != NULL) {
+		c->meta = m;
+		log_debug("local view: \"%s\" %s from %s, %zu hops%s", c->name,
+		    c->type, m.origin, meta_hops(&m), c->local ? ", local" : "");
+		notify(lv, key, NULL);
+	}
+	c->resolved = 1;
+	check_ready(lv);
+}
+
+static void
+resolve(struct lanview *lv, struct lancopy *c)
+{
+	size_t i, pick = 0;
+
+	if (c->res != NULL || c->nobs == 0 || !lv->running)
+		return;
+	for (i = 0; i < c->nobs; i++)
+		if (c->obs[i][0] != lv->lo_ifindex) {
+			pick = i;
+			break;
+		}
+	c->res_if = c->obs[pick][0];
+	c->res_proto = c->obs[pick][1];
+	c->res = (struct AvahiServiceResolver *)avahi_service_resolver_new(
+	    lv->client, c->res_if, c->res_proto, c->name, c->type, c->domain,
+	    AVAHI_PROTO_UNSPEC, AVAHI_LOOKUP_NO_ADDRESS, res_cb, c);
+	if (c->res == NULL) {
+		log_debug("local view: resolver for \"%s\" %s: %s", c->name,
+		    c->type, avahi_strerror(avahi_client_errno(lv->client)));
+		c->resolved = 1;
+	}
+}
+
+static void
+sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *name, const char *type,
+    const char *domain, AvahiLookupResultFlags flags, void *arg)
+{
+	struct lvtype *t = arg;
+	struct lanview *lv = t->lv;
+	struct lancopy *c;
+	size_t i;
+	int had;
+
+	switch (event) {
+	case AVAHI_BROWSER_NEW:
+		if (name == NULL || *name == '\0' || strlen(name) >
+		    DNSSD_MAXNAME || !utf8_valid(name, strlen(name)))
+			return;
+		if ((c = copy_find(lv, name, t->type, domain)) == NULL) {
+			if ((c = calloc(1, sizeof(*c))) == NULL ||
+			    (c->name = strdup(name)) == NULL ||
+			    (c->type = strdup(t->type)) == NULL ||
+			    (c->domain = strdup(domain)) == NULL)
+				fatalx("out of memory");
+			c->t = t;
+			TAILQ_INSERT_TAIL(&lv->copies, c, entry);
+			lv->ncopies++;
+		}
+		for (i = 0; i < c->nobs; i++)
+			if (c->obs[i][0] == ifindex && c->obs[i][1] == proto)
+				break;
+		if (i == c->nobs && c->nobs < LV_MAXOBS) {
+			c->obs[c->nobs][0] = ifindex;
+			c->obs[c->nobs++][1] = proto;
+		}
+		had = c->nonlo;
+		count_nonlo(lv, c);
+		c->local = c->local || (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0;
+		if (c->res == NULL && !c->resolved)
+			resolve(lv, c);
+		if (c->key != NULL && had == 0 && c->nonlo > 0)
+			notify(lv, c->key, NULL);
+		break;
+	case AVAHI_BROWSER_REMOVE:
+		if ((c = copy_find(lv, name, t->type, domain)) == NULL)
+			return;
+		for (i = 0; i < c->nobs; i++)
+			if (c->obs[i][0] == ifindex && c->obs[i][1] == proto)
+				break;
+		if (i == c->nobs)
+			return;
+		c->obs[i][0] = c->obs[c->nobs - 1][0];
+		c->obs[i][1] = c->obs[c->nobs - 1][1];
+		c->nobs--;
+		had = c->nonlo;
+		count_nonlo(lv, c);
+		if (c->nobs == 0 || (had > 0 && c->nonlo == 0)) {
+			if (c->key != NULL)
+				notify(lv, c->key, c);
+			if (c->nobs == 0) {
+				copy_free(lv, c, 1);
+				check_ready(lv);
+				return;
+			}
+		}
+		if (c->res != NULL && c->res_if == ifindex &&
+		    c->res_proto == proto) {
+			/* its resolver watched that interface */
+			res_stop(c, 1);
+			resolve(lv, c);
+		}
+		break;
+	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+		break;
+	case AVAHI_BROWSER_ALL_FOR_NOW:
+		t->all_for_now = 1;
+		check_ready(lv);
+		break;
+	case AVAHI_BROWSER_FAILURE:
+		log_warnx("local view: browsing %s: %s", t->type,
+		    avahi_strerror(avahi_client_errno(lv->client)));
+		t->failed = 1;
+		check_ready(lv);
+		break;
+	}
+}
+
+static void
+type_start(struct lanview *lv, struct lvtype *t)
+{
+	if (!lv->running || t->sb != NULL)
+		return;
+	t->started = ev_now_ms();
+	t->all_for_now = t->failed = t->ready = 0;
+	t->sb = avahi_service_browser_new(lv->client, AVAHI_IF_UNSPEC,
+	    AVAHI_PROTO_UNSPEC, t->type, NULL, 0, sb_cb, t);
+	if (t->sb == NULL) {
+		log_warnx("local view: cannot browse %s: %s", t->type,
+		    avahi_strerror(avahi_client_errno(lv->client)));
+		t->failed = 1;
+	}
+	if (!ev_timer_pending(lv->settle_t))
+		ev_timer_set(lv->settle_t, LANVIEW_SETTLE_MS + 10);
+}
+
+/* --- the client ----------------------------------------------------------- */
+
+/* The client is gone or going: forget everything it held. */
+static void
+drop_all(struct lanview *lv)
+{
+	struct lancopy *c;
+	struct lvtype *t;
+	int any = 0;
+
+	while ((c = TAILQ_FIRST(&lv->copies)) != NULL) {
+		if (c->key != NULL && c->nonlo > 0) {
+			notify(lv, c->key, c);
+			any = 1;
+		}
+		copy_free(lv, c, 0);
+	}
+	TAILQ_FOREACH(t, &lv->types, link) {
+		t->sb = NULL;
+		t->ready = 0;
+	}
+	lv->running = 0;
+	if (any)
+		notify(lv, NULL, NULL);
+}
+
+static void
+connect_client(struct lanview *lv)
+{
+	int err;
+
+	lv->lost = 0;
+	lv->client = avahi_client_new(ev_avahi_poll(lv->loop),
+	    AVAHI_CLIENT_NO_FAIL, client_cb, lv, &err);
+	if (lv->client == NULL) {
+		log_debug("local view: %s; retrying", avahi_strerror(err));
+		ev_timer_set(lv->reconnect_t, LV_RECONNECT_MS);
+	}
+}
+
+static void
+reconnect_cb(void *arg)
+{
+	struct lanview *lv = arg;
+
+	if (lv->client != NULL) {
+		drop_all(lv);
+		avahi_client_free(lv->client);
+		lv->client = NULL;
+	}
+	connect_client(lv);
+}
+
+static void
+client_cb(AvahiClient *c, AvahiClientState state, void *arg)
+{
+	struct lanview *lv = arg;
+	struct lvtype *t;
+
+	lv->client = c;		/* also called from inside avahi_client_new */
+	switch (state) {
+	case AVAHI_CLIENT_S_REGISTERING:
+	case AVAHI_CLIENT_S_RUNNING:
+	case AVAHI_CLIENT_S_COLLISION:
+		if (lv->running)
+			break;
+		lv->running = 1;
+		TAILQ_FOREACH(t, &lv->types, link)
+			type_start(lv, t);
+		break;
+	case AVAHI_CLIENT_CONNECTING:
+		/* the daemon is not there (yet): nothing to see */
+		if (lv->running && !lv->lost) {
+			lv->lost = 1;
+			ev_timer_set(lv->reconnect_t, 0);
+		}
+		lv->running = 0;
+		notify(lv, NULL, NULL);
+		break;
+	case AVAHI_CLIENT_FAILURE:
+		if (lv->lost)
+			break;
+		log_debug("local view: %s",
+		    avahi_strerror(avahi_client_errno(c)));
+		lv->lost = 1;
+		lv->running = 0;
+		notify(lv, NULL, NULL);
+		/* free and recreate outside the client's own callback */
+		ev_timer_set(lv->reconnect_t, 0);
+		break;
+	}
+}
+
+/* --- API ------------------------------------------------------------------ */
+
+struct lanview *
+lanview_new(struct ev_loop *loop, lanview_cb cb, void *arg)
+{
+	struct lanview *lv;
+
+	if ((lv = calloc(1, sizeof(*lv))) == NULL)
+		return NULL;
+	lv->loop = loop;
+	lv->cb = cb;
+	lv->arg = arg;
+	lv->lo_ifindex = (int)if_nametoindex("lo");
+	TAILQ_INIT(&lv->types);
+	TAILQ_INIT(&lv->copies);
+	if ((lv->reconnect_t = ev_timer_add(loop, reconnect_cb, lv)) == NULL ||
+	    (lv->settle_t = ev_timer_add(loop, settle_cb, lv)) == NULL) {
+		ev_timer_del(lv->reconnect_t);
+		free(lv);
+		return NULL;
+	}
+	connect_client(lv);
+	return lv;
+}
+
+void
+lanview_free(struct lanview *lv)
+{
+	struct lvtype *t;
+	struct lancopy *c;
+
+	if (lv == NULL)
+		return;
+	lv->cb = NULL;
+	while ((c = TAILQ_FIRST(&lv->copies)) != NULL)
+		copy_free(lv, c, 0);
+	while ((t = TAILQ_FIRST(&lv->types)) != NULL) {
+		TAILQ_REMOVE(&lv->types, t, link);
+		free(t->type);
+		free(t);
+	}
+	if (lv->client != NULL)
+		avahi_client_free(lv->client);	/* and its objects */
+	ev_timer_del(lv->reconnect_t);
+	ev_timer_del(lv->settle_t);
+	free(lv);
+}
+
+static struct lvtype *
+type_find(const struct lanview *lv, const char *type)
+{
+	struct lvtype *t;
+
+	TAILQ_FOREACH(t, &lv->types, link)
+		if (strcasecmp(t->type, type) == 0)
+			return t;
+	return NULL;
+}
+
+void
+lanview_want(struct lanview *lv, const char *type)
+{
+	struct lvtype *t;
+
+	if (lv == NULL || type_find(lv, type) != NULL)
+		return;
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->type = strdup(type)) == NULL)
+		fatalx("out of memory");
+	t->lv = lv;
+	t->started = ev_now_ms();
+	TAILQ_INSERT_TAIL(&lv->types, t, link);
+	log_debug("local view: following %s", type);
+	type_start(lv, t);
+}
+
+int
+lanview_ready(const struct lanview *lv, const char *type)
+{
+	const struct lvtype *t;
+
+	if (lv == NULL || !lv->running)
+		return 1;
+	if ((t = type_find(lv, type)) == NULL)
+		return 0;
+	return type_ready(lv, t);
+}
+
+const struct lancopy *
+lanview_next(const struct lanview *lv, const struct lancopy *prev,
+    const char *key)
+{
+	const struct lancopy *c;
+
+	if (lv == NULL)
+		return NULL;
+	c = prev == NULL ? TAILQ_FIRST(&lv->copies) : TAILQ_NEXT(prev, entry);
+	for (; c != NULL; c = TAILQ_NEXT(c, entry))
+		if (c->key != NULL && c->nonlo > 0 && strcmp(c->key, key) == 0)
+			return c;
+	return NULL;
+}
+
+size_t
+lanview_count(const struct lanview *lv)
+{
+	return lv != NULL ? lv->ncopies : 0;
+}
