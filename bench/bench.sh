@@ -41,6 +41,7 @@ if [ "$QUICK" = 1 ]; then
 	REPS=2		# repetitions of every figure
 	DUR=1		# seconds per load-generator run
 	IDLE_S=12	# idle window (twice: counters, then strace)
+	IPERF_OMIT=0	# iperf3 -O: seconds of warm-up not counted
 	N8M=8		# 8 MB fetches per HTTP bulk run
 	CONC_REPS=1
 	SCALE_REPS=1
@@ -48,6 +49,7 @@ else
 	REPS=5
 	DUR=2
 	IDLE_S=30
+	IPERF_OMIT=1
 	N8M=20
 	CONC_REPS=5
 	SCALE_REPS=3
@@ -110,7 +112,13 @@ meta() {
 }
 
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-us_to_s() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
+us_to_s() {
+	local v=$1 sign=
+	if [ "$v" -lt 0 ]; then
+		sign=- v=$((-v))
+	fi
+	printf '%s%d.%06d' "$sign" $((v / 1000000)) $((v % 1000000))
+}
 sleep_until_us() {
 	local left=$(($1 - $(now_us)))
 	[ "$left" -le 0 ] || sleep "$(us_to_s "$left")"
@@ -217,6 +225,29 @@ rnsplice_cli() { # NAME ARGS...
 	shift
 	lab_exec brelay env XDG_RUNTIME_DIR="$LAB_DIR/brelay/run-$name" \
 		"$BIN/rnsplice" "$@"
+}
+
+# agent_ports NAME -- "HTTPPORT IPERFPORT ECHOPORT" of the bench services
+# as agent NAME publishes them, once all three are established
+agent_ports() {
+	rnsplice_cli "$1" -j services 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+def walk(x):
+    if isinstance(x, dict):
+        if "name" in x and "port" in x:
+            yield x
+        for v in x.values():
+            yield from walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from walk(v)
+ports = {s["name"]: s["port"] for s in walk(d)
+         if s.get("publish_state") == "established"}
+want = ["bench http", "bench iperf3", "bench echo"]
+if not all(w in ports for w in want):
+    sys.exit(1)
+print(" ".join(str(ports[w]) for w in want))'
 }
 
 # spliced_port HOST TYPE NAME [IF] -- the port HOST resolves NAME at
@@ -450,7 +481,7 @@ section_idle() {
 	c1u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
 	# window 2: what wakes the agent up, from its system calls
 	strace_log=$RUN/idle-agent.strace
-	strace -f -tt -T -e trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,read,write,recvmsg,sendmsg \
+	strace -f -tt -T -e trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,restart_syscall,read,write,recvmsg,sendmsg \
 		-s 16 -o "$strace_log" -p "$apid" 2>/dev/null &
 	local strace_pid=$!
 	sleep "$IDLE_S"
@@ -509,13 +540,21 @@ sshl() {
 		die "ssh -L $name did not come up (see $RUN/sshl-$name.log)"
 }
 
-# Transports: NAME -> "HOST HTTPPORT IPERFPORT ECHOPORT"
-declare -A TP
+# Transports: NAME -> "HOST HTTPPORT IPERFPORT ECHOPORT"; the agent's pid
+declare -A TP TPAGENT
 
 iperf_run() { # HOST PORT [-R] -> MB/s (10^6 bytes/s, as received)
-	lab_exec bcli iperf3 -c "$1" -p "$2" -t "$((DUR + 1))" -O 1 ${3:-} -J 2>/dev/null |
+	lab_exec bcli iperf3 -c "$1" -p "$2" -t "$((DUR + IPERF_OMIT))" -O "$IPERF_OMIT" ${3:-} -J 2>/dev/null |
 		json_get end.sum_received.bits_per_second |
 		awk '{ printf "%.1f\n", $1 / 8e6 }'
+}
+
+# pid_cpu PID -- CPU time (clock ticks) of one process
+pid_cpu() {
+	local f
+	f=$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	set -- $f
+	echo $((${12} + ${13}))
 }
 
 # ns_cpu HOST -- CPU time (clock ticks) of every process now in HOST
@@ -534,11 +573,14 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 # TEST_p50_ms, TEST_p99_ms, TEST_errors and the CPU the relay hosts spent
 # per request (brelay: ssh -L or agent + ssh master; arelay: sshd)
 load() {
-	local name=$1 rep=$2 test=$3 out cb0 ca0 cb1 ca1 n unit
+	local name=$1 rep=$2 test=$3 out cb0 ca0 cb1 ca1 n unit ag0 ag1
+	local apid=${TPAGENT[$name]:-}
 	shift 3
 	cb0=$(ns_cpu brelay) ca0=$(ns_cpu arelay)
+	[ -z "$apid" ] || ag0=$(pid_cpu "$apid")
 	out=$(lab_exec bcli "$BIN/httpload" "$@" | json_get rate p50_ms p99_ms errors requests)
 	cb1=$(ns_cpu brelay) ca1=$(ns_cpu arelay)
+	[ -z "$apid" ] || ag1=$(pid_cpu "$apid")
 	set -- $out
 	unit=conn/s
 	[ "$test" != ka ] || unit=req/s
@@ -550,6 +592,8 @@ load() {
 	if [ "$n" -gt 0 ]; then
 		sample data "${test}_cpu_us_brelay" "$name" "$rep" $(((cb1 - cb0) * TICK_US / n)) us
 		sample data "${test}_cpu_us_arelay" "$name" "$rep" $(((ca1 - ca0) * TICK_US / n)) us
+		[ -z "$apid" ] ||
+			sample data "${test}_cpu_us_agent" "$name" "$rep" $(((ag1 - ag0) * TICK_US / n)) us
 	fi
 	LOAD_RATE=${1:-nan}
 }
@@ -578,14 +622,6 @@ DATA_ORDER="routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-tuned"
 section_data() {
 	local r names i p
 	say "data: setting up the transports"
-	routing on
-	TP[routed]="10.1.0.2 8080 5201 7007"
-	sshl chacha 9100 -N siteA
-	TP[ssh-L]="10.2.0.1 9101 9102 9103"
-	sshl aes 9200 -N -c aes128-gcm@openssh.com siteA
-	TP[ssh-L-aes]="10.2.0.1 9201 9202 9203"
-	sshl tt 9300 -tt siteA sleep 2147483647
-	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
 	agent_start data 'remote siteA {
 	destination siteA
 }'
@@ -594,11 +630,23 @@ section_data() {
 	ssh-option Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com
 	max-relays 8000
 }'
-	for i in rnsplice:siteA rnsplice-tuned:tuned; do
-		lab_wait_for 20 lab_seen bcli _echo._tcp "bench echo (${i#*:})" ||
-			die "${i%%:*}: services not spliced"
-		TP[${i%%:*}]="10.2.0.1 $(spliced_port bcli _http._tcp "bench http (${i#*:})") $(spliced_port bcli _iperf3._tcp "bench iperf3 (${i#*:})") $(spliced_port bcli _echo._tcp "bench echo (${i#*:})")"
+	routing on
+	TP[routed]="10.1.0.2 8080 5201 7007"
+	sshl chacha 9100 -N siteA
+	TP[ssh-L]="10.2.0.1 9101 9102 9103"
+	sshl aes 9200 -N -c aes128-gcm@openssh.com siteA
+	TP[ssh-L-aes]="10.2.0.1 9201 9202 9203"
+	sshl tt 9300 -tt siteA sleep 2147483647
+	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
+	for i in rnsplice:data rnsplice-tuned:tuned; do
+		lab_wait_for 20 agent_ports "${i#*:}" ||
+			die "${i%%:*}: services not spliced (see $RUN/agent-${i#*:}.log)"
+		TP[${i%%:*}]="10.2.0.1 $(agent_ports "${i#*:}")"
+		TPAGENT[${i%%:*}]=$(agent_pid "${i#*:}")
 	done
+	# the published names resolve on LAN B
+	lab_seen bcli _echo._tcp "bench echo (tuned)" ||
+		die "rnsplice-tuned: not seen on LAN B"
 	for i in $DATA_ORDER; do
 		meta "transport_$i" "${TP[$i]}"
 	done

@@ -129,7 +129,13 @@ if [ -f config.status ]; then
 	make distclean >/dev/null 2>&1 || true
 fi
 [ -x configure ] || stage autogen ./autogen.sh
-stage "build and check" build_and_check "$top/build"
+# the long fault and integrity tests of the lab (~3 min) run once, in the
+# sanitizer build, where they find the most
+if [ $fast -eq 0 ]; then
+	RNSPLICE_RELIABILITY=skip stage "build and check" build_and_check "$top/build"
+else
+	stage "build and check" build_and_check "$top/build"
+fi
 if [ $fast -eq 0 ]; then
 	stage "sanitizers (ASan+UBSan)" build_and_check "$top/build-san" \
 	    --enable-sanitizers
