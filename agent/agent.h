@@ -263,8 +263,12 @@ size_t	import_port_candidates(enum port_policy, uint16_t remembered,
 /* After the copy we published was withdrawn upstream, or a copy on the
  * LAN went away, wait this long before publishing the next best one: the
  * withdrawal of a service that is gone at its origin arrives along every
- * path, and about a second later along each longer one. */
-#define ROUTE_HOLD_MS		1500
+ * path, about a second later (avahi's goodbye) along each longer one. */
+#define ROUTE_HOLD_MS		2000
+/* ... and when a copy of another agent of this LAN goes away: that agent
+ * may be switching paths itself, and needs its own hold-down and about a
+ * second of probing to publish its new copy. */
+#define ROUTE_LAN_HOLD_MS	(ROUTE_HOLD_MS + 1500)
 /* Give the local view of a newly followed type this long to settle. */
 #define LANVIEW_SETTLE_MS	2000
 
@@ -284,6 +288,19 @@ struct route_cand {
  * every agent of a LAN computes alike. */
 int	route_cmp(const struct route_cand *, const struct route_cand *);
 void	route_sort(struct route_cand *, size_t);
+
+enum route_verdict {
+	ROUTE_OURS,		/* publish c[0], a candidate of ours */
+	ROUTE_LAN,		/* c[0] is on the LAN already: publish none */
+	ROUTE_WAIT_VIEW,	/* nothing of ours is up, and the local view
+				 * of the type has not settled: wait */
+	ROUTE_WAIT_HOLD		/* nothing of ours is up, a copy was just
+				 * withdrawn: wait for the hold-down */
+};
+/* Rank c (sorted in place) and say what to do. view_ready: the local view
+ * has settled; held: the origin's hold-down runs. */
+enum route_verdict route_decide(struct route_cand *c, size_t n,
+	    int view_ready, int held);
 /* The origin's identity, "site<TAB>name<TAB>type<TAB>domain" (type and
  * domain in lower case); malloc'ed, NULL if out of memory. */
 char	*route_key(const char *site, const char *name, const char *type,

@@ -7,11 +7,15 @@
  * services) are followed but never compete: their origin is not known.
  *
  * The publisher's services come from another avahi client, so avahi marks
- * them LOCAL, not OUR_OWN; route.c tells them apart by their path, which
- * ends in this site (route_lan_usable). LOCAL is not enough either: the
- * copies of an agent that just stopped stay in avahi's cache for a second
- * (goodbye), no longer LOCAL; the SRV target (this host's name) says whose
- * they are.
+ * them LOCAL, not OUR_OWN. Services of this host are not resolved at all
+ * (they are ours, or another user's on this host: not a LAN copy for us
+ * to defer to). LOCAL is not enough: the copies of an agent that just
+ * stopped stay in avahi's cache for a second (goodbye), no longer LOCAL;
+ * the SRV target (this host's name) says whose they are, and route.c
+ * ignores a copy of this host whose path ends in this site
+ * (route_lan_usable). One resolver per other instance of the followed
+ * types: beyond about a thousand, avahi refuses more objects and the
+ * rest are taken as not competing.
  *
  * Callbacks go to route_lan_changed(), which only marks origins dirty:
  * safe from inside avahi's callbacks. avahi-daemon restarts: the client
@@ -84,7 +88,8 @@ type_ready(const struct lanview *lv, const struct lvtype *t)
 {
 	const struct lancopy *c;
 
-	if (!lv->running || t->failed || t->sb == NULL ||
+	/* once settled, stays so: later copies report themselves */
+	if (t->ready || !lv->running || t->failed || t->sb == NULL ||
 	    ev_now_ms() - t->started >= LANVIEW_SETTLE_MS)
 		return 1;
 	if (!t->all_for_now)
@@ -327,7 +332,13 @@ sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
 		had = c->nonlo;
 		count_nonlo(lv, c);
 		c->local = c->local || (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0;
-		if (c->res == NULL && !c->resolved)
+		/* this host's services (ours, mostly) never compete: no
+		 * resolver for them, they would eat avahi's per-client
+		 * object limit (1,024) one per spliced service */
+		if (c->local) {
+			res_stop(c, 1);
+			c->resolved = 1;
+		} else if (c->res == NULL && !c->resolved)
 			resolve(lv, c);
 		if (c->key != NULL && had == 0 && c->nonlo > 0)
 			notify(lv, c->key, NULL);

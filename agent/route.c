@@ -4,7 +4,11 @@
  * read from the splice metadata (PROTOCOL.md section 7). The same origin
  * service may reach this agent through several remotes, and may already
  * be on this LAN, published by another agent there. Exactly one copy
- * should be on the LAN: the one with the fewest hops.
+ * should be on the LAN: the one with the fewest hops. (Our remotes with
+ * different scopes -- the LAN, one interface, this host -- publish to
+ * different audiences: each scope is an origin of its own here, and only
+ * remotes of the same scope compete; copies of other agents compete with
+ * all, being visible from this host.)
  *
  * Every service of every remote that import_decide() accepts (no loop,
  * within the hop limit) is a candidate of its origin; the local view
@@ -22,13 +26,14 @@
  * avahi call happens inside another avahi callback.
  *
  * Hold-down. When the copy we publish is withdrawn upstream (a REMOVE,
- * not a lost session) or a copy on the LAN goes away, and we publish
- * nothing for that origin, the next best waits ROUTE_HOLD_MS: a service
- * that is gone at its origin is withdrawn along every path, the shortest
- * first and each longer one about a second later (avahi's goodbye), and
- * without the wait we would publish a ghost through a path that is about
- * to be withdrawn too; another agent of the LAN that switches paths
- * likewise needs a second to publish its new copy. A lost session
+ * not a lost session) and we publish nothing else for that origin, the
+ * next best waits ROUTE_HOLD_MS: a service that is gone at its origin is
+ * withdrawn along every path, the shortest first and each longer one
+ * about a second later (avahi's goodbye), and without the wait we would
+ * publish a ghost through a path that is about to be withdrawn too. When
+ * a copy of another agent of this LAN goes away, we wait
+ * ROUTE_LAN_HOLD_MS: that agent may be switching paths, and needs its own
+ * hold-down and a second of probing to show its new copy. A lost session
  * withdraws at once and switches at once: the other paths do not depend
  * on it. A better path never waits. */
 #include "config.h"
@@ -48,7 +53,8 @@
 
 struct origin {
 	RB_ENTRY(origin)	 node;
-	char			*key;
+	char			*key;		/* route_key() */
+	char			*scope;		/* where ours would go */
 	char			*type;
 	TAILQ_HEAD(, isvc)	 cands;		/* eligible services, any remote */
 	size_t			 ncands;
@@ -63,7 +69,11 @@ RB_HEAD(origin_tree, origin);
 static int
 origin_cmp(const struct origin *a, const struct origin *b)
 {
-	return strcmp(a->key, b->key);
+	int c;
+
+	if ((c = strcmp(a->key, b->key)) != 0)
+		return c;
+	return strcmp(a->scope, b->scope);
 }
 
 /* global, not _STATIC: libbsd's tree.h leaves __unused undefined */
@@ -117,6 +127,30 @@ route_sort(struct route_cand *c, size_t n)
 		qsort(c, n, sizeof(*c), cand_qcmp);
 }
 
+enum route_verdict
+route_decide(struct route_cand *c, size_t n, int view_ready, int held)
+{
+	size_t i;
+	int published = 0;
+
+	if (n == 0)
+		return ROUTE_LAN;	/* nothing of ours: publish nothing */
+	route_sort(c, n);
+	if (c[0].lan)
+		return ROUTE_LAN;
+	for (i = 0; i < n; i++)
+		if (!c[i].lan && c[i].published)
+			published = 1;
+	/* a copy of ours is up: switching to a better one never waits */
+	if (published)
+		return ROUTE_OURS;
+	if (!view_ready)
+		return ROUTE_WAIT_VIEW;
+	if (held)
+		return ROUTE_WAIT_HOLD;
+	return ROUTE_OURS;
+}
+
 char *
 route_key(const char *site, const char *name, const char *type,
     const char *domain)
@@ -159,16 +193,31 @@ route_lan_usable(const struct splice_meta *m, int local, const char *self)
 
 /* --- origins -------------------------------------------------------------- */
 
+/* Our copies compete where they would be published: two remotes of
+ * ours with different scopes (this host only, one interface, the LAN)
+ * serve different audiences, and each gets its copy. */
+static void
+scope_tag(const struct remote_conf *rc, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s%s", conf_scope_name(rc->scope),
+	    rc->scope == SCOPE_IFACE ? " " : "",
+	    rc->scope == SCOPE_IFACE ? rc->ifname : "");
+}
+
 static struct origin *
-origin_get(struct routes *rt, const char *key, const char *type)
+origin_get(struct routes *rt, const char *key, const char *scope,
+    const char *type)
 {
 	struct origin find, *o;
 
 	find.key = (char *)key;
+	find.scope = (char *)scope;
 	if ((o = RB_FIND(origin_tree, &rt->tree, &find)) != NULL)
 		return o;
 	if ((o = calloc(1, sizeof(*o))) == NULL ||
-	    (o->key = strdup(key)) == NULL || (o->type = strdup(type)) == NULL)
+	    (o->key = strdup(key)) == NULL ||
+	    (o->scope = strdup(scope)) == NULL ||
+	    (o->type = strdup(type)) == NULL)
 		fatalx("out of memory");
 	TAILQ_INIT(&o->cands);
 	RB_INSERT(origin_tree, &rt->tree, o);
@@ -176,13 +225,16 @@ origin_get(struct routes *rt, const char *key, const char *type)
 	return o;
 }
 
+/* The first origin of key, whatever its scope (the next ones follow). */
 static struct origin *
-origin_find(struct routes *rt, const char *key)
+origin_first(struct routes *rt, const char *key)
 {
-	struct origin find;
+	struct origin find, *o;
 
 	find.key = (char *)key;
-	return RB_FIND(origin_tree, &rt->tree, &find);
+	find.scope = (char *)"";
+	o = RB_NFIND(origin_tree, &rt->tree, &find);
+	return o != NULL && strcmp(o->key, key) == 0 ? o : NULL;
 }
 
 static void
@@ -204,17 +256,21 @@ origin_maybe_free(struct routes *rt, struct origin *o)
 	RB_REMOVE(origin_tree, &rt->tree, o);
 	rt->st.origins--;
 	free(o->key);
+	free(o->scope);
 	free(o->type);
 	free(o);
 }
 
+static void	arm_hold(struct routes *, uint64_t);
+
 static void
-hold(struct routes *rt, struct origin *o)
+hold(struct routes *rt, struct origin *o, unsigned int ms)
 {
-	uint64_t until = ev_now_ms() + ROUTE_HOLD_MS;
+	uint64_t until = ev_now_ms() + ms;
 
 	if (o->hold_until < until)
 		o->hold_until = until;
+	arm_hold(rt, o->hold_until);	/* it also frees the origin, if idle */
 }
 
 /* Wake up when the earliest hold ends. */
@@ -321,7 +377,7 @@ select_origin(struct routes *rt, struct origin *o)
 	struct route_cand *c;
 	const struct lancopy *lc;
 	struct isvc *e, *spliced = NULL, *chosen = NULL;
-	size_t n = 0, max, i, nlan = 0;
+	size_t n = 0, max, i;
 	char path[META_MAXPATH * (SITEID_MAX + 1) + 1];
 	uint64_t now = ev_now_ms();
 
@@ -355,11 +411,13 @@ select_origin(struct routes *rt, struct origin *o)
 		c[n].lan = 1;
 		c[n].order = 0;
 		c[n++].arg = (void *)lc;
-		nlan++;
 	}
-	route_sort(c, n);
 
-	if (c[0].lan) {
+	switch (route_decide(c, n, lanview_ready(a->lan, o->type),
+	    o->hold_until > now)) {
+	case ROUTE_OURS:
+		break;
+	case ROUTE_LAN:
 		/* another agent of this LAN publishes a copy as good */
 		lc = c[0].arg;
 		path_str(&lc->meta, path, sizeof(path));
@@ -375,25 +433,22 @@ select_origin(struct routes *rt, struct origin *o)
 			    meta_hops(&lc->meta) == 1 ? "" : "s", path);
 		}
 		goto out;
+	case ROUTE_WAIT_VIEW:
+		/* lanview calls back when it is */
+		TAILQ_FOREACH(e, &o->cands, olink)
+			set_skip(e, "waiting for the local view of %s",
+			    o->type);
+		goto out;
+	case ROUTE_WAIT_HOLD:
+		rt->st.held++;
+		TAILQ_FOREACH(e, &o->cands, olink)
+			set_skip(e, "hold-down: a copy was withdrawn, "
+			    "waiting %llu ms more", (unsigned long long)
+			    (o->hold_until - now));
+		arm_hold(rt, o->hold_until);
+		goto out;
 	}
-	if (spliced == NULL) {
-		if (!lanview_ready(a->lan, o->type)) {
-			/* lanview calls back when it is */
-			TAILQ_FOREACH(e, &o->cands, olink)
-				set_skip(e, "waiting for the local view of %s",
-				    o->type);
-			goto out;
-		}
-		if (o->hold_until > now) {
-			rt->st.held++;
-			TAILQ_FOREACH(e, &o->cands, olink)
-				set_skip(e, "hold-down: a copy was withdrawn "
-				    "%llu ms ago", (unsigned long long)
-				    (now + ROUTE_HOLD_MS - o->hold_until));
-			arm_hold(rt, o->hold_until);
-			goto out;
-		}
-	}
+	/* ours is best: c[0]; if it cannot be spliced, the next of ours */
 	for (i = 0; i < n; i++) {
 		if (c[i].lan)
 			continue;	/* worse: its agent withdraws it */
@@ -473,7 +528,7 @@ route_service(struct agent *a, struct isvc *e, const struct svc *old)
 	struct remote *r = e->remote;
 	struct splice_meta meta;
 	struct origin *o;
-	char why[sizeof(e->skip)], *key;
+	char why[sizeof(e->skip)], *key, scope[IF_NAMESIZE + 16];
 	const char *oname;
 	int loop;
 
@@ -483,7 +538,7 @@ route_service(struct agent *a, struct isvc *e, const struct svc *old)
 		if (e->splice != NULL) {
 			withdraw(rt, e, "%s", why);
 			if (e->origin != NULL)
-				hold(rt, e->origin);
+				hold(rt, e->origin, ROUTE_HOLD_MS);
 		} else if (loop)	/* normal in a mesh */
 			log_debug("%s: not importing \"%s\" (%s): %s",
 			    r->conf->name, e->svc.name, e->svc.type, why);
@@ -517,7 +572,8 @@ route_service(struct agent *a, struct isvc *e, const struct svc *old)
 	e->meta = meta;
 	e->eligible = 1;
 	if (e->origin == NULL) {
-		o = origin_get(rt, key, e->svc.type);
+		scope_tag(r->conf, scope, sizeof(scope));
+		o = origin_get(rt, key, scope, e->svc.type);
 		TAILQ_INSERT_TAIL(&o->cands, e, olink);
 		o->ncands++;
 		e->origin = o;
@@ -541,7 +597,7 @@ route_gone(struct agent *a, struct isvc *e, int hold_down)
 
 	if (e->splice != NULL) {
 		if (hold_down && e->origin != NULL)
-			hold(rt, e->origin);
+			hold(rt, e->origin, ROUTE_HOLD_MS);
 		remote_unsplice(e->remote, e);
 		rt->st.withdrawn++;
 	}
@@ -563,20 +619,22 @@ route_lan_changed(void *arg, const char *key, const struct lancopy *gone)
 			mark_dirty(rt, o);
 		return;
 	}
-	if ((o = origin_find(rt, key)) == NULL)
-		return;		/* nothing of ours competes */
-	if (gone != NULL && route_lan_usable(&gone->meta, gone->local,
-	    a->siteid)) {
-		struct isvc *e;
-		int ours = 0;
+	/* nothing of ours competes if there is no such origin */
+	for (o = origin_first(rt, key); o != NULL && strcmp(o->key, key) == 0;
+	    o = RB_NEXT(origin_tree, &rt->tree, o)) {
+		if (gone != NULL && route_lan_usable(&gone->meta,
+		    gone->local, a->siteid)) {
+			struct isvc *e;
+			int ours = 0;
 
-		TAILQ_FOREACH(e, &o->cands, olink)
-			if (e->splice != NULL)
-				ours = 1;
-		if (!ours)
-			hold(rt, o);
+			TAILQ_FOREACH(e, &o->cands, olink)
+				if (e->splice != NULL)
+					ours = 1;
+			if (!ours)
+				hold(rt, o, ROUTE_LAN_HOLD_MS);
+		}
+		mark_dirty(rt, o);
 	}
-	mark_dirty(rt, o);
 }
 
 void
@@ -617,6 +675,7 @@ routes_free(struct routes *rt)
 	RB_FOREACH_SAFE(o, origin_tree, &rt->tree, next) {
 		RB_REMOVE(origin_tree, &rt->tree, o);
 		free(o->key);
+		free(o->scope);
 		free(o->type);
 		free(o);
 	}

@@ -1,14 +1,17 @@
 /* manypub -- publish many DNS-SD services from one avahi client, for the
  * benchmark's scale test.
  *
- *   manypub [-n COUNT] [-g PER_GROUP] [-t TYPE] [-p PORT] [-P PREFIX]
+ *   manypub [-n COUNT] [-g PER_GROUP] [-b BATCH] [-t TYPE] [-p PORT]
+ *           [-P PREFIX]
  *
  * Publishes COUNT services "PREFIX-NNNN" of TYPE on PORT, PER_GROUP
  * services per entry group (avahi allows 32 entries per group and 1,024
  * objects per client: with 5 services per group 1,000 services take 200
- * groups). Prints "established N" lines as groups complete, the last one
- * with the time since start, then runs until SIGTERM/SIGINT, when it frees
- * the client (avahi sends goodbyes) and exits.
+ * groups). With -b, groups are committed BATCH at a time, each batch once
+ * the previous one is established (default: all at once). Prints
+ * "established N in S s" once all are established, then runs until
+ * SIGTERM/SIGINT, when it frees the client (avahi sends goodbyes) and
+ * exits.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,7 +29,7 @@
 static AvahiSimplePoll *sp;
 static AvahiEntryGroup **groups;
 static int count = 1000, per_group = 5, ngroups, port = 9, nestablished;
-static int created;
+static int created, batch, ncommitted, batch_left;
 static const char *type = "_rnsscale._tcp", *prefix = "scale";
 static double t0;
 
@@ -37,6 +40,23 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+commit_next(void)
+{
+	int err, end = batch > 0 ? ncommitted + batch : ngroups;
+
+	if (end > ngroups)
+		end = ngroups;
+	batch_left = end - ncommitted;
+	for (; ncommitted < end; ncommitted++)
+		if ((err = avahi_entry_group_commit(groups[ncommitted])) < 0) {
+			fprintf(stderr, "manypub: commit: %s\n",
+			    avahi_strerror(err));
+			avahi_simple_poll_quit(sp);
+			return;
+		}
 }
 
 static void
@@ -52,7 +72,8 @@ group_cb(AvahiEntryGroup *g, AvahiEntryGroupState st, void *arg)
 			printf("established %d in %.3f s\n", nestablished,
 			    now() - t0);
 			fflush(stdout);
-		}
+		} else if (--batch_left == 0 && ncommitted < ngroups)
+			commit_next();
 		break;
 	case AVAHI_ENTRY_GROUP_COLLISION:
 	case AVAHI_ENTRY_GROUP_FAILURE:
@@ -102,15 +123,10 @@ create_all(AvahiClient *c)
 				return;
 			}
 		}
-		if ((err = avahi_entry_group_commit(groups[i])) < 0) {
-			fprintf(stderr, "manypub: commit: %s\n",
-			    avahi_strerror(err));
-			avahi_simple_poll_quit(sp);
-			return;
-		}
 	}
-	printf("committed %d services in %d groups\n", count, ngroups);
+	printf("%d services in %d groups\n", count, ngroups);
 	fflush(stdout);
+	commit_next();
 }
 
 static void
@@ -144,8 +160,9 @@ main(int argc, char **argv)
 	AvahiClient *client;
 	int ch, err;
 
-	while ((ch = getopt(argc, argv, "n:g:t:p:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:g:b:t:p:P:")) != -1) {
 		switch (ch) {
+		case 'b': batch = atoi(optarg); break;
 		case 'n': count = atoi(optarg); break;
 		case 'g': per_group = atoi(optarg); break;
 		case 't': type = optarg; break;
@@ -153,11 +170,12 @@ main(int argc, char **argv)
 		case 'P': prefix = optarg; break;
 		default:
 			fprintf(stderr, "usage: manypub [-n COUNT] "
-			    "[-g PER_GROUP] [-t TYPE] [-p PORT] [-P PREFIX]\n");
+			    "[-g PER_GROUP] [-b BATCH] [-t TYPE] [-p PORT] "
+			    "[-P PREFIX]\n");
 			return 2;
 		}
 	}
-	if (count < 1 || per_group < 1 || per_group > 6)
+	if (count < 1 || per_group < 1 || per_group > 6 || batch < 0)
 		return 2;
 	ngroups = (count + per_group - 1) / per_group;
 	if ((groups = calloc((size_t)ngroups, sizeof(*groups))) == NULL)

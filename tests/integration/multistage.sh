@@ -69,12 +69,24 @@ timing() { # WHAT MS
 	t_diag "time: $1: $2 ms"
 }
 
+# browse HOST -- a one-shot resolved browse of $T in HOST (lab_browse with a
+# time limit: "avahi-browse -rt" may wait forever for the resolution of a
+# service that went away meanwhile, seen in this test during failovers)
+browse() {
+	lab_exec "$1" timeout 5 avahi-browse -rpt $T 2>/dev/null
+}
+
 # copies HOST SITE NAME -- how many distinct instances HOST resolves that
 # are copies of the origin service (SITE, NAME): rnsplice metadata with
 # o=SITE and n=NAME.
 copies() {
-	lab_browse "$1" $T 2>/dev/null | awk -F';' -v o="rnsplice=v1;o=$2;" \
-		-v n=";n=$3\"" '$1 == "=" && index($0, o) && index($0, n) { print $4 }' |
+	browse "$1" >"$LAB_DIR/browse.$1"
+	copies_in "$LAB_DIR/browse.$1" "$2" "$3"
+}
+
+copies_in() { # FILE SITE NAME -- the same, from a saved browse
+	awk -F';' -v o="rnsplice=v1;o=$2;" -v n=";n=$3\"" \
+		'$1 == "=" && index($0, o) && index($0, n) { print $4 }' "$1" |
 		sort -u | wc -l
 }
 
@@ -84,12 +96,12 @@ ncopies() { # HOST SITE NAME N
 
 # names HOST -- the distinct service instance names HOST resolves
 names() {
-	lab_browse "$1" $T 2>/dev/null | awk -F';' '$1 == "=" { print $4 }' | sort -u
+	browse "$1" | awk -F';' '$1 == "=" { print $4 }' | sort -u
 }
 
 # addr_port HOST NAME -- "ADDRESS PORT" of NAME as HOST resolves it (IPv4)
 addr_port() {
-	lab_browse "$1" $T 2>/dev/null | lab_browse_get "$2" eth0 IPv4 |
+	browse "$1" | lab_browse_get "$2" eth0 IPv4 |
 		head -n 1 | cut -d';' -f4,5 | tr ';' ' '
 }
 
@@ -98,7 +110,7 @@ seen_at() { # HOST NAME ADDR
 }
 
 gone() { # HOST NAME
-	! lab_seen "$1" $T "$2"
+	[ "$(browse "$1" | lab_browse_count "$2")" -eq 0 ]
 }
 
 lan_empty() { # HOST -- HOST resolves no service
@@ -179,7 +191,7 @@ EOF
 	chmod +x "$LAB_DIR/$h/subsys"
 	RNSPLICE_SUBSYSTEM=$LAB_DIR/$h/subsys lab_sshd "$h" || t_bail "sshd on $h"
 done
-lab_ssh_client brelay siteA arelay 10.91.0.1 &&
+if ! { lab_ssh_client brelay siteA arelay 10.91.0.1 &&
 	lab_ssh_client crelay siteA arelay 10.92.0.1 &&
 	lab_ssh_client drelay siteB brelay 10.93.0.1 &&
 	lab_ssh_client erelay siteC crelay 10.94.0.1 &&
@@ -188,8 +200,9 @@ lab_ssh_client brelay siteA arelay 10.91.0.1 &&
 	lab_ssh_client arelay siteB brelay 10.91.0.2 &&
 	lab_ssh_client arelay siteC crelay 10.92.0.2 &&
 	lab_ssh_client brelay siteC crelay 10.97.0.2 &&
-	lab_ssh_client crelay siteB brelay 10.97.0.1 ||
+	lab_ssh_client crelay siteB brelay 10.97.0.1; }; then
 	t_bail "ssh client configuration"
+fi
 lab_wait_avahi acli arelay bcli brelay ccli crelay dcli drelay d2relay ecli erelay ||
 	t_bail "avahi"
 
@@ -231,11 +244,13 @@ www=$LAB_DIR/www
 mkdir -p "$www"
 echo "hello from acli $LAB_ID" >"$www/index.html"
 lab_http acli 8080 "$www" >/dev/null || t_bail "http server on acli"
-pub_a=$(lab_publish acli "Web A" $T 8080 path=/ "note=from A") &&
+if ! { pub_a=$(lab_publish acli "Web A" $T 8080 path=/ "note=from A") &&
 	pub_b=$(lab_publish bcli "Web B" $T 8080 path=/b) &&
 	pub_c=$(lab_publish ccli "Web C" $T 8080 path=/c) &&
 	lab_wait_published "$pub_a" && lab_wait_published "$pub_b" &&
-	lab_wait_published "$pub_c" || t_bail "publishing the services"
+	lab_wait_published "$pub_c"; }; then
+	t_bail "publishing the services"
+fi
 t_diag "time: lab ready after $(ms_since "$t_start") ms"
 
 # --- 1. chain A -> B -> D ----------------------------------------------------------
@@ -252,7 +267,7 @@ fi
 read -r addr port <<<"$(addr_port dcli "Web A (siteB)")"
 t_ok eval '[ "$(lab_exec dcli curl -sS --max-time 10 "http://$addr:$port/index.html")" = "hello from acli $LAB_ID" ]' \
 	"dcli fetches acli's page through two splices"
-txt=$(lab_browse dcli $T | lab_browse_get "Web A (siteB)" eth0 IPv4 | head -n 1 | cut -d';' -f6-)
+txt=$(browse dcli | lab_browse_get "Web A (siteB)" eth0 IPv4 | head -n 1 | cut -d';' -f6-)
 t_ok eval '[[ $txt == *"\"rnsplice=v1;o=a;p=a,b,d;n=Web A\""* ]]' \
 	"the TXT record carries origin a, path a,b,d, origin name ($txt)"
 t_ok eval '[[ $txt == *"\"path=/\""* && $txt == *"\"note=from A\""* ]]' \
@@ -304,6 +319,7 @@ t_diag "failover: drelay's WAN leg to brelay ($BD_IF) goes down"
 watch=$(lab_watch dcli $T)
 sleep 1
 t0=$EPOCHREALTIME
+t_down=$t0
 lab_exec drelay ip link set "$BD_IF" down
 if t_ok lab_wait_for 20 seen_at dcli "Web A (siteE)" 10.4.0.1 \
 	"D switches to the path through E"; then
@@ -317,6 +333,7 @@ t_ok eval '[ "$(lab_exec dcli curl -sS --max-time 10 "http://$addr:$port/index.h
 t_ok eval 'cli d2relay services | grep -q "\"Web A (siteC)\" .*not spliced: on this LAN already as \"Web A (siteE)\""' \
 	"d2relay still holds back (drelay's copy is as good and published)"
 t0=$EPOCHREALTIME
+t_up=$t0
 lab_exec drelay ip link set "$BD_IF" up
 if t_ok lab_wait_for 40 seen_at dcli "Web A (siteB)" 10.4.0.1 \
 	"the leg is back: D returns to the 2-hop path"; then
@@ -326,18 +343,48 @@ t_ok lab_wait_for 5 gone dcli "Web A (siteE)" "and withdraws the 3-hop copy"
 sleep 1
 lab_unwatch "$watch"
 # gaps as dcli saw them: old copy removed -> new copy resolved
-gap() { # OLD NEW
+# (IPv4 on eth0; negative: the new one came first)
+gap() { # OLD NEW SINCE
 	local rm add
-	rm=$(lab_watch_times "$watch" - "$1" | head -n 1)
-	add=$(lab_watch_times "$watch" = "$2" | tail -n 1)
+	rm=$(lab_watch_times "$watch" - "$1" eth0 IPv4 | awk -v t="$3" '$1 > t' | head -n 1)
+	add=$(lab_watch_times "$watch" = "$2" eth0 IPv4 | awk -v t="$3" '$1 > t' | head -n 1)
 	[ -n "$rm" ] && [ -n "$add" ] || return 1
 	awk -v a="$add" -v r="$rm" 'BEGIN { printf "%d", (a - r) * 1000 }'
 }
-if g=$(gap "Web A (siteB)" "Web A (siteE)"); then
-	timing "visible gap on dcli, switch to the longer path (negative: overlap)" "$g"
+if g=$(gap "Web A (siteB)" "Web A (siteE)" "$t_down"); then
+	timing "visible gap on dcli, link down: switch to the longer path" "$g"
 fi
-if g=$(gap "Web A (siteE)" "Web A (siteB)"); then
-	timing "visible gap on dcli, switch back (negative: overlap)" "$g"
+if g=$(gap "Web A (siteE)" "Web A (siteB)" "$t_up"); then
+	timing "visible gap on dcli, link up: switch back" "$g"
+fi
+watch=$(lab_watch dcli $T)
+sleep 1
+# the same when the 2-hop copy is withdrawn upstream (brelay's agent
+# stops: its copies leave LAN B, brelay's subsystem sends REMOVE): drelay
+# waits for the hold-down (2 s) in case Web A is gone at its origin, then
+# takes the 3-hop path
+t0=$EPOCHREALTIME
+t_stop=$t0
+agent_stop brelay
+if t_ok lab_wait_for 20 seen_at dcli "Web A (siteE)" 10.4.0.1 \
+	"brelay's agent stops: D takes the path through E"; then
+	timing "brelay's agent stopped -> longer path resolved on dcli" "$(ms_since "$t0")"
+fi
+t0=$EPOCHREALTIME
+t_restart=$t0
+agent_start brelay
+if t_ok lab_wait_for 20 seen_at dcli "Web A (siteB)" 10.4.0.1 \
+	"brelay's agent is back: D returns to the 2-hop path"; then
+	timing "brelay's agent started -> shorter path resolved on dcli" "$(ms_since "$t0")"
+fi
+t_ok lab_wait_for 5 gone dcli "Web A (siteE)" "and withdraws the 3-hop copy"
+sleep 1
+lab_unwatch "$watch"
+if g=$(gap "Web A (siteB)" "Web A (siteE)" "$t_stop"); then
+	timing "visible gap on dcli, withdrawn upstream: switch (hold-down)" "$g"
+fi
+if g=$(gap "Web A (siteE)" "Web A (siteB)" "$t_restart"); then
+	timing "visible gap on dcli, switch back" "$g"
 fi
 t_ok eval '[ "$(lab_watch_count "$watch" "Web A (siteB)" eth0 IPv4)" -eq 1 ] &&
 	[ "$(lab_watch_count "$watch" "Web A (siteE)" eth0 IPv4)" -eq 0 ]' \
@@ -387,13 +434,15 @@ t0=$EPOCHREALTIME
 for h in arelay brelay crelay; do
 	agent_start "$h"
 done
-ring_ok() {
+ring_ok() { # each LAN: one copy of each foreign service, none of its own
 	local l s n
 	for l in a b c; do
+		browse "${l}cli" >"$LAB_DIR/ring.$l.now"
 		for s in a b c; do
 			n=1
 			[ "$l" != "$s" ] || n=0
-			ncopies "${l}cli" "$s" "Web ${s^^}" "$n" || return 1
+			[ "$(copies_in "$LAB_DIR/ring.$l.now" "$s" "Web ${s^^}")" -eq "$n" ] ||
+				return 1
 		done
 	done
 }
@@ -425,7 +474,34 @@ for h in arelay brelay crelay; do
 	t_ok [ "$before" = "$after" ] \
 		"$h: no service event, publication or withdrawal in $QUIET s"
 done
-t_ok eval 'cli brelay services | grep -q "\"Web A (siteC)\" .*not spliced: a shorter path through siteA is used"' \
-	"brelay keeps A's copy from C as a spare"
+cli brelay services | sed 's/^/# brelay: /'
+t_ok eval 'cli brelay services | grep -q "^siteC: \"Web A (siteA)\" _http._tcp not spliced: a shorter path through siteA is used (1 hop, path a,b) \[path a,c,b, 2 hops\]"' \
+	"brelay keeps A's copy through C as a spare"
+
+# --- 6. gone at the origin -------------------------------------------------------------
+t_diag "Web A goes away at its origin: gone everywhere, no ghost through the spare"
+wb=$(lab_watch bcli $T)
+wc=$(lab_watch ccli $T)
+sleep 1
+t0=$EPOCHREALTIME
+lab_unpublish "$pub_a"
+gone_ring() { # no copy of Web A on LAN B or C
+	[ "$(copies bcli a "Web A")" -eq 0 ] && [ "$(copies ccli a "Web A")" -eq 0 ]
+}
+if t_ok lab_wait_for 10 gone_ring "the copies on LANs B and C are withdrawn"; then
+	timing "unpublished at the origin -> gone on LANs B and C" "$(ms_since "$t0")"
+fi
+sleep 3	# a ghost would have shown up by now
+lab_unwatch "$wb" "$wc"
+t_ok eval '[ -z "$(lab_watch_times "$wb" + "Web A (siteC)")" ] &&
+	[ -z "$(lab_watch_times "$wc" + "Web A (siteB)")" ]' \
+	"no ghost: neither LAN saw Web A through the longer path"
+t_ok eval '[ "$(jget brelay status "j[\"routing\"][\"held\"]")" -ge 1 ]' \
+	"brelay held its spare back (hold-down)"
+pub_a=$(lab_publish acli "Web A" $T 8080 path=/ "note=from A")
+t0=$EPOCHREALTIME
+if t_ok lab_wait_for 15 ring_ok "Web A is back: once on each LAN of the ring"; then
+	timing "republished at the origin -> once on every LAN" "$(ms_since "$t0")"
+fi
 t_diag "time: whole test $(ms_since "$t_start") ms"
 t_done
