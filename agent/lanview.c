@@ -230,6 +230,15 @@ our_host(struct lanview *lv, const char *host)
 	return strncasecmp(host, label, len) == 0 && host[len] == '.';
 }
 
+static int
+same_meta(const struct splice_meta *a, const struct splice_meta *b)
+{
+	char x[512], y[512];
+
+	return meta_format(a, x, sizeof(x)) == 0 &&
+	    meta_format(b, y, sizeof(y)) == 0 && strcmp(x, y) == 0;
+}
+
 static void
 res_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex, AvahiProtocol proto,
     AvahiResolverEvent event, const char *name, const char *type,
@@ -256,7 +265,7 @@ res_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex, AvahiProtocol proto,
 	    (key = route_meta_key(&m, c->name, c->type, c->domain)) == NULL)
 		fatalx("out of memory");
 	if (c->key != NULL && (key == NULL || strcmp(key, c->key) != 0 ||
-	    memcmp(&m, &c->meta, sizeof(m)) != 0)) {
+	    !same_meta(&m, &c->meta))) {
 		/* its old self goes away */
 		notify(lv, c->key, c);
 	}

@@ -83,6 +83,7 @@ main(int argc, char **argv)
 	r = ctl_request(sockpath, argv[0], json, &reply, err, sizeof(err));
 	if (r == -1) {
 		fprintf(stderr, "rnsplice: %s\n", err);
+		buf_free(&reply);
 		return 1;
 	}
 	fwrite(buf_ptr(&reply), 1, buf_len(&reply), r == 0 ? stdout : stderr);

@@ -48,14 +48,16 @@ if [ "$QUICK" = 1 ]; then
 else
 	REPS=5
 	DUR=2
-	IDLE_S=30
+	IDLE_S=25
 	IPERF_OMIT=1
-	N8M=20
+	N8M=12
 	CONC_REPS=5
 	SCALE_REPS=3
 fi
 CYCLE_HOLD=5	# s from publish to unpublish in a discovery cycle
-CYCLE_LEN=11	# s, the whole cycle: the window of the byte counts
+CYCLE_LEN=12	# s, the whole cycle: the window of the byte counts (a multiple
+		# of the agent's ServerAliveInterval, 2 s, so that every window
+		# holds as many keepalives)
 NSCALE=1000
 NCONC=2000
 
@@ -248,12 +250,6 @@ want = ["bench http", "bench iperf3", "bench echo"]
 if not all(w in ports for w in want):
     sys.exit(1)
 print(" ".join(str(ports[w]) for w in want))'
-}
-
-# spliced_port HOST TYPE NAME [IF] -- the port HOST resolves NAME at
-spliced_port() {
-	lab_browse "$1" "$2" 2>/dev/null | lab_browse_get "$3" "${4:-eth0}" IPv4 |
-		head -n 1 | cut -d';' -f5
 }
 
 # ---------------------------------------------------------------------------
@@ -569,17 +565,26 @@ ns_cpu() {
 }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
+# ns_ctxt HOST -- context switches (voluntary + not) of every thread of
+# every process now in HOST: each wake-up is one
+ns_ctxt() {
+	local p
+	for p in $(ip netns pids "$(lab_ns "$1")"); do
+		cat /proc/"$p"/task/*/status 2>/dev/null
+	done | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
 # load NAME REP TEST ARGS... -- run httpload on bcli; samples TEST_rate,
 # TEST_p50_ms, TEST_p99_ms, TEST_errors and the CPU the relay hosts spent
 # per request (brelay: ssh -L or agent + ssh master; arelay: sshd)
 load() {
-	local name=$1 rep=$2 test=$3 out cb0 ca0 cb1 ca1 n unit ag0 ag1
+	local name=$1 rep=$2 test=$3 out cb0 ca0 cb1 ca1 n unit ag0 ag1 x0 x1
 	local apid=${TPAGENT[$name]:-}
 	shift 3
-	cb0=$(ns_cpu brelay) ca0=$(ns_cpu arelay)
+	cb0=$(ns_cpu brelay) ca0=$(ns_cpu arelay) x0=$(ns_ctxt brelay)
 	[ -z "$apid" ] || ag0=$(pid_cpu "$apid")
 	out=$(lab_exec bcli "$BIN/httpload" "$@" | json_get rate p50_ms p99_ms errors requests)
-	cb1=$(ns_cpu brelay) ca1=$(ns_cpu arelay)
+	cb1=$(ns_cpu brelay) ca1=$(ns_cpu arelay) x1=$(ns_ctxt brelay)
 	[ -z "$apid" ] || ag1=$(pid_cpu "$apid")
 	set -- $out
 	unit=conn/s
@@ -594,6 +599,8 @@ load() {
 		sample data "${test}_cpu_us_arelay" "$name" "$rep" $(((ca1 - ca0) * TICK_US / n)) us
 		[ -z "$apid" ] ||
 			sample data "${test}_cpu_us_agent" "$name" "$rep" $(((ag1 - ag0) * TICK_US / n)) us
+		sample data "${test}_ctxt_brelay" "$name" "$rep" \
+			"$(awk -v a="$x0" -v b="$x1" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')" /req
 	fi
 	LOAD_RATE=${1:-nan}
 }
@@ -779,6 +786,8 @@ remote siteA {
 		ts=$(grep -F ': established' "$alog" | tail -1 |
 			sed -n 's/^rnsplice-agent\[\([0-9]*\)\.\([0-9]*\)\].*/\1\2000/p')
 		[ -z "$ts" ] || sample scale t_last_established rnsplice "$r" "$(us_to_s $((ts - t0)))" s
+		sample scale agent_cpu_s rnsplice "$r" \
+			"$(us_to_s $(($(pid_cpu "$(agent_pid scale)") * TICK_US)))" s
 		rss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		sshrss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_ssh_pid scale)"/status)

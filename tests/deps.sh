@@ -7,7 +7,8 @@ PACKAGES="build-essential autoconf automake pkg-config
 	libavahi-client-dev libbsd-dev check
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
-	iproute2 util-linux procps curl python3 valgrind"
+	iproute2 util-linux procps curl python3 valgrind
+	iperf3 strace"
 
 missing=""
 for p in $PACKAGES; do
