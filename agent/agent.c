@@ -22,6 +22,7 @@
 #include "event.h"
 #include "log.h"
 #include "publish.h"
+#include "netwatch.h"
 #include "rundir.h"
 #include "siteid.h"
 
@@ -191,6 +192,16 @@ on_publisher(struct publisher *p, struct pub_entry *e, int up, void *arg)
 	splice_pub_event(pub_entry_arg(e));
 }
 
+static void
+on_network_change(void *arg)
+{
+	struct agent *a = arg;
+	struct remote *r;
+
+	TAILQ_FOREACH(r, &a->remotes, entry)
+		remote_network_changed(r);
+}
+
 int
 agent_main(int argc, char **argv)
 {
@@ -336,6 +347,8 @@ agent_main(int argc, char **argv)
 	    (a.lan = lanview_new(a.loop, route_lan_changed, &a)) == NULL)
 		fatalx("out of memory");
 
+	a.netwatch = netwatch_new(a.loop, on_network_change, &a);
+
 	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
 	    a.rundir);
 	i = 0;
@@ -359,6 +372,7 @@ agent_main(int argc, char **argv)
 		TAILQ_REMOVE(&a.remotes, r, entry);
 		remote_free(r);
 	}
+	netwatch_free(a.netwatch);
 	routes_free(a.routes);
 	lanview_free(a.lan);
 	publisher_free(a.pub);

@@ -484,6 +484,7 @@ struct remote {
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
 	struct ev_timer	*ping_timer;
 	uint64_t	 last_rx, state_since, synced_at;
+	uint64_t	 kicked_at;	/* last retry on a network change */
 	unsigned int	 ping_seq;
 	unsigned int	 attempts;	/* failed connects in a row */
 	char		 pending[256];	/* why we stopped ssh */
@@ -513,6 +514,8 @@ void	remote_free(struct remote *);
 void	remote_start(struct remote *);
 /* Shutting down: withdraw everything, stop ssh. */
 void	remote_stop(struct remote *);
+/* The network changed: a remote in backoff tries again soon. */
+void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
@@ -531,6 +534,7 @@ struct agent {
 	struct publisher *pub;
 	struct lanview	*lan;
 	struct routes	*routes;
+	struct netwatch	*netwatch;	/* NULL where unsupported */
 	struct ctl_server *ctl;
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];

@@ -41,6 +41,7 @@
 #define REMOTE_GRACE_MS		1000	/* session ended: let ssh exit */
 #define REMOTE_KILL_MS		3000	/* TERM sent: then KILL */
 #define REMOTE_HEALTHY_MS	10000	/* synced this long: reset backoff */
+#define REMOTE_KICK_MS		2000	/* network changes: one retry per */
 
 static void remote_connect(struct remote *);
 static void remote_lost(struct remote *, int, const char *, ...)
@@ -539,7 +540,7 @@ h_pong(struct remote *r, struct msg *m)
 static void
 h_error(struct remote *r, struct msg *m)
 {
-	if (strcmp(m->code, "version") == 0 || strcmp(m->code, "config") == 0) {
+	if (proto_error_is_fatal(m->code)) {
 		remote_lost(r, 0, "the subsystem refuses: %s: %s", m->code,
 		    m->text);
 		return;
@@ -730,6 +731,24 @@ remote_child_exited(struct remote *r, int status)
 		schedule(r, r->pending);
 	} else
 		schedule(r, desc);
+}
+
+/* A link or address came up: whatever kept us from the server may be
+ * gone, so a remote waiting out its backoff tries again now, with the
+ * backoff restarted. At most one such retry per REMOTE_KICK_MS, so a
+ * flapping interface cannot make a reconnect storm. */
+void
+remote_network_changed(struct remote *r)
+{
+	uint64_t now = ev_now_ms();
+
+	if (r->state != RS_BACKOFF ||
+	    (r->kicked_at != 0 && now - r->kicked_at < REMOTE_KICK_MS))
+		return;
+	r->kicked_at = now;
+	r->attempts = 0;
+	log_info("%s: the network changed; reconnecting now", r->conf->name);
+	ev_timer_set(r->timer, arc4random_uniform(200));
 }
 
 static void

@@ -45,14 +45,16 @@ if [ "$QUICK" = 1 ]; then
 	N8M=8		# 8 MB fetches per HTTP bulk run
 	CONC_REPS=1
 	SCALE_REPS=1
+	NOKA_REPS=2
 else
 	REPS=5
 	DUR=2
-	IDLE_S=25
+	IDLE_S=20
 	IPERF_OMIT=1
 	N8M=12
 	CONC_REPS=5
 	SCALE_REPS=3
+	NOKA_REPS=3
 fi
 CYCLE_HOLD=5	# s from publish to unpublish in a discovery cycle
 CYCLE_LEN=12	# s, the whole cycle: the window of the byte counts (a multiple
@@ -383,7 +385,7 @@ cycle() {
 }
 
 section_disc() {
-	local r w_bcli w_rcli w_brelay w_arelay
+	local r w_bcli w_rcli w_brelay w_arelay w_bcli2
 	say "disc: rnsplice-agent (out of the box, scope lan) vs the reflector"
 	agent_start lan 'remote siteA {
 	destination siteA
@@ -415,16 +417,38 @@ section_disc() {
 	name-template "%n (siteA host)"
 }'
 	w_brelay=$(lab_watch brelay _rnsbench._tcp)
+	w_bcli2=$(lab_watch bcli _rnsbench._tcp)
 	lab_wait_for 20 lab_watch_seen "$w_brelay" "bench anchor (siteA host)" lo IPv4 ||
 		die "host scope: anchor not seen (see $RUN/agent-host.log)"
 	sleep 2
 	for r in $(seq 1 "$REPS"); do
-		cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none \
+		CYCLE_HOLD=3 cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none \
 			"$w_arelay" "$RUN/agent-host.log"
 	done
-	lab_unwatch "$w_arelay"
 	lab_unwatch "$w_brelay"
 	agent_stop host
+
+	# Diagnostic: what a cycle itself costs on the WAN, without the
+	# periodic traffic (ssh ServerAlive, the agent's and the subsystem's
+	# pings) that dominates the figure above.
+	say "disc: the same cycles with every keepalive off (what a cycle itself costs)"
+	cp "$POLICY" "$POLICY.saved"
+	echo "keepalive 0" >>"$POLICY"
+	agent_start noka 'ping-interval 3600
+remote siteA {
+	destination siteA
+	ssh-option ServerAliveInterval=0
+}'
+	lab_wait_for 20 lab_watch_seen "$w_bcli2" "bench anchor (siteA)" ||
+		die "no-keepalive agent: anchor not seen (see $RUN/agent-noka.log)"
+	mv -f "$POLICY.saved" "$POLICY"
+	sleep 2
+	for r in $(seq 1 "$NOKA_REPS"); do
+		cycle rnsplice-noka "$r" "$w_bcli2" asrv " (siteA)" eth0 wan_bytes
+	done
+	agent_stop noka
+	lab_unwatch "$w_bcli2"
+	lab_unwatch "$w_arelay"
 }
 
 # ---------------------------------------------------------------------------

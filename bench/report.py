@@ -169,14 +169,10 @@ def main():
             "counted (rnsplice: all of wan0, keepalives included; "
             "reflector: its mDNS out of both legs), B" % secs,
             cyc_r, cyc_b, 0.5, higher_better=False)
-    idle_rate = st("idle", "wan_bytes_per_min", "rnsplice").median
-    if idle_rate is not None and cyc_r.median is not None:
-        net = Stat([v - idle_rate * secs / 60 for v in cyc_r.all], "B")
-        idle_r = st("idle", "wan_bytes_per_min", refl).median or 0
-        net_b = Stat([v - idle_r * secs / 60 for v in cyc_b.all], "B")
-        t_ratio("… the same net of each side's idle traffic (idle rate × "
-                "window), B", net, net_b, 0.5, higher_better=False,
-                digits=0)
+    t_ratio("… the same cycle with every keepalive off (ServerAliveInterval "
+            "0, agent ping-interval 3600, subsystem keepalive 0): what the "
+            "cycle itself costs, B", st("disc", "cycle_bytes", "rnsplice-noka"),
+            cyc_b, 0.5, higher_better=False, digits=0)
     idle_b = st("idle", "wan_bytes_per_min", "rnsplice")
     t_abs("idle WAN traffic, B/min (all of it: ssh ServerAlive, the "
           "agent's and the subsystem's pings)", idle_b,
@@ -273,7 +269,8 @@ def main():
     w("")
     cols = [("reflector", "reflector (rtr, enable-reflector=yes)"),
             ("rnsplice", "rnsplice, scope lan"),
-            ("rnsplice-host", "rnsplice, scope host")]
+            ("rnsplice-host", "rnsplice, scope host"),
+            ("rnsplice-noka", "rnsplice, scope lan, keepalives off")]
     w("| | " + " | ".join(c[1] for c in cols) + " |")
     w("|---|" + "---|" * len(cols))
     for metric, label, d in (("discovery", "publish → resolved, s", 3),
@@ -286,7 +283,7 @@ def main():
                              ("wd_2_to_agent", "… → subsystem → ssh → agent withdraws, s", 3),
                              ("wd_3_lan_b", "… agent withdraws → removed at the browser, s", 3),
                              ("cycle_bytes", "bytes crossing per %s s cycle"
-                              % meta.get("cycle_len", "11"), 0),
+                              % meta.get("cycle_len", "12"), 0),
                              ("cycle_pkts", "packets crossing per cycle", 0),
                              ("cycle_bytes_v4", "… of which IPv4 mDNS, B", 0),
                              ("cycle_bytes_v6", "… of which IPv6 mDNS, B", 0)):
@@ -296,20 +293,6 @@ def main():
         w("| %s | %s |" % (label, " | ".join(
             r.fmt(d) if r.median is not None else "—" for r in row)))
     w("")
-    idle_rate = st("idle", "wan_bytes_per_min", "rnsplice").median
-    cyc = st("disc", "cycle_bytes", "rnsplice")
-    if idle_rate is not None and cyc.median is not None:
-        secs = float(meta.get("cycle_len", "11"))
-        w("")
-        w("rnsplice's cycle bytes include the WAN's idle traffic (ssh "
-          "keepalives, the agent's pings): %.0f B/min measured idle, so "
-          "%.0f B of a %g s cycle; the cycle itself costs %.0f B net "
-          "(median), ×%.2f the reflector's." % (
-              idle_rate, idle_rate * secs / 60, secs,
-              cyc.median - idle_rate * secs / 60,
-              (cyc.median - idle_rate * secs / 60) /
-              st("disc", "cycle_bytes", "reflector").median
-              if st("disc", "cycle_bytes", "reflector").median else float("nan")))
     w("")
     w("## Idle (nothing published or withdrawn)")
     w("")

@@ -171,6 +171,12 @@ get_uint(struct parse_ctx *c, size_t i, unsigned long long min,
 }
 
 int
+proto_error_is_fatal(const char *code)
+{
+	return strcmp(code, "version") == 0 || strcmp(code, "config") == 0;
+}
+
+int
 proto_valid_token(const char *s)
 {
 	size_t len = strlen(s), i;

@@ -114,6 +114,8 @@ const unsigned char *txt_get(const struct txt *, const char *key,
 	    size_t *vlen);
 int	txt_remove_key(struct txt *, const char *key);
 
+/* An ERROR with this code ends a browse session (PROTOCOL.md section 5). */
+int	proto_error_is_fatal(const char *code);
 int	proto_valid_token(const char *);
 int	proto_valid_type(const char *);
 

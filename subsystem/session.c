@@ -536,7 +536,7 @@ static void
 on_error(struct session *s, struct msg *m)
 {
 	log_warnx("peer: ERROR %s %s", m->code, m->text);
-	if (strcmp(m->code, "version") == 0 || strcmp(m->code, "config") == 0)
+	if (proto_error_is_fatal(m->code))
 		finish(s, 1);
 }
 

@@ -1227,7 +1227,9 @@ lab_unpublish() {
 # with NAME escaped by avahi (lab_browse_count and lab_browse_get unescape).
 # A host sees its own services twice: on its LAN interface and on lo.
 lab_browse() {
-	lab_exec "${1:-}" avahi-browse -rpt "${2:-}"
+	# avahi-browse -r can wait forever on a service that vanished while
+	# it was being resolved: bound it
+	lab_exec "${1:-}" timeout 10 avahi-browse -rpt "${2:-}"
 }
 
 # Awk filter over lab_browse / lab_watch output: entries for NAME (compared
