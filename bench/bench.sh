@@ -56,8 +56,8 @@ else
 	SCALE_REPS=3
 	NOKA_REPS=3
 fi
-CYCLE_HOLD=5	# s from publish to unpublish in a discovery cycle
-CYCLE_LEN=12	# s, the whole cycle: the window of the byte counts (a multiple
+CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
+CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (a multiple
 		# of the agent's ServerAliveInterval, 2 s, so that every window
 		# holds as many keepalives)
 NSCALE=1000
@@ -696,7 +696,7 @@ section_data() {
 conc_run() { # NAME REP
 	local name=$1 rep=$2 out=$RUN/conc-$1-$2.out est=0 res
 	set -- ${TP[$name]}
-	lab_exec bcli "$BIN/manyconn" -n "$NCONC" -b 65536 -H 2 -t 60 "$1" "$4" \
+	lab_exec bcli "$BIN/manyconn" -n "$NCONC" -b 65536 -H 1 -t 60 "$1" "$4" \
 		>"$out" 2>&1 &
 	local job=$!
 	if lab_wait_for 70 grep -q '^HOLD' "$out"; then
@@ -710,7 +710,6 @@ conc_run() { # NAME REP
 	sample conc seconds "$name" "$rep" "${3:-nan}" s
 	sample conc server_established "$name" "$rep" "$est" conns
 	say "conc $name #$rep: ${1:-?} ok, ${2:-?} failed, $est open at asrv at once, ${3:-?} s"
-	sleep 1
 }
 
 section_conc() {
@@ -740,13 +739,22 @@ data_teardown() {
 # ---------------------------------------------------------------------------
 # scale: 1,000 services on LAN A.
 
-# count_plus LOG -- distinct names announced ("+") on eth0/IPv4 in an
-# avahi-browse -p log with time stamps
+# count_plus LOG SUFFIX -- distinct names ending in SUFFIX announced ("+")
+# on eth0/IPv4 in an avahi-browse -p log with time stamps
 count_plus() {
-	awk -F';' '$2 == "+" && $3 == "eth0" && $4 == "IPv4" { n[$5] = 1 }
+	awk -F';' -v sfx="$2" '$2 == "+" && $3 == "eth0" && $4 == "IPv4" &&
+		substr($5, length($5) - length(sfx) + 1) == sfx { n[$5] = 1 }
 		END { c = 0; for (k in n) c++; print c }' "$1"
 }
-all_there() { [ "$(count_plus "$1")" -ge "$2" ]; }
+# count_live LOG SUFFIX -- of those, how many are not removed ("-") since
+count_live() {
+	awk -F';' -v sfx="$2" '$3 == "eth0" && $4 == "IPv4" &&
+		substr($5, length($5) - length(sfx) + 1) == sfx {
+			if ($2 == "+") n[$5] = 1; else if ($2 == "-") delete n[$5] }
+		END { c = 0; for (k in n) c++; print c }' "$1"
+}
+all_there() { [ "$(count_plus "$1" "$2")" -ge "$3" ]; }
+all_gone() { [ "$(count_live "$1" "$2")" -eq 0 ]; }
 
 # avahi_cpu HOST -- CPU ticks of HOST's avahi-daemon
 avahi_cpu() {
@@ -778,14 +786,19 @@ section_scale() {
 		sleep 1
 		for h in asrv arelay brelay bcli; do cpu0[$h]=$(avahi_cpu "$h"); done
 		t0=$(now_us)
-		agent_start scale 'max-services 4096
+		# a name of its own for each repetition: what is left of the
+		# previous one in LAN B's caches cannot count
+		agent_start scale "max-services 4096
 remote siteA {
 	destination siteA
-}'
+	name-template \"%n-r$r\"
+}"
 		t1=
-		if lab_wait_for 180 all_there "$log" "$NSCALE"; then
-			t1=$(awk -F';' '$2 == "+" && $3 == "eth0" && $4 == "IPv4" &&
-				!($5 in n) { n[$5] = 1; t = $1 } END { print t }' "$log")
+		if lab_wait_for 180 all_there "$log" "-r$r" "$NSCALE"; then
+			t1=$(awk -F';' -v sfx="-r$r" '$2 == "+" && $3 == "eth0" &&
+				$4 == "IPv4" && !($5 in n) &&
+				substr($5, length($5) - length(sfx) + 1) == sfx {
+				n[$5] = 1; t = $1 } END { print t }' "$log")
 			t1=${t1/./}
 			sample scale full_sync rnsplice "$r" "$(us_to_s $((t1 - t0)))" s
 		else
@@ -795,7 +808,7 @@ remote siteA {
 			sample scale "avahi_cpu_s_$h" rnsplice "$r" \
 				"$(us_to_s $((($(avahi_cpu "$h") - ${cpu0[$h]}) * TICK_US)))" s
 		done
-		n=$(count_plus "$log")
+		n=$(count_plus "$log" "-r$r")
 		sample scale seen_on_lan_b rnsplice "$r" "$n" services
 		sleep 2
 		est=$(rnsplice_cli scale -j services 2>/dev/null | grep -o '"established"' | wc -l)
@@ -821,8 +834,12 @@ remote siteA {
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		agent_stop scale
 		: >"$RUN/agent-scale.log"
+		# wait for the goodbyes to reach LAN B before the next one
+		t0=$(now_us)
+		lab_wait_for 60 all_gone "$log" "-r$r" || true
+		sample scale withdraw_all rnsplice "$r" "$(us_to_s $(($(now_us) - t0)))" s
 		lab_stop "$wpid"
-		sleep 3
+		sleep 1
 	done
 	lab_stop "$pubpid"
 }

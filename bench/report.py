@@ -409,6 +409,7 @@ def main():
             ("avahi_cpu_s_brelay", "CPU of brelay's avahi-daemon during the sync, s", 2),
             ("avahi_cpu_s_bcli", "CPU of bcli's avahi-daemon during the sync, s", 2),
             ("avahi_cpu_s_arelay", "CPU of arelay's avahi-daemon during the sync, s", 2),
+            ("withdraw_all", "agent stopped → all 1,000 gone from LAN B, s", 2),
             ("agent_rss_MB", "agent RSS after sync, MB", 2),
             ("agent_peak_rss_MB", "agent peak RSS (VmHWM), MB", 2),
             ("ssh_master_rss_MB", "its ssh master's RSS, MB", 2)):

@@ -628,7 +628,15 @@ settle_done(struct browse *b)
 {
 	b->settling = 0;
 	ev_timer_stop(b->settle_t);
-	if (b->restarting && b->running) {
+	if (b->restarting == 1 && b->running) {
+		/* A restarted daemon lists what it hears as answers come in;
+		 * ALL_FOR_NOW can come before a slow host's answer. A service
+		 * is only declared gone if it stayed away a while longer. */
+		b->restarting = 2;
+		ev_timer_set(b->settle_t, BROWSE_STALE_GRACE_MS);
+		return;
+	}
+	if (b->restarting == 2 && b->running) {
 		b->restarting = 0;
 		svctable_sweep_stale(b->t, ev_now_ms());
 		svctable_foreach(b->t, sync_entry_cb, b);
@@ -655,7 +663,8 @@ settle_timer(void *arg)
 		log_debug("view not settled after %d ms, going on",
 		    BROWSE_SETTLE_MAX_MS);
 		settle_done(b);
-	}
+	} else if (b->restarting == 2 && b->running)
+		settle_done(b);
 }
 
 static void

@@ -242,6 +242,7 @@ struct browse_events {
 /* How long the view may take to settle after a change of the browse set
  * or an avahi restart, whatever the browsers say. */
 #define BROWSE_SETTLE_MAX_MS	3000
+#define BROWSE_STALE_GRACE_MS	2000	/* after a daemon restart */
 #define BROWSE_RECONNECT_MS	2000
 
 struct browse	*browse_new(struct ev_loop *, struct svctable *,
