@@ -47,7 +47,8 @@ buf_room(const struct buf *b)
 const unsigned char *
 buf_ptr(const struct buf *b)
 {
-	return b->data + b->off;
+	/* an empty buffer may have no storage yet: NULL + 0 is undefined */
+	return b->data == NULL ? (const unsigned char *)"" : b->data + b->off;
 }
 
 /* Make room for n more bytes; returns a pointer to them or NULL. Data
@@ -259,9 +260,11 @@ buf_getline(struct buf *b, size_t max, char **line, size_t *len)
 	size_t n, linelen;
 
 	for (;;) {
-		p = b->data + b->off;
 		n = buf_len(b);
-		nl = n ? memchr(p, '\n', n) : NULL;
+		if (n == 0)
+			return BUF_LINE_NONE;
+		p = b->data + b->off;
+		nl = memchr(p, '\n', n);
 		if (!b->skipping)
 			break;
 		if (nl == NULL) {
