@@ -514,6 +514,7 @@ void	remote_free(struct remote *);
 void	remote_start(struct remote *);
 /* Shutting down: withdraw everything, stop ssh. */
 void	remote_stop(struct remote *);
+void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);

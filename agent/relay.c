@@ -183,14 +183,7 @@ queue_handshake(struct relay *rl)
 	struct remote *r = rl->remote;
 	struct msg m;
 
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
-	m.major = PROTO_MAJOR;
-	m.minor = PROTO_MINOR;
-	m.peer_id = r->agent->siteid;
-	m.role = "agent";
-	m.features = "";
-	m.maxline = PROTO_MAXLINE;
+	remote_hello(r, &m, 1);
 	if (msg_format(&rl->up, &m, PROTO_MAXLINE) == -1)
 		return -1;
 	memset(&m, 0, sizeof(m));

@@ -185,20 +185,29 @@ send_error(struct remote *r, const char *code, const char *text)
 	send_msg(r, &m);
 }
 
+/* Our HELLO; a relay session announces no features and no hop limit:
+ * it carries one connection, not services. */
+void
+remote_hello(const struct remote *r, struct msg *m, int relay_session)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_HELLO;
+	m->major = PROTO_MAJOR;
+	m->minor = PROTO_MINOR;
+	m->peer_id = (char *)r->agent->siteid;
+	m->role = "agent";
+	m->features = relay_session ? "" : "update";
+	m->maxline = PROTO_MAXLINE;
+	if (!relay_session)
+		m->maxhops = r->agent->conf->max_hops;
+}
+
 static void
 send_hello(struct remote *r)
 {
 	struct msg m;
 
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
-	m.major = PROTO_MAJOR;
-	m.minor = PROTO_MINOR;
-	m.peer_id = r->agent->siteid;
-	m.role = "agent";
-	m.features = "update";
-	m.maxline = PROTO_MAXLINE;
-	m.maxhops = r->agent->conf->max_hops;
+	remote_hello(r, &m, 0);
 	send_msg(r, &m);
 }
 

@@ -31,9 +31,7 @@ t_require_root
 if [ "${RNSPLICE_RELIABILITY:-}" = skip ]; then
 	t_skip "RNSPLICE_RELIABILITY=skip (they run in the sanitizer build)"
 fi
-if ! reason=$(lab_require 2>&1); then
-	t_skip "${reason#lab: }"
-fi
+t_require_lab
 AGENT=$top_builddir/agent/rnsplice-agent
 CLI=$top_builddir/agent/rnsplice
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"

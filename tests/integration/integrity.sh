@@ -33,9 +33,7 @@ t_require_root
 if [ "${RNSPLICE_RELIABILITY:-}" = skip ]; then
 	t_skip "RNSPLICE_RELIABILITY=skip (they run in the sanitizer build)"
 fi
-if ! reason=$(lab_require 2>&1); then
-	t_skip "${reason#lab: }"
-fi
+t_require_lab
 AGENT=${RNSPLICE_TEST_AGENT:-$top_builddir/agent/rnsplice-agent}
 CLI=$top_builddir/agent/rnsplice
 XFER=$top_builddir/tests/integration/xfer

@@ -18,10 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lab/lab.sh
 . "$here/../lab/lab.sh"
 
-t_require_root
-if ! reason=$(lab_require 2>&1); then
-	t_skip "${reason#lab: }"
-fi
+t_require_lab
 
 TYPE=_rnslab._tcp
 

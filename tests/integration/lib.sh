@@ -82,6 +82,16 @@ t_skip() {
 	exit 77
 }
 
+# t_require_lab -- skip unless the lab can run here (root, and the tools
+# lab_require checks for); lab.sh must be sourced before the call.
+t_require_lab() {
+	local reason
+	t_require_root
+	if ! reason=$(lab_require 2>&1); then
+		t_skip "${reason#lab: }"
+	fi
+}
+
 # t_require_root -- skip unless root (the lab needs namespaces).
 t_require_root() {
 	if [ "${RNSPLICE_LAB:-}" = skip ]; then

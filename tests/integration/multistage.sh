@@ -44,10 +44,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lab/lab.sh
 . "$here/../lab/lab.sh"
 
-t_require_root
-if ! reason=$(lab_require 2>&1); then
-	t_skip "${reason#lab: }"
-fi
+t_require_lab
 AGENT=$top_builddir/agent/rnsplice-agent
 CLI=$top_builddir/agent/rnsplice
 SUB=$RNSPLICE_SUBSYSTEM

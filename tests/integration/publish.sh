@@ -34,10 +34,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROBE=$top_builddir/tests/integration/publish-probe
 TYPE=_rnspub._tcp
 
-t_require_root
-if ! reason=$(lab_require 2>&1); then
-	t_skip "${reason#lab: }"
-fi
+t_require_lab
 [ -x "$PROBE" ] || t_bail "$PROBE not built (make check builds it)"
 
 lab_init || t_bail "lab_init failed"
