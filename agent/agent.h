@@ -45,7 +45,7 @@ struct ctl_server;
 #define AGENT_NAME_TEMPLATE	"%n (%r)"
 #define AGENT_MAX_SERVICES	512
 #define AGENT_MAX_SERVICES_LIMIT 4096
-#define AGENT_MAX_RELAYS	1024
+#define AGENT_MAX_RELAYS	4096
 #define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
 #define AGENT_PING_INTERVAL	10	/* seconds */
 #define AGENT_PING_MISSES	3

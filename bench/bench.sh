@@ -62,6 +62,7 @@ CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (a multiple
 		# holds as many keepalives)
 NSCALE=1000
 NCONC=2000
+SCALE_WAIT=15	# s to wait for 1,000 withdrawals to reach LAN B
 
 T0_RUN=$SECONDS
 say() { printf '[bench %4ds] %s\n' $((SECONDS - T0_RUN)) "$*"; }
@@ -155,6 +156,7 @@ meta iperf3 "$(iperf3 --version 2>/dev/null | head -1)"
 meta commit "$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)"
 meta mode "$([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetitions"
 meta cycle_len "$CYCLE_LEN"
+meta scale_wait "$SCALE_WAIT"
 
 lab_topology_basic || die "lab_topology_basic failed"
 lab_hosts rsrv rtr rcli || die "reflector hosts"
@@ -756,6 +758,15 @@ count_live() {
 all_there() { [ "$(count_plus "$1" "$2")" -ge "$3" ]; }
 all_gone() { [ "$(count_live "$1" "$2")" -eq 0 ]; }
 
+# udp_rcvbuf_errors HOST -- UDP datagrams HOST dropped for a full socket
+# receive buffer (IPv4 + IPv6)
+udp_rcvbuf_errors() {
+	lab_exec "$1" cat /proc/net/snmp /proc/net/snmp6 | awk '
+		$1 == "Udp:" && $2 ~ /^[0-9]+$/ { n += $6 }
+		$1 == "Udp6RcvbufErrors" { n += $2 }
+		END { print n + 0 }'
+}
+
 # avahi_cpu HOST -- CPU ticks of HOST's avahi-daemon
 avahi_cpu() {
 	local f
@@ -765,7 +776,7 @@ avahi_cpu() {
 }
 
 section_scale() {
-	local r pubpid t0 t1 log wpid rss hwm sshrss n est h alog ts
+	local r pubpid t0 t1 log wpid rss hwm sshrss n est h alog ts u0
 	local -A cpu0
 	say "scale: $NSCALE services on LAN A"
 	echo "max-services 4096" >>"$POLICY"
@@ -832,12 +843,20 @@ remote siteA {
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale ssh_master_rss_MB rnsplice "$r" "$(awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
-		agent_stop scale
-		: >"$RUN/agent-scale.log"
-		# wait for the goodbyes to reach LAN B before the next one
+		# stop the agent (it withdraws everything: goodbyes) and wait
+		# for LAN B to forget them before the next repetition
+		u0=$(udp_rcvbuf_errors bcli)
 		t0=$(now_us)
-		lab_wait_for 60 all_gone "$log" "-r$r" || true
-		sample scale withdraw_all rnsplice "$r" "$(us_to_s $(($(now_us) - t0)))" s
+		agent_stop scale
+		if lab_wait_for "$SCALE_WAIT" all_gone "$log" "-r$r"; then
+			sample scale withdraw_all rnsplice "$r" "$(us_to_s $(($(now_us) - t0)))" s
+		else
+			sample scale withdraw_all rnsplice "$r" nan s
+		fi
+		sample scale left_on_lan_b rnsplice "$r" "$(count_live "$log" "-r$r")" services
+		sample scale lan_b_udp_rcvbuf_errors rnsplice "$r" $(($(udp_rcvbuf_errors bcli) - u0)) datagrams
+		cp "$RUN/agent-scale.log" "$alog"
+		: >"$RUN/agent-scale.log"
 		lab_stop "$wpid"
 		sleep 1
 	done

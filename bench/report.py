@@ -409,7 +409,10 @@ def main():
             ("avahi_cpu_s_brelay", "CPU of brelay's avahi-daemon during the sync, s", 2),
             ("avahi_cpu_s_bcli", "CPU of bcli's avahi-daemon during the sync, s", 2),
             ("avahi_cpu_s_arelay", "CPU of arelay's avahi-daemon during the sync, s", 2),
-            ("withdraw_all", "agent stopped → all 1,000 gone from LAN B, s", 2),
+            ("withdraw_all", "agent stopped (SIGTERM) → all 1,000 gone from LAN B, s", 2),
+            ("left_on_lan_b", "… still listed on LAN B %s s after the agent stopped"
+             % meta.get("scale_wait", "30"), 0),
+            ("lan_b_udp_rcvbuf_errors", "… datagrams bcli dropped meanwhile (UDP receive buffer full)", 0),
             ("agent_rss_MB", "agent RSS after sync, MB", 2),
             ("agent_peak_rss_MB", "agent peak RSS (VmHWM), MB", 2),
             ("ssh_master_rss_MB", "its ssh master's RSS, MB", 2)):
