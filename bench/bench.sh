@@ -506,8 +506,9 @@ section_idle() {
 	strace -f -tt -T -e trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,restart_syscall,read,write,recvmsg,sendmsg \
 		-s 16 -o "$strace_log" -p "$apid" 2>/dev/null &
 	local strace_pid=$!
+	lab_record "$strace_pid"
 	sleep "$IDLE_S"
-	kill "$strace_pid" 2>/dev/null
+	lab_kill TERM "$strace_pid" strace
 	wait "$strace_pid" 2>/dev/null
 	local wb wp rb rp ca cs cu
 	set -- $w0 $w1

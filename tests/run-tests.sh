@@ -39,6 +39,20 @@ stage() {
 		printf '=== %s: FAILED (%ds) ===\n' "$name" $((SECONDS - t0))
 		stage_failed="$stage_failed $name"
 	fi
+	no_leftovers "$name"
+}
+
+# After each stage: nothing runs from this tree (its build directories
+# included) and no lab run started from it is left; else the stage fails,
+# naming them, and runs left by killed tests are removed.
+no_leftovers() {
+	local out
+	[ "$(id -u)" = 0 ] || return 0
+	out=$(tests/lab/lab.sh leftovers "$top" "$top"/build*/ 2>&1) && return 0
+	printf '%s\n' "$out" | sed 's/^/left behind: /'
+	printf '=== %s: FAILED (processes or lab runs left behind) ===\n' "$1"
+	stage_failed="$stage_failed leftovers-after-$1"
+	tests/lab/lab.sh clean
 }
 
 show_failures() {

@@ -13,7 +13,8 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-: "${top_builddir:=$(cd "$here/../.." && pwd)}"
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
 AGENT=$top_builddir/agent/rnsplice-agent
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 command -v python3 >/dev/null || t_skip "python3 not installed"
@@ -21,9 +22,11 @@ command -v python3 >/dev/null || t_skip "python3 not installed"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/agent-proto.XXXXXX") || t_bail "mktemp"
 chmod 0700 "$dir"
 agent_pid=
+# the lab's work dir is not needed, its cleanup and lab_kill are
+lab_init -w || t_bail "lab_init -w failed"
 cleanup() {
-	if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
-		kill -TERM "$agent_pid" 2>/dev/null
+	if [ -n "$agent_pid" ] && lab__alive "$agent_pid"; then
+		lab_kill TERM "$agent_pid" "$AGENT"
 		wait "$agent_pid" 2>/dev/null
 	fi
 	if [ "$T_FAILED" -ne 0 ]; then
@@ -32,7 +35,7 @@ cleanup() {
 	fi
 	rm -rf -- "$dir"
 }
-trap cleanup EXIT
+lab_atexit cleanup
 
 SELF=agentself
 # The fake ssh: the destination (next to last argument) picks a script.
@@ -171,6 +174,7 @@ RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
 	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
 	>"$dir/agent.log" 2>&1 &
 agent_pid=$!
+lab_record "$agent_pid" || t_bail "the agent did not start"
 
 logged() { grep -q -- "$1" "$dir/agent.log"; }
 sent() { grep -q -- "$2" "$dir/$1.in"; }
@@ -243,7 +247,7 @@ if [ -x "$top_builddir/agent/rnsplice" ]; then
 		grep -q "not spliced: loop"' "rnsplice services shows skipped ones"
 fi
 
-kill -TERM "$agent_pid"
+t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"
 wait "$agent_pid"
 t_ok [ $? = 0 ] "SIGTERM: clean exit"
 agent_pid=

@@ -194,10 +194,10 @@ lab_unwatch "$wa"
 
 # --- the ssh master dies ---------------------------------------------------------------
 sshpid=$(status_field "$SOCK1" ssh_pid)
-t_ok [ -n "$sshpid" ] "the agent reports its ssh master's pid ($sshpid)"
-if [ -n "$sshpid" ]; then
-	t0=$EPOCHREALTIME
-	kill -KILL "$sshpid"
+t0=$EPOCHREALTIME
+# a pid of 0 or none (no master) is a failure here, never a signal
+if t_ok lab_kill KILL "$sshpid" ssh \
+	"the agent's ssh master (pid '$sshpid' in its status) is killed"; then
 	if t_ok lab_wait_for 10 eval '! lab_watch_seen "$w2" "$NAME" eth0 IPv4' \
 		"ssh master killed: the service is withdrawn from LAN B"; then
 		timing "ssh killed -> withdrawn on bcli" "$(ms_since "$t0")"

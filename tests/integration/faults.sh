@@ -191,9 +191,10 @@ sleep 0.5
 
 # --- 1. the ssh master killed ------------------------------------------------
 sshpid=$(status_field ssh_pid)
-if t_ok [ -n "$sshpid" ] "ssh master pid known ($sshpid)"; then
-	t0=$EPOCHREALTIME
-	kill -KILL "$sshpid"
+t0=$EPOCHREALTIME
+# a pid of 0 or none (no master) is a failure here, never a signal
+if t_ok lab_kill KILL "$sshpid" ssh \
+	"the agent's ssh master (pid '$sshpid' in its status) is killed"; then
 	withdraw_back "ssh master killed" "$t0" "$w" true
 	after "ssh master killed"
 fi
@@ -243,10 +244,10 @@ sub_pids() {
 	done
 }
 subs=$(sub_pids | tr '\n' ' ')
-if t_ok [ "$(echo "$subs" | wc -w)" -eq 1 ] "exactly one subsystem under sshd on arelay ($subs)"; then
-	t0=$EPOCHREALTIME
-	# shellcheck disable=SC2086
-	kill -KILL $subs
+if t_ok [ "$(echo "$subs" | wc -w)" -eq 1 ] "exactly one subsystem under sshd on arelay ($subs)" &&
+	t0=$EPOCHREALTIME &&
+	t_ok lab_kill KILL "${subs// /}" "$RNSPLICE_SUBSYSTEM" \
+		"the subsystem (pid $subs) is killed"; then
 	withdraw_back "subsystem killed" "$t0" "$w" true
 	t_ok grep -q "siteA: ssh exited" "$LOG" "subsystem killed: the session's end is logged"
 	after "subsystem killed"

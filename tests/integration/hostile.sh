@@ -27,7 +27,8 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-: "${top_builddir:=$(cd "$here/../.." && pwd)}"
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
 AGENT=$top_builddir/agent/rnsplice-agent
 CLI=$top_builddir/agent/rnsplice
 SUB=$top_builddir/subsystem/rnsplice-subsystem
@@ -39,9 +40,11 @@ command -v python3 >/dev/null || t_skip "python3 not installed"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/hostile.XXXXXX") || t_bail "mktemp"
 chmod 0700 "$dir"
 agent_pid=
+# the lab's work dir is not needed, its cleanup and lab_kill are
+lab_init -w || t_bail "lab_init -w failed"
 cleanup() {
-	if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
-		kill -TERM "$agent_pid" 2>/dev/null
+	if [ -n "$agent_pid" ] && lab__alive "$agent_pid"; then
+		lab_kill TERM "$agent_pid" "$AGENT"
 		wait "$agent_pid" 2>/dev/null
 	fi
 	if [ "$T_FAILED" -ne 0 ]; then
@@ -50,7 +53,7 @@ cleanup() {
 	fi
 	[ "${HOSTILE_KEEP:-0}" = 1 ] || rm -rf -- "$dir"
 }
-trap cleanup EXIT
+lab_atexit cleanup
 
 wait_for() { # SECONDS CMD...
 	local n=$(($1 * 10))
@@ -203,6 +206,7 @@ RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir RNSPLICE_SITE_ID=hostileself \
 	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
 	>"$dir/agent.log" 2>&1 &
 agent_pid=$!
+lab_record "$agent_pid" || t_bail "the agent did not start"
 
 logged() { grep -q -- "$1" "$dir/agent.log"; }
 services_json() {
@@ -271,7 +275,7 @@ t_ok wait_for 5 eval '[ "$(nspliced good)" = 1 ]' \
 t_ok eval 'status_json | grep -q "\"name\":\"good\",[^}]*\"state\":\"synced\""' \
 	"the well-behaved remote stays synced"
 t_ok kill -0 "$agent_pid" "the agent is still running"
-kill -TERM "$agent_pid"
+t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"
 wait "$agent_pid"
 t_ok [ $? = 0 ] "SIGTERM: clean exit"
 agent_pid=

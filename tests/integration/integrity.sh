@@ -243,8 +243,9 @@ fault_run() { # MODE NAME PORT REMOTE ARGS...
 	sleep 1
 	live=$(status_field "$remote" live)
 	ssh=$(status_field "$remote" ssh_pid)
-	kill -KILL "$ssh"
-	t_diag "$mode: killed ssh master $ssh with $live relays live"
+	# a pid of 0 or none (no master) is a failure here, never a signal
+	t_ok lab_kill KILL "$ssh" ssh \
+		"$mode: the ssh master (pid '$ssh' in the status) is killed with $live relays live"
 	lab_wait_for 60 eval '! kill -0 $xp 2>/dev/null' >/dev/null
 	t_diag "$mode: $(summary "$name")"
 	t_ok eval '[ "$(field "$name" corrupt)" = 0 ] && [ "$(field "$name" long)" = 0 ]' \

@@ -6,6 +6,10 @@
 # between the relays works with the generated keys, that nothing routes
 # between the LANs, and that cleanup leaves nothing behind -- twice in a row,
 # since a second run on the same machine must work as well as the first.
+# Then a run killed with SIGKILL (its traps never run) is found and removed
+# by tests/lab/lab.sh clean, and one killed with SIGTERM removes itself;
+# lab_kill refuses pid 0, empty pids, processes of other programs and
+# processes that are not the lab's.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -156,8 +160,80 @@ run_round() {
 	t_diag "round $r took $(elapsed "$t_round") s"
 }
 
+# killed_run SIGNAL -- a lab with two hosts and a LAN in a child script,
+# which is then sent SIGNAL.  Prints "ID DIR CHILDPID" once the lab stands.
+killed_run() {
+	local sig=$1 info child id dir pids nss out
+	info=$LAB_DIR/killed-$sig
+	# shellcheck disable=SC2016  # expanded by the child
+	env -u LAB_ID -u LAB_DIR bash -c '
+		. "$1" || exit 1
+		lab_init || exit 1
+		lab_hosts k1 k2 && lab_lan K 10.7.0 k1 k2 || exit 1
+		printf "%s %s\n" "$LAB_ID" "$LAB_DIR" >"$2.tmp" && mv "$2.tmp" "$2"
+		while :; do sleep 0.2; done' killed-lab "$here/../lab/lab.sh" "$info" \
+		</dev/null >"$info.log" 2>&1 &
+	child=$!
+	lab_record "$child" || t_bail "killed_run: child did not start"
+	if ! lab_wait_for 60 test -s "$info"; then
+		t_fail "$sig: the child's lab came up"
+		sed 's/^/# child: /' "$info.log"
+		lab_kill KILL "$child" bash
+		return 1
+	fi
+	read -r id dir <"$info"
+	nss=$(LAB_ID=$id lab_namespaces | wc -l)
+	t_ok [ "$nss" -eq 3 ] "$sig: the child's run $id has 3 namespaces ($nss)"
+	pids=$(cat "$dir/pids")
+	t_ok lab_kill "$sig" "$child" bash "$sig: the child script ($child) is signalled"
+	t_ok lab_wait_for 10 lab__dead "$child" "$sig: the child is gone"
+	wait "$child" 2>/dev/null
+	if [ "$sig" = KILL ]; then
+		t_ok [ -d "$dir" ] "KILL: no trap ran, the work dir $dir is left"
+		t_ok eval '[ "$(LAB_ID=$id lab_namespaces | wc -l)" -eq 3 ]' \
+			"KILL: its namespaces are left"
+		out=$("$here/../lab/lab.sh" clean 2>&1)
+		t_diag "lab.sh clean: $out"
+		t_ok eval 'printf "%s" "$out" | grep -q "removing run $id "' \
+			"KILL: tests/lab/lab.sh clean names the run it removes"
+	else
+		lab_wait_for 10 eval '[ ! -e "$dir" ]' || true
+	fi
+	t_ok [ -z "$(LAB_ID=$id lab_namespaces)" ] "$sig: no namespace of run $id is left"
+	t_nok eval 'printf "%s\n" "$pids" | any_alive /dev/stdin' \
+		"$sig: no recorded process of run $id is left"
+	t_ok [ ! -e "$dir" ] "$sig: its work dir is removed"
+}
+
+# lab_kill's refusals: nothing is signalled, status 1, a message.
+kill_refusals() {
+	local pid out
+	lab_bg arelay "$LAB_DIR/sleep.pid" sleep 600
+	read -r pid <"$LAB_DIR/sleep.pid"
+	for bad in "" 0 1 -1 "$$" abc; do
+		t_nok lab_kill KILL "$bad" sleep "lab_kill refuses pid '$bad'"
+	done
+	out=$(lab_kill KILL 0 ssh 2>&1)
+	t_ok eval 'printf "%s" "$out" | grep -q "refusing to signal pid 0"' \
+		"and says why ($out)"
+	t_nok lab_kill KILL "$pid" ssh "lab_kill refuses a process of another program"
+	t_nok lab_kill KILL "$PPID" "$(readlink "/proc/$PPID/exe")" \
+		"lab_kill refuses a process that is not the lab's (the test's parent)"
+	t_ok lab__alive "$pid" "after all that, the lab's sleep still runs"
+	t_ok lab_kill TERM "$pid" sleep "lab_kill signals the lab's own sleep"
+	t_ok lab_wait_for 5 lab__dead "$pid" "which ends"
+}
+
 t_start=$EPOCHREALTIME
 run_round 1
 run_round 2
+
+lab_init || t_bail "lab_init failed"
+t_diag "run $LAB_ID: killed runs, lab_kill"
+lab_host arelay || t_bail "host arelay"
+kill_refusals
+killed_run KILL
+killed_run TERM
+lab_cleanup
 t_diag "self-test took $(elapsed "$t_start") s"
 t_done

@@ -35,18 +35,27 @@ done
 command -v setpriv >/dev/null || t_skip "setpriv not installed"
 NOBODY=65534
 
+# The lab's work dir and cleanup from the start (the agents of part 1 are
+# the lab's processes too); the network lab comes in part 2.
+lab_init -w || t_bail "lab_init -w failed"
+# Other users must reach the programs they run and the directories they are
+# refused: the build tree may lie where only root can go (a mktemp -d
+# directory, /root), so they run copies in the work dir.
+BIN=$LAB_DIR/bin
+mkdir -m 0755 "$BIN" || t_bail "mkdir $BIN"
+install -m 0755 "$CLI" "$BIN/rnsplice" || t_bail "copy $CLI into $BIN"
+if [ -x "$RNSPLICE_SUBSYSTEM" ]; then
+	install -m 0755 "$RNSPLICE_SUBSYSTEM" "$BIN/rnsplice-subsystem" ||
+		t_bail "copy $RNSPLICE_SUBSYSTEM into $BIN"
+fi
+if ! setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups test -x "$BIN/rnsplice"; then
+	t_skip "nobody cannot reach $BIN (TMPDIR=${TMPDIR:-/tmp} is not open to other users)"
+fi
+
 # --- 1. root, the runtime directory, the control socket -----------------------
-dir=$(mktemp -d "${TMPDIR:-/tmp}/privilege.XXXXXX") || t_bail "mktemp"
-chmod 0755 "$dir"	# nobody may look in: only the modes below protect
+dir=$LAB_DIR/part1
+mkdir -m 0755 "$dir" || t_bail "mkdir $dir"	# nobody may look in: only the modes below protect
 agent_pids=
-cleanup1() {
-	local p
-	for p in $agent_pids; do
-		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf -- "$dir"
-}
-trap cleanup1 EXIT
 # an agent with one remote whose "ssh" fails at once: it idles in backoff
 run_agent() { # NAME ARGS...
 	local name=$1
@@ -54,6 +63,17 @@ run_agent() { # NAME ARGS...
 	mkdir -p "$dir/$name"
 	RNSPLICE_SSH=/bin/false DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
 		RNSPLICE_SITE_ID=privtest "$AGENT" -d "$@" >"$dir/$name.log" 2>&1
+}
+# the same in the background: the agent itself (no subshell) is recorded
+# in the lab, so lab_kill accepts it and lab_cleanup ends it in any case
+run_agent_bg() { # NAME ARGS...
+	local name=$1
+	shift
+	mkdir -p "$dir/$name"
+	RNSPLICE_SSH=/bin/false DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
+		RNSPLICE_SITE_ID=privtest "$AGENT" -d "$@" >"$dir/$name.log" 2>&1 &
+	lab_record $! || t_bail "agent $name did not start"
+	agent_pids="$agent_pids $!"
 }
 
 out=$(XDG_RUNTIME_DIR=$dir/r0 run_agent r0 somewhere; cat "$dir/r0.log")
@@ -73,8 +93,7 @@ t_ok grep -q "must not be accessible to group or others" "$dir/x2.log" \
 	"a runtime directory open to others is refused"
 
 mkdir -p "$dir/run"
-XDG_RUNTIME_DIR=$dir/run run_agent a1 -R somewhere &
-agent_pids="$agent_pids $!"
+XDG_RUNTIME_DIR=$dir/run run_agent_bg a1 -R somewhere
 SOCK=$dir/run/rnsplice/agent.sock
 for _ in $(seq 1 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 t_ok [ -S "$SOCK" ] "the agent's control socket exists"
@@ -83,25 +102,26 @@ t_ok [ "$(stat -c %a "$dir/run/rnsplice")" = 700 ] \
 t_ok [ "$(stat -c %a "$SOCK")" = 600 ] "the socket is 0600 ($(stat -c %a "$SOCK"))"
 t_ok "$CLI" -S "$SOCK" status "root (the owner) can use it"
 t_nok setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
-	"$CLI" -S "$SOCK" status "another uid (nobody) cannot"
+	"$BIN/rnsplice" -S "$SOCK" status "another uid (nobody) cannot"
 
 # the peer uid check on its own: a socket in an open directory, then its
 # mode opened by hand
-XDG_RUNTIME_DIR=$dir/run run_agent a2 -R -S "$dir/open.sock" somewhere &
-agent_pids="$agent_pids $!"
+XDG_RUNTIME_DIR=$dir/run run_agent_bg a2 -R -S "$dir/open.sock" somewhere
 for _ in $(seq 1 50); do [ -S "$dir/open.sock" ] && break; sleep 0.1; done
 t_ok [ "$(stat -c %a "$dir/open.sock")" = 600 ] "-S PATH: 0600 too"
 chmod 0666 "$dir/open.sock"
 out=$(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
-	"$CLI" -S "$dir/open.sock" status 2>&1)
+	"$BIN/rnsplice" -S "$dir/open.sock" status 2>&1)
 t_nok eval 'printf "%s" "$out" | grep -q "^site "' \
 	"socket mode opened: nobody still gets nothing ($out)"
 t_ok grep -q "control socket: refused peer uid $NOBODY" "$dir/a2.log" \
 	"and the agent logs the refused uid"
 t_ok "$CLI" -S "$dir/open.sock" status "the owner still can"
-cleanup1
+for p in $agent_pids; do
+	t_ok lab_kill TERM "$p" "$AGENT" "agent $p stopped (SIGTERM)"
+	wait "$p" 2>/dev/null
+done
 agent_pids=
-trap - EXIT
 
 # --- 2. the locked-down sshd account, in the lab ---------------------------
 if ! reason=$(lab_require 2>&1); then
@@ -111,6 +131,7 @@ fi
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_bail "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v useradd >/dev/null || t_bail "useradd not installed"
 lab_init || t_bail "lab_init failed"
+[ -x "$BIN/rnsplice-subsystem" ] || t_bail "no copy of $RNSPLICE_SUBSYSTEM in $BIN"
 t_diag "lab $LAB_ID in $LAB_DIR"
 U=rns$LAB_ID
 # /etc/passwd is the machine's: a unique name, removed at the end
@@ -126,7 +147,7 @@ src=${top_srcdir:-$here/../..}/sshd_config.d/rnsplice.conf.in
 sed -n '/^#Match Group rnsplice$/,/^#[[:space:]]*PermitTunnel no$/p' "$src" |
 	sed -e 's/^#//' -e '/^[[:space:]]*#/d' \
 	    -e "s/^Match Group rnsplice\$/Match User $U/" \
-	    -e "s|@libexecdir@/rnsplice-subsystem|$RNSPLICE_SUBSYSTEM -f /home/$U/subsystem.conf|" \
+	    -e "s|@libexecdir@/rnsplice-subsystem|$BIN/rnsplice-subsystem -f /home/$U/subsystem.conf|" \
 	    -e 's/PermitOpen .*/PermitOpen 10.1.0.2:8080/' >"$LAB_DIR/locked.conf"
 # the lab's AuthorizedKeysFile lies in $LAB_DIR, which the user cannot read
 echo "	AuthorizedKeysFile /home/%u/.ssh/authorized_keys" >>"$LAB_DIR/locked.conf"
@@ -208,7 +229,8 @@ t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$pa/index.html"
 printf 'relay yes\n' >"/home/$U/subsystem.conf"
 sshpid=$(lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock --json status 2>/dev/null |
 	grep -o '"ssh_pid":[0-9]*' | head -n 1 | cut -d: -f2)
-[ -n "$sshpid" ] && kill -KILL "$sshpid"
+# a pid of 0 or none (no master) is a failure here, never a signal
+t_ok lab_kill KILL "$sshpid" ssh "the agent's ssh master (pid '$sshpid' in its status) is killed"
 lab_wait_for 15 eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock status | grep -q "siteA (siteA): synced"' >/dev/null
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$po/index.html" | grep -q "hello $LAB_ID"' \
 	"relay yes: the service outside PermitOpen is reached through the subsystem (its policy is the boundary)"

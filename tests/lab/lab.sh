@@ -1,10 +1,17 @@
+#!/bin/bash
 # shellcheck shell=bash
 #
 # tests/lab/lab.sh -- a small internet inside one machine, for rnsplice tests.
 #
+# Run as a program (root):
+#   tests/lab/lab.sh clean            remove runs left by killed tests
+#   tests/lab/lab.sh leftovers DIR... list processes running from DIR and
+#                                     runs started from DIR; 1 if any
+#
 # Source this file from bash (safe under set -u, set -e and pipefail), then:
 #
 #   lab_init                         # run id, work dir, cleanup traps; 77 = skip
+#                                    #   (lab_init -w: work dir and traps only)
 #   lab_host NAME / lab_hosts NAME...   # hosts: netns + private /run and /root
 #                                    #   + own dbus-daemon and avahi-daemon
 #   lab_lan LAN PREFIX HOST[:IF]...  # a switched LAN (bridge in its own netns)
@@ -29,8 +36,26 @@
 #                    lab_watch HOST TYPE   lab_watch_count PID NAME
 #                    lab_watch_seen PID NAME   lab_watch_times PID EV NAME
 #                    lab_unwatch PID
+#   processes        lab_kill SIG PID EXE   lab_record PID
 #   misc             lab_wait_for SECONDS CMD...   lab_atexit CODE
 #                    lab_namespaces   lab_pids   lab_require
+#
+# Killing.  A test signals a process only through lab_kill (or lab_stop for
+# what lab_bg started): a numeric pid > 1 that runs EXE and belongs to this
+# lab (recorded, a descendant of a recorded process, or inside one of the
+# lab's namespaces).  Anything else is refused with a message and status 1,
+# so a pid read from a status that says 0 or nothing is a test failure,
+# never "kill 0".
+#
+# Cleaning up.  lab_init traps EXIT INT TERM HUP once; tests add their own
+# cleanup with lab_atexit CODE (never with trap, which would replace the
+# lab's).  A run killed with SIGKILL leaves its work dir behind with the
+# pid of its owner; the next lab_init, or by hand
+#   tests/lab/lab.sh clean
+# ends such a run's recorded processes and those in its namespaces, deletes
+# its namespaces and its work dir.  tests/lab/lab.sh leftovers DIR... lists
+# processes running from DIR and namespaces of runs started from DIR (make
+# check's last test).
 #
 # A child process (a demo script, a benchmark in another language calling
 # back into bash) that sources this file with LAB_ID and LAB_DIR in its
@@ -52,7 +77,10 @@
 #   /root                is $LAB_DIR/NAME/home (own ~/.ssh, no shell rc files)
 #   /etc/avahi/services  is empty (the machine's static services stay out)
 # Everything else (/usr, /etc, /tmp, $LAB_DIR) is shared with the machine, so
-# $LAB_DIR paths work unchanged inside hosts; /run and /root paths do not.
+# $LAB_DIR paths work unchanged inside hosts; /run and /root paths do not,
+# with one exception: the source and build trees (top_srcdir, top_builddir)
+# when they lie under /root (a clone in root's home) are bound at the same
+# path inside the host's /root, so their programs run in hosts too.
 # Programs enter a host with nsenter -t HOLDER -n -m (lab_exec, lab_bg).
 #
 # Rules this file keeps (see NOTES.md section 5):
@@ -65,7 +93,8 @@
 #     the functions also work from $(...) and background subshells.
 #
 # Environment (all optional):
-#   TMPDIR              where the work dir goes (not under /run or /root)
+#   TMPDIR              where the work dir goes (under /run or /root, which
+#                       hosts cannot see, /tmp is used instead)
 #   LAB_KEEP=1          keep $LAB_DIR after cleanup (logs, configs, keys)
 #   LAB_TIMEOUT         seconds to wait for daemons to come up (default 10)
 #   LAB_PATH            PATH inside hosts (default: the standard system dirs)
@@ -93,6 +122,41 @@ case $RNSPLICE_SUBSYSTEM in
 /*) ;;
 *) RNSPLICE_SUBSYSTEM=$PWD/$RNSPLICE_SUBSYSTEM ;;
 esac
+# The trees a test runs programs from; those under /root are bound into each
+# host's private /root (see "What a host is").  Only the outermost of nested
+# trees is kept.
+lab__trees() {
+	local t u keep out=() cand=()
+	for t in "${top_srcdir:-}" "$top_builddir" "$LAB_SRCDIR/../.." \
+		"$(dirname "$RNSPLICE_SUBSYSTEM")"; do
+		[ -n "$t" ] || continue
+		t=$(cd "$t" 2>/dev/null && pwd -P) || continue
+		case $t in
+		/root/?*) cand+=("$t") ;;
+		esac
+	done
+	for t in "${cand[@]}"; do
+		keep=1
+		for u in "${cand[@]}" "${out[@]}"; do
+			case $t in
+			"$u"/*) keep=0 ;;
+			esac
+		done
+		for u in "${out[@]}"; do
+			[ "$t" != "$u" ] || keep=0
+		done
+		[ "$keep" = 0 ] || out+=("$t")
+	done
+	LAB__TREES=("${out[@]}")
+}
+lab__trees
+
+# The work dir must be visible inside hosts, which have their own /run and
+# /root.
+case ${TMPDIR:-/tmp} in
+/run | /run/* | /root | /root/*) export TMPDIR=/tmp ;;
+esac
+
 # The machine's PATH may point into /root (pyenv, cargo ...), which a host
 # cannot see; inside hosts use the plain system directories.
 : "${LAB_PATH:=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}"
@@ -139,6 +203,7 @@ lab__proc_stat() {
 	# shellcheck disable=SC2086
 	set -- $rest
 	LAB__STATE=$1
+	LAB__PPID=$2
 	LAB__START=${20}
 }
 
@@ -198,12 +263,18 @@ lab__holder() {
 }
 
 # lab__wd -- working directory to use inside a host: the caller's, unless it
-# lies where the host sees something else (/run, /root).
+# lies where the host sees something else (/run, /root but the trees).
 lab__wd() {
+	local t
 	case $PWD in
 	/run | /run/* | /root | /root/*) LAB__WD=/ ;;
-	*) LAB__WD=$PWD ;;
+	*) LAB__WD=$PWD; return 0 ;;
 	esac
+	for t in "${LAB__TREES[@]}"; do
+		case $PWD/ in
+		"$t"/*) LAB__WD=$PWD ;;
+		esac
+	done
 }
 
 # lab__hostenv NAME -- the environment of programs run inside a host.  Only
@@ -271,23 +342,40 @@ lab_require() {
 	return 0
 }
 
-# lab_init -- new run id and work dir, exported as LAB_ID and LAB_DIR; traps
-# EXIT INT TERM HUP to lab_cleanup.  Returns 77 (with a reason) to skip.
-lab_init() {
-	local rc=0 base tries=0
-	lab_require || rc=$?
-	[ "$rc" -eq 0 ] || return "$rc"
-	base=${TMPDIR:-/tmp}
-	base=$(cd "$base" 2>/dev/null && pwd -P) || {
+# lab__base -- sets LAB__BASE to the directory of the work dirs.
+lab__base() {
+	LAB__BASE=$(cd "${TMPDIR:-/tmp}" 2>/dev/null && pwd -P) || {
 		lab__err "TMPDIR '${TMPDIR:-/tmp}' does not exist"
 		return 1
 	}
-	case $base in
+	case $LAB__BASE in
 	/run | /run/* | /root | /root/*)
-		lab__err "TMPDIR=$base is hidden inside lab hosts; use e.g. TMPDIR=/tmp"
+		lab__err "TMPDIR=$LAB__BASE is hidden inside lab hosts; use e.g. TMPDIR=/tmp"
 		return 1
 		;;
 	esac
+}
+
+# lab_init [-w] -- new run id and work dir, exported as LAB_ID and LAB_DIR;
+# traps EXIT INT TERM HUP to lab_cleanup.  Returns 77 (with a reason) to
+# skip.  With -w only the work dir, lab_atexit, lab_record and lab_kill are
+# set up (no root needed); a later lab_init without -w in the same shell
+# checks lab_require and keeps that work dir.  Before a new run starts,
+# runs left by killed test scripts are removed (lab_clean).
+# shellcheck disable=SC2120  # -w is optional
+lab_init() {
+	local rc=0 base tries=0 start=
+	if [ "${1:-}" != -w ]; then
+		lab_require || rc=$?
+		[ "$rc" -eq 0 ] || return "$rc"
+		if [ -n "${LAB__WORKONLY:-}" ] && [ -d "$LAB_DIR" ]; then
+			LAB__WORKONLY=
+			return 0
+		fi
+		lab_clean
+	fi
+	lab__base || return 1
+	base=$LAB__BASE
 	while :; do
 		LAB_ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 		LAB_DIR=$base/rnsplice-lab.$LAB_ID
@@ -301,6 +389,15 @@ lab_init() {
 	export LAB_ID LAB_DIR
 	: >"$LAB_DIR/pids"
 	: >"$LAB_DIR/atexit"
+	# who owns the run (lab_clean removes runs whose owner is gone) and
+	# where its programs come from (lab.sh leftovers)
+	if lab__proc_stat "$BASHPID"; then
+		start=$LAB__START
+	fi
+	printf '%s\n' "$top_builddir" >"$LAB_DIR/build"
+	printf '%s %s\n' "$BASHPID" "$start" >"$LAB_DIR/owner"
+	LAB__WORKONLY=
+	[ "${1:-}" != -w ] || LAB__WORKONLY=1
 	LAB_CLEANED=
 	trap 'lab_cleanup' EXIT
 	trap 'lab_cleanup; exit 130' INT
@@ -357,6 +454,9 @@ lab__kill_all() {
 		if [ -z "$pid" ] || [ "$pid" = $$ ]; then
 			continue
 		fi
+		case $pid in
+		*[!0-9]* | 0 | 1) continue ;;
+		esac
 		if lab__alive "$pid" "$start"; then
 			kill -s "$sig" "$pid" 2>/dev/null && any=0
 		fi
@@ -381,7 +481,7 @@ lab__none_alive() {
 # grace), delete the run's namespaces and, unless LAB_KEEP=1, its work dir.
 # Safe to call any number of times.
 lab_cleanup() {
-	local ns code
+	local code
 	[ -n "$LAB_ID" ] || return 0
 	if [ -z "${LAB_CLEANED:-}" ] && [ -s "$LAB_DIR/atexit" ]; then
 		LAB_CLEANED=1
@@ -390,6 +490,14 @@ lab_cleanup() {
 		done <"$LAB_DIR/atexit"
 	fi
 	LAB_CLEANED=1
+	lab__teardown
+}
+
+# lab__teardown -- the processes, namespaces and work dir of run $LAB_ID.
+# The work dir stays if anything survives, so that lab_clean and
+# lab.sh leftovers still find the run.
+lab__teardown() {
+	local ns left=0
 	if lab__kill_all TERM; then
 		lab__wait_ms 2000 lab__none_alive || true
 	fi
@@ -398,16 +506,23 @@ lab_cleanup() {
 		lab__wait_ms 2000 lab__none_alive || true
 	fi
 	if lab__kill_all KILL; then
-		lab__wait_ms 2000 lab__none_alive ||
+		lab__wait_ms 2000 lab__none_alive || {
 			lab__err "cleanup: processes of run $LAB_ID survive SIGKILL"
+			left=1
+		}
 	fi
 	for ns in $(lab_namespaces); do
-		ip netns delete "$ns" 2>/dev/null ||
+		ip netns delete "$ns" 2>/dev/null || {
 			lab__err "cleanup: cannot delete netns $ns"
+			left=1
+		}
 	done
 	if [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ]; then
 		if [ "${LAB_KEEP:-0}" = 1 ]; then
+			: >"$LAB_DIR/kept"
 			printf 'lab: kept %s\n' "$LAB_DIR" >&2
+		elif [ "$left" = 1 ]; then
+			lab__err "cleanup: keeping $LAB_DIR (tests/lab/lab.sh clean retries)"
 		else
 			rm -rf -- "$LAB_DIR"
 		fi
@@ -415,20 +530,123 @@ lab_cleanup() {
 	return 0
 }
 
+# lab__teardown_run ID DIR -- lab__teardown for another run.
+lab__teardown_run() {
+	local LAB_ID=$1 LAB_DIR=$2 LAB_KEEP=0
+	lab__teardown
+}
+
+# lab__runs -- the work dirs of every run under the base directory.
+lab__runs() {
+	local d id
+	lab__base 2>/dev/null || return 0
+	for d in "$LAB__BASE"/rnsplice-lab.*; do
+		id=${d##*/rnsplice-lab.}
+		case $id in
+		'' | *[!0-9a-f]*) continue ;;
+		esac
+		[ -d "$d" ] && [ ! -L "$d" ] && printf '%s\n' "$d"
+	done
+}
+
+# lab__owner_alive DIR -- true while the run's owner (the script that
+# called lab_init) runs, or if the run records no owner (not ours to judge).
+lab__owner_alive() {
+	local pid start
+	[ -r "$1/owner" ] || return 0
+	read -r pid start <"$1/owner" || return 0
+	case $pid in
+	'' | *[!0-9]*) return 0 ;;
+	esac
+	lab__alive "$pid" "$start"
+}
+
+# lab_clean -- remove every run whose owner is gone (killed with SIGKILL, or
+# its cleanup failed): its recorded processes and those in its namespaces,
+# its namespaces rns<id>-*, its work dir.  Runs kept with LAB_KEEP=1 are
+# left alone.  Reports each run it removes on stderr.
+lab_clean() {
+	local d
+	for d in $(lab__runs); do
+		[ ! -e "$d/kept" ] || continue
+		[ "$d" != "${LAB_DIR:-}" ] || continue
+		lab__owner_alive "$d" && continue
+		lab__err "removing run ${d##*.} left behind by a killed test ($d)"
+		lab__teardown_run "${d##*.}" "$d"
+	done
+	return 0
+}
+
+# lab_leftovers DIR... -- print what still runs from DIR (a build or source
+# tree) or was left by a lab run started from it: processes whose program
+# lies under DIR, runs (work dir, namespaces, processes) whose build tree
+# is DIR.  Returns 1 if there is anything.
+lab_leftovers() {
+	local dir d p exe rc=0 build ns pids
+	local -A seen=()
+	for dir in "$@"; do
+		dir=$(cd "$dir" 2>/dev/null && pwd -P) || continue
+		for p in /proc/[0-9]*; do
+			exe=$(readlink "$p/exe" 2>/dev/null) || continue
+			[ -z "${seen[$p]:-}" ] || continue
+			case $exe in
+			"$dir"/*)
+				seen[$p]=1
+				printf 'process %s: %s\n' "${p#/proc/}" \
+					"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+				rc=1
+				;;
+			esac
+		done
+		for d in $(lab__runs); do
+			build=
+			read -r build 2>/dev/null <"$d/build" || continue
+			build=$(cd "$build" 2>/dev/null && pwd -P) || continue
+			[ "$build" = "$dir" ] || continue
+			ns=$(LAB_ID=${d##*.} lab_namespaces | tr '\n' ' ')
+			pids=$(LAB_DIR=$d lab_pids | tr '\n' ' ')
+			if [ -e "$d/kept" ] && [ -z "$ns$pids" ]; then
+				continue
+			fi
+			printf 'lab run %s (%s): namespaces: %s processes: %s\n' \
+				"${d##*.}" "$d" "${ns:-none}" "${pids:-none}"
+			rc=1
+		done
+	done
+	return "$rc"
+}
+
 # ---------------------------------------------------------------------------
 # Hosts.
 
-# The holder: runs as "sh -c SCRIPT lab-holder HOSTDIR" inside the host's
-# netns and a fresh private mount namespace, prepares them, then sleeps for
-# as long as the host lives.  It writes HOSTDIR/ready once the mounts are in
-# place, which is when nsenter into it becomes meaningful.
+# The holder: runs as "sh -c SCRIPT lab-holder HOSTDIR [TREE...]" inside the
+# host's netns and a fresh private mount namespace, prepares them, then
+# sleeps for as long as the host lives.  It writes HOSTDIR/ready once the
+# mounts are in place, which is when nsenter into it becomes meaningful.
+# Each TREE (under /root) is held on /run/lab-tree/N while the host's own
+# home covers /root, then moved to its own path inside that home.
 # shellcheck disable=SC2016  # expanded by the holder's sh, not here
 LAB__HOLDER_SCRIPT='
 set -e
 d=$1
+shift
 mount -t tmpfs -o mode=0755,size=64m lab-run /run
 mkdir -p /run/dbus /run/avahi-daemon /run/sshd
+i=0
+for t; do
+	mkdir -p /run/lab-tree/$i
+	mount --bind "$t" /run/lab-tree/$i
+	i=$((i + 1))
+done
 mount --bind "$d/home" /root
+i=0
+for t; do
+	mkdir -p "$t"
+	mount --move /run/lab-tree/$i "$t"
+	rmdir /run/lab-tree/$i
+	i=$((i + 1))
+done
+[ ! -d /run/lab-tree ] || rmdir /run/lab-tree
 if [ -d /etc/avahi/services ]; then
 	mount --bind "$d/empty" /etc/avahi/services
 fi
@@ -613,7 +831,7 @@ lab_host() {
 		return 1
 	}
 	ip netns exec "$ns" unshare -m --propagation private \
-		sh -c "$LAB__HOLDER_SCRIPT" lab-holder "$d" </dev/null >"$d/holder.log" 2>&1 &
+		sh -c "$LAB__HOLDER_SCRIPT" lab-holder "$d" "${LAB__TREES[@]}" </dev/null >"$d/holder.log" 2>&1 &
 	pid=$!
 	disown "$pid" 2>/dev/null || true
 	lab__record "$pid"
@@ -737,6 +955,113 @@ lab__stop_pid() {
 
 lab__dead() {
 	! lab__alive "$@"
+}
+
+# lab_record PID -- make PID (started by the test itself, e.g. with &) a
+# process of the lab: lab_cleanup ends it, lab_kill accepts it.
+lab_record() {
+	lab__need_init || return 1
+	case ${1:-} in
+	'' | *[!0-9]* | 0 | 1) lab__err "lab_record: bad pid '${1:-}'"; return 1 ;;
+	esac
+	lab__alive "$1" || {
+		lab__err "lab_record: no process $1"
+		return 1
+	}
+	lab__record "$1"
+}
+
+# lab__exe EXE -- sets LAB__EXE to the program file EXE names: an absolute
+# path, or a command looked up in $LAB_PATH; symbolic links resolved.
+lab__exe() {
+	local f=$1
+	case $f in
+	/*) ;;
+	'') lab__err "lab_kill: no program given"; return 1 ;;
+	*) f=$(PATH=$LAB_PATH command -v -- "$f") || {
+		lab__err "lab_kill: no program '$1' in $LAB_PATH"
+		return 1
+	} ;;
+	esac
+	LAB__EXE=$(readlink -f -- "$f")
+	if [ ! -f "$LAB__EXE" ]; then
+		lab__err "lab_kill: no program file '$1'"
+		return 1
+	fi
+}
+
+# lab__ours PID -- true if PID belongs to this lab: it or an ancestor was
+# recorded (and still is that process), or it lives in one of the lab's
+# network namespaces.
+lab__ours() {
+	local p=$1 n=0 h hp net
+	while [ "$n" -lt 64 ] && [ "$p" -gt 1 ]; do
+		if lab__recorded "$p" && lab__alive "$p" "$LAB__RSTART"; then
+			return 0
+		fi
+		lab__proc_stat "$p" || break
+		p=$LAB__PPID
+		n=$((n + 1))
+	done
+	net=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
+	for h in "$LAB_DIR"/*/holder.pid; do
+		[ -r "$h" ] || continue
+		read -r hp <"$h" || continue
+		if [ "$(readlink "/proc/$hp/ns/net" 2>/dev/null)" = "$net" ]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# lab_kill SIGNAL PID EXE -- send SIGNAL to PID, only if PID is a number
+# > 1, runs the program EXE (path or command name) and belongs to this lab
+# (see "Killing" at the top).  Otherwise nothing is signalled: a message,
+# status 1.
+#   lab_kill KILL "$sshpid" ssh || t_fail "ssh master not killed"
+lab_kill() {
+	local sig=${1:-} pid=${2:-} exe=${3:-} have start
+	if [ "$#" -ne 3 ]; then
+		lab__err "usage: lab_kill SIGNAL PID EXE"
+		return 1
+	fi
+	lab__need_init || return 1
+	case $pid in
+	'' | *[!0-9]*)
+		lab__err "lab_kill: '$pid' is not a pid (expected a $exe process): nothing signalled"
+		return 1
+		;;
+	esac
+	pid=$((10#$pid))
+	if [ "$pid" -le 1 ] || [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ]; then
+		lab__err "lab_kill: refusing to signal pid $pid (expected a $exe process)"
+		return 1
+	fi
+	lab__exe "$exe" || return 1
+	if ! lab__alive "$pid"; then
+		lab__err "lab_kill: no process $pid (expected $LAB__EXE)"
+		return 1
+	fi
+	start=$LAB__START
+	have=$(readlink "/proc/$pid/exe" 2>/dev/null) || have='(unreadable)'
+	have=${have% (deleted)}
+	if [ "$have" != "$LAB__EXE" ]; then
+		lab__err "lab_kill: pid $pid runs $have, not $LAB__EXE: not signalled"
+		return 1
+	fi
+	if ! lab__ours "$pid"; then
+		lab__err "lab_kill: pid $pid ($have) is not a process of lab $LAB_ID: not signalled"
+		return 1
+	fi
+	# the same process still (no pid reuse since the checks)
+	if ! lab__alive "$pid" "$start"; then
+		lab__err "lab_kill: pid $pid ended before the signal"
+		return 1
+	fi
+	kill -s "$sig" "$pid" || {
+		lab__err "lab_kill: kill -s $sig $pid failed"
+		return 1
+	}
 }
 
 # ---------------------------------------------------------------------------
@@ -1393,3 +1718,23 @@ lab_topology_basic() {
 	lab_ssh_client brelay siteA arelay 10.99.0.1 || return 1
 	lab_wait_avahi asrv arelay brelay bcli
 }
+
+# ---------------------------------------------------------------------------
+# Run as a program.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	case ${1:-} in
+	clean)
+		[ "$(id -u)" = 0 ] || { lab__err "clean: needs root"; exit 1; }
+		lab_clean
+		;;
+	leftovers)
+		shift
+		[ "$#" -gt 0 ] || { lab__err "usage: $0 leftovers DIR..."; exit 2; }
+		lab_leftovers "$@"
+		;;
+	*)
+		lab__err "usage: $0 clean | leftovers DIR..."
+		exit 2
+		;;
+	esac
+fi
