@@ -169,6 +169,7 @@ killed_run() {
 	env -u LAB_ID -u LAB_DIR bash -c '
 		. "$1" || exit 1
 		lab_init || exit 1
+		lab_atexit -k ": >\"$2.undone\""
 		lab_hosts k1 k2 && lab_lan K 10.7.0 k1 k2 || exit 1
 		printf "%s %s\n" "$LAB_ID" "$LAB_DIR" >"$2.tmp" && mv "$2.tmp" "$2"
 		while :; do sleep 0.2; done' killed-lab "$here/../lab/lab.sh" "$info" \
@@ -203,6 +204,7 @@ killed_run() {
 	t_nok eval 'printf "%s\n" "$pids" | any_alive /dev/stdin' \
 		"$sig: no recorded process of run $id is left"
 	t_ok [ ! -e "$dir" ] "$sig: its work dir is removed"
+	t_ok [ -e "$info.undone" ] "$sig: its lab_atexit -k code ran"
 }
 
 # lab_kill's refusals: nothing is signalled, status 1, a message.

@@ -137,7 +137,7 @@ U=rns$LAB_ID
 # /etc/passwd is the machine's: a unique name, removed at the end
 useradd -m -d "/home/$U" -s /bin/sh -c "rnsplice test $LAB_ID" "$U" ||
 	t_bail "useradd $U"
-lab_atexit "userdel -f -r $U >/dev/null 2>&1"
+lab_atexit -k "userdel -f -r $U >/dev/null 2>&1"
 # no password, but not "locked" ('!'): without PAM sshd refuses locked accounts
 usermod -p '*' "$U" || t_bail "usermod $U"
 

@@ -37,7 +37,7 @@
 #                    lab_watch_seen PID NAME   lab_watch_times PID EV NAME
 #                    lab_unwatch PID
 #   processes        lab_kill SIG PID EXE   lab_record PID
-#   misc             lab_wait_for SECONDS CMD...   lab_atexit CODE
+#   misc             lab_wait_for SECONDS CMD...   lab_atexit [-k] CODE
 #                    lab_namespaces   lab_pids   lab_require
 #
 # Killing.  A test signals a process only through lab_kill (or lab_stop for
@@ -48,7 +48,7 @@
 # never "kill 0".
 #
 # Cleaning up.  lab_init traps EXIT INT TERM HUP once; tests add their own
-# cleanup with lab_atexit CODE (never with trap, which would replace the
+# cleanup with lab_atexit [-k] CODE (never with trap, which would replace the
 # lab's).  A run killed with SIGKILL leaves its work dir behind with the
 # pid of its owner; the next lab_init, or by hand
 #   tests/lab/lab.sh clean
@@ -405,10 +405,16 @@ lab_init() {
 	trap 'lab_cleanup; exit 129' HUP
 }
 
-# lab_atexit SHELL-CODE -- run SHELL-CODE (with eval) at the start of
-# lab_cleanup, e.g. to print logs of a failed test before they go.
+# lab_atexit [-k] SHELL-CODE -- run SHELL-CODE (with eval) at the start of
+# lab_cleanup, e.g. to print logs of a failed test before they go.  With -k
+# also when lab_clean removes the run after its script was killed: for
+# self-contained code that undoes a change to the machine (userdel NAME).
 lab_atexit() {
 	lab__need_init || return 1
+	if [ "${1:-}" = -k ]; then
+		shift
+		printf '%s\n' "$*" >>"$LAB_DIR/atclean"
+	fi
 	printf '%s\n' "$*" >>"$LAB_DIR/atexit"
 }
 
@@ -530,10 +536,17 @@ lab__teardown() {
 	return 0
 }
 
-# lab__teardown_run ID DIR -- lab__teardown for another run.
+# lab__teardown_run ID DIR -- lab__teardown for another run, then its
+# lab_atexit -k code.
 lab__teardown_run() {
-	local LAB_ID=$1 LAB_DIR=$2 LAB_KEEP=0
+	local LAB_ID=$1 LAB_DIR=$2 LAB_KEEP=0 code codes=()
+	if [ -s "$LAB_DIR/atclean" ]; then
+		mapfile -t codes <"$LAB_DIR/atclean"
+	fi
 	lab__teardown
+	for code in "${codes[@]}"; do
+		(eval "$code") || true
+	done
 }
 
 # lab__runs -- the work dirs of every run under the base directory.
