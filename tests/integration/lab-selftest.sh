@@ -55,6 +55,15 @@ any_alive() {
 	return 1
 }
 
+# root_trees -- the names in /root of the trees lab hosts bind there.
+root_trees() {
+	local t
+	for t in "${LAB__TREES[@]}"; do
+		t=${t#/root/}
+		printf '%s\n' "${t%%/*}"
+	done | LC_ALL=C sort -u
+}
+
 # resolved_addr HOST NAME IFACE -- the IPv4 address HOST resolves NAME to.
 resolved_addr() {
 	lab_browse "$1" "$TYPE" | lab_browse_get "$2" "$3" IPv4 | cut -d';' -f4
@@ -116,8 +125,9 @@ run_round() {
 	t0=$EPOCHREALTIME
 	t_ok lab_exec brelay ssh siteA true "b: ssh siteA true from brelay"
 	t_diag "round $r: ssh siteA true took $(elapsed "$t0") s"
-	t_ok [ "$(lab_exec brelay ssh siteA 'echo "$HOME:$(ls -A /root)"')" = "/root:" ] \
-		"b: the server side runs with the host's own empty /root"
+	# empty but for the mount points of source or build trees under /root
+	t_ok [ "$(lab_exec brelay ssh siteA 'echo "$HOME:$(LC_ALL=C ls -A /root)"')" = "/root:$(root_trees)" ] \
+		"b: the server side runs with the host's own empty /root (${LAB__TREES[*]:-no tree under /root})"
 	t_nok eval 'lab_exec brelay ssh -o HostKeyAlias=not-pinned siteA true 2>/dev/null' \
 		"b: host keys are checked strictly (unknown key refused)"
 	if [ -x "$RNSPLICE_SUBSYSTEM" ]; then
