@@ -197,7 +197,8 @@ killed_run() {
 	t_ok [ "$nss" -eq 3 ] "$sig: the child's run $id has 3 namespaces ($nss)"
 	pids=$(cat "$dir/pids")
 	t_ok lab_kill "$sig" "$child" bash "$sig: the child script ($child) is signalled"
-	t_ok lab_wait_for 10 lab__dead "$child" "$sig: the child is gone"
+	# with TERM the child first runs lab_cleanup: slow on a loaded machine
+	t_ok lab_wait_for 60 lab__dead "$child" "$sig: the child is gone"
 	wait "$child" 2>/dev/null
 	if [ "$sig" = KILL ]; then
 		t_ok [ -d "$dir" ] "KILL: no trap ran, the work dir $dir is left"
@@ -208,7 +209,7 @@ killed_run() {
 		t_ok eval 'printf "%s" "$out" | grep -q "removing run $id "' \
 			"KILL: tests/lab/lab.sh clean names the run it removes"
 	else
-		lab_wait_for 10 eval '[ ! -e "$dir" ]' || true
+		lab_wait_for 60 eval '[ ! -e "$dir" ]' || true
 	fi
 	t_ok [ -z "$(LAB_ID=$id lab_namespaces)" ] "$sig: no namespace of run $id is left"
 	t_nok eval 'printf "%s\n" "$pids" | any_alive /dev/stdin' \
