@@ -247,7 +247,7 @@ subs=$(sub_pids | tr '\n' ' ')
 if t_ok [ "$(echo "$subs" | wc -w)" -eq 1 ] "exactly one subsystem under sshd on arelay ($subs)" &&
 	t0=$EPOCHREALTIME &&
 	t_ok lab_kill KILL "${subs// /}" "$RNSPLICE_SUBSYSTEM" \
-		"the subsystem (pid $subs) is killed"; then
+		"the subsystem (pid ${subs// /}) is killed"; then
 	withdraw_back "subsystem killed" "$t0" "$w" true
 	t_ok grep -q "siteA: ssh exited" "$LOG" "subsystem killed: the session's end is logged"
 	after "subsystem killed"
