@@ -548,6 +548,7 @@ struct remote {
 	struct relay_list queue;	/* connections waiting for one */
 	size_t		 nqueued;
 	unsigned long	 sessions_refused, queue_full, queue_expired;
+	size_t		 cut_by_master;	/* ended as the master exited */
 	struct ev_timer	*queue_timer;
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	TAILQ_ENTRY(remote) entry;

@@ -110,6 +110,21 @@ del_io(struct ev_io **io)
 	*io = NULL;
 }
 
+/* Has the ssh master exited (its stdout hung up), though not reaped yet?
+ * Then a relay that ends now was cut by it: relay_cut_all counts it. */
+static int
+master_gone(const struct remote *r)
+{
+	struct pollfd pfd;
+
+	if (r->ssh.fd_out == -1)
+		return 1;
+	pfd.fd = r->ssh.fd_out;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
 /* --- the server's sessions (relay mode) ----------------------------------- */
 
 unsigned int
@@ -228,8 +243,9 @@ void
 relay_cut_all(struct remote *r, const char *why)
 {
 	struct relay *rl;
-	size_t n = 0, q = 0;
+	size_t n = r->cut_by_master, q = 0;
 
+	/* cut_by_master: those that ended as the master went, already freed */
 	TAILQ_FOREACH(rl, &r->relays, entry) {
 		if (rl->state == RELAY_QUEUED)
 			q++;
@@ -240,6 +256,7 @@ relay_cut_all(struct remote *r, const char *why)
 		log_warnx("%s: %zu connections cut, %zu waiting ones closed: "
 		    "%s", r->conf->name, n, q, why);
 	r->relays_failed += n + q;
+	r->cut_by_master = 0;
 	while ((rl = TAILQ_FIRST(&r->relays)) != NULL)
 		relay_free(rl);
 }
@@ -424,7 +441,9 @@ relay_queue_cb(void *arg)
 	uint64_t now = ev_now_ms();
 	char why[256];
 
-	while ((rl = TAILQ_FIRST(&r->queue)) != NULL && session_room(r)) {
+	/* no new session while the master is going (relay_cut_all) */
+	while ((rl = TAILQ_FIRST(&r->queue)) != NULL && session_room(r) &&
+	    r->state == RS_SYNCED && !master_gone(r)) {
 		dequeue(rl);
 		start_subsystem(rl);	/* may free rl */
 	}
@@ -558,8 +577,9 @@ relay_pump(struct relay *rl)
 			return -1;
 		case 0:
 			if (rl->down_eof) {
-				relay_fail(rl, "", "the subsystem closed the "
-				    "relay session");
+				relay_fail(rl, "", master_gone(rl->remote) ?
+				    "the ssh master is gone" : "the subsystem "
+				    "closed the relay session before RELAYING");
 				return -1;
 			}
 			break;
@@ -635,6 +655,10 @@ session_lost(struct relay *rl)
 {
 	struct remote *r = rl->remote;
 
+	if (master_gone(r)) {
+		r->cut_by_master++;	/* logged with the master's exit */
+		return;
+	}
 	if (rl->exited)
 		log_warnx("%s: connection from %s to \"%s\" (%s): the relay "
 		    "subsystem exited with status %u after %llu bytes up, "
@@ -755,6 +779,8 @@ relay_ctl_cb(int fd, short revents, void *arg)
 					    "connection" : rl->mr.reason);
 					return;
 				}
+				if (master_gone(r))
+					r->cut_by_master++;
 				relay_end(rl);
 				return;
 			}
