@@ -576,7 +576,11 @@ relay_pump(struct relay *rl)
 		case -1:
 			return -1;
 		case 0:
-			if (rl->down_eof) {
+			/* The master closes our pipes before it answers on
+			 * the control connection: a refused session (sshd's
+			 * MaxSessions) must be told by that answer, or the
+			 * connection would fail instead of waiting. */
+			if (rl->down_eof && rl->ctl == -1) {
 				relay_fail(rl, "", master_gone(rl->remote) ?
 				    "the ssh master is gone" : "the subsystem "
 				    "closed the relay session before RELAYING");

@@ -9,16 +9,20 @@
 #                                           ||
 #   crelay (LAN C) [sshd, DisableForwarding] ++   (relay mode)
 #
-# For each fault, 100 checksummed echo transfers in each mode (direct
-# through arelay, relay mode through crelay: 200 at once), 1 MB each at
-# 96 kB/s, so that all are open and carrying data when the fault strikes:
+# For each fault, 50 checksummed echo transfers in each mode (direct
+# through arelay, relay mode through crelay: 100 at once; the 200 at once
+# of the master kill are in integrity.sh), 2 MB each at 128 kB/s after 10 s
+# in which every connection is opened (relay sessions open 16 at a time),
+# so that all are open and carrying data when the fault strikes 1.5 s
+# after the data started:
 #   1. sshd stopped with its sessions on both servers, started again 3 s
 #      later (a server crash);
 #   2. the WAN cut on both servers until the master gives up, then
 #      restored;
 #   3. the subsystem processes killed (arelay: the browse session; crelay:
 #      the browse session and every relay session);
-#   4. both servers' avahi-daemon restarted;
+#   4. both servers' avahi-daemon restarted (and the echo service on
+#      crelay published anew: avahi-publish does not survive it);
 #   5. the client's avahi-daemon restarted.
 # Checks per fault and mode: nothing corrupted or too long; every
 # connection accounted for (ok, cut, or failed to connect); where the fault
@@ -51,9 +55,10 @@ SUB=$top_builddir/subsystem/rnsplice-subsystem
 for f in "$AGENT" "$CLI" "$XFER" "$SUB"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
-N=${FAULTS_CONNS:-100}		# transfers per mode and fault
-LEN=1M
-RATE=96k			# ~11 s per transfer
+N=${FAULTS_CONNS:-50}		# transfers per mode and fault
+LEN=2M
+RATE=128k			# 16 s per transfer
+OPEN_S=10			# ... after this long idle, all connected
 
 lab_init || t_bail "lab_init failed"
 LOG=$LAB_DIR/agent.log
@@ -122,18 +127,26 @@ summary() { # NAME
 json() {
 	lab_exec brelay "$CLI" -S "$SOCK" --json status 2>/dev/null
 }
-live() { # REMOTE -- connections the agent holds for it
-	json | grep -o "\"name\":\"$1\"[^}]*" | grep -o '"live":[0-9]*' | cut -d: -f2
+# (from one status snapshot: under load each rnsplice call takes a while)
+live() { # SNAPSHOT REMOTE -- connections the agent holds for it
+	printf '%s\n' "$1" | grep -o "\"name\":\"$2\"[^}]*" |
+		grep -o '"live":[0-9]*' | cut -d: -f2
 }
-sessions_field() { # REMOTE FIELD
-	json | grep -o "\"name\":\"$1\".*" | grep -o '"sessions":{[^}]*}' |
-		head -n 1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+sessions_field() { # SNAPSHOT REMOTE FIELD
+	printf '%s\n' "$1" | grep -o "\"name\":\"$2\".*" |
+		grep -o '"sessions":{[^}]*}' | head -n 1 |
+		grep -o "\"$3\":[0-9]*" | cut -d: -f2
 }
-# all carrying data: siteA's forwards open, siteC's sessions past RELAYING
-all_live() {
-	[ "$(live siteA)" -ge "$N" ] && [ "$(live siteC)" -ge "$N" ] &&
-	[ "$(sessions_field siteC opening)" = 0 ] &&
-	[ "$(sessions_field siteC queued)" = 0 ]
+# all open: siteA's forwards, siteC's sessions past RELAYING
+all_live() { # SNAPSHOT
+	[ "$(live "$1" siteA)" -ge "$N" ] && [ "$(live "$1" siteC)" -ge "$N" ] &&
+	[ "$(sessions_field "$1" siteC opening)" = 0 ] &&
+	[ "$(sessions_field "$1" siteC queued)" = 0 ]
+}
+sleep_until() { # T0 MS -- until MS milliseconds after T0 (digits of an EPOCHREALTIME)
+	while [ $(( (${EPOCHREALTIME//[!0-9]/} - $1) / 1000 )) -lt "$2" ]; do
+		sleep 0.1
+	done
 }
 synced() { # REMOTE
 	json | grep -o "\"name\":\"$1\"[^}]*" | grep -q '"state":"synced"'
@@ -172,11 +185,12 @@ kill_checked() {
 	[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || return 1
 	kill -s "$sig" "$pid"
 }
-sub_pids() { # HOST -- subsystem processes under HOST's sshd
-	local exe p ssh0
+sub_pids() { # HOST -- subsystem processes in HOST (only sshd starts them
+	# there); from the namespace's list: walking /proc for descendants
+	# takes seconds under load, and the fault must strike mid-transfer
+	local exe p
 	exe=$(readlink -f "$SUB")
-	read -r ssh0 <"$LAB_DIR/$1/sshd/sshd.bgpid"
-	for p in $(lab__descendants "$ssh0"); do
+	for p in $(ip netns pids "rns$LAB_ID-$1"); do
 		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$exe" ] && echo "$p"
 	done
 }
@@ -186,20 +200,26 @@ sub_pids() { # HOST -- subsystem processes under HOST's sshd
 # must cut ("A C", "C", or "" for none); INJECT and RESTORE are eval'd.
 case_no=0
 fault_case() {
-	local name=$1 cuts=$2 what=$3 inject=$4 restore=$5 m port xp n0 cut
+	local name=$1 cuts=$2 what=$3 inject=$4 restore=$5 m port xp n0 cut t0 snap
 	local -A xpid=()
 	case_no=$((case_no + 1))
 	t_diag "--- $what"
+	t0=${EPOCHREALTIME//[!0-9]/}
 	for m in A C; do
 		port=$EA
 		[ $m = C ] && port=$EC
 		lab_bg bcli "$LAB_DIR/$name$m.pid" "$XFER" run 10.2.0.1 "$port" \
-			-n "$N" -l $LEN -s $RATE -S $((case_no * 10000 + 1000)) \
+			-n "$N" -l $LEN -s $RATE -w $OPEN_S \
+			-S $((case_no * 10000 + 1000)) \
 			>"$LAB_DIR/$name$m.out" 2>"$LAB_DIR/$name$m.err"
 		read -r xpid[$m] <"$LAB_DIR/$name$m.pid"
 	done
-	lab_wait_for 40 all_live >/dev/null
-	t_diag "$what: striking with $(live siteA) direct and $(live siteC) relay-mode connections live ($(sessions_field siteC in_use) sessions)"
+	sleep_until "$t0" $((OPEN_S * 1000 - 2000))
+	snap=$(json)
+	t_ok all_live "$snap" \
+		"$what: all $N + $N connections open before the data starts ($(live "$snap" siteA) direct, $(live "$snap" siteC) relay mode with $(sessions_field "$snap" siteC in_use) sessions)"
+	sleep_until "$t0" $((OPEN_S * 1000 + 1500))	# into the data
+	t_diag "$what: striking $(( (${EPOCHREALTIME//[!0-9]/} - t0) / 1000 )) ms after the start"
 	n0=$(wc -l <"$LOG")
 	eval "$inject"
 	for m in A C; do
@@ -233,8 +253,9 @@ fault_case() {
 		"$what: afterwards both modes carry transfers again"
 }
 
+# (both at once: each takes seconds under load)
 fault_case sshd "A C" "sshd stopped with its sessions, restarted" \
-	'lab_sshd_stop arelay --sessions; lab_sshd_stop crelay --sessions; sleep 3' \
+	'lab_sshd_stop arelay --sessions & lab_sshd_stop crelay --sessions & wait; sleep 3' \
 	'lab__sshd_launch arelay; lab__sshd_launch crelay'
 fault_case wan "A C" "WAN cut until the master gives up" \
 	'lab_exec arelay ip link set wan0 down; lab_exec crelay ip link set wan0 down' \
@@ -248,7 +269,8 @@ subs_killed() {
 }
 fault_case subsys "C" "subsystem processes killed" subs_killed true
 fault_case savahi "" "the servers' avahi-daemon restarted" \
-	'lab_avahi_restart arelay; lab_avahi_restart crelay' true
+	'lab_avahi_restart arelay; lab_avahi_restart crelay' \
+	'lab_publish crelay "Echo $LAB_ID" $T 7001 >/dev/null'
 fault_case cavahi "" "the client's avahi-daemon restarted" \
 	'lab_avahi_restart brelay' true
 
