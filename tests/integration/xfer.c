@@ -22,7 +22,8 @@
  * visible), corrupt (a wrong byte), long (bytes past the end), connfail.
  * The summary line goes to standard output; the exit status is 0 if all
  * were ok, 2 if any was corrupt or long, 1 otherwise.  Rates are bytes per
- * second per connection (0: as fast as possible).
+ * second per connection (0: as fast as possible); with -w the send rate
+ * counts from the end of the wait.
  */
 #include "config.h"
 
@@ -486,7 +487,11 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 			if (rev & (POLLIN | POLLERR | POLLHUP))
 				do_read(c, o, elapsed);
 			if (c->res == XR_RUN && (rev & POLLOUT))
-				do_write(c, o, elapsed);
+				/* the send rate counts from the end of
+				 * the wait: no burst of what it would
+				 * have allowed meanwhile */
+				do_write(c, o, elapsed - (uint64_t)o->wait_s *
+				    1000);
 		}
 	}
 	for (i = 0; i < nconn; i++) {
