@@ -223,9 +223,11 @@ fault_case() {
 	[ -n "${PREPARE:-}" ] && eval "$PREPARE"
 	sleep_until "$t0" $((OPEN_S * 1000 + 1500))	# into the data
 	t_diag "$what: striking $(( (${EPOCHREALTIME//[!0-9]/} - t0) / 1000 )) ms after the start"
+	# shellcheck disable=SC2034  # used in eval
 	n0=$(wc -l <"$LOG")
 	eval "$inject"
 	for m in A C; do
+		# shellcheck disable=SC2034  # used in eval
 		xp=${xpid[$m]}
 		lab_wait_for 90 eval '! kill -0 $xp 2>/dev/null' >/dev/null
 	done
