@@ -96,6 +96,10 @@ print_conf(const struct agent_conf *c)
 		    "\tmax-relays %u\n\tmax-services %u\n", rc->name_template,
 		    rc->port_policy == PORT_ORIGINAL ? "original" : "stable",
 		    rc->max_relays, rc->max_services);
+		if (rc->max_sessions != 0)
+			printf("\tmax-sessions %u\n", rc->max_sessions);
+		else
+			printf("\tmax-sessions learn\n");
 		for (i = 0; i < rc->nssh_options; i++)
 			printf("\tssh-option %s\n", rc->ssh_options[i]);
 		printf("}\n");

@@ -57,6 +57,17 @@ struct ctl_server;
 #define AGENT_REMOTE_NAMELEN	32
 #define AGENT_LISTEN_MAX	8	/* sockets per service (addresses) */
 #define AGENT_RELAY_BUFSIZE	(64 * 1024)
+/* Relay mode: each connection is a session on the server, and sshd
+ * refuses sessions beyond its MaxSessions (default 10, the agent's own
+ * session included). Connections beyond the limit (max-sessions, or
+ * learned from a refusal) wait in a queue of at most AGENT_QUEUE_MAX for
+ * AGENT_QUEUE_WAIT_MS; and at most AGENT_SESSION_OPENING sessions are
+ * being opened at once, so that a burst of connections does not start a
+ * burst of server processes that starves sshd and avahi-daemon. */
+#define AGENT_MAX_SESSIONS_LIMIT 65535
+#define AGENT_SESSION_OPENING	16
+#define AGENT_QUEUE_MAX		1024
+#define AGENT_QUEUE_WAIT_MS	60000
 
 /* --- configuration (agentconf.c, allow.c) ------------------------------- */
 
@@ -86,6 +97,7 @@ struct prefix {
 #define RC_MAXRELAYS	0x0020
 #define RC_MAXSERVICES	0x0040
 #define RC_SSHOPTS	0x0080
+#define RC_MAXSESSIONS	0x0100
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -100,6 +112,7 @@ struct remote_conf {
 	enum port_policy port_policy;
 	unsigned int	 max_relays;
 	unsigned int	 max_services;
+	unsigned int	 max_sessions;	/* relay mode; 0: learn */
 	char		**ssh_options;	/* each becomes -o OPTION */
 	size_t		 nssh_options;
 	unsigned int	 set;		/* RC_* */
@@ -151,6 +164,7 @@ int	prefix_format(const struct prefix *, char *, size_t);
 
 #define SSHM_ERRLINES	8
 #define SSHM_LINELEN	256
+#define SSHM_OPENFAIL	64	/* unclaimed "open failed" lines kept */
 
 struct sshmaster {
 	pid_t		 pid;		/* -1: none */
@@ -160,6 +174,11 @@ struct sshmaster {
 	struct buf	 errbuf;	/* partial stderr line */
 	char		 lines[SSHM_ERRLINES][SSHM_LINELEN];
 	unsigned int	 nlines;	/* total seen; ring index = n % max */
+	/* "channel N: open failed: ..." lines not yet claimed by a relay:
+	 * the master's only account of why a forward or session was
+	 * refused (its mux reply says "open refused by peer" for all) */
+	char		 openfail[SSHM_OPENFAIL][SSHM_LINELEN];
+	unsigned int	 nopenfail, openfail_taken;
 	int		 stopping;	/* we sent a signal */
 	char		 ctlpath[128];
 };
@@ -178,6 +197,8 @@ int	sshm_read_stderr(struct sshmaster *, const char *prefix);
 void	sshm_stderr_feed(struct sshmaster *, const void *, size_t,
 	    const char *prefix);
 const char *sshm_last_line(const struct sshmaster *);
+/* The oldest "open failed" line of ssh not yet taken, or NULL. */
+const char *sshm_take_open_failure(struct sshmaster *);
 void	sshm_signal(struct sshmaster *, int signo);
 /* The child was reaped: close everything, unlink the control socket. */
 void	sshm_reaped(struct sshmaster *);
@@ -417,6 +438,7 @@ void	splice_pub_event(struct splice *);
 /* --- relays (relay.c) ---------------------------------------------------- */
 
 enum relay_state {
+	RELAY_QUEUED,		/* relay mode: waiting for a session */
 	RELAY_OPENING,		/* mux request sent, no answer yet */
 	RELAY_OPEN,		/* direct: the master carries it */
 	RELAY_HANDSHAKE,	/* relay mode: HELLO/RELAY sent */
@@ -438,8 +460,16 @@ struct relay {
 	char		 domain[DNSSD_MAXDOMAIN + 1];
 	char		 target[INET6_ADDRSTRLEN + IF_NAMESIZE + 8];
 	char		 client[INET6_ADDRSTRLEN + 8];
-	char		 direct_error[128];
+	char		 direct_error[256 + SSHM_LINELEN + 8];	/* mux reason; ssh: line */
 	uint64_t	 started;	/* ms */
+	uint64_t	 queued_at;	/* ms, first time queued */
+	int		 queued;	/* on remote->queue */
+	int		 session;	/* holds one of the server's sessions */
+	int		 opening;	/* ... not RELAYING yet */
+	int		 granted;	/* ... sshd opened the channel */
+	int		 exited;	/* the session's exit status came */
+	unsigned int	 exit_status;
+	TAILQ_ENTRY(relay) qentry;
 	/* relay mode: sock <-> (to, from) pipes of the subsystem session */
 	int		 to, from;
 	struct ev_io	*sockio, *toio, *fromio;
@@ -454,6 +484,12 @@ void	relay_accept(struct remote *, struct splice *, int fd,
 	    const struct sockaddr *, socklen_t);
 void	relay_free(struct relay *);
 const char *relay_state_name(const struct relay *);
+/* Every connection through r is cut (the master is gone): say so. */
+void	relay_cut_all(struct remote *, const char *why);
+/* Relay mode: the session limit in force (0: none known). */
+unsigned int relay_session_limit(const struct remote *);
+/* The remote's queue timer: open waiting sessions, expire old ones. */
+void	relay_queue_cb(void *);
 
 /* --- one remote (remote.c) ----------------------------------------------- */
 
@@ -504,6 +540,16 @@ struct remote {
 	struct relay_list relays;
 	size_t		 nrelays;
 	unsigned long	 relays_total, relays_refused, relays_failed;
+	/* relay mode: sessions on the server (relay.c) */
+	size_t		 nsessions;	/* open or opening */
+	size_t		 nopening;	/* opening: no RELAYING yet */
+	size_t		 ngranted;	/* channel open (SESSION_OPENED) */
+	unsigned int	 sessions_learned;	/* refused beyond; 0: none */
+	struct relay_list queue;	/* connections waiting for one */
+	size_t		 nqueued;
+	unsigned long	 sessions_refused, queue_full, queue_expired;
+	size_t		 cut_by_master;	/* ended as the master exited */
+	struct ev_timer	*queue_timer;
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	TAILQ_ENTRY(remote) entry;
 };
@@ -518,6 +564,8 @@ void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
+/* Read what ssh has written to its stderr so far. */
+void	remote_read_stderr(struct remote *);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
 uint16_t remote_port_recall(const struct remote *, const struct svc *);

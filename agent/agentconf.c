@@ -363,6 +363,19 @@ kw_max_relays(struct agent_conf *c, struct remote_conf *rc, char **av,
 }
 
 static int
+kw_max_sessions(struct agent_conf *c, struct remote_conf *rc, char **av,
+    size_t ac, char **cause)
+{
+	rc->set |= RC_MAXSESSIONS;
+	if (strcmp(av[0], "learn") == 0) {
+		rc->max_sessions = 0;
+		return 0;
+	}
+	return parse_uint(av[0], 1, AGENT_MAX_SESSIONS_LIMIT, "max-sessions",
+	    &rc->max_sessions, cause);
+}
+
+static int
 kw_max_services(struct agent_conf *c, struct remote_conf *rc, char **av,
     size_t ac, char **cause)
 {
@@ -431,6 +444,7 @@ static const struct keyword {
 	{ "port-policy",   KW_BOTH, 1, 1, kw_port_policy, "stable | original" },
 	{ "max-relays",	   KW_BOTH, 1, 1, kw_max_relays, "N" },
 	{ "max-services",  KW_BOTH, 1, 1, kw_max_services, "N" },
+	{ "max-sessions",  KW_BOTH, 1, 1, kw_max_sessions, "N | learn" },
 	{ "ssh-option",	   KW_BOTH, 1, 1, kw_ssh_option, "Key=Value" },
 	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
 	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
@@ -757,6 +771,9 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_MAXRELAYS))
 		rc->max_relays = (d->set & RC_MAXRELAYS) ? d->max_relays :
 		    AGENT_MAX_RELAYS;
+	if (!(rc->set & RC_MAXSESSIONS))
+		rc->max_sessions = (d->set & RC_MAXSESSIONS) ?
+		    d->max_sessions : 0;
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
 		    d->max_services : AGENT_MAX_SERVICES;

@@ -14,7 +14,14 @@
  * target ("Session open refused by peer" either way), so: when a direct
  * forward fails and the subsystem offers relays, that connection is
  * retried in relay mode; if that works, the remote switches to relay mode
- * for the rest of the session (logged once). */
+ * for the rest of the session (logged once).
+ *
+ * sshd allows MaxSessions sessions per connection (default 10, our own
+ * browse session included) and refuses more ("administratively
+ * prohibited: open failed" on the master's stderr). A refused relay
+ * session, while others of ours are open, is not a failure: the limit is
+ * learned and the connection waits in the remote's queue (bounded in
+ * length and in time) for a session to end. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -40,11 +47,14 @@
 static void relay_ctl_cb(int, short, void *);
 static void relay_io_cb(int, short, void *);
 static void relay_arm(struct relay *);
+static int start_subsystem(struct relay *);
 
 const char *
 relay_state_name(const struct relay *rl)
 {
 	switch (rl->state) {
+	case RELAY_QUEUED:
+		return "queued";
 	case RELAY_OPENING:
 		return "opening";
 	case RELAY_OPEN:
@@ -100,11 +110,93 @@ del_io(struct ev_io **io)
 	*io = NULL;
 }
 
+/* Has the ssh master exited (its stdout hung up), though not reaped yet?
+ * Then a relay that ends now was cut by it: relay_cut_all counts it. */
+static int
+master_gone(const struct remote *r)
+{
+	struct pollfd pfd;
+
+	if (r->ssh.fd_out == -1)
+		return 1;
+	pfd.fd = r->ssh.fd_out;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/* --- the server's sessions (relay mode) ----------------------------------- */
+
+unsigned int
+relay_session_limit(const struct remote *r)
+{
+	unsigned int c = r->conf->max_sessions, l = r->sessions_learned;
+
+	if (c == 0 || (l != 0 && l < c))
+		return l;
+	return c;
+}
+
+static int
+session_room(const struct remote *r)
+{
+	unsigned int lim = relay_session_limit(r);
+
+	if (r->nopening >= AGENT_SESSION_OPENING)
+		return 0;
+	return lim == 0 || r->nsessions < lim;
+}
+
+static void
+queue_kick(struct remote *r)
+{
+	if (r->nqueued > 0)
+		ev_timer_set(r->queue_timer, 0);
+}
+
+static void
+opened(struct relay *rl)
+{
+	if (rl->opening) {
+		rl->opening = 0;
+		rl->remote->nopening--;
+		queue_kick(rl->remote);
+	}
+}
+
+/* The session is over on the server (or was never granted). */
+static void
+session_release(struct relay *rl)
+{
+	opened(rl);
+	if (rl->granted) {
+		rl->granted = 0;
+		rl->remote->ngranted--;
+	}
+	if (rl->session) {
+		rl->session = 0;
+		rl->remote->nsessions--;
+		queue_kick(rl->remote);
+	}
+}
+
+static void
+dequeue(struct relay *rl)
+{
+	if (rl->queued) {
+		TAILQ_REMOVE(&rl->remote->queue, rl, qentry);
+		rl->remote->nqueued--;
+		rl->queued = 0;
+	}
+}
+
 void
 relay_free(struct relay *rl)
 {
 	struct remote *r = rl->remote;
 
+	dequeue(rl);
+	session_release(rl);
 	TAILQ_REMOVE(&r->relays, rl, entry);
 	r->nrelays--;
 	del_io(&rl->ctlio);
@@ -147,6 +239,39 @@ relay_fail(struct relay *rl, const char *what, const char *why)
 	relay_free(rl);
 }
 
+void
+relay_cut_all(struct remote *r, const char *why)
+{
+	struct relay *rl;
+	size_t n = r->cut_by_master, q = 0;
+
+	/* cut_by_master: those that ended as the master went, already freed */
+	TAILQ_FOREACH(rl, &r->relays, entry) {
+		if (rl->state == RELAY_QUEUED)
+			q++;
+		else
+			n++;
+	}
+	if (n + q > 0)
+		log_warnx("%s: %zu connections cut, %zu waiting ones closed: "
+		    "%s", r->conf->name, n, q, why);
+	r->relays_failed += n + q;
+	r->cut_by_master = 0;
+	while ((rl = TAILQ_FIRST(&r->relays)) != NULL)
+		relay_free(rl);
+}
+
+/* ssh's own words for a refused open, when it said any. */
+static const char *
+ssh_words(struct remote *r)
+{
+	const char *line;
+
+	remote_read_stderr(r);	/* written before the mux reply */
+	line = sshm_take_open_failure(&r->ssh);
+	return line != NULL ? line : "(nothing on ssh's stderr)";
+}
+
 /* --- direct: the accepted socket goes to the master ---------------------- */
 
 static int
@@ -157,7 +282,8 @@ start_direct(struct relay *rl, const char *addr, unsigned int port)
 
 	if ((rl->ctl = mux_open_stdio_fwd(r->ssh.ctlpath, addr, port,
 	    rl->sock, rl->rid, err, sizeof(err))) == -1) {
-		relay_fail(rl, "", err);
+		relay_fail(rl, "cannot hand the connection to the ssh master: ",
+		    err);
 		return -1;
 	}
 	/* Hold the socket until the master answers only if a failure could
@@ -203,6 +329,8 @@ start_subsystem(struct relay *rl)
 	char err[256];
 
 	rl->via_subsystem = 1;
+	buf_free(&rl->up);	/* a retry after a refusal starts afresh */
+	buf_free(&rl->down);
 	buf_init(&rl->up, AGENT_RELAY_BUFSIZE);
 	buf_init(&rl->down, AGENT_RELAY_BUFSIZE);
 	if (queue_handshake(rl) == -1) {
@@ -219,6 +347,9 @@ start_subsystem(struct relay *rl)
 	close_fd(&from[1]);
 	if (rl->ctl == -1)
 		goto fail;
+	rl->session = rl->opening = 1;
+	r->nsessions++;
+	r->nopening++;
 	rl->to = to[1];
 	rl->from = from[0];
 	to[1] = from[0] = -1;
@@ -243,8 +374,93 @@ start_subsystem(struct relay *rl)
 	close_fd(&to[1]);
 	close_fd(&from[0]);
 	close_fd(&from[1]);
-	relay_fail(rl, "", err);
+	relay_fail(rl, "cannot open a relay session: ", err);
 	return -1;
+}
+
+/* Drop a session the server refused, keep the connection. */
+static void
+session_drop(struct relay *rl)
+{
+	del_io(&rl->ctlio);
+	del_io(&rl->toio);
+	del_io(&rl->fromio);
+	del_io(&rl->sockio);
+	close_fd(&rl->ctl);
+	close_fd(&rl->to);
+	close_fd(&rl->from);
+	mux_reader_free(&rl->mr);
+	rl->up_eof = rl->down_eof = rl->up_done = rl->down_done = 0;
+	session_release(rl);
+}
+
+static void
+enqueue(struct relay *rl, int front)
+{
+	struct remote *r = rl->remote;
+	unsigned int lim = relay_session_limit(r);
+
+	if (r->nqueued >= AGENT_QUEUE_MAX) {
+		r->queue_full++;
+		relay_fail(rl, "", lim != 0 ?
+		    "no relay session free and the queue is full (the server "
+		    "allows this many sessions; see MaxSessions)" :
+		    "too many relay sessions opening, and the queue is full");
+		return;
+	}
+	if (rl->queued_at == 0)
+		rl->queued_at = ev_now_ms();
+	rl->state = RELAY_QUEUED;
+	rl->queued = 1;
+	if (front)
+		TAILQ_INSERT_HEAD(&r->queue, rl, qentry);
+	else
+		TAILQ_INSERT_TAIL(&r->queue, rl, qentry);
+	r->nqueued++;
+	if (!ev_timer_pending(r->queue_timer))
+		ev_timer_set(r->queue_timer, AGENT_QUEUE_WAIT_MS);
+}
+
+/* A connection in relay mode: a session now, or a place in the queue. */
+static void
+open_session(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+
+	if (r->nqueued > 0 || !session_room(r))
+		enqueue(rl, 0);
+	else
+		start_subsystem(rl);
+}
+
+void
+relay_queue_cb(void *arg)
+{
+	struct remote *r = arg;
+	struct relay *rl;
+	uint64_t now = ev_now_ms();
+	char why[256];
+
+	/* no new session while the master is going (relay_cut_all) */
+	while ((rl = TAILQ_FIRST(&r->queue)) != NULL && session_room(r) &&
+	    r->state == RS_SYNCED && !master_gone(r)) {
+		dequeue(rl);
+		start_subsystem(rl);	/* may free rl */
+	}
+	while ((rl = TAILQ_FIRST(&r->queue)) != NULL &&
+	    now - rl->queued_at >= AGENT_QUEUE_WAIT_MS) {
+		dequeue(rl);
+		r->queue_expired++;
+		snprintf(why, sizeof(why), "no relay session free on the "
+		    "server within %d s (%zu in use, limit %u: MaxSessions)",
+		    AGENT_QUEUE_WAIT_MS / 1000, r->nsessions,
+		    relay_session_limit(r));
+		relay_fail(rl, "", why);
+	}
+	if ((rl = TAILQ_FIRST(&r->queue)) != NULL)
+		ev_timer_set(r->queue_timer, rl->queued_at +
+		    AGENT_QUEUE_WAIT_MS > now ? rl->queued_at +
+		    AGENT_QUEUE_WAIT_MS - now : 0);
 }
 
 static void
@@ -310,6 +526,7 @@ handshake(struct relay *rl)
 		case MSG_RELAYING:
 			msg_free(&m);
 			rl->state = RELAY_COPYING;
+			opened(rl);
 			if (rl->fallback && !r->relay_mode) {
 				r->relay_mode = 1;
 				log_warnx("%s: the server refuses TCP forwarding "
@@ -359,9 +576,14 @@ relay_pump(struct relay *rl)
 		case -1:
 			return -1;
 		case 0:
-			if (rl->down_eof) {
-				relay_fail(rl, "", "the subsystem closed the "
-				    "relay session");
+			/* The master closes our pipes before it answers on
+			 * the control connection: a refused session (sshd's
+			 * MaxSessions) must be told by that answer, or the
+			 * connection would fail instead of waiting. */
+			if (rl->down_eof && rl->ctl == -1) {
+				relay_fail(rl, "", master_gone(rl->remote) ?
+				    "the ssh master is gone" : "the subsystem "
+				    "closed the relay session before RELAYING");
 				return -1;
 			}
 			break;
@@ -430,18 +652,88 @@ relay_io_cb(int fd, short revents, void *arg)
 
 /* --- the control connection ---------------------------------------------- */
 
+/* The relay session ended, but not as a relay does (exit status 0): the
+ * subsystem was killed, or failed. The connection may have been cut. */
+static void
+session_lost(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+
+	if (master_gone(r)) {
+		r->cut_by_master++;	/* logged with the master's exit */
+		return;
+	}
+	if (rl->exited)
+		log_warnx("%s: connection from %s to \"%s\" (%s): the relay "
+		    "subsystem exited with status %u after %llu bytes up, "
+		    "%llu down", r->conf->name, rl->client, rl->name,
+		    rl->target, rl->exit_status, rl->bytes_up,
+		    rl->bytes_down);
+	else
+		log_warnx("%s: connection from %s to \"%s\" (%s): the relay "
+		    "session ended without an exit status (subsystem killed, "
+		    "or sshd gone) after %llu bytes up, %llu down; "
+		    "the connection may be cut", r->conf->name, rl->client,
+		    rl->name, rl->target, rl->bytes_up, rl->bytes_down);
+	r->relays_failed++;
+}
+
+/* The server refused a relay session (the channel open): beyond its
+ * MaxSessions if others of ours are open, then the connection waits. */
+static void
+session_refused(struct relay *rl)
+{
+	struct remote *r = rl->remote;
+	const char *words = ssh_words(r);
+	char why[SSHM_LINELEN + 64];
+	size_t others = r->nsessions - 1;
+
+	r->sessions_refused++;
+	if (others == 0) {
+		snprintf(why, sizeof(why), "%s (ssh: %s)", rl->mr.reason,
+		    words);
+		relay_fail(rl, "the server refused the relay session: ", why);
+		return;
+	}
+	/* The sessions sshd granted tell its limit; those still opening
+	 * may be refused too. */
+	if (r->ngranted > 0 && r->sessions_learned == 0) {
+		r->sessions_learned = (unsigned int)r->ngranted;
+		log_warnx("%s: the server refused a relay session with %zu of "
+		    "ours open (ssh: %s): at most %zu at once from now on, "
+		    "further connections wait (raise MaxSessions on the "
+		    "server)", r->conf->name, r->ngranted, words,
+		    r->ngranted);
+	} else if (r->ngranted > 0 && r->ngranted < r->sessions_learned) {
+		r->sessions_learned = (unsigned int)r->ngranted;
+		log_info("%s: relay session refused with %zu open (ssh: %s): "
+		    "at most %zu at once", r->conf->name, r->ngranted, words,
+		    r->ngranted);
+	} else
+		log_debug("%s: relay session refused with %zu open (ssh: %s); "
+		    "connection from %s waits", r->conf->name, r->ngranted,
+		    words, rl->client);
+	session_drop(rl);
+	enqueue(rl, 1);
+}
+
 static void
 relay_ctl_cb(int fd, short revents, void *arg)
 {
 	struct relay *rl = arg;
 	struct remote *r = rl->remote;
 	enum mux_event ev;
+	char why[SSHM_LINELEN + sizeof(rl->mr.reason) + 8];
 
 	for (;;) {
 		switch ((ev = mux_reader_read(&rl->mr, fd))) {
 		case MUX_EV_NONE:
 			return;
 		case MUX_EV_OPENED:
+			if (rl->via_subsystem && !rl->granted) {
+				rl->granted = 1;
+				r->ngranted++;
+			}
 			if (!rl->via_subsystem) {
 				rl->state = RELAY_OPEN;
 				close_fd(&rl->sock);	/* the master's now */
@@ -457,18 +749,27 @@ relay_ctl_cb(int fd, short revents, void *arg)
 			    r->peer_relay) {
 				/* maybe forwarding is forbidden: try a relay
 				 * session for this connection */
-				strlcpy(rl->direct_error, rl->mr.reason,
-				    sizeof(rl->direct_error));
+				snprintf(rl->direct_error,
+				    sizeof(rl->direct_error), "%s; ssh: %s",
+				    rl->mr.reason, ssh_words(r));
 				del_io(&rl->ctlio);
 				close_fd(&rl->ctl);
 				mux_reader_free(&rl->mr);
 				rl->fallback = 1;
-				start_subsystem(rl);
+				open_session(rl);
 				return;
 			}
-			relay_fail(rl, "", rl->mr.reason);
+			if (rl->via_subsystem) {
+				session_refused(rl);
+				return;
+			}
+			snprintf(why, sizeof(why), "%s; ssh: %s",
+			    rl->mr.reason, ssh_words(r));
+			relay_fail(rl, "the forward was refused: ", why);
 			return;
 		case MUX_EV_EXIT:
+			rl->exited = 1;
+			rl->exit_status = rl->mr.exit_status;
 			break;
 		case MUX_EV_EOF:
 		case MUX_EV_ERROR:
@@ -482,12 +783,18 @@ relay_ctl_cb(int fd, short revents, void *arg)
 					    "connection" : rl->mr.reason);
 					return;
 				}
+				if (master_gone(r))
+					r->cut_by_master++;
 				relay_end(rl);
 				return;
 			}
 			/* the session is over; the pipes tell the rest */
 			del_io(&rl->ctlio);
 			close_fd(&rl->ctl);
+			session_release(rl);
+			if (rl->state == RELAY_COPYING &&
+			    (!rl->exited || rl->exit_status != 0))
+				session_lost(rl);
 			relay_pump(rl);
 			return;
 		case MUX_EV_ALIVE:
@@ -557,7 +864,7 @@ relay_accept(struct remote *r, struct splice *sp, int fd,
 	    client, rl->name, rl->target, r->relay_mode ?
 	    " through the subsystem" : "");
 	if (r->relay_mode)
-		start_subsystem(rl);
+		open_session(rl);
 	else
 		start_direct(rl, s->addr, s->port);
 }

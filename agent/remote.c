@@ -623,15 +623,21 @@ remote_read_cb(int fd, short revents, void *arg)
 	}
 }
 
-static void
-remote_stderr_cb(int fd, short revents, void *arg)
+void
+remote_read_stderr(struct remote *r)
 {
-	struct remote *r = arg;
-
+	if (r->err_io == NULL)
+		return;
 	if (sshm_read_stderr(&r->ssh, r->conf->name) == 0) {
 		ev_io_del(r->err_io);
 		r->err_io = NULL;
 	}
+}
+
+static void
+remote_stderr_cb(int fd, short revents, void *arg)
+{
+	remote_read_stderr(arg);
 }
 
 /* --- the session's life ---------------------------------------------------- */
@@ -727,8 +733,8 @@ remote_child_exited(struct remote *r, int status)
 	sshm_reaped(&r->ssh);
 	ev_timer_stop(r->timer);
 	/* relays still open through the master are gone with it */
-	while (!TAILQ_EMPTY(&r->relays))
-		relay_free(TAILQ_FIRST(&r->relays));
+	relay_cut_all(r, desc);
+	r->sessions_learned = 0;	/* a new connection, maybe a new sshd */
 	if (r->agent->quitting) {
 		log_debug("%s: %s", r->conf->name, desc);
 		set_state(r, RS_STOPPED);
@@ -880,10 +886,14 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	buf_init(&r->out, REMOTE_OUTBUF);
 	svctable_init(&r->table, rc->max_services);
 	TAILQ_INIT(&r->relays);
+	TAILQ_INIT(&r->queue);
 	if ((r->timer = ev_timer_add(a->loop, remote_timer_cb, r)) == NULL ||
 	    (r->ping_timer = ev_timer_add(a->loop, remote_ping_cb,
+	    r)) == NULL ||
+	    (r->queue_timer = ev_timer_add(a->loop, relay_queue_cb,
 	    r)) == NULL) {
 		ev_timer_del(r->timer);
+		ev_timer_del(r->ping_timer);
 		free(r);
 		return NULL;
 	}
@@ -931,6 +941,7 @@ remote_free(struct remote *r)
 	ev_io_del(r->err_io);
 	ev_timer_del(r->timer);
 	ev_timer_del(r->ping_timer);
+	ev_timer_del(r->queue_timer);
 	if (r->ssh.pid > 0)
 		sshm_signal(&r->ssh, SIGKILL);
 	sshm_close(&r->ssh);

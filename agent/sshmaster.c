@@ -225,6 +225,7 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 	s->fd_err = er[0];
 	s->stopping = 0;
 	s->nlines = 0;
+	s->nopenfail = s->openfail_taken = 0;
 	buf_reset(&s->errbuf);
 	fcntl(s->fd_in, F_SETFL, O_NONBLOCK);
 	fcntl(s->fd_out, F_SETFL, O_NONBLOCK);
@@ -254,6 +255,14 @@ add_line(struct sshmaster *s, char *line, size_t len, const char *prefix)
 	if (prefix != NULL)
 		log_debug("%s: ssh: %s", prefix,
 		    s->lines[s->nlines % SSHM_ERRLINES]);
+	if (strstr(s->lines[s->nlines % SSHM_ERRLINES], "open failed") !=
+	    NULL) {
+		if (s->nopenfail - s->openfail_taken >= SSHM_OPENFAIL)
+			s->openfail_taken++;	/* keep the newest */
+		strlcpy(s->openfail[s->nopenfail % SSHM_OPENFAIL],
+		    s->lines[s->nlines % SSHM_ERRLINES], SSHM_LINELEN);
+		s->nopenfail++;
+	}
 	s->nlines++;
 }
 
@@ -321,6 +330,14 @@ sshm_last_line(const struct sshmaster *s)
 	if (s->nlines == 0)
 		return NULL;
 	return s->lines[(s->nlines - 1) % SSHM_ERRLINES];
+}
+
+const char *
+sshm_take_open_failure(struct sshmaster *s)
+{
+	if (s->openfail_taken == s->nopenfail)
+		return NULL;
+	return s->openfail[s->openfail_taken++ % SSHM_OPENFAIL];
 }
 
 void

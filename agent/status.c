@@ -38,6 +38,17 @@ mode_name(const struct remote *r)
 	return r->relay_mode ? "subsystem-relay" : "direct";
 }
 
+/* Where the relay session limit comes from. */
+static const char *
+limit_from(const struct remote *r)
+{
+	unsigned int lim = relay_session_limit(r);
+
+	if (lim == 0)
+		return "none";
+	return lim == r->conf->max_sessions ? "max-sessions" : "learned";
+}
+
 /* --- JSON ------------------------------------------------------------------- */
 
 static void
@@ -56,11 +67,17 @@ json_remote(struct buf *b, const struct remote *r)
 	    "\"services\":%zu,\"spliced\":%zu,\"events\":%lu,"
 	    "\"maxhops\":%u,\"attempts\":%u,"
 	    "\"relays\":{\"live\":%zu,\"total\":%lu,\"refused\":%lu,"
-	    "\"failed\":%lu,\"max\":%u}}", r->ssh.pid > 0 ? (long)r->ssh.pid :
+	    "\"failed\":%lu,\"max\":%u}", r->ssh.pid > 0 ? (long)r->ssh.pid :
 	    0L, conf_scope_name(r->conf->scope), mode_name(r), r->table.n,
 	    r->nimported, r->events, r->maxhops, r->attempts, r->nrelays,
 	    r->relays_total, r->relays_refused, r->relays_failed,
 	    r->conf->max_relays);
+	buf_putf(b, ",\"sessions\":{\"in_use\":%zu,\"opening\":%zu,"
+	    "\"queued\":%zu,\"limit\":%u,\"limit_from\":\"%s\","
+	    "\"refused\":%lu,\"queue_full\":%lu,\"queue_expired\":%lu}}",
+	    r->nsessions, r->nopening, r->nqueued, relay_session_limit(r),
+	    limit_from(r), r->sessions_refused, r->queue_full,
+	    r->queue_expired);
 }
 
 static void
@@ -248,6 +265,22 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 			    r->nrelays, r->relays_total, r->relays_refused,
 			    r->relays_failed, r->relay_mode ?
 			    ", relaying through the subsystem" : "");
+			if (r->relay_mode || r->nsessions > 0 ||
+			    r->nqueued > 0 || r->sessions_refused > 0) {
+				buf_putf(b, "  relay sessions: %zu in use (%zu "
+				    "opening), %zu queued, limit ", r->nsessions,
+				    r->nopening, r->nqueued);
+				if (relay_session_limit(r) == 0)
+					buf_putf(b, "none known");
+				else
+					buf_putf(b, "%u (%s)",
+					    relay_session_limit(r),
+					    limit_from(r));
+				buf_putf(b, ", %lu refused by the server, %lu "
+				    "turned away (queue full), %lu timed out "
+				    "waiting\n", r->sessions_refused,
+				    r->queue_full, r->queue_expired);
+			}
 			if (r->last_error[0] != '\0') {
 				log_vis(vname, sizeof(vname), r->last_error);
 				buf_putf(b, "  last error: %s\n", vname);

@@ -65,6 +65,8 @@ struct session {
 	struct ev_timer		*flush_t;
 	struct ev_timer		*keepalive_t;
 	struct ev_timer		*linger_t;
+	struct ev_timer		*resolve_t;	/* relay: RELAY_RESOLVE_MS */
+	int			 resolve_late;	/* ... has passed */
 	uint64_t		 last_input;
 	unsigned long		 ping_seq;
 
@@ -410,13 +412,36 @@ relay_check(struct session *s)
 	}
 	if (browse_settling(s->b))
 		return;
-	if (e != NULL && (e->denied || (e->resolved && !offered)))
+	/* BROWSE_SETTLE_MAX_MS suits browse sessions, which send what they
+	 * have and go on. A relay names one service the agent saw a moment
+	 * ago, and a loaded avahi-daemon (a burst of relay sessions, each
+	 * its own client) may take longer to list it: only a complete view
+	 * (avahi's cache listed, no resolver pending) says it is gone, or
+	 * RELAY_RESOLVE_MS. */
+	if (!s->resolve_late && (!browse_cache_done(s->b) ||
+	    (e != NULL && e->pending)))
+		return;
+	if (!browse_cache_done(s->b) || (e != NULL && e->pending))
+		session_close(s, "no-service", "\"%s\" %s %s: avahi-daemon "
+		    "has not %s it within %d s", s->target.name,
+		    s->target.type, s->target.domain, e == NULL ? "listed" :
+		    "resolved", RELAY_RESOLVE_MS / 1000);
+	else if (e != NULL && (e->denied || (e->resolved && !offered)))
 		session_close(s, "denied", "\"%s\" %s is not offered",
 		    s->target.name, s->target.type);
 	else
 		session_close(s, "no-service", "\"%s\" %s %s is not "
 		    "advertised", s->target.name, s->target.type,
 		    s->target.domain);
+}
+
+static void
+resolve_timer(void *arg)
+{
+	struct session *s = arg;
+
+	s->resolve_late = 1;
+	relay_check(s);
 }
 
 /* ------------------------------------------------------------------------
@@ -509,6 +534,7 @@ on_relay(struct session *s, struct msg *m)
 		return;
 	}
 	s->in.max = RELAY_BUFSZ;	/* room for early payload */
+	ev_timer_set(s->resolve_t, RELAY_RESOLVE_MS);
 	if (browse_set_name(s->b, m->svc.name) == -1 ||
 	    browse_set_types(s->b, &m->svc.type, 1) == -1)
 		fatalx("out of memory");
@@ -746,6 +772,7 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	    (s->flush_t = ev_timer_add(loop, flush_timer, s)) == NULL ||
 	    (s->keepalive_t = ev_timer_add(loop, keepalive_timer, s)) == NULL ||
 	    (s->linger_t = ev_timer_add(loop, linger_timer, s)) == NULL ||
+	    (s->resolve_t = ev_timer_add(loop, resolve_timer, s)) == NULL ||
 	    ev_signal(loop, SIGTERM, signal_cb, s) == -1 ||
 	    ev_signal(loop, SIGINT, signal_cb, s) == -1 ||
 	    ev_signal(loop, SIGHUP, signal_cb, s) == -1 ||
@@ -790,6 +817,7 @@ session_free(struct session *s)
 	ev_timer_del(s->flush_t);
 	ev_timer_del(s->keepalive_t);
 	ev_timer_del(s->linger_t);
+	ev_timer_del(s->resolve_t);
 	if (s->state != ST_RELAYING) {
 		/* leave the descriptors as they were given to us */
 		fcntl(s->in_fd, F_SETFL, s->in_flags);

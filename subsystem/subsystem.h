@@ -268,6 +268,8 @@ int		 browse_txt_order_fixed(const char *version);
 
 #define RELAY_BUFSZ		65536
 #define RELAY_CONNECT_MS	10000
+/* A relay's service must be listed and resolved within this. */
+#define RELAY_RESOLVE_MS	15000
 
 struct relay;
 

@@ -11,13 +11,17 @@
 # checked at its offset) from bcli through brelay's agent to xfer servers
 # on asrv (direct mode: ssh stdio forwards) and on crelay (relay mode:
 # through subsystem sessions).  Checks: 200 concurrent transfers in each
-# mode; half-close in both directions; a slow reader in relay mode while
+# mode; 60 in relay mode through drelay, whose sshd has the default
+# MaxSessions (10): the agent learns the limit and queues the rest;
+# half-close in both directions; a slow reader in relay mode while
 # the server pushes (the agent's and the relay subsystem's RSS stay
 # bounded); connections idle for over 60 s still carry data afterwards;
 # and 200 transfers while the ssh master is killed: nothing corrupted, too
 # long or reordered, every connection the fault cut ends visibly (reset or
-# end of file before its full length), the others complete.  Needs root;
-# skips (77) otherwise.
+# end of file before its full length), the others complete.  (The other
+# faults: integrity-faults.sh.)  A failed check lists the failed
+# connections with what the agent logged about each (explain).  Needs
+# root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2016  # single-quoted code is expanded later
@@ -78,10 +82,17 @@ MaxSessions 512
 EOF
 lab_sshd crelay "$LAB_DIR/nofwd.conf" || t_bail "sshd on crelay"
 lab_ssh_client brelay siteC crelay 10.98.0.1 || t_bail "ssh client siteC"
-lab_wait_avahi crelay
+# drelay: relay mode too, but at sshd's default MaxSessions (10)
+lab_hosts drelay || t_bail "host drelay"
+lab_lan D 10.4.0 drelay || t_bail "LAN D"
+lab_wan drelay brelay 10.97.0 || t_bail "WAN D"
+echo "DisableForwarding yes" >"$LAB_DIR/nofwd-default.conf"
+lab_sshd drelay "$LAB_DIR/nofwd-default.conf" || t_bail "sshd on drelay"
+lab_ssh_client brelay siteD drelay 10.97.0.1 || t_bail "ssh client siteD"
+lab_wait_avahi crelay drelay
 
 T=_xfer._tcp
-for h in asrv crelay; do
+for h in asrv crelay drelay; do
 	lab_bg $h "$LAB_DIR/$h-echo.pid" "$XFER" serve 7001 \
 		>"$LAB_DIR/$h-echo.log" 2>&1
 	lab_bg $h "$LAB_DIR/$h-push.pid" "$XFER" serve 7002 push \
@@ -95,6 +106,7 @@ allow-root yes
 types $T
 remote siteA { }
 remote siteC { }
+remote siteD { }
 EOF
 lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
 	"$AGENT" -d -v -f "$LAB_DIR/agent.conf" >"$LOG" 2>&1
@@ -106,14 +118,15 @@ port_of() { # NAME -- its port as bcli resolves it at brelay
 		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
 }
 for s in "Echo $LAB_ID (siteA)" "Push $LAB_ID (siteA)" "Echo $LAB_ID (siteC)" \
-	"Push $LAB_ID (siteC)"; do
+	"Push $LAB_ID (siteC)" "Echo $LAB_ID (siteD)"; do
 	lab_wait_for 20 eval '[ -n "$(port_of "$s")" ]' || t_bail "\"$s\" not spliced"
 done
 EA=$(port_of "Echo $LAB_ID (siteA)")
 PA=$(port_of "Push $LAB_ID (siteA)")
 EC=$(port_of "Echo $LAB_ID (siteC)")
 PC=$(port_of "Push $LAB_ID (siteC)")
-t_diag "ports: direct echo $EA push $PA, relay echo $EC push $PC"
+ED=$(port_of "Echo $LAB_ID (siteD)")
+t_diag "ports: direct echo $EA push $PA, relay echo $EC push $PC, default MaxSessions echo $ED"
 
 # xfer_run NAME PORT ARGS... -- run xfer on bcli; summary in $LAB_DIR/NAME.out,
 # per-connection failures in NAME.err; returns xfer's status
@@ -141,25 +154,67 @@ lab_bg bcli "$LAB_DIR/idleC.pid" "$XFER" run 10.2.0.1 "$EC" -n 2 -l 256k -w "$ID
 all_ok() {
 	[ "$(field "$1" ok)" = "$(field "$1" conns)" ]
 }
+# explain NAME -- each failed connection of xfer run NAME (up to 20): xfer's
+# account (how it ended, when, the client's port) and what the agent logged
+# about that client port: the step that failed and ssh's or the
+# subsystem's words
+explain() {
+	local line port
+	head -n 20 "$LAB_DIR/$1.err" 2>/dev/null | while IFS= read -r line; do
+		t_diag "$line"
+		port=${line#xfer: conn * port }
+		port=${port%%:*}
+		case $port in
+		''|*[!0-9]*|0) continue ;;
+		esac
+		grep -F "10.2.0.2:$port " "$LOG" | tail -n 4 |
+			while IFS= read -r line; do t_diag "  agent: $line"; done
+	done
+}
 
 # --- 200 concurrent transfers, each mode ------------------------------------
 t0=$EPOCHREALTIME
 xfer_run par200A "$EA" -n 200 -l 1M
-t_ok all_ok par200A "direct: 200 concurrent 1 MB echo transfers, all intact ($(summary par200A))"
+t_ok all_ok par200A "direct: 200 concurrent 1 MB echo transfers, all intact ($(summary par200A))" ||
+	explain par200A
 t_diag "time: 200 x 1 MB direct: $(ms_since "$t0") ms"
 t0=$EPOCHREALTIME
 xfer_run par200C "$EC" -n 200 -l 256k
-t_ok all_ok par200C "relay mode: 200 concurrent 256 kB echo transfers, all intact ($(summary par200C))"
+t_ok all_ok par200C "relay mode: 200 concurrent 256 kB echo transfers, all intact ($(summary par200C))" ||
+	explain par200C
 t_diag "time: 200 x 256 kB relay mode: $(ms_since "$t0") ms"
 t_ok grep -q "siteC: .*relaying connections through the subsystem" "$LOG" \
 	"siteC runs in relay mode"
 
+# --- relay mode against sshd's default MaxSessions ------------------------------
+# sshd refuses the 10th session (the agent's own browse session is the
+# first): the agent learns the limit and queues the other connections
+sessions_field() { # REMOTE FIELD -- from "sessions" in rnsplice --json status
+	lab_exec brelay "$CLI" -S "$SOCK" --json status 2>/dev/null |
+		grep -o "\"name\":\"$1\".*" | grep -o '"sessions":{[^}]*}' |
+		head -n 1 | grep -o "\"$2\":[0-9a-z\"-]*" | cut -d: -f2
+}
+xfer_run msD "$ED" -n 60 -l 256k
+t_ok all_ok msD "relay mode, server at the default MaxSessions: 60 concurrent 256 kB transfers, all intact ($(summary msD))" ||
+	explain msD
+lim=$(sessions_field siteD limit)
+t_diag "siteD $(lab_exec brelay "$CLI" -S "$SOCK" status | grep -A1 '^siteD' | tail -n 1)"
+t_ok eval '[ -n "$lim" ] && [ "$lim" -ge 1 ] && [ "$lim" -le 9 ] &&
+	[ "$(sessions_field siteD limit_from)" = "\"learned\"" ]' \
+	"relay mode, default MaxSessions: the agent learned a limit of at most 9 sessions ($lim) from sshd's refusal"
+t_ok grep -q "siteD: the server refused a relay session with [0-9]* of ours open (ssh: channel [0-9]*: open failed: " "$LOG" \
+	"relay mode, default MaxSessions: the refusal is logged with ssh's words"
+t_ok eval '[ "$(sessions_field siteD in_use)" = 0 ] && [ "$(sessions_field siteD queued)" = 0 ]' \
+	"relay mode, default MaxSessions: afterwards no session in use, none queued"
+
 # --- half-close both ways ----------------------------------------------------
 # echo: the client half-closes first, the server still answers everything
 xfer_run hcA "$EA" -n 10 -l 2M
-t_ok all_ok hcA "direct: client half-close first, all data still comes back ($(summary hcA))"
+t_ok all_ok hcA "direct: client half-close first, all data still comes back ($(summary hcA))" ||
+	explain hcA
 xfer_run hcC "$EC" -n 10 -l 2M
-t_ok all_ok hcC "relay mode: client half-close first, all data still comes back ($(summary hcC))"
+t_ok all_ok hcC "relay mode: client half-close first, all data still comes back ($(summary hcC))" ||
+	explain hcC
 # push: the server sends and half-closes first, then the client sends
 xfer_run hsA "$PA" -m push -n 5 -l 1M -u 1M -S 1000
 t_ok [ "$(field hsA bytes_in)" = 5242880 ] \
@@ -175,7 +230,8 @@ fi
 # (20 at once: the agent once closed the session before ssh had sent the
 # last bytes, which lost the tail of about one in five)
 xfer_run hsC "$PC" -m push -n 20 -l 1M -u 1M -S 2000
-t_ok all_ok hsC "relay mode: server half-close first, the client gets all of it ($(summary hsC))"
+t_ok all_ok hsC "relay mode: server half-close first, the client gets all of it ($(summary hsC))" ||
+	explain hsC
 hc_ok() {
 	grep -c "^push 20[01][0-9] up 1048576 ok$" "$LAB_DIR/crelay-push.log"
 }
@@ -249,11 +305,14 @@ fault_run() { # MODE NAME PORT REMOTE ARGS...
 	lab_wait_for 60 eval '! kill -0 $xp 2>/dev/null' >/dev/null
 	t_diag "$mode: $(summary "$name")"
 	t_ok eval '[ "$(field "$name" corrupt)" = 0 ] && [ "$(field "$name" long)" = 0 ]' \
-		"$mode, master killed: no byte corrupted, reordered or added"
+		"$mode, master killed: no byte corrupted, reordered or added" ||
+		explain "$name"
 	t_ok [ "$(( $(field "$name" ok) + $(field "$name" cut_eof) + $(field "$name" cut_reset) + $(field "$name" connfail) ))" = 200 ] \
 		"$mode, master killed: every connection accounted for"
 	t_ok [ "$(( $(field "$name" cut_eof) + $(field "$name" cut_reset) ))" -gt 0 ] \
 		"$mode, master killed: the cut connections end before their full length (visibly)"
+	t_ok lab_wait_for 10 grep -q "$remote: [1-9][0-9]* connections cut, [0-9]* waiting ones closed: ssh killed by signal 9" "$LOG" \
+		"$mode, master killed: the agent logs how many connections it cut, and why"
 }
 fault_run direct faultA "$EA" siteA -n 200 -l 2M -s 512k
 fault_run "relay mode" faultC "$EC" siteC -n 200 -l 1M -s 128k

@@ -22,7 +22,8 @@
  * visible), corrupt (a wrong byte), long (bytes past the end), connfail.
  * The summary line goes to standard output; the exit status is 0 if all
  * were ok, 2 if any was corrupt or long, 1 otherwise.  Rates are bytes per
- * second per connection (0: as fast as possible).
+ * second per connection (0: as fast as possible); with -w the send rate
+ * counts from the end of the wait.
  */
 #include "config.h"
 
@@ -256,6 +257,9 @@ struct conn {
 	uint64_t	 seed, sent, rcvd, tsent;
 	long long	 bad;
 	enum result	 res;
+	int		 err;		/* errno of a failed read/write */
+	unsigned int	 lport;		/* to find it in the agent's log */
+	uint64_t	 ended;		/* ms after the start */
 };
 
 struct opts {
@@ -264,10 +268,13 @@ struct opts {
 	unsigned int	 wait_s;
 };
 
+static uint64_t run_t0;
+
 static void
 finish(struct conn *c, enum result r)
 {
 	c->res = r;
+	c->ended = now_ms() - run_t0;
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
@@ -319,6 +326,7 @@ do_write(struct conn *c, const struct opts *o, uint64_t elapsed)
 		if ((n = write(c->fd, b, len)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			c->err = errno;
 			finish(c, errno == EPIPE || errno == ECONNRESET ? XR_RST :
 			    XR_EOF);
 			return;
@@ -349,6 +357,7 @@ do_read(struct conn *c, const struct opts *o, uint64_t elapsed)
 	if ((n = read(c->fd, b, len)) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
+		c->err = errno;
 		finish(c, XR_RST);
 		return;
 	}
@@ -372,6 +381,17 @@ do_read(struct conn *c, const struct opts *o, uint64_t elapsed)
 	c->rcvd += (uint64_t)n;
 }
 
+static void
+local_port(struct conn *c)
+{
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+
+	if (getsockname(c->fd, (struct sockaddr *)&sin, &l) == 0 &&
+	    sin.sin_family == AF_INET)
+		c->lport = ntohs(sin.sin_port);
+}
+
 static int
 run(const char *host, int port, unsigned int nconn, const struct opts *o)
 {
@@ -393,6 +413,7 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 	if ((cs = calloc(nconn, sizeof(*cs))) == NULL ||
 	    (pfd = calloc(nconn, sizeof(*pfd))) == NULL)
 		return 1;
+	run_t0 = now_ms();
 	for (i = 0; i < nconn; i++) {
 		cs[i].seed = o->seed0 + i;
 		if ((cs[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
@@ -406,7 +427,7 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 		    -1 && errno != EINPROGRESS)
 			finish(&cs[i], XR_CONNFAIL);
 	}
-	t0 = now_ms();
+	t0 = run_t0 = now_ms();
 	for (;;) {
 		t = now_ms();
 		elapsed = t - t0;
@@ -455,25 +476,37 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err,
 				    &l);
 				if (err != 0) {
+					c->err = err;
 					finish(c, XR_CONNFAIL);
 					continue;
 				}
 				c->connected = 1;
+				local_port(c);
 				continue;
 			}
 			if (rev & (POLLIN | POLLERR | POLLHUP))
 				do_read(c, o, elapsed);
 			if (c->res == XR_RUN && (rev & POLLOUT))
-				do_write(c, o, elapsed);
+				/* the send rate counts from the end of
+				 * the wait: no burst of what it would
+				 * have allowed meanwhile */
+				do_write(c, o, elapsed - (uint64_t)o->wait_s *
+				    1000);
 		}
 	}
 	for (i = 0; i < nconn; i++) {
 		count[cs[i].res]++;
 		bytes += cs[i].rcvd;
+		/* the local port names the connection in the agent's log
+		 * ("from 10.2.0.2:PORT") */
 		if (cs[i].res != XR_OK)
-			fprintf(stderr, "xfer: conn %u: %s, sent %" PRIu64
-			    " received %" PRIu64 " of %" PRIu64 "%s%lld\n", i,
-			    rname[cs[i].res], cs[i].sent, cs[i].rcvd, o->len,
+			fprintf(stderr, "xfer: conn %u port %u: %s%s%s%s after "
+			    "%" PRIu64 " ms, sent %" PRIu64 " received %"
+			    PRIu64 " of %" PRIu64 "%s%lld\n", i, cs[i].lport,
+			    rname[cs[i].res], cs[i].err ? " (" : "",
+			    cs[i].err ? strerror(cs[i].err) : "",
+			    cs[i].err ? ")" : "", cs[i].ended, cs[i].sent,
+			    cs[i].rcvd, o->len,
 			    cs[i].bad != -1 && cs[i].res == XR_CORRUPT ?
 			    ", first bad byte at " : "", cs[i].res ==
 			    XR_CORRUPT ? cs[i].bad : 0LL);

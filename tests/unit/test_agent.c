@@ -75,6 +75,7 @@ START_TEST(test_conf_good)
 	    "max-hops 3\n"
 	    "scope host\n"
 	    "max-relays 100\n"
+	    "max-sessions 9\n"
 	    "ssh-option ConnectTimeout=5\n"
 	    "\n"
 	    "remote office {\n"
@@ -88,7 +89,8 @@ START_TEST(test_conf_good)
 	    "\tmax-services 10\n"
 	    "\tssh-option Port=2222\n"
 	    "}\n"
-	    "remote home { destination home.example; types * }\n"
+	    "remote home { destination home.example; types *; "
+	    "max-sessions learn }\n"
 	    "remote lab {\n"
 	    "}\n");
 	ck_assert_int_eq(c->allow_root, 1);
@@ -106,11 +108,12 @@ START_TEST(test_conf_good)
 	ck_assert_int_eq(rc->port_policy, PORT_ORIGINAL);
 	ck_assert_uint_eq(rc->max_services, 10);
 	ck_assert_uint_eq(rc->max_relays, 100);		/* inherited */
+	ck_assert_uint_eq(rc->max_sessions, 9);		/* inherited */
 	ck_assert_uint_eq(rc->nssh_options, 2);		/* top level first */
 	ck_assert_str_eq(rc->ssh_options[0], "ConnectTimeout=5");
 	ck_assert_str_eq(rc->ssh_options[1], "Port=2222");
 	ck_assert_str_eq(rc->file, "t.conf");
-	ck_assert_uint_eq(rc->line, 8);
+	ck_assert_uint_eq(rc->line, 9);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, "10.2.0.77", &sin.sin_addr);
@@ -126,9 +129,11 @@ START_TEST(test_conf_good)
 	ck_assert_str_eq(rc->name_template, AGENT_NAME_TEMPLATE);
 	ck_assert_int_eq(rc->port_policy, PORT_STABLE);
 	ck_assert_uint_eq(rc->max_services, AGENT_MAX_SERVICES);
+	ck_assert_uint_eq(rc->max_sessions, 0);		/* learn */
 
 	rc = find_remote(c, "lab");
 	ck_assert_ptr_nonnull(rc);
+	ck_assert_uint_eq(rc->max_sessions, 9);
 	ck_assert_str_eq(rc->destination, "lab");	/* the name */
 	conf_free(c);
 }
@@ -162,6 +167,11 @@ START_TEST(test_conf_bad)
 	parse_bad("remote a {\n max-relays 0\n}\n", "t.conf:2: max-relays "
 	    "\"0\" is too small");
 	parse_bad("remote a {\n max-relays 9000\n}\n", "too large");
+	parse_bad("remote a {\n max-sessions 0\n}\n", "t.conf:2: "
+	    "max-sessions \"0\" is too small");
+	parse_bad("remote a {\n max-sessions 65536\n}\n", "too large");
+	parse_bad("remote a {\n max-sessions lots\n}\n", "t.conf:2: "
+	    "max-sessions");
 	parse_bad("remote a {\n scope\n}\n", "t.conf:2: usage: scope");
 	parse_bad("remote a {\n scope interface\n}\n", "needs an interface");
 	parse_bad("remote a {\n scope host eth0\n}\n", "takes no interface");
