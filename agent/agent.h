@@ -169,6 +169,9 @@ void	sshm_init(struct sshmaster *);
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
 	    char *err, size_t errlen);
+/* 1 if the ssh option (KEY=VALUE) is one the agent sets itself; *keylen
+ * is then the length of its key. */
+int	sshm_option_fixed(const char *opt, size_t *keylen);
 /* The argument vector (NULL-terminated, malloc'ed; free with free()). */
 char	**sshm_argv(const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions);

@@ -171,6 +171,12 @@ START_TEST(test_conf_bad)
 	    "t.conf:2: unterminated string");
 	parse_bad("remote a {\n ssh-option ControlPath=/tmp/x\n}\n",
 	    "manages ControlPath itself");
+	parse_bad("remote a {\n ssh-option forwardagent=yes\n}\n",
+	    "t.conf:2: ssh-option: the agent manages forwardagent itself");
+	parse_bad("ssh-option \"Tunnel=point-to-point\"\n",
+	    "manages Tunnel itself");
+	parse_bad("remote a {\n ssh-option PermitLocalCommand=yes\n}\n",
+	    "manages PermitLocalCommand itself");
 	parse_bad("remote a {\n port-policy random\n}\n", "unknown "
 	    "port-policy \"random\"");
 	parse_bad("remote bad/name {\n}\n", "bad remote name");
@@ -551,6 +557,46 @@ START_TEST(test_ssh_argv)
 }
 END_TEST
 
+/* Whatever ssh_config turns on, the master forwards and runs nothing: the
+ * options that say so come before the user's (ssh keeps the first). */
+START_TEST(test_ssh_argv_fixed)
+{
+	static const char *const want[] = { "ClearAllForwardings=yes",
+	    "ForwardAgent=no", "ForwardX11=no", "Tunnel=no",
+	    "PermitLocalCommand=no", "RemoteCommand=none" };
+	char *opts[] = { "ForwardAgent=yes" };
+	char **v;
+	size_t i, j, n, user = 0;
+	size_t keylen;
+
+	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1);
+	ck_assert_ptr_nonnull(v);
+	for (n = 0; v[n] != NULL; n++)
+		if (strcmp(v[n], "ForwardAgent=yes") == 0)
+			user = n;
+	ck_assert_uint_gt(user, 0);
+	for (j = 0; j < sizeof(want) / sizeof(want[0]); j++) {
+		for (i = 1; v[i] != NULL; i++)
+			if (strcmp(v[i], want[j]) == 0)
+				break;
+		ck_assert_msg(v[i] != NULL, "%s missing", want[j]);
+		ck_assert_str_eq(v[i - 1], "-o");
+		ck_assert_uint_lt(i, user);
+		ck_assert_int_eq(sshm_option_fixed(want[j], &keylen), 1);
+		ck_assert_uint_eq(keylen, strcspn(want[j], "="));
+	}
+	ck_assert_int_eq(sshm_option_fixed("controlpath=/x", NULL), 1);
+	ck_assert_int_eq(sshm_option_fixed("ForwardX11 yes", NULL), 1);
+	ck_assert_int_eq(sshm_option_fixed("Forward=yes", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("ForwardAgentX=yes", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("Port=2222", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("=yes", NULL), 0);
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+END_TEST
+
 START_TEST(test_ssh_exit)
 {
 	struct sshmaster s;
@@ -609,6 +655,7 @@ agent_suite(void)
 	tcase_add_test(tc, test_svctable);
 	tcase_add_test(tc, test_import_filter);
 	tcase_add_test(tc, test_ssh_argv);
+	tcase_add_test(tc, test_ssh_argv_fixed);
 	tcase_add_test(tc, test_ssh_exit);
 	suite_add_tcase(s, tc);
 	return s;
