@@ -94,9 +94,10 @@ argv_free(char **v)
  * on for interactive logins: no agent or X11 forwarding (the server could
  * use them for as long as the master lives), no tunnel device, no local
  * command, no escape character on the protocol stream, and no forwards
- * from the configuration (ClearAllForwardings clears only those of
- * ssh_config and the command line; the stdio forwards the agent asks for
- * over the mux socket are not affected, mux.c).
+ * from the configuration. ClearAllForwardings clears those of ssh_config
+ * and the command line and the tunnel (readconf.c clear_forwardings); the
+ * stdio forwards the agent asks for over the mux socket are not affected
+ * (mux.c). Tunnel=no says it once more.
  */
 static const char *const sshm_fixed_opts[] = {
 	"ControlMaster=yes", "ControlPersist=no", "ClearAllForwardings=yes",
