@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "log.h"
 #include "meta.h"
 #include "mux.h"
 #include "proto.h"
@@ -508,6 +509,8 @@ struct remote {
 	size_t		 nrelays;
 	unsigned long	 relays_total, relays_refused, relays_failed;
 	uint64_t	 refuse_logged;	/* ms, rate limit */
+	struct log_limit bad_log;	/* bad lines from the subsystem */
+	struct log_limit err_log;	/* its non-fatal ERRORs */
 	TAILQ_ENTRY(remote) entry;
 };
 TAILQ_HEAD(remote_list, remote);

@@ -84,6 +84,40 @@ log_vis(char *dst, size_t dstlen, const char *src)
 	dst[o] = '\0';
 }
 
+void
+log_limit_flush(struct log_limit *rl, const char *who, const char *what)
+{
+	if (rl->suppressed == 0)
+		return;
+	log_warnx("%s%s%lu more %s suppressed", who != NULL ? who : "",
+	    who != NULL ? ": " : "", rl->suppressed, what);
+	rl->suppressed = 0;
+}
+
+int
+log_limit(struct log_limit *rl, uint64_t now, const char *who,
+    const char *what)
+{
+	if (!rl->open || now - rl->start >= LOG_WINDOW_MS) {
+		log_limit_flush(rl, who, what);
+		rl->open = 1;
+		rl->start = now;
+		rl->count = 0;
+	}
+	if (rl->count < LOG_BURST) {
+		rl->count++;
+		return 1;
+	}
+	if (rl->count == LOG_BURST) {
+		rl->count++;
+		log_warnx("%s%smore than %d %s in %d s; counting the rest",
+		    who != NULL ? who : "", who != NULL ? ": " : "", LOG_BURST,
+		    what, LOG_WINDOW_MS / 1000);
+	}
+	rl->suppressed++;
+	return 0;
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {

@@ -155,6 +155,20 @@ elif dest == "stall":
     w(b"ADD 2 Half _http._tcp loc")		# and nothing more, ever
     while True:
         time.sleep(1)
+elif dest == "badflood":
+    # the same mistakes again and again, then gone (and back, and again)
+    import threading
+    threading.Thread(target=lambda: [None for _ in iter(readline, b"")],
+                     daemon=True).start()	# read our ERROR replies
+    w(svc(1, b"Fine"))
+    w(b"SYNCED\n")
+    for i in range(3000):
+        w(b"NOSUCHVERB %d\n" % i)
+    for i in range(300):
+        w(b"ERROR busy overloaded%%20%d\n" % i)	# not fatal
+    w(b"PING floodend\n")
+    time.sleep(0.5)
+    sys.exit(0)
 elif dest == "good":
     w(svc(1, b"Fine"))
     w(b"SYNCED\n")
@@ -175,14 +189,14 @@ for a; do
 	[ "$prev" = -S ] && ctl=$a
 	prev=$a
 done
-python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
+"$FAKE_PY" "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
 mux=$!
 trap 'kill $mux 2>/dev/null' EXIT
 for _ in $(seq 1 200); do
 	[ -S "$ctl" ] && break
 	sleep 0.01
 done
-python3 "$FAKE_DIR/server.py" "$dest" "$FAKE_DIR/$dest.in"
+"$FAKE_PY" "$FAKE_DIR/server.py" "$dest" "$FAKE_DIR/$dest.in"
 EOF
 chmod +x "$dir/fake-ssh"
 cat >"$dir/agent.conf" <<EOF
@@ -195,9 +209,15 @@ remote flood {
 }
 remote bad { }
 remote stall { }
+remote badflood { }
 EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses"
 export FAKE_DIR=$dir
+# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
+# start on a loaded machine: longer than the agent waits for a greeting)
+FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
+	t_bail "python3 does not run"
+export FAKE_PY
 RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir RNSPLICE_SITE_ID=hostileself \
 	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
 	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
@@ -263,6 +283,21 @@ t_ok grep -q 'cannot splice "Ctl\\x0aforged line"' "$dir/agent.log" \
 t_nok grep -q -e "$(printf '\033')" -e "^forged" "$dir/services.txt" \
 	"bad: nor printed raw by rnsplice services"
 t_ok grep -q "^PONG stillthere$" "$dir/bad.in" "bad: the agent still answers the hostile peer's valid PING"
+
+# a peer that repeats its mistakes: the first 32 of each kind per minute
+# are logged, then a notice, then only counts (at the end of the session)
+t_ok wait_for 15 logged "badflood: 2968 more bad lines from the subsystem suppressed" \
+	"badflood: 3000 bad lines: the count of those not logged is"
+t_ok wait_for 5 logged "badflood: 268 more ERROR reports from the subsystem suppressed" \
+	"badflood: 300 non-fatal ERRORs: the count of those not logged is"
+t_ok logged "badflood: more than 32 bad lines from the subsystem in 60 s; counting the rest" \
+	"badflood: a notice says when the bad lines stop being logged"
+nbad=$(grep -c "badflood: NOSUCHVERB .*\|badflood: bad line from the subsystem ignored" "$dir/agent.log")
+nerr=$(grep -c "badflood: the subsystem reports busy" "$dir/agent.log")
+t_ok [ "$nbad" -eq 32 ] "badflood: 32 bad lines logged in the first minute, reconnections included ($nbad)"
+t_ok [ "$nerr" -eq 32 ] "badflood: 32 ERRORs logged in the first minute, reconnections included ($nerr)"
+t_ok grep -q "^PONG floodend$" "$dir/badflood.in" \
+	"badflood: the agent still answers that peer's valid PING after the flood"
 
 t_ok wait_for 8 logged "stall: no answer from the subsystem for 3 s; reconnecting in" \
 	"stall: a peer stalled in the middle of a line is declared dead"
