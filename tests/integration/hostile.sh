@@ -10,15 +10,18 @@
 #    escaped invalid UTF-8, NUL, ports 0, 65536 and 99999999999, addresses
 #    that are not addresses, bad types, control characters that would
 #    forge log lines, binary garbage, a peer stalled in the middle of a
-#    line.  The agent must log each, splice only what is valid, cap what
-#    it keeps, and keep its well-behaved remote working throughout.
+#    line, and one that repeats bad lines and non-fatal ERRORs thousands
+#    of times (logged within limits: 32 per minute, then a count).  The
+#    agent must log each, splice only what is valid, cap what it keeps,
+#    and keep its well-behaved remote working throughout.
 #    What it would publish is read back with "rnsplice services --json".
 # 2. A malicious client: rnsplice-subsystem run directly on a pipe (no
 #    avahi: it reports AVAHI down).  Garbage, invalid UTF-8, NUL, long
 #    lines, too many fields and types, bad tokens, RELAY in a browse
 #    session and RELAY of an unadvertised service (refused, nothing
-#    opened), a peer that floods PINGs and never reads (memory stays
-#    bounded), and the subsystem still answers afterwards.
+#    opened), 500 bad lines and 100 ERRORs (each answered, 32 of each
+#    logged, the rest counted), a peer that floods PINGs and never reads
+#    (memory stays bounded), and the subsystem still answers afterwards.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
@@ -356,6 +359,16 @@ if mode == "garbage":
     out = lines()
     sys.stdout.buffer.write(out)
     print("ALIVE" if p.poll() is None else "DEAD %s" % p.returncode)
+elif mode == "badflood":
+    # the same mistakes again and again: answered, but logged within limits
+    for i in range(500):
+        send(b"FROB %d\n" % i)
+    for i in range(100):
+        send(b"ERROR busy again%%20%d\n" % i)
+    send(b"PING alive\n")
+    out = lines()
+    sys.stdout.buffer.write(out)
+    print("ALIVE" if p.poll() is None else "DEAD %s" % p.returncode)
 elif mode == "relay":
     send(b"RELAY Printer _ipp._tcp local\n")
     out = lines()
@@ -408,6 +421,21 @@ t_ok g "^PONG alive$" "subsystem: still answers after the garbage"
 t_ok g "^ALIVE$" "subsystem: still running"
 t_ok g "^EOF-EXIT 0$" "subsystem: exits on end of input"
 t_diag "subsystem answers: $(grep -a -v '^PONG' "$dir/garbage.out" | tr '\n' '|' | cut -c1-600)"
+
+python3 "$dir/client.py" "$SUB" badflood "$dir/sub-badflood.log" >"$dir/badflood.out" 2>&1
+nbad=$(grep -c "bad line from the peer ignored" "$dir/sub-badflood.log")
+nerr=$(grep -c "peer: ERROR busy" "$dir/sub-badflood.log")
+t_ok [ "$(grep -a -c "^ERROR verb " "$dir/badflood.out")" -eq 500 ] \
+	"subsystem: each of 500 bad lines is answered"
+t_ok [ "$nbad" -eq 32 ] "subsystem: but only 32 are logged ($nbad)"
+t_ok grep -q "more than 32 bad lines from the peer in 60 s; counting the rest" \
+	"$dir/sub-badflood.log" "subsystem: a notice says so"
+t_ok grep -q "468 more bad lines from the peer suppressed" "$dir/sub-badflood.log" \
+	"subsystem: and the rest are counted when the session ends"
+t_ok [ "$nerr" -eq 32 ] "subsystem: 32 of 100 non-fatal ERRORs are logged ($nerr)"
+t_ok grep -q "68 more ERROR reports from the peer suppressed" "$dir/sub-badflood.log" \
+	"subsystem: the other 68 are counted"
+t_ok grep -q "^PONG alive$" "$dir/badflood.out" "subsystem: still answers after that"
 
 python3 "$dir/client.py" "$SUB" relay "$dir/sub-relay.log" >"$dir/relay.out" 2>&1
 t_ok grep -q "^ERROR \(no-service\|unavailable\) " "$dir/relay.out" \

@@ -2,8 +2,10 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "escape.h"
@@ -432,6 +434,59 @@ START_TEST(test_buf_failed)
 }
 END_TEST
 
+/* The log of what a peer repeats: the first LOG_BURST per window, one
+ * notice, then a count at the next window (or a flush). */
+START_TEST(test_log_limit)
+{
+	struct log_limit rl;
+	char path[] = "/tmp/rnsplice-log-test.XXXXXX", text[8192];
+	const char *p;
+	int fd, saved, i, n, logged = 0;
+	ssize_t len;
+
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	saved = dup(2);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	log_init("test", 1, 0);
+	for (i = 0; i < 100; i++)
+		logged += log_limit(&rl, 1000 + i, "peer", "bad lines");
+	ck_assert_int_eq(logged, LOG_BURST);
+	ck_assert_uint_eq(rl.suppressed, 100 - LOG_BURST);
+	/* still the same window, one ms before its end */
+	ck_assert_int_eq(log_limit(&rl, 1000 + LOG_WINDOW_MS - 1, "peer",
+	    "bad lines"), 0);
+	/* a new window: the count first, then logging again */
+	ck_assert_int_eq(log_limit(&rl, 1000 + LOG_WINDOW_MS, "peer",
+	    "bad lines"), 1);
+	ck_assert_uint_eq(rl.suppressed, 0);
+	/* 1 logged above, 31 more, then 6 counted */
+	for (i = 0; i < LOG_BURST + 5; i++)
+		log_limit(&rl, 1000 + LOG_WINDOW_MS + 1, NULL, "errors");
+	log_limit_flush(&rl, NULL, "errors");
+	log_limit_flush(&rl, NULL, "errors");	/* nothing more to say */
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_int_gt(len, 0);
+	text[len] = '\0';
+	for (n = 0, p = text; (p = strstr(p, "\n")) != NULL; p++)
+		n++;
+	ck_assert_int_eq(n, 4);
+	ck_assert_ptr_nonnull(strstr(text, "peer: more than 32 bad lines in "
+	    "60 s; counting the rest\n"));
+	ck_assert_ptr_nonnull(strstr(text, "peer: 69 more bad lines "
+	    "suppressed\n"));
+	ck_assert_ptr_nonnull(strstr(text, "]: more than 32 errors in 60 s; "
+	    "counting the rest\n"));
+	ck_assert_ptr_nonnull(strstr(text, "]: 6 more errors suppressed\n"));
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -453,6 +508,7 @@ common_suite(void)
 	tcase_add_test(tc, test_log_vis);
 	tcase_add_test(tc, test_json_unsafe);
 	tcase_add_test(tc, test_buf_failed);
+	tcase_add_test(tc, test_log_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
