@@ -30,6 +30,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 t_require_lab
 AGENT=$top_builddir/agent/rnsplice-agent
+# shellcheck disable=SC2034  # used in eval
 CLI=$top_builddir/agent/rnsplice
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
@@ -123,7 +124,7 @@ EOF
 lab_bg brelay "$LAB_DIR/ssh-agent.pid" ssh-agent -D -a "$LAB_DIR/ssh-agent.sock" \
 	>"$LAB_DIR/ssh-agent.log" 2>&1
 lab_wait_for 5 test -S "$LAB_DIR/ssh-agent.sock" || t_bail "ssh-agent"
-FWDENV="SSH_AUTH_SOCK=$LAB_DIR/ssh-agent.sock DISPLAY=127.0.0.1:99"
+FWDENV=("SSH_AUTH_SOCK=$LAB_DIR/ssh-agent.sock" "DISPLAY=127.0.0.1:99")
 
 listening() { # HOST PORT
 	lab_exec "$1" ss -Hltn "sport = :$2" | grep -q LISTEN
@@ -133,7 +134,7 @@ tuns() { # HOST -- the number of tun devices in HOST
 }
 
 # the config works: a plain ssh gets all of it
-out=$(lab_exec brelay env $FWDENV timeout 20 ssh siteA \
+out=$(lab_exec brelay env "${FWDENV[@]}" timeout 20 ssh siteA \
 	'sleep 1; echo "A=$SSH_AUTH_SOCK D=$DISPLAY T=$(ip -o link show type tun | wc -l) R=$(ss -Hltn "sport = :17002" | wc -l)"' \
 	</dev/null 2>"$LAB_DIR/control.err")
 t_diag "plain ssh with that config: $out"
@@ -146,7 +147,7 @@ rm -f -- "$RAN"
 t_ok lab_wait_for 5 eval '[ "$(tuns arelay)" = 0 ] && [ "$(tuns brelay)" = 0 ]' \
 	"control: its tunnel is gone with it"
 
-lab_bg brelay "$LAB_DIR/agent1.pid" env $FWDENV \
+lab_bg brelay "$LAB_DIR/agent1.pid" env "${FWDENV[@]}" \
 	"$AGENT" -d -v -R -S /run/agent1.sock siteA _http._tcp \
 	>"$LAB_DIR/agent1.log" 2>&1
 port_of() { # NAME
