@@ -167,10 +167,14 @@ on_signal(int signo, void *arg)
 		buf_init(&b, CTL_MAXREPLY);
 		if (agent_dump_text(a, &b, "status") == 0 &&
 		    agent_dump_text(a, &b, "services") == 0 &&
-		    agent_dump_text(a, &b, "connections") == 0)
+		    agent_dump_text(a, &b, "connections") == 0 &&
+		    !buf_failed(&b))
 			while (buf_getline(&b, CTL_MAXREPLY, &line,
 			    &len) == BUF_LINE_OK)
 				log_info("%s", line);
+		else
+			log_warnx("SIGUSR1: the status dump would be larger "
+			    "than %d bytes; not logged", CTL_MAXREPLY);
 		buf_free(&b);
 		break;
 	case SIGCHLD:

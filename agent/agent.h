@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "log.h"
 #include "meta.h"
 #include "mux.h"
 #include "proto.h"
@@ -188,6 +189,9 @@ void	sshm_init(struct sshmaster *);
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
 	    char *err, size_t errlen);
+/* 1 if the ssh option (KEY=VALUE) is one the agent sets itself; *keylen
+ * is then the length of its key. */
+int	sshm_option_fixed(const char *opt, size_t *keylen);
 /* The argument vector (NULL-terminated, malloc'ed; free with free()). */
 char	**sshm_argv(const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions);
@@ -551,6 +555,8 @@ struct remote {
 	size_t		 cut_by_master;	/* ended as the master exited */
 	struct ev_timer	*queue_timer;
 	uint64_t	 refuse_logged;	/* ms, rate limit */
+	struct log_limit bad_log;	/* bad lines from the subsystem */
+	struct log_limit err_log;	/* its non-fatal ERRORs */
 	TAILQ_ENTRY(remote) entry;
 };
 TAILQ_HEAD(remote_list, remote);

@@ -389,15 +389,14 @@ kw_ssh_option(struct agent_conf *c, struct remote_conf *rc, char **av,
     size_t ac, char **cause)
 {
 	const char *eq = strchr(av[0], '=');
+	size_t keylen;
 
 	if (eq == NULL || eq == av[0] || av[0][0] == '-')
 		return cause_set(cause, "ssh-option takes KEY=VALUE, not "
 		    "\"%.64s\"", av[0]);
-	if (strncasecmp(av[0], "ControlPath=", 12) == 0 ||
-	    strncasecmp(av[0], "ControlMaster=", 14) == 0 ||
-	    strncasecmp(av[0], "ControlPersist=", 15) == 0)
+	if (sshm_option_fixed(av[0], &keylen))
 		return cause_set(cause, "ssh-option: the agent manages %.*s "
-		    "itself", (int)(eq - av[0]), av[0]);
+		    "itself", (int)keylen, av[0]);
 	if (strv_add(&rc->ssh_options, &rc->nssh_options, av[0]) == -1)
 		return cause_set(cause, "out of memory");
 	rc->set |= RC_SSHOPTS;

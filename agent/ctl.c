@@ -36,6 +36,8 @@ struct ctl_server {
 	int			 fd;
 	struct ev_io		*io;
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t			 dev;	/* of the socket we bound */
+	ino_t			 ino;
 	ctl_handler		 handler;
 	void			*arg;
 	struct ctl_client	*clients;
@@ -180,18 +182,69 @@ server_accept(int fd, short revents, void *arg)
 	srv->clients = c;
 }
 
-/* Is something answering on path? A stale socket from a killed agent is
- * not, and may be replaced; a live agent's must not be. */
+/*
+ * Make way for our socket: -S may name any path, so only a socket that
+ * nobody answers on (left by a killed agent) is removed. A live agent's
+ * socket, a regular file, a directory, a symbolic link or anything else is
+ * refused and left alone.
+ */
 static int
-socket_alive(const struct sockaddr_un *sun)
+clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
 {
-	int fd, r;
+	const char *path = sun->sun_path, *what;
+	struct stat sb, sb2;
+	int fd, r, saved;
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		if (S_ISREG(sb.st_mode))
+			what = "a regular file";
+		else if (S_ISDIR(sb.st_mode))
+			what = "a directory";
+		else if (S_ISLNK(sb.st_mode))
+			what = "a symbolic link";
+		else
+			what = "not a socket";
+		snprintf(err, errlen, "%s: exists and is %s, not a stale "
+		    "socket; not replacing it", path, what);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
 	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
 	close(fd);
-	return r == 0;
+	if (r == 0) {
+		snprintf(err, errlen, "%s: another rnsplice-agent is running",
+		    path);
+		return -1;
+	}
+	if (saved != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: %s; not replacing it", path,
+		    strerror(saved));
+		return -1;
+	}
+	/* still the socket we probed */
+	if (lstat(path, &sb2) == -1 || sb2.st_dev != sb.st_dev ||
+	    sb2.st_ino != sb.st_ino) {
+		snprintf(err, errlen, "%s: changed while being checked; not "
+		    "replacing it", path);
+		return -1;
+	}
+	if (unlink(path) == -1) {
+		snprintf(err, errlen, "%s: removing the stale socket: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	log_info("%s: removed a stale socket", path);
+	return 0;
 }
 
 struct ctl_server *
@@ -200,6 +253,7 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 {
 	struct ctl_server *srv;
 	struct sockaddr_un sun;
+	struct stat sb;
 	mode_t old;
 
 	memset(&sun, 0, sizeof(sun));
@@ -217,13 +271,10 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 	srv->handler = handler;
 	srv->arg = arg;
 	strlcpy(srv->path, path, sizeof(srv->path));
-	if (socket_alive(&sun)) {
-		snprintf(err, errlen, "%s: another rnsplice-agent is running",
-		    path);
+	if (clear_path(&sun, err, errlen) == -1) {
 		free(srv);
 		return NULL;
 	}
-	unlink(path);
 	if ((srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -240,6 +291,10 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 		return NULL;
 	}
 	umask(old);
+	if (lstat(path, &sb) == 0) {
+		srv->dev = sb.st_dev;
+		srv->ino = sb.st_ino;
+	}
 	if ((srv->io = ev_io_add(loop, srv->fd, POLLIN, server_accept,
 	    srv)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -254,13 +309,18 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 void
 ctl_server_free(struct ctl_server *srv)
 {
+	struct stat sb;
+
 	if (srv == NULL)
 		return;
 	while (srv->clients != NULL)
 		client_free(srv->clients);
 	ev_io_del(srv->io);
 	close(srv->fd);
-	unlink(srv->path);
+	/* ours only: whatever took its place since is left alone */
+	if (lstat(srv->path, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+	    sb.st_dev == srv->dev && sb.st_ino == srv->ino)
+		unlink(srv->path);
 	free(srv);
 }
 

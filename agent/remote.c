@@ -36,6 +36,9 @@
 #include "event.h"
 #include "log.h"
 
+/* the kind of message counted by a remote's bad_log */
+#define BAD_LINES	"bad lines from the subsystem"
+
 #define REMOTE_INBUF		(4 * PROTO_MAXLINE)
 #define REMOTE_OUTBUF		(1024 * 1024)
 #define REMOTE_GRACE_MS		1000	/* session ended: let ssh exit */
@@ -288,7 +291,8 @@ on_service(struct remote *r, struct msg *m)
 			return;
 		if (m->type != MSG_ADD && r->table.dropped > 0)
 			log_debug("%s: %s", r->conf->name, err);
-		else
+		else if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
+		    BAD_LINES))
 			log_warnx("%s: %s", r->conf->name, err);
 		return;
 	case SVC_ADDED:
@@ -554,8 +558,10 @@ h_error(struct remote *r, struct msg *m)
 		    m->text);
 		return;
 	}
-	log_warnx("%s: the subsystem reports %s: %s", r->conf->name, m->code,
-	    m->text);
+	if (log_limit(&r->err_log, ev_now_ms(), r->conf->name,
+	    "ERROR reports from the subsystem"))
+		log_warnx("%s: the subsystem reports %s: %s", r->conf->name,
+		    m->code, m->text);
 }
 
 static void
@@ -567,8 +573,10 @@ handle_line(struct remote *r, const char *line, size_t len)
 	size_t i;
 
 	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
-		log_warnx("%s: bad line from the subsystem ignored: %s",
-		    r->conf->name, err);
+		if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
+		    BAD_LINES))
+			log_warnx("%s: bad line from the subsystem ignored: %s",
+			    r->conf->name, err);
 		/* never answer an ERROR with an ERROR */
 		if (!(len >= 6 && memcmp(line, "ERROR ", 6) == 0))
 			send_error(r, code != NULL ? code : "syntax", err);
@@ -582,7 +590,9 @@ handle_line(struct remote *r, const char *line, size_t len)
 	    !(handlers[i].states & ST(r->state))) {
 		snprintf(err, sizeof(err), "%s not valid now (%s)",
 		    msg_verb(m.type), remote_state_name(r->state));
-		log_warnx("%s: %s", r->conf->name, err);
+		if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
+		    BAD_LINES))
+			log_warnx("%s: %s", r->conf->name, err);
 		send_error(r, "state", err);
 	} else
 		handlers[i].fn(r, &m);
@@ -614,8 +624,11 @@ remote_read_cb(int fd, short revents, void *arg)
 		if (res == BUF_LINE_NONE)
 			break;
 		if (res == BUF_LINE_LONG) {
-			log_warnx("%s: line over %d bytes from the subsystem "
-			    "discarded", r->conf->name, PROTO_MAXLINE);
+			if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
+			    BAD_LINES))
+				log_warnx("%s: line over %d bytes from the "
+				    "subsystem discarded", r->conf->name,
+				    PROTO_MAXLINE);
 			send_error(r, "syntax", "line too long");
 			continue;
 		}
@@ -665,6 +678,10 @@ close_session(struct remote *r)
 	ev_timer_stop(r->ping_timer);
 	buf_reset(&r->in);
 	buf_reset(&r->out);
+	/* the counts so far; the windows go on across reconnections */
+	log_limit_flush(&r->bad_log, r->conf->name, BAD_LINES);
+	log_limit_flush(&r->err_log, r->conf->name,
+	    "ERROR reports from the subsystem");
 }
 
 /* The session is over. fmt == NULL: it ended by itself, ssh's exit will

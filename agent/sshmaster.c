@@ -86,19 +86,52 @@ argv_free(char **v)
 	free(v);
 }
 
+/*
+ * What the master needs, which nothing may change: these come first, since
+ * ssh keeps the first value of an option and reads ssh_config only after
+ * the command line. Besides multiplexing, the master is long-lived and
+ * unattended, so it carries nothing of what a user's ssh_config may turn
+ * on for interactive logins: no agent or X11 forwarding (the server could
+ * use them for as long as the master lives), no tunnel device, no local
+ * command, no escape character on the protocol stream, and no forwards
+ * from the configuration. ClearAllForwardings clears those of ssh_config
+ * and the command line and the tunnel (readconf.c clear_forwardings); the
+ * stdio forwards the agent asks for over the mux socket are not affected
+ * (mux.c). Tunnel=no says it once more.
+ */
+static const char *const sshm_fixed_opts[] = {
+	"ControlMaster=yes", "ControlPersist=no", "ClearAllForwardings=yes",
+	"RemoteCommand=none", "ForwardAgent=no", "ForwardX11=no",
+	"ForwardX11Trusted=no", "Tunnel=no", "PermitLocalCommand=no",
+	"EscapeChar=none",
+};
+
+int
+sshm_option_fixed(const char *opt, size_t *keylen)
+{
+	size_t i, len;
+
+	/* ssh splits a key from its value at '=' or white space */
+	len = strcspn(opt, "= \t");
+	if (len == 11 && strncasecmp(opt, "ControlPath", len) == 0)
+		goto fixed;
+	for (i = 0; i < sizeof(sshm_fixed_opts) / sizeof(sshm_fixed_opts[0]);
+	    i++)
+		if (strncasecmp(opt, sshm_fixed_opts[i], len) == 0 &&
+		    sshm_fixed_opts[i][len] == '=')
+			goto fixed;
+	/* LocalCommand is harmless once PermitLocalCommand is no */
+	return 0;
+ fixed:
+	if (keylen != NULL)
+		*keylen = len;
+	return 1;
+}
+
 char **
 sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
     char *const *options, size_t noptions)
 {
-	/* What we need, which nothing may change: first, since ssh keeps
-	 * the first value of an option. -M before ControlMaster=yes: a
-	 * second -M would mean "ask". */
-	static const char *const fixed[] = {
-		"-M", "-S", NULL /* ctlpath */,
-		"-o", "ControlMaster=yes", "-o", "ControlPersist=no",
-		"-o", "ClearAllForwardings=yes", "-o", "RemoteCommand=none",
-		"-T",
-	};
 	/* Defaults the user may override with ssh-option. */
 	static const char *const defaults[] = {
 		"-o", "BatchMode=yes",
@@ -108,11 +141,15 @@ sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
 	char **v = NULL;
 	size_t n = 0, i;
 
-	if (argv_add(&v, &n, ssh) == -1)
+	/* -M before ControlMaster=yes: a second -M would mean "ask" */
+	if (argv_add(&v, &n, ssh) == -1 || argv_add(&v, &n, "-M") == -1 ||
+	    argv_add(&v, &n, "-S") == -1 || argv_add(&v, &n, ctlpath) == -1 ||
+	    argv_add(&v, &n, "-T") == -1)
 		goto fail;
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (argv_add(&v, &n, fixed[i] != NULL ? fixed[i] :
-		    ctlpath) == -1)
+	for (i = 0; i < sizeof(sshm_fixed_opts) / sizeof(sshm_fixed_opts[0]);
+	    i++)
+		if (argv_add(&v, &n, "-o") == -1 ||
+		    argv_add(&v, &n, sshm_fixed_opts[i]) == -1)
 			goto fail;
 	for (i = 0; i < noptions; i++)
 		if (argv_add(&v, &n, "-o") == -1 ||

@@ -241,7 +241,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 	const struct relay *rl;
 	const struct splice *sp;
 	struct route_stats st;
-	char vname[1024], vskip[4 * sizeof(e->skip)];
+	char vname[1024], vpub[1024], vskip[4 * sizeof(e->skip)];
 
 	if (!valid_what(what))
 		return -1;
@@ -307,11 +307,11 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 					buf_putf(b, "\n");
 					continue;
 				}
+				log_vis(vpub, sizeof(vpub), splice_pub_name(sp));
 				buf_putf(b, "%s: \"%s\" %s from %s:%u as \"%s\" "
 				    "port %u, %s, ", r->conf->name, vname,
 				    e->svc.type, e->svc.addr, e->svc.port,
-				    splice_pub_name(sp), sp->port,
-				    splice_pub_state(sp));
+				    vpub, sp->port, splice_pub_state(sp));
 				text_path(b, &e->meta);
 				buf_putf(b, "\n");
 			}
@@ -341,9 +341,13 @@ agent_ctl_handler(void *arg, const char *command, int json, struct buf *out)
 	}
 	r = json ? agent_dump_json(a, out, command) :
 	    agent_dump_text(a, out, command);
-	if (r == -1) {
+	/* a put that did not fit may be followed by smaller ones that did:
+	 * never hand out what lacks a part */
+	if (r == -1 || buf_failed(out)) {
 		buf_reset(out);
-		buf_putf(out, "reply too large\n");
+		buf_putf(out, "%s: the reply would be larger than %zu bytes, "
+		    "the control socket's limit\n", command, out->max);
+		return -1;
 	}
 	return r;
 }

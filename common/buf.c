@@ -30,12 +30,19 @@ buf_reset(struct buf *b)
 {
 	b->off = b->len = 0;
 	b->skipping = 0;
+	b->failed = 0;
 }
 
 size_t
 buf_len(const struct buf *b)
 {
 	return b->len - b->off;
+}
+
+int
+buf_failed(const struct buf *b)
+{
+	return b->failed;
 }
 
 size_t
@@ -60,6 +67,7 @@ buf_reserve(struct buf *b, size_t n)
 	unsigned char *p;
 
 	if (n > buf_room(b)) {
+		b->failed = 1;
 		errno = ENOBUFS;
 		return NULL;
 	}
@@ -75,8 +83,10 @@ buf_reserve(struct buf *b, size_t n)
 			ncap *= 2;
 		if (ncap > b->max)
 			ncap = b->max;
-		if ((p = realloc(b->data, ncap)) == NULL)
+		if ((p = realloc(b->data, ncap)) == NULL) {
+			b->failed = 1;
 			return NULL;
+		}
 		b->data = p;
 		b->cap = ncap;
 	}
@@ -107,11 +117,15 @@ buf_putf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->failed = 1;
 		return -1;
+	}
 	if ((size_t)n >= sizeof(tmp)) {
-		if ((s = malloc((size_t)n + 1)) == NULL)
+		if ((s = malloc((size_t)n + 1)) == NULL) {
+			b->failed = 1;
 			return -1;
+		}
 		va_start(ap, fmt);
 		vsnprintf(s, (size_t)n + 1, fmt, ap);
 		va_end(ap);
@@ -138,6 +152,7 @@ int
 buf_put_string(struct buf *b, const void *s, size_t n)
 {
 	if (n > UINT32_MAX || n + 4 > buf_room(b)) {
+		b->failed = 1;
 		errno = ENOBUFS;
 		return -1;
 	}

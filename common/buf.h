@@ -14,6 +14,7 @@ struct buf {
 	size_t		 cap;	/* allocated */
 	size_t		 max;	/* never grow past this */
 	int		 skipping; /* discarding an over-long line */
+	int		 failed;   /* a put failed since the last reset */
 };
 
 void	 buf_init(struct buf *, size_t max);
@@ -21,6 +22,9 @@ void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);
 size_t	 buf_len(const struct buf *);
 size_t	 buf_room(const struct buf *);
+/* 1 if a put failed (full, out of memory) since buf_init or buf_reset:
+ * whoever writes in many puts checks once at the end. */
+int	 buf_failed(const struct buf *);
 const unsigned char *buf_ptr(const struct buf *);
 int	 buf_put(struct buf *, const void *, size_t);
 int	 buf_putf(struct buf *, const char *, ...)

@@ -11,10 +11,19 @@
 size_t
 utf8_seqlen(const unsigned char *p, size_t avail)
 {
+	unsigned int cp;
+
+	return utf8_decode(p, avail, &cp);
+}
+
+size_t
+utf8_decode(const unsigned char *p, size_t avail, unsigned int *cpp)
+{
 	unsigned char c = p[0];
 	size_t n, i;
 	unsigned int cp;
 
+	*cpp = c;
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf) {
@@ -39,7 +48,18 @@ utf8_seqlen(const unsigned char *p, size_t avail)
 	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
+	*cpp = cp;
 	return n;
+}
+
+int
+uc_unsafe(unsigned int cp)
+{
+	return cp < 0x20 || cp == 0x7f ||
+	    (cp >= 0x80 && cp <= 0x9f) ||		/* C1 controls */
+	    (cp >= 0x202a && cp <= 0x202e) ||		/* bidi embed/override */
+	    (cp >= 0x2066 && cp <= 0x2069) ||		/* bidi isolates */
+	    cp == 0x2028 || cp == 0x2029;		/* line, paragraph sep. */
 }
 
 int

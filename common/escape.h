@@ -8,6 +8,13 @@ struct buf;
 
 /* Length of the well-formed UTF-8 sequence at p (1..4), 0 if malformed. */
 size_t	utf8_seqlen(const unsigned char *p, size_t avail);
+/* The same, and its code point in *cp (the byte itself if malformed). */
+size_t	utf8_decode(const unsigned char *p, size_t avail, unsigned int *cp);
+/* 1 for a code point that a terminal or viewer acts on instead of showing
+ * it: C0 and C1 controls, DEL, the bidirectional embeddings, overrides
+ * and isolates (they reorder the text around them), and the line and
+ * paragraph separators. Logs and CLI output show these escaped. */
+int	uc_unsafe(unsigned int cp);
 int	utf8_valid(const void *p, size_t len);
 /* Make a C string valid UTF-8 text in place: every byte that does not
  * start a well-formed sequence becomes '?' (e.g. a sequence cut short by

@@ -14,6 +14,7 @@ json_strn(struct buf *b, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t i = 0, n;
+	unsigned int cp;
 	char esc[8];
 
 	if (buf_put(b, "\"", 1) == -1)
@@ -36,8 +37,14 @@ json_strn(struct buf *b, const void *data, size_t len)
 			if (buf_put(b, &p[i], 1) == -1)
 				return -1;
 			i++;
-		} else if ((n = utf8_seqlen(p + i, len - i)) > 0) {
-			if (buf_put(b, p + i, n) == -1)
+		} else if ((n = utf8_decode(p + i, len - i, &cp)) > 0) {
+			/* valid JSON either way; escaped, the raw output
+			 * shows no C1 or bidirectional control */
+			if (uc_unsafe(cp)) {
+				snprintf(esc, sizeof(esc), "\\u%04x", cp);
+				if (buf_put(b, esc, 6) == -1)
+					return -1;
+			} else if (buf_put(b, p + i, n) == -1)
 				return -1;
 			i += n;
 		} else {

@@ -8,6 +8,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "escape.h"
 #include "log.h"
 
 static const char *log_ident = "rnsplice";
@@ -36,26 +37,85 @@ log_getverbose(void)
 	return log_verbosity;
 }
 
-/* Control characters in a message (a peer's service name may hold any,
- * newlines and terminal escapes included) are shown as \xHH, so that no
- * message can forge a log line or reach a terminal raw. */
+/* What a peer's service name may hold, newlines and terminal escapes
+ * included, must not forge a log line, reach a terminal raw, or reorder
+ * what is shown around it: control characters (C0, DEL, C1), the
+ * bidirectional controls and the line separators are shown as \xHH (a
+ * byte) or \uHHHH (a code point), and so is every byte that is not part
+ * of well-formed UTF-8. */
 void
 log_vis(char *dst, size_t dstlen, const char *src)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char c;
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0, len = strlen(src), i = 0, n;
+	unsigned int cp;
 
-	for (; (c = (unsigned char)*src) != '\0' && o + 5 < dstlen; src++) {
-		if (c < 0x20 || c == 0x7f) {
+	if (dstlen == 0)
+		return;
+	while (i < len) {
+		n = utf8_decode(p + i, len - i, &cp);
+		if (n == 0 || (n == 1 && uc_unsafe(cp))) {
+			if (o + 4 >= dstlen)
+				break;
 			dst[o++] = '\\';
 			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 0xf];
-		} else
-			dst[o++] = (char)c;
+			dst[o++] = hex[p[i] >> 4];
+			dst[o++] = hex[p[i] & 0xf];
+			i++;
+		} else if (uc_unsafe(cp)) {
+			if (o + 6 >= dstlen)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'u';
+			dst[o++] = hex[(cp >> 12) & 0xf];
+			dst[o++] = hex[(cp >> 8) & 0xf];
+			dst[o++] = hex[(cp >> 4) & 0xf];
+			dst[o++] = hex[cp & 0xf];
+			i += n;
+		} else {
+			if (o + n >= dstlen)
+				break;
+			memcpy(dst + o, p + i, n);
+			o += n;
+			i += n;
+		}
 	}
 	dst[o] = '\0';
+}
+
+void
+log_limit_flush(struct log_limit *rl, const char *who, const char *what)
+{
+	if (rl->suppressed == 0)
+		return;
+	log_warnx("%s%s%lu more %s suppressed", who != NULL ? who : "",
+	    who != NULL ? ": " : "", rl->suppressed, what);
+	rl->suppressed = 0;
+}
+
+int
+log_limit(struct log_limit *rl, uint64_t now, const char *who,
+    const char *what)
+{
+	if (!rl->open || now - rl->start >= LOG_WINDOW_MS) {
+		log_limit_flush(rl, who, what);
+		rl->open = 1;
+		rl->start = now;
+		rl->count = 0;
+	}
+	if (rl->count < LOG_BURST) {
+		rl->count++;
+		return 1;
+	}
+	if (rl->count == LOG_BURST) {
+		rl->count++;
+		log_warnx("%s%smore than %d %s in %d s; counting the rest",
+		    who != NULL ? who : "", who != NULL ? ": " : "", LOG_BURST,
+		    what, LOG_WINDOW_MS / 1000);
+	}
+	rl->suppressed++;
+	return 0;
 }
 
 static void

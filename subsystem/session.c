@@ -76,7 +76,12 @@ struct session {
 	struct relay		*relay;
 
 	int			 exit_code;
+	struct log_limit	 bad_log;	/* bad lines from the peer */
+	struct log_limit	 err_log;	/* its non-fatal ERRORs */
 };
+
+#define BAD_LINES	"bad lines from the peer"
+#define PEER_ERRORS	"ERROR reports from the peer"
 
 static void	update_io(struct session *);
 static void	process_lines(struct session *);
@@ -86,6 +91,8 @@ static void	relay_check(struct session *);
 static void
 finish(struct session *s, int code)
 {
+	log_limit_flush(&s->bad_log, NULL, BAD_LINES);
+	log_limit_flush(&s->err_log, NULL, PEER_ERRORS);
 	s->exit_code = code;
 	ev_loop_break(s->loop);
 }
@@ -561,7 +568,9 @@ on_pong(struct session *s, struct msg *m)
 static void
 on_error(struct session *s, struct msg *m)
 {
-	log_warnx("peer: ERROR %s %s", m->code, m->text);
+	if (log_limit(&s->err_log, ev_now_ms(), NULL, PEER_ERRORS) ||
+	    proto_error_is_fatal(m->code))
+		log_warnx("peer: ERROR %s %s", m->code, m->text);
 	if (proto_error_is_fatal(m->code))
 		finish(s, 1);
 }
@@ -579,6 +588,15 @@ static const struct handler {
 	{ MSG_ERROR,	ST_LINES,		on_error },
 };
 
+/* A line from the agent that we answer with an ERROR: logged too, within
+ * limits (a broken or hostile peer may send nothing else). */
+static void
+bad_line(struct session *s, const char *why)
+{
+	if (log_limit(&s->bad_log, ev_now_ms(), NULL, BAD_LINES))
+		log_warnx("bad line from the peer ignored: %s", why);
+}
+
 static void
 handle_line(struct session *s, char *line, size_t len)
 {
@@ -591,6 +609,7 @@ handle_line(struct session *s, char *line, size_t len)
 	if (log_getverbose() >= 2)
 		log_debug("<- %.*s", (int)(len > 200 ? 200 : len), line);
 	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+		bad_line(s, err);
 		send_error(s, code, "%s", err);
 		msg_free(&m);
 		return;
@@ -598,13 +617,17 @@ handle_line(struct session *s, char *line, size_t len)
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].type == m.type)
 			h = &handlers[i];
-	if (h == NULL)
-		send_error(s, "state", "%s is not sent to a subsystem",
-		    msg_verb(m.type));
-	else if ((h->states & s->state) == 0)
-		send_error(s, "state", "%s is not valid %s", msg_verb(m.type),
-		    s->state == ST_HELLO ? "before HELLO" : "now");
-	else
+	if (h == NULL || (h->states & s->state) == 0) {
+		if (h == NULL)
+			snprintf(err, sizeof(err), "%s is not sent to a "
+			    "subsystem", msg_verb(m.type));
+		else
+			snprintf(err, sizeof(err), "%s is not valid %s",
+			    msg_verb(m.type), s->state == ST_HELLO ?
+			    "before HELLO" : "now");
+		bad_line(s, err);
+		send_error(s, "state", "%s", err);
+	} else
 		h->fn(s, &m);
 	msg_free(&m);
 }
@@ -621,9 +644,11 @@ process_lines(struct session *s)
 		r = buf_getline(&s->in, s->pol->max_line, &line, &len);
 		if (r == BUF_LINE_NONE)
 			break;
-		if (r == BUF_LINE_LONG)
+		if (r == BUF_LINE_LONG) {
+			bad_line(s, "line too long");
 			send_error(s, "syntax", "line longer than %u bytes",
 			    s->pol->max_line);
+		}
 		else
 			handle_line(s, line, len);
 	}

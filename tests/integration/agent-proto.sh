@@ -53,7 +53,7 @@ for a; do
 	prev=$a
 done
 if [ "$dest" != nomux ] && [ "$dest" != denied ]; then
-	python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
+	"$FAKE_PY" "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
 	mux=$!
 	trap 'kill $mux 2>/dev/null' EXIT
 	# as ssh does, have the socket before the session starts
@@ -169,6 +169,11 @@ EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
 export FAKE_DIR=$dir RNSPLICE_SITE_ID=$SELF
+# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
+# start on a loaded machine: longer than the agent waits for a greeting)
+FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
+	t_bail "python3 does not run"
+export FAKE_PY
 RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
 	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
 	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \

@@ -10,15 +10,18 @@
 #    escaped invalid UTF-8, NUL, ports 0, 65536 and 99999999999, addresses
 #    that are not addresses, bad types, control characters that would
 #    forge log lines, binary garbage, a peer stalled in the middle of a
-#    line.  The agent must log each, splice only what is valid, cap what
-#    it keeps, and keep its well-behaved remote working throughout.
+#    line, and one that repeats bad lines and non-fatal ERRORs thousands
+#    of times (logged within limits: 32 per minute, then a count).  The
+#    agent must log each, splice only what is valid, cap what it keeps,
+#    and keep its well-behaved remote working throughout.
 #    What it would publish is read back with "rnsplice services --json".
 # 2. A malicious client: rnsplice-subsystem run directly on a pipe (no
 #    avahi: it reports AVAHI down).  Garbage, invalid UTF-8, NUL, long
 #    lines, too many fields and types, bad tokens, RELAY in a browse
 #    session and RELAY of an unadvertised service (refused, nothing
-#    opened), a peer that floods PINGs and never reads (memory stays
-#    bounded), and the subsystem still answers afterwards.
+#    opened), 500 bad lines and 100 ERRORs (each answered, 32 of each
+#    logged, the rest counted), a peer that floods PINGs and never reads
+#    (memory stays bounded), and the subsystem still answers afterwards.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
@@ -158,6 +161,20 @@ elif dest == "stall":
     w(b"ADD 2 Half _http._tcp loc")		# and nothing more, ever
     while True:
         time.sleep(1)
+elif dest == "badflood":
+    # the same mistakes again and again, then gone (and back, and again)
+    import threading
+    threading.Thread(target=lambda: [None for _ in iter(readline, b"")],
+                     daemon=True).start()	# read our ERROR replies
+    w(svc(1, b"Fine"))
+    w(b"SYNCED\n")
+    for i in range(3000):
+        w(b"NOSUCHVERB %d\n" % i)
+    for i in range(300):
+        w(b"ERROR busy overloaded%%20%d\n" % i)	# not fatal
+    w(b"PING floodend\n")
+    time.sleep(0.5)
+    sys.exit(0)
 elif dest == "good":
     w(svc(1, b"Fine"))
     w(b"SYNCED\n")
@@ -178,14 +195,14 @@ for a; do
 	[ "$prev" = -S ] && ctl=$a
 	prev=$a
 done
-python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
+"$FAKE_PY" "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
 mux=$!
 trap 'kill $mux 2>/dev/null' EXIT
 for _ in $(seq 1 200); do
 	[ -S "$ctl" ] && break
 	sleep 0.01
 done
-python3 "$FAKE_DIR/server.py" "$dest" "$FAKE_DIR/$dest.in"
+"$FAKE_PY" "$FAKE_DIR/server.py" "$dest" "$FAKE_DIR/$dest.in"
 EOF
 chmod +x "$dir/fake-ssh"
 cat >"$dir/agent.conf" <<EOF
@@ -198,9 +215,15 @@ remote flood {
 }
 remote bad { }
 remote stall { }
+remote badflood { }
 EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses"
 export FAKE_DIR=$dir
+# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
+# start on a loaded machine: longer than the agent waits for a greeting)
+FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
+	t_bail "python3 does not run"
+export FAKE_PY
 RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir RNSPLICE_SITE_ID=hostileself \
 	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
 	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
@@ -268,6 +291,21 @@ t_nok grep -q -e "$(printf '\033')" -e "^forged" "$dir/services.txt" \
 	"bad: nor printed raw by rnsplice services"
 t_ok grep -q "^PONG stillthere$" "$dir/bad.in" "bad: the agent still answers the hostile peer's valid PING"
 
+# a peer that repeats its mistakes: the first 32 of each kind per minute
+# are logged, then a notice, then only counts (at the end of the session)
+t_ok wait_for 15 logged "badflood: 2968 more bad lines from the subsystem suppressed" \
+	"badflood: 3000 bad lines: the count of those not logged is"
+t_ok wait_for 5 logged "badflood: 268 more ERROR reports from the subsystem suppressed" \
+	"badflood: 300 non-fatal ERRORs: the count of those not logged is"
+t_ok logged "badflood: more than 32 bad lines from the subsystem in 60 s; counting the rest" \
+	"badflood: a notice says when the bad lines stop being logged"
+nbad=$(grep -c "badflood: NOSUCHVERB .*\|badflood: bad line from the subsystem ignored" "$dir/agent.log")
+nerr=$(grep -c "badflood: the subsystem reports busy" "$dir/agent.log")
+t_ok [ "$nbad" -eq 32 ] "badflood: 32 bad lines logged in the first minute, reconnections included ($nbad)"
+t_ok [ "$nerr" -eq 32 ] "badflood: 32 ERRORs logged in the first minute, reconnections included ($nerr)"
+t_ok grep -q "^PONG floodend$" "$dir/badflood.in" \
+	"badflood: the agent still answers that peer's valid PING after the flood"
+
 t_ok wait_for 8 logged "stall: no answer from the subsystem for 3 s; reconnecting in" \
 	"stall: a peer stalled in the middle of a line is declared dead"
 t_ok wait_for 5 eval '[ "$(nspliced good)" = 1 ]' \
@@ -325,6 +363,16 @@ if mode == "garbage":
     out = lines()
     sys.stdout.buffer.write(out)
     print("ALIVE" if p.poll() is None else "DEAD %s" % p.returncode)
+elif mode == "badflood":
+    # the same mistakes again and again: answered, but logged within limits
+    for i in range(500):
+        send(b"FROB %d\n" % i)
+    for i in range(100):
+        send(b"ERROR busy again%%20%d\n" % i)
+    send(b"PING alive\n")
+    out = lines()
+    sys.stdout.buffer.write(out)
+    print("ALIVE" if p.poll() is None else "DEAD %s" % p.returncode)
 elif mode == "relay":
     send(b"RELAY Printer _ipp._tcp local\n")
     out = lines()
@@ -377,6 +425,21 @@ t_ok g "^PONG alive$" "subsystem: still answers after the garbage"
 t_ok g "^ALIVE$" "subsystem: still running"
 t_ok g "^EOF-EXIT 0$" "subsystem: exits on end of input"
 t_diag "subsystem answers: $(grep -a -v '^PONG' "$dir/garbage.out" | tr '\n' '|' | cut -c1-600)"
+
+python3 "$dir/client.py" "$SUB" badflood "$dir/sub-badflood.log" >"$dir/badflood.out" 2>&1
+nbad=$(grep -c "bad line from the peer ignored" "$dir/sub-badflood.log")
+nerr=$(grep -c "peer: ERROR busy" "$dir/sub-badflood.log")
+t_ok [ "$(grep -a -c "^ERROR verb " "$dir/badflood.out")" -eq 500 ] \
+	"subsystem: each of 500 bad lines is answered"
+t_ok [ "$nbad" -eq 32 ] "subsystem: but only 32 are logged ($nbad)"
+t_ok grep -q "more than 32 bad lines from the peer in 60 s; counting the rest" \
+	"$dir/sub-badflood.log" "subsystem: a notice says so"
+t_ok grep -q "468 more bad lines from the peer suppressed" "$dir/sub-badflood.log" \
+	"subsystem: and the rest are counted when the session ends"
+t_ok [ "$nerr" -eq 32 ] "subsystem: 32 of 100 non-fatal ERRORs are logged ($nerr)"
+t_ok grep -q "68 more ERROR reports from the peer suppressed" "$dir/sub-badflood.log" \
+	"subsystem: the other 68 are counted"
+t_ok grep -q "^PONG alive$" "$dir/badflood.out" "subsystem: still answers after that"
 
 python3 "$dir/client.py" "$SUB" relay "$dir/sub-relay.log" >"$dir/relay.out" 2>&1
 t_ok grep -q "^ERROR \(no-service\|unavailable\) " "$dir/relay.out" \

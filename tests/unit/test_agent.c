@@ -181,6 +181,12 @@ START_TEST(test_conf_bad)
 	    "t.conf:2: unterminated string");
 	parse_bad("remote a {\n ssh-option ControlPath=/tmp/x\n}\n",
 	    "manages ControlPath itself");
+	parse_bad("remote a {\n ssh-option forwardagent=yes\n}\n",
+	    "t.conf:2: ssh-option: the agent manages forwardagent itself");
+	parse_bad("ssh-option \"Tunnel=point-to-point\"\n",
+	    "manages Tunnel itself");
+	parse_bad("remote a {\n ssh-option PermitLocalCommand=yes\n}\n",
+	    "manages PermitLocalCommand itself");
 	parse_bad("remote a {\n port-policy random\n}\n", "unknown "
 	    "port-policy \"random\"");
 	parse_bad("remote bad/name {\n}\n", "bad remote name");
@@ -526,6 +532,105 @@ START_TEST(test_import_filter)
 }
 END_TEST
 
+
+/* rnsplice services and status: a peer's names reach the terminal
+ * escaped, and a reply that would pass the control socket's limit is an
+ * error, never a cut (malformed) JSON document. */
+START_TEST(test_dump_limits)
+{
+	struct agent a;
+	struct remote *r;
+	struct remote_conf *rc;
+	struct isvc *e;
+	struct svc old;
+	struct msg m;
+	struct buf out;
+	struct isvc_list all;
+	char line[256], err[256];
+	const char *p;
+	size_t i, full;
+	int json;
+
+	memset(&a, 0, sizeof(a));
+	TAILQ_INIT(&a.remotes);
+	strlcpy(a.siteid, "testsite", sizeof(a.siteid));
+	ck_assert_ptr_nonnull(a.conf = conf_new());
+	ck_assert_ptr_nonnull(rc = conf_add_remote(a.conf, "office", NULL));
+	rc->destination = strdup("alice@gw");
+	ck_assert_ptr_nonnull(r = calloc(1, sizeof(*r)));
+	r->agent = &a;
+	r->conf = rc;
+	TAILQ_INIT(&r->relays);
+	svctable_init(&r->table, 512);
+	TAILQ_INSERT_TAIL(&a.remotes, r, entry);
+	mkmsg(&m, "ADD 1 evil\xe2\x80\xae" "fdp.exe\xc2\x9b" "31m _http._tcp "
+	    "local h.local 10.1.0.2 80");
+	ck_assert_int_eq(svctable_apply(&r->table, &m, &e, &old, err,
+	    sizeof(err)), SVC_ADDED);
+	msg_free(&m);
+	strlcpy(e->skip, "a reason", sizeof(e->skip));
+	for (i = 2; i <= 200; i++) {
+		snprintf(line, sizeof(line), "ADD %zu Service-%zu _http._tcp "
+		    "local h.local 10.1.0.2 %zu", i, i, i);
+		mkmsg(&m, line);
+		ck_assert_int_eq(svctable_apply(&r->table, &m, &e, &old, err,
+		    sizeof(err)), SVC_ADDED);
+		msg_free(&m);
+	}
+
+	buf_init(&out, 1024 * 1024);
+	ck_assert_int_eq(agent_ctl_handler(&a, "services", 0, &out), 0);
+	buf_put(&out, "", 1);
+	p = (const char *)buf_ptr(&out);
+	ck_assert_ptr_nonnull(strstr(p, "\"evil\\u202efdp.exe\\u009b31m\""));
+	ck_assert_ptr_null(strstr(p, "\xe2\x80\xae"));
+	ck_assert_ptr_null(strstr(p, "\xc2\x9b"));
+	buf_reset(&out);
+	ck_assert_int_eq(agent_ctl_handler(&a, "services", 1, &out), 0);
+	full = buf_len(&out);
+	buf_put(&out, "", 1);
+	p = (const char *)buf_ptr(&out);
+	ck_assert_ptr_nonnull(strstr(p, "\"evil\\u202efdp.exe\\u009b31m\""));
+	ck_assert_ptr_null(strstr(p, "\xe2\x80\xae"));
+	ck_assert(p[0] == '[' && strcmp(p + full - 2, "]\n") == 0);
+	buf_free(&out);
+
+	/* cuts of the limit all along, in both formats: all or an error */
+	for (json = 0; json <= 1; json++) {
+		buf_init(&out, 1024 * 1024);
+		ck_assert_int_eq(agent_ctl_handler(&a, "services", json, &out),
+		    0);
+		full = buf_len(&out);
+		buf_free(&out);
+		for (i = 256; i < full; i += 997) {
+			buf_init(&out, i);
+			ck_assert_int_eq(agent_ctl_handler(&a, "services", json,
+			    &out), -1);
+			buf_put(&out, "", 1);
+			p = (const char *)buf_ptr(&out);
+			ck_assert_msg(strncmp(p, "services: the reply would be "
+			    "larger than", 40) == 0, "limit %zu: %s", i, p);
+			buf_free(&out);
+		}
+	}
+	buf_init(&out, full);
+	ck_assert_int_eq(agent_ctl_handler(&a, "services", 1, &out), 0);
+	ck_assert_uint_eq(buf_len(&out), full);
+	buf_free(&out);
+	buf_init(&out, 200);
+	ck_assert_int_eq(agent_ctl_handler(&a, "status", 1, &out), -1);
+	buf_free(&out);
+
+	svctable_take_all(&r->table, &all);
+	while ((e = TAILQ_FIRST(&all)) != NULL) {
+		TAILQ_REMOVE(&all, e, entry);
+		isvc_free(e);
+	}
+	free(r);
+	conf_free(a.conf);
+}
+END_TEST
+
 /* --- ssh ----------------------------------------------------------------------- */
 
 START_TEST(test_ssh_argv)
@@ -555,6 +660,46 @@ START_TEST(test_ssh_argv)
 	ck_assert_str_eq(v[n - 3], "--");
 	ck_assert_str_eq(v[n - 2], "alice@gw");
 	ck_assert_str_eq(v[n - 1], "rnsplice");
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+END_TEST
+
+/* Whatever ssh_config turns on, the master forwards and runs nothing: the
+ * options that say so come before the user's (ssh keeps the first). */
+START_TEST(test_ssh_argv_fixed)
+{
+	static const char *const want[] = { "ClearAllForwardings=yes",
+	    "ForwardAgent=no", "ForwardX11=no", "Tunnel=no",
+	    "PermitLocalCommand=no", "RemoteCommand=none" };
+	char *opts[] = { "ForwardAgent=yes" };
+	char **v;
+	size_t i, j, n, user = 0;
+	size_t keylen;
+
+	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1);
+	ck_assert_ptr_nonnull(v);
+	for (n = 0; v[n] != NULL; n++)
+		if (strcmp(v[n], "ForwardAgent=yes") == 0)
+			user = n;
+	ck_assert_uint_gt(user, 0);
+	for (j = 0; j < sizeof(want) / sizeof(want[0]); j++) {
+		for (i = 1; v[i] != NULL; i++)
+			if (strcmp(v[i], want[j]) == 0)
+				break;
+		ck_assert_msg(v[i] != NULL, "%s missing", want[j]);
+		ck_assert_str_eq(v[i - 1], "-o");
+		ck_assert_uint_lt(i, user);
+		ck_assert_int_eq(sshm_option_fixed(want[j], &keylen), 1);
+		ck_assert_uint_eq(keylen, strcspn(want[j], "="));
+	}
+	ck_assert_int_eq(sshm_option_fixed("controlpath=/x", NULL), 1);
+	ck_assert_int_eq(sshm_option_fixed("ForwardX11 yes", NULL), 1);
+	ck_assert_int_eq(sshm_option_fixed("Forward=yes", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("ForwardAgentX=yes", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("Port=2222", NULL), 0);
+	ck_assert_int_eq(sshm_option_fixed("=yes", NULL), 0);
 	for (i = 0; v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
@@ -618,7 +763,9 @@ agent_suite(void)
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_svctable);
 	tcase_add_test(tc, test_import_filter);
+	tcase_add_test(tc, test_dump_limits);
 	tcase_add_test(tc, test_ssh_argv);
+	tcase_add_test(tc, test_ssh_argv_fixed);
 	tcase_add_test(tc, test_ssh_exit);
 	suite_add_tcase(s, tc);
 	return s;

@@ -2,11 +2,15 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "escape.h"
+#include "json.h"
+#include "log.h"
 #include "meta.h"
 #include "proto.h"
 
@@ -332,6 +336,157 @@ START_TEST(test_meta)
 }
 END_TEST
 
+/* What a peer names its services is shown in logs and by rnsplice(1):
+ * controls, C1 controls and the bidirectional controls come out escaped,
+ * everything else as it is. */
+START_TEST(test_uc_unsafe)
+{
+	static const unsigned int bad[] = { 0x00, 0x0a, 0x1b, 0x1f, 0x7f,
+	    0x80, 0x85, 0x9b, 0x9f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e,
+	    0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029 };
+	static const unsigned int good[] = { 0x20, 0x41, 0x7e, 0xa0, 0xe9,
+	    0x2027, 0x202f, 0x2065, 0x206a, 0x2070, 0x1f600 };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(uc_unsafe(bad[i]), "U+%04X not unsafe", bad[i]);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(!uc_unsafe(good[i]), "U+%04X unsafe", good[i]);
+}
+END_TEST
+
+START_TEST(test_log_vis)
+{
+	char out[256];
+
+	log_vis(out, sizeof(out), "Plain caf\xc3\xa9 \xf0\x9f\x98\x80");
+	ck_assert_str_eq(out, "Plain caf\xc3\xa9 \xf0\x9f\x98\x80");
+	/* ASCII controls, as before */
+	log_vis(out, sizeof(out), "a\nb\x1b[31m\x7f");
+	ck_assert_str_eq(out, "a\\x0ab\\x1b[31m\\x7f");
+	/* C1 controls in UTF-8 (U+0085 NEL, U+009B CSI) */
+	log_vis(out, sizeof(out), "x\xc2\x85y\xc2\x9b" "31m\xc2\x80\xc2\x9f");
+	ck_assert_str_eq(out, "x\\u0085y\\u009b31m\\u0080\\u009f");
+	/* U+00A0 and U+00FF are text */
+	log_vis(out, sizeof(out), "\xc2\xa0\xc3\xbf");
+	ck_assert_str_eq(out, "\xc2\xa0\xc3\xbf");
+	/* bidi overrides and isolates: "Trojan Source" names */
+	log_vis(out, sizeof(out), "evil\xe2\x80\xae" "fdp.exe\xe2\x80\xac "
+	    "\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xad\xe2\x81\xa6\xe2\x81\xa7"
+	    "\xe2\x81\xa8\xe2\x81\xa9\xe2\x80\xa8\xe2\x80\xa9");
+	ck_assert_str_eq(out, "evil\\u202efdp.exe\\u202c \\u202a\\u202b"
+	    "\\u202d\\u2066\\u2067\\u2068\\u2069\\u2028\\u2029");
+	/* invalid UTF-8: lone C1 bytes, a cut sequence, overlong, surrogate,
+	 * beyond U+10FFFF, a stray continuation byte */
+	log_vis(out, sizeof(out), "\x85|\x9b|\xe2\x80|\xc0\xaf|\xed\xa0\x80|"
+	    "\xf4\x90\x80\x80|\x80|\xff");
+	ck_assert_str_eq(out, "\\x85|\\x9b|\\xe2\\x80|\\xc0\\xaf|"
+	    "\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\x80|\\xff");
+	/* truncation never cuts an escape or a character in two */
+	log_vis(out, 8, "abc\xe2\x80\xae");
+	ck_assert_str_eq(out, "abc");
+	log_vis(out, 7, "ab\xc3\xa9\xc3\xa9");
+	ck_assert_str_eq(out, "ab\xc3\xa9\xc3\xa9");
+	log_vis(out, 6, "ab\xc3\xa9\xc3\xa9");
+	ck_assert_str_eq(out, "ab\xc3\xa9");
+	log_vis(out, 5, "abcd\n");
+	ck_assert_str_eq(out, "abcd");
+	log_vis(out, 1, "abc");
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_json_unsafe)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	json_str(&b, "a\xc2\x85" "b\xe2\x80\xae" "c\xe2\x81\xa6\xe2\x80\xa8"
+	    "\xc3\xa9\x85\xed\xa0\x80");
+	buf_put(&b, "", 1);
+	/* escaped (valid JSON, the same string once decoded); invalid bytes
+	 * become U+FFFD */
+	ck_assert_str_eq((const char *)buf_ptr(&b), "\"a\\u0085b\\u202e"
+	    "c\\u2066\\u2028\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\"");
+	ck_assert(utf8_valid(buf_ptr(&b), strlen((const char *)buf_ptr(&b))));
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_buf_failed)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_failed(&b), 0);
+	ck_assert_int_eq(buf_put(&b, "1234", 4), 0);
+	ck_assert_int_eq(buf_putf(&b, "%s", "56789"), -1);
+	/* a smaller put still fits, but the failure is remembered */
+	ck_assert_int_eq(buf_put(&b, "]", 1), 0);
+	ck_assert_int_eq(buf_failed(&b), 1);
+	buf_reset(&b);
+	ck_assert_int_eq(buf_failed(&b), 0);
+	ck_assert_int_eq(buf_put_string(&b, "abcdefgh", 8), -1);
+	ck_assert_int_eq(buf_failed(&b), 1);
+	buf_free(&b);
+	ck_assert_int_eq(buf_failed(&b), 0);
+}
+END_TEST
+
+/* The log of what a peer repeats: the first LOG_BURST per window, one
+ * notice, then a count at the next window (or a flush). */
+START_TEST(test_log_limit)
+{
+	struct log_limit rl;
+	char path[] = "/tmp/rnsplice-log-test.XXXXXX", text[8192];
+	const char *p;
+	int fd, saved, i, n, logged = 0;
+	ssize_t len;
+
+	memset(&rl, 0, sizeof(rl));
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	saved = dup(2);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	log_init("test", 1, 0);
+	for (i = 0; i < 100; i++)
+		logged += log_limit(&rl, 1000 + i, "peer", "bad lines");
+	ck_assert_int_eq(logged, LOG_BURST);
+	ck_assert_uint_eq(rl.suppressed, 100 - LOG_BURST);
+	/* still the same window, one ms before its end */
+	ck_assert_int_eq(log_limit(&rl, 1000 + LOG_WINDOW_MS - 1, "peer",
+	    "bad lines"), 0);
+	/* a new window: the count first, then logging again */
+	ck_assert_int_eq(log_limit(&rl, 1000 + LOG_WINDOW_MS, "peer",
+	    "bad lines"), 1);
+	ck_assert_uint_eq(rl.suppressed, 0);
+	/* 1 logged above, 31 more, then 6 counted */
+	for (i = 0; i < LOG_BURST + 5; i++)
+		log_limit(&rl, 1000 + LOG_WINDOW_MS + 1, NULL, "errors");
+	log_limit_flush(&rl, NULL, "errors");
+	log_limit_flush(&rl, NULL, "errors");	/* nothing more to say */
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_int_gt(len, 0);
+	text[len] = '\0';
+	for (n = 0, p = text; (p = strstr(p, "\n")) != NULL; p++)
+		n++;
+	ck_assert_int_eq(n, 4);
+	ck_assert_ptr_nonnull(strstr(text, "peer: more than 32 bad lines in "
+	    "60 s; counting the rest\n"));
+	ck_assert_ptr_nonnull(strstr(text, "peer: 69 more bad lines "
+	    "suppressed\n"));
+	ck_assert_ptr_nonnull(strstr(text, "]: more than 32 errors in 60 s; "
+	    "counting the rest\n"));
+	ck_assert_ptr_nonnull(strstr(text, "]: 6 more errors suppressed\n"));
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -349,6 +504,11 @@ common_suite(void)
 	tcase_add_test(tc, test_getline);
 	tcase_add_test(tc, test_buf_limits);
 	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_uc_unsafe);
+	tcase_add_test(tc, test_log_vis);
+	tcase_add_test(tc, test_json_unsafe);
+	tcase_add_test(tc, test_buf_failed);
+	tcase_add_test(tc, test_log_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

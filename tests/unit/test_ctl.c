@@ -2,9 +2,14 @@
  * real round trip through a socket with the event loop. */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +121,129 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* A socket bound at path; listening (live) or not (stale, as a killed
+ * agent leaves it). Returns the fd. */
+static int
+bound_socket(const char *path, int live)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (live)
+		ck_assert_int_eq(listen(fd, 1), 0);
+	return fd;
+}
+
+static void
+refused(struct ev_loop *loop, const char *path, const char *why)
+{
+	char err[256];
+
+	ck_assert_ptr_null(ctl_server_new(loop, path, handler, NULL, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, why) != NULL && strstr(err, path) != NULL,
+	    "%s: \"%s\" lacks \"%s\"", path, err, why);
+}
+
+/* -S PATH may name anything: only a stale socket is ever removed. */
+START_TEST(test_socket_path)
+{
+	char dir[] = "/tmp/rnsplice-ctl-test.XXXXXX", path[128], target[128];
+	char err[256], buf[16];
+	struct ev_loop *loop;
+	struct ctl_server *srv;
+	struct stat sb;
+	int fd, live;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	loop = ev_loop_new();
+
+	/* a regular file: refused, kept with its content */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	refused(loop, path, "exists and is a regular file, not a stale socket");
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	ck_assert_int_eq(memcmp(buf, "keep", 4), 0);
+
+	/* a directory */
+	snprintf(path, sizeof(path), "%s/dir", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	refused(loop, path, "is a directory");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+	ck_assert_int_eq(rmdir(path), 0);
+
+	/* symbolic links: to a file, to a stale socket, dangling */
+	snprintf(target, sizeof(target), "%s/file", dir);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ck_assert_int_eq(symlink(target, path), 0);
+	refused(loop, path, "is a symbolic link");
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISLNK(sb.st_mode));
+	ck_assert_int_eq(access(target, F_OK), 0);
+	unlink(path);
+	snprintf(target, sizeof(target), "%s/stale-target", dir);
+	close(bound_socket(target, 0));
+	ck_assert_int_eq(symlink(target, path), 0);
+	refused(loop, path, "is a symbolic link");
+	ck_assert_int_eq(lstat(target, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	unlink(path);
+	unlink(target);
+	ck_assert_int_eq(symlink("/nonexistent/x", path), 0);
+	refused(loop, path, "is a symbolic link");
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	unlink(path);
+
+	/* a fifo */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	refused(loop, path, "not a stale socket");
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	unlink(path);
+
+	/* a live socket that is not an agent's: refused, kept */
+	snprintf(path, sizeof(path), "%s/live.sock", dir);
+	live = bound_socket(path, 1);
+	refused(loop, path, "another rnsplice-agent is running");
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	close(live);
+
+	/* that socket, now stale (nobody listens): replaced */
+	srv = ctl_server_new(loop, path, handler, NULL, err, sizeof(err));
+	ck_assert_msg(srv != NULL, "%s", err);
+	/* the server removes its own socket, and only its own */
+	ctl_server_free(srv);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	srv = ctl_server_new(loop, path, handler, NULL, err, sizeof(err));
+	ck_assert_msg(srv != NULL, "%s", err);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	close(fd);
+	ctl_server_free(srv);
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	unlink(path);
+
+	unlink(target);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+	ev_loop_free(loop);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -127,6 +255,7 @@ main(void)
 	tcase_add_test(tc, test_parse_request);
 	tcase_add_test(tc, test_json_str);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_socket_path);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
