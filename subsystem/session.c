@@ -439,7 +439,9 @@ relay_check(struct session *s)
 			    strerror(errno));
 		return;
 	}
-	if (browse_settling(s->b))
+	/* a resolver still at work (avahi gives each up after a few
+	 * seconds, then the next address is tried) decides nothing yet */
+	if (browse_settling(s->b) || (e != NULL && e->pending))
 		return;
 	if (e != NULL && (e->denied || (e->resolved && !offered)))
 		session_close(s, "denied", "\"%s\" %s is not offered",
