@@ -544,6 +544,7 @@ struct remote {
 	size_t		 nports;
 	char		**refused;	/* reach.c: keys refused, any session */
 	size_t		 nrefused;
+	unsigned int	 ssh_line_used;	/* reach.c: ssh's stderr lines read */
 	unsigned int	 index;		/* configuration order */
 	unsigned long	 events;	/* ADD/UPDATE/REMOVE received */
 	struct relay_list relays;
@@ -563,6 +564,8 @@ void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
+/* Read what ssh wrote on its stderr so far (never blocks). */
+void	remote_read_stderr(struct remote *);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
 uint16_t remote_port_recall(const struct remote *, const struct svc *);

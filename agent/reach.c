@@ -213,11 +213,34 @@ refresh(struct isvc *e)
 	route_service(e->remote->agent, e, NULL);
 }
 
+/* The mux only says "Session open refused by peer"; the master logs
+ * sshd's own words ("administratively prohibited", "connect failed:
+ * Connection refused") on its stderr just before it answers. Each such
+ * line is used once, so that it is not pinned on a later refusal. */
+static const char *
+ssh_words(struct remote *r, const char *why, char *out, size_t outlen)
+{
+	const char *line, *p;
+
+	if (strcmp(why, "Session open refused by peer") != 0)
+		return why;
+	remote_read_stderr(r);	/* written before the reply: it is there */
+	if (r->ssh.nlines == r->ssh_line_used ||
+	    (line = sshm_last_line(&r->ssh)) == NULL ||
+	    strncmp(line, "channel ", 8) != 0 ||
+	    (p = strstr(line, ": open failed: ")) == NULL)
+		return why;
+	r->ssh_line_used = r->ssh.nlines;
+	snprintf(out, outlen, "%s (ssh: %s)", why, p + 15);
+	return out;
+}
+
 void
 reach_result(struct relay *rl, enum reach_result res, const char *why)
 {
 	struct remote *r = rl->remote;
 	struct isvc *e;
+	char words[sizeof(e->refused_why)];
 
 	if (rl->reported)
 		return;
@@ -238,6 +261,7 @@ reach_result(struct relay *rl, enum reach_result res, const char *why)
 		route_service(r->agent, e, NULL);
 		return;
 	case REACH_REFUSED:
+		why = ssh_words(r, why, words, sizeof(words));
 		strlcpy(e->refused_why, why, sizeof(e->refused_why));
 		mem_set(r, &e->svc, 1);
 		if (!e->refused) {

@@ -653,15 +653,20 @@ remote_read_cb(int fd, short revents, void *arg)
 	}
 }
 
-static void
-remote_stderr_cb(int fd, short revents, void *arg)
+void
+remote_read_stderr(struct remote *r)
 {
-	struct remote *r = arg;
-
-	if (sshm_read_stderr(&r->ssh, r->conf->name) == 0) {
+	if (r->err_io != NULL && sshm_read_stderr(&r->ssh,
+	    r->conf->name) == 0) {
 		ev_io_del(r->err_io);
 		r->err_io = NULL;
 	}
+}
+
+static void
+remote_stderr_cb(int fd, short revents, void *arg)
+{
+	remote_read_stderr(arg);
 }
 
 /* --- the session's life ---------------------------------------------------- */

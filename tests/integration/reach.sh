@@ -94,6 +94,18 @@ fetch() { # NAME: the page through the splice
 		grep -q "hello $LAB_ID"
 }
 synced() { cli status | grep -q "^siteA (siteA): synced"; }
+ssh_pid() {
+	cli --json status 2>/dev/null | grep -o '"ssh_pid":[0-9]*' | head -n 1 |
+		cut -d: -f2
+}
+# sshd with its new configuration, and the agent in a new session with it
+sshd_restart() {
+	local old
+	old=$(ssh_pid)
+	lab_sshd_restart arelay --sessions || t_bail "sshd restart"
+	lab_wait_for 30 eval '[ "$(ssh_pid)" != "$old" ] && synced' ||
+		t_bail "the agent did not reconnect"
+}
 
 # --- 1. direct mode ------------------------------------------------------------
 t_ok lab_wait_for 20 eval 'seen Allowed && seen Outside && seen Later' \
@@ -108,14 +120,14 @@ t_ok lab_wait_for 10 eval '! seen Outside' "after that first refusal it is gone 
 t_nok lab_exec bcli curl -sS --max-time 5 -o /dev/null "http://10.2.0.1:$po/" \
 	"and its port no longer accepts"
 out=$(cli services)
-t_ok eval 'printf "%s\n" "$out" | grep -q "\"Outside $LAB_ID\" _http._tcp not spliced: refused by the server: Session open refused by peer; next try in"' \
+t_ok eval 'printf "%s\n" "$out" | grep -q "\"Outside $LAB_ID\" _http._tcp not spliced: refused by the server: Session open refused by peer (ssh: administratively prohibited: open failed); next try in"' \
 	"rnsplice services shows it refused with ssh's reason ($(printf "%s\n" "$out" | grep Outside))"
 json=$(cli --json services)
 t_ok eval 'printf "%s" "$json" | python3 -c "
 import json, sys
 s = [x for x in json.load(sys.stdin) if x[\"name\"] == \"Outside $LAB_ID\"][0]
 assert s[\"server_refused\"] is True and not s[\"spliced\"], s
-assert s[\"refused_reason\"] == \"Session open refused by peer\", s
+assert s[\"refused_reason\"] == \"Session open refused by peer (ssh: administratively prohibited: open failed)\", s
 assert s[\"retry_in\"] >= 0, s
 "' "rnsplice --json services: refused, the reason, the retry"
 t_ok eval 'printf "%s" "$json" | python3 -c "
@@ -130,6 +142,8 @@ pl=$(port_of "Later $LAB_ID (siteA)")
 t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$pl/" \
 	"a service whose target is down fails"
 t_ok lab_wait_for 10 eval '! seen Later' "and leaves LAN B"
+t_ok eval 'cli services | grep -q "\"Later $LAB_ID\" _http._tcp not spliced: refused by the server: Session open refused by peer (ssh: connect failed: Connection refused)"' \
+	"rnsplice services gives sshd's reason: the connection was refused"
 lab_http asrv 8082 "$www" >/dev/null || t_bail "http 8082"
 t_ok lab_wait_for 30 eval 'seen Later' "it comes back by itself once the target listens (probe)"
 t_ok fetch Later "and answers"
@@ -137,8 +151,8 @@ t_ok grep -q "\"Later $LAB_ID\" (_http._tcp) at .* can be reached again" "$LAB_D
 	"the agent logs that it is reachable again"
 
 # a new session with sshd unchanged: probed first, not published
-lab_sshd_restart arelay --sessions || t_bail "sshd restart"
-t_ok lab_wait_for 30 eval 'cli status | grep -q "siteA (siteA): synced" && grep -q "\"Outside $LAB_ID\" (_http._tcp) was refused by the server before" "$LAB_DIR/agent.log"' \
+sshd_restart
+t_ok lab_wait_for 30 eval 'grep -q "\"Outside $LAB_ID\" (_http._tcp) was refused by the server before" "$LAB_DIR/agent.log"' \
 	"after a reconnect the refused service is probed before it is published"
 sleep 3
 t_nok seen Outside "sshd still refuses: it stays off LAN B"
@@ -148,7 +162,7 @@ t_ok lab_wait_for 20 eval 'seen Allowed' "the allowed one is back after the reco
 
 # sshd allows it now: back
 printf 'PermitOpen 10.1.0.2:8080 10.1.0.2:8081 10.1.0.2:8082\n' >"$SSHD_EXTRA"
-lab_sshd_restart arelay --sessions || t_bail "sshd restart"
+sshd_restart
 t_ok lab_wait_for 30 eval 'seen Outside' "PermitOpen widened: the service is back on LAN B"
 t_ok fetch Outside "and reachable"
 t_ok eval 'cli --json services | grep -q "\"name\":\"Outside $LAB_ID\".*\"server_refused\":false"' \
@@ -172,7 +186,7 @@ lab_bg asrv "$LAB_DIR/ps4.pid" avahi-publish -s -H "evil4-$LAB_ID.local" "Loop $
 	>"$LAB_DIR/ps4.log" 2>&1
 printf 'AllowTcpForwarding no\n' >"$SSHD_EXTRA"
 printf 'relay yes\n' >"$POLICY"
-lab_sshd_restart arelay --sessions || t_bail "sshd restart"
+sshd_restart
 t_ok lab_wait_for 30 eval 'seen Allowed && seen Mapped && seen Loop' \
 	"relay mode: the services, and the two crafted ones, are offered"
 t_ok fetch Allowed "an ordinary service works through the subsystem"
@@ -198,13 +212,12 @@ t_ok eval 'p=$(port_of "Loop $LAB_ID (siteA)"); lab_exec bcli curl -sS --max-tim
 
 # relay no: nothing can be carried; relay yes again: back
 printf 'relay no\n' >"$POLICY"
-lab_sshd_restart arelay --sessions || t_bail "sshd restart"
-lab_wait_for 30 synced >/dev/null
+sshd_restart
 t_ok lab_wait_for 20 eval 'seen Allowed' "relay no: published at first"
 t_nok fetch Allowed "but refused"
 t_ok lab_wait_for 10 eval '! seen Allowed' "and withdrawn"
 printf 'relay yes\n' >"$POLICY"
-lab_sshd_restart arelay --sessions || t_bail "sshd restart"
+sshd_restart
 t_ok lab_wait_for 30 eval 'seen Allowed' "relay yes: back"
 t_ok fetch Allowed "and reachable"
 t_done
