@@ -497,6 +497,8 @@ void	reach_clear(struct isvc *);
  * refused until a probe (made at once) gets through. */
 void	reach_recall(struct remote *, struct isvc *e);
 void	reach_forget_all(struct remote *);
+/* e's address or port changed: if it is refused, probe it now. */
+void	reach_kick(struct isvc *e);
 
 /* --- one remote (remote.c) ----------------------------------------------- */
 

@@ -189,6 +189,15 @@ schedule(struct isvc *e)
 }
 
 void
+reach_kick(struct isvc *e)
+{
+	if (!e->refused)
+		return;
+	e->probes = 0;
+	schedule_in(e, 0);
+}
+
+void
 reach_recall(struct remote *r, struct isvc *e)
 {
 	char *k = key_of(&e->svc);

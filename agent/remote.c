@@ -300,14 +300,17 @@ on_service(struct remote *r, struct msg *m)
 		if (strcmp(old.addr, e->svc.addr) == 0 &&
 		    old.port == e->svc.port)
 			;
-		else if (e->splice != NULL)
-			log_info("%s: \"%s\" (%s) moved to %s:%u",
-			    r->conf->name, e->svc.name, e->svc.type,
-			    e->svc.addr, e->svc.port);
-		else
-			log_debug("%s: \"%s\" (%s) moved to %s:%u",
-			    r->conf->name, e->svc.name, e->svc.type,
-			    e->svc.addr, e->svc.port);
+		else {
+			if (e->splice != NULL)
+				log_info("%s: \"%s\" (%s) moved to %s:%u",
+				    r->conf->name, e->svc.name, e->svc.type,
+				    e->svc.addr, e->svc.port);
+			else
+				log_debug("%s: \"%s\" (%s) moved to %s:%u",
+				    r->conf->name, e->svc.name, e->svc.type,
+				    e->svc.addr, e->svc.port);
+			reach_kick(e);	/* a new target may answer */
+		}
 		route_service(r->agent, e, &old);
 		svc_free(&old);
 		return;

@@ -184,9 +184,9 @@ wait_for() { # SECONDS CMD...
 cli() { "$CLI" -S "$dir/ctl.sock" "$@"; }
 
 # --- this agent's own site id
-t_ok wait_for 5 logged "selfid: refused: the server claims this agent's own site id $SELF; reconnecting in" \
+t_ok wait_for 30 logged "selfid: refused: the server claims this agent's own site id $SELF; reconnecting in" \
 	"a server with this agent's site id is refused and logged"
-t_ok sent selfid "^ERROR denied " "and told so"
+t_ok wait_for 5 sent selfid "^ERROR denied " "and told so"
 t_nok sent selfid "^BROWSE" "no BROWSE is sent to it"
 t_ok eval 'cli status | grep -A1 "^selfid" | grep -q "last error: refused: the server claims this agent.s own site id $SELF"' \
 	"rnsplice status shows why"
@@ -194,9 +194,9 @@ t_ok eval 'cli --json status | grep -q "\"name\":\"selfid\",.*\"last_error\":\"r
 	"rnsplice --json status too"
 
 # --- another remote's site id
-t_ok wait_for 10 logged "impostor: refused: the server claims site id sharedsite, which remote genuine already has" \
+t_ok wait_for 30 logged "impostor: refused: the server claims site id sharedsite, which remote genuine already has" \
 	"a server claiming a connected remote's site id is refused"
-t_ok sent impostor "^ERROR denied " "and told so"
+t_ok wait_for 5 sent impostor "^ERROR denied " "and told so"
 t_ok eval 'cli status | grep -A1 "^impostor" | grep -q "last error: refused: the server claims site id sharedsite, which remote genuine already has"' \
 	"rnsplice status shows why"
 t_ok eval 'cli status | grep -q "^genuine (genuine): synced"' "the genuine remote stays synced"
@@ -206,7 +206,7 @@ t_nok eval 'cli services | grep -q "^impostor:"' "nothing of the impostor is kep
 t_nok logged "impostor: splicing" "nothing of it is spliced"
 
 # --- _udp
-t_ok wait_for 5 logged "udp: synced: 5 services announced, 1 spliced" \
+t_ok wait_for 30 logged "udp: synced: 5 services announced, 1 spliced" \
 	"udp: only the TCP service is spliced"
 t_ok eval '[ "$(grep -c "not importing _sleep-proxy._udp services: a UDP service: rnsplice carries TCP only" "$dir/agent.log")" = 1 ]' \
 	"the refusal is logged once per type (three services, two spellings, one line)"

@@ -114,7 +114,7 @@ t_ok fetch Allowed "the allowed one answers"
 po=$(port_of "Outside $LAB_ID (siteA)")
 t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$po/" \
 	"a client's connection to the one outside PermitOpen fails (sshd refuses, relay no)"
-t_ok lab_wait_for 5 grep -q "the server refuses to connect \"Outside $LAB_ID\" .*Session open refused by peer; withdrawn from this LAN" \
+t_ok lab_wait_for 5 grep -q "the server refuses to connect \"Outside $LAB_ID\" .*Session open refused by peer (ssh: administratively prohibited: open failed); withdrawn from this LAN" \
 	"$LAB_DIR/agent.log" "the agent logs the refusal and the withdrawal"
 t_ok lab_wait_for 10 eval '! seen Outside' "after that first refusal it is gone from LAN B"
 t_nok lab_exec bcli curl -sS --max-time 5 -o /dev/null "http://10.2.0.1:$po/" \
