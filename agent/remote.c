@@ -453,12 +453,23 @@ alive_check(struct remote *r)
 		alive_done(r);
 }
 
+/* Do two remotes publish to the same audience (route.c ranks their
+ * services against each other)? */
+static int
+same_audience(const struct remote_conf *a, const struct remote_conf *b)
+{
+	return a->scope == b->scope && (a->scope != SCOPE_IFACE ||
+	    strcmp(a->ifname, b->ifname) == 0);
+}
+
 /* A server's site id names the origin of its services (PROTOCOL.md
  * section 7). One that claims this agent's own id, or the id of another
- * remote that is connected, would make its services pass for this site's
- * or for that remote's (and win the ranking against them): refused, and
- * tried again after the backoff, so that of two remotes that really share
- * a site, the second takes over when the first goes. */
+ * connected remote of the same scope, would make its services pass for
+ * this site's or for that remote's (and win the ranking against them):
+ * refused, and tried again after the backoff, so that of two remotes
+ * that really share a site, the second takes over when the first goes.
+ * Remotes of different scopes (one server for this host, the same for
+ * the LAN) do not compete: the same id is theirs to share. */
 static int
 hello_site_clash(struct remote *r)
 {
@@ -472,7 +483,8 @@ hello_site_clash(struct remote *r)
 	}
 	TAILQ_FOREACH(o, &r->agent->remotes, entry) {
 		if (o == r || !is_live(o) || o->peer_id[0] == '\0' ||
-		    strcmp(o->peer_id, r->peer_id) != 0)
+		    strcmp(o->peer_id, r->peer_id) != 0 ||
+		    !same_audience(o->conf, r->conf))
 			continue;
 		send_error(r, "denied", "another session of this agent has "
 		    "this site id");

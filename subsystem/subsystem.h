@@ -110,9 +110,10 @@ int		 policy_addr_unmap(const char *addr, char *out, size_t outlen);
  * included) with the block it lies in, or NULL for an ordinary address. */
 const char	*policy_addr_special(const char *addr,
 		    struct policy_prefix *block);
-/* May a relay session connect to addr? 0, or -1 with *cause (malloc'ed):
- * a special address needs an allow rule whose address prefix lies inside
- * that special block (e.g. "allow ... address 127.0.0.1/32"). */
+/* May this host connect to addr for the agent (offer it, relay to it)?
+ * 0, or -1 with *cause (malloc'ed): a special address needs an allow rule
+ * whose address prefix lies inside that special block (e.g. "allow ...
+ * address 127.0.0.1/32"). */
 int		 policy_relay_target(const struct policy *, const char *name,
 		    const char *type, const char *addr, char **cause);
 

@@ -5,15 +5,17 @@
 # no network, no avahi):
 #   - a server claiming this agent's own site id is refused, the reason is
 #     in `rnsplice status` and the log, no BROWSE is sent;
-#   - a server claiming the site id of another remote that is connected is
-#     refused the same way; nothing it announces is ranked or spliced, the
-#     genuine remote keeps its services;
+#   - a server claiming the site id of another remote that is connected
+#     (and publishes to the same audience) is refused the same way; nothing
+#     it announces is ranked or spliced, the genuine remote keeps its
+#     services; the same server as a remote of another scope is accepted;
 #   - _udp services are refused with a clear message, logged once per type
 #     and shown by `rnsplice services`; TCP services of the same server are
 #     spliced.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+# shellcheck disable=SC2016  # single-quoted code is expanded by eval
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -159,6 +161,10 @@ remote selfid { }
 remote genuine { }
 remote impostor { }
 remote udp { }
+remote otherscope {
+	destination genuine
+	scope interface lo
+}
 EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
@@ -204,6 +210,11 @@ t_ok eval 'cli services | grep -q "^genuine: \"Printer\" _ipp._tcp from 10.9.9.9
 	"and keeps its service"
 t_nok eval 'cli services | grep -q "^impostor:"' "nothing of the impostor is kept or ranked"
 t_nok logged "impostor: splicing" "nothing of it is spliced"
+t_ok wait_for 30 eval 'cli status | grep -q "^otherscope (genuine): synced"' \
+	"the same server for another audience (scope interface lo) is accepted"
+t_nok logged "otherscope: refused" "and not refused"
+t_ok eval 'cli services | grep -q "^otherscope: \"Printer\" _ipp._tcp from 10.9.9.9:80"' \
+	"its service is spliced for that audience"
 
 # --- _udp
 t_ok wait_for 30 logged "udp: synced: 5 services announced, 1 spliced" \

@@ -691,7 +691,9 @@ END_TEST
 START_TEST(test_table_hold)
 {
 	struct policy *p;
-	struct svctable *t = table(&p, NULL);
+	/* loopback addresses are offered only when a rule names them */
+	struct svctable *t = table(&p, "allow address 127.0.0.0/8\n"
+	    "allow all\n");
 	struct svcentry *e;
 	struct out o;
 	uint64_t due;
@@ -786,6 +788,46 @@ START_TEST(test_table_policy_address)
 	out_reset(&o, -1);
 	flush(t, &o, 0, 1);
 	want_lines(&o, 1, "REMOVE 1");
+	svctable_free(t);
+	policy_free(p);
+}
+END_TEST
+
+/* A record that points at this host itself is not offered (whatever the
+ * mode, the agent's LAN would reach this host's loopback), unless a rule
+ * names the range. */
+START_TEST(test_table_special_address)
+{
+	struct policy *p;
+	struct svctable *t = table(&p, "");
+	struct svcentry *e;
+	struct out o;
+	int i, pr;
+
+	e = observe(t, "Crafted", 2, V4, 0);
+	observe(t, "Crafted", 2, V6, 0);
+	resolve(t, e, "127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 0);
+	ck_assert_int_eq(e->denied, 1);
+	ck_assert_int_eq(svctable_pick(e, &i, &pr), 1);
+	svctable_clear_active(t, e);
+	svctable_set_active(t, e, (void *)1, i, pr);
+	resolve(t, e, "::ffff:127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 0);
+	ck_assert_int_eq(svctable_pick(e, &i, &pr), 0);
+	out_reset(&o, -1);
+	flush(t, &o, 0, 1);
+	ck_assert_int_eq(o.n, 0);	/* never offered */
+	svctable_free(t);
+	policy_free(p);
+
+	t = table(&p, "allow address 127.0.0.1/32\nallow all\n");
+	e = observe(t, "Local", 2, V4, 0);
+	resolve(t, e, "127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 1);
+	out_reset(&o, -1);
+	flush(t, &o, 0, 1);
+	want_lines(&o, 1, "ADD 1 Local _http._tcp 127.0.0.1 631");
 	svctable_free(t);
 	policy_free(p);
 }
@@ -944,6 +986,7 @@ subsystem_suite(void)
 	tcase_add_test(tt, test_table_hold);
 	tcase_add_test(tt, test_table_max_services);
 	tcase_add_test(tt, test_table_policy_address);
+	tcase_add_test(tt, test_table_special_address);
 	tcase_add_test(tt, test_table_hops);
 	tcase_add_test(tt, test_table_restart);
 	tcase_add_test(tt, test_table_toobig_and_release);
