@@ -153,6 +153,8 @@ find(const struct relay *rl)
 	return NULL;
 }
 
+static void	schedule(struct isvc *);
+
 static void
 probe_cb(void *arg)
 {
@@ -164,11 +166,9 @@ probe_cb(void *arg)
 	log_debug("%s: probing \"%s\" (%s)", r->conf->name, e->svc.name,
 	    e->svc.type);
 	if (relay_probe(r, e) == -1) {
-		/* no relay to report back: try later */
+		/* no relay to report back (max-relays): try later */
 		e->probes++;
-		e->probe_at = ev_now_ms() + reach_backoff_ms(e->probes,
-		    arc4random());
-		ev_timer_set(e->probe_t, e->probe_at - ev_now_ms());
+		schedule(e);
 	}
 }
 
