@@ -226,11 +226,18 @@ struct isvc {
 	struct svc	 svc;		/* as the subsystem announced it */
 	struct remote	*remote;
 	int		 imported;	/* spliced here */
-	char		 skip[160];	/* why not, when not imported */
+	char		 skip[512];	/* why not, when not imported */
 	int		 eligible;	/* import_decide() said yes: a candidate */
 	struct splice_meta meta;	/* as we re-publish it */
 	char		 want[DNSSD_MAXNAME + 1];	/* name we would use */
 	struct origin	*origin;	/* route.c, while eligible */
+	/* reach.c: the server would not connect it (a refused forward or
+	 * relay): not a candidate until a probe gets through */
+	int		 refused;
+	char		 refused_why[384];
+	unsigned int	 probes;	/* refused probes in a row */
+	uint64_t	 probe_at;	/* ms, when the next probe goes */
+	struct ev_timer	*probe_t;
 	TAILQ_ENTRY(isvc) olink;	/* the origin's candidates */
 	struct splice	*splice;
 	TAILQ_ENTRY(isvc) entry;
@@ -267,6 +274,10 @@ void	isvc_free(struct isvc *);
 int	import_decide(const struct txt *, const char *self, const char *peer,
 	    unsigned int maxhops, struct splice_meta *out, char *why,
 	    size_t whylen);
+/* 1 for a type the agent can carry (_tcp); a _udp service is refused:
+ * its listener would be TCP, a service no client could use. */
+#define IMPORT_UDP_WHY	"a UDP service: rnsplice carries TCP only"
+int	import_type_carried(const char *type);
 /* The name at the origin (metadata n= or the name as announced). */
 const char *import_origin_name(const struct isvc *);
 /* Copy of txt with the metadata item replaced or appended. */
@@ -480,12 +491,17 @@ struct relay {
 	struct buf	 up, down;	/* client->server, server->client */
 	int		 up_eof, down_eof, up_done, down_done;
 	unsigned long long bytes_up, bytes_down;
+	int		 probe;		/* reach.c's, not a client's */
+	int		 reported;	/* reach_result() was told */
 	TAILQ_ENTRY(relay) entry;
 };
 TAILQ_HEAD(relay_list, relay);
 
 void	relay_accept(struct remote *, struct splice *, int fd,
 	    const struct sockaddr *, socklen_t);
+/* A connection of our own to e, on the path a client's would take, to
+ * learn whether the server connects it again (reach.c). 0, or -1. */
+int	relay_probe(struct remote *, const struct isvc *e);
 void	relay_free(struct relay *);
 const char *relay_state_name(const struct relay *);
 /* Every connection through r is cut (the master is gone): say so. */
@@ -494,6 +510,35 @@ void	relay_cut_all(struct remote *, const char *why);
 unsigned int relay_session_limit(const struct remote *);
 /* The remote's queue timer: open waiting sessions, expire old ones. */
 void	relay_queue_cb(void *);
+
+/* --- reachability (reach.c) ---------------------------------------------- */
+
+/* Discovery implies reachability: a service the server refuses to connect
+ * (PermitOpen, "relay no", a dead target) leaves the LAN at its first
+ * refusal and is probed with backoff until it gets through. */
+#define REACH_PROBE_MIN_MS	2000
+#define REACH_PROBE_MAX_MS	120000
+
+enum reach_result {
+	REACH_OK,		/* the forward or relay opened */
+	REACH_REFUSED,		/* the server would not connect it */
+	REACH_FAILED		/* something else went wrong */
+};
+
+/* relay.c tells how a connection's open ended (at most once each). */
+void	reach_result(struct relay *, enum reach_result, const char *why);
+/* "refused by the server: WHY; next try in N s" */
+void	reach_skip(const struct isvc *, char *out, size_t outlen);
+/* ms until the next probe (0: none pending). */
+uint64_t reach_retry_in(const struct isvc *);
+unsigned int reach_backoff_ms(unsigned int probes, uint32_t rnd);
+void	reach_clear(struct isvc *);
+/* A new session announced e: if an earlier one was refused it, e stays
+ * refused until a probe (made at once) gets through. */
+void	reach_recall(struct remote *, struct isvc *e);
+void	reach_forget_all(struct remote *);
+/* e's address or port changed: if it is refused, probe it now. */
+void	reach_kick(struct isvc *e);
 
 /* --- one remote (remote.c) ----------------------------------------------- */
 
@@ -539,6 +584,9 @@ struct remote {
 	size_t		 nimported;
 	struct portmem	*ports;
 	size_t		 nports;
+	char		**refused;	/* reach.c: keys refused, any session */
+	size_t		 nrefused;
+	unsigned int	 ssh_line_used;	/* reach.c: ssh's stderr lines read */
 	unsigned int	 index;		/* configuration order */
 	unsigned long	 events;	/* ADD/UPDATE/REMOVE received */
 	struct relay_list relays;
@@ -570,7 +618,7 @@ void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
-/* Read what ssh has written to its stderr so far. */
+/* Read what ssh wrote on its stderr so far (never blocks). */
 void	remote_read_stderr(struct remote *);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);

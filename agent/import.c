@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "escape.h"
@@ -49,6 +50,14 @@ import_decide(const struct txt *txt, const char *self, const char *peer,
 	}
 	*out = m;
 	return 1;
+}
+
+int
+import_type_carried(const char *type)
+{
+	size_t len = strlen(type);
+
+	return len >= 5 && strcasecmp(type + len - 5, "._tcp") == 0;
 }
 
 const char *

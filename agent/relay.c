@@ -228,6 +228,11 @@ relay_fail(struct relay *rl, const char *what, const char *why)
 {
 	struct remote *r = rl->remote;
 
+	if (rl->probe) {
+		reach_result(rl, REACH_FAILED, why);
+		relay_free(rl);
+		return;
+	}
 	r->relays_failed++;
 	if (rl->direct_error[0] != '\0' && rl->via_subsystem)
 		log_warnx("%s: connection from %s to \"%s\" (%s) failed: %s; "
@@ -486,6 +491,27 @@ relay_arm(struct relay *rl)
 		    buf_room(&rl->down) > 0 ? POLLIN : 0);
 }
 
+/* The subsystem's ERROR for a RELAY: "denied" (relay no, its policy, a
+ * target it will not connect to) and "connect" (the service does not
+ * answer) mean the server will not carry this service; "limit",
+ * "no-service" (a REMOVE is on its way) and the rest are passing. */
+static void
+relay_refused(struct relay *rl, const char *code, const char *err)
+{
+	char why[sizeof(rl->direct_error) + 256 + 32];
+
+	if (strcmp(code, "denied") != 0 && strcmp(code, "connect") != 0) {
+		reach_result(rl, REACH_FAILED, err);
+		return;
+	}
+	if (rl->direct_error[0] != '\0')
+		snprintf(why, sizeof(why), "%s; through the subsystem: %s",
+		    rl->direct_error, err);
+	else
+		snprintf(why, sizeof(why), "%s", err);
+	reach_result(rl, REACH_REFUSED, why);
+}
+
 /* HELLO, then RELAYING or ERROR, from the subsystem. 1: go on copying,
  * 0: need more, -1: the relay is gone. */
 static int
@@ -527,6 +553,7 @@ handshake(struct relay *rl)
 			msg_free(&m);
 			rl->state = RELAY_COPYING;
 			opened(rl);
+			reach_result(rl, REACH_OK, NULL);
 			if (rl->fallback && !r->relay_mode) {
 				r->relay_mode = 1;
 				log_warnx("%s: the server refuses TCP forwarding "
@@ -541,6 +568,7 @@ handshake(struct relay *rl)
 			return 1;
 		case MSG_ERROR:
 			snprintf(err, sizeof(err), "%s: %s", m.code, m.text);
+			relay_refused(rl, m.code, err);
 			msg_free(&m);
 			relay_fail(rl, "the subsystem refused: ", err);
 			return -1;
@@ -737,6 +765,7 @@ relay_ctl_cb(int fd, short revents, void *arg)
 			if (!rl->via_subsystem) {
 				rl->state = RELAY_OPEN;
 				close_fd(&rl->sock);	/* the master's now */
+				reach_result(rl, REACH_OK, NULL);
 				log_debug("%s: relay %u for %s to \"%s\" (%s) "
 				    "open in %llu ms", r->conf->name, rl->rid,
 				    rl->client, rl->name, rl->target,
@@ -763,6 +792,7 @@ relay_ctl_cb(int fd, short revents, void *arg)
 				session_refused(rl);
 				return;
 			}
+			reach_result(rl, REACH_REFUSED, rl->mr.reason);
 			snprintf(why, sizeof(why), "%s; ssh: %s",
 			    rl->mr.reason, ssh_words(r));
 			relay_fail(rl, "the forward was refused: ", why);
@@ -867,4 +897,49 @@ relay_accept(struct remote *r, struct splice *sp, int fd,
 		open_session(rl);
 	else
 		start_direct(rl, s->addr, s->port);
+}
+
+/* --- probes (reach.c) -------------------------------------------------------- */
+
+int
+relay_probe(struct remote *r, const struct isvc *e)
+{
+	const struct svc *s = &e->svc;
+	struct relay *rl;
+	int sv[2];
+
+	if (r->nrelays >= r->conf->max_relays)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		log_warn("%s: probe: socketpair", r->conf->name);
+		return -1;
+	}
+	/* the "client" says nothing and is gone: the forward ends as soon as
+	 * it is open */
+	close(sv[1]);
+	if ((rl = calloc(1, sizeof(*rl))) == NULL) {
+		close(sv[0]);
+		return -1;
+	}
+	rl->remote = r;
+	rl->probe = 1;
+	rl->rid = ++r->agent->next_rid;
+	rl->ctl = rl->to = rl->from = -1;
+	rl->sock = sv[0];
+	rl->started = ev_now_ms();
+	strlcpy(rl->name, s->name, sizeof(rl->name));
+	strlcpy(rl->type, s->type, sizeof(rl->type));
+	strlcpy(rl->domain, s->domain, sizeof(rl->domain));
+	snprintf(rl->target, sizeof(rl->target), strchr(s->addr, ':') ?
+	    "[%s]:%u" : "%s:%u", s->addr, s->port);
+	strlcpy(rl->client, "probe", sizeof(rl->client));
+	TAILQ_INSERT_TAIL(&r->relays, rl, entry);
+	r->nrelays++;
+	/* start_* report their own failures (relay_fail -> reach_result) */
+	if (r->relay_mode)
+		start_subsystem(rl);
+	else
+		start_direct(rl, s->addr, s->port);
+	return 0;
 }

@@ -297,20 +297,24 @@ on_service(struct remote *r, struct msg *m)
 		return;
 	case SVC_ADDED:
 		e->remote = r;
+		reach_recall(r, e);
 		route_service(r->agent, e, NULL);
 		return;
 	case SVC_UPDATED:
 		if (strcmp(old.addr, e->svc.addr) == 0 &&
 		    old.port == e->svc.port)
 			;
-		else if (e->splice != NULL)
-			log_info("%s: \"%s\" (%s) moved to %s:%u",
-			    r->conf->name, e->svc.name, e->svc.type,
-			    e->svc.addr, e->svc.port);
-		else
-			log_debug("%s: \"%s\" (%s) moved to %s:%u",
-			    r->conf->name, e->svc.name, e->svc.type,
-			    e->svc.addr, e->svc.port);
+		else {
+			if (e->splice != NULL)
+				log_info("%s: \"%s\" (%s) moved to %s:%u",
+				    r->conf->name, e->svc.name, e->svc.type,
+				    e->svc.addr, e->svc.port);
+			else
+				log_debug("%s: \"%s\" (%s) moved to %s:%u",
+				    r->conf->name, e->svc.name, e->svc.type,
+				    e->svc.addr, e->svc.port);
+			reach_kick(e);	/* a new target may answer */
+		}
 		route_service(r->agent, e, &old);
 		svc_free(&old);
 		return;
@@ -453,6 +457,48 @@ alive_check(struct remote *r)
 		alive_done(r);
 }
 
+/* Do two remotes publish to the same audience (route.c ranks their
+ * services against each other)? */
+static int
+same_audience(const struct remote_conf *a, const struct remote_conf *b)
+{
+	return a->scope == b->scope && (a->scope != SCOPE_IFACE ||
+	    strcmp(a->ifname, b->ifname) == 0);
+}
+
+/* A server's site id names the origin of its services (PROTOCOL.md
+ * section 7). One that claims this agent's own id, or the id of another
+ * connected remote of the same scope, would make its services pass for
+ * this site's or for that remote's (and win the ranking against them):
+ * refused, and tried again after the backoff, so that of two remotes
+ * that really share a site, the second takes over when the first goes.
+ * Remotes of different scopes (one server for this host, the same for
+ * the LAN) do not compete: the same id is theirs to share. */
+static int
+hello_site_clash(struct remote *r)
+{
+	struct remote *o;
+
+	if (strcmp(r->peer_id, r->agent->siteid) == 0) {
+		send_error(r, "denied", "this agent has the same site id");
+		remote_lost(r, 0, "refused: the server claims this agent's own "
+		    "site id %s", r->peer_id);
+		return 1;
+	}
+	TAILQ_FOREACH(o, &r->agent->remotes, entry) {
+		if (o == r || !is_live(o) || o->peer_id[0] == '\0' ||
+		    strcmp(o->peer_id, r->peer_id) != 0 ||
+		    !same_audience(o->conf, r->conf))
+			continue;
+		send_error(r, "denied", "another session of this agent has "
+		    "this site id");
+		remote_lost(r, 0, "refused: the server claims site id %s, which "
+		    "remote %s already has", r->peer_id, o->conf->name);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 h_hello(struct remote *r, struct msg *m)
 {
@@ -479,9 +525,8 @@ h_hello(struct remote *r, struct msg *m)
 	r->maxhops = hops < r->agent->conf->max_hops ? hops :
 	    r->agent->conf->max_hops;
 	r->maxline = m->maxline ? m->maxline : PROTO_MAXLINE;
-	if (strcmp(r->peer_id, r->agent->siteid) == 0)
-		log_warnx("%s: the server has this site's own id %s: its "
-		    "services count as loops", r->conf->name, r->peer_id);
+	if (hello_site_clash(r))
+		return;
 	alive_check(r);
 	if (!is_live(r))
 		return;
@@ -968,5 +1013,6 @@ remote_free(struct remote *r)
 	for (i = 0; i < r->nports; i++)
 		free(r->ports[i].key);
 	free(r->ports);
+	reach_forget_all(r);
 	free(r);
 }

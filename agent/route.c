@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "event.h"
@@ -88,6 +89,8 @@ struct routes {
 	struct ev_timer		*hold_t;
 	uint64_t		 hold_next;	/* when hold_t fires; 0: idle */
 	struct route_stats	 st;
+	char			**told;		/* _udp types logged once */
+	size_t			 ntold;
 };
 
 /* --- ranking (pure) ------------------------------------------------------- */
@@ -521,6 +524,45 @@ same_instance(const struct svc *a, const struct svc *b)
 	    strcmp(a->domain, b->domain) == 0;
 }
 
+/* Log once per type (and agent) that a type cannot be carried. */
+static void
+tell_type(struct routes *rt, const struct remote *r, const char *type)
+{
+	char **n;
+	size_t i;
+
+	for (i = 0; i < rt->ntold; i++)
+		if (strcasecmp(rt->told[i], type) == 0)
+			return;
+	log_warnx("%s: not importing %s services: %s", r->conf->name, type,
+	    IMPORT_UDP_WHY);
+	if (rt->ntold >= 256 || (n = reallocarray(rt->told, rt->ntold + 1,
+	    sizeof(*n))) == NULL)
+		return;
+	rt->told = n;
+	if ((rt->told[rt->ntold] = strdup(type)) != NULL)
+		rt->ntold++;
+}
+
+/* Services that are not candidates whatever their metadata says: types
+ * that cannot be carried, services the server refused to connect to
+ * (reach.c). 1 if e was set aside. */
+static int
+set_aside(struct routes *rt, struct isvc *e)
+{
+	if (!import_type_carried(e->svc.type)) {
+		tell_type(rt, e->remote, e->svc.type);
+		strlcpy(e->skip, IMPORT_UDP_WHY, sizeof(e->skip));
+	} else if (e->refused)
+		reach_skip(e, e->skip, sizeof(e->skip));
+	else
+		return 0;
+	withdraw(rt, e, "%s", e->skip);
+	detach(rt, e);
+	e->eligible = 0;
+	return 1;
+}
+
 void
 route_service(struct agent *a, struct isvc *e, const struct svc *old)
 {
@@ -532,6 +574,8 @@ route_service(struct agent *a, struct isvc *e, const struct svc *old)
 	const char *oname;
 	int loop;
 
+	if (set_aside(rt, e))
+		return;
 	if (!import_decide(&e->svc.txt, a->siteid, r->peer_id, r->maxhops,
 	    &meta, why, sizeof(why))) {
 		loop = strncmp(why, "loop", 4) == 0;
@@ -672,6 +716,9 @@ routes_free(struct routes *rt)
 		return;
 	ev_timer_del(rt->run_t);
 	ev_timer_del(rt->hold_t);
+	while (rt->ntold > 0)
+		free(rt->told[--rt->ntold]);
+	free(rt->told);
 	RB_FOREACH_SAFE(o, origin_tree, &rt->tree, next) {
 		RB_REMOVE(origin_tree, &rt->tree, o);
 		free(o->key);

@@ -116,6 +116,14 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	    "false");
 	if (e->eligible)
 		json_path(b, &e->meta);
+	buf_putf(b, ",\"server_refused\":%s", e->refused ? "true" :
+	    "false");
+	if (e->refused) {
+		buf_putf(b, ",\"refused_reason\":");
+		json_str(b, e->refused_why);
+		buf_putf(b, ",\"retry_in\":%.1f", (double)reach_retry_in(e) /
+		    1000);
+	}
 	if (sp == NULL) {
 		buf_putf(b, ",\"skipped\":");
 		json_str(b, e->skip);
@@ -242,6 +250,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 	const struct splice *sp;
 	struct route_stats st;
 	char vname[1024], vpub[1024], vskip[4 * sizeof(e->skip)];
+	char skip[sizeof(e->skip)];
 
 	if (!valid_what(what))
 		return -1;
@@ -295,7 +304,13 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				 * reaches the terminal raw */
 				log_vis(vname, sizeof(vname), e->svc.name);
 				if ((sp = e->splice) == NULL) {
-					log_vis(vskip, sizeof(vskip), e->skip);
+					if (e->refused) {
+						/* the retry time as of now */
+						reach_skip(e, skip, sizeof(skip));
+						log_vis(vskip, sizeof(vskip), skip);
+					} else
+						log_vis(vskip, sizeof(vskip),
+						    e->skip);
 					buf_putf(b, "%s: \"%s\" %s not spliced: "
 					    "%s", r->conf->name, vname,
 					    e->svc.type, vskip);

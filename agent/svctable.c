@@ -35,6 +35,7 @@ isvc_free(struct isvc *e)
 {
 	if (e == NULL)
 		return;
+	reach_clear(e);
 	svc_free(&e->svc);
 	free(e);
 }

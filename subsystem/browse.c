@@ -226,6 +226,14 @@ make_state(int ifindex, const char *host, const AvahiAddress *a,
 		if (inet_ntop(AF_INET, &a->data.ipv4.address, addr,
 		    sizeof(addr)) == NULL)
 			return "bad address";
+	} else if (a->proto == AVAHI_PROTO_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)
+	    a->data.ipv6.address)) {
+		/* an IPv4 address in IPv6 clothes: policy, relay socket and
+		 * agent all see it as the IPv4 address it is */
+		if (inet_ntop(AF_INET, a->data.ipv6.address + 12, addr,
+		    sizeof(addr)) == NULL)
+			return "bad address";
 	} else if (a->proto == AVAHI_PROTO_INET6) {
 		if (inet_ntop(AF_INET6, a->data.ipv6.address, addr,
 		    sizeof(addr)) == NULL)
@@ -542,6 +550,11 @@ tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
 	case AVAHI_BROWSER_NEW:
 		if (!proto_valid_type(type)) {
 			log_debug("ignoring service type \"%s\"", type);
+			return;
+		}
+		if (!browse_type_carried(type)) {
+			log_debug("type %s: not offered (%s)", type,
+			    BROWSE_UDP_WHY);
 			return;
 		}
 		if (policy_match(b->pol, NULL, type, NULL, NULL) ==
@@ -904,6 +917,11 @@ browse_set_types(struct browse *b, char *const *types, size_t ntypes)
 				sb_free(b, sb);
 		}
 		for (i = 0; i < ntypes; i++) {
+			if (!browse_type_carried(types[i])) {
+				log_info("type %s: not offered (%s)",
+				    types[i], BROWSE_UDP_WHY);
+				continue;
+			}
 			if (policy_match(b->pol, NULL, types[i], NULL, NULL) ==
 			    POLICY_DENY) {
 				log_debug("type %s: hidden by policy",
@@ -916,6 +934,16 @@ browse_set_types(struct browse *b, char *const *types, size_t ntypes)
 	settle_begin(b);
 	check_settled(b);
 	return 0;
+}
+
+/* Only TCP is carried (relays are byte streams): a _udp service offered
+ * to an agent could never be reached through it. */
+int
+browse_type_carried(const char *type)
+{
+	size_t len = strlen(type);
+
+	return len >= 5 && strcasecmp(type + len - 5, "._tcp") == 0;
 }
 
 int

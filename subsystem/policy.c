@@ -181,8 +181,13 @@ policy_prefix_match(const struct policy_prefix *pf, const char *addr)
 		return 0;
 	if ((zone = strchr(tmp, '%')) != NULL)
 		*zone = '\0';
-	if (inet_pton(pf->af, tmp, a) != 1)
-		return 0;
+	if (inet_pton(pf->af, tmp, a) != 1) {
+		/* ::ffff:a.b.c.d is the IPv4 address a.b.c.d */
+		if (pf->af != AF_INET || inet_pton(AF_INET6, tmp, a) != 1 ||
+		    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)a))
+			return 0;
+		memmove(a, a + 12, 4);
+	}
 	full = pf->len / 8;
 	rest = pf->len % 8;
 	if (memcmp(a, pf->addr, full) != 0)
@@ -581,4 +586,105 @@ policy_match(const struct policy *p, const char *name, const char *type,
 	if (possible == 3)
 		return POLICY_MAYBE;
 	return possible == 2 ? POLICY_ALLOW : POLICY_DENY;
+}
+
+/* ------------------------------------------------------------------------
+ * Relay targets. A relay session connects from the server host itself, so
+ * an address that names the host (loopback, unspecified) or no host at all
+ * (multicast, broadcast) is refused, whatever a device announced, unless a
+ * rule names that range on purpose. */
+
+static const struct special {
+	int		 af;
+	const char	*prefix;
+	const char	*what;
+} specials[] = {
+	{ AF_INET,  "0.0.0.0/8",		"unspecified" },
+	{ AF_INET,  "127.0.0.0/8",		"loopback" },
+	{ AF_INET,  "224.0.0.0/4",		"multicast" },
+	{ AF_INET,  "255.255.255.255/32",	"broadcast" },
+	{ AF_INET6, "::/128",			"unspecified" },
+	{ AF_INET6, "::1/128",			"loopback" },
+	{ AF_INET6, "ff00::/8",			"multicast" },
+};
+
+int
+policy_addr_unmap(const char *addr, char *out, size_t outlen)
+{
+	char tmp[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	struct in6_addr a6;
+
+	if (strlcpy(tmp, addr, sizeof(tmp)) >= sizeof(tmp) ||
+	    strchr(tmp, '%') != NULL || inet_pton(AF_INET6, tmp, &a6) != 1 ||
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		if (strlcpy(out, addr, outlen) >= outlen)
+			return -1;
+		return 0;
+	}
+	if (inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)outlen) ==
+	    NULL)
+		return -1;
+	return 1;
+}
+
+/* Is prefix inner wholly inside prefix outer? */
+static int
+prefix_within(const struct policy_prefix *inner,
+    const struct policy_prefix *outer)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (inner->af != outer->af || inner->len < outer->len)
+		return 0;
+	if (inet_ntop(inner->af, inner->addr, text, sizeof(text)) == NULL)
+		return 0;
+	return policy_prefix_match(outer, text);
+}
+
+const char *
+policy_addr_special(const char *addr, struct policy_prefix *block)
+{
+	char plain[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	struct policy_prefix pf;
+	char *cause = NULL;
+	size_t i;
+
+	if (policy_addr_unmap(addr, plain, sizeof(plain)) == -1)
+		return "unusable";
+	for (i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		if (policy_parse_prefix(specials[i].prefix, &pf, &cause) ==
+		    -1) {
+			free(cause);	/* cannot happen: the table is ours */
+			return "unusable";
+		}
+		if (policy_prefix_match(&pf, plain)) {
+			if (block != NULL)
+				*block = pf;
+			return specials[i].what;
+		}
+	}
+	return NULL;
+}
+
+int
+policy_relay_target(const struct policy *p, const char *name,
+    const char *type, const char *addr, char **cause)
+{
+	const struct policy_rule *rule = NULL;
+	struct policy_prefix block;
+	const char *what;
+
+	*cause = NULL;
+	if ((what = policy_addr_special(addr, &block)) == NULL)
+		return 0;
+	if (strcmp(what, "unusable") != 0 &&
+	    policy_match(p, name, type, addr, &rule) == POLICY_ALLOW &&
+	    rule != NULL && rule->has_prefix &&
+	    prefix_within(&rule->prefix, &block))
+		return 0;	/* an explicit allow rule for this range */
+	if (asprintf(cause, "address %s is %s %s address: relay sessions do "
+	    "not connect there unless an \"allow ... address\" rule names it",
+	    addr, what[0] == 'u' ? "an" : "a", what) == -1)
+		*cause = NULL;
+	return -1;
 }

@@ -10,6 +10,9 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -391,10 +394,36 @@ relay_connected(void *arg, int fd, const char *err)
 	}
 }
 
+/* The address to connect to, in its own family (an IPv4-mapped address
+ * becomes IPv4); never the server host itself through a crafted record. */
+static int
+relay_target(struct session *s, const struct svcentry *e, char *addr,
+    size_t addrlen)
+{
+	char *cause = NULL;
+
+	if (policy_relay_target(s->pol, e->name, e->type, e->state.addr,
+	    &cause) == -1) {
+		log_warnx("relay to \"%s\" %s refused: %s", e->name, e->type,
+		    cause != NULL ? cause : "bad address");
+		session_close(s, "denied", "\"%s\" %s: %s", e->name, e->type,
+		    cause != NULL ? cause : "bad address");
+		free(cause);
+		return -1;
+	}
+	if (policy_addr_unmap(e->state.addr, addr, addrlen) == -1) {
+		session_close(s, "internal", "\"%s\" %s: address %s too long",
+		    e->name, e->type, e->state.addr);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 relay_check(struct session *s)
 {
 	struct svcentry *e;
+	char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	int offered;
 
 	if (s->state != ST_RELAY_WAIT || s->relay != NULL)
@@ -408,16 +437,20 @@ relay_check(struct session *s)
 	offered = e != NULL && svctable_offered(s->t, e);
 	if (offered && !e->pending &&
 	    (browse_cache_done(s->b) || !browse_settling(s->b))) {
+		if (relay_target(s, e, addr, sizeof(addr)) == -1)
+			return;
 		log_info("relay to \"%s\" %s at %s port %u", e->name, e->type,
-		    e->state.addr, e->state.port);
-		s->relay = relay_connect(s->loop, e->state.addr, e->state.port,
+		    addr, e->state.port);
+		s->relay = relay_connect(s->loop, addr, e->state.port,
 		    relay_connected, s);
 		if (s->relay == NULL)
 			session_close(s, "internal", "relay: %s",
 			    strerror(errno));
 		return;
 	}
-	if (browse_settling(s->b))
+	/* a resolver still at work (avahi gives each up after a few
+	 * seconds, then the next address is tried) decides nothing yet */
+	if (browse_settling(s->b) || (e != NULL && e->pending))
 		return;
 	/* BROWSE_SETTLE_MAX_MS suits browse sessions, which send what they
 	 * have and go on. A relay names one service the agent saw a moment
@@ -526,6 +559,11 @@ on_relay(struct session *s, struct msg *m)
 	if (!s->pol->relay) {
 		session_close(s, "denied", "relay sessions are disabled on "
 		    "this server");
+		return;
+	}
+	if (!browse_type_carried(m->svc.type)) {
+		session_close(s, "denied", "\"%s\" %s: %s", m->svc.name,
+		    m->svc.type, BROWSE_UDP_WHY);
 		return;
 	}
 	if (policy_match(s->pol, m->svc.name, m->svc.type, NULL, NULL) ==

@@ -98,9 +98,24 @@ int		 policy_match(const struct policy *, const char *name,
 /* Parse "10.1.0.0/24", "fe80::/10", "::1" (a host). */
 int		 policy_parse_prefix(const char *, struct policy_prefix *,
 		    char **cause);
-/* Does the address text (IPv4, IPv6, IPv6%zone) lie in the prefix? */
+/* Does the address text (IPv4, IPv6, IPv6%zone) lie in the prefix? An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 prefixes as the
+ * IPv4 address it is. */
 int		 policy_prefix_match(const struct policy_prefix *,
 		    const char *addr);
+/* The IPv4 text of an IPv4-mapped address (1), else addr unchanged (0);
+ * -1 if out is too small. */
+int		 policy_addr_unmap(const char *addr, char *out, size_t outlen);
+/* "loopback", "unspecified", "multicast", "broadcast" (IPv4-mapped forms
+ * included) with the block it lies in, or NULL for an ordinary address. */
+const char	*policy_addr_special(const char *addr,
+		    struct policy_prefix *block);
+/* May this host connect to addr for the agent (offer it, relay to it)?
+ * 0, or -1 with *cause (malloc'ed): a special address needs an allow rule
+ * whose address prefix lies inside that special block (e.g. "allow ...
+ * address 127.0.0.1/32"). */
+int		 policy_relay_target(const struct policy *, const char *name,
+		    const char *type, const char *addr, char **cause);
 
 /* ------------------------------------------------------------------------
  * svctable.c: every service instance (name, type, domain) the browsers
@@ -252,6 +267,10 @@ void		 browse_free(struct browse *);
 /* The types to browse (ntypes 0: every type the LAN announces). */
 int		 browse_set_types(struct browse *, char *const *types,
 		    size_t ntypes);
+/* Is the type one that can be carried (TCP)? _udp types are never
+ * browsed nor offered. */
+#define BROWSE_UDP_WHY	"rnsplice carries TCP only, not datagrams"
+int		 browse_type_carried(const char *type);
 /* Relay sessions: only track this instance name. */
 int		 browse_set_name(struct browse *, const char *name);
 int		 browse_up(const struct browse *);

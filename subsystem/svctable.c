@@ -351,12 +351,24 @@ svctable_resolved(struct svctable *t, struct svcentry *e,
     const struct svc *st, uint64_t now)
 {
 	struct svc n;
+	char *cause = NULL;
 
 	answered(t, e);
 	if (policy_match(t->pol, e->name, e->type, st->addr, NULL) !=
 	    POLICY_ALLOW) {
 		log_debug("%s.%s: address %s refused by policy", e->name,
 		    e->type, st->addr);
+		e->denied = 1;
+		active_failed(t, e, now);
+		return;
+	}
+	if (policy_relay_target(t->pol, e->name, e->type, st->addr,
+	    &cause) == -1) {
+		/* a crafted record must not lend this host's loopback to
+		 * the agent's LAN, in direct mode either */
+		log_debug("%s.%s: %s", e->name, e->type, cause != NULL ?
+		    cause : "address refused");
+		free(cause);
 		e->denied = 1;
 		active_failed(t, e, now);
 		return;

@@ -62,7 +62,9 @@ if [ "$dest" != nomux ] && [ "$dest" != denied ]; then
 		sleep 0.01
 	done
 fi
-hello() { printf 'HELLO 1.0 fakesrv subsystem relay,update maxline=16384\n'; }
+# each fake server is a site of its own: an agent refuses a second
+# connected server with the same site id
+hello() { printf 'HELLO 1.0 fake%s subsystem relay,update maxline=16384\n' "$dest"; }
 svc() { # ID NAME [TXT...]
 	local id=$1 name=$2
 	shift 2

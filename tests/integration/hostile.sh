@@ -110,7 +110,8 @@ def w(b):
     out.write(b); out.flush()
 def svc(i, name, port=b"80", addr=b"10.9.9.9", typ=b"_http._tcp", txt=b""):
     return b"ADD %d %s %s local h.local %s %s%s\n" % (i, name, typ, addr, port, txt)
-w(b"HELLO 1.0 fakesrv subsystem relay,update maxline=16384\n")
+# a site of its own: an agent refuses a second server with one site id
+w(b"HELLO 1.0 fake%s subsystem relay,update maxline=16384\n" % dest.encode())
 inp = open(inpath, "ab", buffering=0)
 def readline():
     l = sys.stdin.buffer.readline()

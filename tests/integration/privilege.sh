@@ -13,7 +13,8 @@
 #    for the test: the account can splice (agent -> bcli -> asrv works) but
 #    gets no shell (ForceCommand runs the subsystem), no tty, no remote
 #    forwarding, no forwarding to anything outside PermitOpen, even for a
-#    service the subsystem advertises.
+#    service the subsystem advertises: that one leaves LAN B at its first
+#    refusal.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -222,6 +223,10 @@ t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$po/" \
 	"but it cannot be reached: sshd refuses (PermitOpen), the subsystem too (relay no)"
 t_ok lab_wait_for 5 grep -q "to \"Outside $LAB_ID\" .* failed: Session open refused by peer" "$LAB_DIR/agent.log" \
 	"and the agent logs the refusal"
+t_ok lab_wait_for 10 eval '[ -z "$(port_of "Outside $LAB_ID (siteA)")" ]' \
+	"after that first refusal the service leaves LAN B (discovery implies reachability)"
+t_ok eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock services | grep -q "\"Outside $LAB_ID\" _http._tcp not spliced: refused by the server: Session open refused by peer"' \
+	"rnsplice services shows it refused, with ssh's reason"
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$pa/index.html" | grep -q "hello $LAB_ID"' \
 	"the allowed service still answers after that refusal"
 # with the subsystem's default (relay yes), PermitOpen alone confines nothing
@@ -232,6 +237,8 @@ sshpid=$(lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock --json status 2>/dev
 # a pid of 0 or none (no master) is a failure here, never a signal
 t_ok lab_kill KILL "$sshpid" ssh "the agent's ssh master (pid '$sshpid' in its status) is killed"
 lab_wait_for 15 eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock status | grep -q "siteA (siteA): synced"' >/dev/null
+t_ok lab_wait_for 20 eval '[ "$(port_of "Outside $LAB_ID (siteA)")" = "$po" ]' \
+	"relay yes: a probe gets through the subsystem, the service is back on LAN B, on its port"
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$po/index.html" | grep -q "hello $LAB_ID"' \
 	"relay yes: the service outside PermitOpen is reached through the subsystem (its policy is the boundary)"
 t_ok eval '[ "$(ps -o user= -u "$U" | wc -l)" -ge 1 ]' \

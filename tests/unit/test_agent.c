@@ -364,6 +364,36 @@ START_TEST(test_backoff)
 }
 END_TEST
 
+/* Probes of refused services: 2 s doubling to 120 s, +-20 %. */
+START_TEST(test_reach_backoff)
+{
+	static const unsigned int base[] = { 2000, 4000, 8000, 16000, 32000,
+	    64000, 120000, 120000 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		ck_assert_uint_eq(reach_backoff_ms(i, 0), base[i] * 8 / 10);
+		ck_assert_uint_eq(reach_backoff_ms(i, 0xffffffffu) <=
+		    base[i] * 12 / 10, 1);
+		ck_assert_uint_eq(reach_backoff_ms(i, base[i] / 100 * 20),
+		    base[i]);
+	}
+	ck_assert_uint_eq(reach_backoff_ms(100000, 0), 96000);
+}
+END_TEST
+
+/* Only TCP types can be carried. */
+START_TEST(test_import_udp)
+{
+	ck_assert_int_eq(import_type_carried("_http._tcp"), 1);
+	ck_assert_int_eq(import_type_carried("_ipp._TCP"), 1);
+	ck_assert_int_eq(import_type_carried("_sleep-proxy._udp"), 0);
+	ck_assert_int_eq(import_type_carried("_Sleep-Proxy._udp"), 0);
+	ck_assert_int_eq(import_type_carried("_tcp"), 0);
+	ck_assert_int_eq(import_type_carried(""), 0);
+}
+END_TEST
+
 /* --- the service table ----------------------------------------------------- */
 
 static void
@@ -761,6 +791,8 @@ agent_suite(void)
 	tcase_add_test(tc, test_name_template);
 	tcase_add_test(tc, test_ports);
 	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_reach_backoff);
+	tcase_add_test(tc, test_import_udp);
 	tcase_add_test(tc, test_svctable);
 	tcase_add_test(tc, test_import_filter);
 	tcase_add_test(tc, test_dump_limits);

@@ -5,6 +5,8 @@
  * without avahi. */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <check.h>
 #include <errno.h>
 #include <locale.h>
@@ -247,7 +249,11 @@ START_TEST(test_policy_prefix)
 	ck_assert_int_eq(policy_parse_prefix("10.1.0.0/24", &pf, &cause), 0);
 	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.77"), 1);
 	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.1.1"), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "::ffff:10.1.0.1"), 0);
+	/* an IPv4-mapped IPv6 address is the IPv4 address */
+	ck_assert_int_eq(policy_prefix_match(&pf, "::ffff:10.1.0.1"), 1);
+	ck_assert_int_eq(policy_prefix_match(&pf, "::FFFF:10.1.1.1"), 0);
+	ck_assert_int_eq(policy_prefix_match(&pf, "::10.1.0.1"), 0);
+	ck_assert_int_eq(policy_prefix_match(&pf, "64:ff9b::10.1.0.1"), 0);
 	ck_assert_int_eq(policy_parse_prefix("10.1.0.128/25", &pf, &cause), 0);
 	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.200"), 1);
 	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.100"), 0);
@@ -278,6 +284,101 @@ START_TEST(test_policy_prefix)
 	cause = NULL;
 	ck_assert_int_eq(policy_parse_prefix("10.0.0.0/", &pf, &cause), -1);
 	free(cause);
+}
+END_TEST
+
+static int
+relay_ok(const char *conf, const char *addr, const char *want)
+{
+	struct policy *p;
+	char *cause = NULL;
+	int r;
+
+	p = policy_parse("t.conf", conf, strlen(conf), &cause);
+	ck_assert_ptr_nonnull(p);
+	r = policy_relay_target(p, "Web", "_http._tcp", addr, &cause);
+	if (r == -1) {
+		ck_assert_ptr_nonnull(cause);
+		if (want != NULL)
+			ck_assert_msg(strstr(cause, want) != NULL,
+			    "\"%s\" lacks \"%s\"", cause, want);
+	} else
+		ck_assert_ptr_null(cause);
+	free(cause);
+	policy_free(p);
+	return r;
+}
+
+START_TEST(test_policy_relay_target)
+{
+	char out[64];
+	struct policy_prefix block;
+
+	/* ordinary LAN addresses: fine, whatever the rules */
+	ck_assert_int_eq(relay_ok("", "10.1.0.2", NULL), 0);
+	ck_assert_int_eq(relay_ok("", "2001:db8::2", NULL), 0);
+	ck_assert_int_eq(relay_ok("", "fe80::2%lo", NULL), 0);
+	ck_assert_int_eq(relay_ok("", "::ffff:10.1.0.2", NULL), 0);
+	/* the server host itself, nowhere, everyone: refused by default */
+	ck_assert_int_eq(relay_ok("", "127.0.0.1", "loopback"), -1);
+	ck_assert_int_eq(relay_ok("", "127.8.9.10", "loopback"), -1);
+	ck_assert_int_eq(relay_ok("", "::1", "loopback"), -1);
+	ck_assert_int_eq(relay_ok("", "::ffff:127.0.0.1", "loopback"), -1);
+	ck_assert_int_eq(relay_ok("", "::FFFF:7f00:1", "loopback"), -1);
+	ck_assert_int_eq(relay_ok("", "0.0.0.0", "unspecified"), -1);
+	ck_assert_int_eq(relay_ok("", "::", "unspecified"), -1);
+	ck_assert_int_eq(relay_ok("", "::ffff:0.0.0.0", "unspecified"), -1);
+	ck_assert_int_eq(relay_ok("", "224.0.0.251", "multicast"), -1);
+	ck_assert_int_eq(relay_ok("", "::ffff:239.1.1.1", "multicast"), -1);
+	ck_assert_int_eq(relay_ok("", "ff02::fb", "multicast"), -1);
+	ck_assert_int_eq(relay_ok("", "255.255.255.255", "broadcast"), -1);
+	/* a broad allow is not an explicit one */
+	ck_assert_int_eq(relay_ok("allow all\n", "127.0.0.1", NULL), -1);
+	ck_assert_int_eq(relay_ok("allow address 0.0.0.0/0\n", "127.0.0.1",
+	    NULL), -1);
+	ck_assert_int_eq(relay_ok("allow address ::/0\n", "::1", NULL), -1);
+	ck_assert_int_eq(relay_ok("allow type _http._tcp\n", "127.0.0.1",
+	    NULL), -1);
+	/* a rule naming the range is */
+	ck_assert_int_eq(relay_ok("allow address 127.0.0.1/32\n",
+	    "127.0.0.1", NULL), 0);
+	ck_assert_int_eq(relay_ok("allow address 127.0.0.1/32\n",
+	    "::ffff:127.0.0.1", NULL), 0);
+	ck_assert_int_eq(relay_ok("allow address 127.0.0.1/32\n",
+	    "127.0.0.2", NULL), -1);
+	ck_assert_int_eq(relay_ok("allow type _http._tcp address 127.0.0.0/8\n",
+	    "127.0.0.2", NULL), 0);
+	ck_assert_int_eq(relay_ok("allow address ::1\n", "::1", NULL), 0);
+	/* ... unless an earlier rule decides otherwise */
+	ck_assert_int_eq(relay_ok("deny name Web\nallow address 127.0.0.1\n",
+	    "127.0.0.1", NULL), -1);
+	ck_assert_int_eq(relay_ok("allow address 127.0.0.1\n", "not an address",
+	    NULL), 0);	/* not special: the resolver never makes it */
+
+	ck_assert_int_eq(policy_addr_unmap("::ffff:127.0.0.1", out,
+	    sizeof(out)), 1);
+	ck_assert_str_eq(out, "127.0.0.1");
+	ck_assert_int_eq(policy_addr_unmap("10.0.0.1", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "10.0.0.1");
+	ck_assert_int_eq(policy_addr_unmap("fe80::1%eth0", out, sizeof(out)),
+	    0);
+	ck_assert_str_eq(out, "fe80::1%eth0");
+	ck_assert_int_eq(policy_addr_unmap("2001:db8::1", out, 4), -1);
+	ck_assert_str_eq(policy_addr_special("::ffff:127.0.0.1", &block),
+	    "loopback");
+	ck_assert_int_eq(block.af, AF_INET);
+	ck_assert_uint_eq(block.len, 8);
+	ck_assert_ptr_null(policy_addr_special("10.0.0.1", NULL));
+}
+END_TEST
+
+START_TEST(test_udp_not_carried)
+{
+	ck_assert_int_eq(browse_type_carried("_http._tcp"), 1);
+	ck_assert_int_eq(browse_type_carried("_HTTP._TCP"), 1);
+	ck_assert_int_eq(browse_type_carried("_sleep-proxy._udp"), 0);
+	ck_assert_int_eq(browse_type_carried("_x._UDP"), 0);
+	ck_assert_int_eq(browse_type_carried(""), 0);
 }
 END_TEST
 
@@ -590,7 +691,9 @@ END_TEST
 START_TEST(test_table_hold)
 {
 	struct policy *p;
-	struct svctable *t = table(&p, NULL);
+	/* loopback addresses are offered only when a rule names them */
+	struct svctable *t = table(&p, "allow address 127.0.0.0/8\n"
+	    "allow all\n");
 	struct svcentry *e;
 	struct out o;
 	uint64_t due;
@@ -685,6 +788,46 @@ START_TEST(test_table_policy_address)
 	out_reset(&o, -1);
 	flush(t, &o, 0, 1);
 	want_lines(&o, 1, "REMOVE 1");
+	svctable_free(t);
+	policy_free(p);
+}
+END_TEST
+
+/* A record that points at this host itself is not offered (whatever the
+ * mode, the agent's LAN would reach this host's loopback), unless a rule
+ * names the range. */
+START_TEST(test_table_special_address)
+{
+	struct policy *p;
+	struct svctable *t = table(&p, "");
+	struct svcentry *e;
+	struct out o;
+	int i, pr;
+
+	e = observe(t, "Crafted", 2, V4, 0);
+	observe(t, "Crafted", 2, V6, 0);
+	resolve(t, e, "127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 0);
+	ck_assert_int_eq(e->denied, 1);
+	ck_assert_int_eq(svctable_pick(e, &i, &pr), 1);
+	svctable_clear_active(t, e);
+	svctable_set_active(t, e, (void *)1, i, pr);
+	resolve(t, e, "::ffff:127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 0);
+	ck_assert_int_eq(svctable_pick(e, &i, &pr), 0);
+	out_reset(&o, -1);
+	flush(t, &o, 0, 1);
+	ck_assert_int_eq(o.n, 0);	/* never offered */
+	svctable_free(t);
+	policy_free(p);
+
+	t = table(&p, "allow address 127.0.0.1/32\nallow all\n");
+	e = observe(t, "Local", 2, V4, 0);
+	resolve(t, e, "127.0.0.1", 631, 0, NULL);
+	ck_assert_int_eq(e->resolved, 1);
+	out_reset(&o, -1);
+	flush(t, &o, 0, 1);
+	want_lines(&o, 1, "ADD 1 Local _http._tcp 127.0.0.1 631");
 	svctable_free(t);
 	policy_free(p);
 }
@@ -833,6 +976,8 @@ subsystem_suite(void)
 	tcase_add_test(tp, test_policy_unknowns);
 	tcase_add_test(tp, test_policy_prefix);
 	tcase_add_test(tp, test_policy_load);
+	tcase_add_test(tp, test_policy_relay_target);
+	tcase_add_test(tp, test_udp_not_carried);
 	tcase_add_test(tp, test_utf8_scrub);
 	suite_add_tcase(s, tp);
 	tcase_add_test(tt, test_table_merge_and_preference);
@@ -841,6 +986,7 @@ subsystem_suite(void)
 	tcase_add_test(tt, test_table_hold);
 	tcase_add_test(tt, test_table_max_services);
 	tcase_add_test(tt, test_table_policy_address);
+	tcase_add_test(tt, test_table_special_address);
 	tcase_add_test(tt, test_table_hops);
 	tcase_add_test(tt, test_table_restart);
 	tcase_add_test(tt, test_table_toobig_and_release);
