@@ -228,6 +228,9 @@ int	exp_peer_ok(const struct exposure *, const struct remote_conf *,
 void	exp_describe(const struct exposure *, const struct remote_conf *,
 	    char *, size_t);
 void	exp_format_addr(const struct sockaddr *, char *, size_t);
+/* rnsplice status: one line of text, or a JSON object. */
+void	exp_status(const struct exposure *, const struct remote_conf *,
+	    struct buf *, int json);
 struct exposure *exposure_new(const char *avahi_conf);
 void	exposure_free(struct exposure *);
 /* Take a new snapshot; 1 if it differs from the previous one. */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "json.h"
 #include "log.h"
 
 #define AVAHI_CONF_MAXSIZE	(256 * 1024)
@@ -548,6 +549,63 @@ exp_describe(const struct exposure *x, const struct remote_conf *rc,
 	}
 	if (out[0] == '\0')
 		strlcpy(out, "none", outlen);
+}
+
+/* What rnsplice status says about where rc's services are exposed. */
+static void
+lannets_text(const struct exposure *x, const struct remote_conf *rc,
+    char *out, size_t outlen)
+{
+	const struct lannet *nets;
+	char item[INET6_ADDRSTRLEN + 8];
+	size_t nnets, i;
+
+	lan_nets(x, rc, &nets, &nnets);
+	out[0] = '\0';
+	for (i = 0; i < nnets; i++)
+		if (lannet_format(&nets[i], item, sizeof(item)) == 0) {
+			if (out[0] != '\0')
+				strlcat(out, " ", outlen);
+			strlcat(out, item, outlen);
+		}
+	if (out[0] == '\0')
+		strlcpy(out, "none yet", outlen);
+}
+
+void
+exp_status(const struct exposure *x, const struct remote_conf *rc,
+    struct buf *b, int json)
+{
+	struct exp_plan pl;
+	char on[512], nets[512];
+
+	exp_plan(x, rc, &pl);
+	exp_describe(x, rc, on, sizeof(on));
+	lannets_text(x, rc, nets, sizeof(nets));
+	if (json) {
+		buf_putf(b, "{\"scope\":\"%s\",\"published\":\"%s\","
+		    "\"fallback\":%s,\"on\":", conf_scope_name(rc->scope),
+		    conf_scope_name(pl.pub), pl.fallback ? "true" : "false");
+		json_str(b, rc->scope == SCOPE_HOST || pl.fallback ? NULL : on);
+		buf_putf(b, ",\"lan_networks\":");
+		json_str(b, rc->scope == SCOPE_LAN ? nets : NULL);
+		buf_putf(b, ",\"lan_networks_default\":%s,\"clients\":\"%s\"}",
+		    rc->nlannets == 0 ? "true" : "false", rc->nallow > 0 ?
+		    "allow-list" : "on-link");
+		return;
+	}
+	buf_putf(b, "  exposure: ");
+	if (rc->scope == SCOPE_HOST)
+		buf_putf(b, "scope host (127.0.0.1)");
+	else if (pl.fallback)
+		buf_putf(b, "scope lan, but on none of the LAN networks (%s%s): "
+		    "host scope only (127.0.0.1)", nets, rc->nlannets == 0 ?
+		    ", found at start" : "");
+	else
+		buf_putf(b, "scope %s on %s%s", conf_scope_name(rc->scope), on,
+		    rc->scope == SCOPE_LAN ? " and the loopback" : "");
+	buf_putf(b, "; clients: %s\n", rc->nallow > 0 ? "the allow-list" :
+	    "on-link only");
 }
 
 /* --- the snapshot ------------------------------------------------------------- */

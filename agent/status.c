@@ -56,11 +56,16 @@ json_remote(struct buf *b, const struct remote *r)
 	    "\"services\":%zu,\"spliced\":%zu,\"events\":%lu,"
 	    "\"maxhops\":%u,\"attempts\":%u,"
 	    "\"relays\":{\"live\":%zu,\"total\":%lu,\"refused\":%lu,"
-	    "\"failed\":%lu,\"max\":%u}}", r->ssh.pid > 0 ? (long)r->ssh.pid :
+	    "\"failed\":%lu,\"max\":%u}", r->ssh.pid > 0 ? (long)r->ssh.pid :
 	    0L, conf_scope_name(r->conf->scope), mode_name(r), r->table.n,
 	    r->nimported, r->events, r->maxhops, r->attempts, r->nrelays,
 	    r->relays_total, r->relays_refused, r->relays_failed,
 	    r->conf->max_relays);
+	if (r->agent->exp != NULL) {
+		buf_putf(b, ",\"exposure\":");
+		exp_status(r->agent->exp, r->conf, b, 1);
+	}
+	buf_putf(b, "}");
 }
 
 static void
@@ -248,6 +253,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 			    r->nrelays, r->relays_total, r->relays_refused,
 			    r->relays_failed, r->relay_mode ?
 			    ", relaying through the subsystem" : "");
+			if (a->exp != NULL)
+				exp_status(a->exp, r->conf, b, 0);
 			if (r->last_error[0] != '\0') {
 				log_vis(vname, sizeof(vname), r->last_error);
 				buf_putf(b, "  last error: %s\n", vname);
