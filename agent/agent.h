@@ -6,6 +6,7 @@
  *	agent.c		options, the loop, signals, the list of remotes
  *	agentconf.c	agent.conf and the command line
  *	allow.c		address prefixes (allow-lists)
+ *	exposure.c	where services listen, whom they accept (on-link)
  *	sshmaster.c	spawn, watch and stop the ssh master
  *	remote.c	one remote: state machine, protocol client, backoff
  *	svctable.c	the remote's services as the protocol describes them
