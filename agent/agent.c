@@ -200,7 +200,7 @@ on_publisher(struct publisher *p, struct pub_entry *e, int up, void *arg)
 		log_debug("avahi-daemon %s", up ? "up" : "down");
 		return;
 	}
-	splice_pub_event(pub_entry_arg(e));
+	splice_pub_event(pub_entry_arg(e), e);
 }
 
 static void

@@ -57,6 +57,7 @@ struct ctl_server;
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32
 #define AGENT_LISTEN_MAX	16	/* sockets per service (addresses) */
+#define AGENT_PUB_IFS		8	/* interfaces published on one by one */
 #define AGENT_AVAHI_CONF	"/etc/avahi/avahi-daemon.conf"
 #define AGENT_RELAY_BUFSIZE	(64 * 1024)
 
@@ -204,7 +205,8 @@ struct exp_plan {
 	size_t		 nbind;
 	int		 truncated;	/* more addresses than AGENT_LISTEN_MAX */
 	enum agent_scope pub;		/* publication scope */
-	unsigned int	 ifindex;	/* pub == SCOPE_IFACE */
+	unsigned int	 pubifs[AGENT_PUB_IFS];	/* pub == SCOPE_IFACE: where */
+	size_t		 npubifs;
 	size_t		 nifs;		/* interfaces listened on */
 	int		 fallback;	/* lan scope on no LAN network: host */
 };
@@ -492,9 +494,12 @@ struct splice {
 	struct sockaddr_storage lsa[AGENT_LISTEN_MAX];	/* bound, port 0 */
 	size_t		 nfds;
 	enum agent_scope pubscope;	/* as published now */
-	unsigned int	 pubif;
+	unsigned int	 pubifs[AGENT_PUB_IFS];	/* SCOPE_IFACE: one entry each */
+	size_t		 npubifs;
 	int		 fallback;	/* lan scope, on no LAN network */
-	struct pub_entry *pub;
+	struct pub_entry *pub;		/* the first (status shows it) */
+	struct pub_entry *xpub[AGENT_PUB_IFS - 1];	/* the others */
+	size_t		 nxpub;
 	unsigned long	 accepted, refused;
 	unsigned long	 offlink;	/* refused: not on-link */
 	uint64_t	 offlink_logged;	/* ms, rate limit */
@@ -508,8 +513,8 @@ int	splice_update(struct splice *);
 void	splice_free(struct splice *);
 const char *splice_pub_name(const struct splice *);
 const char *splice_pub_state(const struct splice *);
-/* The publisher reported a change of this splice's entry. */
-void	splice_pub_event(struct splice *);
+/* The publisher reported a change of one of this splice's entries. */
+void	splice_pub_event(struct splice *, struct pub_entry *);
 /* The interfaces changed: follow the addresses, maybe fall back to (or
  * come back from) host scope. */
 void	splice_exposure_changed(struct splice *);

@@ -439,7 +439,7 @@ exp_plan(const struct exposure *x, const struct remote_conf *rc,
     struct exp_plan *pl)
 {
 	unsigned int ifs[AGENT_LISTEN_MAX];
-	size_t i, k, nifs = 0, nlan = 0;
+	size_t i, k, nifs = 0;
 	int all = 1;
 
 	memset(pl, 0, sizeof(*pl));
@@ -457,10 +457,11 @@ exp_plan(const struct exposure *x, const struct remote_conf *rc,
 		if (k == nifs && nifs < AGENT_LISTEN_MAX)
 			ifs[nifs++] = x->addrs[i].ifindex;
 	}
+	pl->nifs = nifs;
 	if (rc->scope == SCOPE_IFACE) {
 		pl->pub = SCOPE_IFACE;
-		pl->ifindex = if_nametoindex(rc->ifname);
-		pl->nifs = nifs;
+		if ((pl->pubifs[0] = if_nametoindex(rc->ifname)) != 0)
+			pl->npubifs = 1;
 		return;
 	}
 	if (pl->nbind == 0) {
@@ -474,23 +475,23 @@ exp_plan(const struct exposure *x, const struct remote_conf *rc,
 		if (x->addrs[i].flags & IFF_LOOPBACK)
 			plan_add(pl, &x->addrs[i].sa, x->addrs[i].salen);
 	/* Publish on every interface avahi uses if they are all ours, else
-	 * on the one that is. */
+	 * on each of ours: never announce on a LAN we do not listen on. */
 	for (i = 0; i < x->naddrs; i++) {
 		if (!x->addrs[i].lan)
 			continue;
-		nlan++;
 		for (k = 0; k < nifs; k++)
 			if (ifs[k] == x->addrs[i].ifindex)
 				break;
 		if (k == nifs)
 			all = 0;
 	}
-	pl->nifs = nifs;
-	if (!all && nifs == 1) {
-		pl->pub = SCOPE_IFACE;
-		pl->ifindex = ifs[0];
-	} else
+	if (all) {
 		pl->pub = SCOPE_LAN;
+		return;
+	}
+	pl->pub = SCOPE_IFACE;
+	for (k = 0; k < nifs && k < AGENT_PUB_IFS; k++)
+		pl->pubifs[pl->npubifs++] = ifs[k];
 }
 
 /* 1 if a client at sa may connect to a service of rc without an

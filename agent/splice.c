@@ -390,7 +390,7 @@ make_txt(struct splice *sp, struct txt *out)
 }
 
 static void
-pub_spec_fill(struct splice *sp, struct pub_spec *spec)
+pub_spec_fill(struct splice *sp, struct pub_spec *spec, unsigned int ifindex)
 {
 	const struct isvc *e = sp->isvc;
 
@@ -409,7 +409,7 @@ pub_spec_fill(struct splice *sp, struct pub_spec *spec)
 		break;
 	case SCOPE_IFACE:
 		spec->scope = PUB_SCOPE_IFACE;
-		spec->ifindex = (int)sp->pubif;
+		spec->ifindex = (int)ifindex;
 		break;
 	}
 }
@@ -418,17 +418,59 @@ static const char *
 where_name(const struct splice *sp, char *buf, size_t len)
 {
 	char ifname[IF_NAMESIZE];
+	size_t i;
 
 	if (sp->fallback)
 		return "host scope: on none of the LAN networks";
-	if (sp->pubscope == SCOPE_IFACE) {
-		if (if_indextoname(sp->pubif, ifname) == NULL)
-			snprintf(ifname, sizeof(ifname), "#%u", sp->pubif);
-		snprintf(buf, len, "%s, on %s", conf_scope_name(
-		    sp->remote->conf->scope), ifname);
-		return buf;
+	if (sp->pubscope != SCOPE_IFACE)
+		return conf_scope_name(sp->pubscope);
+	snprintf(buf, len, "%s, on", conf_scope_name(sp->remote->conf->scope));
+	for (i = 0; i < sp->npubifs; i++) {
+		if (if_indextoname(sp->pubifs[i], ifname) == NULL)
+			snprintf(ifname, sizeof(ifname), "#%u", sp->pubifs[i]);
+		strlcat(buf, i > 0 ? ", " : " ", len);
+		strlcat(buf, ifname, len);
 	}
-	return conf_scope_name(sp->pubscope);
+	return buf;
+}
+
+static void
+unpublish(struct splice *sp)
+{
+	if (sp->pub != NULL)
+		publisher_remove(sp->pub);
+	sp->pub = NULL;
+	while (sp->nxpub > 0)
+		publisher_remove(sp->xpub[--sp->nxpub]);
+}
+
+/* Publish as the plan says: one entry, or one per interface. 0, or -1
+ * with errno (ENOMEM, EINVAL) and nothing published. */
+static int
+publish(struct splice *sp, const struct exp_plan *pl)
+{
+	struct pub_spec spec;
+	struct pub_entry *e;
+	size_t i, n;
+
+	sp->pubscope = pl->pub;
+	sp->fallback = pl->fallback;
+	memcpy(sp->pubifs, pl->pubifs, sizeof(sp->pubifs));
+	sp->npubifs = pl->npubifs;
+	n = sp->pubscope == SCOPE_IFACE ? sp->npubifs : 1;
+	for (i = 0; i < n; i++) {
+		pub_spec_fill(sp, &spec, sp->pubifs[i]);
+		if ((e = publisher_add(sp->remote->agent->pub, &spec, sp)) ==
+		    NULL) {
+			unpublish(sp);
+			return -1;
+		}
+		if (i == 0)
+			sp->pub = e;
+		else
+			sp->xpub[sp->nxpub++] = e;
+	}
+	return 0;
 }
 
 struct splice *
@@ -439,10 +481,10 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	struct pub_spec spec;
 	struct exp_plan pl;
 	const char *origin;
-	char where[64];
+	char where[256];
 
 	exp_plan(r->agent->exp, rc, &pl);
-	if (rc->scope == SCOPE_IFACE && pl.ifindex == 0) {
+	if (rc->scope == SCOPE_IFACE && pl.npubifs == 0) {
 		snprintf(err, errlen, "no interface %s", rc->ifname);
 		return NULL;
 	}
@@ -470,11 +512,9 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 		log_warnx("%s: \"%s\" listens on the first %d addresses only",
 		    rc->name, sp->name, AGENT_LISTEN_MAX);
 	sp->pubscope = pl.pub;
-	sp->pubif = pl.ifindex;
-	sp->fallback = pl.fallback;
-	pub_spec_fill(sp, &spec);
+	pub_spec_fill(sp, &spec, pl.pubifs[0]);
 	if (pub_spec_check(&spec, err, errlen) == -1 ||
-	    (sp->pub = publisher_add(r->agent->pub, &spec, sp)) == NULL) {
+	    publish(sp, &pl) == -1) {
 		if (errno == ENOMEM)
 			snprintf(err, errlen, "out of memory");
 		close_listeners(sp);
@@ -496,31 +536,24 @@ void
 splice_exposure_changed(struct splice *sp)
 {
 	struct remote *r = sp->remote;
-	struct pub_spec spec;
-	struct pub_entry *pub;
 	struct exp_plan pl;
-	char where[64];
+	char where[256];
 
 	exp_plan(r->agent->exp, r->conf, &pl);
 	follow_addresses(sp, &pl);
-	if (pl.pub == sp->pubscope && pl.ifindex == sp->pubif &&
-	    pl.fallback == sp->fallback)
+	if (pl.pub == sp->pubscope && pl.fallback == sp->fallback &&
+	    pl.npubifs == sp->npubifs && memcmp(pl.pubifs, sp->pubifs,
+	    sizeof(pl.pubifs)) == 0)
 		return;
-	sp->pubscope = pl.pub;
-	sp->pubif = pl.ifindex;
-	sp->fallback = pl.fallback;
-	/* a new publication: avahi has no way to move a group */
-	pub_spec_fill(sp, &spec);
-	if ((pub = publisher_add(r->agent->pub, &spec, sp)) == NULL) {
-		log_warnx("%s: \"%s\" cannot be published %s: %s",
+	/* new publications: avahi has no way to move a group */
+	unpublish(sp);
+	if (publish(sp, &pl) == -1) {
+		log_warnx("%s: \"%s\" cannot be published (%s): %s",
 		    r->conf->name, sp->name, where_name(sp, where,
 		    sizeof(where)), errno == ENOMEM ? "out of memory" :
 		    "invalid");
 		return;
 	}
-	if (sp->pub != NULL)
-		publisher_remove(sp->pub);
-	sp->pub = pub;
 	if (sp->fallback)
 		log_warnx("%s: \"%s\" falls back to host scope: this host is "
 		    "on none of the LAN networks", r->conf->name, sp->name);
@@ -533,6 +566,7 @@ int
 splice_update(struct splice *sp)
 {
 	struct txt txt;
+	size_t i;
 
 	set_origin_name(sp);
 	if (make_txt(sp, &txt) == -1)
@@ -541,10 +575,14 @@ splice_update(struct splice *sp)
 		txt_free(&txt);
 		return 0;
 	}
-	if (publisher_update(sp->pub, &txt, 0) == -1) {
+	if (sp->pub != NULL && publisher_update(sp->pub, &txt, 0) == -1) {
 		txt_free(&txt);
 		return -1;
 	}
+	for (i = 0; i < sp->nxpub; i++)
+		if (publisher_update(sp->xpub[i], &txt, 0) == -1)
+			log_warnx("%s: \"%s\": TXT not updated on every "
+			    "interface", sp->remote->conf->name, sp->name);
 	txt_free(&sp->txt);
 	sp->txt = txt;
 	return 0;
@@ -555,8 +593,7 @@ splice_free(struct splice *sp)
 {
 	if (sp == NULL)
 		return;
-	if (sp->pub != NULL)
-		publisher_remove(sp->pub);
+	unpublish(sp);
 	close_listeners(sp);
 	remote_port_remember(sp->remote, &sp->isvc->svc, sp->port);
 	txt_free(&sp->txt);
@@ -578,19 +615,19 @@ splice_pub_state(const struct splice *sp)
 
 /* The publisher's news about one entry (agent.c routes it here). */
 void
-splice_pub_event(struct splice *sp)
+splice_pub_event(struct splice *sp, struct pub_entry *pe)
 {
 	struct remote *r = sp->remote;
-	const char *name = pub_entry_name(sp->pub);
+	const char *name = pub_entry_name(pe);
 
-	switch (pub_entry_state(sp->pub)) {
+	switch (pub_entry_state(pe)) {
 	case PUB_ESTABLISHED:
 		log_info("%s: published \"%s\" (%s) on port %u", r->conf->name,
 		    name, sp->isvc->svc.type, sp->port);
 		break;
 	case PUB_FAILED:
 		log_warnx("%s: cannot publish \"%s\" (%s): %s", r->conf->name,
-		    name, sp->isvc->svc.type, pub_entry_error(sp->pub));
+		    name, sp->isvc->svc.type, pub_entry_error(pe));
 		break;
 	default:
 		if (strcmp(name, sp->name) != 0)

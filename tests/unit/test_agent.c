@@ -491,7 +491,8 @@ START_TEST(test_exposure_rule)
 	ck_assert_uint_eq(pl.nbind, 4);
 	/* one of two LAN interfaces: published on that one */
 	ck_assert_int_eq(pl.pub, SCOPE_IFACE);
-	ck_assert_uint_eq(pl.ifindex, 2);
+	ck_assert_uint_eq(pl.npubifs, 1);
+	ck_assert_uint_eq(pl.pubifs[0], 2);
 	exp_describe(&x, &rc, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "eth0 10.1.0.0/24 fe80::/64");
 
@@ -537,6 +538,24 @@ START_TEST(test_exposure_rule)
 	ck_assert(!plan_has(&pl, "198.51.100.7"));	/* avahi denies wan0 */
 	ck_assert_int_eq(pl.pub, SCOPE_LAN);		/* all of avahi's */
 	ck_assert(!peer_ok(&x, &rc, "198.51.100.1", 0));
+
+	/* two of three LAN interfaces: published on each of the two, not on
+	 * the third (no name announced where nothing listens) */
+	v[7] = ifaddr("eth1", 5, IFF_UP | IFF_MULTICAST, "172.20.0.5",
+	    "172.20.0.0/24", 1);
+	x.naddrs = 8;
+	ck_assert_int_eq(lannet_parse("10.1.0.0/24", &nets[0], &cause), 0);
+	ck_assert_int_eq(lannet_parse("192.168.77.0/24", &nets[1], &cause), 0);
+	rc.nlannets = 2;
+	exp_plan(&x, &rc, &pl);
+	ck_assert_int_eq(pl.pub, SCOPE_IFACE);
+	ck_assert_uint_eq(pl.npubifs, 2);
+	ck_assert_uint_eq(pl.pubifs[0], 2);
+	ck_assert_uint_eq(pl.pubifs[1], 4);
+	ck_assert(!plan_has(&pl, "172.20.0.5"));
+	ck_assert(!peer_ok(&x, &rc, "172.20.0.9", 0));
+	ck_assert(peer_ok(&x, &rc, "192.168.77.3", 0));
+	x.naddrs = 7;
 
 	/* no lan-networks: the learned ones */
 	rc.nlannets = 0;
