@@ -33,7 +33,7 @@
 
 #define AVAHI_CONF_MAXSIZE	(256 * 1024)
 
-/* --- prefixes ---------------------------------------------------------------- */
+/* --- prefixes --------------------------------------------------------- */
 
 static int
 bits_equal(const unsigned char *a, const unsigned char *b, unsigned int bits)
@@ -161,7 +161,7 @@ exp_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
 		strlcpy(out, "?", outlen);
 }
 
-/* --- lan-networks -------------------------------------------------------------- */
+/* --- lan-networks ----------------------------------------------------- */
 
 int
 lannet_parse(const char *s, struct lannet *ln, char **cause)
@@ -207,7 +207,7 @@ lannet_format(const struct lannet *ln, char *out, size_t outlen)
 	return prefix_format(&ln->p, out, outlen);
 }
 
-/* --- avahi-daemon.conf's interface filter ------------------------------------ */
+/* --- avahi-daemon.conf's interface filter ----------------------------- */
 
 void
 avahi_ifs_free(struct avahi_ifs *f)
@@ -328,7 +328,7 @@ avahi_ifs_uses(const struct avahi_ifs *f, const char *ifname,
 	return 1;
 }
 
-/* --- the selection rule -------------------------------------------------------- */
+/* --- the selection rule ----------------------------------------------- */
 
 /* Is interface ifname (a LAN interface) on one of the networks? */
 int
@@ -599,9 +599,9 @@ exp_status(const struct exposure *x, const struct remote_conf *rc,
 	if (rc->scope == SCOPE_HOST)
 		buf_putf(b, "scope host (127.0.0.1)");
 	else if (pl.fallback)
-		buf_putf(b, "scope lan, but on none of the LAN networks (%s%s): "
-		    "host scope only (127.0.0.1)", nets, rc->nlannets == 0 ?
-		    ", found at start" : "");
+		buf_putf(b, "scope lan, but on none of the LAN networks "
+		    "(%s%s): host scope only (127.0.0.1)", nets,
+		    rc->nlannets == 0 ? ", found at start" : "");
 	else
 		buf_putf(b, "scope %s on %s%s", conf_scope_name(rc->scope), on,
 		    rc->scope == SCOPE_LAN ? " and the loopback" : "");
@@ -609,7 +609,7 @@ exp_status(const struct exposure *x, const struct remote_conf *rc,
 	    "on-link only");
 }
 
-/* --- the snapshot ------------------------------------------------------------- */
+/* --- the snapshot ----------------------------------------------------- */
 
 static int
 read_avahi_conf(const char *path, struct avahi_ifs *f)

@@ -31,6 +31,7 @@ CLI=$top_builddir/agent/rnsplice
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v curl >/dev/null || t_skip "curl not installed"
 command -v ss >/dev/null || t_skip "ss (iproute2) not installed"
+command -v python3 >/dev/null || t_skip "python3 not installed"
 
 T=_http._tcp
 
@@ -73,6 +74,15 @@ status_text() { # SOCK
 
 status_has() { # SOCK TEXT
 	status_text "$1" | grep -qF -- "$2"
+}
+
+# json_exposure SOCK -- the first remote's "exposure" object, as
+# "scope published fallback clients" (and the JSON must parse)
+json_exposure() {
+	lab_exec brelay "$CLI" -S "$1" --json status 2>/dev/null | python3 -c '
+import json, sys
+x = json.load(sys.stdin)["remotes"][0]["exposure"]
+print(x["scope"], x["published"], str(x["fallback"]).lower(), x["clients"])'
 }
 
 log_count() { # FILE TEXT
@@ -131,6 +141,8 @@ t_nok lab_exec arelay curl -sS --max-time 5 -o /dev/null "http://10.99.0.2:$port
 	"through the WAN address: connection refused (nothing listens there)"
 t_ok status_has "$SOCK1" "exposure: scope lan on eth0 10.2.0.0/24" \
 	"rnsplice status names the interface and network"
+t_ok [ "$(json_exposure "$SOCK1")" = "lan lan false on-link" ] \
+	"rnsplice --json status: scope lan, published lan, no fallback"
 t_ok grep -q "LAN networks (no lan-networks set: the private networks present at start): 10.2.0.0/24" "$LOG1" \
 	"the log names the default LAN networks"
 
@@ -159,6 +171,8 @@ t_ok grep -q "\"$NAME\" falls back to host scope" "$LOG1" \
 	"the log says it falls back to host scope"
 t_ok status_has "$SOCK1" "on none of the LAN networks (10.2.0.0/24, found at start): host scope only" \
 	"rnsplice status says so"
+t_ok [ "$(json_exposure "$SOCK1")" = "lan host true on-link" ] \
+	"rnsplice --json status: published host, fallback true"
 t_ok lab_wait_for 10 eval '! lab_seen bcli $T "$NAME"' \
 	"the service leaves the LAN"
 t_ok lab_wait_for 10 lab_seen brelay $T "$NAME" lo \
