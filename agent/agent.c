@@ -375,6 +375,9 @@ agent_main(int argc, char **argv)
 	if ((a.exp = exposure_new(conf->avahi_conf != NULL ?
 	    conf->avahi_conf : AGENT_AVAHI_CONF)) == NULL)
 		fatalx("out of memory");
+	TAILQ_FOREACH(rc, &conf->remotes, entry)
+		if (rc->scope == SCOPE_LAN && rc->nlannets == 0)
+			a.exp->learn = 1;
 	exposure_refresh(a.exp);
 	a.netwatch = netwatch_new(a.loop, on_network_change, &a);
 

@@ -191,7 +191,9 @@ struct exposure {
 	struct avahi_ifs avahi;
 	struct exp_addr	*addrs;		/* sorted by interface */
 	size_t		 naddrs;
-	/* the default LAN networks, found once */
+	/* the default LAN networks, found once (when some remote of scope
+	 * lan has no lan-networks) */
+	int		 learn;
 	struct lannet	 learned[EXP_LEARN_MAX];
 	size_t		 nlearned;
 	int		 learned_set;

@@ -763,7 +763,7 @@ exposure_refresh(struct exposure *x)
 	x->naddrs = n;
 	avahi_ifs_free(&x->avahi);
 	x->avahi = f;
-	if (!x->learned_set && (x->nlearned = exp_learn(x->addrs, x->naddrs,
+	if (x->learn && !x->learned_set && (x->nlearned = exp_learn(x->addrs, x->naddrs,
 	    x->learned, EXP_LEARN_MAX)) > 0) {
 		x->learned_set = 1;
 		log_learned(x);

@@ -225,6 +225,7 @@ t_ok same_body bcli "http://10.5.0.1:$port/index.html" "$www/index.html" \
 t_ok status_has "$SOCK2" "exposure: scope lan on eth0 10.5.0.0/24" \
 	"rnsplice status follows"
 t_nok grep -q "falls back to host scope" "$LOG2" "no fallback: 10.5.0.0/24 is named"
+t_nok grep -q "no lan-networks set" "$LOG2" "no default LAN networks when they are named"
 lab_stop "$agent2" || t_bail "stop agent 2"
 
 t_done
