@@ -33,9 +33,10 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: rnsplice-agent [-dnRv] [-a prefix] [-f file] "
-	    "[-i interface] [-P policy]\n"
-	    "                      [-S socket] [-s scope] [-t template] "
-	    "[destination [type ...]]\n");
+	    "[-i interface] [-L network]\n"
+	    "                      [-P policy] [-S socket] [-s scope] "
+	    "[-t template]\n"
+	    "                      [destination [type ...]]\n");
 	exit(2);
 }
 
@@ -72,8 +73,10 @@ print_conf(const struct agent_conf *c)
 	char pfx[64];
 	size_t i;
 
-	printf("allow-root %s\nmax-hops %u\nping-interval %u\n",
-	    c->allow_root ? "yes" : "no", c->max_hops, c->ping_interval);
+	printf("allow-root %s\nmax-hops %u\nping-interval %u\n"
+	    "avahi-config %s\n", c->allow_root ? "yes" : "no", c->max_hops,
+	    c->ping_interval, c->avahi_conf != NULL ? c->avahi_conf :
+	    AGENT_AVAHI_CONF);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		printf("remote %s {\n\tdestination %s\n\ttypes", rc->name,
 		    rc->destination);
@@ -88,6 +91,14 @@ print_conf(const struct agent_conf *c)
 			printf("\tallow");
 			for (i = 0; i < rc->nallow; i++)
 				if (prefix_format(&rc->allow[i], pfx,
+				    sizeof(pfx)) == 0)
+					printf(" %s", pfx);
+			printf("\n");
+		}
+		if (rc->nlannets > 0) {
+			printf("\tlan-networks");
+			for (i = 0; i < rc->nlannets; i++)
+				if (lannet_format(&rc->lannets[i], pfx,
 				    sizeof(pfx)) == 0)
 					printf(" %s", pfx);
 			printf("\n");
@@ -197,7 +208,7 @@ on_publisher(struct publisher *p, struct pub_entry *e, int up, void *arg)
 		log_debug("avahi-daemon %s", up ? "up" : "down");
 		return;
 	}
-	splice_pub_event(pub_entry_arg(e));
+	splice_pub_event(pub_entry_arg(e), e);
 }
 
 static void
@@ -205,7 +216,13 @@ on_network_change(void *arg)
 {
 	struct agent *a = arg;
 	struct remote *r;
+	struct isvc *e;
 
+	if (exposure_refresh(a->exp))
+		TAILQ_FOREACH(r, &a->remotes, entry)
+			TAILQ_FOREACH(e, &r->table.list, entry)
+				if (e->splice != NULL)
+					splice_exposure_changed(e->splice);
 	TAILQ_FOREACH(r, &a->remotes, entry)
 		remote_network_changed(r);
 }
@@ -220,14 +237,14 @@ agent_main(int argc, char **argv)
 	char *cause = NULL, path[1100], dir[1024], err[512], name[64];
 	const char *file = NULL, *sockpath = NULL, *scope = NULL;
 	const char *ifname = NULL, *policy = NULL, *tmpl = NULL;
-	const char *allow[64];
-	size_t nallow = 0, i, k;
+	const char *allow[64], *lannets[64];
+	size_t nallow = 0, nlannets = 0, i, k;
 	int ch, debug = 0, check = 0, root = 0, verbose = 0;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGCHLD };
 
 	log_init("rnsplice-agent", 1, 0);
-	while ((ch = getopt(argc, argv, "a:df:hi:nP:RS:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:df:hi:L:nP:RS:s:t:v")) != -1) {
 		switch (ch) {
 		case 'a':
 			if (nallow == sizeof(allow) / sizeof(allow[0]))
@@ -242,6 +259,11 @@ agent_main(int argc, char **argv)
 			break;
 		case 'i':
 			ifname = optarg;
+			break;
+		case 'L':
+			if (nlannets == sizeof(lannets) / sizeof(lannets[0]))
+				fatalx("too many -L");
+			lannets[nlannets++] = optarg;
 			break;
 		case 'n':
 			check = 1;
@@ -302,6 +324,9 @@ agent_main(int argc, char **argv)
 	for (i = 0; i < nallow; i++)
 		if (conf_add_allow(rc, allow[i], &cause) == -1)
 			fatalx("-a: %s", cause);
+	for (i = 0; i < nlannets; i++)
+		if (conf_add_lannet(rc, lannets[i], &cause) == -1)
+			fatalx("-L: %s", cause);
 	if (tmpl != NULL && conf_set_template(rc, tmpl, &cause) == -1)
 		fatalx("-t: %s", cause);
 	if (policy != NULL && conf_set_port_policy(rc, policy, &cause) == -1)
@@ -355,6 +380,13 @@ agent_main(int argc, char **argv)
 	    (a.lan = lanview_new(a.loop, route_lan_changed, &a)) == NULL)
 		fatalx("out of memory");
 
+	if ((a.exp = exposure_new(conf->avahi_conf != NULL ?
+	    conf->avahi_conf : AGENT_AVAHI_CONF)) == NULL)
+		fatalx("out of memory");
+	TAILQ_FOREACH(rc, &conf->remotes, entry)
+		if (rc->scope == SCOPE_LAN && rc->nlannets == 0)
+			a.exp->learn = 1;
+	exposure_refresh(a.exp);
 	a.netwatch = netwatch_new(a.loop, on_network_change, &a);
 
 	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
@@ -381,6 +413,7 @@ agent_main(int argc, char **argv)
 		remote_free(r);
 	}
 	netwatch_free(a.netwatch);
+	exposure_free(a.exp);
 	routes_free(a.routes);
 	lanview_free(a.lan);
 	publisher_free(a.pub);

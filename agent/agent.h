@@ -6,6 +6,7 @@
  *	agent.c		options, the loop, signals, the list of remotes
  *	agentconf.c	agent.conf and the command line
  *	allow.c		address prefixes (allow-lists)
+ *	exposure.c	where services listen, whom they accept (on-link)
  *	sshmaster.c	spawn, watch and stop the ssh master
  *	remote.c	one remote: state machine, protocol client, backoff
  *	svctable.c	the remote's services as the protocol describes them
@@ -56,7 +57,9 @@ struct ctl_server;
 #define AGENT_STABLE_PORT_BASE	20000
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32
-#define AGENT_LISTEN_MAX	8	/* sockets per service (addresses) */
+#define AGENT_LISTEN_MAX	16	/* sockets per service (addresses) */
+#define AGENT_PUB_IFS		8	/* interfaces published on one by one */
+#define AGENT_AVAHI_CONF	"/etc/avahi/avahi-daemon.conf"
 #define AGENT_RELAY_BUFSIZE	(64 * 1024)
 /* Relay mode: each connection is a session on the server, and sshd
  * refuses sessions beyond its MaxSessions (default 10, the agent's own
@@ -89,6 +92,13 @@ struct prefix {
 	unsigned int	 len;		/* bits */
 };
 
+/* One lan-networks item: a prefix, an interface name, or "any". */
+struct lannet {
+	struct prefix	 p;
+	char		 ifname[IF_NAMESIZE];	/* "": a prefix */
+	int		 any;
+};
+
 /* Fields a remote block may set; unset ones inherit the top level. */
 #define RC_TYPES	0x0001
 #define RC_SCOPE	0x0002
@@ -99,6 +109,7 @@ struct prefix {
 #define RC_MAXSERVICES	0x0040
 #define RC_SSHOPTS	0x0080
 #define RC_MAXSESSIONS	0x0100
+#define RC_LANNETS	0x0200
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -107,8 +118,10 @@ struct remote_conf {
 	size_t		 ntypes;
 	enum agent_scope scope;
 	char		 ifname[IF_NAMESIZE];
-	struct prefix	*allow;		/* 0: everyone */
+	struct prefix	*allow;		/* 0: on-link clients */
 	size_t		 nallow;
+	struct lannet	*lannets;	/* 0: the default (exposure.c) */
+	size_t		 nlannets;
 	char		*name_template;
 	enum port_policy port_policy;
 	unsigned int	 max_relays;
@@ -127,6 +140,7 @@ struct agent_conf {
 	int		 allow_root;
 	unsigned int	 max_hops;
 	unsigned int	 ping_interval;	/* seconds */
+	char		*avahi_conf;	/* NULL: AGENT_AVAHI_CONF */
 	struct remote_conf defaults;	/* the top level of the file */
 	struct remote_conf_list remotes;
 };
@@ -147,6 +161,7 @@ int	conf_set_scope(struct remote_conf *, const char *scope,
 	    const char *ifname, char **cause);
 int	conf_add_allow(struct remote_conf *, const char *prefix,
 	    char **cause);
+int	conf_add_lannet(struct remote_conf *, const char *, char **cause);
 int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
@@ -160,6 +175,85 @@ int	prefix_match(const struct prefix *, const struct sockaddr *);
 /* 1 if the address may connect (an empty list allows everyone). */
 int	allow_check(const struct prefix *, size_t, const struct sockaddr *);
 int	prefix_format(const struct prefix *, char *, size_t);
+
+/* --- exposure: addresses to listen on, clients to accept (exposure.c) -- */
+
+#define EXP_LEARN_MAX	16
+
+/* One address of an interface that is up. */
+struct exp_addr {
+	char		 ifname[IF_NAMESIZE];
+	unsigned int	 ifindex;
+	unsigned int	 flags;		/* IFF_* */
+	int		 lan;		/* avahi-daemon publishes there */
+	struct sockaddr_storage sa;	/* port 0 */
+	socklen_t	 salen;
+	struct prefix	 net;		/* on-link prefix */
+};
+
+/* avahi-daemon.conf's [server] interface filter. */
+struct avahi_ifs {
+	char		**allow;
+	size_t		 nallow;
+	char		**deny;
+	size_t		 ndeny;
+	int		 p2p;		/* allow-point-to-point */
+};
+
+struct exposure {
+	char		*avahi_conf;	/* path */
+	struct avahi_ifs avahi;
+	struct exp_addr	*addrs;		/* sorted by interface */
+	size_t		 naddrs;
+	/* the default LAN networks, found once (when some remote of scope
+	 * lan has no lan-networks) */
+	int		 learn;
+	struct lannet	 learned[EXP_LEARN_MAX];
+	size_t		 nlearned;
+	int		 learned_set;
+	unsigned long	 gen;		/* snapshots that differed */
+};
+
+/* Where one service listens and how it is published. */
+struct exp_plan {
+	struct sockaddr_storage bind[AGENT_LISTEN_MAX];	/* port 0 */
+	socklen_t	 bindlen[AGENT_LISTEN_MAX];
+	size_t		 nbind;
+	int		 truncated;	/* more addresses than AGENT_LISTEN_MAX */
+	enum agent_scope pub;		/* publication scope */
+	unsigned int	 pubifs[AGENT_PUB_IFS];	/* pub == SCOPE_IFACE: where */
+	size_t		 npubifs;
+	size_t		 nifs;		/* interfaces listened on */
+	int		 fallback;	/* lan scope on no LAN network: host */
+};
+
+int	prefix_contains(const struct prefix *outer, const struct prefix *);
+int	prefix_private(const struct prefix *);
+int	lannet_parse(const char *, struct lannet *, char **cause);
+int	lannet_format(const struct lannet *, char *, size_t);
+int	avahi_ifs_parse(const char *, size_t, struct avahi_ifs *,
+	    char **cause);
+void	avahi_ifs_free(struct avahi_ifs *);
+int	avahi_ifs_uses(const struct avahi_ifs *, const char *ifname,
+	    unsigned int flags);
+int	exp_iface_on(const struct exp_addr *, size_t, const char *ifname,
+	    const struct lannet *, size_t);
+size_t	exp_learn(const struct exp_addr *, size_t, struct lannet *,
+	    size_t max);
+void	exp_plan(const struct exposure *, const struct remote_conf *,
+	    struct exp_plan *);
+int	exp_peer_ok(const struct exposure *, const struct remote_conf *,
+	    const struct sockaddr *);
+void	exp_describe(const struct exposure *, const struct remote_conf *,
+	    char *, size_t);
+void	exp_format_addr(const struct sockaddr *, char *, size_t);
+/* rnsplice status: one line of text, or a JSON object. */
+void	exp_status(const struct exposure *, const struct remote_conf *,
+	    struct buf *, int json);
+struct exposure *exposure_new(const char *avahi_conf);
+void	exposure_free(struct exposure *);
+/* Take a new snapshot; 1 if it differs from the previous one. */
+int	exposure_refresh(struct exposure *);
 
 /* --- the ssh master (sshmaster.c) -------------------------------------- */
 
@@ -435,9 +529,19 @@ struct splice {
 	uint16_t	 port;
 	int		 fds[AGENT_LISTEN_MAX];
 	struct ev_io	*ios[AGENT_LISTEN_MAX];
+	struct sockaddr_storage lsa[AGENT_LISTEN_MAX];	/* bound, port 0 */
 	size_t		 nfds;
-	struct pub_entry *pub;
+	enum agent_scope pubscope;	/* as published now */
+	unsigned int	 pubifs[AGENT_PUB_IFS];	/* SCOPE_IFACE: one entry each */
+	size_t		 npubifs;
+	int		 fallback;	/* lan scope, on no LAN network */
+	struct pub_entry *pub;		/* the first (status shows it) */
+	struct pub_entry *xpub[AGENT_PUB_IFS - 1];	/* the others */
+	size_t		 nxpub;
 	unsigned long	 accepted, refused;
+	unsigned long	 offlink;	/* refused: not on-link */
+	uint64_t	 offlink_logged;	/* ms, rate limit */
+	unsigned long	 offlink_quiet;	/* not logged since */
 };
 
 struct splice *splice_new(struct remote *, struct isvc *, char *err,
@@ -447,8 +551,11 @@ int	splice_update(struct splice *);
 void	splice_free(struct splice *);
 const char *splice_pub_name(const struct splice *);
 const char *splice_pub_state(const struct splice *);
-/* The publisher reported a change of this splice's entry. */
-void	splice_pub_event(struct splice *);
+/* The publisher reported a change of one of this splice's entries. */
+void	splice_pub_event(struct splice *, struct pub_entry *);
+/* The interfaces changed: follow the addresses, maybe fall back to (or
+ * come back from) host scope. */
+void	splice_exposure_changed(struct splice *);
 
 /* --- relays (relay.c) ---------------------------------------------------- */
 
@@ -638,6 +745,7 @@ struct agent {
 	struct lanview	*lan;
 	struct routes	*routes;
 	struct netwatch	*netwatch;	/* NULL where unsupported */
+	struct exposure	*exp;
 	struct ctl_server *ctl;
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];

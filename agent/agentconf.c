@@ -7,6 +7,7 @@
  *		destination alice@gw.example.org
  *		types _ipp._tcp _http._tcp
  *		allow 192.168.1.0/24
+ *		lan-networks 192.168.1.0/24
  *	}
  *
  * A statement is a keyword and its arguments, ended by a newline or ';'.
@@ -78,13 +79,15 @@ rc_clear(struct remote_conf *rc)
 	free(rc->destination);
 	strv_free(rc->types, rc->ntypes);
 	free(rc->allow);
+	free(rc->lannets);
 	free(rc->name_template);
 	strv_free(rc->ssh_options, rc->nssh_options);
 	free(rc->file);
 	rc->destination = rc->name_template = rc->file = NULL;
 	rc->types = rc->ssh_options = NULL;
 	rc->allow = NULL;
-	rc->ntypes = rc->nallow = rc->nssh_options = 0;
+	rc->lannets = NULL;
+	rc->ntypes = rc->nallow = rc->nssh_options = rc->nlannets = 0;
 }
 
 struct agent_conf *
@@ -113,6 +116,7 @@ conf_free(struct agent_conf *c)
 		free(rc);
 	}
 	rc_clear(&c->defaults);
+	free(c->avahi_conf);
 	free(c);
 }
 
@@ -207,6 +211,22 @@ conf_add_allow(struct remote_conf *rc, const char *s, char **cause)
 	np[rc->nallow++] = p;
 	rc->allow = np;
 	rc->set |= RC_ALLOW;
+	return 0;
+}
+
+int
+conf_add_lannet(struct remote_conf *rc, const char *s, char **cause)
+{
+	struct lannet ln, *nv;
+
+	if (lannet_parse(s, &ln, cause) == -1)
+		return -1;
+	if ((nv = reallocarray(rc->lannets, rc->nlannets + 1,
+	    sizeof(*nv))) == NULL)
+		return cause_set(cause, "out of memory");
+	nv[rc->nlannets++] = ln;
+	rc->lannets = nv;
+	rc->set |= RC_LANNETS;
 	return 0;
 }
 
@@ -340,6 +360,34 @@ kw_allow(struct agent_conf *c, struct remote_conf *rc, char **av, size_t ac,
 }
 
 static int
+kw_lan_networks(struct agent_conf *c, struct remote_conf *rc, char **av,
+    size_t ac, char **cause)
+{
+	size_t i;
+
+	if (rc->set & RC_LANNETS)
+		return cause_set(cause, "lan-networks given twice (list every "
+		    "network on one line)");
+	for (i = 0; i < ac; i++)
+		if (conf_add_lannet(rc, av[i], cause) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+kw_avahi_config(struct agent_conf *c, struct remote_conf *rc, char **av,
+    size_t ac, char **cause)
+{
+	if (av[0][0] != '/')
+		return cause_set(cause, "avahi-config takes an absolute path, "
+		    "not \"%.64s\"", av[0]);
+	free(c->avahi_conf);
+	if ((c->avahi_conf = strdup(av[0])) == NULL)
+		return cause_set(cause, "out of memory");
+	return 0;
+}
+
+static int
 kw_template(struct agent_conf *c, struct remote_conf *rc, char **av,
     size_t ac, char **cause)
 {
@@ -439,6 +487,8 @@ static const struct keyword {
 	{ "scope",	   KW_BOTH, 1, 2, kw_scope,
 	    "lan | host | interface IFNAME" },
 	{ "allow",	   KW_BOTH, 1, CONF_MAXARGS, kw_allow, "prefix ..." },
+	{ "lan-networks",  KW_BOTH, 1, CONF_MAXARGS, kw_lan_networks,
+	    "prefix | interface | any ..." },
 	{ "name-template", KW_BOTH, 1, 1, kw_template, "\"%n (%r)\"" },
 	{ "port-policy",   KW_BOTH, 1, 1, kw_port_policy, "stable | original" },
 	{ "max-relays",	   KW_BOTH, 1, 1, kw_max_relays, "N" },
@@ -448,6 +498,7 @@ static const struct keyword {
 	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
 	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
 	{ "ping-interval", KW_TOP, 1, 1, kw_ping_interval, "seconds" },
+	{ "avahi-config",  KW_TOP, 1, 1, kw_avahi_config, "PATH" },
 };
 
 /* --- the tokenizer ------------------------------------------------------- */
@@ -759,6 +810,14 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 			return -1;
 		memcpy(rc->allow, d->allow, d->nallow * sizeof(*rc->allow));
 		rc->nallow = d->nallow;
+	}
+	if (!(rc->set & RC_LANNETS) && d->nlannets > 0) {
+		if ((rc->lannets = reallocarray(NULL, d->nlannets,
+		    sizeof(*rc->lannets))) == NULL)
+			return -1;
+		memcpy(rc->lannets, d->lannets, d->nlannets *
+		    sizeof(*rc->lannets));
+		rc->nlannets = d->nlannets;
 	}
 	if (!(rc->set & RC_TEMPLATE))
 		rc->name_template = strdup(d->name_template != NULL ?

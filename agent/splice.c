@@ -1,19 +1,21 @@
-/* One imported service: a local listening socket (or a few, one per
- * address of an interface) and its publication through avahi under our
- * own address and port. Accepted connections go to relay.c.
+/* One imported service: a local listening socket per address it is
+ * exposed on (exposure.c decides which) and its publication through avahi
+ * under our own address and port. Accepted connections go to relay.c,
+ * after the on-link check when the remote has no allow-list.
  *
- * Bind addresses by scope: lan -> [::] dual-stack (0.0.0.0 if the host
- * has no IPv6), host -> 127.0.0.1, interface -> each address of that
- * interface. Ports: the one remembered from an earlier session, the
- * service's own port (port-policy original), a stable port derived from
- * (remote, name, type, domain), else the kernel's choice. */
+ * The addresses follow the interfaces: splice_exposure_changed() closes
+ * the sockets of addresses that went away and binds new ones on the same
+ * port; a lan-scope service on no LAN network falls back to host scope
+ * (127.0.0.1, published on lo) and comes back when a LAN network does.
+ * Ports: the one remembered from an earlier session, the service's own
+ * port (port-policy original), a stable port derived from (remote, name,
+ * type, domain), else the kernel's choice. */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -29,6 +31,7 @@
 
 #define LISTEN_BACKLOG	128
 #define ACCEPT_BURST	64
+#define OFFLINK_LOG_MS	10000
 
 struct bindaddr {
 	struct sockaddr_storage	 ss;
@@ -37,77 +40,26 @@ struct bindaddr {
 };
 
 static size_t
-bind_addrs(const struct remote_conf *rc, struct bindaddr *out, size_t max,
-    char *err, size_t errlen)
+bind_addrs(const struct exp_plan *pl, struct bindaddr *out, size_t max)
 {
-	struct sockaddr_in *sin;
-	struct sockaddr_in6 *sin6;
-	struct ifaddrs *ifa, *i;
-	size_t n = 0;
-	int fd;
+	size_t i;
 
 	memset(out, 0, max * sizeof(*out));
-	switch (rc->scope) {
-	case SCOPE_LAN:
-		if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
-		    -1) {
-			close(fd);
-			sin6 = (struct sockaddr_in6 *)&out[0].ss;
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_addr = in6addr_any;
-			out[0].len = sizeof(*sin6);
-			out[0].v6only = 0;
-			return 1;
-		}
-		/* FALLTHROUGH: no IPv6 here */
-		sin = (struct sockaddr_in *)&out[0].ss;
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		out[0].len = sizeof(*sin);
-		return 1;
-	case SCOPE_HOST:
-		sin = (struct sockaddr_in *)&out[0].ss;
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		out[0].len = sizeof(*sin);
-		return 1;
-	case SCOPE_IFACE:
-		if (getifaddrs(&ifa) == -1) {
-			snprintf(err, errlen, "getifaddrs: %s",
-			    strerror(errno));
-			return 0;
-		}
-		for (i = ifa; i != NULL && n < max; i = i->ifa_next) {
-			if (i->ifa_addr == NULL ||
-			    strcmp(i->ifa_name, rc->ifname) != 0)
-				continue;
-			if (i->ifa_addr->sa_family == AF_INET) {
-				memcpy(&out[n].ss, i->ifa_addr,
-				    sizeof(struct sockaddr_in));
-				out[n++].len = sizeof(struct sockaddr_in);
-			} else if (i->ifa_addr->sa_family == AF_INET6) {
-				memcpy(&out[n].ss, i->ifa_addr,
-				    sizeof(struct sockaddr_in6));
-				out[n].v6only = 1;
-				out[n++].len = sizeof(struct sockaddr_in6);
-			}
-		}
-		freeifaddrs(ifa);
-		if (n == 0)
-			snprintf(err, errlen, "interface %s has no address",
-			    rc->ifname);
-		return n;
+	for (i = 0; i < pl->nbind && i < max; i++) {
+		memcpy(&out[i].ss, &pl->bind[i], pl->bindlen[i]);
+		out[i].len = pl->bindlen[i];
+		out[i].v6only = 1;
 	}
-	return 0;
+	return i;
 }
 
 static void
-set_port(struct bindaddr *b, uint16_t port)
+set_port(struct sockaddr_storage *ss, uint16_t port)
 {
-	if (b->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&b->ss)->sin_port = htons(port);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
 	else
-		((struct sockaddr_in6 *)&b->ss)->sin6_port = htons(port);
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
 static int
@@ -148,34 +100,65 @@ bound_port(int fd)
 }
 
 static void
-close_listeners(struct splice *sp)
+close_one(struct splice *sp, size_t i)
 {
-	size_t i;
-
-	for (i = 0; i < sp->nfds; i++) {
-		ev_io_del(sp->ios[i]);
-		close(sp->fds[i]);
+	ev_io_del(sp->ios[i]);
+	close(sp->fds[i]);
+	sp->nfds--;
+	if (i != sp->nfds) {
+		sp->fds[i] = sp->fds[sp->nfds];
+		sp->ios[i] = sp->ios[sp->nfds];
+		sp->lsa[i] = sp->lsa[sp->nfds];
 	}
-	sp->nfds = 0;
 }
 
-/* Bind every address on one port; 0, or -1 with errno (EADDRINUSE ...). */
+static void
+close_listeners(struct splice *sp)
+{
+	while (sp->nfds > 0)
+		close_one(sp, sp->nfds - 1);
+}
+
+static void
+addr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	exp_format_addr((const struct sockaddr *)ss, out, outlen);
+}
+
+/* Bind every address on one port; 0, or -1 with errno (EADDRINUSE ...).
+ * An address that is not (yet) usable, such as a tentative IPv6 one, is
+ * left for the next change of the interfaces. */
 static int
 open_on_port(struct splice *sp, struct bindaddr *ba, size_t nba,
     uint16_t port)
 {
+	char a[INET6_ADDRSTRLEN];
 	size_t i;
 	int fd, saved;
 
 	for (i = 0; i < nba; i++) {
-		set_port(&ba[i], port);
-		if ((fd = listen_one(&ba[i])) == -1)
+		set_port(&ba[i].ss, port);
+		if ((fd = listen_one(&ba[i])) == -1) {
+			if (errno == EADDRNOTAVAIL && i + 1 < nba) {
+				addr_text(&ba[i].ss, a, sizeof(a));
+				log_debug("%s: %s not usable yet",
+				    sp->remote->conf->name, a);
+				continue;
+			}
 			goto fail;
+		}
+		sp->lsa[sp->nfds] = ba[i].ss;
+		set_port(&sp->lsa[sp->nfds], 0);
+		sp->ios[sp->nfds] = NULL;
 		sp->fds[sp->nfds++] = fd;
 		if (port == 0 && (port = bound_port(fd)) == 0) {
 			errno = EADDRNOTAVAIL;
 			goto fail;
 		}
+	}
+	if (sp->nfds == 0) {
+		errno = EADDRNOTAVAIL;
+		goto fail;
 	}
 	sp->port = port;
 	return 0;
@@ -189,18 +172,34 @@ open_on_port(struct splice *sp, struct bindaddr *ba, size_t nba,
 static void splice_accept(int, short, void *);
 
 static int
-open_listeners(struct splice *sp, char *err, size_t errlen)
+watch_listeners(struct splice *sp)
+{
+	size_t k;
+
+	for (k = 0; k < sp->nfds; k++)
+		if (sp->ios[k] == NULL && (sp->ios[k] = ev_io_add(
+		    sp->remote->agent->loop, sp->fds[k], POLLIN, splice_accept,
+		    sp)) == NULL)
+			return -1;
+	return 0;
+}
+
+static int
+open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
+    size_t errlen)
 {
 	struct remote *r = sp->remote;
 	const struct svc *s = &sp->isvc->svc;
 	struct bindaddr ba[AGENT_LISTEN_MAX];
 	uint16_t ports[4];
-	size_t nba, nports, i, k;
+	size_t nba, nports, i;
 	int tries;
 
-	if ((nba = bind_addrs(r->conf, ba, AGENT_LISTEN_MAX, err,
-	    errlen)) == 0)
+	if ((nba = bind_addrs(pl, ba, AGENT_LISTEN_MAX)) == 0) {
+		snprintf(err, errlen, "interface %s has no address",
+		    r->conf->ifname);
 		return -1;
+	}
 	nports = import_port_candidates(r->conf->port_policy,
 	    remote_port_recall(r, s), s->port,
 	    import_stable_port(r->conf->name, s->name, s->type, s->domain),
@@ -219,14 +218,115 @@ open_listeners(struct splice *sp, char *err, size_t errlen)
 	snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 	return -1;
  bound:
-	for (k = 0; k < sp->nfds; k++)
-		if ((sp->ios[k] = ev_io_add(r->agent->loop, sp->fds[k], POLLIN,
-		    splice_accept, sp)) == NULL) {
-			close_listeners(sp);	/* ev_io_del(NULL) is fine */
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
+	if (watch_listeners(sp) == -1) {
+		close_listeners(sp);	/* ev_io_del(NULL) is fine */
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	return 0;
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0 &&
+	    ((const struct sockaddr_in6 *)a)->sin6_scope_id ==
+	    ((const struct sockaddr_in6 *)b)->sin6_scope_id;
+}
+
+/* Make the sockets match the plan, keeping the port. */
+static void
+follow_addresses(struct splice *sp, const struct exp_plan *pl)
+{
+	struct remote *r = sp->remote;
+	struct bindaddr ba[AGENT_LISTEN_MAX];
+	char a[INET6_ADDRSTRLEN];
+	size_t nba, i, k;
+	int fd;
+
+	nba = bind_addrs(pl, ba, AGENT_LISTEN_MAX);
+	for (i = sp->nfds; i > 0; i--) {
+		for (k = 0; k < nba; k++)
+			if (same_addr(&sp->lsa[i - 1], &ba[k].ss))
+				break;
+		if (k < nba)
+			continue;
+		addr_text(&sp->lsa[i - 1], a, sizeof(a));
+		log_info("%s: \"%s\" no longer listens on %s port %u (address "
+		    "gone or out of scope)", r->conf->name, sp->name, a,
+		    sp->port);
+		close_one(sp, i - 1);
+	}
+	for (k = 0; k < nba; k++) {
+		for (i = 0; i < sp->nfds; i++)
+			if (same_addr(&sp->lsa[i], &ba[k].ss))
+				break;
+		if (i < sp->nfds || sp->nfds == AGENT_LISTEN_MAX)
+			continue;
+		addr_text(&ba[k].ss, a, sizeof(a));
+		set_port(&ba[k].ss, sp->port);
+		if ((fd = listen_one(&ba[k])) == -1) {
+			if (errno == EADDRNOTAVAIL)
+				log_debug("%s: %s not usable yet",
+				    r->conf->name, a);
+			else
+				log_warn("%s: \"%s\" cannot listen on %s "
+				    "port %u", r->conf->name, sp->name, a,
+				    sp->port);
+			continue;
+		}
+		sp->lsa[sp->nfds] = ba[k].ss;
+		set_port(&sp->lsa[sp->nfds], 0);
+		sp->ios[sp->nfds] = NULL;
+		sp->fds[sp->nfds++] = fd;
+		log_info("%s: \"%s\" listens on %s port %u", r->conf->name,
+		    sp->name, a, sp->port);
+	}
+	if (watch_listeners(sp) == -1)
+		log_warnx("%s: \"%s\": out of memory watching the listeners",
+		    r->conf->name, sp->name);
+}
+
+/* A client the exposure rules turn away (no allow-list: not on-link). */
+static int
+offlink(struct splice *sp, const struct sockaddr *sa)
+{
+	struct remote *r = sp->remote;
+	char a[INET6_ADDRSTRLEN];
+	uint64_t now;
+
+	if (r->conf->nallow > 0 || exp_peer_ok(r->agent->exp, r->conf, sa))
+		return 0;
+	sp->refused++;
+	sp->offlink++;
+	r->relays_refused++;
+	now = ev_now_ms();
+	if (sp->offlink_logged != 0 && now - sp->offlink_logged <
+	    OFFLINK_LOG_MS) {
+		sp->offlink_quiet++;
+		return 1;
+	}
+	exp_format_addr(sa, a, sizeof(a));
+	if (sp->offlink_quiet > 0)
+		log_warnx("%s: refused %s for \"%s\": not on a network of the "
+		    "interfaces it is published on, and no allow-list (%lu "
+		    "more refused, not logged)", r->conf->name, a, sp->name,
+		    sp->offlink_quiet);
+	else
+		log_warnx("%s: refused %s for \"%s\": not on a network of the "
+		    "interfaces it is published on, and no allow-list",
+		    r->conf->name, a, sp->name);
+	sp->offlink_logged = now;
+	sp->offlink_quiet = 0;
+	return 1;
 }
 
 static void
@@ -257,6 +357,10 @@ splice_accept(int fd, short revents, void *arg)
 				    r->conf->name, sp->port);
 			return;
 		}
+		if (offlink(sp, (struct sockaddr *)&ss)) {
+			close(c);
+			continue;
+		}
 		sp->accepted++;
 		relay_accept(r, sp, c, (struct sockaddr *)&ss, len);
 		/* relay_accept never frees sp */
@@ -285,17 +389,102 @@ make_txt(struct splice *sp, struct txt *out)
 	return import_txt(&e->svc.txt, &e->meta, out);
 }
 
+static void
+pub_spec_fill(struct splice *sp, struct pub_spec *spec, unsigned int ifindex)
+{
+	const struct isvc *e = sp->isvc;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->name = sp->name;
+	spec->type = e->svc.type;
+	spec->domain = e->svc.domain;
+	spec->port = sp->port;
+	spec->txt = &sp->txt;
+	switch (sp->pubscope) {
+	case SCOPE_LAN:
+		spec->scope = PUB_SCOPE_LAN;
+		break;
+	case SCOPE_HOST:
+		spec->scope = PUB_SCOPE_HOST;
+		break;
+	case SCOPE_IFACE:
+		spec->scope = PUB_SCOPE_IFACE;
+		spec->ifindex = (int)ifindex;
+		break;
+	}
+}
+
+static const char *
+where_name(const struct splice *sp, char *buf, size_t len)
+{
+	char ifname[IF_NAMESIZE];
+	size_t i;
+
+	if (sp->fallback)
+		return "host scope: on none of the LAN networks";
+	if (sp->pubscope != SCOPE_IFACE)
+		return conf_scope_name(sp->pubscope);
+	snprintf(buf, len, "%s, on", conf_scope_name(sp->remote->conf->scope));
+	for (i = 0; i < sp->npubifs; i++) {
+		if (if_indextoname(sp->pubifs[i], ifname) == NULL)
+			snprintf(ifname, sizeof(ifname), "#%u", sp->pubifs[i]);
+		strlcat(buf, i > 0 ? ", " : " ", len);
+		strlcat(buf, ifname, len);
+	}
+	return buf;
+}
+
+static void
+unpublish(struct splice *sp)
+{
+	if (sp->pub != NULL)
+		publisher_remove(sp->pub);
+	sp->pub = NULL;
+	while (sp->nxpub > 0)
+		publisher_remove(sp->xpub[--sp->nxpub]);
+}
+
+/* Publish as the plan says: one entry, or one per interface. 0, or -1
+ * with errno (ENOMEM, EINVAL) and nothing published. */
+static int
+publish(struct splice *sp, const struct exp_plan *pl)
+{
+	struct pub_spec spec;
+	struct pub_entry *e;
+	size_t i, n;
+
+	sp->pubscope = pl->pub;
+	sp->fallback = pl->fallback;
+	memcpy(sp->pubifs, pl->pubifs, sizeof(sp->pubifs));
+	sp->npubifs = pl->npubifs;
+	n = sp->pubscope == SCOPE_IFACE ? sp->npubifs : 1;
+	for (i = 0; i < n; i++) {
+		pub_spec_fill(sp, &spec, sp->pubifs[i]);
+		if ((e = publisher_add(sp->remote->agent->pub, &spec, sp)) ==
+		    NULL) {
+			unpublish(sp);
+			return -1;
+		}
+		if (i == 0)
+			sp->pub = e;
+		else
+			sp->xpub[sp->nxpub++] = e;
+	}
+	return 0;
+}
+
 struct splice *
 splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 {
 	struct remote_conf *rc = r->conf;
 	struct splice *sp;
 	struct pub_spec spec;
+	struct exp_plan pl;
 	const char *origin;
-	unsigned int ifindex = 0;
+	char where[256];
 
-	if (rc->scope == SCOPE_IFACE &&
-	    (ifindex = if_nametoindex(rc->ifname)) == 0) {
+	exp_plan(r->agent->exp, rc, &pl);
+	if (rc->scope == SCOPE_IFACE && pl.npubifs == 0) {
 		snprintf(err, errlen, "no interface %s", rc->ifname);
 		return NULL;
 	}
@@ -317,28 +506,15 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 		    "record");
 		goto fail;
 	}
-	if (open_listeners(sp, err, errlen) == -1)
+	if (open_listeners(sp, &pl, err, errlen) == -1)
 		goto fail;
-	memset(&spec, 0, sizeof(spec));
-	spec.name = sp->name;
-	spec.type = e->svc.type;
-	spec.domain = e->svc.domain;
-	spec.port = sp->port;
-	spec.txt = &sp->txt;
-	switch (rc->scope) {
-	case SCOPE_LAN:
-		spec.scope = PUB_SCOPE_LAN;
-		break;
-	case SCOPE_HOST:
-		spec.scope = PUB_SCOPE_HOST;
-		break;
-	case SCOPE_IFACE:
-		spec.scope = PUB_SCOPE_IFACE;
-		spec.ifindex = (int)ifindex;
-		break;
-	}
+	if (pl.truncated)
+		log_warnx("%s: \"%s\" listens on the first %d addresses only",
+		    rc->name, sp->name, AGENT_LISTEN_MAX);
+	sp->pubscope = pl.pub;
+	pub_spec_fill(sp, &spec, pl.pubifs[0]);
 	if (pub_spec_check(&spec, err, errlen) == -1 ||
-	    (sp->pub = publisher_add(r->agent->pub, &spec, sp)) == NULL) {
+	    publish(sp, &pl) == -1) {
 		if (errno == ENOMEM)
 			snprintf(err, errlen, "out of memory");
 		close_listeners(sp);
@@ -347,7 +523,8 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	remote_port_remember(r, &e->svc, sp->port);
 	log_info("%s: splicing \"%s\" (%s) from %s:%u as \"%s\" on port %u "
 	    "(%s)", rc->name, e->svc.name, e->svc.type, e->svc.addr,
-	    e->svc.port, sp->name, sp->port, conf_scope_name(rc->scope));
+	    e->svc.port, sp->name, sp->port, where_name(sp, where,
+	    sizeof(where)));
 	return sp;
  fail:
 	txt_free(&sp->txt);
@@ -355,10 +532,41 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	return NULL;
 }
 
+void
+splice_exposure_changed(struct splice *sp)
+{
+	struct remote *r = sp->remote;
+	struct exp_plan pl;
+	char where[256];
+
+	exp_plan(r->agent->exp, r->conf, &pl);
+	follow_addresses(sp, &pl);
+	if (pl.pub == sp->pubscope && pl.fallback == sp->fallback &&
+	    pl.npubifs == sp->npubifs && memcmp(pl.pubifs, sp->pubifs,
+	    sizeof(pl.pubifs)) == 0)
+		return;
+	/* new publications: avahi has no way to move a group */
+	unpublish(sp);
+	if (publish(sp, &pl) == -1) {
+		log_warnx("%s: \"%s\" cannot be published (%s): %s",
+		    r->conf->name, sp->name, where_name(sp, where,
+		    sizeof(where)), errno == ENOMEM ? "out of memory" :
+		    "invalid");
+		return;
+	}
+	if (sp->fallback)
+		log_warnx("%s: \"%s\" falls back to host scope: this host is "
+		    "on none of the LAN networks", r->conf->name, sp->name);
+	else
+		log_info("%s: \"%s\" is now published (%s)", r->conf->name,
+		    sp->name, where_name(sp, where, sizeof(where)));
+}
+
 int
 splice_update(struct splice *sp)
 {
 	struct txt txt;
+	size_t i;
 
 	set_origin_name(sp);
 	if (make_txt(sp, &txt) == -1)
@@ -367,10 +575,14 @@ splice_update(struct splice *sp)
 		txt_free(&txt);
 		return 0;
 	}
-	if (publisher_update(sp->pub, &txt, 0) == -1) {
+	if (sp->pub != NULL && publisher_update(sp->pub, &txt, 0) == -1) {
 		txt_free(&txt);
 		return -1;
 	}
+	for (i = 0; i < sp->nxpub; i++)
+		if (publisher_update(sp->xpub[i], &txt, 0) == -1)
+			log_warnx("%s: \"%s\": TXT not updated on every "
+			    "interface", sp->remote->conf->name, sp->name);
 	txt_free(&sp->txt);
 	sp->txt = txt;
 	return 0;
@@ -381,8 +593,7 @@ splice_free(struct splice *sp)
 {
 	if (sp == NULL)
 		return;
-	if (sp->pub != NULL)
-		publisher_remove(sp->pub);
+	unpublish(sp);
 	close_listeners(sp);
 	remote_port_remember(sp->remote, &sp->isvc->svc, sp->port);
 	txt_free(&sp->txt);
@@ -404,19 +615,19 @@ splice_pub_state(const struct splice *sp)
 
 /* The publisher's news about one entry (agent.c routes it here). */
 void
-splice_pub_event(struct splice *sp)
+splice_pub_event(struct splice *sp, struct pub_entry *pe)
 {
 	struct remote *r = sp->remote;
-	const char *name = pub_entry_name(sp->pub);
+	const char *name = pub_entry_name(pe);
 
-	switch (pub_entry_state(sp->pub)) {
+	switch (pub_entry_state(pe)) {
 	case PUB_ESTABLISHED:
 		log_info("%s: published \"%s\" (%s) on port %u", r->conf->name,
 		    name, sp->isvc->svc.type, sp->port);
 		break;
 	case PUB_FAILED:
 		log_warnx("%s: cannot publish \"%s\" (%s): %s", r->conf->name,
-		    name, sp->isvc->svc.type, pub_entry_error(sp->pub));
+		    name, sp->isvc->svc.type, pub_entry_error(pe));
 		break;
 	default:
 		if (strcmp(name, sp->name) != 0)

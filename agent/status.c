@@ -74,10 +74,15 @@ json_remote(struct buf *b, const struct remote *r)
 	    r->conf->max_relays);
 	buf_putf(b, ",\"sessions\":{\"in_use\":%zu,\"opening\":%zu,"
 	    "\"queued\":%zu,\"limit\":%u,\"limit_from\":\"%s\","
-	    "\"refused\":%lu,\"queue_full\":%lu,\"queue_expired\":%lu}}",
+	    "\"refused\":%lu,\"queue_full\":%lu,\"queue_expired\":%lu}",
 	    r->nsessions, r->nopening, r->nqueued, relay_session_limit(r),
 	    limit_from(r), r->sessions_refused, r->queue_full,
 	    r->queue_expired);
+	if (r->agent->exp != NULL) {
+		buf_putf(b, ",\"exposure\":");
+		exp_status(r->agent->exp, r->conf, b, 1);
+	}
+	buf_putf(b, "}");
 }
 
 static void
@@ -290,6 +295,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				    "waiting\n", r->sessions_refused,
 				    r->queue_full, r->queue_expired);
 			}
+			if (a->exp != NULL)
+				exp_status(a->exp, r->conf, b, 0);
 			if (r->last_error[0] != '\0') {
 				log_vis(vname, sizeof(vname), r->last_error);
 				buf_putf(b, "  last error: %s\n", vname);

@@ -663,6 +663,12 @@ done
 if [ -d /etc/avahi/services ]; then
 	mount --bind "$d/empty" /etc/avahi/services
 fi
+# The host'"'"'s own avahi-daemon.conf where programs look for it (the agent
+# reads its interface filter); lab__avahi_conf rewrites it in place.
+if [ -f /etc/avahi/avahi-daemon.conf ]; then
+	: >>"$d/avahi-daemon.conf"
+	mount --bind "$d/avahi-daemon.conf" /etc/avahi/avahi-daemon.conf
+fi
 cd /proc/sys/net
 # Connection-churn tests leave many TIME_WAIT sockets (NOTES 5): reuse them
 # and widen the ephemeral range, keeping 1024-9999 free for fixed test ports.

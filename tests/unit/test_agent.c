@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <net/if.h>
 #include <arpa/inet.h>
 
 #include <check.h>
@@ -261,6 +262,378 @@ START_TEST(test_allow)
 	ck_assert_int_eq(prefix_parse("10.1.2.3/31", &p[0], &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, "did you mean 10.1.2.2/31?"));
 	free(cause);
+}
+END_TEST
+
+/* --- exposure ------------------------------------------------------------------ */
+
+static struct prefix
+pfx(const char *s)
+{
+	struct prefix p;
+	char *cause = NULL;
+
+	ck_assert_msg(prefix_parse(s, &p, &cause) == 0, "%s: %s", s, cause);
+	return p;
+}
+
+static struct sockaddr_storage
+sa_of(const char *a, unsigned int scope)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, a, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else {
+		ck_assert_int_eq(inet_pton(AF_INET6, a, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_scope_id = scope;
+	}
+	return ss;
+}
+
+/* An interface address as exposure_refresh() would record it. */
+static struct exp_addr
+ifaddr(const char *ifname, unsigned int ifindex, unsigned int flags,
+    const char *addr, const char *net, int lan)
+{
+	struct exp_addr e;
+
+	memset(&e, 0, sizeof(e));
+	strlcpy(e.ifname, ifname, sizeof(e.ifname));
+	e.ifindex = ifindex;
+	e.flags = flags;
+	e.lan = lan;
+	e.sa = sa_of(addr, ifindex);
+	e.salen = e.sa.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	e.net = pfx(net);
+	return e;
+}
+
+START_TEST(test_prefix_contains)
+{
+	struct prefix a = pfx("10.0.0.0/8"), b = pfx("10.1.0.0/24");
+	struct prefix c = pfx("10.1.0.0/16"), d = pfx("fd00::/8");
+
+	ck_assert(prefix_contains(&a, &b));
+	ck_assert(!prefix_contains(&b, &a));
+	ck_assert(prefix_contains(&c, &b));
+	ck_assert(prefix_contains(&b, &b));
+	ck_assert(!prefix_contains(&d, &b));		/* families differ */
+	b = pfx("11.1.0.0/24");
+	ck_assert(!prefix_contains(&a, &b));
+
+	ck_assert(prefix_private(&a));
+	b = pfx("172.16.5.0/24");
+	ck_assert(prefix_private(&b));
+	b = pfx("172.32.0.0/24");
+	ck_assert(!prefix_private(&b));
+	b = pfx("192.168.1.0/24");
+	ck_assert(prefix_private(&b));
+	b = pfx("192.0.2.0/24");			/* documentation, public */
+	ck_assert(!prefix_private(&b));
+	b = pfx("172.0.0.0/8");				/* wider than 172.16/12 */
+	ck_assert(!prefix_private(&b));
+	ck_assert(prefix_private(&d));			/* fd00::/8 in fc00::/7 */
+	d = pfx("fd12:3456::/64");
+	ck_assert(prefix_private(&d));
+	d = pfx("fe80::/64");				/* link-local: no */
+	ck_assert(!prefix_private(&d));
+	d = pfx("2001:db8::/64");
+	ck_assert(!prefix_private(&d));
+}
+END_TEST
+
+START_TEST(test_lannet_parse)
+{
+	struct lannet ln;
+	char *cause = NULL, buf[64];
+
+	ck_assert_int_eq(lannet_parse("10.1.0.0/24", &ln, &cause), 0);
+	ck_assert_int_eq(ln.p.af, AF_INET);
+	ck_assert_str_eq(ln.ifname, "");
+	ck_assert_int_eq(lannet_format(&ln, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "10.1.0.0/24");
+	ck_assert_int_eq(lannet_parse("wlan0", &ln, &cause), 0);
+	ck_assert_str_eq(ln.ifname, "wlan0");
+	ck_assert_int_eq(lannet_parse("any", &ln, &cause), 0);
+	ck_assert(ln.any);
+	ck_assert_int_eq(lannet_parse("fd00::/8", &ln, &cause), 0);
+	ck_assert_int_eq(ln.p.af, AF_INET6);
+
+	ck_assert_int_eq(lannet_parse("10.1.0.1/24", &ln, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "did you mean 10.1.0.0/24?"));
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(lannet_parse("averyveryverylongname0", &ln, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "neither an address prefix nor "
+	    "an interface name"));
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(lannet_parse("eth 0", &ln, &cause), -1);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_avahi_ifs)
+{
+	struct avahi_ifs f;
+	char *cause = NULL;
+	const char *conf =
+	    "# comment\n"
+	    "[server]\n"
+	    "host-name=x\n"
+	    "allow-interfaces = eth0, wlan0 ,tun0\n"
+	    "deny-interfaces=wlan0\n"
+	    "[publish]\n"
+	    "deny-interfaces=eth0\n";	/* not [server]: ignored */
+	unsigned int up = IFF_UP | IFF_MULTICAST;
+
+	ck_assert_int_eq(avahi_ifs_parse(conf, strlen(conf), &f, &cause), 0);
+	ck_assert_uint_eq(f.nallow, 3);
+	ck_assert_str_eq(f.allow[1], "wlan0");
+	ck_assert_uint_eq(f.ndeny, 1);
+	ck_assert(avahi_ifs_uses(&f, "eth0", up));
+	ck_assert(!avahi_ifs_uses(&f, "eth0", IFF_UP));		/* no mcast */
+	ck_assert(!avahi_ifs_uses(&f, "eth0", IFF_MULTICAST));	/* down */
+	ck_assert(!avahi_ifs_uses(&f, "wlan0", up));		/* denied */
+	ck_assert(!avahi_ifs_uses(&f, "eth1", up));		/* not allowed */
+	ck_assert(!avahi_ifs_uses(&f, "tun0", up | IFF_POINTOPOINT));
+	avahi_ifs_free(&f);
+
+	/* no file content: avahi's defaults */
+	ck_assert_int_eq(avahi_ifs_parse("", 0, &f, &cause), 0);
+	ck_assert(avahi_ifs_uses(&f, "eth1", up));
+	ck_assert(!avahi_ifs_uses(&f, "lo", up | IFF_LOOPBACK));
+	avahi_ifs_free(&f);
+	conf = "[server]\nallow-point-to-point=yes\n";
+	ck_assert_int_eq(avahi_ifs_parse(conf, strlen(conf), &f, &cause), 0);
+	ck_assert(avahi_ifs_uses(&f, "tun0", up | IFF_POINTOPOINT));
+	avahi_ifs_free(&f);
+}
+END_TEST
+
+/* A laptop: lo, eth0 on the office LAN 10.1.0.0/24, wan0 with a public
+ * address (avahi denies it), wlan0 on a café's 192.168.77.0/24. */
+static void
+laptop(struct exposure *x, struct exp_addr *v)
+{
+	unsigned int up = IFF_UP | IFF_MULTICAST;
+
+	memset(x, 0, sizeof(*x));
+	v[0] = ifaddr("eth0", 2, up, "10.1.0.5", "10.1.0.0/24", 1);
+	v[1] = ifaddr("eth0", 2, up, "fe80::5", "fe80::/64", 1);
+	v[2] = ifaddr("lo", 1, IFF_UP | IFF_LOOPBACK, "127.0.0.1",
+	    "127.0.0.0/8", 0);
+	v[3] = ifaddr("lo", 1, IFF_UP | IFF_LOOPBACK, "::1", "::1/128", 0);
+	v[4] = ifaddr("wan0", 3, up, "198.51.100.7", "198.51.100.0/24", 0);
+	v[5] = ifaddr("wlan0", 4, up, "192.168.77.9", "192.168.77.0/24", 1);
+	v[6] = ifaddr("wlan0", 4, up, "fe80::9", "fe80::/64", 1);
+	x->addrs = v;
+	x->naddrs = 7;
+}
+
+static int
+plan_has(const struct exp_plan *pl, const char *a)
+{
+	struct sockaddr_storage ss = sa_of(a, 0);
+	size_t i;
+
+	for (i = 0; i < pl->nbind; i++) {
+		if (pl->bind[i].ss_family != ss.ss_family)
+			continue;
+		if (ss.ss_family == AF_INET && memcmp(
+		    &((struct sockaddr_in *)&pl->bind[i])->sin_addr,
+		    &((struct sockaddr_in *)&ss)->sin_addr, 4) == 0)
+			return 1;
+		if (ss.ss_family == AF_INET6 && memcmp(
+		    &((struct sockaddr_in6 *)&pl->bind[i])->sin6_addr,
+		    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+peer_ok(const struct exposure *x, const struct remote_conf *rc,
+    const char *a, unsigned int scope)
+{
+	struct sockaddr_storage ss = sa_of(a, scope);
+
+	return exp_peer_ok(x, rc, (struct sockaddr *)&ss);
+}
+
+START_TEST(test_exposure_rule)
+{
+	struct exposure x;
+	struct exp_addr v[8];
+	struct remote_conf rc;
+	struct exp_plan pl;
+	struct lannet nets[2];
+	char *cause = NULL, buf[256];
+
+	laptop(&x, v);
+	memset(&rc, 0, sizeof(rc));
+	rc.scope = SCOPE_LAN;
+
+	/* the default: private networks of avahi's interfaces, learned */
+	x.nlearned = exp_learn(x.addrs, x.naddrs, x.learned, EXP_LEARN_MAX);
+	ck_assert_uint_eq(x.nlearned, 2);	/* not the WAN, not fe80 */
+	lannet_format(&x.learned[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.1.0.0/24");
+	lannet_format(&x.learned[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.168.77.0/24");
+
+	/* named: the office only */
+	ck_assert_int_eq(lannet_parse("10.1.0.0/16", &nets[0], &cause), 0);
+	rc.lannets = nets;
+	rc.nlannets = 1;
+	ck_assert(exp_iface_on(x.addrs, x.naddrs, "eth0", nets, 1));
+	ck_assert(!exp_iface_on(x.addrs, x.naddrs, "wlan0", nets, 1));
+	exp_plan(&x, &rc, &pl);
+	ck_assert(!pl.fallback);
+	ck_assert(plan_has(&pl, "10.1.0.5"));
+	ck_assert(plan_has(&pl, "fe80::5"));
+	ck_assert(plan_has(&pl, "127.0.0.1"));
+	ck_assert(plan_has(&pl, "::1"));
+	ck_assert(!plan_has(&pl, "198.51.100.7"));
+	ck_assert(!plan_has(&pl, "192.168.77.9"));
+	ck_assert(!plan_has(&pl, "fe80::9"));
+	ck_assert_uint_eq(pl.nbind, 4);
+	/* one of two LAN interfaces: published on that one */
+	ck_assert_int_eq(pl.pub, SCOPE_IFACE);
+	ck_assert_uint_eq(pl.npubifs, 1);
+	ck_assert_uint_eq(pl.pubifs[0], 2);
+	exp_describe(&x, &rc, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "eth0 10.1.0.0/24 fe80::/64");
+
+	/* clients: on-link of eth0 and the loopback, nobody else */
+	ck_assert(peer_ok(&x, &rc, "10.1.0.77", 0));
+	ck_assert(peer_ok(&x, &rc, "::ffff:10.1.0.77", 0));
+	ck_assert(peer_ok(&x, &rc, "127.0.0.1", 0));
+	ck_assert(peer_ok(&x, &rc, "127.3.2.1", 0));
+	ck_assert(peer_ok(&x, &rc, "::1", 0));
+	ck_assert(peer_ok(&x, &rc, "::ffff:127.0.0.1", 0));
+	ck_assert(peer_ok(&x, &rc, "fe80::77", 2));	/* on eth0's link */
+	ck_assert(!peer_ok(&x, &rc, "fe80::77", 4));	/* wlan0's link */
+	ck_assert(!peer_ok(&x, &rc, "10.1.1.1", 0));	/* routed, off-link */
+	ck_assert(!peer_ok(&x, &rc, "192.168.77.3", 0));	/* the café */
+	ck_assert(!peer_ok(&x, &rc, "198.51.100.1", 0));	/* the WAN */
+	ck_assert(!peer_ok(&x, &rc, "2001:db8::1", 0));
+
+	/* the laptop leaves the office: on no named network, host scope */
+	v[4] = v[5];
+	v[5] = v[6];
+	x.addrs = v + 2;
+	x.naddrs = 4;				/* lo, lo, wlan0, wlan0 */
+	exp_plan(&x, &rc, &pl);
+	ck_assert(pl.fallback);
+	ck_assert_int_eq(pl.pub, SCOPE_HOST);
+	ck_assert_uint_eq(pl.nbind, 1);
+	ck_assert(plan_has(&pl, "127.0.0.1"));
+	ck_assert(!peer_ok(&x, &rc, "192.168.77.3", 0));
+	ck_assert(peer_ok(&x, &rc, "127.0.0.1", 0));
+	exp_describe(&x, &rc, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "none");
+
+	/* by interface name, and "any" */
+	laptop(&x, v);
+	ck_assert_int_eq(lannet_parse("wlan0", &nets[0], &cause), 0);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "192.168.77.9"));
+	ck_assert(!plan_has(&pl, "10.1.0.5"));
+	ck_assert_int_eq(lannet_parse("any", &nets[0], &cause), 0);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "192.168.77.9"));
+	ck_assert(plan_has(&pl, "10.1.0.5"));
+	ck_assert(!plan_has(&pl, "198.51.100.7"));	/* avahi denies wan0 */
+	ck_assert_int_eq(pl.pub, SCOPE_LAN);		/* all of avahi's */
+	ck_assert(!peer_ok(&x, &rc, "198.51.100.1", 0));
+
+	/* two of three LAN interfaces: published on each of the two, not on
+	 * the third (no name announced where nothing listens) */
+	v[7] = ifaddr("eth1", 5, IFF_UP | IFF_MULTICAST, "172.20.0.5",
+	    "172.20.0.0/24", 1);
+	x.naddrs = 8;
+	ck_assert_int_eq(lannet_parse("10.1.0.0/24", &nets[0], &cause), 0);
+	ck_assert_int_eq(lannet_parse("192.168.77.0/24", &nets[1], &cause), 0);
+	rc.nlannets = 2;
+	exp_plan(&x, &rc, &pl);
+	ck_assert_int_eq(pl.pub, SCOPE_IFACE);
+	ck_assert_uint_eq(pl.npubifs, 2);
+	ck_assert_uint_eq(pl.pubifs[0], 2);
+	ck_assert_uint_eq(pl.pubifs[1], 4);
+	ck_assert(!plan_has(&pl, "172.20.0.5"));
+	ck_assert(!peer_ok(&x, &rc, "172.20.0.9", 0));
+	ck_assert(peer_ok(&x, &rc, "192.168.77.3", 0));
+	x.naddrs = 7;
+
+	/* no lan-networks: the learned ones */
+	rc.nlannets = 0;
+	rc.lannets = NULL;
+	x.nlearned = exp_learn(x.addrs, x.naddrs, x.learned, EXP_LEARN_MAX);
+	x.nlearned = 1;				/* started in the office */
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "10.1.0.5"));
+	ck_assert(!plan_has(&pl, "192.168.77.9"));
+	x.nlearned = 0;				/* nothing learned yet */
+	exp_plan(&x, &rc, &pl);
+	ck_assert(pl.fallback);
+
+	/* interface scope: that interface, whatever the LAN networks */
+	rc.scope = SCOPE_IFACE;
+	strlcpy(rc.ifname, "wan0", sizeof(rc.ifname));
+	exp_plan(&x, &rc, &pl);
+	ck_assert_uint_eq(pl.nbind, 1);
+	ck_assert(plan_has(&pl, "198.51.100.7"));
+	ck_assert(!plan_has(&pl, "127.0.0.1"));
+	ck_assert(peer_ok(&x, &rc, "198.51.100.1", 0));
+	ck_assert(!peer_ok(&x, &rc, "10.1.0.77", 0));
+
+	/* host scope: the loopback only */
+	rc.scope = SCOPE_HOST;
+	exp_plan(&x, &rc, &pl);
+	ck_assert_uint_eq(pl.nbind, 1);
+	ck_assert(plan_has(&pl, "127.0.0.1"));
+	ck_assert(!peer_ok(&x, &rc, "10.1.0.77", 0));
+	ck_assert(peer_ok(&x, &rc, "127.0.0.1", 0));
+}
+END_TEST
+
+START_TEST(test_conf_lan_networks)
+{
+	struct agent_conf *c;
+	struct remote_conf *rc;
+
+	c = parse_ok(
+	    "avahi-config /etc/avahi/other.conf\n"
+	    "lan-networks 10.1.0.0/24 fd00:1::/64 eth1\n"
+	    "remote a { }\n"
+	    "remote b { lan-networks any }\n");
+	ck_assert_str_eq(c->avahi_conf, "/etc/avahi/other.conf");
+	rc = find_remote(c, "a");
+	ck_assert_uint_eq(rc->nlannets, 3);		/* inherited */
+	ck_assert_str_eq(rc->lannets[2].ifname, "eth1");
+	rc = find_remote(c, "b");
+	ck_assert_uint_eq(rc->nlannets, 1);
+	ck_assert(rc->lannets[0].any);
+	conf_free(c);
+
+	parse_bad("lan-networks 10.1.0.1/24\nremote a { }\n",
+	    "t.conf:1: lan-networks: \"10.1.0.1/24\": host bits set");
+	parse_bad("lan-networks 10.1.0.0/24\nlan-networks 10.2.0.0/24\n"
+	    "remote a { }\n", "t.conf:2: lan-networks given twice");
+	parse_bad("remote a {\n\tavahi-config /x\n}\n",
+	    "t.conf:2: avahi-config belongs at the top level");
+	parse_bad("avahi-config x.conf\nremote a { }\n",
+	    "t.conf:1: avahi-config takes an absolute path");
+	parse_bad("lan-networks\nremote a { }\n", "t.conf:1: usage: "
+	    "lan-networks");
 }
 END_TEST
 
@@ -788,6 +1161,11 @@ agent_suite(void)
 	tcase_add_test(tc, test_conf_bad);
 	tcase_add_test(tc, test_conf_load_file);
 	tcase_add_test(tc, test_allow);
+	tcase_add_test(tc, test_prefix_contains);
+	tcase_add_test(tc, test_lannet_parse);
+	tcase_add_test(tc, test_avahi_ifs);
+	tcase_add_test(tc, test_exposure_rule);
+	tcase_add_test(tc, test_conf_lan_networks);
 	tcase_add_test(tc, test_name_template);
 	tcase_add_test(tc, test_ports);
 	tcase_add_test(tc, test_backoff);

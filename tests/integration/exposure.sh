@@ -1,0 +1,231 @@
+#!/bin/bash
+#
+# tests/integration/exposure.sh -- where the agent's listeners are, and who
+# may connect to them (agent/exposure.c), in the lab.
+#
+#   asrv (LAN A) --- arelay [sshd] ==WAN 10.99.0== brelay [agent] --- bcli (LAN B)
+#
+# The agent on brelay (scope lan, no allow-list) listens on LAN B's
+# addresses and the loopback only: not on brelay's WAN address, and a
+# client routed in from the WAN is refused and logged. Then brelay's LAN
+# interface moves to another subnet (ip addr inside the namespace): with
+# the default LAN networks the service falls back to host scope and comes
+# back with the old subnet; with lan-networks naming both subnets the
+# listeners follow the address on the same port.
+# Needs root; skips (77) otherwise.
+
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2016  # single-quoted code is expanded later
+# shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
+
+t_require_lab
+AGENT=$top_builddir/agent/rnsplice-agent
+CLI=$top_builddir/agent/rnsplice
+[ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
+[ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
+command -v curl >/dev/null || t_skip "curl not installed"
+command -v ss >/dev/null || t_skip "ss (iproute2) not installed"
+command -v python3 >/dev/null || t_skip "python3 not installed"
+
+T=_http._tcp
+
+# spliced HOST NAME -- "ADDRESS PORT" of NAME as HOST resolves it on eth0
+spliced() {
+	lab_browse "$1" "$T" 2>/dev/null | lab_browse_get "$2" eth0 IPv4 |
+		head -n 1 | cut -d';' -f4,5 | tr ';' ' '
+}
+
+seen_at() { # HOST NAME ADDR
+	[ "$(spliced "$1" "$2" | cut -d' ' -f1)" = "$3" ]
+}
+
+same_body() { # HOST URL FILE
+	lab_exec "$1" curl -sS --max-time 10 -o - "$2" | cmp -s - "$3"
+}
+
+# listening PORT -- brelay's listening addresses on PORT, sorted, one a line
+# ("10.2.0.1", "127.0.0.1", "[::1]", "[fe80::...%eth0]", "*" ...)
+listening() {
+	lab_exec brelay ss -Hltn "sport = :$1" | awk '{ a = $4; sub(/:[0-9]+$/, "", a); print a }' |
+		sort
+}
+
+listens_on() { # PORT ADDR
+	listening "$1" | grep -qxF -- "$2"
+}
+
+not_wildcard() { # PORT
+	! listening "$1" | grep -qE '^(\*|0\.0\.0\.0|\[::\])$'
+}
+
+only_loopback() { # PORT
+	[ "$(listening "$1")" = 127.0.0.1 ]
+}
+
+status_text() { # SOCK
+	lab_exec brelay "$CLI" -S "$1" status 2>/dev/null
+}
+
+status_has() { # SOCK TEXT
+	status_text "$1" | grep -qF -- "$2"
+}
+
+# json_exposure SOCK -- the first remote's "exposure" object, as
+# "scope published fallback clients" (and the JSON must parse)
+json_exposure() {
+	lab_exec brelay "$CLI" -S "$1" --json status 2>/dev/null | python3 -c '
+import json, sys
+x = json.load(sys.stdin)["remotes"][0]["exposure"]
+print(x["scope"], x["published"], str(x["fallback"]).lower(), x["clients"])'
+}
+
+log_count() { # FILE TEXT
+	grep -cF -- "$2" "$1" 2>/dev/null || true
+}
+
+# move HOST ADDR_OLD ADDR_NEW -- renumber HOST's eth0 (/24)
+move() {
+	lab_exec "$1" ip addr add "$3/24" dev eth0 &&
+		lab_exec "$1" ip addr del "$2/24" dev eth0
+}
+
+lab_init || t_bail "lab_init failed"
+dump_logs() {
+	local f
+	[ "$T_FAILED" -ne 0 ] || return 0
+	for f in "$LAB_DIR"/brelay/agent*.log; do
+		[ -e "$f" ] || continue
+		t_diag "--- last lines of $f"
+		tail -n 60 "$f" | sed 's/^/# /'
+	done
+}
+lab_atexit dump_logs
+t_diag "lab $LAB_ID in $LAB_DIR"
+lab_topology_basic || t_bail "lab_topology_basic failed"
+
+www=$LAB_DIR/www
+mkdir -p "$www"
+echo "hello from asrv $LAB_ID" >"$www/index.html"
+lab_http asrv 8080 "$www" >/dev/null || t_bail "http server on asrv"
+WEB="Web $LAB_ID"
+pub_web=$(lab_publish asrv "$WEB" $T 8080 path=/)
+lab_wait_published "$pub_web" || t_bail "publish on asrv"
+
+# --- default exposure: LAN B and the loopback, nothing else ----------------
+LOG1=$LAB_DIR/brelay/agent1.log
+SOCK1=/run/agent1.sock
+lab_bg brelay "$LAB_DIR/agent1.pid" env XDG_RUNTIME_DIR=/run \
+	"$AGENT" -d -v -R -S "$SOCK1" siteA $T >"$LOG1" 2>&1
+read -r agent1 <"$LAB_DIR/agent1.pid"
+NAME="$WEB (siteA)"
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.2.0.1 \
+	"bcli resolves \"$NAME\" at brelay's LAN address" ||
+	t_bail "no splice"
+read -r _ port <<<"$(spliced bcli "$NAME")"
+t_diag "spliced on port $port; listening on: $(listening "$port" | tr '\n' ' ')"
+t_ok same_body bcli "http://10.2.0.1:$port/index.html" "$www/index.html" \
+	"a client on LAN B gets through"
+t_ok listens_on "$port" 10.2.0.1 "listens on brelay's LAN address"
+t_ok listens_on "$port" 127.0.0.1 "and on 127.0.0.1"
+t_ok not_wildcard "$port" "no wildcard listener (0.0.0.0, [::])"
+t_nok listens_on "$port" 10.99.0.2 "not on brelay's WAN address"
+t_ok same_body brelay "http://127.0.0.1:$port/index.html" "$www/index.html" \
+	"brelay itself gets through the loopback"
+t_nok lab_exec arelay curl -sS --max-time 5 -o /dev/null "http://10.99.0.2:$port/" \
+	"through the WAN address: connection refused (nothing listens there)"
+t_ok status_has "$SOCK1" "exposure: scope lan on eth0 10.2.0.0/24" \
+	"rnsplice status names the interface and network"
+t_ok [ "$(json_exposure "$SOCK1")" = "lan lan false on-link" ] \
+	"rnsplice --json status: scope lan, published lan, no fallback"
+t_ok grep -q "LAN networks (no lan-networks set: the private networks present at start): 10.2.0.0/24" "$LOG1" \
+	"the log names the default LAN networks"
+
+# An off-link client: arelay routes LAN B through brelay's WAN address.
+lab_exec arelay ip route add 10.2.0.0/24 via 10.99.0.2 ||
+	t_bail "route on arelay"
+t_nok lab_exec arelay curl -sS --max-time 5 -o /dev/null "http://10.2.0.1:$port/" \
+	"a client routed in from the WAN (10.99.0.1) is turned away"
+t_ok lab_wait_for 5 grep -qF "refused 10.99.0.1 for \"$NAME\": not on a network" "$LOG1" \
+	"and logged, naming the peer and the service"
+for _ in 1 2 3 4 5; do
+	lab_exec arelay curl -s --max-time 5 -o /dev/null "http://10.2.0.1:$port/"
+done
+n=$(log_count "$LOG1" "refused 10.99.0.1 for")
+t_ok [ "$n" -lt 6 ] "six refusals in a row are logged fewer than six times ($n)"
+t_ok same_body bcli "http://10.2.0.1:$port/index.html" "$www/index.html" \
+	"LAN B still gets through"
+lab_exec arelay ip route del 10.2.0.0/24 via 10.99.0.2
+
+# --- the LAN moves to a network the agent did not start on: host scope -----
+move brelay 10.2.0.1 10.5.0.1 || t_bail "renumber brelay"
+move bcli 10.2.0.2 10.5.0.2 || t_bail "renumber bcli"
+t_ok lab_wait_for 10 only_loopback "$port" \
+	"on 10.5.0.0/24 (not a LAN network): 127.0.0.1 only, same port"
+t_ok grep -q "\"$NAME\" falls back to host scope" "$LOG1" \
+	"the log says it falls back to host scope"
+t_ok status_has "$SOCK1" "on none of the LAN networks (10.2.0.0/24, found at start): host scope only" \
+	"rnsplice status says so"
+t_ok [ "$(json_exposure "$SOCK1")" = "lan host true on-link" ] \
+	"rnsplice --json status: published host, fallback true"
+t_ok lab_wait_for 10 eval '! lab_seen bcli $T "$NAME"' \
+	"the service leaves the LAN"
+t_ok lab_wait_for 10 lab_seen brelay $T "$NAME" lo \
+	"and is published on brelay's lo"
+t_ok same_body brelay "http://127.0.0.1:$port/index.html" "$www/index.html" \
+	"still usable on brelay"
+t_nok lab_exec bcli curl -sS --max-time 5 -o /dev/null "http://10.5.0.1:$port/" \
+	"not from bcli on the new network"
+
+move brelay 10.5.0.1 10.2.0.1 || t_bail "renumber brelay back"
+move bcli 10.5.0.2 10.2.0.2 || t_bail "renumber bcli back"
+t_ok lab_wait_for 10 listens_on "$port" 10.2.0.1 \
+	"back on 10.2.0.0/24: listening on 10.2.0.1 again"
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.2.0.1 "and back on the LAN"
+read -r _ port2 <<<"$(spliced bcli "$NAME")"
+t_ok [ "$port2" = "$port" ] "on the same port ($port2)"
+t_ok same_body bcli "http://10.2.0.1:$port/index.html" "$www/index.html" \
+	"usable from bcli again"
+lab_stop "$agent1" || t_bail "stop agent 1"
+
+# --- lan-networks naming both subnets: the listeners follow --------------------
+cat >"$LAB_DIR/agent2.conf" <<EOF
+allow-root yes
+lan-networks 10.2.0.0/24 10.5.0.0/24
+remote siteA {
+	types $T
+}
+EOF
+t_ok lab_exec brelay "$AGENT" -n -f "$LAB_DIR/agent2.conf" "agent -n accepts lan-networks"
+t_nok lab_exec brelay "$AGENT" -n -L 10.2.0.1/24 siteA \
+	"-L with host bits set is refused"
+LOG2=$LAB_DIR/brelay/agent2.log
+SOCK2=/run/agent2.sock
+lab_bg brelay "$LAB_DIR/agent2.pid" env XDG_RUNTIME_DIR=/run \
+	"$AGENT" -d -v -S "$SOCK2" -f "$LAB_DIR/agent2.conf" >"$LOG2" 2>&1
+read -r agent2 <"$LAB_DIR/agent2.pid"
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.2.0.1 "agent 2 splices \"$NAME\"" ||
+	t_bail "no splice (agent 2)"
+read -r _ port <<<"$(spliced bcli "$NAME")"
+move brelay 10.2.0.1 10.5.0.1 || t_bail "renumber brelay"
+move bcli 10.2.0.2 10.5.0.2 || t_bail "renumber bcli"
+t_ok lab_wait_for 10 listens_on "$port" 10.5.0.1 \
+	"the new address 10.5.0.1 is listened on, same port $port"
+t_nok listens_on "$port" 10.2.0.1 "the old address is not"
+t_ok not_wildcard "$port" "still no wildcard listener"
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.5.0.1 \
+	"bcli resolves it at the new address"
+t_ok same_body bcli "http://10.5.0.1:$port/index.html" "$www/index.html" \
+	"and gets through"
+t_ok status_has "$SOCK2" "exposure: scope lan on eth0 10.5.0.0/24" \
+	"rnsplice status follows"
+t_nok grep -q "falls back to host scope" "$LOG2" "no fallback: 10.5.0.0/24 is named"
+t_nok grep -q "no lan-networks set" "$LOG2" "no default LAN networks when they are named"
+lab_stop "$agent2" || t_bail "stop agent 2"
+
+t_done
