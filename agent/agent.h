@@ -257,6 +257,8 @@ uint16_t import_stable_port(const char *remote, const char *name,
 /* Ports to try in order, 0 (the kernel's choice) last. Returns count. */
 size_t	import_port_candidates(enum port_policy, uint16_t remembered,
 	    uint16_t original, uint16_t stable, uint16_t *out, size_t max);
+/* 1 and why when binding port needs a privilege the agent lacks. */
+int	import_port_privileged(uint16_t port, char *why, size_t whylen);
 
 /* --- multi-stage: one copy per origin service (route.c, lanview.c) ------ */
 
@@ -397,6 +399,7 @@ struct splice {
 	char		 name[DNSSD_MAXNAME + 1];	/* wanted */
 	struct txt	 txt;				/* published */
 	uint16_t	 port;
+	char		 port_note[160];	/* why not the original */
 	int		 fds[AGENT_LISTEN_MAX];
 	struct ev_io	*ios[AGENT_LISTEN_MAX];
 	size_t		 nfds;

@@ -188,6 +188,36 @@ open_on_port(struct splice *sp, struct bindaddr *ba, size_t nba,
 
 static void splice_accept(int, short, void *);
 
+/*
+ * With port-policy original, say why the service got another port, for
+ * rnsplice services: no privilege for a low port, the port in use, or
+ * the port kept from an earlier connection.
+ */
+static void
+port_note(struct splice *sp, int orig_errno)
+{
+	const struct svc *s = &sp->isvc->svc;
+	char *n = sp->port_note;
+	size_t len = sizeof(sp->port_note);
+
+	n[0] = '\0';
+	if (sp->remote->conf->port_policy != PORT_ORIGINAL || s->port == 0 ||
+	    sp->port == s->port)
+		return;
+	if (import_port_privileged(s->port, n, len))
+		return;
+	if (orig_errno == EADDRINUSE)
+		snprintf(n, len, "original port %u is in use on this host",
+		    s->port);
+	else if (orig_errno != 0)
+		snprintf(n, len, "original port %u: %s", s->port,
+		    strerror(orig_errno));
+	else
+		snprintf(n, len, "port %u kept from an earlier connection "
+		    "(original port %u was not free then)", sp->port,
+		    s->port);
+}
+
 static int
 open_listeners(struct splice *sp, char *err, size_t errlen)
 {
@@ -196,7 +226,7 @@ open_listeners(struct splice *sp, char *err, size_t errlen)
 	struct bindaddr ba[AGENT_LISTEN_MAX];
 	uint16_t ports[4];
 	size_t nba, nports, i, k;
-	int tries;
+	int tries, orig_errno = 0;
 
 	if ((nba = bind_addrs(r->conf, ba, AGENT_LISTEN_MAX, err,
 	    errlen)) == 0)
@@ -210,6 +240,8 @@ open_listeners(struct splice *sp, char *err, size_t errlen)
 		for (tries = ports[i] == 0 ? 3 : 1; tries > 0; tries--)
 			if (open_on_port(sp, ba, nba, ports[i]) == 0)
 				goto bound;
+		if (ports[i] == s->port)
+			orig_errno = errno;
 		if (errno != EADDRINUSE && errno != EACCES) {
 			snprintf(err, errlen, "cannot listen: %s",
 			    strerror(errno));
@@ -219,6 +251,7 @@ open_listeners(struct splice *sp, char *err, size_t errlen)
 	snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 	return -1;
  bound:
+	port_note(sp, orig_errno);
 	for (k = 0; k < sp->nfds; k++)
 		if ((sp->ios[k] = ev_io_add(r->agent->loop, sp->fds[k], POLLIN,
 		    splice_accept, sp)) == NULL) {

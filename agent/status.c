@@ -108,8 +108,13 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	buf_putf(b, ",\"published\":");
 	json_str(b, splice_pub_name(sp));
 	buf_putf(b, ",\"publish_state\":\"%s\",\"port\":%u,"
-	    "\"accepted\":%lu,\"refused\":%lu}", splice_pub_state(sp),
+	    "\"accepted\":%lu,\"refused\":%lu", splice_pub_state(sp),
 	    sp->port, sp->accepted, sp->refused);
+	if (sp->port_note[0] != '\0') {
+		buf_putf(b, ",\"port_note\":");
+		json_str(b, sp->port_note);
+	}
+	buf_putf(b, "}");
 }
 
 static void
@@ -280,6 +285,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				    splice_pub_name(sp), sp->port,
 				    splice_pub_state(sp));
 				text_path(b, &e->meta);
+				if (sp->port_note[0] != '\0')
+					buf_putf(b, "; %s", sp->port_note);
 				buf_putf(b, "\n");
 			}
 		return 0;
