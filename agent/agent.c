@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,24 @@ on_network_change(void *arg)
 		remote_network_changed(r);
 }
 
+/*
+ * A configuration the agent cannot run with: exit with EX_CONFIG so that
+ * a service manager can tell it from a crash and stop restarting
+ * (RestartPreventExitStatus in the systemd unit).
+ */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+conf_fatal(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	exit(AGENT_EXIT_CONFIG);
+}
+
 int
 agent_main(int argc, char **argv)
 {
@@ -269,37 +288,37 @@ agent_main(int argc, char **argv)
 		fatalx("out of memory");
 	if (file == NULL && argc == 0) {
 		if (config_dir(dir, sizeof(dir)) == -1)
-			fatalx("cannot find the configuration directory");
+			conf_fatal("cannot find the configuration directory");
 		snprintf(path, sizeof(path), "%s/%s", dir, AGENT_CONF_FILE);
 		file = path;
 	}
 	if (file != NULL && conf_load(conf, file, &cause) == -1)
-		fatalx("%s", cause != NULL ? cause : "out of memory");
+		conf_fatal("%s", cause != NULL ? cause : "out of memory");
 	if (argc > 0) {
 		cli_remote_name(argv[0], name, sizeof(name));
 		if ((cli = conf_add_remote(conf, name, &cause)) == NULL)
-			fatalx("%s", cause);
+			conf_fatal("%s", cause);
 		if (argv[0][0] == '-' || (cli->destination = strdup(argv[0])) ==
 		    NULL)
-			fatalx("bad destination \"%s\"", argv[0]);
+			conf_fatal("bad destination \"%s\"", argv[0]);
 		if (argc > 1 && conf_set_types(cli, argv + 1, (size_t)argc - 1,
 		    &cause) == -1)
-			fatalx("%s", cause);
+			conf_fatal("%s", cause);
 	}
 	/* With a destination the options are its own; without, they are
 	 * defaults for every remote of the file. */
 	rc = cli != NULL ? cli : &conf->defaults;
 	if (scope != NULL && conf_set_scope(rc, scope, ifname, &cause) == -1)
-		fatalx("-s: %s", cause);
+		conf_fatal("-s: %s", cause);
 	for (i = 0; i < nallow; i++)
 		if (conf_add_allow(rc, allow[i], &cause) == -1)
-			fatalx("-a: %s", cause);
+			conf_fatal("-a: %s", cause);
 	if (tmpl != NULL && conf_set_template(rc, tmpl, &cause) == -1)
-		fatalx("-t: %s", cause);
+		conf_fatal("-t: %s", cause);
 	if (policy != NULL && conf_set_port_policy(rc, policy, &cause) == -1)
-		fatalx("-P: %s", cause);
+		conf_fatal("-P: %s", cause);
 	if (conf_finish(conf, &cause) == -1)
-		fatalx("%s%s%s", file != NULL ? file : "", file != NULL ?
+		conf_fatal("%s%s%s", file != NULL ? file : "", file != NULL ?
 		    ": " : "", cause);
 	if (check) {
 		if (verbose)
@@ -309,7 +328,7 @@ agent_main(int argc, char **argv)
 		return 0;
 	}
 	if (geteuid() == 0 && !root && !conf->allow_root)
-		fatalx("refusing to run as root (-R or \"allow-root yes\" "
+		conf_fatal("refusing to run as root (-R or \"allow-root yes\" "
 		    "if you mean it)");
 
 	log_init("rnsplice-agent", debug, verbose);

@@ -42,6 +42,7 @@ struct pub_entry;
 struct ctl_server;
 
 #define AGENT_CONF_FILE		"agent.conf"
+#define AGENT_EXIT_CONFIG	78	/* EX_CONFIG: restarting will not help */
 #define AGENT_NAME_TEMPLATE	"%n (%r)"
 #define AGENT_MAX_SERVICES	512
 #define AGENT_MAX_SERVICES_LIMIT 4096
