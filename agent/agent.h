@@ -87,6 +87,7 @@ struct prefix {
 #define RC_MAXRELAYS	0x0020
 #define RC_MAXSERVICES	0x0040
 #define RC_SSHOPTS	0x0080
+#define RC_SUBSYSCMD	0x0100
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -103,6 +104,7 @@ struct remote_conf {
 	unsigned int	 max_services;
 	char		**ssh_options;	/* each becomes -o OPTION */
 	size_t		 nssh_options;
+	char		*subsystem_command;	/* NULL: ssh -s rnsplice */
 	unsigned int	 set;		/* RC_* */
 	char		*file;		/* where it was defined */
 	unsigned int	 line;
@@ -138,6 +140,10 @@ int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
 int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+/* Run the subsystem as the login's command: an absolute path, or one
+ * starting with ~/ (the server's shell expands it). */
+int	conf_set_subsystem_command(struct remote_conf *, const char *,
+	    char **cause);
 /* Merge the defaults into every remote and check the whole. */
 int	conf_finish(struct agent_conf *, char **cause);
 const char *conf_scope_name(enum agent_scope);
@@ -169,10 +175,12 @@ void	sshm_init(struct sshmaster *);
 /* Start ssh; argv is built by sshm_argv. Returns 0 or -1 (err). */
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
-	    char *err, size_t errlen);
-/* The argument vector (NULL-terminated, malloc'ed; free with free()). */
+	    const char *command, char *err, size_t errlen);
+/* The argument vector (NULL-terminated, malloc'ed; free with free()).
+ * command NULL: ssh -s DEST rnsplice; else ssh DEST "command -u". */
 char	**sshm_argv(const char *ssh, const char *ctlpath,
-	    const char *destination, char *const *options, size_t noptions);
+	    const char *destination, char *const *options, size_t noptions,
+	    const char *command);
 /* Read ssh's stderr; returns 0 at EOF, 1 otherwise. Complete lines go
  * to the ring and, with prefix, to log_debug. */
 int	sshm_read_stderr(struct sshmaster *, const char *prefix);
@@ -533,9 +541,25 @@ void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
+/* What the command line says about the configuration (reload.c builds
+ * it from these at start and on SIGHUP). */
+struct agent_opts {
+	const char	*file;		/* NULL: the destination alone */
+	const char	*scope, *ifname, *policy, *tmpl, *subsys_cmd;
+	const char	*allow[64];
+	size_t		 nallow;
+	char		**argv;		/* destination [type ...] */
+	int		 argc;
+	int		 root;		/* -R */
+};
+
 struct agent {
 	struct ev_loop	*loop;
 	struct agent_conf *conf;
+	const struct agent_opts *opts;
+	char		 reload_error[512];	/* the last SIGHUP's, or "" */
+	uint64_t	 reload_failed_at, reloaded_at;	/* ms */
+	unsigned long	 reloads;
 	struct publisher *pub;
 	struct lanview	*lan;
 	struct routes	*routes;
@@ -552,6 +576,13 @@ struct agent {
 };
 
 int	agent_main(int, char **);
+/* reload.c: the configuration from the file and the command line (NULL
+ * and *cause on error), and SIGHUP: apply a new one (0), or keep the
+ * running one and say why (-1). */
+struct agent_conf *agent_conf_build(const struct agent_opts *, char **cause);
+int	agent_reload(struct agent *);
+int	agent_remote_conf_eq(const struct remote_conf *,
+	    const struct remote_conf *);
 /* A remote's ssh is gone for good (shutting down). */
 void	agent_remote_stopped(struct agent *);
 

@@ -80,8 +80,10 @@ rc_clear(struct remote_conf *rc)
 	free(rc->allow);
 	free(rc->name_template);
 	strv_free(rc->ssh_options, rc->nssh_options);
+	free(rc->subsystem_command);
 	free(rc->file);
 	rc->destination = rc->name_template = rc->file = NULL;
+	rc->subsystem_command = NULL;
 	rc->types = rc->ssh_options = NULL;
 	rc->allow = NULL;
 	rc->ntypes = rc->nallow = rc->nssh_options = 0;
@@ -258,6 +260,37 @@ conf_set_port_policy(struct remote_conf *rc, const char *s, char **cause)
 	return 0;
 }
 
+/*
+ * The command ssh runs instead of requesting the subsystem.  The server's
+ * shell reads it, so only a plain path is allowed: absolute, or ~/ for
+ * the login's home (a subsystem installed with --prefix=$HOME/.local).
+ */
+int
+conf_set_subsystem_command(struct remote_conf *rc, const char *s,
+    char **cause)
+{
+	const char *p;
+
+	if (s[0] != '/' && strncmp(s, "~/", 2) != 0)
+		return cause_set(cause, "subsystem-command \"%.64s\" is not "
+		    "an absolute path or one starting with ~/", s);
+	if (strlen(s) > 255)
+		return cause_set(cause, "subsystem-command: a path of more "
+		    "than 255 bytes");
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._+-~", *p) != NULL))
+			return cause_set(cause, "subsystem-command \"%.64s\": "
+			    "'%c' is not allowed (the server's shell reads "
+			    "it: letters, digits and / . _ + - ~ only)", s,
+			    *p >= 0x20 && *p < 0x7f ? *p : '?');
+	free(rc->subsystem_command);
+	if ((rc->subsystem_command = strdup(s)) == NULL)
+		return cause_set(cause, "out of memory");
+	rc->set |= RC_SUBSYSCMD;
+	return 0;
+}
+
 static int
 parse_uint(const char *s, unsigned int min, unsigned int max,
     const char *what, unsigned int *out, char **cause)
@@ -392,6 +425,13 @@ kw_ssh_option(struct agent_conf *c, struct remote_conf *rc, char **av,
 }
 
 static int
+kw_subsystem_command(struct agent_conf *c, struct remote_conf *rc,
+    char **av, size_t ac, char **cause)
+{
+	return conf_set_subsystem_command(rc, av[0], cause);
+}
+
+static int
 kw_allow_root(struct agent_conf *c, struct remote_conf *rc, char **av,
     size_t ac, char **cause)
 {
@@ -432,6 +472,8 @@ static const struct keyword {
 	{ "max-relays",	   KW_BOTH, 1, 1, kw_max_relays, "N" },
 	{ "max-services",  KW_BOTH, 1, 1, kw_max_services, "N" },
 	{ "ssh-option",	   KW_BOTH, 1, 1, kw_ssh_option, "Key=Value" },
+	{ "subsystem-command", KW_BOTH, 1, 1, kw_subsystem_command,
+	    "/path/to/rnsplice-subsystem | ~/path" },
 	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
 	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
 	{ "ping-interval", KW_TOP, 1, 1, kw_ping_interval, "seconds" },
@@ -757,6 +799,9 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_MAXRELAYS))
 		rc->max_relays = (d->set & RC_MAXRELAYS) ? d->max_relays :
 		    AGENT_MAX_RELAYS;
+	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL &&
+	    (rc->subsystem_command = strdup(d->subsystem_command)) == NULL)
+		return -1;
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
 		    d->max_services : AGENT_MAX_SERVICES;

@@ -172,12 +172,25 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 		    "\"maxhops\":%u,\"routing\":{\"events\":%lu,"
 		    "\"origins\":%zu,\"ranked\":%lu,\"published\":%lu,"
 		    "\"withdrawn\":%lu,\"switches\":%lu,\"held\":%lu,"
-		    "\"lan_copies\":%zu},\"remotes\":[", (long)getpid(),
+		    "\"lan_copies\":%zu}", (long)getpid(),
 		    secs(a->started), a->pub != NULL &&
 		    publisher_running(a->pub) ? "true" : "false",
 		    a->conf->max_hops, st.events, st.origins, st.runs,
 		    st.published, st.withdrawn, st.switches, st.held,
 		    lanview_count(a->lan));
+		buf_putf(b, ",\"config\":{\"file\":");
+		if (a->opts != NULL && a->opts->file != NULL)
+			json_str(b, a->opts->file);
+		else
+			buf_putf(b, "null");
+		buf_putf(b, ",\"reloads\":%lu", a->reloads);
+		if (a->reload_error[0] != '\0') {
+			buf_putf(b, ",\"reload_error\":");
+			json_str(b, a->reload_error);
+			buf_putf(b, ",\"reload_failed_ago\":%.1f",
+			    secs(a->reload_failed_at));
+		}
+		buf_putf(b, "},\"remotes\":[");
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			if (!first)
 				buf_putf(b, ",");
@@ -244,6 +257,15 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 		    "services seen on this LAN\n", st.events, st.origins,
 		    st.published, st.withdrawn, st.switches,
 		    lanview_count(a->lan));
+		if (a->reload_error[0] != '\0') {
+			log_vis(vname, sizeof(vname), a->reload_error);
+			buf_putf(b, "configuration: the last reload (SIGHUP) "
+			    "failed %.0f s ago, the running configuration is "
+			    "kept: %s\n", secs(a->reload_failed_at), vname);
+		} else if (a->reloads > 0)
+			buf_putf(b, "configuration: reloaded %lu time%s, last "
+			    "%.0f s ago\n", a->reloads, a->reloads == 1 ? "" :
+			    "s", secs(a->reloaded_at));
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			buf_putf(b, "%s (%s): %s for %.0f s, %zu services, "
 			    "%zu spliced, %zu connections (%lu total, %lu "

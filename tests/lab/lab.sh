@@ -75,6 +75,7 @@
 #   top_builddir        build tree root (default: this repository's root)
 #   RNSPLICE_SUBSYSTEM  sshd's "Subsystem rnsplice" program
 #                       (default: $top_builddir/subsystem/rnsplice-subsystem)
+#   LAB_NO_SUBSYSTEM=1  lab_sshd writes no "Subsystem rnsplice" line
 
 if [ -n "${LAB_SH_LOADED:-}" ]; then
 	return 0
@@ -943,7 +944,10 @@ lab_sshd() {
 		# would drop some of them before authentication.
 		echo "MaxStartups 1000"
 		echo "LogLevel VERBOSE"
-		echo "Subsystem rnsplice $RNSPLICE_SUBSYSTEM"
+		# LAB_NO_SUBSYSTEM=1: a server whose admin did not add it
+		# (the agent's subsystem-command way)
+		[ "${LAB_NO_SUBSYSTEM:-0}" = 1 ] ||
+			echo "Subsystem rnsplice $RNSPLICE_SUBSYSTEM"
 		echo "Subsystem sftp internal-sftp"
 	} >"$d/sshd_config"
 	lab__sshd_launch "$host"
