@@ -581,6 +581,8 @@ int	agent_main(int, char **);
  * running one and say why (-1). */
 struct agent_conf *agent_conf_build(const struct agent_opts *, char **cause);
 int	agent_reload(struct agent *);
+/* check.c: rnsplice check DESTINATION (argv[0] is "check"). */
+int	check_main(int, char **);
 int	agent_remote_conf_eq(const struct remote_conf *,
 	    const struct remote_conf *);
 /* A remote's ssh is gone for good (shutting down). */
