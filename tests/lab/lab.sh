@@ -76,6 +76,8 @@
 #   RNSPLICE_SUBSYSTEM  sshd's "Subsystem rnsplice" program
 #                       (default: $top_builddir/subsystem/rnsplice-subsystem)
 #   LAB_NO_SUBSYSTEM=1  lab_sshd writes no "Subsystem rnsplice" line
+#   RNSPLICE_INSTALLED  a prefix (/usr): RNSPLICE_SUBSYSTEM, RNSPLICE_AGENT
+#                       and RNSPLICE_CLI default to the programs under it
 
 if [ -n "${LAB_SH_LOADED:-}" ]; then
 	return 0
@@ -89,6 +91,13 @@ case $top_builddir in
 /*) ;;
 *) top_builddir=$PWD/$top_builddir ;;
 esac
+# RNSPLICE_INSTALLED=PREFIX: test installed programs (PREFIX/bin,
+# PREFIX/libexec, e.g. /usr or an unpacked .deb's usr), not the build's.
+if [ -n "${RNSPLICE_INSTALLED:-}" ]; then
+	: "${RNSPLICE_SUBSYSTEM:=$RNSPLICE_INSTALLED/libexec/rnsplice-subsystem}"
+	: "${RNSPLICE_AGENT:=$RNSPLICE_INSTALLED/bin/rnsplice-agent}"
+	: "${RNSPLICE_CLI:=$RNSPLICE_INSTALLED/bin/rnsplice}"
+fi
 : "${RNSPLICE_SUBSYSTEM:=$top_builddir/subsystem/rnsplice-subsystem}"
 case $RNSPLICE_SUBSYSTEM in
 /*) ;;
