@@ -28,7 +28,7 @@ CLI=${RNSPLICE_CLI:-$top_builddir/agent/rnsplice}
 command -v python3 >/dev/null || t_skip "python3 not installed"
 
 lab_init || t_bail "lab_init failed"
-t_diag "lab $LAB_ID in $LAB_DIR"
+t_diag "lab $LAB_ID in $LAB_DIR; rnsplice $CLI; subsystem $RNSPLICE_SUBSYSTEM"
 lab_topology_basic || t_bail "lab_topology_basic failed"
 
 www=$LAB_DIR/www

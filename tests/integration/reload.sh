@@ -42,7 +42,7 @@ dump_logs() {
 	tail -n 80 "$ALOG" | sed 's/^/# /'
 }
 lab_atexit dump_logs
-t_diag "lab $LAB_ID in $LAB_DIR"
+t_diag "lab $LAB_ID in $LAB_DIR; agent $AGENT; subsystem $RNSPLICE_SUBSYSTEM"
 lab_topology_basic || t_bail "lab_topology_basic failed"
 
 spliced() { # NAME [TYPE] -- "ADDRESS PORT" of NAME as bcli resolves it
@@ -234,6 +234,22 @@ t_ok lab_wait_for 5 eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock --j
 t_nok eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock --json services |
 	python3 -c "import json,sys; sys.exit(0 if any(s[\"remote\"] == \"home\" and s[\"name\"].startswith(\"Secret\") for s in json.load(sys.stdin)) else 1)"' \
 	"home: the user's policy (~/.config/rnsplice/subsystem.conf) hides \"$SECRET\""
+
+# relay mode through a command session: sshd now forbids forwarding; the
+# changed remote logs in again and carries connections through
+# "subsystem-command -u" sessions of its own
+printf 'DisableForwarding yes\nMaxSessions 32\n' >"$LAB_DIR/nofwd.conf"
+LAB_NO_SUBSYSTEM=1 lab_sshd_stop arelay &&
+	LAB_NO_SUBSYSTEM=1 lab_sshd arelay "$LAB_DIR/nofwd.conf" ||
+	t_bail "restart arelay's sshd without forwarding"
+sed -i 's|^\tsubsystem-command ~/.local/libexec/rnsplice-subsystem$|&\n\tname-template "%n via home"|' "$CONF"
+hup
+t_ok lab_wait_for 20 seen "$WEB via home" "home reconnected under the new sshd"
+read -r haddr hport <<<"$(spliced "$WEB via home")"
+t_ok eval 'lab_exec bcli curl -sS --max-time 20 "http://$haddr:$hport/index.html" |
+	cmp -s - "$www/index.html"' "forwarding forbidden: the page comes through a relay session"
+t_ok lab_wait_for 5 eval '[ "$(remote_field home mode)" = subsystem-relay ]' \
+	"... home is in relay mode, its relay sessions run the command"
 t_ok lab_wait_for 10 eval '[ -n "$(remote_field plain last_error)" ] && [ "$(remote_field plain last_error)" != None ]' \
 	"a remote without subsystem-command fails against that server"
 t_diag "plain: $(remote_field plain last_error)"
