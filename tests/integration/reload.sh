@@ -253,4 +253,8 @@ t_ok lab_wait_for 5 eval '[ "$(remote_field home mode)" = subsystem-relay ]' \
 t_ok lab_wait_for 10 eval '[ -n "$(remote_field plain last_error)" ] && [ "$(remote_field plain last_error)" != None ]' \
 	"a remote without subsystem-command fails against that server"
 t_diag "plain: $(remote_field plain last_error)"
+
+lab_stop "$agent"
+t_nok grep -q "ssh did not exit in time" "$ALOG" "SIGTERM: every ssh exited with the agent"
+t_nok grep -q -e "Sanitizer" -e "runtime error" "$ALOG" "no sanitizer report from the agent"
 t_done
