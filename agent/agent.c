@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,38 +33,13 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: rnsplice-agent [-dnRv] [-a prefix] [-f file] "
-	    "[-i interface] [-L network]\n"
-	    "                      [-P policy] [-S socket] [-s scope] "
-	    "[-t template]\n"
-	    "                      [destination [type ...]]\n");
+	    "usage: rnsplice-agent [-dnRv] [-a prefix] [-C subsystem-command] "
+	    "[-f file]\n"
+	    "                      [-i interface] [-L network] [-P policy] "
+	    "[-S socket]\n"
+	    "                      [-s scope] [-t template] "
+	    "[destination [type ...]]\n");
 	exit(2);
-}
-
-/* The remote's name for a destination given on the command line:
- * "alice@gw.example.org" -> "gw.example.org". */
-static void
-cli_remote_name(const char *dest, char *out, size_t outlen)
-{
-	const char *p = dest, *at;
-	size_t i;
-
-	if (strncmp(p, "ssh://", 6) == 0)
-		p += 6;
-	if ((at = strrchr(p, '@')) != NULL && at[1] != '\0')
-		p = at + 1;
-	for (i = 0; i + 1 < outlen && i < AGENT_REMOTE_NAMELEN &&
-	    p[i] != '\0'; i++) {
-		if (strncmp(dest, "ssh://", 6) == 0 && p[i] == ':')
-			break;
-		out[i] = (p[i] >= 'a' && p[i] <= 'z') ||
-		    (p[i] >= 'A' && p[i] <= 'Z') ||
-		    (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
-		    p[i] == '_' || p[i] == '-' ? p[i] : '-';
-	}
-	out[i] = '\0';
-	if (i == 0)
-		strlcpy(out, "remote", outlen);
 }
 
 static void
@@ -113,6 +89,9 @@ print_conf(const struct agent_conf *c)
 			printf("\tmax-sessions learn\n");
 		for (i = 0; i < rc->nssh_options; i++)
 			printf("\tssh-option %s\n", rc->ssh_options[i]);
+		if (rc->subsystem_command != NULL)
+			printf("\tsubsystem-command %s\n",
+			    rc->subsystem_command);
 		printf("}\n");
 	}
 }
@@ -171,8 +150,8 @@ on_signal(int signo, void *arg)
 		agent_quit(a);
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: re-reading the configuration is not "
-		    "supported yet; restart the agent");
+		if (!a->quitting)
+			(void)agent_reload(a);
 		break;
 	case SIGUSR1:
 		buf_init(&b, CTL_MAXREPLY);
@@ -227,61 +206,83 @@ on_network_change(void *arg)
 		remote_network_changed(r);
 }
 
+/*
+ * A configuration the agent cannot run with: exit with EX_CONFIG so that
+ * a service manager can tell it from a crash and stop restarting
+ * (RestartPreventExitStatus in the systemd unit).
+ */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+conf_fatal(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	exit(AGENT_EXIT_CONFIG);
+}
+
 int
 agent_main(int argc, char **argv)
 {
 	struct agent a;
+	struct agent_opts o;
 	struct agent_conf *conf;
-	struct remote_conf *rc, *cli = NULL;
+	struct remote_conf *rc;
 	struct remote *r;
-	char *cause = NULL, path[1100], dir[1024], err[512], name[64];
-	const char *file = NULL, *sockpath = NULL, *scope = NULL;
-	const char *ifname = NULL, *policy = NULL, *tmpl = NULL;
-	const char *allow[64], *lannets[64];
-	size_t nallow = 0, nlannets = 0, i, k;
-	int ch, debug = 0, check = 0, root = 0, verbose = 0;
+	char *cause = NULL, path[1100], dir[1024], err[512];
+	const char *sockpath = NULL;
+	size_t i, k;
+	int ch, debug = 0, check = 0, verbose = 0;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGCHLD };
 
+	memset(&o, 0, sizeof(o));
 	log_init("rnsplice-agent", 1, 0);
-	while ((ch = getopt(argc, argv, "a:df:hi:L:nP:RS:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:df:hi:L:nP:RS:s:t:v")) != -1) {
 		switch (ch) {
 		case 'a':
-			if (nallow == sizeof(allow) / sizeof(allow[0]))
+			if (o.nallow == sizeof(o.allow) / sizeof(o.allow[0]))
 				fatalx("too many -a");
-			allow[nallow++] = optarg;
+			o.allow[o.nallow++] = optarg;
+			break;
+		case 'C':
+			o.subsys_cmd = optarg;
 			break;
 		case 'd':
 			debug = 1;
 			break;
 		case 'f':
-			file = optarg;
+			o.file = optarg;
 			break;
 		case 'i':
-			ifname = optarg;
+			o.ifname = optarg;
 			break;
 		case 'L':
-			if (nlannets == sizeof(lannets) / sizeof(lannets[0]))
+			if (o.nlannets ==
+			    sizeof(o.lannets) / sizeof(o.lannets[0]))
 				fatalx("too many -L");
-			lannets[nlannets++] = optarg;
+			o.lannets[o.nlannets++] = optarg;
 			break;
 		case 'n':
 			check = 1;
 			break;
 		case 'P':
-			policy = optarg;
+			o.policy = optarg;
 			break;
 		case 'R':
-			root = 1;
+			o.root = 1;
 			break;
 		case 'S':
 			sockpath = optarg;
 			break;
 		case 's':
-			scope = optarg;
+			o.scope = optarg;
 			break;
 		case 't':
-			tmpl = optarg;
+			o.tmpl = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -290,50 +291,18 @@ agent_main(int argc, char **argv)
 			usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (ifname != NULL && scope == NULL)
-		scope = "interface";
-
-	if ((conf = conf_new()) == NULL)
-		fatalx("out of memory");
-	if (file == NULL && argc == 0) {
+	o.argc = argc - optind;
+	o.argv = argv + optind;
+	if (o.ifname != NULL && o.scope == NULL)
+		o.scope = "interface";
+	if (o.file == NULL && o.argc == 0) {
 		if (config_dir(dir, sizeof(dir)) == -1)
-			fatalx("cannot find the configuration directory");
+			conf_fatal("cannot find the configuration directory");
 		snprintf(path, sizeof(path), "%s/%s", dir, AGENT_CONF_FILE);
-		file = path;
+		o.file = path;
 	}
-	if (file != NULL && conf_load(conf, file, &cause) == -1)
-		fatalx("%s", cause != NULL ? cause : "out of memory");
-	if (argc > 0) {
-		cli_remote_name(argv[0], name, sizeof(name));
-		if ((cli = conf_add_remote(conf, name, &cause)) == NULL)
-			fatalx("%s", cause);
-		if (argv[0][0] == '-' || (cli->destination = strdup(argv[0])) ==
-		    NULL)
-			fatalx("bad destination \"%s\"", argv[0]);
-		if (argc > 1 && conf_set_types(cli, argv + 1, (size_t)argc - 1,
-		    &cause) == -1)
-			fatalx("%s", cause);
-	}
-	/* With a destination the options are its own; without, they are
-	 * defaults for every remote of the file. */
-	rc = cli != NULL ? cli : &conf->defaults;
-	if (scope != NULL && conf_set_scope(rc, scope, ifname, &cause) == -1)
-		fatalx("-s: %s", cause);
-	for (i = 0; i < nallow; i++)
-		if (conf_add_allow(rc, allow[i], &cause) == -1)
-			fatalx("-a: %s", cause);
-	for (i = 0; i < nlannets; i++)
-		if (conf_add_lannet(rc, lannets[i], &cause) == -1)
-			fatalx("-L: %s", cause);
-	if (tmpl != NULL && conf_set_template(rc, tmpl, &cause) == -1)
-		fatalx("-t: %s", cause);
-	if (policy != NULL && conf_set_port_policy(rc, policy, &cause) == -1)
-		fatalx("-P: %s", cause);
-	if (conf_finish(conf, &cause) == -1)
-		fatalx("%s%s%s", file != NULL ? file : "", file != NULL ?
-		    ": " : "", cause);
+	if ((conf = agent_conf_build(&o, &cause)) == NULL)
+		conf_fatal("%s", cause != NULL ? cause : "out of memory");
 	if (check) {
 		if (verbose)
 			print_conf(conf);
@@ -341,14 +310,18 @@ agent_main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
-	if (geteuid() == 0 && !root && !conf->allow_root)
-		fatalx("refusing to run as root (-R or \"allow-root yes\" "
+	if (geteuid() == 0 && !o.root && !conf->allow_root)
+		conf_fatal("refusing to run as root (-R or \"allow-root yes\" "
 		    "if you mean it)");
 
 	log_init("rnsplice-agent", debug, verbose);
 	memset(&a, 0, sizeof(a));
 	TAILQ_INIT(&a.remotes);
 	a.conf = conf;
+	/* o.file may point at path: keep a copy, path is reused below */
+	if (o.file == path && (o.file = strdup(path)) == NULL)
+		fatalx("out of memory");
+	a.opts = &o;
 	a.started = ev_now_ms();
 	if ((a.ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
 	    *a.ssh_path != '/')
@@ -419,7 +392,7 @@ agent_main(int argc, char **argv)
 	publisher_free(a.pub);
 	ctl_server_free(a.ctl);
 	ev_loop_free(a.loop);
-	conf_free(conf);
+	conf_free(a.conf);
 	free(cause);
 	return 0;
 }

@@ -44,6 +44,7 @@ struct pub_entry;
 struct ctl_server;
 
 #define AGENT_CONF_FILE		"agent.conf"
+#define AGENT_EXIT_CONFIG	78	/* EX_CONFIG: restarting will not help */
 #define AGENT_NAME_TEMPLATE	"%n (%r)"
 #define AGENT_MAX_SERVICES	512
 #define AGENT_MAX_SERVICES_LIMIT 4096
@@ -110,6 +111,7 @@ struct lannet {
 #define RC_SSHOPTS	0x0080
 #define RC_MAXSESSIONS	0x0100
 #define RC_LANNETS	0x0200
+#define RC_SUBSYSCMD	0x0400
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -129,6 +131,7 @@ struct remote_conf {
 	unsigned int	 max_sessions;	/* relay mode; 0: learn */
 	char		**ssh_options;	/* each becomes -o OPTION */
 	size_t		 nssh_options;
+	char		*subsystem_command;	/* NULL: ssh -s rnsplice */
 	unsigned int	 set;		/* RC_* */
 	char		*file;		/* where it was defined */
 	unsigned int	 line;
@@ -166,6 +169,10 @@ int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
 int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+/* Run the subsystem as the login's command: an absolute path, or one
+ * starting with ~/ (the server's shell expands it). */
+int	conf_set_subsystem_command(struct remote_conf *, const char *,
+	    char **cause);
 /* Merge the defaults into every remote and check the whole. */
 int	conf_finish(struct agent_conf *, char **cause);
 const char *conf_scope_name(enum agent_scope);
@@ -282,13 +289,15 @@ void	sshm_init(struct sshmaster *);
 /* Start ssh; argv is built by sshm_argv. Returns 0 or -1 (err). */
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
-	    char *err, size_t errlen);
+	    const char *command, char *err, size_t errlen);
 /* 1 if the ssh option (KEY=VALUE) is one the agent sets itself; *keylen
  * is then the length of its key. */
 int	sshm_option_fixed(const char *opt, size_t *keylen);
-/* The argument vector (NULL-terminated, malloc'ed; free with free()). */
+/* The argument vector (NULL-terminated, malloc'ed; free with free()).
+ * command NULL: ssh -s DEST rnsplice; else ssh DEST "command -u". */
 char	**sshm_argv(const char *ssh, const char *ctlpath,
-	    const char *destination, char *const *options, size_t noptions);
+	    const char *destination, char *const *options, size_t noptions,
+	    const char *command);
 /* Read ssh's stderr; returns 0 at EOF, 1 otherwise. Complete lines go
  * to the ring and, with prefix, to log_debug. */
 int	sshm_read_stderr(struct sshmaster *, const char *prefix);
@@ -387,6 +396,8 @@ uint16_t import_stable_port(const char *remote, const char *name,
 /* Ports to try in order, 0 (the kernel's choice) last. Returns count. */
 size_t	import_port_candidates(enum port_policy, uint16_t remembered,
 	    uint16_t original, uint16_t stable, uint16_t *out, size_t max);
+/* 1 and why when binding port needs a privilege the agent lacks. */
+int	import_port_privileged(uint16_t port, char *why, size_t whylen);
 
 /* --- multi-stage: one copy per origin service (route.c, lanview.c) ------ */
 
@@ -527,6 +538,7 @@ struct splice {
 	char		 name[DNSSD_MAXNAME + 1];	/* wanted */
 	struct txt	 txt;				/* published */
 	uint16_t	 port;
+	char		 port_note[160];	/* why not the original */
 	int		 fds[AGENT_LISTEN_MAX];
 	struct ev_io	*ios[AGENT_LISTEN_MAX];
 	struct sockaddr_storage lsa[AGENT_LISTEN_MAX];	/* bound, port 0 */
@@ -738,9 +750,27 @@ void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
+/* What the command line says about the configuration (reload.c builds
+ * it from these at start and on SIGHUP). */
+struct agent_opts {
+	const char	*file;		/* NULL: the destination alone */
+	const char	*scope, *ifname, *policy, *tmpl, *subsys_cmd;
+	const char	*allow[64];
+	size_t		 nallow;
+	const char	*lannets[64];	/* -L */
+	size_t		 nlannets;
+	char		**argv;		/* destination [type ...] */
+	int		 argc;
+	int		 root;		/* -R */
+};
+
 struct agent {
 	struct ev_loop	*loop;
 	struct agent_conf *conf;
+	const struct agent_opts *opts;
+	char		 reload_error[512];	/* the last SIGHUP's, or "" */
+	uint64_t	 reload_failed_at, reloaded_at;	/* ms */
+	unsigned long	 reloads;
 	struct publisher *pub;
 	struct lanview	*lan;
 	struct routes	*routes;
@@ -758,6 +788,15 @@ struct agent {
 };
 
 int	agent_main(int, char **);
+/* reload.c: the configuration from the file and the command line (NULL
+ * and *cause on error), and SIGHUP: apply a new one (0), or keep the
+ * running one and say why (-1). */
+struct agent_conf *agent_conf_build(const struct agent_opts *, char **cause);
+int	agent_reload(struct agent *);
+/* check.c: rnsplice check DESTINATION (argv[0] is "check"). */
+int	check_main(int, char **);
+int	agent_remote_conf_eq(const struct remote_conf *,
+	    const struct remote_conf *);
 /* A remote's ssh is gone for good (shutting down). */
 void	agent_remote_stopped(struct agent *);
 

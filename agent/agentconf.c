@@ -82,8 +82,10 @@ rc_clear(struct remote_conf *rc)
 	free(rc->lannets);
 	free(rc->name_template);
 	strv_free(rc->ssh_options, rc->nssh_options);
+	free(rc->subsystem_command);
 	free(rc->file);
 	rc->destination = rc->name_template = rc->file = NULL;
+	rc->subsystem_command = NULL;
 	rc->types = rc->ssh_options = NULL;
 	rc->allow = NULL;
 	rc->lannets = NULL;
@@ -278,6 +280,37 @@ conf_set_port_policy(struct remote_conf *rc, const char *s, char **cause)
 	return 0;
 }
 
+/*
+ * The command ssh runs instead of requesting the subsystem.  The server's
+ * shell reads it, so only a plain path is allowed: absolute, or ~/ for
+ * the login's home (a subsystem installed with --prefix=$HOME/.local).
+ */
+int
+conf_set_subsystem_command(struct remote_conf *rc, const char *s,
+    char **cause)
+{
+	const char *p;
+
+	if (s[0] != '/' && strncmp(s, "~/", 2) != 0)
+		return cause_set(cause, "subsystem-command \"%.64s\" is not "
+		    "an absolute path or one starting with ~/", s);
+	if (strlen(s) > 255)
+		return cause_set(cause, "subsystem-command: a path of more "
+		    "than 255 bytes");
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._+-~", *p) != NULL))
+			return cause_set(cause, "subsystem-command \"%.64s\": "
+			    "'%c' is not allowed (the server's shell reads "
+			    "it: letters, digits and / . _ + - ~ only)", s,
+			    *p >= 0x20 && *p < 0x7f ? *p : '?');
+	free(rc->subsystem_command);
+	if ((rc->subsystem_command = strdup(s)) == NULL)
+		return cause_set(cause, "out of memory");
+	rc->set |= RC_SUBSYSCMD;
+	return 0;
+}
+
 static int
 parse_uint(const char *s, unsigned int min, unsigned int max,
     const char *what, unsigned int *out, char **cause)
@@ -452,6 +485,13 @@ kw_ssh_option(struct agent_conf *c, struct remote_conf *rc, char **av,
 }
 
 static int
+kw_subsystem_command(struct agent_conf *c, struct remote_conf *rc,
+    char **av, size_t ac, char **cause)
+{
+	return conf_set_subsystem_command(rc, av[0], cause);
+}
+
+static int
 kw_allow_root(struct agent_conf *c, struct remote_conf *rc, char **av,
     size_t ac, char **cause)
 {
@@ -495,6 +535,8 @@ static const struct keyword {
 	{ "max-services",  KW_BOTH, 1, 1, kw_max_services, "N" },
 	{ "max-sessions",  KW_BOTH, 1, 1, kw_max_sessions, "N | learn" },
 	{ "ssh-option",	   KW_BOTH, 1, 1, kw_ssh_option, "Key=Value" },
+	{ "subsystem-command", KW_BOTH, 1, 1, kw_subsystem_command,
+	    "/path/to/rnsplice-subsystem | ~/path" },
 	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
 	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
 	{ "ping-interval", KW_TOP, 1, 1, kw_ping_interval, "seconds" },
@@ -832,6 +874,9 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_MAXSESSIONS))
 		rc->max_sessions = (d->set & RC_MAXSESSIONS) ?
 		    d->max_sessions : 0;
+	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL &&
+	    (rc->subsystem_command = strdup(d->subsystem_command)) == NULL)
+		return -1;
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
 		    d->max_services : AGENT_MAX_SERVICES;

@@ -271,3 +271,42 @@ import_port_candidates(enum port_policy policy, uint16_t remembered,
 		n = add_port(out, n, max, stable);
 	return add_port(out, n, max, 0);
 }
+
+/*
+ * Why the original port of a service cannot be ours without privilege:
+ * Linux lets an unprivileged process bind below
+ * net.ipv4.ip_unprivileged_port_start (1024 unless changed) only with
+ * CAP_NET_BIND_SERVICE.  Returns 1 and a sentence in why, or 0.
+ */
+int
+import_port_privileged(uint16_t port, char *why, size_t whylen)
+{
+	FILE *f;
+	char line[256];
+	unsigned long long cap = 0;
+	unsigned int start = 1024;
+	int have = 0;
+
+	if ((f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+	    "r")) != NULL) {
+		if (fscanf(f, "%u", &start) != 1)
+			start = 1024;
+		fclose(f);
+	}
+	if (port == 0 || port >= start)
+		return 0;
+	if ((f = fopen("/proc/self/status", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "CapEff: %llx", &cap) == 1) {
+				have = (cap >> 10) & 1;	/* NET_BIND_SERVICE */
+				break;
+			}
+		fclose(f);
+	}
+	if (have)
+		return 0;
+	snprintf(why, whylen, "original port %u is below %u "
+	    "(net.ipv4.ip_unprivileged_port_start) and the agent lacks "
+	    "CAP_NET_BIND_SERVICE", port, start);
+	return 1;
+}

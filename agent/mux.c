@@ -331,8 +331,8 @@ mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
 	return s;
 }
 
-int
-mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
+static int
+open_session(const char *ctlpath, const char *name, int subsystem, int fd_in,
     int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
 {
 	struct buf body;
@@ -360,7 +360,7 @@ mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
 	    buf_put_u32(&body, 0) == -1 ||		/* tty */
 	    buf_put_u32(&body, 0) == -1 ||		/* X11 */
 	    buf_put_u32(&body, 0) == -1 ||		/* agent */
-	    buf_put_u32(&body, 1) == -1 ||		/* subsystem */
+	    buf_put_u32(&body, subsystem) == -1 ||	/* 0: a command */
 	    buf_put_u32(&body, MUX_NO_ESCAPE) == -1 ||
 	    buf_put_cstring(&body, "") == -1 ||		/* term */
 	    buf_put_cstring(&body, name) == -1) {	/* no env */
@@ -376,6 +376,22 @@ mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
 		close(devnull);
 	buf_free(&body);
 	return s;
+}
+
+int
+mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
+    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+{
+	return open_session(ctlpath, name, 1, fd_in, fd_out, fd_err, rid,
+	    err, errlen);
+}
+
+int
+mux_open_command(const char *ctlpath, const char *command, int fd_in,
+    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+{
+	return open_session(ctlpath, command, 0, fd_in, fd_out, fd_err, rid,
+	    err, errlen);
 }
 
 int

@@ -51,6 +51,9 @@ int	mux_open_stdio_fwd(const char *ctlpath, const char *host,
  * stderr, the master makes it non-blocking. Same fd rules as above. */
 int	mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
 	    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen);
+/* The same with a command line for the login's shell (ssh HOST command). */
+int	mux_open_command(const char *ctlpath, const char *command, int fd_in,
+	    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen);
 
 /* Ask the master whether it is alive; returns a control fd whose reader
  * yields MUX_EV_ALIVE with the master's pid. The master keeps the

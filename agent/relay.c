@@ -346,8 +346,15 @@ start_subsystem(struct relay *rl)
 		snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	rl->ctl = mux_open_subsystem(r->ssh.ctlpath, "rnsplice", to[0],
-	    from[1], -1, rl->rid, err, sizeof(err));
+	if (r->conf->subsystem_command != NULL) {
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "%s -u", r->conf->subsystem_command);
+		rl->ctl = mux_open_command(r->ssh.ctlpath, cmd, to[0],
+		    from[1], -1, rl->rid, err, sizeof(err));
+	} else
+		rl->ctl = mux_open_subsystem(r->ssh.ctlpath, "rnsplice",
+		    to[0], from[1], -1, rl->rid, err, sizeof(err));
 	close_fd(&to[0]);
 	close_fd(&from[1]);
 	if (rl->ctl == -1)

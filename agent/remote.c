@@ -901,7 +901,8 @@ remote_connect(struct remote *r)
 	}
 	if (sshm_start(&r->ssh, r->agent->ssh_path, ctlpath,
 	    r->conf->destination, r->conf->ssh_options,
-	    r->conf->nssh_options, err, sizeof(err)) == -1) {
+	    r->conf->nssh_options, r->conf->subsystem_command, err,
+	    sizeof(err)) == -1) {
 		schedule(r, err);
 		return;
 	}

@@ -18,7 +18,10 @@ static const struct command {
 	{ "status",	 "remotes: state, last error, services, connections" },
 	{ "services",	 "every spliced service: name, type, local port, path" },
 	{ "connections", "live relayed connections" },
+	{ "check",	 "check DESTINATION: will splicing from it work? why not?" },
 };
+
+int	check_main(int, char **);	/* check.c */
 
 static void __attribute__((noreturn))
 usage(void)
@@ -26,6 +29,8 @@ usage(void)
 	size_t i;
 
 	fprintf(stderr, "usage: rnsplice [-j] [-S socket] command\n"
+	    "       rnsplice check [-v] [-C subsystem-command] [-f agent.conf] "
+	    "destination\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(stderr, "  %-12s %s\n", commands[i].name,
@@ -47,7 +52,7 @@ main(int argc, char **argv)
 	size_t i;
 	int ch, json = 0, r;
 
-	while ((ch = getopt_long(argc, argv, "jS:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+jS:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
@@ -61,6 +66,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1 && strcmp(argv[0], "check") == 0)
+		return check_main(argc, argv);
 	if (argc != 1)
 		usage();
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

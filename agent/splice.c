@@ -171,6 +171,36 @@ open_on_port(struct splice *sp, struct bindaddr *ba, size_t nba,
 
 static void splice_accept(int, short, void *);
 
+/*
+ * With port-policy original, say why the service got another port, for
+ * rnsplice services: no privilege for a low port, the port in use, or
+ * the port kept from an earlier connection.
+ */
+static void
+port_note(struct splice *sp, int orig_errno)
+{
+	const struct svc *s = &sp->isvc->svc;
+	char *n = sp->port_note;
+	size_t len = sizeof(sp->port_note);
+
+	n[0] = '\0';
+	if (sp->remote->conf->port_policy != PORT_ORIGINAL || s->port == 0 ||
+	    sp->port == s->port)
+		return;
+	if (import_port_privileged(s->port, n, len))
+		return;
+	if (orig_errno == EADDRINUSE)
+		snprintf(n, len, "original port %u is in use on this host",
+		    s->port);
+	else if (orig_errno != 0)
+		snprintf(n, len, "original port %u: %s", s->port,
+		    strerror(orig_errno));
+	else
+		snprintf(n, len, "port %u kept from an earlier connection "
+		    "(original port %u was not free then)", sp->port,
+		    s->port);
+}
+
 static int
 watch_listeners(struct splice *sp)
 {
@@ -193,7 +223,7 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 	struct bindaddr ba[AGENT_LISTEN_MAX];
 	uint16_t ports[4];
 	size_t nba, nports, i;
-	int tries;
+	int tries, orig_errno = 0;
 
 	if ((nba = bind_addrs(pl, ba, AGENT_LISTEN_MAX)) == 0) {
 		snprintf(err, errlen, "interface %s has no address",
@@ -209,6 +239,8 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 		for (tries = ports[i] == 0 ? 3 : 1; tries > 0; tries--)
 			if (open_on_port(sp, ba, nba, ports[i]) == 0)
 				goto bound;
+		if (ports[i] == s->port)
+			orig_errno = errno;
 		if (errno != EADDRINUSE && errno != EACCES) {
 			snprintf(err, errlen, "cannot listen: %s",
 			    strerror(errno));
@@ -218,6 +250,7 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 	snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 	return -1;
  bound:
+	port_note(sp, orig_errno);
 	if (watch_listeners(sp) == -1) {
 		close_listeners(sp);	/* ev_io_del(NULL) is fine */
 		snprintf(err, errlen, "out of memory");

@@ -130,7 +130,7 @@ sshm_option_fixed(const char *opt, size_t *keylen)
 
 char **
 sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
-    char *const *options, size_t noptions)
+    char *const *options, size_t noptions, const char *command)
 {
 	/* Defaults the user may override with ssh-option. */
 	static const char *const defaults[] = {
@@ -158,6 +158,16 @@ sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
 	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (argv_add(&v, &n, defaults[i]) == -1)
 			goto fail;
+	/* Without a Subsystem line on the server: the subsystem as the
+	 * login's command; -u tells it so (its policy is the user's). */
+	if (command != NULL) {
+		if (argv_add(&v, &n, "--") == -1 ||
+		    argv_add(&v, &n, destination) == -1 ||
+		    argv_add(&v, &n, command) == -1 ||
+		    argv_add(&v, &n, "-u") == -1)
+			goto fail;
+		return v;
+	}
 	if (argv_add(&v, &n, "-s") == -1 || argv_add(&v, &n, "--") == -1 ||
 	    argv_add(&v, &n, destination) == -1 ||
 	    argv_add(&v, &n, "rnsplice") == -1)
@@ -202,7 +212,7 @@ close_fd(int *fd)
 int
 sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
     const char *destination, char *const *options, size_t noptions,
-    char *err, size_t errlen)
+    const char *command, char *err, size_t errlen)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
 	char **argv;
@@ -222,7 +232,7 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 		return -1;
 	}
 	if ((argv = sshm_argv(ssh, ctlpath, destination, options,
-	    noptions)) == NULL) {
+	    noptions, command)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

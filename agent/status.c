@@ -138,8 +138,13 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	buf_putf(b, ",\"published\":");
 	json_str(b, splice_pub_name(sp));
 	buf_putf(b, ",\"publish_state\":\"%s\",\"port\":%u,"
-	    "\"accepted\":%lu,\"refused\":%lu}", splice_pub_state(sp),
+	    "\"accepted\":%lu,\"refused\":%lu", splice_pub_state(sp),
 	    sp->port, sp->accepted, sp->refused);
+	if (sp->port_note[0] != '\0') {
+		buf_putf(b, ",\"port_note\":");
+		json_str(b, sp->port_note);
+	}
+	buf_putf(b, "}");
 }
 
 static void
@@ -197,12 +202,25 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 		    "\"maxhops\":%u,\"routing\":{\"events\":%lu,"
 		    "\"origins\":%zu,\"ranked\":%lu,\"published\":%lu,"
 		    "\"withdrawn\":%lu,\"switches\":%lu,\"held\":%lu,"
-		    "\"lan_copies\":%zu},\"remotes\":[", (long)getpid(),
+		    "\"lan_copies\":%zu}", (long)getpid(),
 		    secs(a->started), a->pub != NULL &&
 		    publisher_running(a->pub) ? "true" : "false",
 		    a->conf->max_hops, st.events, st.origins, st.runs,
 		    st.published, st.withdrawn, st.switches, st.held,
 		    lanview_count(a->lan));
+		buf_putf(b, ",\"config\":{\"file\":");
+		if (a->opts != NULL && a->opts->file != NULL)
+			json_str(b, a->opts->file);
+		else
+			buf_putf(b, "null");
+		buf_putf(b, ",\"reloads\":%lu", a->reloads);
+		if (a->reload_error[0] != '\0') {
+			buf_putf(b, ",\"reload_error\":");
+			json_str(b, a->reload_error);
+			buf_putf(b, ",\"reload_failed_ago\":%.1f",
+			    secs(a->reload_failed_at));
+		}
+		buf_putf(b, "},\"remotes\":[");
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			if (!first)
 				buf_putf(b, ",");
@@ -270,6 +288,15 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 		    "services seen on this LAN\n", st.events, st.origins,
 		    st.published, st.withdrawn, st.switches,
 		    lanview_count(a->lan));
+		if (a->reload_error[0] != '\0') {
+			log_vis(vname, sizeof(vname), a->reload_error);
+			buf_putf(b, "configuration: the last reload (SIGHUP) "
+			    "failed %.0f s ago, the running configuration is "
+			    "kept: %s\n", secs(a->reload_failed_at), vname);
+		} else if (a->reloads > 0)
+			buf_putf(b, "configuration: reloaded %lu time%s, last "
+			    "%.0f s ago\n", a->reloads, a->reloads == 1 ? "" :
+			    "s", secs(a->reloaded_at));
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			buf_putf(b, "%s (%s): %s for %.0f s, %zu services, "
 			    "%zu spliced, %zu connections (%lu total, %lu "
@@ -335,6 +362,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				    e->svc.type, e->svc.addr, e->svc.port,
 				    vpub, sp->port, splice_pub_state(sp));
 				text_path(b, &e->meta);
+				if (sp->port_note[0] != '\0')
+					buf_putf(b, "; %s", sp->port_note);
 				buf_putf(b, "\n");
 			}
 		return 0;

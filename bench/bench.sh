@@ -295,13 +295,13 @@ first_event_after() {
 event_seen() { first_event_after "$@" >/dev/null; }
 
 # agent_ts LOG TEXT [TEXT2] -- time stamp (us) of the first line of the
-# agent's log holding TEXT (and TEXT2), "rnsplice-agent[SECONDS.MS]: ...",
-# or nothing
+# agent's log holding TEXT (and TEXT2),
+# "YYYY-MM-DD HH:MM:SS.mmm rnsplice-agent[PID]: ..." (local time), or nothing
 agent_ts() {
 	local t
 	t=$(grep -F -- "$2" "$1" 2>/dev/null | grep -F -m1 -- "${3:-}" |
-		sed -n 's/^rnsplice-agent\[\([0-9]*\)\.\([0-9]*\)\].*/\1\2/p')
-	[ -n "$t" ] && echo "${t}000"
+		sed -n 's/^\([0-9-]* [0-9:.]*\) rnsplice-agent\[.*/\1/p')
+	[ -n "$t" ] && t=$(date -d "$t" +%s%3N) && echo "${t}000"
 }
 
 # part METRIC KIND REP FROM TO -- a sample TO - FROM (us) in seconds, if

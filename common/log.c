@@ -7,6 +7,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "escape.h"
 #include "log.h"
@@ -133,10 +134,18 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	log_vis(msg, sizeof(msg), raw);
 	if (log_to_stderr) {
 		struct timespec ts;
+		struct tm tm;
+		char when[32];
 
+		/* Local wall-clock time with milliseconds, then ident[pid]
+		 * as syslog writes it, so the number in brackets is a pid. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(stderr, "%s[%lld.%03ld]: %s\n", log_ident,
-		    (long long)ts.tv_sec, ts.tv_nsec / 1000000, msg);
+		if (localtime_r(&ts.tv_sec, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+		    &tm) == 0)
+			strlcpy(when, "-", sizeof(when));
+		fprintf(stderr, "%s.%03ld %s[%ld]: %s\n", when,
+		    ts.tv_nsec / 1000000, log_ident, (long)getpid(), msg);
 		fflush(stderr);
 	} else
 		syslog(pri, "%s", msg);

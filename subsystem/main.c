@@ -12,17 +12,17 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dn] [-f file]\n", SUBSYSTEM_NAME);
+	fprintf(stderr, "usage: %s [-dnu] [-f file]\n", SUBSYSTEM_NAME);
 	exit(2);
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct subsystem_opts opts = { NULL, 0, 0 };
+	struct subsystem_opts opts = { NULL, 0, 0, 0 };
 	int ch;
 
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nu")) != -1) {
 		switch (ch) {
 		case 'd':
 			opts.debug++;
@@ -32,6 +32,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			opts.check_only = 1;
+			break;
+		case 'u':
+			opts.user = 1;
 			break;
 		default:
 			usage();

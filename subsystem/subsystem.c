@@ -19,7 +19,9 @@ int
 subsystem_main(const struct subsystem_opts *o)
 {
 	const char *file = o->policy_file ? o->policy_file : POLICY_DEFAULT_FILE;
-	char siteid[SITEID_MAX + 1], err[512], *cause = NULL;
+	char siteid[SITEID_MAX + 1], err[512], *cause = NULL, dir[1024];
+	char userfile[1100];
+	int optional = o->policy_file == NULL;
 	const char *from = getenv("SSH_CONNECTION");
 	struct policy *pol;
 	struct ev_loop *loop;
@@ -33,7 +35,19 @@ subsystem_main(const struct subsystem_opts *o)
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
 		setlocale(LC_CTYPE, "");
 
-	pol = policy_load(file, o->policy_file == NULL, &cause);
+	/* Run by the agent as the login's command (subsystem-command), by
+	 * a user without root: the user's own policy, if there is one,
+	 * comes before the system's. */
+	if (o->user && o->policy_file == NULL && config_dir(dir,
+	    sizeof(dir)) == 0) {
+		snprintf(userfile, sizeof(userfile), "%s/%s", dir,
+		    POLICY_USER_FILE);
+		if (access(userfile, F_OK) == 0) {
+			file = userfile;
+			optional = 0;
+		}
+	}
+	pol = policy_load(file, optional, &cause);
 	if (pol == NULL) {
 		log_warnx("%s", cause ? cause : "cannot load the policy");
 		if (!o->check_only)

@@ -34,7 +34,10 @@ struct subsystem_opts {
 	const char	*policy_file;	/* NULL: the default, may be absent */
 	int		 debug;		/* -d count: stderr and verbosity */
 	int		 check_only;	/* -n: check the policy and exit */
+	int		 user;		/* -u: the login's command, not sshd's
+					 * Subsystem: the user's policy */
 };
+#define POLICY_USER_FILE	"subsystem.conf"	/* in config_dir() */
 
 int	subsystem_main(const struct subsystem_opts *);
 

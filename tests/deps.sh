@@ -8,7 +8,8 @@ PACKAGES="build-essential autoconf automake pkg-config
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
 	iproute2 util-linux procps curl python3 valgrind
-	iperf3 strace"
+	iperf3 strace
+	debhelper dh-autoreconf lintian fakeroot dpkg-dev git systemd man-db"
 
 missing=""
 for p in $PACKAGES; do

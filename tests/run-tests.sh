@@ -1,8 +1,9 @@
 #!/bin/bash
 # Build rnsplice and run every test: unit tests (check), the integration
 # tests in the network-namespace lab (root only; skipped otherwise), the
-# same again under ASan+UBSan, the unit tests under valgrind, a short
-# fuzzing run, and make distcheck.
+# same again under ASan+UBSan, the unit tests under valgrind, the Debian
+# packages (built, lintian, lab tests against them), a short fuzzing run,
+# and make distcheck.
 #
 #   tests/run-tests.sh [--fast]
 #
@@ -154,6 +155,8 @@ if [ $fast -eq 0 ]; then
 	stage "sanitizers (ASan+UBSan)" build_and_check "$top/build-san" \
 	    --enable-sanitizers
 	stage "valgrind (unit tests)" valgrind_units
+	# the .debs of HEAD, and the lab tests against what they install
+	stage "debian packages" tests/debian.sh "$top/build"
 	stage "fuzzing (30 s per target)" fuzz_short
 	stage distcheck distcheck
 fi

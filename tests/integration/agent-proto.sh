@@ -29,6 +29,10 @@ cleanup() {
 		lab_kill TERM "$agent_pid" "$AGENT"
 		wait "$agent_pid" 2>/dev/null
 	fi
+	if [ -n "${busy_pid:-}" ] && kill -0 "$busy_pid" 2>/dev/null; then
+		kill -TERM "$busy_pid" 2>/dev/null
+		wait "$busy_pid" 2>/dev/null
+	fi
 	if [ "$T_FAILED" -ne 0 ]; then
 		t_diag "--- agent log"
 		sed 's/^/# /' "$dir/agent.log"
@@ -109,6 +113,19 @@ hostile)
 		esac
 	done
 	;;
+lowport)
+	hello
+	IFS= read -r l; echo "$l" >>"$in"	# HELLO
+	IFS= read -r l; echo "$l" >>"$in"	# BROWSE
+	svc 1 Low
+	printf 'ADD 2 Busy _http._tcp local h.local 10.9.9.9 %s\n' "$FAKE_BUSY_PORT"
+	printf 'SYNCED\n'
+	while IFS= read -r l; do
+		case $l in
+		PING\ *) printf 'PONG %s\n' "${l#PING }" ;;
+		esac
+	done
+	;;
 silent | nomux)
 	hello
 	cat >>"$in"
@@ -166,7 +183,36 @@ remote hostile {
 remote silent { }
 remote mute { }
 remote nomux { }
+remote lowport {
+	port-policy original
+}
 EOF
+
+# a port the agent cannot have: held by this test on 127.0.0.1
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+sys.stdout.close()
+time.sleep(600)' >"$dir/busy.port" &
+busy_pid=$!
+for _ in $(seq 1 50); do
+	[ -s "$dir/busy.port" ] && break
+	sleep 0.1
+done
+FAKE_BUSY_PORT=$(cat "$dir/busy.port")
+[ -n "$FAKE_BUSY_PORT" ] || t_bail "no busy port"
+export FAKE_BUSY_PORT
+# Ports below this need CAP_NET_BIND_SERVICE; as root the agent runs
+# without it, so that it meets the original port 80 as a user would.
+unpriv_start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+nocap=()
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	nocap=(setpriv --inh-caps=-net_bind_service
+	    --bounding-set=-net_bind_service --)
+fi
 
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
@@ -178,7 +224,7 @@ FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
 export FAKE_PY
 RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
 	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
-	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
+	"${nocap[@]}" "$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
 	>"$dir/agent.log" 2>&1 &
 agent_pid=$!
 lab_record "$agent_pid" || t_bail "the agent did not start"
@@ -252,6 +298,24 @@ if [ -x "$top_builddir/agent/rnsplice" ]; then
 		"rnsplice status shows the last error"
 	t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" services |
 		grep -q "not spliced: loop"' "rnsplice services shows skipped ones"
+
+	# port-policy original: why a service got another port
+	t_ok wait_for 5 logged "lowport: synced: 2 services announced, 2 spliced" \
+		"port-policy original: both services spliced"
+	services=$("$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" services)
+	if [ "$unpriv_start" -gt 80 ] && { [ "$(id -u)" != 0 ] || [ ${#nocap[@]} -gt 0 ]; }; then
+		t_ok eval 'grep -F "lowport: \"Low\"" <<<"$services" | grep -qF "; original port 80 is below $unpriv_start (net.ipv4.ip_unprivileged_port_start) and the agent lacks CAP_NET_BIND_SERVICE"' \
+			"services says why a port below $unpriv_start was not used"
+		t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" --json services |
+			grep -qF "\"port_note\":\"original port 80 is below"' \
+			"... and so does --json (port_note)"
+	else
+		t_diag "port 80 is bindable here: privileged-port note not checked"
+	fi
+	t_ok eval 'grep -F "lowport: \"Busy\"" <<<"$services" | grep -qF "; original port $FAKE_BUSY_PORT is in use on this host"' \
+		"services says the original port was in use"
+	t_nok eval 'grep -F "hostile: " <<<"$services" | grep -qF "original port"' \
+		"no note with port-policy stable"
 fi
 
 t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"

@@ -26,8 +26,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
+AGENT=${RNSPLICE_AGENT:-$top_builddir/agent/rnsplice-agent}
+CLI=${RNSPLICE_CLI:-$top_builddir/agent/rnsplice}
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v curl >/dev/null || t_skip "curl not installed"

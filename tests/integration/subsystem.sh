@@ -25,6 +25,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 t_require_lab
 
 SUB=$top_builddir/subsystem/rnsplice-subsystem
+# RNSPLICE_INSTALLED (lab.sh): the installed subsystem
+[ -n "${RNSPLICE_INSTALLED:-}" ] && SUB=$RNSPLICE_SUBSYSTEM
 TXTPUB=$top_builddir/tests/integration/subsystem-txtpub
 CLIENT=$here/subsystem-client.py
 for f in "$SUB" "$TXTPUB"; do
@@ -419,7 +421,7 @@ say b3 '!quit'
 # ---------------------------------------------------------------------------
 t_diag "sshd drop-in"
 
-dropin=$top_builddir/sshd_config.d/rnsplice.conf
+dropin=${RNSPLICE_DROPIN:-$top_builddir/sshd_config.d/rnsplice.conf}
 if [ -r "$dropin" ]; then
 	cat >"$LAB_DIR/sshd-dropin-test.conf" <<EOF
 Include $dropin

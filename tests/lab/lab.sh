@@ -104,6 +104,9 @@
 #   top_builddir        build tree root (default: this repository's root)
 #   RNSPLICE_SUBSYSTEM  sshd's "Subsystem rnsplice" program
 #                       (default: $top_builddir/subsystem/rnsplice-subsystem)
+#   LAB_NO_SUBSYSTEM=1  lab_sshd writes no "Subsystem rnsplice" line
+#   RNSPLICE_INSTALLED  a prefix (/usr): RNSPLICE_SUBSYSTEM, RNSPLICE_AGENT
+#                       and RNSPLICE_CLI default to the programs under it
 
 if [ -n "${LAB_SH_LOADED:-}" ]; then
 	return 0
@@ -117,6 +120,13 @@ case $top_builddir in
 /*) ;;
 *) top_builddir=$PWD/$top_builddir ;;
 esac
+# RNSPLICE_INSTALLED=PREFIX: test installed programs (PREFIX/bin,
+# PREFIX/libexec, e.g. /usr or an unpacked .deb's usr), not the build's.
+if [ -n "${RNSPLICE_INSTALLED:-}" ]; then
+	: "${RNSPLICE_SUBSYSTEM:=$RNSPLICE_INSTALLED/libexec/rnsplice-subsystem}"
+	: "${RNSPLICE_AGENT:=$RNSPLICE_INSTALLED/bin/rnsplice-agent}"
+	: "${RNSPLICE_CLI:=$RNSPLICE_INSTALLED/bin/rnsplice}"
+fi
 : "${RNSPLICE_SUBSYSTEM:=$top_builddir/subsystem/rnsplice-subsystem}"
 case $RNSPLICE_SUBSYSTEM in
 /*) ;;
@@ -1287,7 +1297,10 @@ lab_sshd() {
 		# would drop some of them before authentication.
 		echo "MaxStartups 1000"
 		echo "LogLevel VERBOSE"
-		echo "Subsystem rnsplice $RNSPLICE_SUBSYSTEM"
+		# LAB_NO_SUBSYSTEM=1: a server whose admin did not add it
+		# (the agent's subsystem-command way)
+		[ "${LAB_NO_SUBSYSTEM:-0}" = 1 ] ||
+			echo "Subsystem rnsplice $RNSPLICE_SUBSYSTEM"
 		echo "Subsystem sftp internal-sftp"
 	} >"$d/sshd_config"
 	lab__sshd_launch "$host"

@@ -194,6 +194,56 @@ START_TEST(test_conf_bad)
 	parse_bad("allow-root maybe\n", "yes or no");
 	parse_bad("# nothing\n", "no remote to splice from");
 	parse_bad("remote a\n{\n}\n", "t.conf:1: expected \"remote NAME {\"");
+	parse_bad("remote a {\n subsystem-command bin/rnsplice-subsystem\n}\n",
+	    "t.conf:2: subsystem-command \"bin/rnsplice-subsystem\" is not an "
+	    "absolute path or one starting with ~/");
+	parse_bad("remote a {\n subsystem-command \"/x;reboot\"\n}\n",
+	    "t.conf:2: subsystem-command \"/x;reboot\": ';' is not allowed");
+	parse_bad("remote a {\n subsystem-command \"~/a b\"\n}\n",
+	    "' ' is not allowed");
+}
+END_TEST
+
+/* subsystem-command: per remote or inherited from the top level; and the
+ * comparison a reload uses to keep a remote running */
+START_TEST(test_conf_subsystem_command)
+{
+	struct agent_conf *c, *d;
+	struct remote_conf *a, *b;
+
+	c = parse_ok("subsystem-command ~/.local/libexec/rnsplice-subsystem\n"
+	    "remote a {\n}\nremote b {\n subsystem-command /opt/rs\n}\n"
+	    "remote c {\n}\n");
+	ck_assert_str_eq(find_remote(c, "a")->subsystem_command,
+	    "~/.local/libexec/rnsplice-subsystem");
+	ck_assert_str_eq(find_remote(c, "b")->subsystem_command, "/opt/rs");
+	d = parse_ok("remote a {\n subsystem-command "
+	    "~/.local/libexec/rnsplice-subsystem\n}\n"
+	    "remote b {\n}\n\n\nremote c {\n"
+	    " subsystem-command ~/.local/libexec/rnsplice-subsystem\n}\n");
+	/* the same settings, written elsewhere: equal */
+	ck_assert_int_eq(agent_remote_conf_eq(find_remote(c, "a"),
+	    find_remote(d, "a")), 1);
+	ck_assert_int_eq(agent_remote_conf_eq(find_remote(c, "c"),
+	    find_remote(d, "c")), 1);
+	/* one has the Subsystem way, the other a command: not */
+	ck_assert_int_eq(agent_remote_conf_eq(find_remote(c, "b"),
+	    find_remote(d, "b")), 0);
+	conf_free(c);
+	conf_free(d);
+
+	c = parse_ok("remote a {\n scope host\n allow 10.0.0.0/8\n}\n");
+	d = parse_ok("remote a {\n scope host\n allow 10.0.0.0/16\n}\n");
+	a = find_remote(c, "a");
+	b = find_remote(d, "a");
+	ck_assert_int_eq(agent_remote_conf_eq(a, b), 0);
+	ck_assert_int_eq(agent_remote_conf_eq(a, a), 1);
+	conf_free(c);
+	c = parse_ok("remote a {\n scope host\n allow 10.0.0.0/16\n"
+	    " ssh-option Port=2222\n}\n");
+	ck_assert_int_eq(agent_remote_conf_eq(find_remote(c, "a"), b), 0);
+	conf_free(c);
+	conf_free(d);
 }
 END_TEST
 
@@ -1042,7 +1092,7 @@ START_TEST(test_ssh_argv)
 	char **v;
 	size_t i, n, m = 0, batch = 0, port = 0, cm = 0;
 
-	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1);
+	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1, NULL);
 	ck_assert_ptr_nonnull(v);
 	for (n = 0; v[n] != NULL; n++) {
 		if (strcmp(v[n], "-M") == 0)
@@ -1066,6 +1116,21 @@ START_TEST(test_ssh_argv)
 	for (i = 0; v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
+
+	/* subsystem-command: the login's command, told so by -u; no -s */
+	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1,
+	    "~/.local/libexec/rnsplice-subsystem");
+	ck_assert_ptr_nonnull(v);
+	for (n = 0; v[n] != NULL; n++)
+		ck_assert_str_ne(v[n], "-s");
+	ck_assert_uint_ge(n, 4);
+	ck_assert_str_eq(v[n - 4], "--");
+	ck_assert_str_eq(v[n - 3], "alice@gw");
+	ck_assert_str_eq(v[n - 2], "~/.local/libexec/rnsplice-subsystem");
+	ck_assert_str_eq(v[n - 1], "-u");
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }
 END_TEST
 
@@ -1081,7 +1146,7 @@ START_TEST(test_ssh_argv_fixed)
 	size_t i, j, n, user = 0;
 	size_t keylen;
 
-	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1);
+	v = sshm_argv("/usr/bin/ssh", "/run/x/ctl", "alice@gw", opts, 1, NULL);
 	ck_assert_ptr_nonnull(v);
 	for (n = 0; v[n] != NULL; n++)
 		if (strcmp(v[n], "ForwardAgent=yes") == 0)
@@ -1159,6 +1224,7 @@ agent_suite(void)
 
 	tcase_add_test(tc, test_conf_good);
 	tcase_add_test(tc, test_conf_bad);
+	tcase_add_test(tc, test_conf_subsystem_command);
 	tcase_add_test(tc, test_conf_load_file);
 	tcase_add_test(tc, test_allow);
 	tcase_add_test(tc, test_prefix_contains);
