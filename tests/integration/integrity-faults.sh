@@ -176,20 +176,6 @@ explain() {
 	done
 }
 
-# kill_checked SIG PID EXE -- signal PID only if it is a number > 1 and its
-# executable is EXE (a lab helper with the same checks is coming; see
-# tests/lab/lab.sh)
-kill_checked() {
-	local sig=$1 pid=$2 exe
-	exe=$(readlink -f "$3")
-	case $pid in
-	''|*[!0-9]*) return 1 ;;
-	esac
-	[ "$pid" -gt 1 ] || return 1
-	[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || return 1
-	kill -s "$sig" "$pid"
-}
-
 # --- one fault ---------------------------------------------------------------
 # fault_case NAME CUTS WHAT INJECT RESTORE -- CUTS: which modes the fault
 # must cut ("A C", "C", or "" for none); INJECT and RESTORE are eval'd.
@@ -262,8 +248,8 @@ fault_case() {
 		"$what: afterwards both modes carry transfers again"
 }
 
-# "PID EXE" of every subsystem process started so far (kill_checked skips
-# the dead)
+# "PID EXE" of every subsystem process started so far (lab_kill refuses
+# the dead, saying so)
 sub_victims() {
 	local p
 	while read -r p; do
@@ -273,7 +259,7 @@ sub_victims() {
 kill_victims() { # -- SIGKILL each of $victims that still runs its program
 	local p exe n=0
 	while read -r p exe; do
-		[ -n "$p" ] && kill_checked KILL "$p" "$exe" && n=$((n + 1))
+		[ -n "$p" ] && lab_kill KILL "$p" "$exe" && n=$((n + 1))
 	done <<<"$victims"
 	t_diag "killed $n processes"
 }
@@ -288,8 +274,8 @@ sshd_crash() { # HOST...
 	for h in "$@"; do
 		for p in $(ip netns pids "rns$LAB_ID-$h"); do
 			case $(readlink "/proc/$p/exe" 2>/dev/null) in
-			"$sshd")	kill_checked KILL "$p" "$sshd" && n=$((n + 1)) ;;
-			"$sexe")	kill_checked KILL "$p" "$SUB" && n=$((n + 1)) ;;
+			"$sshd")	lab_kill KILL "$p" "$sshd" && n=$((n + 1)) ;;
+			"$sexe")	lab_kill KILL "$p" "$SUB" && n=$((n + 1)) ;;
 			esac
 		done
 		rm -f "$LAB_DIR/$h/sshd/sshd.pid"
