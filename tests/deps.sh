@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages rnsplice needs to build, test and run its
-# lab. Does nothing when they are all present, unless --force.
+# lab (xauth: sshd forwards X11 only where it exists, and confined.sh
+# checks that plain ssh does while the agent's master does not). Does
+# nothing when they are all present, unless --force.
 #   tests/deps.sh [--force]
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
@@ -8,7 +10,7 @@ PACKAGES="build-essential autoconf automake pkg-config
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
 	iproute2 util-linux procps curl python3 valgrind
-	iperf3 strace
+	iperf3 strace xauth
 	debhelper dh-autoreconf lintian fakeroot dpkg-dev git systemd man-db"
 
 missing=""
