@@ -49,6 +49,9 @@ SELF=agentself
 # Everything the agent writes to it lands in $dir/DEST.in.
 cat >"$dir/fake-ssh" <<'EOF'
 #!/bin/bash
+# A refusing agent closes its end as soon as it has read our HELLO: what
+# we print after it must not kill us (SIGPIPE) before we record its ERROR.
+trap '' PIPE
 dest=${*: -2:1}
 in=$FAKE_DIR/$dest.in
 : >>"$in"
