@@ -175,7 +175,7 @@ elif dest == "badflood":
         w(b"ERROR busy overloaded%%20%d\n" % i)	# not fatal
     w(b"PING floodend\n")
     time.sleep(0.5)
-    sys.exit(0)
+    os._exit(0)		# not sys.exit: the reader thread holds stdin's lock
 elif dest == "good":
     w(svc(1, b"Fine"))
     w(b"SYNCED\n")
@@ -248,7 +248,8 @@ for r in json.load(sys.stdin)["remotes"]:
         print(r["spliced"])' "$1"
 }
 
-t_ok wait_for 10 logged "flood: synced" "flood: the agent gets through 20000 ADDs"
+# "]: " anchors the remote's name: "badflood: synced" ends in "flood: synced"
+t_ok wait_for 10 logged "]: flood: synced" "flood: the agent gets through 20000 ADDs"
 # the first refused ADD is logged, or (at the latest) the count at SYNCED
 t_ok eval 'logged "flood: ADD 51: more than 50 services, ignored (max-services)" ||
 	logged "flood: 19950 services ignored: more than 50 (max-services)"' \
@@ -259,7 +260,7 @@ t_ok [ "$(nspliced flood)" = 50 ] "flood: 50 services kept, no more ($(nspliced 
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status")
 t_ok [ "$rss" -lt 65536 ] "flood: the agent's RSS stays small ($rss kB)"
 
-t_ok wait_for 10 logged "bad: synced" "bad: the hostile session goes on to SYNCED"
+t_ok wait_for 10 logged "]: bad: synced" "bad: the hostile session goes on to SYNCED"
 for pat in \
 	"field 2 (name)" \
 	"malformed UTF-8" \
