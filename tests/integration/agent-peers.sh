@@ -20,20 +20,20 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-: "${top_builddir:=$(cd "$here/../.." && pwd)}"
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
-for f in "$AGENT" "$CLI"; do
-	[ -x "$f" ] || t_skip "$f not built"
-done
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
+AGENT=$T_AGENT CLI=$T_CLI
+t_require_programs "$AGENT" "$CLI"
 command -v python3 >/dev/null || t_skip "python3 not installed"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/agent-peers.XXXXXX") || t_bail "mktemp"
 chmod 0700 "$dir"
 agent_pid=
+# the lab's work dir is not needed, its cleanup and lab_kill are
+lab_init -w || t_bail "lab_init -w failed"
 cleanup() {
-	if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
-		kill -TERM "$agent_pid" 2>/dev/null
+	if [ -n "$agent_pid" ] && lab__alive "$agent_pid"; then
+		lab_kill TERM "$agent_pid" "$AGENT"
 		wait "$agent_pid" 2>/dev/null
 	fi
 	if [ "$T_FAILED" -ne 0 ]; then
@@ -42,32 +42,14 @@ cleanup() {
 	fi
 	rm -rf -- "$dir"
 }
-trap cleanup EXIT
+lab_atexit cleanup
 
 SELF=agentself
-# The fake ssh: the destination (next to last argument) picks a script.
-# Everything the agent writes to it lands in $dir/DEST.in.
-cat >"$dir/fake-ssh" <<'EOF'
+# The fake servers (t_fake_init): the destination picks a script; what the
+# agent sends lands in $dir/DEST.in.
+cat >"$dir/server" <<'EOF'
 #!/bin/bash
-# A refusing agent closes its end as soon as it has read our HELLO: what
-# we print after it must not kill us (SIGPIPE) before we record its ERROR.
-trap '' PIPE
-dest=${*: -2:1}
-in=$FAKE_DIR/$dest.in
-: >>"$in"
-ctl=
-prev=
-for a; do
-	[ "$prev" = -S ] && ctl=$a
-	prev=$a
-done
-python3 "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
-mux=$!
-trap 'kill $mux 2>/dev/null' EXIT
-for _ in $(seq 1 200); do
-	[ -S "$ctl" ] && break
-	sleep 0.01
-done
+dest=$1 in=$2
 hello() { printf 'HELLO 1.0 %s subsystem relay,update maxline=16384\n' "$1"; }
 svc() { # ID NAME TYPE
 	printf 'ADD %s %s %s local h.local 10.9.9.9 80\n' "$1" "$2" "$3"
@@ -120,41 +102,8 @@ udp)
 	;;
 esac
 EOF
-chmod +x "$dir/fake-ssh"
-cat >"$dir/fake-mux.py" <<'EOF'
-import os, socket, struct, sys
-path, pid = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_UNIX)
-s.bind(path)
-s.listen(8)
-def packets(c):
-    buf = b""
-    while True:
-        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
-            n = struct.unpack(">I", buf[:4])[0]
-            yield buf[4:4 + n]
-            buf = buf[4 + n:]
-        d = c.recv(4096)
-        if not d:
-            return
-        buf += d
-s.settimeout(0.5)
-while True:
-    if os.getppid() != pid:		# the fake ssh is gone: so are we
-        sys.exit(0)
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        continue
-    c.settimeout(5)
-    c.sendall(struct.pack(">III", 8, 1, 4))			# HELLO 4
-    for body in packets(c):
-        t = struct.unpack(">I", body[:4])[0]
-        if t == 0x10000004:					# ALIVE_CHECK
-            rid = struct.unpack(">I", body[4:8])[0]
-            c.sendall(struct.pack(">IIII", 12, 0x80000005, rid, pid))
-    c.close()
-EOF
+chmod +x "$dir/server"
+t_fake_init "$dir" "$dir/server"
 
 cat >"$dir/agent.conf" <<EOF
 allow-root yes
@@ -171,33 +120,20 @@ remote otherscope {
 EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
-export FAKE_DIR=$dir RNSPLICE_SITE_ID=$SELF
-RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
-	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
-	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
-	>"$dir/agent.log" 2>&1 &
-agent_pid=$!
+export RNSPLICE_SITE_ID=$SELF
+t_agent_fake "$dir" -f "$dir/agent.conf" || t_bail "the agent did not start"
+agent_pid=$T_AGENT_PID
 
-logged() { grep -q -- "$1" "$dir/agent.log"; }
-sent() { grep -q -- "$2" "$dir/$1.in"; }
-wait_for() { # SECONDS CMD...
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
+logged() { t_logged "$dir/agent.log" "$1"; }
+sent() { t_logged "$dir/$1.in" "$2"; }
 cli() { "$CLI" -S "$dir/ctl.sock" "$@"; }
 # block REMOTE -- the lines of REMOTE in rnsplice status (until the next one)
 block() { cli status | awk -v r="$1" '/^[^ ]/ { p = index($0, r) == 1 } p'; }
 
 # --- this agent's own site id
-t_ok wait_for 30 logged "selfid: refused: the server claims this agent's own site id $SELF; reconnecting in" \
+t_ok lab_wait_for 30 logged "selfid: refused: the server claims this agent's own site id $SELF; reconnecting in" \
 	"a server with this agent's site id is refused and logged"
-t_ok wait_for 5 sent selfid "^ERROR denied " "and told so"
+t_ok lab_wait_for 5 sent selfid "^ERROR denied " "and told so"
 t_nok sent selfid "^BROWSE" "no BROWSE is sent to it"
 t_ok eval 'block selfid | grep -q "last error: refused: the server claims this agent.s own site id $SELF"' \
 	"rnsplice status shows why"
@@ -205,9 +141,9 @@ t_ok eval 'cli --json status | grep -q "\"name\":\"selfid\",.*\"last_error\":\"r
 	"rnsplice --json status too"
 
 # --- another remote's site id
-t_ok wait_for 30 logged "impostor: refused: the server claims site id sharedsite, which remote genuine already has" \
+t_ok lab_wait_for 30 logged "impostor: refused: the server claims site id sharedsite, which remote genuine already has" \
 	"a server claiming a connected remote's site id is refused"
-t_ok wait_for 5 sent impostor "^ERROR denied " "and told so"
+t_ok lab_wait_for 5 sent impostor "^ERROR denied " "and told so"
 t_ok eval 'block impostor | grep -q "last error: refused: the server claims site id sharedsite, which remote genuine already has"' \
 	"rnsplice status shows why"
 t_ok eval 'cli status | grep -q "^genuine (genuine): synced"' "the genuine remote stays synced"
@@ -215,14 +151,14 @@ t_ok eval 'cli services | grep -q "^genuine: \"Printer\" _ipp._tcp from 10.9.9.9
 	"and keeps its service"
 t_nok eval 'cli services | grep -q "^impostor:"' "nothing of the impostor is kept or ranked"
 t_nok logged "impostor: splicing" "nothing of it is spliced"
-t_ok wait_for 30 eval 'cli status | grep -q "^otherscope (genuine): synced"' \
+t_ok lab_wait_for 30 eval 'cli status | grep -q "^otherscope (genuine): synced"' \
 	"the same server for another audience (scope interface lo) is accepted"
 t_nok logged "otherscope: refused" "and not refused"
 t_ok eval 'cli services | grep -q "^otherscope: \"Printer\" _ipp._tcp from 10.9.9.9:80"' \
 	"its service is spliced for that audience"
 
 # --- _udp
-t_ok wait_for 30 logged "udp: synced: 5 services announced, 1 spliced" \
+t_ok lab_wait_for 30 logged "udp: synced: 5 services announced, 1 spliced" \
 	"udp: only the TCP service is spliced"
 t_ok eval '[ "$(grep -c "not importing _sleep-proxy._udp services: a UDP service: rnsplice carries TCP only" "$dir/agent.log")" = 1 ]' \
 	"the refusal is logged once per type (three services, two spellings, one line)"
@@ -233,7 +169,7 @@ t_ok eval 'cli services | grep -q "^udp: \"Sleeper2\" _sleep-proxy._udp not spli
 t_ok eval 'cli services | grep -q "^udp: \"Web\" _http._tcp from 10.9.9.9:80"' \
 	"the TCP one is spliced"
 
-kill -TERM "$agent_pid"
+t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"
 wait "$agent_pid"
 t_ok [ $? = 0 ] "SIGTERM: clean exit"
 agent_pid=

@@ -15,8 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=../lab/lab.sh
 . "$here/../lab/lab.sh"
-AGENT=$top_builddir/agent/rnsplice-agent
-[ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
+AGENT=$T_AGENT
+t_require_programs "$AGENT"
 command -v python3 >/dev/null || t_skip "python3 not installed"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/agent-proto.XXXXXX") || t_bail "mktemp"
@@ -29,10 +29,6 @@ cleanup() {
 		lab_kill TERM "$agent_pid" "$AGENT"
 		wait "$agent_pid" 2>/dev/null
 	fi
-	if [ -n "${busy_pid:-}" ] && kill -0 "$busy_pid" 2>/dev/null; then
-		kill -TERM "$busy_pid" 2>/dev/null
-		wait "$busy_pid" 2>/dev/null
-	fi
 	if [ "$T_FAILED" -ne 0 ]; then
 		t_diag "--- agent log"
 		sed 's/^/# /' "$dir/agent.log"
@@ -42,30 +38,11 @@ cleanup() {
 lab_atexit cleanup
 
 SELF=agentself
-# The fake ssh: the destination (next to last argument) picks a script.
-# Everything the agent writes to it lands in $dir/DEST.in.
-cat >"$dir/fake-ssh" <<'EOF'
+# The fake servers (t_fake_init): the destination picks a script; what the
+# agent sends lands in $dir/DEST.in.
+cat >"$dir/server" <<'EOF'
 #!/bin/bash
-dest=${*: -2:1}
-in=$FAKE_DIR/$dest.in
-: >>"$in"
-# the control socket: answer ALIVE_CHECK like a master would
-ctl=
-prev=
-for a; do
-	[ "$prev" = -S ] && ctl=$a
-	prev=$a
-done
-if [ "$dest" != nomux ] && [ "$dest" != denied ]; then
-	"$FAKE_PY" "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
-	mux=$!
-	trap 'kill $mux 2>/dev/null' EXIT
-	# as ssh does, have the socket before the session starts
-	for _ in $(seq 1 200); do
-		[ -S "$ctl" ] && break
-		sleep 0.01
-	done
-fi
+dest=$1 in=$2
 # each fake server is a site of its own: an agent refuses a second
 # connected server with the same site id
 hello() { printf 'HELLO 1.0 fake%s subsystem relay,update maxline=16384\n' "$dest"; }
@@ -135,41 +112,9 @@ mute)
 	;;
 esac
 EOF
-chmod +x "$dir/fake-ssh"
-cat >"$dir/fake-mux.py" <<'EOF'
-import os, socket, struct, sys
-path, pid = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_UNIX)
-s.bind(path)
-s.listen(8)
-def packets(c):
-    buf = b""
-    while True:
-        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
-            n = struct.unpack(">I", buf[:4])[0]
-            yield buf[4:4 + n]
-            buf = buf[4 + n:]
-        d = c.recv(4096)
-        if not d:
-            return
-        buf += d
-s.settimeout(0.5)
-while True:
-    if os.getppid() != pid:		# the fake ssh is gone: so are we
-        sys.exit(0)
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        continue
-    c.settimeout(5)
-    c.sendall(struct.pack(">III", 8, 1, 4))			# HELLO 4
-    for body in packets(c):
-        t = struct.unpack(">I", body[:4])[0]
-        if t == 0x10000004:					# ALIVE_CHECK
-            rid = struct.unpack(">I", body[4:8])[0]
-            c.sendall(struct.pack(">IIII", 12, 0x80000005, rid, pid))
-    c.close()
-EOF
+chmod +x "$dir/server"
+FAKE_NOMUX="denied nomux"
+t_fake_init "$dir" "$dir/server"
 
 cat >"$dir/agent.conf" <<EOF
 allow-root yes
@@ -198,6 +143,8 @@ print(s.getsockname()[1], flush=True)
 sys.stdout.close()
 time.sleep(600)' >"$dir/busy.port" &
 busy_pid=$!
+# lab_cleanup ends it
+lab_record "$busy_pid" || t_bail "the port holder did not start"
 for _ in $(seq 1 50); do
 	[ -s "$dir/busy.port" ] && break
 	sleep 0.1
@@ -208,57 +155,38 @@ export FAKE_BUSY_PORT
 # Ports below this need CAP_NET_BIND_SERVICE; as root the agent runs
 # without it, so that it meets the original port 80 as a user would.
 unpriv_start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
-nocap=()
+T_AGENT_WRAP=()
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-	nocap=(setpriv --inh-caps=-net_bind_service
+	T_AGENT_WRAP=(setpriv --inh-caps=-net_bind_service
 	    --bounding-set=-net_bind_service --)
 fi
 
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
-export FAKE_DIR=$dir RNSPLICE_SITE_ID=$SELF
-# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
-# start on a loaded machine: longer than the agent waits for a greeting)
-FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
-	t_bail "python3 does not run"
-export FAKE_PY
-RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir \
-	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
-	"${nocap[@]}" "$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
-	>"$dir/agent.log" 2>&1 &
-agent_pid=$!
-lab_record "$agent_pid" || t_bail "the agent did not start"
+export RNSPLICE_SITE_ID=$SELF
+t_agent_fake "$dir" -f "$dir/agent.conf" || t_bail "the agent did not start"
+agent_pid=$T_AGENT_PID
 
-logged() { grep -q -- "$1" "$dir/agent.log"; }
-sent() { grep -q -- "$2" "$dir/$1.in"; }
-wait_for() { # SECONDS CMD...
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
+logged() { t_logged "$dir/agent.log" "$1"; }
+sent() { t_logged "$dir/$1.in" "$2"; }
 
 # login failure, in ssh's own words, then a backoff
-t_ok wait_for 5 logged \
+t_ok lab_wait_for 5 logged \
 	"denied: ssh exited 255: alice@10.9.9.9: Permission denied (publickey); reconnecting in" \
 	"a login failure is reported with ssh's words"
 
 # protocol version
-t_ok wait_for 5 logged "oldproto: the subsystem speaks protocol 2.0" \
+t_ok lab_wait_for 5 logged "oldproto: the subsystem speaks protocol 2.0" \
 	"a major version mismatch is refused"
-t_ok wait_for 5 sent oldproto "^ERROR version " "and answered with ERROR version"
+t_ok lab_wait_for 5 sent oldproto "^ERROR version " "and answered with ERROR version"
 
 # what the agent says first
-t_ok wait_for 5 sent hostile "^HELLO 1.0 $SELF agent update maxline=16384 maxhops=4$" \
+t_ok lab_wait_for 5 sent hostile "^HELLO 1.0 $SELF agent update maxline=16384 maxhops=4$" \
 	"the agent's HELLO"
-t_ok wait_for 5 sent hostile "^BROWSE \*$" "BROWSE * without types"
+t_ok lab_wait_for 5 sent hostile "^BROWSE \*$" "BROWSE * without types"
 
 # the hostile subsystem
-t_ok wait_for 5 logged "hostile: ADD 1: id already in use" "duplicate id: logged, ignored"
+t_ok lab_wait_for 5 logged "hostile: ADD 1: id already in use" "duplicate id: logged, ignored"
 t_ok logged "hostile: REMOVE 5: unknown id" "REMOVE of an unknown id"
 t_ok logged "hostile: UPDATE 6: unknown id" "UPDATE of an unknown id"
 t_ok logged 'hostile: bad line from the subsystem ignored: unknown verb "BOGUS"' \
@@ -275,38 +203,38 @@ t_ok logged 'hostile: not importing "Looped" (_http._tcp): loop' \
 t_ok logged "hostile: ADD 4: more than 3 services, ignored (max-services)" \
 	"the max-services cap"
 t_ok logged 'hostile: "One" (_http._tcp) moved to 10.9.9.8:81' "UPDATE re-targets"
-t_ok wait_for 5 sent hostile "^PONG tok42$" "PING answered with PONG"
+t_ok lab_wait_for 5 sent hostile "^PONG tok42$" "PING answered with PONG"
 t_ok logged 'hostile: withdrawing "Three" (_http._tcp): gone at the server' \
 	"REMOVE withdraws"
 t_ok logged "hostile: synced: 3 services announced, 2 spliced" "SYNCED summary"
 
 # a subsystem that stops answering, and one that never greets
-t_ok wait_for 5 sent silent "^PING 1$" "the agent pings"
-t_ok wait_for 6 logged "silent: no answer from the subsystem for 3 s; reconnecting in" \
+t_ok lab_wait_for 5 sent silent "^PING 1$" "the agent pings"
+t_ok lab_wait_for 6 logged "silent: no answer from the subsystem for 3 s; reconnecting in" \
 	"a silent subsystem is declared dead after 3 intervals"
-t_ok wait_for 6 logged "mute: no greeting from the subsystem after 3 s; reconnecting in" \
+t_ok lab_wait_for 6 logged "mute: no greeting from the subsystem after 3 s; reconnecting in" \
 	"a subsystem that never greets is given up"
 
 # ssh that could not create its control socket is no use
-t_ok wait_for 5 logged "nomux: ssh runs without its control socket: .*nomux-.*: connect: No such file or directory; reconnecting in" \
+t_ok lab_wait_for 5 logged "nomux: ssh runs without its control socket: .*nomux-.*: connect: No such file or directory; reconnecting in" \
 	"a master without a control socket is detected"
 
 # the control socket answers while all this goes on
-if [ -x "$top_builddir/agent/rnsplice" ]; then
-	t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" --json status |
+if [ -x "$T_CLI" ]; then
+	t_ok eval '"$T_CLI" -S "$dir/ctl.sock" --json status |
 		grep -q "\"name\":\"denied\",.*\"last_error\":\"ssh exited 255"' \
 		"rnsplice status shows the last error"
-	t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" services |
+	t_ok eval '"$T_CLI" -S "$dir/ctl.sock" services |
 		grep -q "not spliced: loop"' "rnsplice services shows skipped ones"
 
 	# port-policy original: why a service got another port
-	t_ok wait_for 5 logged "lowport: synced: 2 services announced, 2 spliced" \
+	t_ok lab_wait_for 5 logged "lowport: synced: 2 services announced, 2 spliced" \
 		"port-policy original: both services spliced"
-	services=$("$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" services)
-	if [ "$unpriv_start" -gt 80 ] && { [ "$(id -u)" != 0 ] || [ ${#nocap[@]} -gt 0 ]; }; then
+	services=$("$T_CLI" -S "$dir/ctl.sock" services)
+	if [ "$unpriv_start" -gt 80 ] && { [ "$(id -u)" != 0 ] || [ ${#T_AGENT_WRAP[@]} -gt 0 ]; }; then
 		t_ok eval 'grep -F "lowport: \"Low\"" <<<"$services" | grep -qF "; original port 80 is below $unpriv_start (net.ipv4.ip_unprivileged_port_start) and the agent lacks CAP_NET_BIND_SERVICE"' \
 			"services says why a port below $unpriv_start was not used"
-		t_ok eval '"$top_builddir/agent/rnsplice" -S "$dir/ctl.sock" --json services |
+		t_ok eval '"$T_CLI" -S "$dir/ctl.sock" --json services |
 			grep -qF "\"port_note\":\"original port 80 is below"' \
 			"... and so does --json (port_note)"
 	else

@@ -32,12 +32,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=../lab/lab.sh
 . "$here/../lab/lab.sh"
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
-SUB=$top_builddir/subsystem/rnsplice-subsystem
-for f in "$AGENT" "$CLI" "$SUB"; do
-	[ -x "$f" ] || t_skip "$f not built"
-done
+AGENT=$T_AGENT CLI=$T_CLI SUB=$T_SUB
+t_require_programs "$AGENT" "$CLI" "$SUB"
 command -v python3 >/dev/null || t_skip "python3 not installed"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/hostile.XXXXXX") || t_bail "mktemp"
@@ -58,51 +54,12 @@ cleanup() {
 }
 lab_atexit cleanup
 
-wait_for() { # SECONDS CMD...
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
 # --- 1. a malicious server ---------------------------------------------------
-cat >"$dir/fake-mux.py" <<'EOF'
-import os, socket, struct, sys
-path, pid = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_UNIX)
-s.bind(path)
-s.listen(8)
-s.settimeout(0.5)
-while os.getppid() == pid:
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        continue
-    c.settimeout(5)
-    c.sendall(struct.pack(">III", 8, 1, 4))			# HELLO 4
-    buf = b""
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            buf += d
-            while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
-                n = struct.unpack(">I", buf[:4])[0]
-                body, buf = buf[4:4 + n], buf[4 + n:]
-                if struct.unpack(">I", body[:4])[0] == 0x10000004:	# ALIVE_CHECK
-                    rid = struct.unpack(">I", body[4:8])[0]
-                    c.sendall(struct.pack(">IIII", 12, 0x80000005, rid, pid))
-    except OSError:
-        pass
-    c.close()
+# the scripted servers (t_fake_init): python, so that any byte can be sent
+cat >"$dir/server" <<EOF
+#!$(python3 -c 'import sys; print(sys.executable)')
 EOF
-# the scripted servers: python, so that any byte can be sent
-cat >"$dir/server.py" <<'EOF'
+cat >>"$dir/server" <<'EOF'
 import os, sys, time
 dest, inpath = sys.argv[1], sys.argv[2]
 out = sys.stdout.buffer
@@ -187,25 +144,8 @@ while True:
     if l.startswith(b"PING "):
         w(b"PONG " + l[5:])
 EOF
-cat >"$dir/fake-ssh" <<'EOF'
-#!/bin/bash
-dest=${*: -2:1}
-ctl=
-prev=
-for a; do
-	[ "$prev" = -S ] && ctl=$a
-	prev=$a
-done
-"$FAKE_PY" "$FAKE_DIR/fake-mux.py" "$ctl" $$ </dev/null >/dev/null 2>&1 &
-mux=$!
-trap 'kill $mux 2>/dev/null' EXIT
-for _ in $(seq 1 200); do
-	[ -S "$ctl" ] && break
-	sleep 0.01
-done
-"$FAKE_PY" "$FAKE_DIR/server.py" "$dest" "$FAKE_DIR/$dest.in"
-EOF
-chmod +x "$dir/fake-ssh"
+chmod +x "$dir/server"
+t_fake_init "$dir" "$dir/server"
 cat >"$dir/agent.conf" <<EOF
 allow-root yes
 ping-interval 1
@@ -219,20 +159,11 @@ remote stall { }
 remote badflood { }
 EOF
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses"
-export FAKE_DIR=$dir
-# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
-# start on a loaded machine: longer than the agent waits for a greeting)
-FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
-	t_bail "python3 does not run"
-export FAKE_PY
-RNSPLICE_SSH=$dir/fake-ssh XDG_RUNTIME_DIR=$dir RNSPLICE_SITE_ID=hostileself \
-	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
-	"$AGENT" -d -v -S "$dir/ctl.sock" -f "$dir/agent.conf" \
-	>"$dir/agent.log" 2>&1 &
-agent_pid=$!
-lab_record "$agent_pid" || t_bail "the agent did not start"
+RNSPLICE_SITE_ID=hostileself t_agent_fake "$dir" -f "$dir/agent.conf" ||
+	t_bail "the agent did not start"
+agent_pid=$T_AGENT_PID
 
-logged() { grep -q -- "$1" "$dir/agent.log"; }
+logged() { t_logged "$dir/agent.log" "$1"; }
 services_json() {
 	"$CLI" -S "$dir/ctl.sock" --json services 2>/dev/null
 }
@@ -249,7 +180,7 @@ for r in json.load(sys.stdin)["remotes"]:
 }
 
 # "]: " anchors the remote's name: "badflood: synced" ends in "flood: synced"
-t_ok wait_for 10 logged "]: flood: synced" "flood: the agent gets through 20000 ADDs"
+t_ok lab_wait_for 10 logged "]: flood: synced" "flood: the agent gets through 20000 ADDs"
 # the first refused ADD is logged, or (at the latest) the count at SYNCED
 t_ok eval 'logged "flood: ADD 51: more than 50 services, ignored (max-services)" ||
 	logged "flood: 19950 services ignored: more than 50 (max-services)"' \
@@ -260,7 +191,7 @@ t_ok [ "$(nspliced flood)" = 50 ] "flood: 50 services kept, no more ($(nspliced 
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status")
 t_ok [ "$rss" -lt 65536 ] "flood: the agent's RSS stays small ($rss kB)"
 
-t_ok wait_for 10 logged "]: bad: synced" "bad: the hostile session goes on to SYNCED"
+t_ok lab_wait_for 10 logged "]: bad: synced" "bad: the hostile session goes on to SYNCED"
 for pat in \
 	"field 2 (name)" \
 	"malformed UTF-8" \
@@ -297,9 +228,9 @@ t_ok grep -q "^PONG stillthere$" "$dir/bad.in" "bad: the agent still answers the
 
 # a peer that repeats its mistakes: the first 32 of each kind per minute
 # are logged, then a notice, then only counts (at the end of the session)
-t_ok wait_for 15 logged "badflood: 2968 more bad lines from the subsystem suppressed" \
+t_ok lab_wait_for 15 logged "badflood: 2968 more bad lines from the subsystem suppressed" \
 	"badflood: 3000 bad lines: the count of those not logged is"
-t_ok wait_for 5 logged "badflood: 268 more ERROR reports from the subsystem suppressed" \
+t_ok lab_wait_for 5 logged "badflood: 268 more ERROR reports from the subsystem suppressed" \
 	"badflood: 300 non-fatal ERRORs: the count of those not logged is"
 t_ok logged "badflood: more than 32 bad lines from the subsystem in 60 s; counting the rest" \
 	"badflood: a notice says when the bad lines stop being logged"
@@ -310,9 +241,9 @@ t_ok [ "$nerr" -eq 32 ] "badflood: 32 ERRORs logged in the first minute, reconne
 t_ok grep -q "^PONG floodend$" "$dir/badflood.in" \
 	"badflood: the agent still answers that peer's valid PING after the flood"
 
-t_ok wait_for 8 logged "stall: no answer from the subsystem for 3 s; reconnecting in" \
+t_ok lab_wait_for 8 logged "stall: no answer from the subsystem for 3 s; reconnecting in" \
 	"stall: a peer stalled in the middle of a line is declared dead"
-t_ok wait_for 5 eval '[ "$(nspliced good)" = 1 ]' \
+t_ok lab_wait_for 5 eval '[ "$(nspliced good)" = 1 ]' \
 	"the well-behaved remote keeps its service throughout"
 t_ok eval 'status_json | grep -q "\"name\":\"good\",[^}]*\"state\":\"synced\""' \
 	"the well-behaved remote stays synced"

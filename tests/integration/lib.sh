@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 #
-# tests/integration/lib.sh -- tiny helpers for integration test scripts.
+# tests/integration/lib.sh -- helpers for integration test scripts.
 #
-# Each script is one automake test: exit 0 = PASS, 77 = SKIP, anything else
-# = FAIL.  Checks print TAP-like lines into the test's log:
+# Each script is one automake test (one behaviour, as in tmux's and
+# OpenSSH's regress suites): exit 0 = PASS, 77 = SKIP, anything else =
+# FAIL.  Checks print TAP-like lines into the test's log:
 #
 #   . "$(dirname "$0")/lib.sh"
-#   t_require_root
+#   . "$(dirname "$0")/../lab/lab.sh"     # lab_* (see the top of lab.sh)
+#   t_require_lab                         # root and the lab's tools, else skip
 #   t_ok [ "$x" = 3 ] "x is 3"               # CMD... MESSAGE: the last
 #   t_ok lab_seen arelay _http._tcp web "seen"  #   argument is the message
 #   t_ok eval 'a | grep -q b' "b in a"       # pipelines and such: eval
@@ -15,6 +17,26 @@
 #
 # Commands run directly (no eval unless you ask for it), so lab.sh functions
 # and quoted arguments work as they are.
+#
+# Index (each is described where it is defined):
+#   results       t_ok CMD... MSG   t_nok CMD... MSG   t_pass MSG   t_fail MSG
+#                 t_skip_one MSG WHY   t_diag TEXT   t_done
+#   whole script  t_skip WHY   t_bail WHY   t_require_root   t_require_lab
+#                 t_require_programs FILE...
+#   programs      $T_AGENT $T_CLI $T_SUB (RNSPLICE_AGENT, RNSPLICE_CLI,
+#                 RNSPLICE_SUBSYSTEM, or RNSPLICE_INSTALLED/..., else the build's)
+#   the agent     t_agent HOST PIDFILE LOG ARGS...     in a lab host
+#                 t_agent_fake DIR ARGS...             no root: fake ssh
+#                 t_agent_state HOST SOCK REMOTE       its state, e.g. synced
+#                 t_wait_state SECS HOST SOCK REMOTE STATE
+#   fake peers    tests/integration/fake-ssh and fake-mux.py (t_fake_init)
+#   the lab       t_port_of TYPE NAME [ADDR]   the port bcli resolves NAME at
+#   logs          t_logged FILE PATTERN   (grep -q -- PATTERN FILE)
+#
+# Patterns.  A grep for "REMOTE: something" also matches "xREMOTE: something"
+# ("flood: synced" is in "badflood: synced"): anchor names in log lines with
+# "]: REMOTE: ", in rnsplice output with "^REMOTE", in JSON with
+# "\"name\":\"REMOTE\"".
 
 T_N=0
 T_FAILED=0
@@ -116,4 +138,114 @@ t_done() {
 		exit 1
 	fi
 	exit 0
+}
+
+# ---------------------------------------------------------------------------
+# The programs under test.  RNSPLICE_INSTALLED=PREFIX (tests/debian.sh)
+# or RNSPLICE_AGENT / RNSPLICE_CLI / RNSPLICE_SUBSYSTEM pick installed ones.
+: "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+if [ -n "${RNSPLICE_INSTALLED:-}" ]; then
+	T_AGENT=${RNSPLICE_AGENT:-$RNSPLICE_INSTALLED/bin/rnsplice-agent}
+	T_CLI=${RNSPLICE_CLI:-$RNSPLICE_INSTALLED/bin/rnsplice}
+	T_SUB=${RNSPLICE_SUBSYSTEM:-$RNSPLICE_INSTALLED/libexec/rnsplice-subsystem}
+else
+	T_AGENT=${RNSPLICE_AGENT:-$top_builddir/agent/rnsplice-agent}
+	T_CLI=${RNSPLICE_CLI:-$top_builddir/agent/rnsplice}
+	T_SUB=${RNSPLICE_SUBSYSTEM:-$top_builddir/subsystem/rnsplice-subsystem}
+fi
+T_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# t_require_programs FILE... -- skip unless each FILE is an executable.
+t_require_programs() {
+	local f
+	for f; do
+		[ -x "$f" ] || t_skip "$f not built"
+	done
+}
+
+# t_logged FILE PATTERN -- true if PATTERN (grep) is in FILE.
+t_logged() {
+	grep -q -- "$2" "$1"
+}
+
+# t_agent HOST PIDFILE LOG ARGS... -- start "rnsplice-agent -d ARGS" in lab
+# host HOST, in the background; output to LOG, its pid to PIDFILE and to
+# T_AGENT_PID.  Its runtime dir is the host's /run, so without -S its
+# control socket is /run/rnsplice/agent.sock.  Stop it with lab_stop or
+# lab_kill; lab_cleanup ends it in any case.
+t_agent() {
+	local host=$1 pidfile=$2 log=$3
+	shift 3
+	T_AGENT_PID=
+	lab_bg "$host" "$pidfile" env XDG_RUNTIME_DIR=/run "$T_AGENT" -d "$@" \
+		>"$log" 2>&1 || return 1
+	read -r T_AGENT_PID <"$pidfile"
+}
+
+# t_fake_init DIR SERVER -- the fake ssh for t_agent_fake: the agent's
+# "ssh ... -S CTL ... DEST rnsplice" runs tests/integration/fake-ssh, which
+# answers the mux protocol's ALIVE_CHECK on CTL (fake-mux.py) and runs
+# SERVER DEST DIR/DEST.in with the session on its stdin and stdout (SERVER
+# records what the agent sends in DIR/DEST.in).  FAKE_NOMUX="DEST ..." names
+# destinations that get no control socket.  Needs python3.
+t_fake_init() {
+	FAKE_DIR=$1
+	FAKE_SERVER=$2
+	# the interpreter itself, not a wrapper (a pyenv shim takes seconds to
+	# start on a loaded machine: longer than the agent waits for a greeting)
+	FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
+		t_bail "python3 does not run"
+	: "${FAKE_NOMUX:=}"
+	export FAKE_DIR FAKE_SERVER FAKE_PY FAKE_NOMUX
+}
+
+# t_agent_fake DIR ARGS... -- start "rnsplice-agent -d -v -S DIR/ctl.sock
+# ARGS" without root or lab: ssh is the fake of t_fake_init, the runtime
+# dir is DIR, D-Bus points nowhere (it publishes nothing).  Output to
+# DIR/agent.log, pid in T_AGENT_PID, recorded in the lab (lab_init -w
+# first) so that lab_kill accepts it and lab_cleanup ends it.  Programs in
+# the array T_AGENT_WRAP (e.g. setpriv ... --) are put in front.
+t_agent_fake() {
+	local dir=$1
+	shift
+	[ -n "${FAKE_SERVER:-}" ] || t_bail "t_agent_fake: t_fake_init first"
+	RNSPLICE_SSH=$T_HERE/fake-ssh XDG_RUNTIME_DIR=$dir \
+		DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/no-bus \
+		${T_AGENT_WRAP[@]+"${T_AGENT_WRAP[@]}"} "$T_AGENT" -d -v \
+		-S "$dir/ctl.sock" "$@" >"$dir/agent.log" 2>&1 &
+	T_AGENT_PID=$!
+	lab_record "$T_AGENT_PID"
+}
+
+# t_agent_state HOST SOCK REMOTE -- print REMOTE's state ("synced", ...)
+# from "rnsplice -S SOCK --json status", run in lab host HOST (or here if
+# HOST is -).
+t_agent_state() {
+	local host=$1 sock=$2 remote=$3
+	if [ "$host" = - ]; then
+		"$T_CLI" -S "$sock" --json status 2>/dev/null
+	else
+		lab_exec "$host" "$T_CLI" -S "$sock" --json status 2>/dev/null
+	fi | grep -o "\"name\":\"$remote\"[^}]*" | head -n 1 |
+		grep -o '"state":"[^"]*"' | cut -d'"' -f4
+}
+
+# t_wait_state SECONDS HOST SOCK REMOTE STATE -- wait until REMOTE's state
+# is STATE (see t_agent_state); 1 if it is not within SECONDS.
+t_wait_state() {
+	local secs=$1
+	shift
+	lab_wait_for "$secs" t__state_is "$@"
+}
+
+t__state_is() {
+	[ "$(t_agent_state "$1" "$2" "$3")" = "$4" ]
+}
+
+# t_port_of TYPE NAME [ADDR] -- the port at which bcli (the standard
+# topology's LAN B client) resolves the service NAME of TYPE on eth0 over
+# IPv4 at ADDR (default 10.2.0.1, brelay's LAN address); empty if none.
+t_port_of() {
+	lab_browse bcli "$1" 2>/dev/null | lab_browse_get "$2" eth0 IPv4 |
+		awk -F';' -v a="${3:-10.2.0.1}" '$4 == a { print $5; exit }'
 }
