@@ -26,8 +26,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=${RNSPLICE_AGENT:-$top_builddir/agent/rnsplice-agent}
-CLI=${RNSPLICE_CLI:-$top_builddir/agent/rnsplice}
+AGENT=$T_AGENT
+CLI=$T_CLI
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v curl >/dev/null || t_skip "curl not installed"
@@ -107,9 +107,8 @@ t_nok lab_seen bcli $T "$WEB" "and not on LAN B before the agent runs"
 
 # --- milestone: the agent splices it ----------------------------------------
 t0=$EPOCHREALTIME
-lab_bg brelay "$LAB_DIR/agent1.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -R siteA $T >"$(agent_log 1)" 2>&1
-read -r agent1 <"$LAB_DIR/agent1.pid"
+t_agent brelay "$LAB_DIR/agent1.pid" "$(agent_log 1)" -v -R siteA $T
+agent1=$T_AGENT_PID
 SOCK1=/run/rnsplice/agent.sock
 NAME="$WEB (siteA)"
 if t_ok lab_wait_for 15 seen_at bcli "$NAME" 10.2.0.1 \
@@ -258,8 +257,7 @@ remote siteC {
 EOF
 t_ok lab_exec brelay "$AGENT" -n -f "$LAB_DIR/agent2.conf" "agent -n accepts the config"
 SOCK2=/run/agent2.sock
-lab_bg brelay "$LAB_DIR/agent2.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -S "$SOCK2" -f "$LAB_DIR/agent2.conf" >"$(agent_log 2)" 2>&1
+t_agent brelay "$LAB_DIR/agent2.pid" "$(agent_log 2)" -v -S "$SOCK2" -f "$LAB_DIR/agent2.conf"
 
 HNAME="$WEB [host]"
 t_ok lab_wait_for 15 lab_seen brelay $T "$HNAME" lo \

@@ -29,9 +29,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=$top_builddir/agent/rnsplice-agent
+AGENT=$T_AGENT
 # shellcheck disable=SC2034  # used in eval
-CLI=$top_builddir/agent/rnsplice
+CLI=$T_CLI
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 for c in curl ssh-agent useradd ss; do
@@ -147,16 +147,11 @@ rm -f -- "$RAN"
 t_ok lab_wait_for 5 eval '[ "$(tuns arelay)" = 0 ] && [ "$(tuns brelay)" = 0 ]' \
 	"control: its tunnel is gone with it"
 
-lab_bg brelay "$LAB_DIR/agent1.pid" env "${FWDENV[@]}" \
-	"$AGENT" -d -v -R -S /run/agent1.sock siteA _http._tcp \
-	>"$LAB_DIR/agent1.log" 2>&1
-port_of() { # NAME
-	lab_browse bcli _http._tcp 2>/dev/null | lab_browse_get "$1" eth0 IPv4 |
-		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
-}
-t_ok lab_wait_for 20 eval '[ -n "$(port_of "$WEB (siteA)")" ]' \
+t_agent brelay "$LAB_DIR/agent1.pid" "$LAB_DIR/agent1.log" "${FWDENV[@]}" \
+	-v -R -S /run/agent1.sock siteA _http._tcp
+t_ok lab_wait_for 20 eval '[ -n "$(t_port_of _http._tcp "$WEB (siteA)")" ]' \
 	"with that config the agent splices: bcli sees the service"
-port=$(port_of "$WEB (siteA)")
+port=$(t_port_of _http._tcp "$WEB (siteA)")
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$port/index.html" | grep -q "hello $LAB_ID"' \
 	"and reaches it through the splice (direct mode: a mux stdio forward)"
 t_nok grep -q "relaying connections through the subsystem" "$LAB_DIR/agent1.log" \
@@ -185,7 +180,7 @@ t_nok test -e "$RAN" "the local command did not run"
 t_nok listening brelay 17001 "the config's LocalForward does not listen"
 t_nok listening arelay 17002 "the config's RemoteForward does not listen"
 t_nok listening brelay 17003 "the config's DynamicForward does not listen"
-t_ok eval 'lab_exec brelay "$CLI" -S /run/agent1.sock status | grep -q "siteA (siteA): synced"' \
+t_ok eval '[ "$(t_agent_state brelay /run/agent1.sock siteA)" = synced ]' \
 	"the remote stays synced"
 
 # --- 2. Example 2: relay mode, no command ------------------------------------------
@@ -217,12 +212,11 @@ remote siteA {
 	ssh-option User=$U
 }
 EOF
-lab_bg brelay "$LAB_DIR/agent2.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -S /run/agent2.sock -f "$LAB_DIR/agent2.conf" \
-	>"$LAB_DIR/agent2.log" 2>&1
-t_ok lab_wait_for 20 eval 'lab_exec brelay "$CLI" -S /run/agent2.sock status | grep -q "siteA (siteA): synced"' \
+t_agent brelay "$LAB_DIR/agent2.pid" "$LAB_DIR/agent2.log" \
+	-v -S /run/agent2.sock -f "$LAB_DIR/agent2.conf"
+t_ok t_wait_state 20 brelay /run/agent2.sock siteA synced \
 	"the Example 2 account syncs"
-t_ok lab_wait_for 20 eval '[ -n "$(port_of "$WEB (siteA)")" ] && lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$(port_of "$WEB (siteA)")/index.html" | grep -q "hello $LAB_ID"' \
+t_ok lab_wait_for 20 eval '[ -n "$(t_port_of _http._tcp "$WEB (siteA)")" ] && lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$(t_port_of _http._tcp "$WEB (siteA)")/index.html" | grep -q "hello $LAB_ID"' \
 	"relay mode through the Example 2 account: bcli reaches the service"
 t_ok grep -q "relaying connections through the subsystem" "$LAB_DIR/agent2.log" \
 	"the agent detected relay mode"

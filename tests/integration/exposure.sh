@@ -25,8 +25,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
+AGENT=$T_AGENT
+CLI=$T_CLI
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v curl >/dev/null || t_skip "curl not installed"
@@ -120,9 +120,8 @@ lab_wait_published "$pub_web" || t_bail "publish on asrv"
 # --- default exposure: LAN B and the loopback, nothing else ----------------
 LOG1=$LAB_DIR/brelay/agent1.log
 SOCK1=/run/agent1.sock
-lab_bg brelay "$LAB_DIR/agent1.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -R -S "$SOCK1" siteA $T >"$LOG1" 2>&1
-read -r agent1 <"$LAB_DIR/agent1.pid"
+t_agent brelay "$LAB_DIR/agent1.pid" "$LOG1" -v -R -S "$SOCK1" siteA $T
+agent1=$T_AGENT_PID
 NAME="$WEB (siteA)"
 t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.2.0.1 \
 	"bcli resolves \"$NAME\" at brelay's LAN address" ||
@@ -206,9 +205,8 @@ t_nok lab_exec brelay "$AGENT" -n -L 10.2.0.1/24 siteA \
 	"-L with host bits set is refused"
 LOG2=$LAB_DIR/brelay/agent2.log
 SOCK2=/run/agent2.sock
-lab_bg brelay "$LAB_DIR/agent2.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -S "$SOCK2" -f "$LAB_DIR/agent2.conf" >"$LOG2" 2>&1
-read -r agent2 <"$LAB_DIR/agent2.pid"
+t_agent brelay "$LAB_DIR/agent2.pid" "$LOG2" -v -S "$SOCK2" -f "$LAB_DIR/agent2.conf"
+agent2=$T_AGENT_PID
 t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.2.0.1 "agent 2 splices \"$NAME\"" ||
 	t_bail "no splice (agent 2)"
 read -r _ port <<<"$(spliced bcli "$NAME")"

@@ -38,10 +38,11 @@ if [ "${RNSPLICE_RELIABILITY:-}" = skip ]; then
 	t_skip "RNSPLICE_RELIABILITY=skip (they run in the sanitizer build)"
 fi
 t_require_lab
-AGENT=${RNSPLICE_TEST_AGENT:-$top_builddir/agent/rnsplice-agent}
-CLI=$top_builddir/agent/rnsplice
+T_AGENT=${RNSPLICE_TEST_AGENT:-$T_AGENT}
+AGENT=$T_AGENT
+CLI=$T_CLI
 XFER=$top_builddir/tests/integration/xfer
-SUB=$top_builddir/subsystem/rnsplice-subsystem
+SUB=$T_SUB
 for f in "$AGENT" "$CLI" "$XFER" "$SUB"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
@@ -108,24 +109,19 @@ remote siteA { }
 remote siteC { }
 remote siteD { }
 EOF
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -f "$LAB_DIR/agent.conf" >"$LOG" 2>&1
-read -r agent <"$LAB_DIR/agent.pid"
+t_agent brelay "$LAB_DIR/agent.pid" "$LOG" -v -f "$LAB_DIR/agent.conf"
+agent=$T_AGENT_PID
 SOCK=/run/rnsplice/agent.sock
 
-port_of() { # NAME -- its port as bcli resolves it at brelay
-	lab_browse bcli $T 2>/dev/null | lab_browse_get "$1" eth0 IPv4 |
-		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
-}
 for s in "Echo $LAB_ID (siteA)" "Push $LAB_ID (siteA)" "Echo $LAB_ID (siteC)" \
 	"Push $LAB_ID (siteC)" "Echo $LAB_ID (siteD)"; do
-	lab_wait_for 20 eval '[ -n "$(port_of "$s")" ]' || t_bail "\"$s\" not spliced"
+	lab_wait_for 20 eval '[ -n "$(t_port_of $T "$s")" ]' || t_bail "\"$s\" not spliced"
 done
-EA=$(port_of "Echo $LAB_ID (siteA)")
-PA=$(port_of "Push $LAB_ID (siteA)")
-EC=$(port_of "Echo $LAB_ID (siteC)")
-PC=$(port_of "Push $LAB_ID (siteC)")
-ED=$(port_of "Echo $LAB_ID (siteD)")
+EA=$(t_port_of $T "Echo $LAB_ID (siteA)")
+PA=$(t_port_of $T "Push $LAB_ID (siteA)")
+EC=$(t_port_of $T "Echo $LAB_ID (siteC)")
+PC=$(t_port_of $T "Push $LAB_ID (siteC)")
+ED=$(t_port_of $T "Echo $LAB_ID (siteD)")
 t_diag "ports: direct echo $EA push $PA, relay echo $EC push $PC, default MaxSessions echo $ED"
 
 # xfer_run NAME PORT ARGS... -- run xfer on bcli; summary in $LAB_DIR/NAME.out,

@@ -168,16 +168,21 @@ t_logged() {
 	grep -q -- "$2" "$1"
 }
 
-# t_agent HOST PIDFILE LOG ARGS... -- start "rnsplice-agent -d ARGS" in lab
-# host HOST, in the background; output to LOG, its pid to PIDFILE and to
+# t_agent HOST PIDFILE LOG [NAME=VALUE...] ARGS... -- start "rnsplice-agent
+# -d ARGS" in lab host HOST, in the background, with the environment
+# variables NAME=VALUE; output to LOG, its pid to PIDFILE and to
 # T_AGENT_PID.  Its runtime dir is the host's /run, so without -S its
 # control socket is /run/rnsplice/agent.sock.  Stop it with lab_stop or
 # lab_kill; lab_cleanup ends it in any case.
 t_agent() {
-	local host=$1 pidfile=$2 log=$3
+	local host=$1 pidfile=$2 log=$3 envs=(XDG_RUNTIME_DIR=/run)
 	shift 3
+	while [ "$#" -gt 0 ] && [[ $1 == [A-Za-z_]*=* ]]; do
+		envs+=("$1")
+		shift
+	done
 	T_AGENT_PID=
-	lab_bg "$host" "$pidfile" env XDG_RUNTIME_DIR=/run "$T_AGENT" -d "$@" \
+	lab_bg "$host" "$pidfile" env "${envs[@]}" "$T_AGENT" -d "$@" \
 		>"$log" 2>&1 || return 1
 	read -r T_AGENT_PID <"$pidfile"
 }

@@ -45,8 +45,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
+AGENT=$T_AGENT
+CLI=$T_CLI
 SUB=$RNSPLICE_SUBSYSTEM
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -x "$SUB" ] || t_skip "no subsystem at $SUB"
@@ -224,8 +224,8 @@ agent_conf() {
 agent_start() {
 	local h=$1 n
 	n=$(find "$LAB_DIR/$h" -maxdepth 1 -name 'agent*.log' | wc -l)
-	lab_bg "$h" "$LAB_DIR/$h/agent.pid" "$AGENT" -d -v -f "$LAB_DIR/$h/agent.conf" \
-		>"$LAB_DIR/$h/agent$n.log" 2>&1
+	t_agent "$h" "$LAB_DIR/$h/agent.pid" "$LAB_DIR/$h/agent$n.log" \
+		-v -f "$LAB_DIR/$h/agent.conf"
 }
 
 agent_stop() { # HOST

@@ -28,8 +28,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_root
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
+AGENT=$T_AGENT
+CLI=$T_CLI
 for f in "$AGENT" "$CLI"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
@@ -203,27 +203,22 @@ remote siteA {
 	ssh-option User=$U
 }
 EOF
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -f "$LAB_DIR/agent.conf" >"$LAB_DIR/agent.log" 2>&1
+t_agent brelay "$LAB_DIR/agent.pid" "$LAB_DIR/agent.log" -v -f "$LAB_DIR/agent.conf"
 lab_atexit '[ "$T_FAILED" -eq 0 ] || tail -n 40 "$LAB_DIR/agent.log" | sed "s/^/# /"'
-port_of() { # NAME
-	lab_browse bcli _http._tcp 2>/dev/null | lab_browse_get "$1" eth0 IPv4 |
-		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
-}
-t_ok lab_wait_for 20 eval '[ -n "$(port_of "Allowed $LAB_ID (siteA)")" ]' \
+t_ok lab_wait_for 20 eval '[ -n "$(t_port_of _http._tcp "Allowed $LAB_ID (siteA)")" ]' \
 	"the locked-down account can splice: bcli sees the service"
 # shellcheck disable=SC2034  # used in eval
-pa=$(port_of "Allowed $LAB_ID (siteA)")
+pa=$(t_port_of _http._tcp "Allowed $LAB_ID (siteA)")
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$pa/index.html" | grep -q "hello $LAB_ID"' \
 	"and reach it through the splice"
-t_ok lab_wait_for 10 eval '[ -n "$(port_of "Outside $LAB_ID (siteA)")" ]' \
+t_ok lab_wait_for 10 eval '[ -n "$(t_port_of _http._tcp "Outside $LAB_ID (siteA)")" ]' \
 	"a service outside PermitOpen is advertised too (the subsystem offers it)"
-po=$(port_of "Outside $LAB_ID (siteA)")
+po=$(t_port_of _http._tcp "Outside $LAB_ID (siteA)")
 t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$po/" \
 	"but it cannot be reached: sshd refuses (PermitOpen), the subsystem too (relay no)"
 t_ok lab_wait_for 5 grep -q "to \"Outside $LAB_ID\" .* failed: .*Session open refused by peer" "$LAB_DIR/agent.log" \
 	"and the agent logs the refusal"
-t_ok lab_wait_for 10 eval '[ -z "$(port_of "Outside $LAB_ID (siteA)")" ]' \
+t_ok lab_wait_for 10 eval '[ -z "$(t_port_of _http._tcp "Outside $LAB_ID (siteA)")" ]' \
 	"after that first refusal the service leaves LAN B (discovery implies reachability)"
 t_ok eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock services | grep -q "\"Outside $LAB_ID\" _http._tcp not spliced: refused by the server: Session open refused by peer"' \
 	"rnsplice services shows it refused, with ssh's reason"
@@ -236,8 +231,8 @@ sshpid=$(lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock --json status 2>/dev
 	grep -o '"ssh_pid":[0-9]*' | head -n 1 | cut -d: -f2)
 # a pid of 0 or none (no master) is a failure here, never a signal
 t_ok lab_kill KILL "$sshpid" ssh "the agent's ssh master (pid '$sshpid' in its status) is killed"
-lab_wait_for 15 eval 'lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock status | grep -q "siteA (siteA): synced"' >/dev/null
-t_ok lab_wait_for 20 eval '[ "$(port_of "Outside $LAB_ID (siteA)")" = "$po" ]' \
+t_wait_state 15 brelay /run/rnsplice/agent.sock siteA synced
+t_ok lab_wait_for 20 eval '[ "$(t_port_of _http._tcp "Outside $LAB_ID (siteA)")" = "$po" ]' \
 	"relay yes: a probe gets through the subsystem, the service is back on LAN B, on its port"
 t_ok eval 'lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$po/index.html" | grep -q "hello $LAB_ID"' \
 	"relay yes: the service outside PermitOpen is reached through the subsystem (its policy is the boundary)"

@@ -25,8 +25,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=${RNSPLICE_AGENT:-$top_builddir/agent/rnsplice-agent}
-CLI=${RNSPLICE_CLI:-$top_builddir/agent/rnsplice}
+AGENT=$T_AGENT
+CLI=$T_CLI
 [ -x "$AGENT" ] || t_skip "no agent at $AGENT"
 [ -x "$RNSPLICE_SUBSYSTEM" ] || t_skip "no subsystem at $RNSPLICE_SUBSYSTEM"
 command -v curl >/dev/null || t_skip "curl not installed"
@@ -94,9 +94,8 @@ types $T
 remote siteA {
 }
 CONFEOF
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -f "$CONF" >"$ALOG" 2>&1
-read -r agent <"$LAB_DIR/agent.pid"
+t_agent brelay "$LAB_DIR/agent.pid" "$ALOG" -v -f "$CONF"
+agent=$T_AGENT_PID
 t_ok lab_wait_for 20 seen "$WEB (siteA)" "siteA splices \"$WEB\""
 read -r addr port <<<"$(spliced "$WEB (siteA)")"
 sshpid=$(remote_field siteA ssh_pid)

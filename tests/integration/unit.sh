@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 : "${top_builddir:=$(cd "$here/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-AGENT=${RNSPLICE_AGENT:-$top_builddir/agent/rnsplice-agent}
+AGENT=$T_AGENT
 UNIT=${RNSPLICE_UNIT:-$top_builddir/contrib/rnsplice-agent.service}
 [ -x "$AGENT" ] || t_skip "agent/rnsplice-agent not built"
 [ -f "$UNIT" ] || t_skip "$UNIT not built"
