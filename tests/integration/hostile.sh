@@ -182,11 +182,11 @@ for r in json.load(sys.stdin)["remotes"]:
 # "]: " anchors the remote's name: "badflood: synced" ends in "flood: synced"
 t_ok lab_wait_for 10 logged "]: flood: synced" "flood: the agent gets through 20000 ADDs"
 # the first refused ADD is logged, or (at the latest) the count at SYNCED
-t_ok eval 'logged "flood: ADD 51: more than 50 services, ignored (max-services)" ||
-	logged "flood: 19950 services ignored: more than 50 (max-services)"' \
+t_ok eval 'logged "]: flood: ADD 51: more than 50 services, ignored (max-services)" ||
+	logged "]: flood: 19950 services ignored: more than 50 (max-services)"' \
 	"flood: the cap is logged"
-t_ok [ "$(grep -c "flood: ADD [0-9]*: more than 50 services" "$dir/agent.log")" -le 10 ] \
-	"flood: ... without one log line per refused ADD ($(grep -c "flood: ADD [0-9]*: more than 50 services" "$dir/agent.log") lines)"
+t_ok [ "$(grep -c "]: flood: ADD [0-9]*: more than 50 services" "$dir/agent.log")" -le 10 ] \
+	"flood: ... without one log line per refused ADD ($(grep -c "]: flood: ADD [0-9]*: more than 50 services" "$dir/agent.log") lines)"
 t_ok [ "$(nspliced flood)" = 50 ] "flood: 50 services kept, no more ($(nspliced flood))"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status")
 t_ok [ "$rss" -lt 65536 ] "flood: the agent's RSS stays small ($rss kB)"
@@ -201,7 +201,7 @@ for pat in \
 	"TXT item" \
 	"TXT record over 8900 bytes" \
 	"NUL in text field"; do
-	t_ok logged "bad: bad line from the subsystem ignored: .*$pat" "bad: logged: $pat"
+	t_ok logged "]: bad: bad line from the subsystem ignored: .*$pat" "bad: logged: $pat"
 done
 cat >"$dir/spliced.py" <<'EOF'
 import json, sys
@@ -228,20 +228,20 @@ t_ok grep -q "^PONG stillthere$" "$dir/bad.in" "bad: the agent still answers the
 
 # a peer that repeats its mistakes: the first 32 of each kind per minute
 # are logged, then a notice, then only counts (at the end of the session)
-t_ok lab_wait_for 15 logged "badflood: 2968 more bad lines from the subsystem suppressed" \
+t_ok lab_wait_for 15 logged "]: badflood: 2968 more bad lines from the subsystem suppressed" \
 	"badflood: 3000 bad lines: the count of those not logged is"
-t_ok lab_wait_for 5 logged "badflood: 268 more ERROR reports from the subsystem suppressed" \
+t_ok lab_wait_for 5 logged "]: badflood: 268 more ERROR reports from the subsystem suppressed" \
 	"badflood: 300 non-fatal ERRORs: the count of those not logged is"
-t_ok logged "badflood: more than 32 bad lines from the subsystem in 60 s; counting the rest" \
+t_ok logged "]: badflood: more than 32 bad lines from the subsystem in 60 s; counting the rest" \
 	"badflood: a notice says when the bad lines stop being logged"
-nbad=$(grep -c "badflood: NOSUCHVERB .*\|badflood: bad line from the subsystem ignored" "$dir/agent.log")
-nerr=$(grep -c "badflood: the subsystem reports busy" "$dir/agent.log")
+nbad=$(grep -c "]: badflood: NOSUCHVERB .*\|]: badflood: bad line from the subsystem ignored" "$dir/agent.log")
+nerr=$(grep -c "]: badflood: the subsystem reports busy" "$dir/agent.log")
 t_ok [ "$nbad" -eq 32 ] "badflood: 32 bad lines logged in the first minute, reconnections included ($nbad)"
 t_ok [ "$nerr" -eq 32 ] "badflood: 32 ERRORs logged in the first minute, reconnections included ($nerr)"
 t_ok grep -q "^PONG floodend$" "$dir/badflood.in" \
 	"badflood: the agent still answers that peer's valid PING after the flood"
 
-t_ok lab_wait_for 8 logged "stall: no answer from the subsystem for 3 s; reconnecting in" \
+t_ok lab_wait_for 8 logged "]: stall: no answer from the subsystem for 3 s; reconnecting in" \
 	"stall: a peer stalled in the middle of a line is declared dead"
 t_ok lab_wait_for 5 eval '[ "$(nspliced good)" = 1 ]' \
 	"the well-behaved remote keeps its service throughout"

@@ -133,7 +133,7 @@ xfer_run() {
 		>"$LAB_DIR/$name.out" 2>"$LAB_DIR/$name.err"
 }
 field() { # NAME FIELD
-	grep -o "$2=[0-9]*" "$LAB_DIR/$1.out" | cut -d= -f2
+	grep -oE "(^| )$2=[0-9]+" "$LAB_DIR/$1.out" | cut -d= -f2
 }
 summary() { # NAME
 	cat "$LAB_DIR/$1.out" 2>/dev/null
