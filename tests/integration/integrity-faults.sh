@@ -1,7 +1,7 @@
 #!/bin/bash
 #
 # tests/integration/integrity-faults.sh -- transfers through rnsplice while
-# the faults of faults.sh strike: no byte corrupted, and every connection
+# the faults of faults-*.sh strike: no byte corrupted, and every connection
 # a fault cuts ends visibly (reset, or end of file before its full length),
 # never as a silent short success.
 #
@@ -11,7 +11,7 @@
 #
 # For each fault, 50 checksummed echo transfers in each mode (direct
 # through arelay, relay mode through crelay: 100 at once; the 200 at once
-# of the master kill are in integrity.sh), 2 MB each at 128 kB/s after 10 s
+# of the master kill are in integrity.sh), 1 MB each at 128 kB/s after 10 s
 # in which every connection is opened (relay sessions open 16 at a time),
 # so that all are open and carrying data when the fault strikes 1.5 s
 # after the data started:
@@ -49,16 +49,17 @@ if [ "${RNSPLICE_RELIABILITY:-}" = skip ]; then
 	t_skip "RNSPLICE_RELIABILITY=skip (they run in the sanitizer build)"
 fi
 t_require_lab
-AGENT=${RNSPLICE_TEST_AGENT:-$top_builddir/agent/rnsplice-agent}
-CLI=$top_builddir/agent/rnsplice
+T_AGENT=${RNSPLICE_TEST_AGENT:-$T_AGENT}
+AGENT=$T_AGENT
+CLI=$T_CLI
 XFER=$top_builddir/tests/integration/xfer
-SUB=$top_builddir/subsystem/rnsplice-subsystem
+SUB=$T_SUB
 for f in "$AGENT" "$CLI" "$XFER" "$SUB"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
 N=${FAULTS_CONNS:-50}		# transfers per mode and fault
-LEN=2M
-RATE=128k			# 16 s per transfer
+LEN=1M
+RATE=128k			# 8 s per transfer
 OPEN_S=10			# ... after this long idle, all connected
 
 lab_init || t_bail "lab_init failed"
@@ -106,24 +107,19 @@ remote siteA { }
 remote siteC { }
 EOF
 # default log level: what a user sees is what must explain the failures
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -f "$LAB_DIR/agent.conf" >"$LOG" 2>&1
-read -r agent <"$LAB_DIR/agent.pid"
+t_agent brelay "$LAB_DIR/agent.pid" "$LOG" -f "$LAB_DIR/agent.conf"
+agent=$T_AGENT_PID
 SOCK=/run/rnsplice/agent.sock
 
-port_of() { # NAME -- its port as bcli resolves it at brelay
-	lab_browse bcli $T 2>/dev/null | lab_browse_get "$1" eth0 IPv4 |
-		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
-}
 for s in "Echo $LAB_ID (siteA)" "Echo $LAB_ID (siteC)"; do
-	lab_wait_for 20 eval '[ -n "$(port_of "$s")" ]' || t_bail "\"$s\" not spliced"
+	lab_wait_for 20 eval '[ -n "$(t_port_of $T "$s")" ]' || t_bail "\"$s\" not spliced"
 done
-EA=$(port_of "Echo $LAB_ID (siteA)")
-EC=$(port_of "Echo $LAB_ID (siteC)")
+EA=$(t_port_of $T "Echo $LAB_ID (siteA)")
+EC=$(t_port_of $T "Echo $LAB_ID (siteC)")
 t_diag "ports: direct $EA, relay mode $EC"
 
 field() { # NAME FIELD
-	grep -o "$2=[0-9]*" "$LAB_DIR/$1.out" | cut -d= -f2
+	grep -oE "(^| )$2=[0-9]+" "$LAB_DIR/$1.out" | cut -d= -f2
 }
 summary() { # NAME
 	cat "$LAB_DIR/$1.out" 2>/dev/null
