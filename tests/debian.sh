@@ -62,12 +62,18 @@ export RNSPLICE_CLI=$root/usr/bin/rnsplice
 export RNSPLICE_UNIT=$root/usr/lib/systemd/user/rnsplice-agent.service
 export RNSPLICE_DROPIN=$root/etc/ssh/sshd_config.d/rnsplice.conf
 cd "$builddir" || exit 1
-make -j1 check TESTS="tests/integration/unit.sh tests/integration/subsystem.sh \
-    tests/integration/agent.sh tests/integration/reload.sh" >"$work/check.out" 2>&1
+tests="unit agent reload"
+for t in "$top"/tests/integration/subsystem-*.sh; do
+	t=${t##*/}
+	[ "$t" = subsystem-lib.sh ] || tests="$tests ${t%.sh}"
+done
+# shellcheck disable=SC2086  # one word per test
+make -j"$jobs" check TESTS="$(printf 'tests/integration/%s.sh ' $tests)" \
+    >"$work/check.out" 2>&1
 r=$?
 grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS):' "$work/check.out"
 if [ $r -ne 0 ]; then
-	for t in unit subsystem agent reload; do
+	for t in $tests; do
 		grep -q ':test-result: PASS\|:test-result: SKIP' "tests/integration/$t.trs" 2>/dev/null ||
 			{ echo "--- tests/integration/$t.log"; tail -n 40 "tests/integration/$t.log"; }
 	done
