@@ -55,11 +55,11 @@ lab_atexit dump_logs
 # removed at the end.  Its subsystem is a copy in its home, so that the
 # account can run it wherever this tree was built.
 U=rnr$LAB_ID
-useradd -m -d "/home/$U" -s /bin/sh -c "rnsplice test $LAB_ID" "$U" ||
+t_passwd useradd -m -d "/home/$U" -s /bin/sh -c "rnsplice test $LAB_ID" "$U" ||
 	t_bail "useradd $U"
-lab_atexit "userdel -f -r $U >/dev/null 2>&1"
+lab_atexit "t_passwd userdel -f -r $U >/dev/null 2>&1"
 # no password, but not "locked" ('!'): without PAM sshd refuses locked accounts
-usermod -p '*' "$U" || t_bail "usermod $U"
+t_passwd usermod -p '*' "$U" || t_bail "usermod $U"
 install -m 0755 "$RNSPLICE_SUBSYSTEM" "/home/$U/rnsplice-subsystem" ||
 	t_bail "install the subsystem for $U"
 printf 'relay yes\n' >"/home/$U/subsystem.conf"

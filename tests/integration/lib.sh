@@ -32,6 +32,7 @@
 #   fake peers    tests/integration/fake-ssh and fake-mux.py (t_fake_init)
 #   the lab       t_port_of TYPE NAME [ADDR]   the port bcli resolves NAME at
 #   logs          t_logged FILE PATTERN   (grep -q -- PATTERN FILE)
+#   the machine   t_passwd CMD...   useradd/usermod/userdel, one at a time
 #
 # Patterns.  A grep for "REMOTE: something" also matches "xREMOTE: something"
 # ("flood: synced" is in "badflood: synced"): anchor names in log lines with
@@ -161,6 +162,16 @@ t_require_programs() {
 	for f; do
 		[ -x "$f" ] || t_skip "$f not built"
 	done
+}
+
+# t_passwd CMD... -- run CMD (useradd, usermod, userdel) holding the lock
+# $T_PASSWD_LOCK: make -j runs tests in parallel, and two tools changing
+# /etc/passwd at once fail ("cannot lock /etc/passwd").  Code for
+# lab_atexit -k runs without this file: write the flock command out there.
+T_PASSWD_LOCK=/run/lock/rnsplice-tests-passwd.lock
+[ -d /run/lock ] && [ -w /run/lock ] || T_PASSWD_LOCK=/tmp/rnsplice-tests-passwd.lock
+t_passwd() {
+	flock -w 120 "$T_PASSWD_LOCK" "$@"
 }
 
 # t_logged FILE PATTERN -- true if PATTERN (grep) is in FILE.

@@ -136,11 +136,11 @@ lab_init || t_bail "lab_init failed"
 t_diag "lab $LAB_ID in $LAB_DIR"
 U=rns$LAB_ID
 # /etc/passwd is the machine's: a unique name, removed at the end
-useradd -m -d "/home/$U" -s /bin/sh -c "rnsplice test $LAB_ID" "$U" ||
+t_passwd useradd -m -d "/home/$U" -s /bin/sh -c "rnsplice test $LAB_ID" "$U" ||
 	t_bail "useradd $U"
-lab_atexit -k "userdel -f -r $U >/dev/null 2>&1"
+lab_atexit -k "flock -w 120 $T_PASSWD_LOCK userdel -f -r $U >/dev/null 2>&1"
 # no password, but not "locked" ('!'): without PAM sshd refuses locked accounts
-usermod -p '*' "$U" || t_bail "usermod $U"
+t_passwd usermod -p '*' "$U" || t_bail "usermod $U"
 
 # Example 1 of the drop-in, as shipped: uncommented, for this user, this
 # build's subsystem, the lab's service
