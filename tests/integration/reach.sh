@@ -29,9 +29,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lab/lab.sh"
 
 t_require_lab
-AGENT=$top_builddir/agent/rnsplice-agent
-CLI=$top_builddir/agent/rnsplice
-SUB=$top_builddir/subsystem/rnsplice-subsystem
+AGENT=$T_AGENT
+CLI=$T_CLI
+SUB=$T_SUB
 for f in "$AGENT" "$CLI" "$SUB"; do
 	[ -x "$f" ] || t_bail "$f not built"
 done
@@ -77,17 +77,12 @@ remote siteA {
 	types _http._tcp
 }
 EOF
-lab_bg brelay "$LAB_DIR/agent.pid" env XDG_RUNTIME_DIR=/run \
-	"$AGENT" -d -v -f "$LAB_DIR/agent.conf" >"$LAB_DIR/agent.log" 2>&1
+t_agent brelay "$LAB_DIR/agent.pid" "$LAB_DIR/agent.log" -v -f "$LAB_DIR/agent.conf"
 cli() { lab_exec brelay "$CLI" -S /run/rnsplice/agent.sock "$@"; }
-port_of() { # NAME
-	lab_browse bcli _http._tcp 2>/dev/null | lab_browse_get "$1" eth0 IPv4 |
-		awk -F';' '$4 == "10.2.0.1" { print $5; exit }'
-}
-seen() { [ -n "$(port_of "$1 $LAB_ID (siteA)")" ]; }
+seen() { [ -n "$(t_port_of _http._tcp "$1 $LAB_ID (siteA)")" ]; }
 fetch() { # NAME: the page through the splice
 	local p
-	p=$(port_of "$1 $LAB_ID (siteA)")
+	p=$(t_port_of _http._tcp "$1 $LAB_ID (siteA)")
 	if [ -z "$p" ]; then
 		t_diag "fetch $1: bcli does not resolve it"
 		return 1
@@ -95,7 +90,7 @@ fetch() { # NAME: the page through the splice
 	lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$p/index.html" |
 		grep -q "hello $LAB_ID"
 }
-synced() { cli status | grep -q "^siteA (siteA): synced"; }
+synced() { [ "$(t_agent_state brelay /run/rnsplice/agent.sock siteA)" = synced ]; }
 ssh_pid() {
 	cli --json status 2>/dev/null | grep -o '"ssh_pid":[0-9]*' | head -n 1 |
 		cut -d: -f2
@@ -114,7 +109,7 @@ sshd_restart() {
 t_ok lab_wait_for 20 eval 'seen Allowed && seen Outside && seen Later' \
 	"all three services are published on LAN B at first"
 t_ok fetch Allowed "the allowed one answers"
-po=$(port_of "Outside $LAB_ID (siteA)")
+po=$(t_port_of _http._tcp "Outside $LAB_ID (siteA)")
 t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$po/" \
 	"a client's connection to the one outside PermitOpen fails (sshd refuses, relay no)"
 t_ok lab_wait_for 5 grep -q "the server refuses to connect \"Outside $LAB_ID\" .*Session open refused by peer (ssh: administratively prohibited: open failed); withdrawn from this LAN" \
@@ -142,7 +137,7 @@ assert s[\"server_refused\"] is False and s[\"spliced\"], s
 t_ok fetch Allowed "the allowed service still answers"
 
 # a target that is down: refused, then back by itself once it listens
-pl=$(port_of "Later $LAB_ID (siteA)")
+pl=$(t_port_of _http._tcp "Later $LAB_ID (siteA)")
 t_nok lab_exec bcli curl -sS --max-time 10 -o /dev/null "http://10.2.0.1:$pl/" \
 	"a service whose target is down fails"
 t_ok lab_wait_for 10 eval '! seen Later' "and leaves LAN B"
@@ -199,11 +194,17 @@ t_ok lab_wait_for 20 eval 'grep -q "Loop $LAB_ID._http._tcp: address 127.0.0.1 i
 	"and 127.0.0.1"
 t_nok seen Mapped "the ::ffff:127.0.0.1 one is not offered: not on LAN B"
 t_nok seen Loop "nor the 127.0.0.1 one"
-relay_ask() { # NAME: a relay session of our own, asking for it by name
-	{
-		printf 'HELLO 1.0 probe agent %%\nRELAY %s%%20%s _http._tcp local\n' "$1" "$LAB_ID"
-		sleep 12	# the subsystem answers, then closes
-	} | lab_exec brelay timeout 20 ssh -s siteA rnsplice 2>/dev/null
+relay_ask() { # NAME: a relay session of our own, asking for it by name;
+	# its input stays open until the subsystem has answered (or closed)
+	# shellcheck disable=SC2016  # expanded by the inner bash
+	lab_exec brelay timeout 20 bash -c '
+		coproc S { ssh -s siteA rnsplice 2>/dev/null; }
+		printf "HELLO 1.0 probe agent %%\nRELAY %s%%20%s _http._tcp local\n" \
+			"$0" "$1" >&"${S[1]}"
+		while IFS= read -r l <&"${S[0]}"; do
+			printf "%s\n" "$l"
+			case $l in ERROR* | RELAYING*) break ;; esac
+		done' "$1" "$LAB_ID"
 }
 for n in Mapped Loop; do
 	out=$(relay_ask "$n")
@@ -217,7 +218,7 @@ printf 'relay yes\nallow address 127.0.0.1/32\nallow all\n' >"$POLICY"
 sshd_restart
 t_ok lab_wait_for 30 eval 'seen Loop && seen Mapped' \
 	"allow address 127.0.0.1/32: both are offered"
-t_ok eval 'p=$(port_of "Loop $LAB_ID (siteA)"); lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$p/index.html" | grep -q "secret $LAB_ID"' \
+t_ok eval 'p=$(t_port_of _http._tcp "Loop $LAB_ID (siteA)"); lab_exec bcli curl -sS --max-time 10 "http://10.2.0.1:$p/index.html" | grep -q "secret $LAB_ID"' \
 	"and reach what the rule allows"
 
 # relay no: nothing can be carried; relay yes again: back
