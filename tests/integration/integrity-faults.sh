@@ -11,7 +11,7 @@
 #
 # For each fault, 50 checksummed echo transfers in each mode (direct
 # through arelay, relay mode through crelay: 100 at once; the 200 at once
-# of the master kill are in integrity.sh), 1 MB each at 128 kB/s after 10 s
+# of the master kill are in integrity.sh), 2 MB each at 128 kB/s after 10 s
 # in which every connection is opened (relay sessions open 16 at a time),
 # so that all are open and carrying data when the fault strikes 1.5 s
 # after the data started:
@@ -58,8 +58,8 @@ for f in "$AGENT" "$CLI" "$XFER" "$SUB"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
 N=${FAULTS_CONNS:-50}		# transfers per mode and fault
-LEN=1M
-RATE=128k			# 8 s per transfer
+LEN=2M
+RATE=128k			# 16 s per transfer
 OPEN_S=10			# ... after this long idle, all connected
 
 lab_init || t_bail "lab_init failed"
