@@ -25,14 +25,25 @@
 #                 t_require_programs FILE...
 #   programs      $T_AGENT $T_CLI $T_SUB (RNSPLICE_AGENT, RNSPLICE_CLI,
 #                 RNSPLICE_SUBSYSTEM, or RNSPLICE_INSTALLED/..., else the build's)
-#   the agent     t_agent HOST PIDFILE LOG ARGS...     in a lab host
+#   the agent     t_agent HOST PIDFILE LOG [VAR=VAL...] ARGS...  in a lab host
 #                 t_agent_fake DIR ARGS...             no root: fake ssh
 #                 t_agent_state HOST SOCK REMOTE       its state, e.g. synced
 #                 t_wait_state SECS HOST SOCK REMOTE STATE
-#   fake peers    tests/integration/fake-ssh and fake-mux.py (t_fake_init)
+#   fake peers    t_fake_init DIR SERVER: tests/integration/fake-ssh and
+#                 fake-mux.py stand in for ssh and its master
 #   the lab       t_port_of TYPE NAME [ADDR]   the port bcli resolves NAME at
 #   logs          t_logged FILE PATTERN   (grep -q -- PATTERN FILE)
 #   the machine   t_passwd CMD...   useradd/usermod/userdel, one at a time
+#
+# A new test: one behaviour per script, named for it (agent-peers.sh,
+# faults-wan.sh); list it in Makefile.am's group (its *_TESTS variable).
+# Scripts of one family share their set-up through a sourced file that
+# is not a test itself (faults-lib.sh, subsystem-lib.sh, multistage-lib.sh:
+# lab, programs and helpers, then the script checks its behaviour).  Tests
+# run in parallel (make -j): use the lab's unique names and nothing fixed
+# on the machine (users through t_passwd, ports chosen by the kernel).
+# Wait for a condition (lab_wait_for, t_wait_state), never a fixed sleep,
+# except for a window in which nothing may happen.
 #
 # Patterns.  A grep for "REMOTE: something" also matches "xREMOTE: something"
 # ("flood: synced" is in "badflood: synced"): anchor names in log lines with
