@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source this file
 #
 # tests/integration/faults-lib.sh -- the set-up shared by faults-*.sh, each
 # of which checks rnsplice-agent under one fault, in the lab:

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source this file
 #
 # tests/integration/lib.sh -- helpers for integration test scripts.
 #

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source this file
 #
 # tests/integration/multistage-lib.sh -- the lab shared by multistage-*.sh:
 # multi-stage splicing, path vector, shortest path, failover, hop limit,

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source this file
 #
 # tests/integration/subsystem-lib.sh -- the set-up shared by subsystem-*.sh,
 # which test rnsplice-subsystem through a real sshd, one behaviour each.
