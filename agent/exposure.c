@@ -35,25 +35,17 @@
 
 /* --- prefixes --------------------------------------------------------- */
 
-static int
-bits_equal(const unsigned char *a, const unsigned char *b, unsigned int bits)
-{
-	unsigned int whole = bits / 8, rest = bits % 8;
-	unsigned char mask;
-
-	if (memcmp(a, b, whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (unsigned char)(0xff << (8 - rest));
-	return (a[whole] & mask) == (b[whole] & mask);
-}
-
 int
-prefix_contains(const struct prefix *outer, const struct prefix *inner)
+allow_check(const struct prefix *list, size_t n, const struct sockaddr *sa)
 {
-	return outer->af == inner->af && outer->len <= inner->len &&
-	    bits_equal(outer->addr, inner->addr, outer->len);
+	size_t i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (prefix_match(&list[i], sa))
+			return 1;
+	return 0;
 }
 
 /* RFC 1918 and RFC 4193 (ULA) networks. */
@@ -81,44 +73,6 @@ prefix_private(const struct prefix *p)
 		if (prefix_contains(&q, p))
 			return 1;
 	}
-	return 0;
-}
-
-/* The on-link prefix of an address and its netmask. */
-static int
-prefix_from(const struct sockaddr *sa, const struct sockaddr *mask,
-    struct prefix *p)
-{
-	const unsigned char *a, *m;
-	size_t n, i;
-	unsigned int len = 0, b;
-
-	memset(p, 0, sizeof(p[0]));
-	if (sa->sa_family == AF_INET) {
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)sa)->sin_addr;
-		m = mask == NULL ? NULL : (const unsigned char *)
-		    &((const struct sockaddr_in *)mask)->sin_addr;
-		n = 4;
-	} else if (sa->sa_family == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		m = mask == NULL ? NULL :
-		    ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
-		n = 16;
-	} else
-		return -1;
-	p->af = sa->sa_family;
-	for (i = 0; i < n; i++) {
-		if (m == NULL) {
-			len += 8;
-			p->addr[i] = a[i];
-			continue;
-		}
-		p->addr[i] = a[i] & m[i];
-		for (b = 0; b < 8 && (m[i] & (0x80 >> b)); b++)
-			len++;
-	}
-	p->len = len;
 	return 0;
 }
 
@@ -750,7 +704,7 @@ exposure_refresh(struct exposure *x)
 		e->salen = i->ifa_addr->sa_family == AF_INET ?
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 		memcpy(&e->sa, i->ifa_addr, e->salen);
-		prefix_from(i->ifa_addr, i->ifa_netmask, &e->net);
+		prefix_from_sockaddr(i->ifa_addr, i->ifa_netmask, &e->net);
 		e->lan = avahi_ifs_uses(&f, e->ifname, e->flags);
 	}
 	freeifaddrs(ifa);
