@@ -3,7 +3,8 @@
  * rnsplice subsystem, a table of the services it announces, and for each
  * imported service a listening socket and an avahi publication.
  *
- *	agent.c		options, the loop, signals, the list of remotes
+ *	main.c		the command line into struct agent_opts
+ *	agent.c		set-up, the loop, signals, the list of remotes
  *	agentconf.c	agent.conf (read by common/cfg.c) merged with the
  *			command line
  *	exposure.c	where services listen, whom they accept (on-link,
@@ -744,8 +745,10 @@ void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* What the command line says about the configuration (reload.c builds
  * it from these at start and on SIGHUP). */
+/* The command line (main.c); rnsplice-agent(1) has the options. */
 struct agent_opts {
-	const char	*file;		/* NULL: the destination alone */
+	const char	*file;		/* NULL: the destination alone, or
+					 * without one the default file */
 	const char	*scope, *ifname, *policy, *tmpl, *subsys_cmd;
 	const char	*allow[64];
 	size_t		 nallow;
@@ -754,6 +757,10 @@ struct agent_opts {
 	char		**argv;		/* destination [type ...] */
 	int		 argc;
 	int		 root;		/* -R */
+	int		 debug;		/* -d: foreground, log to stderr */
+	int		 check;		/* -n */
+	int		 verbose;	/* -v */
+	const char	*sockpath;	/* -S; NULL: in the run directory */
 };
 
 struct agent {
@@ -779,7 +786,7 @@ struct agent {
 	uint64_t	 started;
 };
 
-int	agent_main(int, char **);
+int	agent_main(struct agent_opts *);
 /* reload.c: the configuration from the file and the command line (NULL
  * and *cause on error), and SIGHUP: apply a new one (0), or keep the
  * running one and say why (-1). */
