@@ -286,7 +286,7 @@ cfg_line(struct cfg_state *st, char *p)
 				return -1;
 			continue;
 		}
-		if (st->ac == st->syn->maxwords)
+		if (st->ac == st->syn->maxwords || st->ac == CFG_MAXWORDS)
 			return cfg_err(st, "more than %d words",
 			    st->syn->maxwords);
 		c = '\0';
@@ -364,7 +364,7 @@ cfg_parse(const struct cfg_syntax *syn, const char *file, const char *text,
 	st.ctx.arg = arg;
 	st.where = CFG_TOP;
 	st.cause = cause;
-	st.seen = xcalloc(2 * syn->nkeywords, sizeof(*st.seen));
+	st.seen = xcalloc(2 * syn->nkeywords + 1, sizeof(*st.seen));
 	while (off < len) {
 		st.ctx.line++;
 		line = text + off;

@@ -59,7 +59,8 @@ struct cfg_syntax {
 	const struct cfg_keyword *keywords;
 	size_t		 nkeywords;
 	int		 flags;		/* CFG_BLOCKS */
-	int		 maxwords;	/* per statement, keyword included */
+	int		 maxwords;	/* per statement, keyword included;
+					 * at most CFG_MAXWORDS */
 };
 
 /* Read text (len bytes, any bytes) as a file of this syntax; arg goes to
