@@ -131,8 +131,7 @@ lannet_parse(const char *s, struct lannet *ln, char **cause)
 	if (strchr(s, '.') != NULL || strchr(s, ':') != NULL ||
 	    strchr(s, '/') != NULL) {
 		if (prefix_parse(s, &ln->p, &why) == -1) {
-			cause_set(cause, "lan-networks: %s", why != NULL ? why :
-			    "out of memory");
+			cause_set(cause, "lan-networks: %s", why);
 			free(why);
 			return -1;
 		}
@@ -190,25 +189,18 @@ trim(char *s)
 	return s;
 }
 
-static int
+static void
 csv_add(char ***v, size_t *n, char *list)
 {
-	char *item, **nv, *d;
+	char *item;
 
 	while ((item = strsep(&list, ",")) != NULL) {
 		item = trim(item);
 		if (*item == '\0')
 			continue;
-		if ((d = strdup(item)) == NULL)
-			return -1;
-		if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
-			free(d);
-			return -1;
-		}
-		nv[(*n)++] = d;
-		*v = nv;
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = xstrdup(item);
 	}
-	return 0;
 }
 
 int
@@ -216,11 +208,10 @@ avahi_ifs_parse(const char *text, size_t len, struct avahi_ifs *f,
     char **cause)
 {
 	char *copy, *p, *line, *eq, *key, *val;
-	int server = 0, ret = -1;
+	int server = 0;
 
 	memset(f, 0, sizeof(*f));
-	if ((copy = malloc(len + 1)) == NULL)
-		return cause_set(cause, "out of memory");
+	copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	p = copy;
@@ -237,23 +228,15 @@ avahi_ifs_parse(const char *text, size_t len, struct avahi_ifs *f,
 		*eq = '\0';
 		key = trim(line);
 		val = trim(eq + 1);
-		if (strcmp(key, "allow-interfaces") == 0) {
-			if (csv_add(&f->allow, &f->nallow, val) == -1)
-				goto oom;
-		} else if (strcmp(key, "deny-interfaces") == 0) {
-			if (csv_add(&f->deny, &f->ndeny, val) == -1)
-				goto oom;
-		} else if (strcmp(key, "allow-point-to-point") == 0)
+		if (strcmp(key, "allow-interfaces") == 0)
+			csv_add(&f->allow, &f->nallow, val);
+		else if (strcmp(key, "deny-interfaces") == 0)
+			csv_add(&f->deny, &f->ndeny, val);
+		else if (strcmp(key, "allow-point-to-point") == 0)
 			f->p2p = strcmp(val, "yes") == 0;
 	}
-	ret = 0;
-	goto out;
- oom:
-	avahi_ifs_free(f);
-	cause_set(cause, "out of memory");
- out:
 	free(copy);
-	return ret;
+	return 0;
 }
 
 /* Does avahi-daemon publish on this interface (a LAN interface)? The
@@ -585,10 +568,7 @@ read_avahi_conf(const char *path, struct avahi_ifs *f)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((text = malloc((size_t)sb.st_size + 1)) == NULL) {
-		close(fd);
-		return -1;
-	}
+	text = xmalloc((size_t)sb.st_size + 1);
 	while (len < (size_t)sb.st_size) {
 		n = read(fd, text + len, (size_t)sb.st_size - len);
 		if (n == -1 && errno == EINTR)
@@ -622,12 +602,8 @@ exposure_new(const char *avahi_conf)
 {
 	struct exposure *x;
 
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return NULL;
-	if ((x->avahi_conf = strdup(avahi_conf)) == NULL) {
-		free(x);
-		return NULL;
-	}
+	x = xcalloc(1, sizeof(*x));
+	x->avahi_conf = xstrdup(avahi_conf);
 	return x;
 }
 
@@ -664,7 +640,7 @@ int
 exposure_refresh(struct exposure *x)
 {
 	struct ifaddrs *ifa, *i;
-	struct exp_addr *v = NULL, *nv, *e;
+	struct exp_addr *v = NULL, *e;
 	struct avahi_ifs f;
 	size_t n = 0;
 	int changed;
@@ -687,15 +663,7 @@ exposure_refresh(struct exposure *x)
 		    i->ifa_addr->sa_family != AF_INET6) ||
 		    !(i->ifa_flags & IFF_UP))
 			continue;
-		if ((nv = reallocarray(v, n + 1, sizeof(*v))) == NULL) {
-			log_warn("interfaces: keeping the previous view");
-			free(v);
-			freeifaddrs(ifa);
-			avahi_ifs_free(&x->avahi);
-			x->avahi = f;
-			return 0;
-		}
-		v = nv;
+		v = xreallocarray(v, n + 1, sizeof(*v));
 		e = &v[n++];
 		memset(e, 0, sizeof(*e));
 		strlcpy(e->ifname, i->ifa_name, sizeof(e->ifname));
