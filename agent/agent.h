@@ -79,7 +79,7 @@ struct ctl_server;
 #define AGENT_QUEUE_MAX		1024
 #define AGENT_QUEUE_WAIT_MS	60000
 
-/* --- configuration (agentconf.c, allow.c) ------------------------------- */
+/* --- configuration (agentconf.c) ----------------------------------------- */
 
 enum agent_scope {
 	SCOPE_LAN,		/* all interfaces */
