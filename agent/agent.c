@@ -200,9 +200,8 @@ agent_setup(struct agent *a)
 	    (a->lan = lanview_new(a->loop, route_lan_changed, a)) == NULL)
 		fatalx("out of memory");
 
-	if ((a->exp = exposure_new(a->conf->avahi_conf != NULL ?
-	    a->conf->avahi_conf : AGENT_AVAHI_CONF)) == NULL)
-		fatalx("out of memory");
+	a->exp = exposure_new(a->conf->avahi_conf != NULL ?
+	    a->conf->avahi_conf : AGENT_AVAHI_CONF);
 	TAILQ_FOREACH(rc, &a->conf->remotes, entry)
 		if (rc->scope == SCOPE_LAN && rc->nlannets == 0)
 			a->exp->learn = 1;
@@ -258,7 +257,7 @@ agent_main(struct agent_opts *o)
 		o->file = deffile;
 	}
 	if ((conf = agent_conf_build(o, &cause)) == NULL)
-		conf_fatal("%s", cause != NULL ? cause : "out of memory");
+		conf_fatal("%s", cause);
 	if (o->check) {
 		if (o->verbose)
 			conf_print(conf, stdout);

@@ -134,8 +134,7 @@ agent_reload(struct agent *a)
 		return -1;
 	}
 	if ((nc = agent_conf_build(a->opts, &cause)) == NULL) {
-		snprintf(a->reload_error, sizeof(a->reload_error), "%s",
-		    cause != NULL ? cause : "out of memory");
+		strlcpy(a->reload_error, cause, sizeof(a->reload_error));
 		a->reload_failed_at = ev_now_ms();
 		log_warnx("SIGHUP: %s; keeping the running configuration",
 		    a->reload_error);
