@@ -1,5 +1,5 @@
-/* rnsplice-agent: options, configuration, the loop, signals and the list
- * of remotes. Each remote lives on its own (remote.c); this file only
+/* rnsplice-agent: set-up, the loop, signals and the list of remotes, for
+ * the options main.c read and the configuration agentconf.c built. Each remote lives on its own (remote.c); this file only
  * starts them, routes SIGCHLD and publisher news to them, and stops them.
  *
  * No daemon fork: run it under systemd --user or launchd, or with -d in
@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,73 +27,6 @@
 #include "siteid.h"
 
 #define AGENT_QUIT_MS	5000	/* give ssh this long to exit */
-
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: rnsplice-agent [-dnRv] [-a prefix] [-C subsystem-command] "
-	    "[-f file]\n"
-	    "                      [-i interface] [-L network] [-P policy] "
-	    "[-S socket]\n"
-	    "                      [-s scope] [-t template] "
-	    "[destination [type ...]]\n");
-	exit(2);
-}
-
-static void
-print_conf(const struct agent_conf *c)
-{
-	const struct remote_conf *rc;
-	char pfx[64];
-	size_t i;
-
-	printf("allow-root %s\nmax-hops %u\nping-interval %u\n"
-	    "avahi-config %s\n", c->allow_root ? "yes" : "no", c->max_hops,
-	    c->ping_interval, c->avahi_conf != NULL ? c->avahi_conf :
-	    AGENT_AVAHI_CONF);
-	TAILQ_FOREACH(rc, &c->remotes, entry) {
-		printf("remote %s {\n\tdestination %s\n\ttypes", rc->name,
-		    rc->destination);
-		if (rc->ntypes == 0)
-			printf(" *");
-		for (i = 0; i < rc->ntypes; i++)
-			printf(" %s", rc->types[i]);
-		printf("\n\tscope %s%s%s\n", conf_scope_name(rc->scope),
-		    rc->scope == SCOPE_IFACE ? " " : "",
-		    rc->scope == SCOPE_IFACE ? rc->ifname : "");
-		if (rc->nallow > 0) {
-			printf("\tallow");
-			for (i = 0; i < rc->nallow; i++)
-				if (prefix_format(&rc->allow[i], pfx,
-				    sizeof(pfx)) == 0)
-					printf(" %s", pfx);
-			printf("\n");
-		}
-		if (rc->nlannets > 0) {
-			printf("\tlan-networks");
-			for (i = 0; i < rc->nlannets; i++)
-				if (lannet_format(&rc->lannets[i], pfx,
-				    sizeof(pfx)) == 0)
-					printf(" %s", pfx);
-			printf("\n");
-		}
-		printf("\tname-template \"%s\"\n\tport-policy %s\n"
-		    "\tmax-relays %u\n\tmax-services %u\n", rc->name_template,
-		    rc->port_policy == PORT_ORIGINAL ? "original" : "stable",
-		    rc->max_relays, rc->max_services);
-		if (rc->max_sessions != 0)
-			printf("\tmax-sessions %u\n", rc->max_sessions);
-		else
-			printf("\tmax-sessions learn\n");
-		for (i = 0; i < rc->nssh_options; i++)
-			printf("\tssh-option %s\n", rc->ssh_options[i]);
-		if (rc->subsystem_command != NULL)
-			printf("\tsubsystem-command %s\n",
-			    rc->subsystem_command);
-		printf("}\n");
-	}
-}
 
 void
 agent_remote_stopped(struct agent *a)
@@ -224,175 +156,131 @@ conf_fatal(const char *fmt, ...)
 	exit(AGENT_EXIT_CONFIG);
 }
 
-int
-agent_main(int argc, char **argv)
+/* Everything the loop needs: the run directory, the control socket, the
+ * publisher, the local views, and one remote per configured one. */
+static void
+agent_setup(struct agent *a)
 {
-	struct agent a;
-	struct agent_opts o;
-	struct agent_conf *conf;
-	struct remote_conf *rc;
-	struct remote *r;
-	char *cause = NULL, path[1100], dir[1024], err[512];
-	const char *sockpath = NULL;
-	size_t i, k;
-	int ch, debug = 0, check = 0, verbose = 0;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 	    SIGCHLD };
+	struct remote_conf *rc;
+	struct remote *r;
+	char *sockpath = NULL, err[512];
+	size_t i, k;
 
-	memset(&o, 0, sizeof(o));
-	log_init("rnsplice-agent", 1, 0);
-	while ((ch = getopt(argc, argv, "a:C:df:hi:L:nP:RS:s:t:v")) != -1) {
-		switch (ch) {
-		case 'a':
-			if (o.nallow == sizeof(o.allow) / sizeof(o.allow[0]))
-				fatalx("too many -a");
-			o.allow[o.nallow++] = optarg;
-			break;
-		case 'C':
-			o.subsys_cmd = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			o.file = optarg;
-			break;
-		case 'i':
-			o.ifname = optarg;
-			break;
-		case 'L':
-			if (o.nlannets ==
-			    sizeof(o.lannets) / sizeof(o.lannets[0]))
-				fatalx("too many -L");
-			o.lannets[o.nlannets++] = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'P':
-			o.policy = optarg;
-			break;
-		case 'R':
-			o.root = 1;
-			break;
-		case 'S':
-			sockpath = optarg;
-			break;
-		case 's':
-			o.scope = optarg;
-			break;
-		case 't':
-			o.tmpl = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	o.argc = argc - optind;
-	o.argv = argv + optind;
-	if (o.ifname != NULL && o.scope == NULL)
-		o.scope = "interface";
-	if (o.file == NULL && o.argc == 0) {
-		if (config_dir(dir, sizeof(dir)) == -1)
-			conf_fatal("cannot find the configuration directory");
-		snprintf(path, sizeof(path), "%s/%s", dir, AGENT_CONF_FILE);
-		o.file = path;
-	}
-	if ((conf = agent_conf_build(&o, &cause)) == NULL)
-		conf_fatal("%s", cause != NULL ? cause : "out of memory");
-	if (check) {
-		if (verbose)
-			print_conf(conf);
-		fprintf(stderr, "configuration OK\n");
-		conf_free(conf);
-		return 0;
-	}
-	if (geteuid() == 0 && !o.root && !conf->allow_root)
-		conf_fatal("refusing to run as root (-R or \"allow-root yes\" "
-		    "if you mean it)");
-
-	log_init("rnsplice-agent", debug, verbose);
-	memset(&a, 0, sizeof(a));
-	TAILQ_INIT(&a.remotes);
-	a.conf = conf;
-	/* o.file may point at path: keep a copy, path is reused below */
-	if (o.file == path && (o.file = strdup(path)) == NULL)
-		fatalx("out of memory");
-	a.opts = &o;
-	a.started = ev_now_ms();
-	if ((a.ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
-	    *a.ssh_path != '/')
-		a.ssh_path = SSH_PATH;
-	if (siteid_load(a.siteid, sizeof(a.siteid), err, sizeof(err)) == -1)
+	a->started = ev_now_ms();
+	if ((a->ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
+	    *a->ssh_path != '/')
+		a->ssh_path = SSH_PATH;
+	if (siteid_load(a->siteid, sizeof(a->siteid), err, sizeof(err)) == -1)
 		fatalx("site id: %s", err);
-	if (rundir_get(a.rundir, sizeof(a.rundir), 1, err, sizeof(err)) == -1)
+	if (rundir_get(a->rundir, sizeof(a->rundir), 1, err,
+	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	sshm_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((a.loop = ev_loop_new()) == NULL ||
-	    (a.quit_timer = ev_timer_add(a.loop, quit_timeout, &a)) == NULL)
+	if ((a->loop = ev_loop_new()) == NULL ||
+	    (a->quit_timer = ev_timer_add(a->loop, quit_timeout, a)) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (ev_signal(a.loop, sigs[i], on_signal, &a) == -1)
+		if (ev_signal(a->loop, sigs[i], on_signal, a) == -1)
 			fatal("signal %d", sigs[i]);
-	if (sockpath == NULL) {
-		snprintf(path, sizeof(path), "%s/%s", a.rundir, CTL_SOCKET);
-		sockpath = path;
-	}
-	if ((a.ctl = ctl_server_new(a.loop, sockpath, agent_ctl_handler, &a,
-	    err, sizeof(err))) == NULL)
+	if (a->opts->sockpath == NULL)
+		xasprintf(&sockpath, "%s/%s", a->rundir, CTL_SOCKET);
+	if ((a->ctl = ctl_server_new(a->loop, sockpath != NULL ? sockpath :
+	    a->opts->sockpath, agent_ctl_handler, a, err, sizeof(err))) ==
+	    NULL)
 		fatalx("control socket: %s", err);
-	if ((a.pub = publisher_new(a.loop, on_publisher, &a, err,
+	free(sockpath);
+	if ((a->pub = publisher_new(a->loop, on_publisher, a, err,
 	    sizeof(err))) == NULL)
 		fatalx("publisher: %s", err);
-	if ((a.routes = routes_new(&a)) == NULL ||
-	    (a.lan = lanview_new(a.loop, route_lan_changed, &a)) == NULL)
+	if ((a->routes = routes_new(a)) == NULL ||
+	    (a->lan = lanview_new(a->loop, route_lan_changed, a)) == NULL)
 		fatalx("out of memory");
 
-	if ((a.exp = exposure_new(conf->avahi_conf != NULL ?
-	    conf->avahi_conf : AGENT_AVAHI_CONF)) == NULL)
-		fatalx("out of memory");
-	TAILQ_FOREACH(rc, &conf->remotes, entry)
+	a->exp = exposure_new(a->conf->avahi_conf != NULL ?
+	    a->conf->avahi_conf : AGENT_AVAHI_CONF);
+	TAILQ_FOREACH(rc, &a->conf->remotes, entry)
 		if (rc->scope == SCOPE_LAN && rc->nlannets == 0)
-			a.exp->learn = 1;
-	exposure_refresh(a.exp);
-	a.netwatch = netwatch_new(a.loop, on_network_change, &a);
+			a->exp->learn = 1;
+	exposure_refresh(a->exp);
+	a->netwatch = netwatch_new(a->loop, on_network_change, a);
 
-	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
-	    a.rundir);
+	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a->siteid,
+	    a->rundir);
 	i = 0;
-	TAILQ_FOREACH(rc, &conf->remotes, entry) {
-		if ((r = remote_new(&a, rc)) == NULL)
+	TAILQ_FOREACH(rc, &a->conf->remotes, entry) {
+		if ((r = remote_new(a, rc)) == NULL)
 			fatalx("out of memory");
 		r->index = (unsigned int)i++;
-		TAILQ_INSERT_TAIL(&a.remotes, r, entry);
+		TAILQ_INSERT_TAIL(&a->remotes, r, entry);
 		/* the local view of the types we import settles while ssh
 		 * connects; "*" types are followed as they come */
 		for (k = 0; k < rc->ntypes; k++)
-			lanview_want(a.lan, rc->types[k]);
+			lanview_want(a->lan, rc->types[k]);
 	}
-	TAILQ_FOREACH(r, &a.remotes, entry)
-		remote_start(r);
+}
 
-	if (ev_loop_run(a.loop) == -1)
-		log_warnx("event loop failed");
+static void
+agent_teardown(struct agent *a)
+{
+	struct remote *r;
 
-	while ((r = TAILQ_FIRST(&a.remotes)) != NULL) {
-		TAILQ_REMOVE(&a.remotes, r, entry);
+	while ((r = TAILQ_FIRST(&a->remotes)) != NULL) {
+		TAILQ_REMOVE(&a->remotes, r, entry);
 		remote_free(r);
 	}
-	netwatch_free(a.netwatch);
-	exposure_free(a.exp);
-	routes_free(a.routes);
-	lanview_free(a.lan);
-	publisher_free(a.pub);
-	ctl_server_free(a.ctl);
-	ev_loop_free(a.loop);
-	conf_free(a.conf);
-	free(cause);
+	netwatch_free(a->netwatch);
+	exposure_free(a->exp);
+	routes_free(a->routes);
+	lanview_free(a->lan);
+	publisher_free(a->pub);
+	ctl_server_free(a->ctl);
+	ev_loop_free(a->loop);
+	conf_free(a->conf);
+}
+
+int
+agent_main(struct agent_opts *o)
+{
+	struct agent a;
+	struct agent_conf *conf;
+	struct remote *r;
+	char *cause = NULL, *deffile = NULL, dir[1024];
+
+	if (o->file == NULL && o->argc == 0) {
+		if (config_dir(dir, sizeof(dir)) == -1)
+			conf_fatal("cannot find the configuration directory");
+		xasprintf(&deffile, "%s/%s", dir, AGENT_CONF_FILE);
+		o->file = deffile;
+	}
+	if ((conf = agent_conf_build(o, &cause)) == NULL)
+		conf_fatal("%s", cause);
+	if (o->check) {
+		if (o->verbose)
+			conf_print(conf, stdout);
+		fprintf(stderr, "configuration OK\n");
+		conf_free(conf);
+		free(deffile);
+		return 0;
+	}
+	if (geteuid() == 0 && !o->root && !conf->allow_root)
+		conf_fatal("refusing to run as root (-R or \"allow-root yes\" "
+		    "if you mean it)");
+
+	log_init("rnsplice-agent", o->debug, o->verbose);
+	memset(&a, 0, sizeof(a));
+	TAILQ_INIT(&a.remotes);
+	a.conf = conf;
+	a.opts = o;
+	agent_setup(&a);
+	TAILQ_FOREACH(r, &a.remotes, entry)
+		remote_start(r);
+	if (ev_loop_run(a.loop) == -1)
+		log_warnx("event loop failed");
+	agent_teardown(&a);
+	free(deffile);
 	return 0;
 }

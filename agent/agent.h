@@ -3,10 +3,12 @@
  * rnsplice subsystem, a table of the services it announces, and for each
  * imported service a listening socket and an avahi publication.
  *
- *	agent.c		options, the loop, signals, the list of remotes
- *	agentconf.c	agent.conf and the command line
- *	allow.c		address prefixes (allow-lists)
- *	exposure.c	where services listen, whom they accept (on-link)
+ *	main.c		the command line into struct agent_opts
+ *	agent.c		set-up, the loop, signals, the list of remotes
+ *	agentconf.c	agent.conf (read by common/cfg.c) merged with the
+ *			command line
+ *	exposure.c	where services listen, whom they accept (on-link,
+ *			allow-lists of common/prefix.c)
  *	sshmaster.c	spawn, watch and stop the ssh master
  *	remote.c	one remote: state machine, protocol client, backoff
  *	svctable.c	the remote's services as the protocol describes them
@@ -28,13 +30,16 @@
 #include <net/if.h>
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "log.h"
 #include "meta.h"
 #include "mux.h"
+#include "prefix.h"
 #include "proto.h"
 #include "siteid.h"
+#include "xmalloc.h"
 
 struct ev_loop;
 struct ev_io;
@@ -74,7 +79,7 @@ struct ctl_server;
 #define AGENT_QUEUE_MAX		1024
 #define AGENT_QUEUE_WAIT_MS	60000
 
-/* --- configuration (agentconf.c, allow.c) ------------------------------- */
+/* --- configuration (agentconf.c) ----------------------------------------- */
 
 enum agent_scope {
 	SCOPE_LAN,		/* all interfaces */
@@ -85,12 +90,6 @@ enum agent_scope {
 enum port_policy {
 	PORT_STABLE,		/* hash of (remote, instance) in a high range */
 	PORT_ORIGINAL		/* the service's own port if free */
-};
-
-struct prefix {
-	int		 af;		/* AF_INET, AF_INET6 */
-	unsigned char	 addr[16];
-	unsigned int	 len;		/* bits */
 };
 
 /* One lan-networks item: a prefix, an interface name, or "any". */
@@ -148,10 +147,6 @@ struct agent_conf {
 	struct remote_conf_list remotes;
 };
 
-/* Set *cause to a malloc'ed message (tmux style); always returns -1. */
-int	cause_set(char **cause, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-
 struct agent_conf *conf_new(void);
 void	conf_free(struct agent_conf *);
 /* Read a file / a string. Errors: *cause = "FILE:LINE: reason" (free). */
@@ -176,12 +171,11 @@ int	conf_set_subsystem_command(struct remote_conf *, const char *,
 /* Merge the defaults into every remote and check the whole. */
 int	conf_finish(struct agent_conf *, char **cause);
 const char *conf_scope_name(enum agent_scope);
+/* The configuration as the agent runs it (-n -v). */
+void	conf_print(const struct agent_conf *, FILE *);
 
-int	prefix_parse(const char *, struct prefix *, char **cause);
-int	prefix_match(const struct prefix *, const struct sockaddr *);
 /* 1 if the address may connect (an empty list allows everyone). */
 int	allow_check(const struct prefix *, size_t, const struct sockaddr *);
-int	prefix_format(const struct prefix *, char *, size_t);
 
 /* --- exposure: addresses to listen on, clients to accept (exposure.c) -- */
 
@@ -234,7 +228,6 @@ struct exp_plan {
 	int		 fallback;	/* lan scope on no LAN network: host */
 };
 
-int	prefix_contains(const struct prefix *outer, const struct prefix *);
 int	prefix_private(const struct prefix *);
 int	lannet_parse(const char *, struct lannet *, char **cause);
 int	lannet_format(const struct lannet *, char *, size_t);
@@ -752,8 +745,10 @@ void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* What the command line says about the configuration (reload.c builds
  * it from these at start and on SIGHUP). */
+/* The command line (main.c); rnsplice-agent(1) has the options. */
 struct agent_opts {
-	const char	*file;		/* NULL: the destination alone */
+	const char	*file;		/* NULL: the destination alone, or
+					 * without one the default file */
 	const char	*scope, *ifname, *policy, *tmpl, *subsys_cmd;
 	const char	*allow[64];
 	size_t		 nallow;
@@ -762,6 +757,10 @@ struct agent_opts {
 	char		**argv;		/* destination [type ...] */
 	int		 argc;
 	int		 root;		/* -R */
+	int		 debug;		/* -d: foreground, log to stderr */
+	int		 check;		/* -n */
+	int		 verbose;	/* -v */
+	const char	*sockpath;	/* -S; NULL: in the run directory */
 };
 
 struct agent {
@@ -787,7 +786,7 @@ struct agent {
 	uint64_t	 started;
 };
 
-int	agent_main(int, char **);
+int	agent_main(struct agent_opts *);
 /* reload.c: the configuration from the file and the command line (NULL
  * and *cause on error), and SIGHUP: apply a new one (0), or keep the
  * running one and say why (-1). */

@@ -11,9 +11,10 @@
  *	}
  *
  * A statement is a keyword and its arguments, ended by a newline or ';'.
- * Arguments are words or "double-quoted strings" (\" and \\ escape). One
- * table drives parsing: which keywords exist, where they may appear, how
- * many arguments they take. Every error names FILE:LINE. */
+ * The reader of common/cfg.c splits words and blocks; the table here says
+ * which keywords exist, where they may appear, how many arguments they
+ * take and what reads them. Every error names FILE:LINE. The command line
+ * is merged in by agent_conf_build, at start and on every SIGHUP. */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -28,22 +29,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cfg.h"
 #include "proto.h"
+#include "xmalloc.h"
 
-#define CONF_MAXSIZE	(1024 * 1024)
 #define CONF_MAXARGS	64
-
-int
-cause_set(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-	return -1;
-}
 
 /* --- remote_conf helpers ------------------------------------------------ */
 
@@ -57,20 +47,11 @@ strv_free(char **v, size_t n)
 	free(v);
 }
 
-static int
+static void
 strv_add(char ***v, size_t *n, const char *s)
 {
-	char **nv, *d;
-
-	if ((d = strdup(s)) == NULL)
-		return -1;
-	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
-		free(d);
-		return -1;
-	}
-	nv[(*n)++] = d;
-	*v = nv;
-	return 0;
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
 }
 
 static void
@@ -97,8 +78,7 @@ conf_new(void)
 {
 	struct agent_conf *c;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
+	c = xcalloc(1, sizeof(*c));
 	c->max_hops = PROTO_MAXHOPS_DEFAULT;
 	c->ping_interval = AGENT_PING_INTERVAL;
 	TAILQ_INIT(&c->remotes);
@@ -165,10 +145,7 @@ conf_add_remote(struct agent_conf *c, const char *name, char **cause)
 			cause_set(cause, "remote \"%s\" defined twice", name);
 			return NULL;
 		}
-	if ((rc = calloc(1, sizeof(*rc))) == NULL) {
-		cause_set(cause, "out of memory");
-		return NULL;
-	}
+	rc = xcalloc(1, sizeof(*rc));
 	strlcpy(rc->name, name, sizeof(rc->name));
 	TAILQ_INSERT_TAIL(&c->remotes, rc, entry);
 	return rc;
@@ -203,15 +180,13 @@ conf_set_scope(struct remote_conf *rc, const char *scope, const char *ifname,
 int
 conf_add_allow(struct remote_conf *rc, const char *s, char **cause)
 {
-	struct prefix p, *np;
+	struct prefix p;
 
 	if (prefix_parse(s, &p, cause) == -1)
 		return -1;
-	if ((np = reallocarray(rc->allow, rc->nallow + 1, sizeof(*np))) ==
-	    NULL)
-		return cause_set(cause, "out of memory");
-	np[rc->nallow++] = p;
-	rc->allow = np;
+	rc->allow = xreallocarray(rc->allow, rc->nallow + 1,
+	    sizeof(*rc->allow));
+	rc->allow[rc->nallow++] = p;
 	rc->set |= RC_ALLOW;
 	return 0;
 }
@@ -219,15 +194,13 @@ conf_add_allow(struct remote_conf *rc, const char *s, char **cause)
 int
 conf_add_lannet(struct remote_conf *rc, const char *s, char **cause)
 {
-	struct lannet ln, *nv;
+	struct lannet ln;
 
 	if (lannet_parse(s, &ln, cause) == -1)
 		return -1;
-	if ((nv = reallocarray(rc->lannets, rc->nlannets + 1,
-	    sizeof(*nv))) == NULL)
-		return cause_set(cause, "out of memory");
-	nv[rc->nlannets++] = ln;
-	rc->lannets = nv;
+	rc->lannets = xreallocarray(rc->lannets, rc->nlannets + 1,
+	    sizeof(*rc->lannets));
+	rc->lannets[rc->nlannets++] = ln;
 	rc->set |= RC_LANNETS;
 	return 0;
 }
@@ -248,8 +221,7 @@ conf_set_types(struct remote_conf *rc, char *const *types, size_t n,
 		if (!proto_valid_type(types[i]))
 			return cause_set(cause, "\"%.64s\" is not a service "
 			    "type (expected e.g. _http._tcp, or *)", types[i]);
-		if (strv_add(&rc->types, &rc->ntypes, types[i]) == -1)
-			return cause_set(cause, "out of memory");
+		strv_add(&rc->types, &rc->ntypes, types[i]);
 	}
 	return 0;
 }
@@ -260,8 +232,7 @@ conf_set_template(struct remote_conf *rc, const char *tmpl, char **cause)
 	if (import_template_check(tmpl, cause) == -1)
 		return -1;
 	free(rc->name_template);
-	if ((rc->name_template = strdup(tmpl)) == NULL)
-		return cause_set(cause, "out of memory");
+	rc->name_template = xstrdup(tmpl);
 	rc->set |= RC_TEMPLATE;
 	return 0;
 }
@@ -305,53 +276,46 @@ conf_set_subsystem_command(struct remote_conf *rc, const char *s,
 			    "it: letters, digits and / . _ + - ~ only)", s,
 			    *p >= 0x20 && *p < 0x7f ? *p : '?');
 	free(rc->subsystem_command);
-	if ((rc->subsystem_command = strdup(s)) == NULL)
-		return cause_set(cause, "out of memory");
+	rc->subsystem_command = xstrdup(s);
 	rc->set |= RC_SUBSYSCMD;
-	return 0;
-}
-
-static int
-parse_uint(const char *s, unsigned int min, unsigned int max,
-    const char *what, unsigned int *out, char **cause)
-{
-	const char *errstr;
-	long long v;
-
-	v = strtonum(s, min, max, &errstr);
-	if (errstr != NULL)
-		return cause_set(cause, "%s \"%.32s\" is %s (%u..%u)", what, s,
-		    errstr, min, max);
-	*out = (unsigned int)v;
-	return 0;
-}
-
-static int
-parse_yesno(const char *s, const char *what, int *out, char **cause)
-{
-	if (strcmp(s, "yes") == 0)
-		*out = 1;
-	else if (strcmp(s, "no") == 0)
-		*out = 0;
-	else
-		return cause_set(cause, "%s takes yes or no, not \"%.32s\"",
-		    what, s);
 	return 0;
 }
 
 /* --- keywords -------------------------------------------------------------- */
 
-#define KW_TOP		0x1
+#define KW_TOP		CFG_TOP
 #define KW_REMOTE	0x2
 #define KW_BOTH		(KW_TOP | KW_REMOTE)
 
-typedef int (*kw_fn)(struct agent_conf *, struct remote_conf *, char **,
-    size_t, char **);
+/* A keyword of both levels sets the remote, or at the top level the
+ * defaults every remote inherits. */
+static struct remote_conf *
+kw_rc(struct cfg_ctx *ctx)
+{
+	struct agent_conf *c = ctx->arg;
+
+	return ctx->block != NULL ? ctx->block : &c->defaults;
+}
 
 static int
-kw_destination(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_remote(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
+	struct remote_conf *rc;
+
+	if ((rc = conf_add_remote(ctx->arg, av[0], cause)) == NULL)
+		return -1;
+	rc->file = xstrdup(ctx->file);
+	rc->line = ctx->line;
+	ctx->block = rc;
+	return 0;
+}
+
+static int
+kw_destination(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
+{
+	struct remote_conf *rc = kw_rc(ctx);
 	const unsigned char *p;
 
 	if (av[0][0] == '-' || av[0][0] == '\0')
@@ -361,42 +325,42 @@ kw_destination(struct agent_conf *c, struct remote_conf *rc, char **av,
 			return cause_set(cause, "destination holds a space or "
 			    "control character");
 	free(rc->destination);
-	if ((rc->destination = strdup(av[0])) == NULL)
-		return cause_set(cause, "out of memory");
+	rc->destination = xstrdup(av[0]);
 	return 0;
 }
 
 static int
-kw_types(struct agent_conf *c, struct remote_conf *rc, char **av, size_t ac,
-    char **cause)
+kw_types(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	return conf_set_types(rc, av, ac, cause);
+	return conf_set_types(kw_rc(ctx), av, (size_t)ac, cause);
 }
 
 static int
-kw_scope(struct agent_conf *c, struct remote_conf *rc, char **av, size_t ac,
-    char **cause)
+kw_scope(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	return conf_set_scope(rc, av[0], ac > 1 ? av[1] : NULL, cause);
+	return conf_set_scope(kw_rc(ctx), av[0], ac > 1 ? av[1] : NULL, cause);
 }
 
 static int
-kw_allow(struct agent_conf *c, struct remote_conf *rc, char **av, size_t ac,
-    char **cause)
+kw_allow(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	size_t i;
+	int i;
 
 	for (i = 0; i < ac; i++)
-		if (conf_add_allow(rc, av[i], cause) == -1)
+		if (conf_add_allow(kw_rc(ctx), av[i], cause) == -1)
 			return -1;
 	return 0;
 }
 
 static int
-kw_lan_networks(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_lan_networks(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	size_t i;
+	struct remote_conf *rc = kw_rc(ctx);
+	int i;
 
 	if (rc->set & RC_LANNETS)
 		return cause_set(cause, "lan-networks given twice (list every "
@@ -408,67 +372,60 @@ kw_lan_networks(struct agent_conf *c, struct remote_conf *rc, char **av,
 }
 
 static int
-kw_avahi_config(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_avahi_config(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
+	struct agent_conf *c = ctx->arg;
+
 	if (av[0][0] != '/')
 		return cause_set(cause, "avahi-config takes an absolute path, "
 		    "not \"%.64s\"", av[0]);
 	free(c->avahi_conf);
-	if ((c->avahi_conf = strdup(av[0])) == NULL)
-		return cause_set(cause, "out of memory");
+	c->avahi_conf = xstrdup(av[0]);
 	return 0;
 }
 
 static int
-kw_template(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_template(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	return conf_set_template(rc, av[0], cause);
+	return conf_set_template(kw_rc(ctx), av[0], cause);
 }
 
 static int
-kw_port_policy(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_port_policy(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	return conf_set_port_policy(rc, av[0], cause);
+	return conf_set_port_policy(kw_rc(ctx), av[0], cause);
 }
 
+/* A number of a remote: kw->off is the field, kw->min..max its range. */
 static int
-kw_max_relays(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_limit(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	rc->set |= RC_MAXRELAYS;
-	return parse_uint(av[0], 1, AGENT_MAX_RELAYS_LIMIT, "max-relays",
-	    &rc->max_relays, cause);
-}
+	struct remote_conf *rc = kw_rc(ctx);
+	unsigned int *field = (unsigned int *)(void *)((char *)rc + kw->off);
 
-static int
-kw_max_sessions(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
-{
-	rc->set |= RC_MAXSESSIONS;
-	if (strcmp(av[0], "learn") == 0) {
-		rc->max_sessions = 0;
-		return 0;
+	if (field == &rc->max_relays)
+		rc->set |= RC_MAXRELAYS;
+	else if (field == &rc->max_services)
+		rc->set |= RC_MAXSERVICES;
+	else if (field == &rc->max_sessions) {
+		rc->set |= RC_MAXSESSIONS;
+		if (strcmp(av[0], "learn") == 0) {
+			rc->max_sessions = 0;
+			return 0;
+		}
 	}
-	return parse_uint(av[0], 1, AGENT_MAX_SESSIONS_LIMIT, "max-sessions",
-	    &rc->max_sessions, cause);
+	return cfg_uint(kw->name, av[0], kw->min, kw->max, field, cause);
 }
 
 static int
-kw_max_services(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
+kw_ssh_option(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
 {
-	rc->set |= RC_MAXSERVICES;
-	return parse_uint(av[0], 1, AGENT_MAX_SERVICES_LIMIT, "max-services",
-	    &rc->max_services, cause);
-}
-
-static int
-kw_ssh_option(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
-{
+	struct remote_conf *rc = kw_rc(ctx);
 	const char *eq = strchr(av[0], '=');
 	size_t keylen;
 
@@ -478,354 +435,82 @@ kw_ssh_option(struct agent_conf *c, struct remote_conf *rc, char **av,
 	if (sshm_option_fixed(av[0], &keylen))
 		return cause_set(cause, "ssh-option: the agent manages %.*s "
 		    "itself", (int)keylen, av[0]);
-	if (strv_add(&rc->ssh_options, &rc->nssh_options, av[0]) == -1)
-		return cause_set(cause, "out of memory");
+	strv_add(&rc->ssh_options, &rc->nssh_options, av[0]);
 	rc->set |= RC_SSHOPTS;
 	return 0;
 }
 
 static int
-kw_subsystem_command(struct agent_conf *c, struct remote_conf *rc,
-    char **av, size_t ac, char **cause)
+kw_subsystem_command(struct cfg_ctx *ctx, const struct cfg_keyword *kw,
+    int ac, char **av, char **cause)
 {
-	return conf_set_subsystem_command(rc, av[0], cause);
+	return conf_set_subsystem_command(kw_rc(ctx), av[0], cause);
 }
 
-static int
-kw_allow_root(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
-{
-	return parse_yesno(av[0], "allow-root", &c->allow_root, cause);
-}
+#define RC_OFF(f)	offsetof(struct remote_conf, f)
+#define AC_OFF(f)	offsetof(struct agent_conf, f)
 
-static int
-kw_max_hops(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
-{
-	return parse_uint(av[0], 1, META_MAXPATH - 1, "max-hops",
-	    &c->max_hops, cause);
-}
-
-static int
-kw_ping_interval(struct agent_conf *c, struct remote_conf *rc, char **av,
-    size_t ac, char **cause)
-{
-	return parse_uint(av[0], 1, 3600, "ping-interval", &c->ping_interval,
-	    cause);
-}
-
-static const struct keyword {
-	const char	*name;
-	int		 where;
-	size_t		 minargs, maxargs;
-	kw_fn		 fn;
-	const char	*usage;
-} keywords[] = {
-	{ "destination",   KW_REMOTE, 1, 1, kw_destination, "[user@]host" },
-	{ "types",	   KW_BOTH, 1, CONF_MAXARGS, kw_types,
+/* A block keyword is one entry (opens: the context of its block) and a
+ * function that sets ctx->block; its own keywords name that context. */
+static const struct cfg_keyword keywords[] = {
+	{ "remote", KW_TOP, KW_REMOTE, CFG_FN, 0, 1, 1, kw_remote, 0, 0, 0,
+	    "NAME" },
+	{ "destination", KW_REMOTE, 0, CFG_FN, 0, 1, 1, kw_destination, 0, 0,
+	    0, "[user@]host" },
+	{ "types", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS, kw_types, 0, 0, 0,
 	    "_type._tcp ... | *" },
-	{ "scope",	   KW_BOTH, 1, 2, kw_scope,
+	{ "scope", KW_BOTH, 0, CFG_FN, 0, 1, 2, kw_scope, 0, 0, 0,
 	    "lan | host | interface IFNAME" },
-	{ "allow",	   KW_BOTH, 1, CONF_MAXARGS, kw_allow, "prefix ..." },
-	{ "lan-networks",  KW_BOTH, 1, CONF_MAXARGS, kw_lan_networks,
-	    "prefix | interface | any ..." },
-	{ "name-template", KW_BOTH, 1, 1, kw_template, "\"%n (%r)\"" },
-	{ "port-policy",   KW_BOTH, 1, 1, kw_port_policy, "stable | original" },
-	{ "max-relays",	   KW_BOTH, 1, 1, kw_max_relays, "N" },
-	{ "max-services",  KW_BOTH, 1, 1, kw_max_services, "N" },
-	{ "max-sessions",  KW_BOTH, 1, 1, kw_max_sessions, "N | learn" },
-	{ "ssh-option",	   KW_BOTH, 1, 1, kw_ssh_option, "Key=Value" },
-	{ "subsystem-command", KW_BOTH, 1, 1, kw_subsystem_command,
+	{ "allow", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS, kw_allow, 0, 0, 0,
+	    "prefix ..." },
+	{ "lan-networks", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS,
+	    kw_lan_networks, 0, 0, 0, "prefix | interface | any ..." },
+	{ "name-template", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_template, 0, 0, 0,
+	    "\"%n (%r)\"" },
+	{ "port-policy", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_port_policy, 0, 0, 0,
+	    "stable | original" },
+	{ "max-relays", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_limit,
+	    RC_OFF(max_relays), 1, AGENT_MAX_RELAYS_LIMIT, "N" },
+	{ "max-services", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_limit,
+	    RC_OFF(max_services), 1, AGENT_MAX_SERVICES_LIMIT, "N" },
+	{ "max-sessions", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_limit,
+	    RC_OFF(max_sessions), 1, AGENT_MAX_SESSIONS_LIMIT, "N | learn" },
+	{ "ssh-option", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_ssh_option, 0, 0, 0,
+	    "Key=Value" },
+	{ "subsystem-command", KW_BOTH, 0, CFG_FN, 0, 1, 1,
+	    kw_subsystem_command, 0, 0, 0,
 	    "/path/to/rnsplice-subsystem | ~/path" },
-	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
-	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
-	{ "ping-interval", KW_TOP, 1, 1, kw_ping_interval, "seconds" },
-	{ "avahi-config",  KW_TOP, 1, 1, kw_avahi_config, "PATH" },
+	{ "allow-root", KW_TOP, 0, CFG_YESNO, 0, 1, 1, NULL,
+	    AC_OFF(allow_root), 0, 0, "yes | no" },
+	{ "max-hops", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL, AC_OFF(max_hops), 1,
+	    META_MAXPATH - 1, "N" },
+	{ "ping-interval", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
+	    AC_OFF(ping_interval), 1, 3600, "seconds" },
+	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
+	    "PATH" },
 };
 
-/* --- the tokenizer ------------------------------------------------------- */
-
-enum tok_kind { T_WORD, T_LBRACE, T_RBRACE, T_END };
-
-struct tok {
-	enum tok_kind	 kind;
-	char		*s;
-	unsigned int	 line;
+static const struct cfg_syntax agent_syntax = {
+	keywords, sizeof(keywords) / sizeof(keywords[0]), CFG_BLOCKS,
+	1 + CONF_MAXARGS
 };
-
-struct toks {
-	struct tok	*v;
-	size_t		 n;
-};
-
-static void
-toks_free(struct toks *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		free(t->v[i].s);
-	free(t->v);
-}
-
-static int
-toks_add(struct toks *t, enum tok_kind kind, const char *s, size_t len,
-    unsigned int line)
-{
-	struct tok *nv;
-	char *d = NULL;
-
-	if (s != NULL) {
-		if ((d = malloc(len + 1)) == NULL)
-			return -1;
-		memcpy(d, s, len);
-		d[len] = '\0';
-	}
-	if ((nv = reallocarray(t->v, t->n + 1, sizeof(*nv))) == NULL) {
-		free(d);
-		return -1;
-	}
-	t->v = nv;
-	t->v[t->n].kind = kind;
-	t->v[t->n].s = d;
-	t->v[t->n].line = line;
-	t->n++;
-	return 0;
-}
-
-static int
-tokenize(const char *file, const char *p, size_t len, struct toks *t,
-    char **cause)
-{
-	const char *end = p + len, *start;
-	unsigned int line = 1;
-	char *word;
-	size_t wl;
-
-	while (p < end) {
-		if (*p == '\n') {
-			if (toks_add(t, T_END, NULL, 0, line) == -1)
-				goto oom;
-			line++;
-			p++;
-		} else if (*p == ' ' || *p == '\t' || *p == '\r')
-			p++;
-		else if (*p == '#') {
-			while (p < end && *p != '\n')
-				p++;
-		} else if (*p == ';') {
-			if (toks_add(t, T_END, NULL, 0, line) == -1)
-				goto oom;
-			p++;
-		} else if (*p == '{' || *p == '}') {
-			if (toks_add(t, *p == '{' ? T_LBRACE : T_RBRACE, NULL,
-			    0, line) == -1)
-				goto oom;
-			p++;
-		} else if (*p == '"') {
-			if ((word = malloc((size_t)(end - p))) == NULL)
-				goto oom;
-			wl = 0;
-			for (p++; p < end && *p != '"' && *p != '\n'; p++) {
-				if (*p == '\\' && p + 1 < end &&
-				    (p[1] == '"' || p[1] == '\\'))
-					p++;
-				word[wl++] = *p;
-			}
-			if (p == end || *p != '"') {
-				free(word);
-				return cause_set(cause, "%s:%u: unterminated "
-				    "string", file, line);
-			}
-			p++;
-			if (toks_add(t, T_WORD, word, wl, line) == -1) {
-				free(word);
-				goto oom;
-			}
-			free(word);
-		} else {
-			start = p;
-			while (p < end && strchr(" \t\r\n;{}\"#", *p) == NULL) {
-				if ((unsigned char)*p < 0x20 || *p == 0x7f)
-					return cause_set(cause, "%s:%u: control "
-					    "character in the file", file,
-					    line);
-				p++;
-			}
-			if (toks_add(t, T_WORD, start, (size_t)(p - start),
-			    line) == -1)
-				goto oom;
-		}
-	}
-	if (toks_add(t, T_END, NULL, 0, line) == -1)
-		goto oom;
-	return 0;
- oom:
-	return cause_set(cause, "%s: out of memory", file);
-}
-
-/* --- the parser ------------------------------------------------------------- */
-
-static const struct keyword *
-find_keyword(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
-		if (strcmp(keywords[i].name, name) == 0)
-			return &keywords[i];
-	return NULL;
-}
-
-static int
-statement(struct agent_conf *c, struct remote_conf *rc, const char *file,
-    unsigned int line, char **av, size_t ac, char **cause)
-{
-	const struct keyword *kw;
-	char *why = NULL;
-
-	if ((kw = find_keyword(av[0])) == NULL) {
-		if (strcmp(av[0], "remote") == 0)
-			return cause_set(cause, "%s:%u: expected \"remote NAME "
-			    "{\"", file, line);
-		return cause_set(cause, "%s:%u: unknown keyword \"%.64s\"",
-		    file, line, av[0]);
-	}
-	if (rc == NULL && !(kw->where & KW_TOP))
-		return cause_set(cause, "%s:%u: %s belongs in a remote block",
-		    file, line, kw->name);
-	if (rc != NULL && !(kw->where & KW_REMOTE))
-		return cause_set(cause, "%s:%u: %s belongs at the top level, "
-		    "not in a remote block", file, line, kw->name);
-	if (ac - 1 < kw->minargs || ac - 1 > kw->maxargs)
-		return cause_set(cause, "%s:%u: usage: %s %s", file, line,
-		    kw->name, kw->usage);
-	if (kw->fn(c, rc != NULL ? rc : &c->defaults, av + 1, ac - 1,
-	    &why) == -1) {
-		cause_set(cause, "%s:%u: %s", file, line,
-		    why != NULL ? why : "out of memory");
-		free(why);
-		return -1;
-	}
-	return 0;
-}
 
 int
 conf_parse(struct agent_conf *c, const char *file, const char *text,
     size_t len, char **cause)
 {
-	struct toks t = { NULL, 0 };
-	struct remote_conf *rc = NULL;
-	char *av[CONF_MAXARGS + 2], *why = NULL;
-	size_t i = 0, ac;
-	unsigned int line, block_line = 0;
-	int ret = -1;
-
-	if (memchr(text, '\0', len) != NULL) {
-		cause_set(cause, "%s: not a text file (NUL byte)", file);
-		return -1;
-	}
-	if (tokenize(file, text, len, &t, cause) == -1)
-		goto out;
-	while (i < t.n) {
-		line = t.v[i].line;
-		if (t.v[i].kind == T_END) {
-			i++;
-			continue;
-		}
-		if (t.v[i].kind == T_RBRACE) {
-			if (rc == NULL) {
-				cause_set(cause, "%s:%u: \"}\" without a "
-				    "remote block", file, line);
-				goto out;
-			}
-			rc = NULL;
-			i++;
-			continue;
-		}
-		if (t.v[i].kind == T_LBRACE) {
-			cause_set(cause, "%s:%u: unexpected \"{\"", file, line);
-			goto out;
-		}
-		for (ac = 0; i < t.n && t.v[i].kind == T_WORD; i++) {
-			if (ac == CONF_MAXARGS + 1) {
-				cause_set(cause, "%s:%u: too many arguments",
-				    file, line);
-				goto out;
-			}
-			av[ac++] = t.v[i].s;
-		}
-		if (t.v[i].kind == T_LBRACE) {
-			if (ac != 2 || strcmp(av[0], "remote") != 0) {
-				cause_set(cause, "%s:%u: only \"remote NAME "
-				    "{\" opens a block", file, line);
-				goto out;
-			}
-			if (rc != NULL) {
-				cause_set(cause, "%s:%u: remote blocks do not "
-				    "nest (block of line %u not closed)", file,
-				    line, block_line);
-				goto out;
-			}
-			if ((rc = conf_add_remote(c, av[1], &why)) == NULL) {
-				cause_set(cause, "%s:%u: %s", file, line,
-				    why != NULL ? why : "out of memory");
-				goto out;
-			}
-			if ((rc->file = strdup(file)) == NULL) {
-				cause_set(cause, "out of memory");
-				goto out;
-			}
-			rc->line = block_line = line;
-			i++;
-			continue;
-		}
-		if (statement(c, rc, file, line, av, ac, cause) == -1)
-			goto out;
-		/* a "}" may close the block right after a statement */
-	}
-	if (rc != NULL) {
-		cause_set(cause, "%s:%u: remote \"%s\" is not closed with "
-		    "\"}\"", file, block_line, rc->name);
-		goto out;
-	}
-	ret = 0;
- out:
-	free(why);
-	toks_free(&t);
-	return ret;
+	return cfg_parse(&agent_syntax, file, text, len, c, cause);
 }
 
 int
 conf_load(struct agent_conf *c, const char *path, char **cause)
 {
-	struct stat sb;
-	char *text = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, ret;
+	char *text;
+	size_t len;
+	int ret;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return cause_set(cause, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > CONF_MAXSIZE) {
-		close(fd);
-		return cause_set(cause, "%s: not a regular file of at most "
-		    "%d bytes", path, CONF_MAXSIZE);
-	}
-	if ((text = malloc((size_t)sb.st_size + 1)) == NULL) {
-		close(fd);
-		return cause_set(cause, "%s: out of memory", path);
-	}
-	while (len < (size_t)sb.st_size) {
-		n = read(fd, text + len, (size_t)sb.st_size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
+	if (cfg_read_file(path, &text, &len, cause) == -1)
+		return -1;
 	ret = conf_parse(c, path, text, len, cause);
 	free(text);
 	return ret;
@@ -833,39 +518,34 @@ conf_load(struct agent_conf *c, const char *path, char **cause)
 
 /* --- merging ------------------------------------------------------------------ */
 
-static int
+static void
 inherit(struct remote_conf *rc, const struct remote_conf *d)
 {
-	size_t i;
+	char **v = NULL;
+	size_t i, n = 0;
 
 	if (!(rc->set & RC_TYPES) && (d->set & RC_TYPES))
 		for (i = 0; i < d->ntypes; i++)
-			if (strv_add(&rc->types, &rc->ntypes, d->types[i]) == -1)
-				return -1;
+			strv_add(&rc->types, &rc->ntypes, d->types[i]);
 	if (!(rc->set & RC_SCOPE)) {
 		rc->scope = d->scope;
 		memcpy(rc->ifname, d->ifname, sizeof(rc->ifname));
 	}
 	if (!(rc->set & RC_ALLOW) && d->nallow > 0) {
-		if ((rc->allow = reallocarray(NULL, d->nallow,
-		    sizeof(*rc->allow))) == NULL)
-			return -1;
+		rc->allow = xreallocarray(NULL, d->nallow, sizeof(*rc->allow));
 		memcpy(rc->allow, d->allow, d->nallow * sizeof(*rc->allow));
 		rc->nallow = d->nallow;
 	}
 	if (!(rc->set & RC_LANNETS) && d->nlannets > 0) {
-		if ((rc->lannets = reallocarray(NULL, d->nlannets,
-		    sizeof(*rc->lannets))) == NULL)
-			return -1;
+		rc->lannets = xreallocarray(NULL, d->nlannets,
+		    sizeof(*rc->lannets));
 		memcpy(rc->lannets, d->lannets, d->nlannets *
 		    sizeof(*rc->lannets));
 		rc->nlannets = d->nlannets;
 	}
 	if (!(rc->set & RC_TEMPLATE))
-		rc->name_template = strdup(d->name_template != NULL ?
+		rc->name_template = xstrdup(d->name_template != NULL ?
 		    d->name_template : AGENT_NAME_TEMPLATE);
-	if (rc->name_template == NULL)
-		return -1;
 	if (!(rc->set & RC_PORTPOLICY))
 		rc->port_policy = d->port_policy;
 	if (!(rc->set & RC_MAXRELAYS))
@@ -874,32 +554,21 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_MAXSESSIONS))
 		rc->max_sessions = (d->set & RC_MAXSESSIONS) ?
 		    d->max_sessions : 0;
-	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL &&
-	    (rc->subsystem_command = strdup(d->subsystem_command)) == NULL)
-		return -1;
+	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL)
+		rc->subsystem_command = xstrdup(d->subsystem_command);
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
 		    d->max_services : AGENT_MAX_SERVICES;
 	/* ssh options add up: the top level's come first */
 	if (d->nssh_options > 0) {
-		char **v = NULL;
-		size_t n = 0;
-
 		for (i = 0; i < d->nssh_options; i++)
-			if (strv_add(&v, &n, d->ssh_options[i]) == -1)
-				goto fail;
+			strv_add(&v, &n, d->ssh_options[i]);
 		for (i = 0; i < rc->nssh_options; i++)
-			if (strv_add(&v, &n, rc->ssh_options[i]) == -1)
-				goto fail;
+			strv_add(&v, &n, rc->ssh_options[i]);
 		strv_free(rc->ssh_options, rc->nssh_options);
 		rc->ssh_options = v;
 		rc->nssh_options = n;
-		return 0;
- fail:
-		strv_free(v, n);
-		return -1;
 	}
-	return 0;
 }
 
 int
@@ -911,11 +580,165 @@ conf_finish(struct agent_conf *c, char **cause)
 		return cause_set(cause, "no remote to splice from (give a "
 		    "destination or define a remote block)");
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
-		if (rc->destination == NULL &&
-		    (rc->destination = strdup(rc->name)) == NULL)
-			return cause_set(cause, "out of memory");
-		if (inherit(rc, &c->defaults) == -1)
-			return cause_set(cause, "out of memory");
+		if (rc->destination == NULL)
+			rc->destination = xstrdup(rc->name);
+		inherit(rc, &c->defaults);
 	}
 	return 0;
+}
+
+/* --- the command line ----------------------------------------------------------- */
+
+/* The remote's name for a destination given on the command line:
+ * "alice@gw.example.org" -> "gw.example.org". */
+static void
+cli_remote_name(const char *dest, char *out, size_t outlen)
+{
+	const char *p = dest, *at;
+	size_t i;
+
+	if (strncmp(p, "ssh://", 6) == 0)
+		p += 6;
+	if ((at = strrchr(p, '@')) != NULL && at[1] != '\0')
+		p = at + 1;
+	for (i = 0; i + 1 < outlen && i < AGENT_REMOTE_NAMELEN &&
+	    p[i] != '\0'; i++) {
+		if (strncmp(dest, "ssh://", 6) == 0 && p[i] == ':')
+			break;
+		out[i] = (p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+		    p[i] == '_' || p[i] == '-' ? p[i] : '-';
+	}
+	out[i] = '\0';
+	if (i == 0)
+		strlcpy(out, "remote", outlen);
+}
+
+/* One option of the command line: "-s: reason" on error. */
+static int
+cli_option(int letter, int r, char **why, char **cause)
+{
+	if (r == -1) {
+		cause_set(cause, "-%c: %s", letter, *why);
+		free(*why);
+		*why = NULL;
+	}
+	return r;
+}
+
+struct agent_conf *
+agent_conf_build(const struct agent_opts *o, char **cause)
+{
+	struct agent_conf *conf;
+	struct remote_conf *rc, *cli = NULL;
+	char name[64], *why = NULL;
+	size_t i;
+
+	*cause = NULL;
+	conf = conf_new();
+	if (o->file != NULL && conf_load(conf, o->file, cause) == -1)
+		goto fail;
+	if (o->argc > 0) {
+		cli_remote_name(o->argv[0], name, sizeof(name));
+		if ((cli = conf_add_remote(conf, name, cause)) == NULL)
+			goto fail;
+		if (o->argv[0][0] == '-') {
+			cause_set(cause, "bad destination \"%s\"", o->argv[0]);
+			goto fail;
+		}
+		cli->destination = xstrdup(o->argv[0]);
+		if (o->argc > 1 && conf_set_types(cli, o->argv + 1,
+		    (size_t)o->argc - 1, cause) == -1)
+			goto fail;
+	}
+	/* With a destination the options are its own; without, they are
+	 * defaults for every remote of the file. */
+	rc = cli != NULL ? cli : &conf->defaults;
+	if (o->scope != NULL && cli_option('s', conf_set_scope(rc, o->scope,
+	    o->ifname, &why), &why, cause) == -1)
+		goto fail;
+	for (i = 0; i < o->nallow; i++)
+		if (cli_option('a', conf_add_allow(rc, o->allow[i], &why), &why,
+		    cause) == -1)
+			goto fail;
+	for (i = 0; i < o->nlannets; i++)
+		if (cli_option('L', conf_add_lannet(rc, o->lannets[i], &why),
+		    &why, cause) == -1)
+			goto fail;
+	if (o->tmpl != NULL && cli_option('t', conf_set_template(rc, o->tmpl,
+	    &why), &why, cause) == -1)
+		goto fail;
+	if (o->policy != NULL && cli_option('P', conf_set_port_policy(rc,
+	    o->policy, &why), &why, cause) == -1)
+		goto fail;
+	if (o->subsys_cmd != NULL && cli_option('C',
+	    conf_set_subsystem_command(rc, o->subsys_cmd, &why), &why,
+	    cause) == -1)
+		goto fail;
+	if (conf_finish(conf, &why) == -1) {
+		cause_set(cause, "%s%s%s", o->file != NULL ? o->file : "",
+		    o->file != NULL ? ": " : "", why);
+		free(why);
+		goto fail;
+	}
+	return conf;
+ fail:
+	conf_free(conf);
+	return NULL;
+}
+
+/* -n -v: the configuration as the agent will run it. */
+void
+conf_print(const struct agent_conf *c, FILE *f)
+{
+	const struct remote_conf *rc;
+	char pfx[64];
+	size_t i;
+
+	fprintf(f, "allow-root %s\nmax-hops %u\nping-interval %u\n"
+	    "avahi-config %s\n", c->allow_root ? "yes" : "no", c->max_hops,
+	    c->ping_interval, c->avahi_conf != NULL ? c->avahi_conf :
+	    AGENT_AVAHI_CONF);
+	TAILQ_FOREACH(rc, &c->remotes, entry) {
+		fprintf(f, "remote %s {\n\tdestination %s\n\ttypes", rc->name,
+		    rc->destination);
+		if (rc->ntypes == 0)
+			fprintf(f, " *");
+		for (i = 0; i < rc->ntypes; i++)
+			fprintf(f, " %s", rc->types[i]);
+		fprintf(f, "\n\tscope %s%s%s\n", conf_scope_name(rc->scope),
+		    rc->scope == SCOPE_IFACE ? " " : "",
+		    rc->scope == SCOPE_IFACE ? rc->ifname : "");
+		if (rc->nallow > 0) {
+			fprintf(f, "\tallow");
+			for (i = 0; i < rc->nallow; i++)
+				if (prefix_format(&rc->allow[i], pfx,
+				    sizeof(pfx)) == 0)
+					fprintf(f, " %s", pfx);
+			fprintf(f, "\n");
+		}
+		if (rc->nlannets > 0) {
+			fprintf(f, "\tlan-networks");
+			for (i = 0; i < rc->nlannets; i++)
+				if (lannet_format(&rc->lannets[i], pfx,
+				    sizeof(pfx)) == 0)
+					fprintf(f, " %s", pfx);
+			fprintf(f, "\n");
+		}
+		fprintf(f, "\tname-template \"%s\"\n\tport-policy %s\n"
+		    "\tmax-relays %u\n\tmax-services %u\n", rc->name_template,
+		    rc->port_policy == PORT_ORIGINAL ? "original" : "stable",
+		    rc->max_relays, rc->max_services);
+		if (rc->max_sessions != 0)
+			fprintf(f, "\tmax-sessions %u\n", rc->max_sessions);
+		else
+			fprintf(f, "\tmax-sessions learn\n");
+		for (i = 0; i < rc->nssh_options; i++)
+			fprintf(f, "\tssh-option %s\n", rc->ssh_options[i]);
+		if (rc->subsystem_command != NULL)
+			fprintf(f, "\tsubsystem-command %s\n",
+			    rc->subsystem_command);
+		fprintf(f, "}\n");
+	}
 }

@@ -35,25 +35,17 @@
 
 /* --- prefixes --------------------------------------------------------- */
 
-static int
-bits_equal(const unsigned char *a, const unsigned char *b, unsigned int bits)
-{
-	unsigned int whole = bits / 8, rest = bits % 8;
-	unsigned char mask;
-
-	if (memcmp(a, b, whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (unsigned char)(0xff << (8 - rest));
-	return (a[whole] & mask) == (b[whole] & mask);
-}
-
 int
-prefix_contains(const struct prefix *outer, const struct prefix *inner)
+allow_check(const struct prefix *list, size_t n, const struct sockaddr *sa)
 {
-	return outer->af == inner->af && outer->len <= inner->len &&
-	    bits_equal(outer->addr, inner->addr, outer->len);
+	size_t i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (prefix_match(&list[i], sa))
+			return 1;
+	return 0;
 }
 
 /* RFC 1918 and RFC 4193 (ULA) networks. */
@@ -81,44 +73,6 @@ prefix_private(const struct prefix *p)
 		if (prefix_contains(&q, p))
 			return 1;
 	}
-	return 0;
-}
-
-/* The on-link prefix of an address and its netmask. */
-static int
-prefix_from(const struct sockaddr *sa, const struct sockaddr *mask,
-    struct prefix *p)
-{
-	const unsigned char *a, *m;
-	size_t n, i;
-	unsigned int len = 0, b;
-
-	memset(p, 0, sizeof(p[0]));
-	if (sa->sa_family == AF_INET) {
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)sa)->sin_addr;
-		m = mask == NULL ? NULL : (const unsigned char *)
-		    &((const struct sockaddr_in *)mask)->sin_addr;
-		n = 4;
-	} else if (sa->sa_family == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		m = mask == NULL ? NULL :
-		    ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
-		n = 16;
-	} else
-		return -1;
-	p->af = sa->sa_family;
-	for (i = 0; i < n; i++) {
-		if (m == NULL) {
-			len += 8;
-			p->addr[i] = a[i];
-			continue;
-		}
-		p->addr[i] = a[i] & m[i];
-		for (b = 0; b < 8 && (m[i] & (0x80 >> b)); b++)
-			len++;
-	}
-	p->len = len;
 	return 0;
 }
 
@@ -177,8 +131,7 @@ lannet_parse(const char *s, struct lannet *ln, char **cause)
 	if (strchr(s, '.') != NULL || strchr(s, ':') != NULL ||
 	    strchr(s, '/') != NULL) {
 		if (prefix_parse(s, &ln->p, &why) == -1) {
-			cause_set(cause, "lan-networks: %s", why != NULL ? why :
-			    "out of memory");
+			cause_set(cause, "lan-networks: %s", why);
 			free(why);
 			return -1;
 		}
@@ -236,25 +189,18 @@ trim(char *s)
 	return s;
 }
 
-static int
+static void
 csv_add(char ***v, size_t *n, char *list)
 {
-	char *item, **nv, *d;
+	char *item;
 
 	while ((item = strsep(&list, ",")) != NULL) {
 		item = trim(item);
 		if (*item == '\0')
 			continue;
-		if ((d = strdup(item)) == NULL)
-			return -1;
-		if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
-			free(d);
-			return -1;
-		}
-		nv[(*n)++] = d;
-		*v = nv;
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = xstrdup(item);
 	}
-	return 0;
 }
 
 int
@@ -262,11 +208,10 @@ avahi_ifs_parse(const char *text, size_t len, struct avahi_ifs *f,
     char **cause)
 {
 	char *copy, *p, *line, *eq, *key, *val;
-	int server = 0, ret = -1;
+	int server = 0;
 
 	memset(f, 0, sizeof(*f));
-	if ((copy = malloc(len + 1)) == NULL)
-		return cause_set(cause, "out of memory");
+	copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	p = copy;
@@ -283,23 +228,15 @@ avahi_ifs_parse(const char *text, size_t len, struct avahi_ifs *f,
 		*eq = '\0';
 		key = trim(line);
 		val = trim(eq + 1);
-		if (strcmp(key, "allow-interfaces") == 0) {
-			if (csv_add(&f->allow, &f->nallow, val) == -1)
-				goto oom;
-		} else if (strcmp(key, "deny-interfaces") == 0) {
-			if (csv_add(&f->deny, &f->ndeny, val) == -1)
-				goto oom;
-		} else if (strcmp(key, "allow-point-to-point") == 0)
+		if (strcmp(key, "allow-interfaces") == 0)
+			csv_add(&f->allow, &f->nallow, val);
+		else if (strcmp(key, "deny-interfaces") == 0)
+			csv_add(&f->deny, &f->ndeny, val);
+		else if (strcmp(key, "allow-point-to-point") == 0)
 			f->p2p = strcmp(val, "yes") == 0;
 	}
-	ret = 0;
-	goto out;
- oom:
-	avahi_ifs_free(f);
-	cause_set(cause, "out of memory");
- out:
 	free(copy);
-	return ret;
+	return 0;
 }
 
 /* Does avahi-daemon publish on this interface (a LAN interface)? The
@@ -631,10 +568,7 @@ read_avahi_conf(const char *path, struct avahi_ifs *f)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((text = malloc((size_t)sb.st_size + 1)) == NULL) {
-		close(fd);
-		return -1;
-	}
+	text = xmalloc((size_t)sb.st_size + 1);
 	while (len < (size_t)sb.st_size) {
 		n = read(fd, text + len, (size_t)sb.st_size - len);
 		if (n == -1 && errno == EINTR)
@@ -668,12 +602,8 @@ exposure_new(const char *avahi_conf)
 {
 	struct exposure *x;
 
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return NULL;
-	if ((x->avahi_conf = strdup(avahi_conf)) == NULL) {
-		free(x);
-		return NULL;
-	}
+	x = xcalloc(1, sizeof(*x));
+	x->avahi_conf = xstrdup(avahi_conf);
 	return x;
 }
 
@@ -710,7 +640,7 @@ int
 exposure_refresh(struct exposure *x)
 {
 	struct ifaddrs *ifa, *i;
-	struct exp_addr *v = NULL, *nv, *e;
+	struct exp_addr *v = NULL, *e;
 	struct avahi_ifs f;
 	size_t n = 0;
 	int changed;
@@ -733,15 +663,7 @@ exposure_refresh(struct exposure *x)
 		    i->ifa_addr->sa_family != AF_INET6) ||
 		    !(i->ifa_flags & IFF_UP))
 			continue;
-		if ((nv = reallocarray(v, n + 1, sizeof(*v))) == NULL) {
-			log_warn("interfaces: keeping the previous view");
-			free(v);
-			freeifaddrs(ifa);
-			avahi_ifs_free(&x->avahi);
-			x->avahi = f;
-			return 0;
-		}
-		v = nv;
+		v = xreallocarray(v, n + 1, sizeof(*v));
 		e = &v[n++];
 		memset(e, 0, sizeof(*e));
 		strlcpy(e->ifname, i->ifa_name, sizeof(e->ifname));
@@ -750,7 +672,7 @@ exposure_refresh(struct exposure *x)
 		e->salen = i->ifa_addr->sa_family == AF_INET ?
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 		memcpy(&e->sa, i->ifa_addr, e->salen);
-		prefix_from(i->ifa_addr, i->ifa_netmask, &e->net);
+		prefix_from_sockaddr(i->ifa_addr, i->ifa_netmask, &e->net);
 		e->lan = avahi_ifs_uses(&f, e->ifname, e->flags);
 	}
 	freeifaddrs(ifa);

@@ -1,6 +1,6 @@
 /*
- * The running configuration: built from agent.conf and the command line
- * at start, and built again on SIGHUP.
+ * SIGHUP: the configuration built again from agent.conf and the command
+ * line (agent_conf_build, agentconf.c), and applied.
  *
  * A reload compares the new remotes with the running ones by name.  An
  * unchanged remote keeps its ssh master, its session, its splices and
@@ -24,110 +24,6 @@
 #include "agent.h"
 #include "event.h"
 #include "log.h"
-
-/* The remote's name for a destination given on the command line:
- * "alice@gw.example.org" -> "gw.example.org". */
-static void
-cli_remote_name(const char *dest, char *out, size_t outlen)
-{
-	const char *p = dest, *at;
-	size_t i;
-
-	if (strncmp(p, "ssh://", 6) == 0)
-		p += 6;
-	if ((at = strrchr(p, '@')) != NULL && at[1] != '\0')
-		p = at + 1;
-	for (i = 0; i + 1 < outlen && i < AGENT_REMOTE_NAMELEN &&
-	    p[i] != '\0'; i++) {
-		if (strncmp(dest, "ssh://", 6) == 0 && p[i] == ':')
-			break;
-		out[i] = (p[i] >= 'a' && p[i] <= 'z') ||
-		    (p[i] >= 'A' && p[i] <= 'Z') ||
-		    (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
-		    p[i] == '_' || p[i] == '-' ? p[i] : '-';
-	}
-	out[i] = '\0';
-	if (i == 0)
-		strlcpy(out, "remote", outlen);
-}
-
-struct agent_conf *
-agent_conf_build(const struct agent_opts *o, char **cause)
-{
-	struct agent_conf *conf;
-	struct remote_conf *rc, *cli = NULL;
-	char name[64], *why = NULL;
-	size_t i;
-
-	*cause = NULL;
-	if ((conf = conf_new()) == NULL) {
-		cause_set(cause, "out of memory");
-		return NULL;
-	}
-	if (o->file != NULL && conf_load(conf, o->file, &why) == -1)
-		goto fail;
-	if (o->argc > 0) {
-		cli_remote_name(o->argv[0], name, sizeof(name));
-		if ((cli = conf_add_remote(conf, name, &why)) == NULL)
-			goto fail;
-		if (o->argv[0][0] == '-') {
-			cause_set(&why, "bad destination \"%s\"", o->argv[0]);
-			goto fail;
-		}
-		if ((cli->destination = strdup(o->argv[0])) == NULL) {
-			cause_set(&why, "out of memory");
-			goto fail;
-		}
-		if (o->argc > 1 && conf_set_types(cli, o->argv + 1,
-		    (size_t)o->argc - 1, &why) == -1)
-			goto fail;
-	}
-	/* With a destination the options are its own; without, they are
-	 * defaults for every remote of the file. */
-	rc = cli != NULL ? cli : &conf->defaults;
-	if (o->scope != NULL && conf_set_scope(rc, o->scope, o->ifname,
-	    &why) == -1) {
-		cause_set(cause, "-s: %s", why);
-		goto out;
-	}
-	for (i = 0; i < o->nallow; i++)
-		if (conf_add_allow(rc, o->allow[i], &why) == -1) {
-			cause_set(cause, "-a: %s", why);
-			goto out;
-		}
-	for (i = 0; i < o->nlannets; i++)
-		if (conf_add_lannet(rc, o->lannets[i], &why) == -1) {
-			cause_set(cause, "-L: %s", why);
-			goto out;
-		}
-	if (o->tmpl != NULL && conf_set_template(rc, o->tmpl, &why) == -1) {
-		cause_set(cause, "-t: %s", why);
-		goto out;
-	}
-	if (o->policy != NULL && conf_set_port_policy(rc, o->policy,
-	    &why) == -1) {
-		cause_set(cause, "-P: %s", why);
-		goto out;
-	}
-	if (o->subsys_cmd != NULL && conf_set_subsystem_command(rc,
-	    o->subsys_cmd, &why) == -1) {
-		cause_set(cause, "-C: %s", why);
-		goto out;
-	}
-	if (conf_finish(conf, &why) == -1) {
-		cause_set(cause, "%s%s%s", o->file != NULL ? o->file : "",
-		    o->file != NULL ? ": " : "", why);
-		goto out;
-	}
-	return conf;
- fail:
-	*cause = why != NULL ? why : strdup("out of memory");
-	why = NULL;
- out:
-	free(why);
-	conf_free(conf);
-	return NULL;
-}
 
 static int
 strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
@@ -238,8 +134,7 @@ agent_reload(struct agent *a)
 		return -1;
 	}
 	if ((nc = agent_conf_build(a->opts, &cause)) == NULL) {
-		snprintf(a->reload_error, sizeof(a->reload_error), "%s",
-		    cause != NULL ? cause : "out of memory");
+		strlcpy(a->reload_error, cause, sizeof(a->reload_error));
 		a->reload_failed_at = ev_now_ms();
 		log_warnx("SIGHUP: %s; keeping the running configuration",
 		    a->reload_error);
@@ -273,9 +168,7 @@ agent_reload(struct agent *a)
 			    "new settings", r->conf->name);
 			/* the new one goes on counting sessions, so that
 			 * its control sockets never reuse a path */
-			if ((gens = reallocarray(gens, ngens + 1,
-			    sizeof(*gens))) == NULL)
-				fatalx("out of memory");
+			gens = xreallocarray(gens, ngens + 1, sizeof(*gens));
 			strlcpy(gens[ngens].name, r->conf->name,
 			    sizeof(gens[ngens].name));
 			gens[ngens++].gen = r->gen;

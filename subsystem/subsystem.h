@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfg.h"
+#include "prefix.h"
 #include "proto.h"
 
 struct buf;
@@ -48,15 +50,8 @@ int	subsystem_main(const struct subsystem_opts *);
 #define POLICY_ALLOW	1
 #define POLICY_MAYBE	2	/* depends on the address, not known yet */
 
-#define POLICY_MAXFILE	(1024 * 1024)
-#define POLICY_MAXLINE	4096
+#define POLICY_MAXFILE	CFG_MAXFILE
 #define POLICY_MAXRULES	4096
-
-struct policy_prefix {
-	int		 af;		/* AF_INET or AF_INET6 */
-	unsigned char	 addr[16];
-	unsigned int	 len;		/* prefix length in bits */
-};
 
 struct policy_rule {
 	int		 allow;
@@ -64,7 +59,7 @@ struct policy_rule {
 	char		*type;		/* fnmatch pattern or NULL */
 	char		*name;		/* fnmatch pattern or NULL */
 	int		 has_prefix;
-	struct policy_prefix prefix;
+	struct prefix	 prefix;
 };
 
 struct policy {
@@ -98,21 +93,12 @@ void		 policy_free(struct policy *);
 int		 policy_match(const struct policy *, const char *name,
 		    const char *type, const char *addr,
 		    const struct policy_rule **rule);
-/* Parse "10.1.0.0/24", "fe80::/10", "::1" (a host). */
-int		 policy_parse_prefix(const char *, struct policy_prefix *,
-		    char **cause);
-/* Does the address text (IPv4, IPv6, IPv6%zone) lie in the prefix? An
- * IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 prefixes as the
- * IPv4 address it is. */
-int		 policy_prefix_match(const struct policy_prefix *,
-		    const char *addr);
 /* The IPv4 text of an IPv4-mapped address (1), else addr unchanged (0);
  * -1 if out is too small. */
 int		 policy_addr_unmap(const char *addr, char *out, size_t outlen);
 /* "loopback", "unspecified", "multicast", "broadcast" (IPv4-mapped forms
  * included) with the block it lies in, or NULL for an ordinary address. */
-const char	*policy_addr_special(const char *addr,
-		    struct policy_prefix *block);
+const char	*policy_addr_special(const char *addr, struct prefix *block);
 /* May this host connect to addr for the agent (offer it, relay to it)?
  * 0, or -1 with *cause (malloc'ed): a special address needs an allow rule
  * whose address prefix lies inside that special block (e.g. "allow ...

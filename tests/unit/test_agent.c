@@ -165,11 +165,11 @@ START_TEST(test_conf_bad)
 	    "a service type");
 	parse_bad("remote a {\n name-template \"%r only\"\n}\n", "lacks %n");
 	parse_bad("remote a {\n name-template \"%n %x\"\n}\n", "unknown %x");
-	parse_bad("remote a {\n max-relays 0\n}\n", "t.conf:2: max-relays "
+	parse_bad("remote a {\n max-relays 0\n}\n", "t.conf:2: max-relays: "
 	    "\"0\" is too small");
 	parse_bad("remote a {\n max-relays 9000\n}\n", "too large");
 	parse_bad("remote a {\n max-sessions 0\n}\n", "t.conf:2: "
-	    "max-sessions \"0\" is too small");
+	    "max-sessions: \"0\" is too small");
 	parse_bad("remote a {\n max-sessions 65536\n}\n", "too large");
 	parse_bad("remote a {\n max-sessions lots\n}\n", "t.conf:2: "
 	    "max-sessions");
@@ -179,7 +179,7 @@ START_TEST(test_conf_bad)
 	parse_bad("remote a {\n destination -oProxyCommand=x\n}\n",
 	    "bad destination");
 	parse_bad("remote a {\n name-template \"unterminated\n}\n",
-	    "t.conf:2: unterminated string");
+	    "t.conf:2: unterminated quote");
 	parse_bad("remote a {\n ssh-option ControlPath=/tmp/x\n}\n",
 	    "manages ControlPath itself");
 	parse_bad("remote a {\n ssh-option forwardagent=yes\n}\n",

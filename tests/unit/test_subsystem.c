@@ -133,11 +133,12 @@ START_TEST(test_policy_errors)
 	    "quote");
 	parse_fails("deny name a\"b\"\n", "t.conf:1: quote inside a word");
 	parse_fails("deny address 10.1.0.1/24\n", "t.conf:1: address "
-	    "10.1.0.1/24: bits set beyond the prefix length");
+	    "\"10.1.0.1/24\": host bits set (did you mean 10.1.0.0/24?)");
 	parse_fails("deny address 10.1.0.0/33\n", "t.conf:1: address "
-	    "10.1.0.0/33: prefix length must be 0..32");
+	    "\"10.1.0.0/33\": prefix length is too large (0..32)");
 	parse_fails("deny address printer.local\n", "t.conf:1: address "
-	    "\"printer.local\" is not an IPv4 or IPv6");
+	    "\"printer.local\": not an address prefix (expected an IPv4 or "
+	    "IPv6");
 	parse_fails("# ok\nrelay yes\ndeny name \x01x\n", "t.conf:3: control "
 	    "character 0x01");
 	parse_fails("deny name \xff\n", "t.conf:1: not UTF-8");
@@ -243,46 +244,46 @@ END_TEST
 
 START_TEST(test_policy_prefix)
 {
-	struct policy_prefix pf;
+	struct prefix pf;
 	char *cause = NULL;
 
-	ck_assert_int_eq(policy_parse_prefix("10.1.0.0/24", &pf, &cause), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.77"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.1.1"), 0);
+	ck_assert_int_eq(prefix_parse("10.1.0.0/24", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "10.1.0.77"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "10.1.1.1"), 0);
 	/* an IPv4-mapped IPv6 address is the IPv4 address */
-	ck_assert_int_eq(policy_prefix_match(&pf, "::ffff:10.1.0.1"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "::FFFF:10.1.1.1"), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "::10.1.0.1"), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "64:ff9b::10.1.0.1"), 0);
-	ck_assert_int_eq(policy_parse_prefix("10.1.0.128/25", &pf, &cause), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.200"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "10.1.0.100"), 0);
-	ck_assert_int_eq(policy_parse_prefix("0.0.0.0/0", &pf, &cause), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "192.0.2.1"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "2001:db8::1"), 0);
-	ck_assert_int_eq(policy_parse_prefix("127.0.0.1", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "::ffff:10.1.0.1"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "::FFFF:10.1.1.1"), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "::10.1.0.1"), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "64:ff9b::10.1.0.1"), 0);
+	ck_assert_int_eq(prefix_parse("10.1.0.128/25", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "10.1.0.200"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "10.1.0.100"), 0);
+	ck_assert_int_eq(prefix_parse("0.0.0.0/0", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "192.0.2.1"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "2001:db8::1"), 0);
+	ck_assert_int_eq(prefix_parse("127.0.0.1", &pf, &cause), 0);
 	ck_assert_uint_eq(pf.len, 32);
-	ck_assert_int_eq(policy_prefix_match(&pf, "127.0.0.1"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "127.0.0.2"), 0);
-	ck_assert_int_eq(policy_parse_prefix("fe80::/10", &pf, &cause), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "fe80::1%eth0"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "febf::1"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "fec0::1"), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "10.0.0.1"), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "garbage"), 0);
-	ck_assert_int_eq(policy_parse_prefix("2001:db8::/33", &pf, &cause), 0);
-	ck_assert_int_eq(policy_prefix_match(&pf, "2001:db8:7fff::1"), 1);
-	ck_assert_int_eq(policy_prefix_match(&pf, "2001:db8:8000::1"), 0);
-	ck_assert_int_eq(policy_parse_prefix("2001:db8:8000::/33", &pf,
+	ck_assert_int_eq(prefix_match_text(&pf, "127.0.0.1"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "127.0.0.2"), 0);
+	ck_assert_int_eq(prefix_parse("fe80::/10", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "fe80::1%eth0"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "febf::1"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "fec0::1"), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "10.0.0.1"), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "garbage"), 0);
+	ck_assert_int_eq(prefix_parse("2001:db8::/33", &pf, &cause), 0);
+	ck_assert_int_eq(prefix_match_text(&pf, "2001:db8:7fff::1"), 1);
+	ck_assert_int_eq(prefix_match_text(&pf, "2001:db8:8000::1"), 0);
+	ck_assert_int_eq(prefix_parse("2001:db8:8000::/33", &pf,
 	    &cause), 0);
-	ck_assert_int_eq(policy_parse_prefix("2001:db8:4000::/33", &pf,
+	ck_assert_int_eq(prefix_parse("2001:db8:4000::/33", &pf,
 	    &cause), -1);
 	free(cause);
 	cause = NULL;
-	ck_assert_int_eq(policy_parse_prefix("::1/129", &pf, &cause), -1);
+	ck_assert_int_eq(prefix_parse("::1/129", &pf, &cause), -1);
 	free(cause);
 	cause = NULL;
-	ck_assert_int_eq(policy_parse_prefix("10.0.0.0/", &pf, &cause), -1);
+	ck_assert_int_eq(prefix_parse("10.0.0.0/", &pf, &cause), -1);
 	free(cause);
 }
 END_TEST
@@ -312,7 +313,7 @@ relay_ok(const char *conf, const char *addr, const char *want)
 START_TEST(test_policy_relay_target)
 {
 	char out[64];
-	struct policy_prefix block;
+	struct prefix block;
 
 	/* ordinary LAN addresses: fine, whatever the rules */
 	ck_assert_int_eq(relay_ok("", "10.1.0.2", NULL), 0);
