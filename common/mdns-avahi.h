@@ -1,0 +1,28 @@
+/* The avahi backend's own helpers (common/mdns-avahi.c), for its unit
+ * tests. Nothing but the backend and its tests includes this. */
+#ifndef RNSPLICE_MDNS_AVAHI_H
+#define RNSPLICE_MDNS_AVAHI_H
+
+#include "proto.h"
+
+struct AvahiStringList;
+
+/* struct txt -> AvahiStringList, binary-safe, in record order (avahi
+ * prepends, and reverses again when it sends the list;
+ * avahi_string_list_add_arbitrary is used). Empty items are left out
+ * (avahi refuses them; they mean nothing), so an empty TXT is the NULL
+ * list. -1 only when out of memory (*out NULL). */
+int	mdns_avahi_txt_to_strlst(const struct txt *,
+	    struct AvahiStringList **out);
+/* AvahiStringList -> struct txt in record order: reversed 1 for a list
+ * avahi-client built from what the daemon sent (prepending: reversed),
+ * 0 for one the daemon had sent reversed already (see
+ * mdns_avahi_txt_order_fixed). -1 only when out of memory. */
+int	mdns_avahi_strlst_to_txt(struct AvahiStringList *, int reversed,
+	    struct txt *out);
+/* Does avahi-daemon VERSION ("avahi 0.8") send TXT items over D-Bus in
+ * record order? Up to 0.9-rc3 it sends them reversed (fixed by avahi
+ * commit 29e75aad). */
+int	mdns_avahi_txt_order_fixed(const char *version);
+
+#endif
