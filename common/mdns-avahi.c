@@ -532,12 +532,52 @@ set_state(struct mdns *m, enum mdns_state st, const char *why)
 	}
 }
 
+/* Make the client; -1 (and the next try armed) if even that failed. */
+static int
+client_make(struct mdns *m)
+{
+	int error = 0;
+
+	m->cstate = AVAHI_CLIENT_CONNECTING;
+	m->client = avahi_client_new(&m->poll, AVAHI_CLIENT_NO_FAIL,
+	    client_cb, m, &error);
+	if (m->client == NULL) {
+		snprintf(m->why, sizeof(m->why), "cannot connect to D-Bus: %s",
+		    avahi_strerror(error));
+		sync_soon(m, m->backoff_ms);
+		m->backoff_ms *= 2;
+		if (m->backoff_ms > m->max_ms)
+			m->backoff_ms = m->max_ms;
+		return -1;
+	}
+	m->backoff_ms = m->min_ms;
+	if (!m->failed)
+		m->cstate = avahi_client_get_state(m->client);
+	return 0;
+}
+
+static enum mdns_state
+mapped(const struct mdns *m)
+{
+	if (m->client == NULL || m->failed)
+		return MDNS_DOWN;
+	switch (m->cstate) {
+	case AVAHI_CLIENT_S_RUNNING:
+		return MDNS_RUNNING;
+	case AVAHI_CLIENT_S_REGISTERING:
+	case AVAHI_CLIENT_S_COLLISION:
+		return MDNS_BUSY;
+	default:
+		return MDNS_DOWN;
+	}
+}
+
 static void
 sync_cb(void *arg)
 {
 	struct mdns *m = arg;
 	const char *version;
-	int error = 0;
+	enum mdns_state st;
 
 	if (m->failed || (m->client != NULL &&
 	    m->cstate == AVAHI_CLIENT_CONNECTING && m->state != MDNS_DOWN)) {
@@ -550,29 +590,15 @@ sync_cb(void *arg)
 		m->failed = 0;
 		set_state(m, MDNS_DOWN, m->why);
 	}
-	if (m->client == NULL) {
-		m->cstate = AVAHI_CLIENT_CONNECTING;
-		m->client = avahi_client_new(&m->poll, AVAHI_CLIENT_NO_FAIL,
-		    client_cb, m, &error);
-		if (m->client == NULL) {
-			snprintf(m->why, sizeof(m->why), "cannot connect to "
-			    "D-Bus: %s", avahi_strerror(error));
-			set_state(m, MDNS_DOWN, m->why);
-			sync_soon(m, m->backoff_ms);
-			m->backoff_ms *= 2;
-			if (m->backoff_ms > m->max_ms)
-				m->backoff_ms = m->max_ms;
-			return;
-		}
-		m->backoff_ms = m->min_ms;
-		if (m->failed)
-			return;		/* failed at once: next turn */
-		m->cstate = avahi_client_get_state(m->client);
+	if (m->client == NULL && client_make(m) == -1) {
+		set_state(m, MDNS_DOWN, m->why);
+		return;
 	}
-	switch (m->cstate) {
-	case AVAHI_CLIENT_S_RUNNING:
-	case AVAHI_CLIENT_S_REGISTERING:
-	case AVAHI_CLIENT_S_COLLISION:
+	if (m->failed) {
+		sync_soon(m, 0);	/* failed at once: next turn */
+		return;
+	}
+	if ((st = mapped(m)) != MDNS_DOWN) {
 		version = avahi_client_get_version_string(m->client);
 		m->txt_reversed = mdns_avahi_txt_order_fixed(version);
 		if (m->state == MDNS_DOWN || !m->reported)
@@ -580,15 +606,9 @@ sync_cb(void *arg)
 			    version : "avahi ?", m->txt_reversed ?
 			    "reversed by the client" : "in record order "
 			    "(daemon before 0.9-rc4)");
-		set_state(m, m->cstate == AVAHI_CLIENT_S_RUNNING ?
-		    MDNS_RUNNING : MDNS_BUSY, NULL);
-		break;
-	case AVAHI_CLIENT_CONNECTING:
-		set_state(m, MDNS_DOWN, "avahi-daemon is not running");
-		break;
-	case AVAHI_CLIENT_FAILURE:
-		break;		/* m->failed: next turn */
 	}
+	set_state(m, st, st == MDNS_DOWN ? "avahi-daemon is not running" :
+	    NULL);
 }
 
 struct mdns *
@@ -618,7 +638,15 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 		free(m);
 		return NULL;
 	}
-	sync_soon(m, 0);	/* connect from the loop, like reconnections */
+	/* Connect now, so that mdns_state() tells at once; the callback
+	 * hears it from the loop. */
+	if (client_make(m) == 0) {
+		m->state = mapped(m);
+		if (m->state != MDNS_DOWN)
+			m->txt_reversed = mdns_avahi_txt_order_fixed(
+			    avahi_client_get_version_string(m->client));
+		sync_soon(m, 0);
+	}
 	return m;
 }
 

@@ -82,8 +82,9 @@ enum mdns_state {
 typedef void (*mdns_state_cb)(struct mdns *, enum mdns_state,
     const char *why, void *arg);
 
-/* NULL only when out of memory. The first state (DOWN too) is reported
- * from the loop, later ones on transitions. Connection attempts that fail
+/* NULL only when out of memory. Connects at once: mdns_state() tells the
+ * state right away (objects may be made if it is not DOWN); the callback
+ * reports it (DOWN too) from the loop, later ones on transitions. Connection attempts that fail
  * outright (no D-Bus) are repeated after min_ms, doubling to max_ms. */
 struct mdns	*mdns_new(struct ev_loop *, mdns_state_cb, void *arg,
 		    unsigned min_ms, unsigned max_ms);
