@@ -16,8 +16,8 @@
  * everything else in between. Withdrawals go first, so that removing "X"
  * and adding "X" again never collides with itself. Publications are paced
  * (PUB_PACE_MAX per PUB_PACE_MS): the responder's work grows faster than
- * linearly with the number of services probing at once (docs/PUBLISHING.md
- * has the measurements). A call that failed after PUB_STALL_MS means a
+ * linearly with the number of services probing at once (measurements in
+ * docs/ARCHITECTURE.md, "Publishing"). A call that failed after PUB_STALL_MS means a
  * hung responder: the next one waits PUB_STALL_RETRY_MS.
  *
  * Invariants. e->reg != NULL while the entry is handed to the responder
