@@ -18,9 +18,9 @@
  * - The connection never fails for want of a responder: it reports DOWN
  *   and reconnects by itself (with backoff), also after the responder
  *   restarted; mdns_new() fails only when out of memory.
- * - State is reported first from the loop, then on transitions: DOWN, BUSY (the responder runs
- *   but its host name is being probed or renamed: browsing works,
- *   registrations wait), RUNNING.
+ * - State is reported first from the loop, then on transitions: DOWN,
+ *   BUSY (the responder runs but its host name is being probed or
+ *   renamed: browsing works, registrations wait), RUNNING.
  * - Browsers report each (interface, family) on which an instance is seen
  *   as its own ADD, and its REMOVE in the same terms; CACHED once what the
  *   responder already knew was listed, SETTLED once the first answers of
@@ -33,9 +33,17 @@
  *   the name was lost on the network (the records are then withdrawn; the
  *   user picks another name and calls mdns_reg_set() again on the same
  *   object, which keeps the responder's rate limiting), FAILED otherwise.
- *   mdns_reg_set() replaces whatever the registration held before; a
+ *   mdns_reg_set() replaces whatever the registration held before. A
  *   name already registered on this host is refused at once with
- *   MDNS_ERR_COLLISION. Freeing a registration withdraws it with goodbyes.
+ *   MDNS_ERR_COLLISION where the responder says so synchronously (avahi),
+ *   else reported as COLLISION (dns_sd: kDNSServiceErr_NameConflict, the
+ *   backend registering with kDNSServiceFlagsNoAutoRename: renaming is
+ *   the user's, so that every backend renames alike). Freeing a
+ *   registration withdraws it with goodbyes.
+ * - A backend without some notion reports what it has: no host-name
+ *   probing (dns_sd) means no BUSY; no address family on browse results
+ *   means AF_UNSPEC; MDNS_NO_ADDRESS skips the address lookup
+ *   (DNSServiceGetAddrInfo).
  * - Host scope (MDNS_HOST_SCOPE) means: visible to this host only, over
  *   IPv4 loopback (avahi: the loopback interface, IPv4; dns_sd:
  *   kDNSServiceInterfaceIndexLocalOnly).

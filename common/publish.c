@@ -501,10 +501,10 @@ mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
 		if (pub->running)
 			log_warnx("avahi: %s; reconnecting", why != NULL ? why :
 			    "gone");
+		else if (why != NULL && strstr(why, "D-Bus") != NULL)
+			log_info("avahi: %s; waiting for it", why);
 		else
-			log_info("avahi-daemon is not running; waiting for it"
-			    "%s%s", why != NULL ? ": " : "",
-			    why != NULL ? why : "");
+			log_info("avahi-daemon is not running; waiting for it");
 		withdraw_all(pub);
 		break;
 	case MDNS_BUSY:

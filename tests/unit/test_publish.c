@@ -272,7 +272,23 @@ START_TEST(test_alternative_names)
 END_TEST
 
 /* Our renaming is avahi's own (alternative.c), which the publisher no
- * longer calls so that any backend renames alike. */
+ * longer calls so that any backend renames alike. host: a host label. */
+static void
+same_as_avahi(const char *name, int host)
+{
+	char *mine, *theirs;
+
+	mine = host ? pub_alternative_host(name) :
+	    pub_alternative_name(name);
+	theirs = host ? avahi_alternative_host_name(name) :
+	    avahi_alternative_service_name(name);
+	ck_assert_msg(mine != NULL && theirs != NULL &&
+	    strcmp(mine, theirs) == 0, "\"%s\": \"%s\" vs avahi's \"%s\"",
+	    name, mine, theirs);
+	free(mine);
+	avahi_free(theirs);
+}
+
 START_TEST(test_alternative_like_avahi)
 {
 	static const char *const names[] = { "A", "A #2", "A #9", "A #0",
@@ -280,44 +296,22 @@ START_TEST(test_alternative_like_avahi)
 	    "Printer [siteA]", "\xe2\x82\xac #41", "trailing #" };
 	static const char *const hosts[] = { "h", "h-2", "h-9", "h-0", "h-",
 	    "h-x", "a-b-c", "brelay-1a2b3c-rnsplice", "-5", "h-99999" };
-	char n[80], *mine, *theirs;
+	char n[80];
 	size_t i, k;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		mine = pub_alternative_name(names[i]);
-		theirs = avahi_alternative_service_name(names[i]);
-		ck_assert_msg(mine != NULL && theirs != NULL &&
-		    strcmp(mine, theirs) == 0, "\"%s\": \"%s\" vs avahi's "
-		    "\"%s\"", names[i], mine, theirs);
-		free(mine);
-		avahi_free(theirs);
-	}
-	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		mine = pub_alternative_host(hosts[i]);
-		theirs = avahi_alternative_host_name(hosts[i]);
-		ck_assert_msg(mine != NULL && theirs != NULL &&
-		    strcmp(mine, theirs) == 0, "\"%s\": \"%s\" vs avahi's "
-		    "\"%s\"", hosts[i], mine, theirs);
-		free(mine);
-		avahi_free(theirs);
-	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		same_as_avahi(names[i], 0);
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		same_as_avahi(hosts[i], 1);
 	/* long names and counters, cut at every length */
 	for (k = 55; k <= 63; k++) {
 		memset(n, 'y', k);
 		n[k] = '\0';
 		memcpy(n + k - 4, " #98", 4);
-		mine = pub_alternative_name(n);
-		theirs = avahi_alternative_service_name(n);
-		ck_assert_str_eq(mine, theirs);
-		free(mine);
-		avahi_free(theirs);
+		same_as_avahi(n, 0);
 		memset(n, 'y', k);
 		memcpy(n + k - 3, "-98", 3);
-		mine = pub_alternative_host(n);
-		theirs = avahi_alternative_host_name(n);
-		ck_assert_str_eq(mine, theirs);
-		free(mine);
-		avahi_free(theirs);
+		same_as_avahi(n, 1);
 	}
 }
 END_TEST
