@@ -1,11 +1,18 @@
-/* The avahi backend's own helpers (common/mdns-avahi.c), for its unit
- * tests. Nothing but the backend and its tests includes this. */
+/* The avahi backend's own helpers (common/mdns-avahi-glue.c), for the
+ * backend (common/mdns-avahi.c) and its unit tests; nothing else includes
+ * this. */
 #ifndef RNSPLICE_MDNS_AVAHI_H
 #define RNSPLICE_MDNS_AVAHI_H
+
+#include <avahi-common/watch.h>
 
 #include "proto.h"
 
 struct AvahiStringList;
+struct ev_loop;
+
+/* Fill p so that avahi-client runs in loop. */
+void	mdns_avahi_poll_init(AvahiPoll *p, struct ev_loop *loop);
 
 /* struct txt -> AvahiStringList, binary-safe, in record order (avahi
  * prepends, and reverses again when it sends the list;
