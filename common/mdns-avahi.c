@@ -84,7 +84,6 @@ struct mdns {
 	char			 why[128];	/* of the failure */
 	enum mdns_state		 state;		/* last reported */
 	int			 reported;
-	int			 in_cb;
 	unsigned		 min_ms, max_ms, backoff_ms;
 	int			 txt_reversed;	/* as avahi-client gives them */
 	struct ev_timer		*sync_t;
@@ -306,11 +305,8 @@ set_state(struct mdns *m, enum mdns_state st, const char *why)
 		return;
 	m->reported = 1;
 	m->state = st;
-	if (m->cb != NULL) {
-		m->in_cb = 1;
+	if (m->cb != NULL)
 		m->cb(m, st, why, m->arg);
-		m->in_cb = 0;
-	}
 }
 
 /* Make the client; -1 (and the next try armed) if even that failed. */
@@ -323,6 +319,7 @@ client_make(struct mdns *m)
 	m->client = avahi_client_new(&m->poll, AVAHI_CLIENT_NO_FAIL,
 	    client_cb, m, &error);
 	if (m->client == NULL) {
+		m->failed = 0;	/* what client_cb saw went with it */
 		snprintf(m->why, sizeof(m->why), "cannot connect to D-Bus: %s",
 		    avahi_strerror(error));
 		sync_soon(m, m->backoff_ms);
@@ -366,7 +363,8 @@ sync_cb(void *arg)
 			snprintf(m->why, sizeof(m->why), "avahi-daemon is not "
 			    "running");
 		objs_kill(m);
-		avahi_client_free(m->client);
+		if (m->client != NULL)
+			avahi_client_free(m->client);
 		m->client = NULL;
 		m->failed = 0;
 		set_state(m, MDNS_DOWN, m->why);
