@@ -480,7 +480,7 @@ void	route_get_stats(const struct routes *, struct route_stats *);
 void	route_flush(struct agent *);
 
 struct lanview;
-struct AvahiServiceResolver;
+struct mdns_resolve;
 struct lvtype;
 
 /* A service instance of a followed type on this LAN. Read-only outside
@@ -491,13 +491,13 @@ struct lancopy {
 	char		*domain;
 	char		*key;		/* origin key; NULL: no usable metadata */
 	struct splice_meta meta;
-	int		 local;		/* AVAHI_LOOKUP_RESULT_LOCAL: this host */
+	int		 local;		/* registered on this host */
 	/* lanview.c's own */
 	struct lvtype	*t;
-	int		 obs[8][2];	/* (ifindex, protocol) seen on */
+	int		 obs[8][2];	/* (ifindex, family) seen on */
 	size_t		 nobs;
 	int		 nonlo;		/* seen on an interface other than lo */
-	struct AvahiServiceResolver *res;
+	struct mdns_resolve *res;
 	int		 res_if, res_proto;
 	int		 resolved;	/* answered (or failed) once */
 	TAILQ_ENTRY(lancopy) entry;

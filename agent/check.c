@@ -15,10 +15,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <avahi-client/client.h>
-#include <avahi-common/error.h>
-#include <avahi-common/simple-watch.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,6 +32,7 @@
 #include "buf.h"
 #include "ctl.h"
 #include "log.h"
+#include "mdns.h"
 #include "proto.h"
 #include "rundir.h"
 #include "siteid.h"
@@ -297,28 +294,18 @@ ssh_argv(struct check *c, const char *const *extra, size_t nextra)
 static int
 step_local_avahi(struct check *c)
 {
-	AvahiSimplePoll *sp;
-	AvahiClient *cl;
-	int error = 0;
+	char *version, *cause;
 
-	if ((sp = avahi_simple_poll_new()) == NULL) {
-		say("FAIL", "avahi here", "out of memory");
-		return -1;
-	}
-	cl = avahi_client_new(avahi_simple_poll_get(sp), 0, NULL, NULL,
-	    &error);
-	if (cl == NULL) {
+	if (mdns_probe(&version, &cause) == -1) {
 		say("FAIL", "avahi here", "avahi-daemon is not running on this "
 		    "host (%s): the agent cannot publish what it splices",
-		    avahi_strerror(error));
+		    cause);
 		fix("sudo systemctl enable --now avahi-daemon");
-		avahi_simple_poll_free(sp);
+		free(cause);
 		return -1;
 	}
-	say("ok", "avahi here", "avahi-daemon (%s) runs",
-	    avahi_client_get_version_string(cl));
-	avahi_client_free(cl);
-	avahi_simple_poll_free(sp);
+	say("ok", "avahi here", "avahi-daemon (%s) runs", version);
+	free(version);
 	return 0;
 }
 

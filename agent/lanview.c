@@ -17,10 +17,10 @@
  * types: beyond about a thousand, avahi refuses more objects and the
  * rest are taken as not competing.
  *
- * Callbacks go to route_lan_changed(), which only marks origins dirty:
- * safe from inside avahi's callbacks. avahi-daemon restarts: the client
- * is freed and made anew, every copy is dropped (and reported), browsers
- * start again once the daemon runs. */
+ * Callbacks go to route_lan_changed(), which only marks origins dirty.
+ * The mDNS connection (common/mdns.h) is its own; when the responder goes
+ * away every copy is dropped (and reported), and browsers start again
+ * once it runs. */
 #include "config.h"
 
 #include <net/if.h>
@@ -30,26 +30,23 @@
 #include <string.h>
 #include <strings.h>
 
-#include <avahi-client/client.h>
-#include <avahi-client/lookup.h>
-#include <avahi-common/error.h>
-#include <avahi-common/strlst.h>
-
 #include "agent.h"
 #include "escape.h"
 #include "event.h"
 #include "log.h"
+#include "mdns.h"
 #include "meta.h"
 #include "publish.h"
 
-#define LV_RECONNECT_MS		1000
+#define LV_RECONNECT_MS		1000	/* no D-Bus: retry, doubling */
+#define LV_RECONNECT_MAX_MS	10000
 #define LV_MAXOBS		8
 
 struct lvtype {
 	TAILQ_ENTRY(lvtype)	 link;
 	struct lanview		*lv;
 	char			*type;
-	AvahiServiceBrowser	*sb;
+	struct mdns_browse	*sb;
 	uint64_t		 started;	/* ms */
 	int			 all_for_now;
 	int			 failed;
@@ -60,18 +57,14 @@ struct lanview {
 	struct ev_loop		*loop;
 	lanview_cb		 cb;
 	void			*arg;
-	AvahiClient		*client;
+	struct mdns		*mdns;
 	int			 running;
-	int			 lost;		/* reconnect pending */
-	int			 lo_ifindex;
-	struct ev_timer		*reconnect_t;
 	struct ev_timer		*settle_t;
 	TAILQ_HEAD(, lvtype)	 types;
 	TAILQ_HEAD(, lancopy)	 copies;
 	size_t			 ncopies;
 };
 
-static void	client_cb(AvahiClient *, AvahiClientState, void *);
 static void	resolve(struct lanview *, struct lancopy *);
 
 static void
@@ -155,20 +148,18 @@ copy_find(struct lanview *lv, const char *name, const char *type,
 }
 
 static void
-res_stop(struct lancopy *c, int free_it)
+res_stop(struct lancopy *c)
 {
-	if (c->res != NULL && free_it)
-		avahi_service_resolver_free((AvahiServiceResolver *)c->res);
+	mdns_resolve_free(c->res);
 	c->res = NULL;
 }
 
-/* free_objects: 0 when the client is dead (avahi_client_free does it) */
 static void
-copy_free(struct lanview *lv, struct lancopy *c, int free_objects)
+copy_free(struct lanview *lv, struct lancopy *c)
 {
 	TAILQ_REMOVE(&lv->copies, c, entry);
 	lv->ncopies--;
-	res_stop(c, free_objects);
+	res_stop(c);
 	free(c->name);
 	free(c->type);
 	free(c->domain);
@@ -177,28 +168,28 @@ copy_free(struct lanview *lv, struct lancopy *c, int free_objects)
 }
 
 static void
-count_nonlo(struct lanview *lv, struct lancopy *c)
+count_nonlo(struct lancopy *c)
 {
 	size_t i;
 
 	c->nonlo = 0;
 	for (i = 0; i < c->nobs; i++)
-		if (c->obs[i][0] != lv->lo_ifindex)
+		if (!mdns_if_loopback(c->obs[i][0]))
 			c->nonlo++;
 }
 
 /* The splice metadata of a TXT record: 1 found (in *m), 0 none or bad. */
 static int
-txt_meta(AvahiStringList *l, struct splice_meta *m)
+txt_meta(const struct txt *t, struct splice_meta *m)
 {
 	const size_t klen = strlen(META_KEY);
 	const char *cause;
 	const char *text;
-	size_t len;
+	size_t len, i;
 
-	for (; l != NULL; l = avahi_string_list_get_next(l)) {
-		text = (const char *)avahi_string_list_get_text(l);
-		len = avahi_string_list_get_size(l);
+	for (i = 0; i < t->n; i++) {
+		text = (const char *)t->items[i].data;
+		len = t->items[i].len;
 		if (len > klen && strncasecmp(text, META_KEY, klen) == 0 &&
 		    text[klen] == '=')
 			return meta_parse(text + klen + 1, len - klen - 1, m,
@@ -218,12 +209,12 @@ our_host(struct lanview *lv, const char *host)
 	char label[128];
 	size_t len;
 
-	if (host == NULL || lv->client == NULL)
+	if (host == NULL)
 		return 0;
-	if ((fqdn = avahi_client_get_host_name_fqdn(lv->client)) != NULL &&
+	if ((fqdn = mdns_host_fqdn(lv->mdns)) != NULL &&
 	    strcasecmp(host, fqdn) == 0)
 		return 1;
-	if ((name = avahi_client_get_host_name(lv->client)) == NULL ||
+	if ((name = mdns_host_name(lv->mdns)) == NULL ||
 	    pub_host_label(name, label, sizeof(label)) == -1)
 		return 0;
 	len = strlen(label);
@@ -240,28 +231,24 @@ same_meta(const struct splice_meta *a, const struct splice_meta *b)
 }
 
 static void
-res_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex, AvahiProtocol proto,
-    AvahiResolverEvent event, const char *name, const char *type,
-    const char *domain, const char *host, const AvahiAddress *a,
-    uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags,
-    void *arg)
+res_cb(struct mdns_resolve *rs, const struct mdns_resolved *r, int code,
+    const char *err, void *arg)
 {
 	struct lancopy *c = arg;
 	struct lanview *lv = c->t->lv;
 	struct splice_meta m;
 	char *key = NULL;
 
-	if (event != AVAHI_RESOLVER_FOUND) {
+	if (r == NULL) {
 		log_debug("local view: cannot resolve \"%s\" %s: %s", c->name,
-		    c->type, avahi_strerror(avahi_client_errno(lv->client)));
-		res_stop(c, 1);
+		    c->type, err);
+		res_stop(c);
 		c->resolved = 1;	/* tried; the next NEW tries again */
 		check_ready(lv);
 		return;
 	}
-	c->local = c->local || (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0 ||
-	    our_host(lv, host);
-	if (txt_meta(txt, &m) &&
+	c->local = c->local || r->local || our_host(lv, r->host);
+	if (txt_meta(r->txt, &m) &&
 	    (key = route_meta_key(&m, c->name, c->type, c->domain)) == NULL)
 		fatalx("out of memory");
 	if (c->key != NULL && (key == NULL || strcmp(key, c->key) != 0 ||
@@ -285,39 +272,44 @@ static void
 resolve(struct lanview *lv, struct lancopy *c)
 {
 	size_t i, pick = 0;
+	char *cause = NULL;
+	int code;
 
 	if (c->res != NULL || c->nobs == 0 || !lv->running)
 		return;
 	for (i = 0; i < c->nobs; i++)
-		if (c->obs[i][0] != lv->lo_ifindex) {
+		if (!mdns_if_loopback(c->obs[i][0])) {
 			pick = i;
 			break;
 		}
 	c->res_if = c->obs[pick][0];
 	c->res_proto = c->obs[pick][1];
-	c->res = (struct AvahiServiceResolver *)avahi_service_resolver_new(
-	    lv->client, c->res_if, c->res_proto, c->name, c->type, c->domain,
-	    AVAHI_PROTO_UNSPEC, AVAHI_LOOKUP_NO_ADDRESS, res_cb, c);
+	c->res = mdns_resolve_new(lv->mdns, c->res_if, c->res_proto, c->name,
+	    c->type, c->domain, MDNS_NO_ADDRESS, res_cb, c, &code, &cause);
 	if (c->res == NULL) {
 		log_debug("local view: resolver for \"%s\" %s: %s", c->name,
-		    c->type, avahi_strerror(avahi_client_errno(lv->client)));
+		    c->type, cause);
+		free(cause);
 		c->resolved = 1;
 	}
 }
 
 static void
-sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
-    AvahiBrowserEvent event, const char *name, const char *type,
-    const char *domain, AvahiLookupResultFlags flags, void *arg)
+sb_cb(struct mdns_browse *b, enum mdns_event event,
+    const struct mdns_found *f, int code, const char *err, void *arg)
 {
 	struct lvtype *t = arg;
 	struct lanview *lv = t->lv;
 	struct lancopy *c;
+	const char *name = f != NULL ? f->name : NULL;
+	const char *domain = f != NULL ? f->domain : NULL;
+	int ifindex = f != NULL ? f->ifindex : 0;
+	int proto = f != NULL ? f->af : 0;
 	size_t i;
 	int had;
 
 	switch (event) {
-	case AVAHI_BROWSER_NEW:
+	case MDNS_ADD:
 		if (name == NULL || *name == '\0' || strlen(name) >
 		    DNSSD_MAXNAME || !utf8_valid(name, strlen(name)))
 			return;
@@ -339,20 +331,20 @@ sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
 			c->obs[c->nobs++][1] = proto;
 		}
 		had = c->nonlo;
-		count_nonlo(lv, c);
-		c->local = c->local || (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0;
+		count_nonlo(c);
+		c->local = c->local || f->local;
 		/* this host's services (ours, mostly) never compete: no
 		 * resolver for them, they would eat avahi's per-client
 		 * object limit (1,024) one per spliced service */
 		if (c->local) {
-			res_stop(c, 1);
+			res_stop(c);
 			c->resolved = 1;
 		} else if (c->res == NULL && !c->resolved)
 			resolve(lv, c);
 		if (c->key != NULL && had == 0 && c->nonlo > 0)
 			notify(lv, c->key, NULL);
 		break;
-	case AVAHI_BROWSER_REMOVE:
+	case MDNS_REMOVE:
 		if ((c = copy_find(lv, name, t->type, domain)) == NULL)
 			return;
 		for (i = 0; i < c->nobs; i++)
@@ -364,12 +356,12 @@ sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
 		c->obs[i][1] = c->obs[c->nobs - 1][1];
 		c->nobs--;
 		had = c->nonlo;
-		count_nonlo(lv, c);
+		count_nonlo(c);
 		if (c->nobs == 0 || (had > 0 && c->nonlo == 0)) {
 			if (c->key != NULL)
 				notify(lv, c->key, c);
 			if (c->nobs == 0) {
-				copy_free(lv, c, 1);
+				copy_free(lv, c);
 				check_ready(lv);
 				return;
 			}
@@ -377,19 +369,18 @@ sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
 		if (c->res != NULL && c->res_if == ifindex &&
 		    c->res_proto == proto) {
 			/* its resolver watched that interface */
-			res_stop(c, 1);
+			res_stop(c);
 			resolve(lv, c);
 		}
 		break;
-	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+	case MDNS_CACHED:
 		break;
-	case AVAHI_BROWSER_ALL_FOR_NOW:
+	case MDNS_SETTLED:
 		t->all_for_now = 1;
 		check_ready(lv);
 		break;
-	case AVAHI_BROWSER_FAILURE:
-		log_warnx("local view: browsing %s: %s", t->type,
-		    avahi_strerror(avahi_client_errno(lv->client)));
+	case MDNS_FAILED:
+		log_warnx("local view: browsing %s: %s", t->type, err);
 		t->failed = 1;
 		check_ready(lv);
 		break;
@@ -399,110 +390,66 @@ sb_cb(AvahiServiceBrowser *b, AvahiIfIndex ifindex, AvahiProtocol proto,
 static void
 type_start(struct lanview *lv, struct lvtype *t)
 {
+	char *cause = NULL;
+	int code;
+
 	if (!lv->running || t->sb != NULL)
 		return;
 	t->started = ev_now_ms();
 	t->all_for_now = t->failed = t->ready = 0;
-	t->sb = avahi_service_browser_new(lv->client, AVAHI_IF_UNSPEC,
-	    AVAHI_PROTO_UNSPEC, t->type, NULL, 0, sb_cb, t);
-	if (t->sb == NULL) {
-		log_warnx("local view: cannot browse %s: %s", t->type,
-		    avahi_strerror(avahi_client_errno(lv->client)));
+	if ((t->sb = mdns_browse_new(lv->mdns, t->type, sb_cb, t, &code,
+	    &cause)) == NULL) {
+		log_warnx("local view: cannot browse %s: %s", t->type, cause);
+		free(cause);
 		t->failed = 1;
 	}
 	if (!ev_timer_pending(lv->settle_t))
 		ev_timer_set(lv->settle_t, LANVIEW_SETTLE_MS + 10);
 }
 
-/* --- the client ----------------------------------------------------------- */
+/* --- the connection ------------------------------------------------------ */
 
-/* The client is gone or going: forget everything it held. */
+/* The responder is gone: forget everything it held. */
 static void
 drop_all(struct lanview *lv)
 {
 	struct lancopy *c;
 	struct lvtype *t;
-	int any = 0;
 
 	while ((c = TAILQ_FIRST(&lv->copies)) != NULL) {
-		if (c->key != NULL && c->nonlo > 0) {
+		if (c->key != NULL && c->nonlo > 0)
 			notify(lv, c->key, c);
-			any = 1;
-		}
-		copy_free(lv, c, 0);
+		copy_free(lv, c);
 	}
 	TAILQ_FOREACH(t, &lv->types, link) {
+		mdns_browse_free(t->sb);
 		t->sb = NULL;
 		t->ready = 0;
 	}
 	lv->running = 0;
-	if (any)
-		notify(lv, NULL, NULL);
+	notify(lv, NULL, NULL);
 }
 
 static void
-connect_client(struct lanview *lv)
-{
-	int err;
-
-	lv->lost = 0;
-	lv->client = avahi_client_new(ev_avahi_poll(lv->loop),
-	    AVAHI_CLIENT_NO_FAIL, client_cb, lv, &err);
-	if (lv->client == NULL) {
-		log_debug("local view: %s; retrying", avahi_strerror(err));
-		ev_timer_set(lv->reconnect_t, LV_RECONNECT_MS);
-	}
-}
-
-static void
-reconnect_cb(void *arg)
-{
-	struct lanview *lv = arg;
-
-	if (lv->client != NULL) {
-		drop_all(lv);
-		avahi_client_free(lv->client);
-		lv->client = NULL;
-	}
-	connect_client(lv);
-}
-
-static void
-client_cb(AvahiClient *c, AvahiClientState state, void *arg)
+mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
 {
 	struct lanview *lv = arg;
 	struct lvtype *t;
 
-	lv->client = c;		/* also called from inside avahi_client_new */
-	switch (state) {
-	case AVAHI_CLIENT_S_REGISTERING:
-	case AVAHI_CLIENT_S_RUNNING:
-	case AVAHI_CLIENT_S_COLLISION:
+	switch (st) {
+	case MDNS_BUSY:
+	case MDNS_RUNNING:
 		if (lv->running)
 			break;
 		lv->running = 1;
 		TAILQ_FOREACH(t, &lv->types, link)
 			type_start(lv, t);
 		break;
-	case AVAHI_CLIENT_CONNECTING:
-		/* the daemon is not there (yet): nothing to see */
-		if (lv->running && !lv->lost) {
-			lv->lost = 1;
-			ev_timer_set(lv->reconnect_t, 0);
-		}
-		lv->running = 0;
-		notify(lv, NULL, NULL);
-		break;
-	case AVAHI_CLIENT_FAILURE:
-		if (lv->lost)
-			break;
-		log_debug("local view: %s",
-		    avahi_strerror(avahi_client_errno(c)));
-		lv->lost = 1;
-		lv->running = 0;
-		notify(lv, NULL, NULL);
-		/* free and recreate outside the client's own callback */
-		ev_timer_set(lv->reconnect_t, 0);
+	case MDNS_DOWN:
+		/* nothing to see */
+		if (why != NULL)
+			log_debug("local view: %s", why);
+		drop_all(lv);
 		break;
 	}
 }
@@ -519,16 +466,16 @@ lanview_new(struct ev_loop *loop, lanview_cb cb, void *arg)
 	lv->loop = loop;
 	lv->cb = cb;
 	lv->arg = arg;
-	lv->lo_ifindex = (int)if_nametoindex("lo");
 	TAILQ_INIT(&lv->types);
 	TAILQ_INIT(&lv->copies);
-	if ((lv->reconnect_t = ev_timer_add(loop, reconnect_cb, lv)) == NULL ||
-	    (lv->settle_t = ev_timer_add(loop, settle_cb, lv)) == NULL) {
-		ev_timer_del(lv->reconnect_t);
+	if ((lv->settle_t = ev_timer_add(loop, settle_cb, lv)) == NULL ||
+	    (lv->mdns = mdns_new(loop, mdns_cb, lv, LV_RECONNECT_MS,
+	    LV_RECONNECT_MAX_MS)) == NULL) {
+		ev_timer_del(lv->settle_t);
 		free(lv);
 		return NULL;
 	}
-	connect_client(lv);
+	mdns_cb(lv->mdns, mdns_state(lv->mdns), NULL, lv);
 	return lv;
 }
 
@@ -542,15 +489,14 @@ lanview_free(struct lanview *lv)
 		return;
 	lv->cb = NULL;
 	while ((c = TAILQ_FIRST(&lv->copies)) != NULL)
-		copy_free(lv, c, 0);
+		copy_free(lv, c);
 	while ((t = TAILQ_FIRST(&lv->types)) != NULL) {
 		TAILQ_REMOVE(&lv->types, t, link);
+		mdns_browse_free(t->sb);
 		free(t->type);
 		free(t);
 	}
-	if (lv->client != NULL)
-		avahi_client_free(lv->client);	/* and its objects */
-	ev_timer_del(lv->reconnect_t);
+	mdns_free(lv->mdns);
 	ev_timer_del(lv->settle_t);
 	free(lv);
 }

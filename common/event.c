@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +25,6 @@ struct ev_io {
 	int		 dead;
 	ev_io_cb	 cb;
 	void		*arg;
-	/* avahi adapter */
-	AvahiWatchCallback avahi_cb;
-	AvahiWatchEvent	 avahi_revents;
 };
 
 struct ev_timer {
@@ -37,7 +33,6 @@ struct ev_timer {
 	int		 dead;
 	ev_timer_cb	 cb;
 	void		*arg;
-	AvahiTimeoutCallback avahi_cb;
 };
 
 #define EV_NSIG 65
@@ -56,7 +51,6 @@ struct ev_loop {
 	struct ev_io	*sigio;
 	ev_signal_cb	 sigcb[EV_NSIG];
 	void		*sigarg[EV_NSIG];
-	AvahiPoll	 avahi_poll;
 };
 
 /* One loop per process owns the signal pipe. */
@@ -72,8 +66,6 @@ ev_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static const AvahiPoll *make_avahi_poll(struct ev_loop *);
-
 struct ev_loop *
 ev_loop_new(void)
 {
@@ -82,7 +74,6 @@ ev_loop_new(void)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->sigpipe[0] = l->sigpipe[1] = -1;
-	make_avahi_poll(l);
 	return l;
 }
 
@@ -383,157 +374,4 @@ ev_loop_run(struct ev_loop *l)
 		run_timers(l);
 	}
 	return 0;
-}
-
-/* AvahiPoll adapter */
-
-struct AvahiWatch {
-	struct ev_io	*io;
-	void		*userdata;
-};
-
-struct AvahiTimeout {
-	struct ev_timer	*t;
-	void		*userdata;
-};
-
-static short
-avahi_to_poll(AvahiWatchEvent e)
-{
-	return (short)(((e & AVAHI_WATCH_IN) ? POLLIN : 0) |
-	    ((e & AVAHI_WATCH_OUT) ? POLLOUT : 0));
-}
-
-static void
-aw_cb(int fd, short revents, void *arg)
-{
-	AvahiWatch *w = arg;
-	struct ev_io *io = w->io;	/* the callback may free w, not io */
-	AvahiWatchEvent e = 0;
-
-	if (revents & POLLIN)
-		e |= AVAHI_WATCH_IN;
-	if (revents & POLLOUT)
-		e |= AVAHI_WATCH_OUT;
-	if (revents & POLLERR)
-		e |= AVAHI_WATCH_ERR;
-	if (revents & POLLHUP)
-		e |= AVAHI_WATCH_HUP;
-	io->avahi_revents = e;
-	io->avahi_cb(w, fd, e, w->userdata);
-	io->avahi_revents = 0;	/* io is only marked dead until reaped */
-}
-
-static AvahiWatch *
-aw_new(const AvahiPoll *api, int fd, AvahiWatchEvent event,
-    AvahiWatchCallback callback, void *userdata)
-{
-	struct ev_loop *l = api->userdata;
-	AvahiWatch *w;
-
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return NULL;
-	if ((w->io = ev_io_add(l, fd, avahi_to_poll(event), aw_cb,
-	    w)) == NULL) {
-		free(w);
-		return NULL;
-	}
-	w->io->avahi_cb = callback;
-	w->userdata = userdata;
-	return w;
-}
-
-static void
-aw_update(AvahiWatch *w, AvahiWatchEvent event)
-{
-	ev_io_set(w->io, avahi_to_poll(event));
-}
-
-static AvahiWatchEvent
-aw_get_events(AvahiWatch *w)
-{
-	return w->io->avahi_revents;
-}
-
-static void
-aw_free(AvahiWatch *w)
-{
-	ev_io_del(w->io);
-	free(w);
-}
-
-static void
-at_cb(void *arg)
-{
-	AvahiTimeout *t = arg;
-
-	t->t->avahi_cb(t, t->userdata);
-}
-
-static void
-at_arm(AvahiTimeout *t, const struct timeval *tv)
-{
-	struct timeval now;
-	long long ms;
-
-	if (tv == NULL) {
-		ev_timer_stop(t->t);
-		return;
-	}
-	gettimeofday(&now, NULL);
-	ms = (long long)(tv->tv_sec - now.tv_sec) * 1000 +
-	    (tv->tv_usec - now.tv_usec) / 1000;
-	ev_timer_set(t->t, ms < 0 ? 0 : (uint64_t)ms);
-}
-
-static AvahiTimeout *
-at_new(const AvahiPoll *api, const struct timeval *tv,
-    AvahiTimeoutCallback callback, void *userdata)
-{
-	struct ev_loop *l = api->userdata;
-	AvahiTimeout *t;
-
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return NULL;
-	if ((t->t = ev_timer_add(l, at_cb, t)) == NULL) {
-		free(t);
-		return NULL;
-	}
-	t->t->avahi_cb = callback;
-	t->userdata = userdata;
-	at_arm(t, tv);
-	return t;
-}
-
-static void
-at_update(AvahiTimeout *t, const struct timeval *tv)
-{
-	at_arm(t, tv);
-}
-
-static void
-at_free(AvahiTimeout *t)
-{
-	ev_timer_del(t->t);
-	free(t);
-}
-
-static const AvahiPoll *
-make_avahi_poll(struct ev_loop *l)
-{
-	l->avahi_poll.userdata = l;
-	l->avahi_poll.watch_new = aw_new;
-	l->avahi_poll.watch_update = aw_update;
-	l->avahi_poll.watch_get_events = aw_get_events;
-	l->avahi_poll.watch_free = aw_free;
-	l->avahi_poll.timeout_new = at_new;
-	l->avahi_poll.timeout_update = at_update;
-	l->avahi_poll.timeout_free = at_free;
-	return &l->avahi_poll;
-}
-
-const AvahiPoll *
-ev_avahi_poll(struct ev_loop *l)
-{
-	return &l->avahi_poll;
 }

@@ -1,11 +1,9 @@
-/* One poll(2) loop per process: fd watches, timers, signals as flags,
- * and an AvahiPoll adapter so avahi-client lives in the same loop. */
+/* One poll(2) loop per process: fd watches, timers, signals as flags.
+ * The mDNS backend (common/mdns-avahi.c) adapts avahi-client to it. */
 #ifndef RNSPLICE_EVENT_H
 #define RNSPLICE_EVENT_H
 
 #include <stdint.h>
-
-#include <avahi-common/watch.h>
 
 struct ev_loop;
 struct ev_io;
@@ -39,7 +37,5 @@ int		 ev_signal(struct ev_loop *, int signo, ev_signal_cb, void *arg);
 
 uint64_t	 ev_now_ms(void);	/* CLOCK_MONOTONIC */
 unsigned long	 ev_wakeups(const struct ev_loop *);
-
-const AvahiPoll	*ev_avahi_poll(struct ev_loop *);
 
 #endif

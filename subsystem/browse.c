@@ -1,18 +1,16 @@
-/* The avahi side: one avahi-client in the session's poll loop, a service
- * type browser for "BROWSE *", one service browser per type, and at most
- * one resolver per service entry (for its best observation, see
- * svctable_pick()), which avahi keeps open and which reports every later
- * change of the service's TXT record, address or port.
+/* The browsing side: one mDNS connection (common/mdns.h) in the session's
+ * poll loop, a service type browser for "BROWSE *", one service browser
+ * per type, and at most one resolver per service entry (for its best
+ * observation, see svctable_pick()), which stays open and reports every
+ * later change of the service's TXT record, address or port.
  *
- * avahi-daemon restarts: on AVAHI_ERR_DISCONNECTED the client is freed
- * and a new one made with AVAHI_CLIENT_NO_FAIL; the table is kept, its
- * observations marked stale; once the new browsers have settled, what
- * was not reported again is swept away, and only that difference goes to
- * the peer. */
+ * Responder restarts: every browser and resolver goes with the old
+ * connection; the table is kept, its observations marked stale; once the
+ * new browsers have settled, what was not reported again is swept away,
+ * and only that difference goes to the peer. */
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -25,14 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <avahi-client/client.h>
-#include <avahi-client/lookup.h>
-#include <avahi-common/error.h>
-#include <avahi-common/strlst.h>
-
 #include "escape.h"
 #include "event.h"
 #include "log.h"
+#include "mdns.h"
 #include "proto.h"
 #include "subsystem.h"
 
@@ -43,7 +37,7 @@ struct sbrowser {
 	TAILQ_ENTRY(sbrowser)	 link;
 	struct browse		*b;
 	char			*type;
-	AvahiServiceBrowser	*sb;
+	struct mdns_browse	*sb;
 	int			 explicit;	/* named in BROWSE */
 	int			 refs;		/* '*': announcements of the type */
 	int			 cache_done;
@@ -53,7 +47,7 @@ struct sbrowser {
 struct resolver {
 	struct browse		*b;
 	struct svcentry		*e;
-	AvahiServiceResolver	*r;
+	struct mdns_resolve	*r;
 };
 
 struct browse {
@@ -63,16 +57,14 @@ struct browse {
 	const struct browse_events *ev;
 	void			*arg;
 
-	AvahiClient		*client;
+	struct mdns		*mdns;
 	int			 running;	/* browsers may exist */
 	int			 down;		/* reported down, not up yet */
-	int			 lost;		/* reconnect pending */
-	int			 txt_reversed;	/* the daemon's TXT order */
 
 	int			 have_set;
 	int			 all_types;
 	char			*only_name;	/* relay sessions */
-	AvahiServiceTypeBrowser	*tb;
+	struct mdns_browse	*tb;
 	int			 tb_cache_done;
 	int			 tb_all_for_now;
 	TAILQ_HEAD(, sbrowser)	 sbs;
@@ -83,13 +75,10 @@ struct browse {
 	int			 objects_told;
 
 	struct ev_timer		*settle_t;
-	struct ev_timer		*reconnect_t;
 	struct ev_timer		*rescan_t;
 	struct ev_timer		*retry_t;
-	int			 sock;		/* for SIOCGIFFLAGS */
 };
 
-static void	client_cb(AvahiClient *, AvahiClientState, void *);
 static void	start_browsing(struct browse *);
 static void	check_settled(struct browse *);
 
@@ -116,20 +105,6 @@ problem(struct browse *b, const char *code, const char *fmt, ...)
 	b->ev->problem(b->arg, code, msg);
 }
 
-static int
-if_loopback(struct browse *b, int ifindex)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	if (b->sock == -1 || if_indextoname((unsigned int)ifindex,
-	    ifr.ifr_name) == NULL)
-		return 0;
-	if (ioctl(b->sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
-}
-
 /* ------------------------------------------------------------------------
  * Resolvers: one per entry, for the observation svctable_pick() names. */
 
@@ -140,8 +115,7 @@ resolver_free(struct browse *b, struct svcentry *e)
 
 	if (rs == NULL)
 		return;
-	if (rs->r != NULL)
-		avahi_service_resolver_free(rs->r);
+	mdns_resolve_free(rs->r);
 	free(rs);
 	svctable_clear_active(b->t, e);
 }
@@ -153,98 +127,49 @@ release_cb(struct svcentry *e, void *arg)
 	resolver_free(arg, e);
 }
 
-/* Does this avahi-daemon send TXT items over D-Bus in record order?
- * Up to 0.9-rc3 it sends them reversed (fixed by avahi commit 29e75aad,
- * "daemon: serialize DNS-SD key/value pairs in the right order"). */
-int
-browse_txt_order_fixed(const char *version)
-{
-	unsigned int major, minor, rc;
-	int n = 0;
-
-	if (version == NULL ||
-	    sscanf(version, "avahi %u.%u%n", &major, &minor, &n) != 2)
-		return 1;	/* unknown: assume a current daemon */
-	if (major > 0 || minor > 9)
-		return 1;
-	if (minor < 9)
-		return 0;
-	if (sscanf(version + n, "-rc%u", &rc) == 1)
-		return rc >= 4;
-	return 1;
-}
-
-/* TXT items in record order. avahi-client builds its list by prepending
- * what the daemon sends, so the list is reversed -- unless the daemon sent
- * them reversed already (browse_txt_order_fixed). */
-static int
-txt_from_avahi(AvahiStringList *l, int reversed, struct txt *t)
-{
-	AvahiStringList *p;
-	size_t n = 0, i;
-	AvahiStringList **v;
-
-	memset(t, 0, sizeof(*t));
-	for (p = l; p != NULL; p = avahi_string_list_get_next(p))
-		n++;
-	if (n == 0)
-		return 0;
-	if ((v = reallocarray(NULL, n, sizeof(*v))) == NULL)
-		return -1;
-	for (i = 0, p = l; p != NULL; p = avahi_string_list_get_next(p))
-		v[i++] = p;
-	for (i = 0; i < n; i++) {
-		p = v[reversed ? n - 1 - i : i];
-		if (txt_add(t, avahi_string_list_get_text(p),
-		    avahi_string_list_get_size(p)) == -1) {
-			free(v);
-			txt_free(t);
-			return -1;
-		}
-	}
-	free(v);
-	return 0;
-}
-
 /* The resolver's answer as protocol fields; NULL if unusable. */
 static const char *
-make_state(int ifindex, const char *host, const AvahiAddress *a,
-    uint16_t port, AvahiStringList *txt, int reversed, struct svc *st)
+make_state(const struct mdns_resolved *r, struct svc *st)
 {
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
 	char addr[INET6_ADDRSTRLEN], zone[IF_NAMESIZE];
 	size_t hlen;
+	int linklocal = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (a == NULL)
+	if (r->addr == NULL)
 		return "no address";
-	if (port == 0)
+	if (r->port == 0)
 		return "port 0";
-	hlen = host == NULL ? 0 : strlen(host);
-	if (hlen == 0 || hlen > DNSSD_MAXHOST || !utf8_valid(host, hlen))
+	hlen = r->host == NULL ? 0 : strlen(r->host);
+	if (hlen == 0 || hlen > DNSSD_MAXHOST || !utf8_valid(r->host, hlen))
 		return "bad host name";
-	if (a->proto == AVAHI_PROTO_INET) {
-		if (inet_ntop(AF_INET, &a->data.ipv4.address, addr,
+	if (r->addr->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)r->addr;
+		if (inet_ntop(AF_INET, &sin->sin_addr, addr,
 		    sizeof(addr)) == NULL)
 			return "bad address";
-	} else if (a->proto == AVAHI_PROTO_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)
-	    a->data.ipv6.address)) {
-		/* an IPv4 address in IPv6 clothes: policy, relay socket and
-		 * agent all see it as the IPv4 address it is */
-		if (inet_ntop(AF_INET, a->data.ipv6.address + 12, addr,
-		    sizeof(addr)) == NULL)
-			return "bad address";
-	} else if (a->proto == AVAHI_PROTO_INET6) {
-		if (inet_ntop(AF_INET6, a->data.ipv6.address, addr,
-		    sizeof(addr)) == NULL)
-			return "bad address";
+	} else if (r->addr->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)r->addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* an IPv4 address in IPv6 clothes: policy, relay
+			 * socket and agent all see it as the IPv4 address
+			 * it is */
+			if (inet_ntop(AF_INET, sin6->sin6_addr.s6_addr + 12,
+			    addr, sizeof(addr)) == NULL)
+				return "bad address";
+		} else {
+			if (inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+			    sizeof(addr)) == NULL)
+				return "bad address";
+			linklocal = IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr);
+		}
 	} else
 		return "unknown address family";
-	st->host = strdup(host);
-	if (a->proto == AVAHI_PROTO_INET6 &&
-	    IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)(const void *)
-	    a->data.ipv6.address)) {
-		if (if_indextoname((unsigned int)ifindex, zone) == NULL) {
+	st->host = strdup(r->host);
+	if (linklocal) {
+		if (if_indextoname((unsigned int)r->ifindex, zone) == NULL) {
 			svc_free(st);
 			return "link-local address on an unknown interface";
 		}
@@ -252,9 +177,9 @@ make_state(int ifindex, const char *host, const AvahiAddress *a,
 			st->addr = NULL;
 	} else
 		st->addr = strdup(addr);
-	st->port = port;
+	st->port = r->port;
 	if (st->host == NULL || st->addr == NULL ||
-	    txt_from_avahi(txt, reversed, &st->txt) == -1) {
+	    txt_copy(&st->txt, r->txt) == -1) {
 		svc_free(st);
 		return "out of memory";
 	}
@@ -264,11 +189,8 @@ make_state(int ifindex, const char *host, const AvahiAddress *a,
 static void	sync_entry(struct browse *, struct svcentry *);
 
 static void
-resolver_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex,
-    AvahiProtocol proto, AvahiResolverEvent event, const char *name,
-    const char *type, const char *domain, const char *host,
-    const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
-    AvahiLookupResultFlags flags, void *arg)
+resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
+    int code, const char *err, void *arg)
 {
 	struct resolver *rs = arg;
 	struct browse *b = rs->b;
@@ -277,18 +199,15 @@ resolver_cb(AvahiServiceResolver *r, AvahiIfIndex ifindex,
 	struct svc st;
 	uint64_t now = ev_now_ms();
 
-	if (event == AVAHI_RESOLVER_FOUND &&
-	    (why = make_state(ifindex, host, a, port, txt, b->txt_reversed,
-	    &st)) == NULL) {
+	if (res != NULL && (why = make_state(res, &st)) == NULL) {
 		log_debug("resolved \"%s\" %s on %d/%s: %s %s port %u",
-		    e->name, e->type, ifindex, proto == AVAHI_PROTO_INET ?
+		    e->name, e->type, res->ifindex, res->af == AF_INET ?
 		    "IPv4" : "IPv6", st.host, st.addr, st.port);
 		svctable_resolved(b->t, e, &st, now);
 		svc_free(&st);
 	} else {
 		log_debug("resolving \"%s\" %s on %d: %s", e->name, e->type,
-		    ifindex, why != NULL ? why :
-		    avahi_strerror(avahi_client_errno(b->client)));
+		    e->act_if, why != NULL ? why : err);
 		svctable_failed(b->t, e, now);
 	}
 	sync_entry(b, e);	/* may free rs: touch nothing after */
@@ -301,7 +220,8 @@ static void
 sync_entry(struct browse *b, struct svcentry *e)
 {
 	struct resolver *rs;
-	int ifindex, proto, tries, err;
+	char *cause;
+	int ifindex, proto, tries, code;
 
 	if (!b->running)
 		return;
@@ -318,15 +238,15 @@ sync_entry(struct browse *b, struct svcentry *e)
 			fatalx("out of memory");
 		rs->b = b;
 		rs->e = e;
-		rs->r = avahi_service_resolver_new(b->client, ifindex, proto,
-		    e->name, e->type, e->domain, proto, 0, resolver_cb, rs);
+		cause = NULL;
+		rs->r = mdns_resolve_new(b->mdns, ifindex, proto, e->name,
+		    e->type, e->domain, 0, resolver_cb, rs, &code, &cause);
 		if (rs->r != NULL) {
 			svctable_set_active(b->t, e, rs, ifindex, proto);
 			return;
 		}
-		err = avahi_client_errno(b->client);
 		free(rs);
-		if (err == AVAHI_ERR_TOO_MANY_OBJECTS) {
+		if (code == MDNS_ERR_OBJECTS) {
 			if (!b->objects_told)
 				problem(b, "limit", "avahi refuses more "
 				    "objects (objects-per-client-max): \"%s\" "
@@ -335,7 +255,8 @@ sync_entry(struct browse *b, struct svcentry *e)
 			b->objects_told = 1;
 		} else
 			log_warnx("resolver for \"%s\" %s: %s", e->name,
-			    e->type, avahi_strerror(err));
+			    e->type, cause);
+		free(cause);
 		svctable_set_active(b->t, e, NULL, ifindex, proto);
 		svctable_failed(b->t, e, ev_now_ms());
 	}
@@ -394,8 +315,7 @@ sb_find(struct browse *b, const char *type)
 static void
 sb_stop(struct sbrowser *sb)
 {
-	if (sb->sb != NULL)
-		avahi_service_browser_free(sb->sb);
+	mdns_browse_free(sb->sb);
 	sb->sb = NULL;
 	sb->cache_done = sb->all_for_now = 0;
 }
@@ -413,18 +333,21 @@ sb_free(struct browse *b, struct sbrowser *sb)
 }
 
 static void
-sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
-    AvahiBrowserEvent event, const char *name, const char *type,
-    const char *domain, AvahiLookupResultFlags flags, void *arg)
+sb_cb(struct mdns_browse *s, enum mdns_event event,
+    const struct mdns_found *f, int code, const char *err, void *arg)
 {
 	struct sbrowser *sb = arg;
 	struct browse *b = sb->b;
 	struct svcentry *e;
 	uint64_t now = ev_now_ms();
+	const char *name = f != NULL ? f->name : NULL;
+	const char *domain = f != NULL ? f->domain : NULL;
+	int ifindex = f != NULL ? f->ifindex : 0;
+	int proto = f != NULL ? f->af : AF_UNSPEC;
 	size_t nlen;
 
 	switch (event) {
-	case AVAHI_BROWSER_NEW:
+	case MDNS_ADD:
 		if (b->only_name != NULL && strcmp(name, b->only_name) != 0)
 			return;
 		nlen = strlen(name);
@@ -443,9 +366,9 @@ sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
 			return;
 		}
 		log_debug("new \"%s\" %s %s on %d/%s", name, sb->type, domain,
-		    ifindex, proto == AVAHI_PROTO_INET ? "IPv4" : "IPv6");
+		    ifindex, proto == AF_INET ? "IPv4" : "IPv6");
 		e = svctable_obs_add(b->t, name, sb->type, domain, ifindex,
-		    proto, if_loopback(b, ifindex), now);
+		    proto, mdns_if_loopback(ifindex), now);
 		if (e == NULL) {
 			if (errno != ENOSPC)
 				fatalx("out of memory");
@@ -460,11 +383,11 @@ sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
 		sync_entry(b, e);
 		changed(b);
 		break;
-	case AVAHI_BROWSER_REMOVE:
+	case MDNS_REMOVE:
 		if ((e = svctable_find(b->t, name, sb->type, domain)) == NULL)
 			return;
 		log_debug("gone \"%s\" %s on %d/%s", name, sb->type, ifindex,
-		    proto == AVAHI_PROTO_INET ? "IPv4" : "IPv6");
+		    proto == AF_INET ? "IPv4" : "IPv6");
 		if ((e = svctable_obs_del(b->t, e, ifindex, proto,
 		    now)) != NULL)
 			sync_entry(b, e);
@@ -473,17 +396,16 @@ sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
 			ev_timer_set(b->rescan_t, RESCAN_MS);
 		changed(b);
 		break;
-	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+	case MDNS_CACHED:
 		sb->cache_done = 1;
 		changed(b);	/* what the cache held may go out now */
 		break;
-	case AVAHI_BROWSER_ALL_FOR_NOW:
+	case MDNS_SETTLED:
 		sb->cache_done = sb->all_for_now = 1;
 		log_debug("%s: all for now", sb->type);
 		break;
-	case AVAHI_BROWSER_FAILURE:
-		problem(b, "unavailable", "browsing %s: %s", sb->type,
-		    avahi_strerror(avahi_client_errno(b->client)));
+	case MDNS_FAILED:
+		problem(b, "unavailable", "browsing %s: %s", sb->type, err);
 		sb->cache_done = sb->all_for_now = 1;
 		break;
 	}
@@ -493,18 +415,17 @@ sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
 static void
 sb_start(struct browse *b, struct sbrowser *sb)
 {
-	int err;
+	char *cause = NULL;
+	int code;
 
 	if (!b->running || sb->sb != NULL)
 		return;
 	sb->cache_done = sb->all_for_now = 0;
-	sb->sb = avahi_service_browser_new(b->client, AVAHI_IF_UNSPEC,
-	    AVAHI_PROTO_UNSPEC, sb->type, NULL, 0, sb_cb, sb);
-	if (sb->sb == NULL) {
-		err = avahi_client_errno(b->client);
-		problem(b, err == AVAHI_ERR_TOO_MANY_OBJECTS ? "limit" :
-		    "unavailable", "cannot browse %s: %s", sb->type,
-		    avahi_strerror(err));
+	if ((sb->sb = mdns_browse_new(b->mdns, sb->type, sb_cb, sb, &code,
+	    &cause)) == NULL) {
+		problem(b, code == MDNS_ERR_OBJECTS ? "limit" :
+		    "unavailable", "cannot browse %s: %s", sb->type, cause);
+		free(cause);
 	}
 }
 
@@ -539,15 +460,15 @@ sb_prune(struct browse *b)
  * The type browser ("BROWSE *"). */
 
 static void
-tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
-    AvahiBrowserEvent event, const char *type, const char *domain,
-    AvahiLookupResultFlags flags, void *arg)
+tb_cb(struct mdns_browse *tb, enum mdns_event event,
+    const struct mdns_found *f, int code, const char *err, void *arg)
 {
 	struct browse *b = arg;
 	struct sbrowser *sb;
+	const char *type = f != NULL ? f->type : NULL;
 
 	switch (event) {
-	case AVAHI_BROWSER_NEW:
+	case MDNS_ADD:
 		if (!proto_valid_type(type)) {
 			log_debug("ignoring service type \"%s\"", type);
 			return;
@@ -565,23 +486,22 @@ tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
 		sb = sb_add(b, type);
 		sb->refs++;
 		break;
-	case AVAHI_BROWSER_REMOVE:
+	case MDNS_REMOVE:
 		if ((sb = sb_find(b, type)) == NULL)
 			return;
 		if (--sb->refs <= 0 && !sb->explicit && b->tb_all_for_now)
 			sb_free(b, sb);
 		break;
-	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+	case MDNS_CACHED:
 		b->tb_cache_done = 1;
 		changed(b);
 		break;
-	case AVAHI_BROWSER_ALL_FOR_NOW:
+	case MDNS_SETTLED:
 		b->tb_cache_done = b->tb_all_for_now = 1;
 		sb_prune(b);
 		break;
-	case AVAHI_BROWSER_FAILURE:
-		problem(b, "unavailable", "browsing service types: %s",
-		    avahi_strerror(avahi_client_errno(b->client)));
+	case MDNS_FAILED:
+		problem(b, "unavailable", "browsing service types: %s", err);
 		b->tb_cache_done = b->tb_all_for_now = 1;
 		break;
 	}
@@ -591,26 +511,24 @@ tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
 static void
 tb_start(struct browse *b)
 {
-	int err;
+	char *cause = NULL;
+	int code;
 
 	if (!b->running || b->tb != NULL)
 		return;
 	b->tb_cache_done = b->tb_all_for_now = 0;
-	b->tb = avahi_service_type_browser_new(b->client, AVAHI_IF_UNSPEC,
-	    AVAHI_PROTO_UNSPEC, NULL, 0, tb_cb, b);
-	if (b->tb == NULL) {
-		err = avahi_client_errno(b->client);
-		problem(b, err == AVAHI_ERR_TOO_MANY_OBJECTS ? "limit" :
-		    "unavailable", "cannot browse service types: %s",
-		    avahi_strerror(err));
+	if ((b->tb = mdns_browse_new(b->mdns, NULL, tb_cb, b, &code,
+	    &cause)) == NULL) {
+		problem(b, code == MDNS_ERR_OBJECTS ? "limit" :
+		    "unavailable", "cannot browse service types: %s", cause);
+		free(cause);
 	}
 }
 
 static void
 tb_stop(struct browse *b)
 {
-	if (b->tb != NULL)
-		avahi_service_type_browser_free(b->tb);
+	mdns_browse_free(b->tb);
 	b->tb = NULL;
 	b->tb_cache_done = b->tb_all_for_now = 0;
 }
@@ -699,7 +617,7 @@ report_down(struct browse *b)
 	b->ev->avahi(b->arg, 0);
 }
 
-/* Free every avahi object; the client last. Structures stay. */
+/* Free every mDNS object. Structures stay. */
 static void
 teardown(struct browse *b)
 {
@@ -709,88 +627,34 @@ teardown(struct browse *b)
 	TAILQ_FOREACH(sb, &b->sbs, link)
 		sb_stop(sb);
 	tb_stop(b);
-	if (b->client != NULL)
-		avahi_client_free(b->client);
-	b->client = NULL;
 	b->running = 0;
 }
 
 static void
-connect_client(struct browse *b)
-{
-	AvahiClient *c;
-	int err;
-
-	b->lost = 0;
-	c = avahi_client_new(ev_avahi_poll(b->loop), AVAHI_CLIENT_NO_FAIL,
-	    client_cb, b, &err);
-	if (c == NULL) {
-		if (!b->down)
-			log_warnx("avahi: %s; retrying every %d s",
-			    avahi_strerror(err), BROWSE_RECONNECT_MS / 1000);
-		b->running = 0;
-		b->client = NULL;
-		report_down(b);
-		check_settled(b);
-		ev_timer_set(b->reconnect_t, BROWSE_RECONNECT_MS);
-		return;
-	}
-	b->client = c;
-}
-
-static void
-reconnect_timer(void *arg)
+mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
 {
 	struct browse *b = arg;
 
-	if (b->client != NULL) {
-		teardown(b);
-		svctable_mark_stale(b->t);
-	}
-	connect_client(b);
-}
-
-static void
-client_cb(AvahiClient *c, AvahiClientState state, void *arg)
-{
-	struct browse *b = arg;
-	const char *version;
-
-	/* This runs from inside avahi_client_new() too: b->client may not
-	 * be set yet. */
-	b->client = c;
-	switch (state) {
-	case AVAHI_CLIENT_S_REGISTERING:
-	case AVAHI_CLIENT_S_RUNNING:
-	case AVAHI_CLIENT_S_COLLISION:
+	switch (st) {
+	case MDNS_BUSY:
+	case MDNS_RUNNING:
 		if (b->running)
 			break;
 		b->running = 1;
-		version = avahi_client_get_version_string(c);
-		b->txt_reversed = browse_txt_order_fixed(version);
-		log_debug("%s, TXT items %s", version ? version : "avahi ?",
-		    b->txt_reversed ? "reversed by the client" :
-		    "in record order (daemon before 0.9-rc4)");
 		if (b->down)
 			b->restarting = 1;
 		start_browsing(b);
 		break;
-	case AVAHI_CLIENT_CONNECTING:
-		log_warnx("avahi-daemon not running; waiting for it");
+	case MDNS_DOWN:
+		if (b->running) {
+			log_warnx("avahi: %s", why != NULL ? why : "gone");
+			teardown(b);
+			svctable_mark_stale(b->t);
+		} else if (!b->down)
+			log_warnx("avahi-daemon not running (%s); waiting for "
+			    "it", why != NULL ? why : "not connected");
 		report_down(b);
 		check_settled(b);
-		break;
-	case AVAHI_CLIENT_FAILURE:
-		if (b->lost)
-			break;
-		log_warnx("avahi: %s",
-		    avahi_strerror(avahi_client_errno(c)));
-		b->lost = 1;
-		b->running = 0;
-		report_down(b);
-		check_settled(b);
-		/* free and recreate outside the client's own callback */
-		ev_timer_set(b->reconnect_t, 0);
 		break;
 	}
 }
@@ -854,16 +718,16 @@ browse_new(struct ev_loop *loop, struct svctable *t, const struct policy *pol,
 	TAILQ_INIT(&b->sbs);
 	t->release = release_cb;
 	t->release_arg = b;
-	b->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if ((b->settle_t = ev_timer_add(loop, settle_timer, b)) == NULL ||
-	    (b->reconnect_t = ev_timer_add(loop, reconnect_timer, b)) == NULL ||
 	    (b->rescan_t = ev_timer_add(loop, rescan_timer, b)) == NULL ||
-	    (b->retry_t = ev_timer_add(loop, retry_timer, b)) == NULL) {
+	    (b->retry_t = ev_timer_add(loop, retry_timer, b)) == NULL ||
+	    (b->mdns = mdns_new(loop, mdns_cb, b, BROWSE_RECONNECT_MS,
+	    BROWSE_RECONNECT_MS)) == NULL) {
 		browse_free(b);
 		return NULL;
 	}
 	ev_timer_set(b->retry_t, RETRY_MS);
-	connect_client(b);
+	mdns_cb(b->mdns, mdns_state(b->mdns), NULL, b);
 	return b;
 }
 
@@ -881,12 +745,10 @@ browse_free(struct browse *b)
 		free(sb);
 	}
 	b->t->release = NULL;
+	mdns_free(b->mdns);
 	ev_timer_del(b->settle_t);
-	ev_timer_del(b->reconnect_t);
 	ev_timer_del(b->rescan_t);
 	ev_timer_del(b->retry_t);
-	if (b->sock != -1)
-		close(b->sock);
 	free(b->only_name);
 	free(b);
 }

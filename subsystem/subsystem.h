@@ -4,7 +4,7 @@
  *   main.c      options, then subsystem_main()
  *   subsystem.c process set-up: logging, policy, site id, the session
  *   session.c   the protocol state machine on stdin/stdout, keepalive
- *   browse.c    avahi-client: type and service browsers, resolvers
+ *   browse.c    type and service browsers, resolvers (common/mdns.h)
  *   svctable.c  the service table: merging, address choice, the diff sent
  *   policy.c    subsystem.conf: parsing and matching
  *   relay.c     relay sessions: slots, connect, byte copying
@@ -116,7 +116,7 @@ int		 policy_relay_target(const struct policy *, const char *name,
 
 struct svcobs {
 	int		 ifindex;
-	int		 proto;		/* AVAHI_PROTO_INET / _INET6 */
+	int		 proto;		/* AF_INET, AF_INET6 (AF_UNSPEC: not known) */
 	int		 loopback;	/* seen on a loopback interface */
 	int		 failed;	/* resolution failed or address denied */
 	int		 stale;		/* from before an avahi restart */
@@ -268,8 +268,6 @@ int		 browse_settling(const struct browse *);
 int		 browse_restarting(const struct browse *);
 /* Every browser has listed avahi's cache and no resolver is pending. */
 int		 browse_cache_done(const struct browse *);
-/* Does avahi-daemon VERSION ("avahi 0.8") send TXT items in order? */
-int		 browse_txt_order_fixed(const char *version);
 
 /* ------------------------------------------------------------------------
  * relay.c */

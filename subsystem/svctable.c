@@ -5,12 +5,11 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <avahi-common/address.h>
 
 #include "log.h"
 #include "meta.h"
@@ -284,7 +283,7 @@ svctable_obs_del(struct svctable *t, struct svcentry *e, int ifindex,
 static int
 obs_rank(const struct svcobs *o)
 {
-	return (o->loopback ? 2 : 0) + (o->proto == AVAHI_PROTO_INET6 ? 1 : 0);
+	return (o->loopback ? 2 : 0) + (o->proto == AF_INET6 ? 1 : 0);
 }
 
 int

@@ -1,18 +1,23 @@
-/* Unit tests of agent/publish.c: what needs no avahi-daemon (input checks,
- * TXT conversion, collision names, the host-scope label) and the life of
- * a publisher while D-Bus itself is unreachable. */
+/* Unit tests of the publisher (common/publish*.c) and of the avahi
+ * backend's TXT conversion (common/mdns-avahi.c): what needs no
+ * avahi-daemon (input checks, TXT conversion, collision names compared
+ * with avahi's own, the host-scope label) and the life of a publisher
+ * while D-Bus itself is unreachable. */
 #include "config.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <avahi-common/alternative.h>
+#include <avahi-common/domain.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
 
 #include "escape.h"
 #include "event.h"
 #include "log.h"
+#include "mdns-avahi.h"
 #include "proto.h"
 #include "publish.h"
 
@@ -34,7 +39,7 @@ START_TEST(test_txt_order_matches_avahi)
 	AvahiStringList *mine, *ref;
 
 	txt_of(&t, items, 3);
-	ck_assert_int_eq(pub_txt_to_strlst(&t, &mine), 0);
+	ck_assert_int_eq(mdns_avahi_txt_to_strlst(&t, &mine), 0);
 	/* avahi_string_list_new() is how avahi's own tools build a TXT in
 	 * order: the same list means the same record on the wire. */
 	ref = avahi_string_list_new(items[0], items[1], items[2], NULL);
@@ -60,10 +65,10 @@ START_TEST(test_txt_roundtrip_binary)
 	ck_assert_int_eq(txt_add(&t, all, sizeof(all)), 0);	/* 255 */
 	ck_assert_int_eq(txt_add(&t, "\xc3", 1), 0);	/* not UTF-8 */
 	ck_assert_int_eq(txt_add(&t, "rnsplice=1", 10), 0);
-	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	ck_assert_int_eq(mdns_avahi_txt_to_strlst(&t, &l), 0);
 	/* the empty item is left out (avahi refuses it), the rest kept */
 	ck_assert_uint_eq(avahi_string_list_length(l), 4);
-	ck_assert_int_eq(pub_strlst_to_txt(l, &back), 0);
+	ck_assert_int_eq(mdns_avahi_strlst_to_txt(l, 1, &back), 0);
 	ck_assert_uint_eq(back.n, 4);
 	ck_assert_uint_eq(back.items[0].len, sizeof(nul));
 	ck_assert_int_eq(memcmp(back.items[0].data, nul, sizeof(nul)), 0);
@@ -87,20 +92,20 @@ START_TEST(test_txt_empty)
 	junk = avahi_string_list_new("junk", NULL);
 	memset(&t, 0, sizeof(t));
 	l = junk;	/* must be overwritten */
-	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	ck_assert_int_eq(mdns_avahi_txt_to_strlst(&t, &l), 0);
 	ck_assert_ptr_null(l);
 	l = junk;
-	ck_assert_int_eq(pub_txt_to_strlst(NULL, &l), 0);
+	ck_assert_int_eq(mdns_avahi_txt_to_strlst(NULL, &l), 0);
 	ck_assert_ptr_null(l);
 	/* only empty items: the empty list */
 	ck_assert_int_eq(txt_add(&t, "", 0), 0);
 	ck_assert_int_eq(txt_add(&t, "", 0), 0);
 	l = junk;
-	ck_assert_int_eq(pub_txt_to_strlst(&t, &l), 0);
+	ck_assert_int_eq(mdns_avahi_txt_to_strlst(&t, &l), 0);
 	ck_assert_ptr_null(l);
 	txt_free(&t);
 	avahi_string_list_free(junk);
-	ck_assert_int_eq(pub_strlst_to_txt(NULL, &back), 0);
+	ck_assert_int_eq(mdns_avahi_strlst_to_txt(NULL, 1, &back), 0);
 	ck_assert_uint_eq(back.n, 0);
 }
 END_TEST
@@ -266,6 +271,69 @@ START_TEST(test_alternative_names)
 }
 END_TEST
 
+/* Our renaming is avahi's own (alternative.c), which the publisher no
+ * longer calls so that any backend renames alike. host: a host label. */
+static void
+same_as_avahi(const char *name, int host)
+{
+	char *mine, *theirs;
+
+	mine = host ? pub_alternative_host(name) :
+	    pub_alternative_name(name);
+	theirs = host ? avahi_alternative_host_name(name) :
+	    avahi_alternative_service_name(name);
+	ck_assert_msg(mine != NULL && theirs != NULL &&
+	    strcmp(mine, theirs) == 0, "\"%s\": \"%s\" vs avahi's \"%s\"",
+	    name, mine, theirs);
+	free(mine);
+	avahi_free(theirs);
+}
+
+START_TEST(test_alternative_like_avahi)
+{
+	static const char *const names[] = { "A", "A #2", "A #9", "A #0",
+	    "A #", "A #x", "A # 2", "A #2 #3", "#5", " #5", "x#5", "A #99999",
+	    "Printer [siteA]", "\xe2\x82\xac #41", "trailing #" };
+	static const char *const hosts[] = { "h", "h-2", "h-9", "h-0", "h-",
+	    "h-x", "a-b-c", "brelay-1a2b3c-rnsplice", "-5", "h-99999" };
+	char n[80];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		same_as_avahi(names[i], 0);
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		same_as_avahi(hosts[i], 1);
+	/* long names and counters, cut at every length */
+	for (k = 55; k <= 63; k++) {
+		memset(n, 'y', k);
+		n[k] = '\0';
+		memcpy(n + k - 4, " #98", 4);
+		same_as_avahi(n, 0);
+		memset(n, 'y', k);
+		memcpy(n + k - 3, "-98", 3);
+		same_as_avahi(n, 1);
+	}
+}
+END_TEST
+
+START_TEST(test_domain_like_avahi)
+{
+	static const char *const doms[] = { "local", "local.", ".", "",
+	    "example.com", "a..b", ".a", "a.b.", "x\\.y", "x\\065y",
+	    "x\\999", "x\\", "0123456789012345678901234567890123456789"
+	    "01234567890123456789012", "0123456789012345678901234567890123456"
+	    "78901234567890123456789012.b" };
+	size_t i;
+
+	for (i = 0; i < sizeof(doms) / sizeof(doms[0]); i++)
+		ck_assert_msg(pub_domain_valid(doms[i]) ==
+		    (avahi_is_valid_domain_name(doms[i]) != 0),
+		    "\"%s\": %d vs avahi's %d", doms[i],
+		    pub_domain_valid(doms[i]),
+		    avahi_is_valid_domain_name(doms[i]));
+}
+END_TEST
+
 START_TEST(test_host_label)
 {
 	char out[64], big[100], small[8];
@@ -378,6 +446,8 @@ publish_suite(void)
 	tcase_add_test(tc, test_name_check);
 	tcase_add_test(tc, test_spec_check);
 	tcase_add_test(tc, test_alternative_names);
+	tcase_add_test(tc, test_alternative_like_avahi);
+	tcase_add_test(tc, test_domain_like_avahi);
 	tcase_add_test(tc, test_host_label);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);

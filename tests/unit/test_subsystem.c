@@ -16,14 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <avahi-common/address.h>
-
 #include "escape.h"
+#include "mdns-avahi.h"
 #include "proto.h"
 #include "subsystem.h"
 
-#define V4	AVAHI_PROTO_INET
-#define V6	AVAHI_PROTO_INET6
+#define V4	AF_INET
+#define V6	AF_INET6
 
 /* ------------------------------------------------------------------------
  * Policy */
@@ -951,15 +950,15 @@ END_TEST
 /* avahi-daemon before 0.9-rc4 sends TXT items over D-Bus reversed */
 START_TEST(test_txt_order_by_version)
 {
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.8"), 0);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.7"), 0);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9-rc3"), 0);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9-rc4"), 1);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.9"), 1);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 0.10"), 1);
-	ck_assert_int_eq(browse_txt_order_fixed("avahi 1.0"), 1);
-	ck_assert_int_eq(browse_txt_order_fixed(NULL), 1);
-	ck_assert_int_eq(browse_txt_order_fixed("something else"), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.8"), 0);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.7"), 0);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.9-rc3"), 0);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.9-rc4"), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.9"), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 0.10"), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("avahi 1.0"), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed(NULL), 1);
+	ck_assert_int_eq(mdns_avahi_txt_order_fixed("something else"), 1);
 }
 END_TEST
 

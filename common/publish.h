@@ -1,5 +1,5 @@
-/* The publisher: puts spliced services on the local LAN through the local
- * avahi-daemon, one entry group per service (a collision in a shared group
+/* The publisher: puts services on the local LAN through the host's mDNS
+ * responder (common/mdns.h), one registration per service (a collision in a shared group
  * would withdraw all of them), and keeps them there across avahi-daemon
  * restarts and name collisions.
  *
@@ -15,8 +15,13 @@
  * pub_entry_state() and pub_entry_name() when called.
  *
  * Objects: avahi-daemon allows 1,024 objects (entry groups, browsers,
- * resolvers) per client by default; the publisher uses one group per
- * entry plus one for the host-scope address record, all on its own client.
+ * resolvers) per client by default; the publisher uses one registration
+ * per entry plus one for the host-scope address record, all on its own
+ * connection.
+ *
+ * Files: publish.c (entries, the paced queue, the API), publish-host.c
+ * (the host-scope address record), publish-names.c (name, TXT and spec
+ * checks, alternative names); publish-int.h is what they share.
  * Entries past the limit go FAILED (pub_entry_error() says so) and are
  * retried when another entry is removed or avahi restarts. */
 #ifndef RNSPLICE_PUBLISH_H
@@ -30,7 +35,6 @@
 struct ev_loop;
 struct publisher;
 struct pub_entry;
-struct AvahiStringList;
 
 enum pub_scope {
 	PUB_SCOPE_LAN,		/* every interface avahi uses */
@@ -123,18 +127,15 @@ int		 pub_name_check(const char *name, char *err, size_t errlen);
 /* 0 if every item is at most 255 bytes and the record at most
  * DNSSD_MAXTXT bytes, else -1 with a reason in err. */
 int		 pub_txt_check(const struct txt *, char *err, size_t errlen);
-/* struct txt <-> AvahiStringList, binary-safe, order kept (avahi keeps its
- * lists reversed; avahi_string_list_add_arbitrary is used). Empty items
- * are left out (avahi refuses them; they mean nothing), so an empty TXT
- * is the NULL list. Both return -1 (0 for success) only when out of
- * memory; *out is then NULL/empty. */
-int		 pub_txt_to_strlst(const struct txt *,
-		    struct AvahiStringList **out);
-int		 pub_strlst_to_txt(struct AvahiStringList *, struct txt *out);
 /* The next name after a collision, as avahi_alternative_service_name():
  * "A" -> "A #2" -> "A #3", cut on a UTF-8 boundary to stay <= 63 bytes.
  * malloc'ed; NULL if out of memory or name is invalid. */
 char		*pub_alternative_name(const char *name);
+/* The same for a host label, as avahi_alternative_host_name(): "h" ->
+ * "h-2" -> "h-3". NULL if out of memory or label is invalid. */
+char		*pub_alternative_host(const char *label);
+/* 1 if domain is a valid domain name ("local", "example.com."). */
+int		 pub_domain_valid(const char *domain);
 /* The label of the host-scope address record for avahi host name host:
  * "<host>-rnsplice", characters outside [A-Za-z0-9-] replaced by '-', cut
  * to 63 bytes. Returns 0, -1 if it does not fit in len. */

@@ -1,0 +1,870 @@
+/* The mDNS layer (mdns.h) on avahi-client, in our poll loop through the
+ * AvahiPoll adapter of mdns-avahi-glue.c.
+ *
+ * The client is made with AVAHI_CLIENT_NO_FAIL, so it waits for a daemon
+ * that is not there (state CONNECTING). avahi-client calls us back from
+ * inside its D-Bus dispatch and even from inside avahi_client_new(): the
+ * client callback only records the state and arms the sync timer, which
+ * does the work from the loop -- free a failed client (after a daemon
+ * restart: AVAHI_ERR_DISCONNECTED) with every object made on it, make a
+ * new one, tell the user. Object callbacks arriving while the client is
+ * failing are dropped: the user is about to hear DOWN. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/address.h>
+#include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
+#include <avahi-common/simple-watch.h>
+#include <avahi-common/strlst.h>
+
+#include "event.h"
+#include "log.h"
+#include "mdns.h"
+#include "mdns-avahi.h"
+#include "proto.h"
+
+enum obj_kind { OBJ_BROWSE, OBJ_RESOLVE, OBJ_REG };
+
+struct mdns_obj {
+	TAILQ_ENTRY(mdns_obj)	 link;
+	struct mdns		*m;
+	enum obj_kind		 kind;
+	int			 dead;	/* the client went: nothing to free */
+};
+
+struct mdns_browse {
+	struct mdns_obj		 o;	/* first */
+	AvahiServiceBrowser	*sb;
+	AvahiServiceTypeBrowser	*tb;
+	mdns_browse_cb		 cb;
+	void			*arg;
+};
+
+struct mdns_resolve {
+	struct mdns_obj		 o;	/* first */
+	AvahiServiceResolver	*r;
+	int			 flags;
+	mdns_resolve_cb		 cb;
+	void			*arg;
+};
+
+struct mdns_reg {
+	struct mdns_obj		 o;	/* first */
+	AvahiEntryGroup		*g;
+	int			 filled;	/* reset before refilling */
+	mdns_reg_cb		 cb;
+	void			*arg;
+};
+
+struct mdns {
+	struct ev_loop		*loop;
+	AvahiPoll		 poll;
+	mdns_state_cb		 cb;
+	void			*arg;
+	AvahiClient		*client;
+	AvahiClientState	 cstate;	/* last state avahi reported */
+	int			 failed;	/* free and recreate the client */
+	char			 why[128];	/* of the failure */
+	enum mdns_state		 state;		/* last reported */
+	int			 reported;
+	unsigned		 min_ms, max_ms, backoff_ms;
+	int			 txt_reversed;	/* as avahi-client gives them */
+	struct ev_timer		*sync_t;
+	TAILQ_HEAD(, mdns_obj)	 objs;
+};
+
+static int	 lo_ifindex(void);
+
+/* --- errors, addresses --------------------------------------------- */
+
+static int
+map_err(int r)
+{
+	switch (r) {
+	case AVAHI_ERR_DISCONNECTED:
+	case AVAHI_ERR_DBUS_ERROR:
+	case AVAHI_ERR_NO_DAEMON:
+	case AVAHI_ERR_BAD_STATE:
+	case AVAHI_ERR_TIMEOUT:
+	case AVAHI_ERR_NO_MEMORY:
+		return MDNS_ERR_DOWN;
+	case AVAHI_ERR_COLLISION:
+		return MDNS_ERR_COLLISION;
+	case AVAHI_ERR_TOO_MANY_OBJECTS:
+		return MDNS_ERR_OBJECTS;
+	case AVAHI_ERR_TOO_MANY_ENTRIES:
+		return MDNS_ERR_ENTRIES;
+	case AVAHI_ERR_INVALID_HOST_NAME:
+	case AVAHI_ERR_INVALID_DOMAIN_NAME:
+	case AVAHI_ERR_INVALID_TTL:
+	case AVAHI_ERR_INVALID_RECORD:
+	case AVAHI_ERR_INVALID_SERVICE_NAME:
+	case AVAHI_ERR_INVALID_SERVICE_TYPE:
+	case AVAHI_ERR_INVALID_PORT:
+	case AVAHI_ERR_INVALID_KEY:
+	case AVAHI_ERR_INVALID_ADDRESS:
+	case AVAHI_ERR_INVALID_INTERFACE:
+	case AVAHI_ERR_INVALID_PROTOCOL:
+	case AVAHI_ERR_INVALID_FLAGS:
+	case AVAHI_ERR_INVALID_ARGUMENT:
+	case AVAHI_ERR_INVALID_SERVICE_SUBTYPE:
+		return MDNS_ERR_INVALID;
+	}
+	return MDNS_ERR_OTHER;
+}
+
+/* An avahi error r (of step what, or NULL) as MDNS_ERR_* and *cause. */
+static int
+fail(int r, const char *what, char **cause)
+{
+	if (cause != NULL) {
+		if (what != NULL) {
+			if (asprintf(cause, "%s: %s", what,
+			    avahi_strerror(r)) == -1)
+				*cause = NULL;
+		} else
+			*cause = strdup(avahi_strerror(r));
+		if (*cause == NULL)
+			fatalx("out of memory");
+	}
+	return map_err(r);
+}
+
+static int
+fail_msg(int code, const char *msg, char **cause)
+{
+	if (cause != NULL && (*cause = strdup(msg)) == NULL)
+		fatalx("out of memory");
+	return code;
+}
+
+static int
+af_of(AvahiProtocol p)
+{
+	switch (p) {
+	case AVAHI_PROTO_INET:
+		return AF_INET;
+	case AVAHI_PROTO_INET6:
+		return AF_INET6;
+	}
+	return AF_UNSPEC;
+}
+
+static AvahiProtocol
+proto_of(int af)
+{
+	switch (af) {
+	case AF_INET:
+		return AVAHI_PROTO_INET;
+	case AF_INET6:
+		return AVAHI_PROTO_INET6;
+	}
+	return AVAHI_PROTO_UNSPEC;
+}
+
+static AvahiIfIndex
+if_of(int ifindex)
+{
+	return ifindex <= 0 ? AVAHI_IF_UNSPEC : ifindex;
+}
+
+static int
+lo_ifindex(void)
+{
+	return (int)if_nametoindex("lo");
+}
+
+int
+mdns_if_loopback(int ifindex)
+{
+	static int sock = -1;
+	struct ifreq ifr;
+
+	if (ifindex <= 0)
+		return 0;
+	if (sock == -1 &&
+	    (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return ifindex == lo_ifindex();
+	memset(&ifr, 0, sizeof(ifr));
+	if (if_indextoname((unsigned int)ifindex, ifr.ifr_name) == NULL ||
+	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
+		return 0;
+	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
+}
+
+/* The interface and protocol of a scope. */
+static int
+target(int ifindex, int flags, AvahiIfIndex *ifi, AvahiProtocol *proto,
+    char **cause)
+{
+	*ifi = if_of(ifindex);
+	*proto = AVAHI_PROTO_UNSPEC;
+	if (flags & MDNS_HOST_SCOPE) {
+		/* avahi fails to publish IPv6 on lo: 127.0.0.1 only */
+		if ((*ifi = lo_ifindex()) == 0)
+			return fail_msg(MDNS_ERR_INVALID, "no loopback "
+			    "interface (lo) for host scope", cause);
+		*proto = AVAHI_PROTO_INET;
+	}
+	return 0;
+}
+
+/* --- objects ------------------------------------------------------------ */
+
+static void
+obj_link(struct mdns *m, struct mdns_obj *o, enum obj_kind kind)
+{
+	o->m = m;
+	o->kind = kind;
+	TAILQ_INSERT_TAIL(&m->objs, o, link);
+}
+
+static int
+obj_quiet(const struct mdns_obj *o)
+{
+	return o->dead || o->m->failed;
+}
+
+/* The client goes: avahi_client_free() frees what was made on it. */
+static void
+objs_kill(struct mdns *m)
+{
+	struct mdns_obj *o;
+
+	TAILQ_FOREACH(o, &m->objs, link) {
+		o->dead = 1;
+		switch (o->kind) {
+		case OBJ_BROWSE:
+			((struct mdns_browse *)o)->sb = NULL;
+			((struct mdns_browse *)o)->tb = NULL;
+			break;
+		case OBJ_RESOLVE:
+			((struct mdns_resolve *)o)->r = NULL;
+			break;
+		case OBJ_REG:
+			((struct mdns_reg *)o)->g = NULL;
+			break;
+		}
+	}
+}
+
+static int
+check_client(struct mdns *m, int *code, char **cause)
+{
+	if (m->client != NULL && !m->failed && m->state != MDNS_DOWN)
+		return 0;
+	*code = fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running", cause);
+	return -1;
+}
+
+/* --- the connection ----------------------------------------------------- */
+
+static void
+sync_soon(struct mdns *m, unsigned ms)
+{
+	if (ms == 0 || !ev_timer_pending(m->sync_t))
+		ev_timer_set(m->sync_t, ms);
+}
+
+static void
+client_cb(AvahiClient *c, AvahiClientState state, void *arg)
+{
+	struct mdns *m = arg;
+
+	/* May run inside avahi_client_new(), before m->client is set. */
+	m->cstate = state;
+	if (state == AVAHI_CLIENT_FAILURE && !m->failed) {
+		m->failed = 1;
+		snprintf(m->why, sizeof(m->why), "%s",
+		    avahi_strerror(avahi_client_errno(c)));
+	}
+	sync_soon(m, 0);
+}
+
+static void
+set_state(struct mdns *m, enum mdns_state st, const char *why)
+{
+	if (m->reported && m->state == st)
+		return;
+	m->reported = 1;
+	m->state = st;
+	if (m->cb != NULL)
+		m->cb(m, st, why, m->arg);
+}
+
+/* Make the client; -1 (and the next try armed) if even that failed. */
+static int
+client_make(struct mdns *m)
+{
+	int error = 0;
+
+	m->cstate = AVAHI_CLIENT_CONNECTING;
+	m->client = avahi_client_new(&m->poll, AVAHI_CLIENT_NO_FAIL,
+	    client_cb, m, &error);
+	if (m->client == NULL) {
+		m->failed = 0;	/* what client_cb saw went with it */
+		snprintf(m->why, sizeof(m->why), "cannot connect to D-Bus: %s",
+		    avahi_strerror(error));
+		sync_soon(m, m->backoff_ms);
+		m->backoff_ms *= 2;
+		if (m->backoff_ms > m->max_ms)
+			m->backoff_ms = m->max_ms;
+		return -1;
+	}
+	m->backoff_ms = m->min_ms;
+	if (!m->failed)
+		m->cstate = avahi_client_get_state(m->client);
+	return 0;
+}
+
+static enum mdns_state
+mapped(const struct mdns *m)
+{
+	if (m->client == NULL || m->failed)
+		return MDNS_DOWN;
+	switch (m->cstate) {
+	case AVAHI_CLIENT_S_RUNNING:
+		return MDNS_RUNNING;
+	case AVAHI_CLIENT_S_REGISTERING:
+	case AVAHI_CLIENT_S_COLLISION:
+		return MDNS_BUSY;
+	default:
+		return MDNS_DOWN;
+	}
+}
+
+static void
+sync_cb(void *arg)
+{
+	struct mdns *m = arg;
+	const char *version;
+	enum mdns_state st;
+
+	if (m->failed || (m->client != NULL &&
+	    m->cstate == AVAHI_CLIENT_CONNECTING && m->state != MDNS_DOWN)) {
+		if (!m->failed)
+			snprintf(m->why, sizeof(m->why), "avahi-daemon is not "
+			    "running");
+		objs_kill(m);
+		if (m->client != NULL)
+			avahi_client_free(m->client);
+		m->client = NULL;
+		m->failed = 0;
+		set_state(m, MDNS_DOWN, m->why);
+	}
+	if (m->client == NULL && client_make(m) == -1) {
+		set_state(m, MDNS_DOWN, m->why);
+		return;
+	}
+	if (m->failed) {
+		sync_soon(m, 0);	/* failed at once: next turn */
+		return;
+	}
+	if ((st = mapped(m)) != MDNS_DOWN) {
+		version = avahi_client_get_version_string(m->client);
+		m->txt_reversed = mdns_avahi_txt_order_fixed(version);
+		if (m->state == MDNS_DOWN || !m->reported)
+			log_debug("%s, TXT items %s", version != NULL ?
+			    version : "avahi ?", m->txt_reversed ?
+			    "reversed by the client" : "in record order "
+			    "(daemon before 0.9-rc4)");
+	}
+	set_state(m, st, st == MDNS_DOWN ? "avahi-daemon is not running" :
+	    NULL);
+}
+
+struct mdns *
+mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
+    unsigned max_ms)
+{
+	struct mdns *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->loop = loop;
+	m->cb = cb;
+	m->arg = arg;
+	m->min_ms = m->backoff_ms = min_ms > 0 ? min_ms : 1;
+	m->max_ms = max_ms > m->min_ms ? max_ms : m->min_ms;
+	m->state = MDNS_DOWN;
+	mdns_avahi_poll_init(&m->poll, loop);
+	TAILQ_INIT(&m->objs);
+	if ((m->sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
+		free(m);
+		return NULL;
+	}
+	/* Connect now, so that mdns_state() tells at once; the callback
+	 * hears it from the loop. */
+	if (client_make(m) == 0) {
+		m->state = mapped(m);
+		if (m->state != MDNS_DOWN)
+			m->txt_reversed = mdns_avahi_txt_order_fixed(
+			    avahi_client_get_version_string(m->client));
+		sync_soon(m, 0);
+	}
+	return m;
+}
+
+void
+mdns_free(struct mdns *m)
+{
+	struct mdns_obj *o;
+
+	if (m == NULL)
+		return;
+	objs_kill(m);
+	if (m->client != NULL)
+		avahi_client_free(m->client);	/* and its objects */
+	while ((o = TAILQ_FIRST(&m->objs)) != NULL) {
+		TAILQ_REMOVE(&m->objs, o, link);
+		free(o);
+	}
+	ev_timer_del(m->sync_t);
+	free(m);
+}
+
+enum mdns_state
+mdns_state(const struct mdns *m)
+{
+	return m->state;
+}
+
+const char *
+mdns_host_name(const struct mdns *m)
+{
+	if (m->client == NULL || m->failed)
+		return NULL;
+	return avahi_client_get_host_name(m->client);
+}
+
+const char *
+mdns_host_fqdn(const struct mdns *m)
+{
+	if (m->client == NULL || m->failed)
+		return NULL;
+	return avahi_client_get_host_name_fqdn(m->client);
+}
+
+const char *
+mdns_domain(const struct mdns *m)
+{
+	const char *d = NULL;
+
+	if (m->client != NULL && !m->failed)
+		d = avahi_client_get_domain_name(m->client);
+	return d != NULL ? d : "local";
+}
+
+const char *
+mdns_version(const struct mdns *m)
+{
+	if (m->client == NULL || m->failed)
+		return NULL;
+	return avahi_client_get_version_string(m->client);
+}
+
+int
+mdns_probe(char **version, char **cause)
+{
+	AvahiSimplePoll *sp;
+	AvahiClient *cl;
+	const char *v;
+	int error = 0;
+
+	*version = NULL;
+	if ((sp = avahi_simple_poll_new()) == NULL)
+		return fail_msg(-1, "out of memory", cause);
+	cl = avahi_client_new(avahi_simple_poll_get(sp), 0, NULL, NULL,
+	    &error);
+	if (cl == NULL) {
+		fail(error, NULL, cause);
+		avahi_simple_poll_free(sp);
+		return -1;
+	}
+	v = avahi_client_get_version_string(cl);
+	if ((*version = strdup(v != NULL ? v : "avahi")) == NULL)
+		fatalx("out of memory");
+	avahi_client_free(cl);
+	avahi_simple_poll_free(sp);
+	return 0;
+}
+
+/* --- browsing ----------------------------------------------------------- */
+
+static void
+browse_event(struct mdns_browse *b, AvahiBrowserEvent event, int ifindex,
+    AvahiProtocol proto, const char *name, const char *type,
+    const char *domain, AvahiLookupResultFlags flags)
+{
+	struct mdns_found f;
+	int r;
+
+	if (obj_quiet(&b->o))
+		return;
+	memset(&f, 0, sizeof(f));
+	f.ifindex = ifindex;
+	f.af = af_of(proto);
+	f.name = name;
+	f.type = type;
+	f.domain = domain;
+	f.local = (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0;
+	switch (event) {
+	case AVAHI_BROWSER_NEW:
+		b->cb(b, MDNS_ADD, &f, 0, NULL, b->arg);
+		break;
+	case AVAHI_BROWSER_REMOVE:
+		b->cb(b, MDNS_REMOVE, &f, 0, NULL, b->arg);
+		break;
+	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+		b->cb(b, MDNS_CACHED, NULL, 0, NULL, b->arg);
+		break;
+	case AVAHI_BROWSER_ALL_FOR_NOW:
+		b->cb(b, MDNS_SETTLED, NULL, 0, NULL, b->arg);
+		break;
+	case AVAHI_BROWSER_FAILURE:
+		r = avahi_client_errno(b->o.m->client);
+		b->cb(b, MDNS_FAILED, NULL, map_err(r), avahi_strerror(r),
+		    b->arg);
+		break;
+	}
+}
+
+static void
+sb_cb(AvahiServiceBrowser *s, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *name, const char *type,
+    const char *domain, AvahiLookupResultFlags flags, void *arg)
+{
+	browse_event(arg, event, ifindex, proto, name, type, domain, flags);
+}
+
+static void
+tb_cb(AvahiServiceTypeBrowser *tb, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *type, const char *domain,
+    AvahiLookupResultFlags flags, void *arg)
+{
+	browse_event(arg, event, ifindex, proto, NULL, type, domain, flags);
+}
+
+struct mdns_browse *
+mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
+    void *arg, int *code, char **cause)
+{
+	struct mdns_browse *b;
+
+	if (check_client(m, code, cause) == -1)
+		return NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		fatalx("out of memory");
+	b->cb = cb;
+	b->arg = arg;
+	b->o.m = m;
+	if (type != NULL)
+		b->sb = avahi_service_browser_new(m->client, AVAHI_IF_UNSPEC,
+		    AVAHI_PROTO_UNSPEC, type, NULL, 0, sb_cb, b);
+	else
+		b->tb = avahi_service_type_browser_new(m->client,
+		    AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, NULL, 0, tb_cb, b);
+	if (b->sb == NULL && b->tb == NULL) {
+		*code = fail(avahi_client_errno(m->client), NULL, cause);
+		free(b);
+		return NULL;
+	}
+	obj_link(m, &b->o, OBJ_BROWSE);
+	return b;
+}
+
+void
+mdns_browse_free(struct mdns_browse *b)
+{
+	if (b == NULL)
+		return;
+	if (b->sb != NULL)
+		avahi_service_browser_free(b->sb);
+	if (b->tb != NULL)
+		avahi_service_type_browser_free(b->tb);
+	TAILQ_REMOVE(&b->o.m->objs, &b->o, link);
+	free(b);
+}
+
+/* --- resolving ---------------------------------------------------------- */
+
+static void
+resolver_cb(AvahiServiceResolver *ar, AvahiIfIndex ifindex,
+    AvahiProtocol proto, AvahiResolverEvent event, const char *name,
+    const char *type, const char *domain, const char *host,
+    const AvahiAddress *a, uint16_t port, AvahiStringList *strlst,
+    AvahiLookupResultFlags flags, void *arg)
+{
+	struct mdns_resolve *rs = arg;
+	struct mdns_resolved r;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct txt txt;
+	int e;
+
+	if (obj_quiet(&rs->o))
+		return;
+	if (event != AVAHI_RESOLVER_FOUND) {
+		e = avahi_client_errno(rs->o.m->client);
+		rs->cb(rs, NULL, map_err(e), avahi_strerror(e), rs->arg);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	memset(&ss, 0, sizeof(ss));
+	r.ifindex = ifindex;
+	r.af = af_of(proto);
+	r.name = name;
+	r.type = type;
+	r.domain = domain;
+	r.host = host;
+	r.port = port;
+	r.local = (flags & AVAHI_LOOKUP_RESULT_LOCAL) != 0;
+	if (a != NULL && !(rs->flags & MDNS_NO_ADDRESS)) {
+		if (a->proto == AVAHI_PROTO_INET) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons(port);
+			memcpy(&sin->sin_addr, &a->data.ipv4.address, 4);
+			r.addr = (struct sockaddr *)sin;
+		} else if (a->proto == AVAHI_PROTO_INET6) {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons(port);
+			memcpy(&sin6->sin6_addr, a->data.ipv6.address, 16);
+			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+				sin6->sin6_scope_id = (uint32_t)ifindex;
+			r.addr = (struct sockaddr *)sin6;
+		}
+	}
+	if (mdns_avahi_strlst_to_txt(strlst, rs->o.m->txt_reversed,
+	    &txt) == -1) {
+		rs->cb(rs, NULL, MDNS_ERR_NOMEM, "out of memory", rs->arg);
+		return;
+	}
+	r.txt = &txt;
+	rs->cb(rs, &r, 0, NULL, rs->arg);	/* may free rs */
+	txt_free(&txt);
+}
+
+struct mdns_resolve *
+mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
+    const char *type, const char *domain, int flags, mdns_resolve_cb cb,
+    void *arg, int *code, char **cause)
+{
+	struct mdns_resolve *rs;
+
+	if (check_client(m, code, cause) == -1)
+		return NULL;
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		fatalx("out of memory");
+	rs->cb = cb;
+	rs->arg = arg;
+	rs->flags = flags;
+	rs->o.m = m;
+	rs->r = avahi_service_resolver_new(m->client, if_of(ifindex),
+	    proto_of(af), name, type, domain, proto_of(af),
+	    (flags & MDNS_NO_ADDRESS) ? AVAHI_LOOKUP_NO_ADDRESS : 0,
+	    resolver_cb, rs);
+	if (rs->r == NULL) {
+		*code = fail(avahi_client_errno(m->client), NULL, cause);
+		free(rs);
+		return NULL;
+	}
+	obj_link(m, &rs->o, OBJ_RESOLVE);
+	return rs;
+}
+
+void
+mdns_resolve_free(struct mdns_resolve *rs)
+{
+	if (rs == NULL)
+		return;
+	if (rs->r != NULL)
+		avahi_service_resolver_free(rs->r);
+	TAILQ_REMOVE(&rs->o.m->objs, &rs->o, link);
+	free(rs);
+}
+
+/* --- registering -------------------------------------------------------- */
+
+static void
+group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
+{
+	struct mdns_reg *reg = arg;
+	int r;
+
+	/* Also called from inside avahi_entry_group_new (UNCOMMITED). */
+	if (obj_quiet(&reg->o) || g != reg->g)
+		return;
+	switch (state) {
+	case AVAHI_ENTRY_GROUP_UNCOMMITED:
+		break;
+	case AVAHI_ENTRY_GROUP_REGISTERING:
+		reg->cb(reg, MDNS_REG_PROBING, 0, NULL, reg->arg);
+		break;
+	case AVAHI_ENTRY_GROUP_ESTABLISHED:
+		reg->cb(reg, MDNS_REG_ESTABLISHED, 0, NULL, reg->arg);
+		break;
+	case AVAHI_ENTRY_GROUP_COLLISION:
+		reg->filled = 1;	/* to be reset before the next fill */
+		reg->cb(reg, MDNS_REG_COLLISION, MDNS_ERR_COLLISION,
+		    "collision", reg->arg);
+		break;
+	case AVAHI_ENTRY_GROUP_FAILURE:
+		r = avahi_client_errno(reg->o.m->client);
+		reg->cb(reg, MDNS_REG_FAILED, map_err(r), avahi_strerror(r),
+		    reg->arg);
+		break;
+	}
+}
+
+struct mdns_reg *
+mdns_reg_new(struct mdns *m, mdns_reg_cb cb, void *arg, int *code,
+    char **cause)
+{
+	struct mdns_reg *reg;
+
+	if (check_client(m, code, cause) == -1)
+		return NULL;
+	if ((reg = calloc(1, sizeof(*reg))) == NULL)
+		fatalx("out of memory");
+	reg->cb = cb;
+	reg->arg = arg;
+	reg->o.m = m;
+	if ((reg->g = avahi_entry_group_new(m->client, group_cb,
+	    reg)) == NULL) {
+		*code = fail(avahi_client_errno(m->client), NULL, cause);
+		free(reg);
+		return NULL;
+	}
+	obj_link(m, &reg->o, OBJ_REG);
+	return reg;
+}
+
+/* Empty the group if it held something. */
+static int
+reg_reset(struct mdns_reg *reg, char **cause)
+{
+	int r;
+
+	if (reg->g == NULL)
+		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
+		    cause);
+	if (!reg->filled)
+		return 0;
+	if ((r = avahi_entry_group_reset(reg->g)) < 0)
+		return fail(r, "reset", cause);
+	reg->filled = 0;
+	return 0;
+}
+
+int
+mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
+    char **cause)
+{
+	AvahiStringList *l;
+	AvahiIfIndex ifi;
+	AvahiProtocol proto;
+	int r;
+
+	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0 ||
+	    (r = reg_reset(reg, cause)) < 0)
+		return r;
+	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
+		return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory", cause);
+	r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto, 0,
+	    s->name, s->type, s->domain, s->host, s->port, l);
+	avahi_string_list_free(l);
+	if (r < 0)
+		return fail(r, "add", cause);
+	reg->filled = 1;
+	if ((r = avahi_entry_group_commit(reg->g)) < 0)
+		return fail(r, "commit", cause);
+	return 0;
+}
+
+int
+mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
+    const struct sockaddr *sa, int ifindex, int flags, char **cause)
+{
+	AvahiAddress a;
+	AvahiIfIndex ifi;
+	AvahiProtocol proto;
+	int r;
+
+	if ((r = target(ifindex, flags, &ifi, &proto, cause)) < 0 ||
+	    (r = reg_reset(reg, cause)) < 0)
+		return r;
+	memset(&a, 0, sizeof(a));
+	if (sa->sa_family == AF_INET) {
+		a.proto = AVAHI_PROTO_INET;
+		memcpy(&a.data.ipv4.address,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    4);
+	} else if (sa->sa_family == AF_INET6) {
+		a.proto = AVAHI_PROTO_INET6;
+		memcpy(a.data.ipv6.address,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    16);
+	} else
+		return fail(AVAHI_ERR_INVALID_ADDRESS, NULL, cause);
+	r = avahi_entry_group_add_address(reg->g, ifi, a.proto,
+	    AVAHI_PUBLISH_NO_REVERSE, fqdn, &a);
+	if (r < 0)
+		return fail(r, NULL, cause);
+	reg->filled = 1;
+	if ((r = avahi_entry_group_commit(reg->g)) < 0)
+		return fail(r, NULL, cause);
+	return 0;
+}
+
+int
+mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
+    char **cause)
+{
+	AvahiStringList *l;
+	AvahiIfIndex ifi;
+	AvahiProtocol proto;
+	int r;
+
+	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0)
+		return r;
+	if (reg->g == NULL)
+		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
+		    cause);
+	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
+		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+	r = avahi_entry_group_update_service_txt_strlst(reg->g, ifi, proto, 0,
+	    s->name, s->type, s->domain, l);
+	avahi_string_list_free(l);
+	if (r < 0)
+		return fail(r, NULL, cause);
+	return 0;
+}
+
+void
+mdns_reg_free(struct mdns_reg *reg)
+{
+	if (reg == NULL)
+		return;
+	if (reg->g != NULL)
+		avahi_entry_group_free(reg->g);
+	TAILQ_REMOVE(&reg->o.m->objs, &reg->o, link);
+	free(reg);
+}
