@@ -29,6 +29,7 @@
 #endif
 
 #include "event.h"
+#include "log.h"
 #include "netwatch.h"
 
 static int
@@ -485,6 +486,50 @@ START_TEST(test_netwatch_poll)
 }
 END_TEST
 
+/* Under launchd without StandardErrorPath, fd 2 is /dev/null: the
+ * foreground log falls back to syslog there, and only there. */
+static int
+log_child(int fd)
+{
+	if (dup2(fd, STDERR_FILENO) == -1)
+		return 2;
+	log_init("test_compat", 1, 0);
+	log_warnx("to stderr");
+	return log_on_stderr();
+}
+
+START_TEST(test_log_stderr_null)
+{
+	char buf[256];
+	pid_t pid;
+	ssize_t n;
+	int fd, p[2], st;
+
+	ck_assert_int_ne(fd = open("/dev/null", O_WRONLY | O_CLOEXEC), -1);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0)
+		_exit(log_child(fd));
+	close(fd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);	/* syslog */
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0)
+		_exit(log_child(p[1]));
+	close(p[1]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 1);	/* stderr */
+	ck_assert_int_gt(n = read(p[0], buf, sizeof(buf) - 1), 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "test_compat["));
+	ck_assert_ptr_nonnull(strstr(buf, "]: to stderr\n"));
+	close(p[0]);
+}
+END_TEST
+
 static Suite *
 compat_suite(void)
 {
@@ -503,6 +548,7 @@ compat_suite(void)
 	tcase_add_test(tc, test_nosignal);
 	tcase_add_test(tc, test_fingerprint_stable);
 	tcase_add_test(tc, test_netwatch_poll);
+	tcase_add_test(tc, test_log_stderr_null);
 	suite_add_tcase(s, tc);
 	return s;
 }
