@@ -424,13 +424,15 @@ wait_change(struct watch *w, struct ev_timer *guard)
 }
 
 /*
- * The child of test_netwatch_poll, in a network namespace of its own
+ * The child of the netwatch tests, in a network namespace of its own
  * (it goes with the child): bringing lo up adds 127.0.0.1 and ::1,
- * taking it down changes its flags; the periodic check sees both.
+ * taking it down changes its flags; the watcher sees both. poll: the
+ * periodic check every 50 ms, else what netwatch_new picks (rtnetlink
+ * here unless the fallbacks are forced).
  * Exit status: 0 ok, 77 no namespace, else the step that failed.
  */
 static int
-netwatch_child(void)
+netwatch_child(int poll)
 {
 	struct watch w;
 	struct netwatch *nw;
@@ -444,10 +446,15 @@ netwatch_child(void)
 	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    (w.loop = ev_loop_new()) == NULL ||
 	    (guard = ev_timer_add(w.loop, on_guard, &w)) == NULL ||
-	    (nw = netwatch_new_poll(w.loop, on_change, &w, 50)) == NULL)
+	    (nw = poll ? netwatch_new_poll(w.loop, on_change, &w, 50) :
+	    netwatch_new(w.loop, on_change, &w)) == NULL)
 		return 10;
-	if (strcmp(netwatch_method(nw), "getifaddrs") != 0)
+	if (poll && strcmp(netwatch_method(nw), "getifaddrs") != 0)
 		return 11;
+#if NETWATCH_NETLINK
+	if (!poll && strcmp(netwatch_method(nw), "rtnetlink") != 0)
+		return 11;
+#endif
 	if (set_up(s, "lo", 1) == -1)
 		return 12;
 	if (wait_change(&w, guard) == -1)
@@ -463,26 +470,42 @@ netwatch_child(void)
 	return 0;
 }
 
-START_TEST(test_netwatch_poll)
+static void
+netwatch_run(int poll)
 {
 	pid_t pid;
 	int st;
 
 	ck_assert_int_ne(pid = fork(), -1);
 	if (pid == 0)
-		_exit(netwatch_child());
+		_exit(netwatch_child(poll));
 	ck_assert_int_gt(pid, 1);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
 	if (WEXITSTATUS(st) == 77) {
 		/* neither root nor user namespaces: the stable fingerprint
 		 * test still ran */
-		fprintf(stderr, "test_netwatch_poll: no network namespace "
-		    "available, the address change was not tried\n");
+		fprintf(stderr, "netwatch: no network namespace available, "
+		    "the address change was not tried\n");
 		return;
 	}
 	ck_assert_msg(WEXITSTATUS(st) == 0, "netwatch child failed at "
 	    "step %d (see netwatch_child)", WEXITSTATUS(st));
+}
+
+START_TEST(test_netwatch_poll)
+{
+	netwatch_run(1);
+}
+END_TEST
+
+/* The socket watcher; in a forced build that is the periodic check at
+ * its real interval, which test_netwatch_poll covers already. */
+START_TEST(test_netwatch_native)
+{
+#if NETWATCH_NETLINK || NETWATCH_PF_ROUTE
+	netwatch_run(0);
+#endif
 }
 END_TEST
 
@@ -548,6 +571,7 @@ compat_suite(void)
 	tcase_add_test(tc, test_nosignal);
 	tcase_add_test(tc, test_fingerprint_stable);
 	tcase_add_test(tc, test_netwatch_poll);
+	tcase_add_test(tc, test_netwatch_native);
 	tcase_add_test(tc, test_log_stderr_null);
 	suite_add_tcase(s, tc);
 	return s;
