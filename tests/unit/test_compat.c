@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +29,7 @@
 #include <sys/random.h>
 #endif
 
+#include "agent.h"
 #include "event.h"
 #include "log.h"
 #include "netwatch.h"
@@ -553,6 +555,33 @@ START_TEST(test_log_stderr_null)
 }
 END_TEST
 
+/* The open files limit is raised to the hard limit (capped): the path
+ * every system takes; the halving on EINVAL is for macOS, where the hard
+ * limit is unlimited but the kernel caps what it accepts, and Linux never
+ * answers EINVAL here. */
+START_TEST(test_raise_nofile)
+{
+	struct rlimit rl;
+	pid_t pid;
+	int st;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		rl.rlim_cur = 256;
+		rl.rlim_max = 4096;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(2);
+		sshm_raise_nofile();
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(3);
+		_exit(rl.rlim_cur == 4096 && rl.rlim_max == 4096 ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 static Suite *
 compat_suite(void)
 {
@@ -573,6 +602,7 @@ compat_suite(void)
 	tcase_add_test(tc, test_netwatch_poll);
 	tcase_add_test(tc, test_netwatch_native);
 	tcase_add_test(tc, test_log_stderr_null);
+	tcase_add_test(tc, test_raise_nofile);
 	suite_add_tcase(s, tc);
 	return s;
 }
