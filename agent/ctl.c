@@ -148,8 +148,8 @@ server_accept(int fd, short revents, void *arg)
 {
 	struct ctl_server *srv = arg;
 	struct ctl_client *c;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	uid_t uid;
+	gid_t gid;
 	int cfd;
 
 	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
@@ -158,10 +158,14 @@ server_accept(int fd, short revents, void *arg)
 			log_warn("control socket accept");
 		return;
 	}
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cred.uid != getuid() && cred.uid != 0)) {
-		log_warnx("control socket: refused peer uid %ld",
-		    len == sizeof(cred) ? (long)cred.uid : -1L);
+	if (getpeereid(cfd, &uid, &gid) == -1) {
+		log_warn("control socket: refused a peer whose credentials "
+		    "cannot be read");
+		close(cfd);
+		return;
+	}
+	if (uid != getuid() && uid != 0) {
+		log_warnx("control socket: refused peer uid %ld", (long)uid);
 		close(cfd);
 		return;
 	}

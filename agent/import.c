@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "escape.h"
@@ -276,7 +277,9 @@ import_port_candidates(enum port_policy policy, uint16_t remembered,
  * Why the original port of a service cannot be ours without privilege:
  * Linux lets an unprivileged process bind below
  * net.ipv4.ip_unprivileged_port_start (1024 unless changed) only with
- * CAP_NET_BIND_SERVICE.  Returns 1 and a sentence in why, or 0.
+ * CAP_NET_BIND_SERVICE. Where /proc does not tell (not Linux), ports below
+ * 1024 are taken to need root, the BSD rule. Returns 1 and a sentence in
+ * why, or 0.
  */
 int
 import_port_privileged(uint16_t port, char *why, size_t whylen)
@@ -285,10 +288,11 @@ import_port_privileged(uint16_t port, char *why, size_t whylen)
 	char line[256];
 	unsigned long long cap = 0;
 	unsigned int start = 1024;
-	int have = 0;
+	int have = 0, sysctl = 0;
 
 	if ((f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start",
 	    "r")) != NULL) {
+		sysctl = 1;
 		if (fscanf(f, "%u", &start) != 1)
 			start = 1024;
 		fclose(f);
@@ -302,9 +306,15 @@ import_port_privileged(uint16_t port, char *why, size_t whylen)
 				break;
 			}
 		fclose(f);
-	}
+	} else
+		have = geteuid() == 0;
 	if (have)
 		return 0;
+	if (!sysctl) {
+		snprintf(why, whylen, "original port %u is below %u and the "
+		    "agent does not run as root", port, start);
+		return 1;
+	}
 	snprintf(why, whylen, "original port %u is below %u "
 	    "(net.ipv4.ip_unprivileged_port_start) and the agent lacks "
 	    "CAP_NET_BIND_SERVICE", port, start);

@@ -191,13 +191,22 @@ sshm_raise_nofile(void)
 		want = 1048576;
 	if (rl.rlim_cur >= want)
 		return;
-	rl.rlim_cur = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("setrlimit RLIMIT_NOFILE %llu",
-		    (unsigned long long)want);
-	else
-		log_debug("open files limit raised to %llu",
-		    (unsigned long long)want);
+	/* macOS gives an unlimited hard limit but refuses (EINVAL) more
+	 * than kern.maxfilesperproc: halve until it is accepted */
+	for (;;) {
+		struct rlimit nrl = rl;
+
+		nrl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &nrl) == 0) {
+			log_debug("open files limit raised to %llu",
+			    (unsigned long long)want);
+			return;
+		}
+		if (errno != EINVAL || want / 2 <= rl.rlim_cur)
+			break;
+		want /= 2;
+	}
+	log_warn("setrlimit RLIMIT_NOFILE %llu", (unsigned long long)want);
 }
 
 static void

@@ -1,6 +1,9 @@
 /* Logging: stderr when run in the foreground, syslog otherwise. */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +19,37 @@ static const char *log_ident = "rnsplice";
 static int log_to_stderr = 1;
 static int log_verbosity;
 
+/* Whether fd 2 leads nowhere: closed, or /dev/null, which is what launchd
+ * gives a job without StandardErrorPath. */
+static int
+stderr_lost(void)
+{
+	struct stat sb, nb;
+
+	if (fstat(STDERR_FILENO, &sb) == -1)
+		return 1;
+	return S_ISCHR(sb.st_mode) && stat("/dev/null", &nb) == 0 &&
+	    S_ISCHR(nb.st_mode) && sb.st_rdev == nb.st_rdev;
+}
+
 void
 log_init(const char *ident, int to_stderr, int verbosity)
 {
+	/* lines nobody can read (a broken configuration at start under
+	 * launchd) go to syslog instead */
+	if (to_stderr && stderr_lost())
+		to_stderr = 0;
 	log_ident = ident;
 	log_to_stderr = to_stderr;
 	log_verbosity = verbosity;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+int
+log_on_stderr(void)
+{
+	return log_to_stderr;
 }
 
 void

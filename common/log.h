@@ -9,7 +9,9 @@
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* to_stderr is ignored when fd 2 is closed or /dev/null: syslog then */
 void	log_init(const char *ident, int to_stderr, int verbosity);
+int	log_on_stderr(void);
 void	log_setverbose(int verbosity);
 int	log_getverbose(void);
 void	log_warn(const char *, ...) LOG_PRINTF(1, 2);

@@ -3,7 +3,9 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#ifdef HAVE_SYS_RANDOM_H
 #include <sys/random.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>

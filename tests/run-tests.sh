@@ -1,9 +1,10 @@
 #!/bin/bash
 # Build rnsplice and run every test: unit tests (check), the integration
 # tests in the network-namespace lab (root only; skipped otherwise), the
-# same again under ASan+UBSan, the unit tests under valgrind, the Debian
-# packages (built, lintian, lab tests against them), a short fuzzing run,
-# and make distcheck.
+# same again under ASan+UBSan, the unit tests under valgrind and with the
+# portable replacements of compat/ forced on, the Debian packages (built,
+# lintian, lab tests against them), a short fuzzing run, and make
+# distcheck.
 #
 #   tests/run-tests.sh [--fast]
 #
@@ -86,6 +87,32 @@ build_and_check() {
 	return $r
 }
 
+# The portable replacements of compat/ forced on (configure
+# --enable-compat-fallbacks): what a system without pipe2, accept4,
+# SOCK_CLOEXEC, SO_PEERCRED, MSG_NOSIGNAL, getrandom and rtnetlink runs.
+# Unit tests only (about a minute more); the lab tests run on the natives.
+compat_units() {
+	local dir=$top/build-compat r units
+	mkdir -p "$dir" && cd "$dir" || return 1
+	"$top/configure" --enable-werror --enable-compat-fallbacks \
+	    >configure.out 2>&1 || { cat configure.out; cd "$top"; return 1; }
+	# with no TESTS, check only builds the programs
+	make -j"$jobs" check TESTS= >make.out 2>&1 ||
+	    { tail -n 40 make.out; cd "$top"; return 1; }
+	units=$(for t in tests/unit/test_*; do
+		case $t in *.o|*.c|*.log|*.trs) continue ;; esac
+		[ -x "$t" ] && printf '%s ' "$t"
+	done)
+	[ -n "$units" ] || { echo "no unit tests built in $dir"; cd "$top"; return 1; }
+	make -j"$jobs" check TESTS="$units" >check.out 2>&1
+	r=$?
+	grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS):' check.out
+	[ $r -eq 0 ] || show_failures "$dir"
+	count "$dir"
+	cd "$top"
+	return $r
+}
+
 fuzz_short() {
 	command -v clang >/dev/null || { echo "clang missing: fuzzing skipped"; skip=$((skip + 1)); return 0; }
 	local dir=$top/build-fuzz t r=0
@@ -158,6 +185,7 @@ if [ $fast -eq 0 ]; then
 	stage "sanitizers (ASan+UBSan)" build_and_check "$top/build-san" \
 	    --enable-sanitizers
 	stage "valgrind (unit tests)" valgrind_units
+	stage "compat fallbacks (unit tests)" compat_units
 	# the .debs of HEAD, and the lab tests against what they install
 	stage "debian packages" tests/debian.sh "$top/build"
 	stage "fuzzing (20 s per target)" fuzz_short
