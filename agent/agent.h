@@ -318,6 +318,12 @@ int	sshm_ctlpath(char *out, size_t outlen, const char *dir,
 	    const char *name, unsigned int gen);
 void	sshm_raise_nofile(void);
 
+/* cipherpref.c: AES-GCM first when no configuration names Ciphers */
+extern const char cipherpref_opt[];
+int	cipherpref_cpu_has_aes(void);
+int	cipherpref_applies(const char *ssh, const char *destination,
+	    char *const *options, size_t noptions);
+
 /* --- services of one remote (svctable.c, import.c) -------------------- */
 
 struct splice;

@@ -49,6 +49,8 @@ SELF=agentself
 # Everything the agent writes to it lands in $dir/DEST.in.
 cat >"$dir/fake-ssh" <<'EOF'
 #!/bin/bash
+# the agent asks ssh for its ciphers (-Q) and configuration (-G) first
+case $1 in -Q | -G) exit 0 ;; esac
 # A refusing agent closes its end as soon as it has read our HELLO: what
 # we print after it must not kill us (SIGPIPE) before we record its ERROR.
 trap '' PIPE
