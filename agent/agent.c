@@ -50,8 +50,8 @@ print_conf(const struct agent_conf *c)
 	size_t i;
 
 	printf("allow-root %s\nmax-hops %u\nping-interval %u\n"
-	    "avahi-config %s\n", c->allow_root ? "yes" : "no", c->max_hops,
-	    c->ping_interval, c->avahi_conf != NULL ? c->avahi_conf :
+	    "ping-timeout %u\navahi-config %s\n", c->allow_root ? "yes" : "no",
+	    c->max_hops, c->ping_interval, c->ping_timeout, c->avahi_conf != NULL ? c->avahi_conf :
 	    AGENT_AVAHI_CONF);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		printf("remote %s {\n\tdestination %s\n\ttypes", rc->name,

@@ -50,8 +50,9 @@ struct ctl_server;
 #define AGENT_MAX_SERVICES_LIMIT 4096
 #define AGENT_MAX_RELAYS	4096
 #define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
-#define AGENT_PING_INTERVAL	10	/* seconds */
-#define AGENT_PING_MISSES	3
+#define AGENT_PING_INTERVAL	6	/* seconds */
+#define AGENT_PING_TIMEOUT	8	/* seconds, with the default interval */
+#define AGENT_PING_MISSES	3	/* intervals, with another interval */
 #define AGENT_BACKOFF_MIN_MS	1000
 #define AGENT_BACKOFF_MAX_MS	60000
 #define AGENT_BACKOFF_JITTER	20	/* percent, both ways */
@@ -143,6 +144,7 @@ struct agent_conf {
 	int		 allow_root;
 	unsigned int	 max_hops;
 	unsigned int	 ping_interval;	/* seconds */
+	unsigned int	 ping_timeout;	/* seconds; 0 until conf_finish */
 	char		*avahi_conf;	/* NULL: AGENT_AVAHI_CONF */
 	struct remote_conf defaults;	/* the top level of the file */
 	struct remote_conf_list remotes;
@@ -693,7 +695,7 @@ struct remote {
 	size_t		 maxline;	/* the peer's */
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
 	struct ev_timer	*ping_timer;
-	uint64_t	 last_rx, state_since, synced_at;
+	uint64_t	 last_rx, last_tx, state_since, synced_at;
 	uint64_t	 kicked_at;	/* last retry on a network change */
 	unsigned int	 ping_seq;
 	unsigned int	 attempts;	/* failed connects in a row */

@@ -514,6 +514,14 @@ kw_ping_interval(struct agent_conf *c, struct remote_conf *rc, char **av,
 	    cause);
 }
 
+static int
+kw_ping_timeout(struct agent_conf *c, struct remote_conf *rc, char **av,
+    size_t ac, char **cause)
+{
+	return parse_uint(av[0], 2, 3 * 3600, "ping-timeout", &c->ping_timeout,
+	    cause);
+}
+
 static const struct keyword {
 	const char	*name;
 	int		 where;
@@ -540,6 +548,7 @@ static const struct keyword {
 	{ "allow-root",	   KW_TOP, 1, 1, kw_allow_root, "yes | no" },
 	{ "max-hops",	   KW_TOP, 1, 1, kw_max_hops, "N" },
 	{ "ping-interval", KW_TOP, 1, 1, kw_ping_interval, "seconds" },
+	{ "ping-timeout", KW_TOP, 1, 1, kw_ping_timeout, "seconds" },
 	{ "avahi-config",  KW_TOP, 1, 1, kw_avahi_config, "PATH" },
 };
 
@@ -910,6 +919,12 @@ conf_finish(struct agent_conf *c, char **cause)
 	if (TAILQ_EMPTY(&c->remotes))
 		return cause_set(cause, "no remote to splice from (give a "
 		    "destination or define a remote block)");
+	if (c->ping_timeout == 0)
+		c->ping_timeout = c->ping_interval == AGENT_PING_INTERVAL ?
+		    AGENT_PING_TIMEOUT : AGENT_PING_MISSES * c->ping_interval;
+	else if (c->ping_timeout <= c->ping_interval)
+		return cause_set(cause, "ping-timeout %u must be longer than "
+		    "ping-interval %u", c->ping_timeout, c->ping_interval);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		if (rc->destination == NULL &&
 		    (rc->destination = strdup(rc->name)) == NULL)

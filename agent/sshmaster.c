@@ -154,7 +154,6 @@ sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
 	/* Defaults the user may override with ssh-option. */
 	static const char *const defaults[] = {
 		"-o", "BatchMode=yes",
-		"-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2",
 		"-o", "ExitOnForwardFailure=yes",
 	};
 	char **v = NULL;
