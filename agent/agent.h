@@ -50,8 +50,8 @@ struct ctl_server;
 #define AGENT_MAX_SERVICES_LIMIT 4096
 #define AGENT_MAX_RELAYS	4096
 #define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
-#define AGENT_PING_INTERVAL	6	/* seconds */
-#define AGENT_PING_TIMEOUT	8	/* seconds, with the default interval */
+#define AGENT_PING_INTERVAL	7	/* seconds */
+#define AGENT_PING_TIMEOUT	9	/* seconds, with the default interval */
 #define AGENT_PING_MISSES	3	/* intervals, with another interval */
 #define AGENT_BACKOFF_MIN_MS	1000
 #define AGENT_BACKOFF_MAX_MS	60000

@@ -58,7 +58,7 @@ else
 fi
 CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
 CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (the
-		# agent pings after 6 s without traffic, so a window holds at
+		# agent pings after 7 s without traffic, so a window holds at
 		# most one keepalive exchange)
 NSCALE=1000
 NCONC=2000

@@ -39,8 +39,8 @@ CLI=$top_builddir/agent/rnsplice
 command -v curl >/dev/null || t_skip "curl not installed"
 
 T=_http._tcp
-# Bounds (seconds).  The agent's keepalive (ping-timeout 8) notices a dead
-# link within 8 s; a goodbye takes ~1 s to reach bcli.
+# Bounds (seconds).  The agent's keepalive (ping-timeout 9) notices a dead
+# link within 9 s; a goodbye takes ~1 s to reach bcli.
 WITHDRAW_MAX=15	# fault -> withdrawn on bcli
 BACK_MAX=12	# cause gone -> resolved again on bcli
 
