@@ -55,8 +55,9 @@ struct ctl_server;
 #define AGENT_MAX_SERVICES_LIMIT 4096
 #define AGENT_MAX_RELAYS	4096
 #define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
-#define AGENT_PING_INTERVAL	10	/* seconds */
-#define AGENT_PING_MISSES	3
+#define AGENT_PING_INTERVAL	7	/* seconds */
+#define AGENT_PING_TIMEOUT	9	/* seconds, with the default interval */
+#define AGENT_PING_MISSES	3	/* intervals, with another interval */
 #define AGENT_BACKOFF_MIN_MS	1000
 #define AGENT_BACKOFF_MAX_MS	60000
 #define AGENT_BACKOFF_JITTER	20	/* percent, both ways */
@@ -142,6 +143,7 @@ struct agent_conf {
 	int		 allow_root;
 	unsigned int	 max_hops;
 	unsigned int	 ping_interval;	/* seconds */
+	unsigned int	 ping_timeout;	/* seconds; 0 until conf_finish */
 	char		*avahi_conf;	/* NULL: AGENT_AVAHI_CONF */
 	struct remote_conf defaults;	/* the top level of the file */
 	struct remote_conf_list remotes;
@@ -310,6 +312,12 @@ void	sshm_describe_exit(int status, const char *lastline, char *out,
 int	sshm_ctlpath(char *out, size_t outlen, const char *dir,
 	    const char *name, unsigned int gen);
 void	sshm_raise_nofile(void);
+
+/* cipherpref.c: AES-GCM first when no configuration names Ciphers */
+extern const char cipherpref_opt[];
+int	cipherpref_cpu_has_aes(void);
+int	cipherpref_applies(const char *ssh, const char *destination,
+	    char *const *options, size_t noptions);
 
 /* --- services of one remote (svctable.c, import.c) -------------------- */
 
@@ -680,7 +688,7 @@ struct remote {
 	size_t		 maxline;	/* the peer's */
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
 	struct ev_timer	*ping_timer;
-	uint64_t	 last_rx, state_since, synced_at;
+	uint64_t	 last_rx, last_tx, state_since, synced_at;
 	uint64_t	 kicked_at;	/* last retry on a network change */
 	unsigned int	 ping_seq;
 	unsigned int	 attempts;	/* failed connects in a row */

@@ -486,6 +486,8 @@ static const struct cfg_keyword keywords[] = {
 	    META_MAXPATH - 1, "N" },
 	{ "ping-interval", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
 	    AC_OFF(ping_interval), 1, 3600, "seconds" },
+	{ "ping-timeout", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
+	    AC_OFF(ping_timeout), 2, 3 * 3600, "seconds" },
 	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
 	    "PATH" },
 };
@@ -579,6 +581,12 @@ conf_finish(struct agent_conf *c, char **cause)
 	if (TAILQ_EMPTY(&c->remotes))
 		return cause_set(cause, "no remote to splice from (give a "
 		    "destination or define a remote block)");
+	if (c->ping_timeout == 0)
+		c->ping_timeout = c->ping_interval == AGENT_PING_INTERVAL ?
+		    AGENT_PING_TIMEOUT : AGENT_PING_MISSES * c->ping_interval;
+	else if (c->ping_timeout <= c->ping_interval)
+		return cause_set(cause, "ping-timeout %u must be longer than "
+		    "ping-interval %u", c->ping_timeout, c->ping_interval);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		if (rc->destination == NULL)
 			rc->destination = xstrdup(rc->name);
@@ -697,9 +705,9 @@ conf_print(const struct agent_conf *c, FILE *f)
 	size_t i;
 
 	fprintf(f, "allow-root %s\nmax-hops %u\nping-interval %u\n"
-	    "avahi-config %s\n", c->allow_root ? "yes" : "no", c->max_hops,
-	    c->ping_interval, c->avahi_conf != NULL ? c->avahi_conf :
-	    AGENT_AVAHI_CONF);
+	    "ping-timeout %u\navahi-config %s\n", c->allow_root ? "yes" : "no",
+	    c->max_hops, c->ping_interval, c->ping_timeout,
+	    c->avahi_conf != NULL ? c->avahi_conf : AGENT_AVAHI_CONF);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		fprintf(f, "remote %s {\n\tdestination %s\n\ttypes", rc->name,
 		    rc->destination);

@@ -173,6 +173,7 @@ send_msg(struct remote *r, const struct msg *m)
 		remote_lost(r, 1, "the subsystem does not read its input");
 		return;
 	}
+	r->last_tx = ev_now_ms();
 	ev_io_set(r->out_io, POLLOUT);
 }
 
@@ -855,35 +856,53 @@ remote_timer_cb(void *arg)
 	}
 }
 
+/*
+ * The session's only keepalive (the master runs without ServerAlive):
+ * a PING once nothing has been received or sent for ping-interval, the
+ * session lost once nothing has been received for ping-timeout. An idle
+ * session costs one PING/PONG per interval and one timer wake-up; a busy
+ * one none, unless it only receives (then the subsystem hears from us
+ * every interval, which is what its own timeout counts on).
+ */
 static void
 remote_ping_cb(void *arg)
 {
 	struct remote *r = arg;
-	unsigned int interval = r->agent->conf->ping_interval;
-	uint64_t idle = ev_now_ms() - r->last_rx;
+	uint64_t interval = (uint64_t)r->agent->conf->ping_interval * 1000;
+	uint64_t timeout = (uint64_t)r->agent->conf->ping_timeout * 1000;
+	uint64_t now = ev_now_ms(), next;
 	char token[16];
 	struct msg m;
 
 	if (!is_live(r))
 		return;
-	if (idle >= (uint64_t)AGENT_PING_MISSES * interval * 1000) {
+	if (now - r->last_rx >= timeout) {
 		if (r->state == RS_CONNECTING)
 			remote_lost(r, 1, "no greeting from the subsystem after "
-			    "%u s", AGENT_PING_MISSES * interval);
+			    "%u s", r->agent->conf->ping_timeout);
 		else
 			remote_lost(r, 1, "no answer from the subsystem for %u s",
-			    AGENT_PING_MISSES * interval);
+			    r->agent->conf->ping_timeout);
 		return;
 	}
-	if (r->state != RS_CONNECTING) {
+	if (r->state != RS_CONNECTING && (now - r->last_rx >= interval ||
+	    now - r->last_tx >= interval)) {
 		snprintf(token, sizeof(token), "%u", ++r->ping_seq);
 		memset(&m, 0, sizeof(m));
 		m.type = MSG_PING;
 		m.token = token;
 		send_msg(r, &m);
+		if (!is_live(r))
+			return;
 	}
-	if (is_live(r))
-		ev_timer_set(r->ping_timer, (uint64_t)interval * 1000);
+	next = r->last_rx + timeout;
+	if (r->state != RS_CONNECTING) {
+		if (r->last_rx + interval > now && r->last_rx + interval < next)
+			next = r->last_rx + interval;
+		if (r->last_tx + interval < next)
+			next = r->last_tx + interval;
+	}
+	ev_timer_set(r->ping_timer, next > now ? next - now : 1);
 }
 
 static void
@@ -923,11 +942,11 @@ remote_connect(struct remote *r)
 	    remote_stderr_cb, r)) == NULL)
 		fatalx("out of memory");
 	set_state(r, RS_CONNECTING);
-	r->last_rx = ev_now_ms();
+	r->last_rx = r->last_tx = ev_now_ms();
 	log_info("%s: connecting to %s (ssh pid %ld)", r->conf->name,
 	    r->conf->destination, (long)r->ssh.pid);
 	send_hello(r);
-	ev_timer_set(r->ping_timer, (uint64_t)r->agent->conf->ping_interval *
+	ev_timer_set(r->ping_timer, (uint64_t)r->agent->conf->ping_timeout *
 	    1000);
 }
 

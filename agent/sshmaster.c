@@ -74,6 +74,25 @@ argv_add(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
+/* V with A and B inserted after its program name; V itself if out of
+ * memory (the master then runs with ssh's own choice). */
+static char **
+sshm_argv_prepend(char **v, const char *a, const char *b)
+{
+	char **nv;
+	size_t n;
+
+	for (n = 0; v[n] != NULL; n++)
+		;
+	if ((nv = calloc(n + 3, sizeof(*nv))) == NULL)
+		return v;
+	nv[0] = v[0];
+	nv[1] = (char *)a;
+	nv[2] = (char *)b;
+	memcpy(nv + 3, v + 1, n * sizeof(*nv));	/* with the NULL */
+	return nv;
+}
+
 static void
 argv_free(char **v)
 {
@@ -135,7 +154,6 @@ sshm_argv(const char *ssh, const char *ctlpath, const char *destination,
 	/* Defaults the user may override with ssh-option. */
 	static const char *const defaults[] = {
 		"-o", "BatchMode=yes",
-		"-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2",
 		"-o", "ExitOnForwardFailure=yes",
 	};
 	char **v = NULL;
@@ -266,6 +284,9 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 		    dup2(out[1], STDOUT_FILENO) == -1 ||
 		    dup2(er[1], STDERR_FILENO) == -1)
 			_exit(127);
+		if (cipherpref_applies(ssh, destination,
+		    options, noptions))
+			argv = sshm_argv_prepend(argv, "-o", cipherpref_opt);
 		execv(ssh, argv);
 		dprintf(STDERR_FILENO, "cannot run %s: %s\n", ssh,
 		    strerror(errno));

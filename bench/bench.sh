@@ -57,9 +57,9 @@ else
 	NOKA_REPS=3
 fi
 CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
-CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (a multiple
-		# of the agent's ServerAliveInterval, 2 s, so that every window
-		# holds as many keepalives)
+CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (the
+		# agent pings after 7 s without traffic, so a window holds at
+		# most one keepalive exchange)
 NSCALE=1000
 NCONC=2000
 SCALE_WAIT=15	# s to wait for 1,000 withdrawals to reach LAN B
@@ -200,11 +200,13 @@ R_ANCHOR=$(lab_publish rsrv "bench anchor" _rnsbench._tcp 9)
 lab_wait_published "$A_ANCHOR" && lab_wait_published "$R_ANCHOR" ||
 	die "anchors not published"
 
-# What cipher does ssh (and so rnsplice's master) negotiate out of the box?
+# What cipher does ssh negotiate out of the box?  (rnsplice's master puts
+# AES-GCM first when nothing names Ciphers and the CPU has AES: see
+# agent_cipher below.)
 CIPHER=$(lab_exec brelay ssh -v siteA true 2>&1 |
 	sed -n 's/.*kex: client->server cipher: \([^ ]*\).*/\1/p' | head -1)
 meta cipher_default "${CIPHER:-unknown}"
-say "ssh's default cipher here (used by rnsplice out of the box): ${CIPHER:-unknown}"
+say "ssh's default cipher here: ${CIPHER:-unknown}"
 
 # ---------------------------------------------------------------------------
 # Agents on brelay: one config file each, own runtime dir, own log.
@@ -225,6 +227,17 @@ agent_stop() {
 # the agent's ssh master (its ssh child)
 agent_ssh_pid() {
 	pgrep -P "$(agent_pid "$1")" -x ssh | head -1
+}
+# agent_cipher NAME -- the cipher agent NAME's master asks for first: the
+# agent's preference on its command line, or else ssh's default
+agent_cipher() {
+	local pid
+	pid=$(agent_ssh_pid "$1") || return 1
+	if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -q '^Ciphers=^aes128-gcm@openssh.com'; then
+		echo aes128-gcm@openssh.com
+	else
+		echo "${CIPHER:-unknown}"
+	fi
 }
 rnsplice_cli() { # NAME ARGS...
 	local name=$1
@@ -431,15 +444,14 @@ section_disc() {
 	agent_stop host
 
 	# Diagnostic: what a cycle itself costs on the WAN, without the
-	# periodic traffic (ssh ServerAlive, the agent's and the subsystem's
-	# pings) that dominates the figure above.
+	# periodic traffic (the agent's pings; ssh's ServerAlive too, should
+	# a configuration turn it on) that the figure above includes.
 	say "disc: the same cycles with every keepalive off (what a cycle itself costs)"
 	cp "$POLICY" "$POLICY.saved"
 	echo "keepalive 0" >>"$POLICY"
 	agent_start noka 'ping-interval 3600
 remote siteA {
 	destination siteA
-	ssh-option ServerAliveInterval=0
 }'
 	lab_wait_for 20 lab_watch_seen "$w_bcli2" "bench anchor (siteA)" ||
 		die "no-keepalive agent: anchor not seen (see $RUN/agent-noka.log)"
@@ -531,6 +543,23 @@ section_idle() {
 		sample idle "$key" agent 1 "$val" /min
 	done <"$RUN/idle-wakeups.txt"
 	say "idle: WAN $wb B/min ($wp pkts), reflector $rb B/min; context switches/min: agent $ca, ssh master $cs, subsystem $cu; agent: $(tr '\n' ' ' <"$RUN/idle-wakeups.txt")"
+	# a link that dies silently (both ends blackholed: no reset, no link
+	# event): how long until the services have left LAN B
+	local t0 dead
+	t0=$(now_us)
+	lab_exec arelay ip route add blackhole 10.99.0.2/32
+	lab_exec brelay ip route add blackhole 10.99.0.1/32
+	if lab_wait_for 60 eval '! lab_seen bcli _rnsbench._tcp "bench anchor (siteA)"'; then
+		dead=$(us_to_s $(($(now_us) - t0)))
+	else
+		dead=nan
+	fi
+	lab_exec arelay ip route del blackhole 10.99.0.2/32
+	lab_exec brelay ip route del blackhole 10.99.0.1/32
+	sample idle dead_link_withdrawn_s rnsplice 1 "$dead" s
+	say "idle: a silently dead link: services gone from LAN B after $dead s"
+	lab_wait_for 60 lab_seen bcli _rnsbench._tcp "bench anchor (siteA)" ||
+		say "idle: the services did not come back after the link did"
 	[ "$own" = 0 ] || agent_stop lan
 }
 
@@ -651,7 +680,7 @@ measure_transport() { # NAME REP
 }
 
 # the transports, in the order of the first repetition (rotated after)
-DATA_ORDER="routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-tuned"
+DATA_ORDER="routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-same rnsplice-tuned"
 
 section_data() {
 	local r names i p
@@ -664,6 +693,11 @@ section_data() {
 	ssh-option Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com
 	max-relays 8000
 }'
+	# the cipher of plain ssh -L, for a same-cipher comparison
+	agent_start same "remote same {
+	destination siteA
+	ssh-option Ciphers=${CIPHER:-chacha20-poly1305@openssh.com}
+}"
 	routing on
 	TP[routed]="10.1.0.2 8080 5201 7007"
 	sshl chacha 9100 -N siteA
@@ -672,7 +706,7 @@ section_data() {
 	TP[ssh-L-aes]="10.2.0.1 9201 9202 9203"
 	sshl tt 9300 -tt siteA sleep 2147483647
 	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
-	for i in rnsplice:data rnsplice-tuned:tuned; do
+	for i in rnsplice:data rnsplice-same:same rnsplice-tuned:tuned; do
 		lab_wait_for 20 agent_ports "${i#*:}" ||
 			die "${i%%:*}: services not spliced (see $RUN/agent-${i#*:}.log)"
 		TP[${i%%:*}]="10.2.0.1 $(agent_ports "${i#*:}")"
@@ -684,6 +718,8 @@ section_data() {
 	for i in $DATA_ORDER; do
 		meta "transport_$i" "${TP[$i]}"
 	done
+	meta cipher_rnsplice "$(agent_cipher data)"
+	say "rnsplice's master out of the box asks for $(agent_cipher data) first"
 	names=($DATA_ORDER)
 	for r in $(seq 1 "$REPS"); do
 		for i in "${!names[@]}"; do
@@ -733,7 +769,7 @@ data_teardown() {
 	for n in chacha aes tt; do
 		[ -e "$LAB_DIR/sshl-$n.pid" ] && lab_stop "$(cat "$LAB_DIR/sshl-$n.pid")"
 	done
-	for n in data tuned; do
+	for n in data same tuned; do
 		[ -e "$LAB_DIR/agent-$n.pid" ] && agent_stop "$n"
 	done
 	routing off

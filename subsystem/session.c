@@ -71,7 +71,6 @@ struct session {
 	struct ev_timer		*resolve_t;	/* relay: RELAY_RESOLVE_MS */
 	int			 resolve_late;	/* ... has passed */
 	uint64_t		 last_input;
-	unsigned long		 ping_seq;
 
 	/* relay sessions */
 	struct svc		 target;	/* name type domain */
@@ -766,26 +765,25 @@ out_cb(int fd, short revents, void *arg)
 	update_io(s);
 }
 
+/*
+ * The agent keeps the session alive (it pings after a few seconds without
+ * traffic either way), so we only listen: no PING of ours on an idle link,
+ * and a wake-up only when the deadline computed from the last input comes.
+ */
 static void
 keepalive_timer(void *arg)
 {
 	struct session *s = arg;
 	uint64_t now = ev_now_ms(), silent = now - s->last_input;
-	char token[32];
-	struct msg m;
+	uint64_t limit = (uint64_t)MISSED_PINGS * s->pol->keepalive * 1000;
 
-	if (silent >= (uint64_t)MISSED_PINGS * s->pol->keepalive * 1000) {
+	if (silent >= limit) {
 		log_warnx("peer silent for %llu s, session ends",
 		    (unsigned long long)silent / 1000);
 		finish(s, 1);
 		return;
 	}
-	snprintf(token, sizeof(token), "%lu", ++s->ping_seq);
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_PING;
-	m.token = token;
-	send_msg(s, &m);
-	ev_timer_set(s->keepalive_t, (uint64_t)s->pol->keepalive * 1000);
+	ev_timer_set(s->keepalive_t, limit - silent);
 }
 
 static void
@@ -863,7 +861,8 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 		return NULL;
 	}
 	if (pol->keepalive > 0)
-		ev_timer_set(s->keepalive_t, (uint64_t)pol->keepalive * 1000);
+		ev_timer_set(s->keepalive_t,
+		    (uint64_t)MISSED_PINGS * pol->keepalive * 1000);
 	return s;
 }
 

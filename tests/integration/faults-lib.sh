@@ -41,8 +41,8 @@ CLI=$T_CLI
 command -v curl >/dev/null || t_skip "curl not installed"
 
 T=_http._tcp
-# Bounds (seconds).  ssh's keepalive (ServerAliveInterval=2, CountMax=2)
-# notices a dead link in 4-6 s; a goodbye takes ~1 s to reach bcli.
+# Bounds (seconds).  The agent's keepalive (ping-timeout 9) notices a dead
+# link within 9 s; a goodbye takes ~1 s to reach bcli.
 WITHDRAW_MAX=15	# fault -> withdrawn on bcli
 BACK_MAX=12	# cause gone -> resolved again on bcli
 

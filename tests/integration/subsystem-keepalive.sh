@@ -2,8 +2,10 @@
 #
 # tests/integration/subsystem-keepalive.sh -- rnsplice-subsystem through sshd.
 #
-# A peer that answers no PING is declared dead and the subsystem exits.  The
-# lab and the helpers: subsystem-lib.sh.
+# The agent keeps a session alive with its PINGs; the subsystem sends none.
+# A peer from which nothing comes for three keepalive periods is declared
+# dead and the subsystem exits; one that pings is kept.  The lab and the
+# helpers: subsystem-lib.sh.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
@@ -20,7 +22,17 @@ start s7
 pid7=$(subsys_pid)
 say s7 "HELLO 1.0 bsite agent update"
 t_ok lab_wait_for 8 has s7 '^!eof$' "a silent peer is declared dead"
-t_ok [ "$(count s7 '^PING ')" -ge 2 ] "after the subsystem's PINGs went unanswered"
+t_ok [ "$(count s7 '^PING ')" -eq 0 ] "... without a PING of its own (the agent keeps the session alive)"
 t_ok lab_wait_for 3 dead "$pid7" "... and the process is gone"
+# a peer that pings every second outlives three keepalive periods
+start s7b
+say s7b "HELLO 1.0 bsite agent update"
+for i in 1 2 3 4 5; do
+	say s7b "PING k$i"
+	sleep 1
+done
+t_nok has s7b '^!eof$' "a peer that pings is kept beyond three keepalive periods"
+t_ok has s7b '^PONG k5$' "... and its PINGs answered"
+say s7b '!quit'
 : >"$POLICY"
 t_done
