@@ -26,6 +26,7 @@
 #include "netwatch.h"
 #include "rundir.h"
 #include "siteid.h"
+#include "dnsupdate.h"
 
 #define AGENT_QUIT_MS	5000	/* give ssh this long to exit */
 
@@ -104,6 +105,8 @@ agent_remote_stopped(struct agent *a)
 	TAILQ_FOREACH(r, &a->remotes, entry)
 		if (r->state != RS_STOPPED)
 			return;
+	if (dnsup_busy(a->dnsup))	/* withdrawing from DNS */
+		return;
 	ev_loop_break(a->loop);
 }
 
@@ -120,6 +123,7 @@ agent_quit(struct agent *a)
 	log_info("shutting down");
 	TAILQ_FOREACH(r, &a->remotes, entry)
 		remote_stop(r);
+	dnsup_quit(a->dnsup);
 	ev_timer_set(a->quit_timer, AGENT_QUIT_MS);
 	agent_remote_stopped(a);
 }
@@ -361,6 +365,8 @@ agent_main(int argc, char **argv)
 			a.exp->learn = 1;
 	exposure_refresh(a.exp);
 	a.netwatch = netwatch_new(a.loop, on_network_change, &a);
+	if ((a.dnsup = dnsup_new(&a)) == NULL && dnsup_available())
+		fatalx("out of memory");
 
 	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a.siteid,
 	    a.rundir);
@@ -385,6 +391,7 @@ agent_main(int argc, char **argv)
 		TAILQ_REMOVE(&a.remotes, r, entry);
 		remote_free(r);
 	}
+	dnsup_free(a.dnsup);
 	netwatch_free(a.netwatch);
 	exposure_free(a.exp);
 	routes_free(a.routes);

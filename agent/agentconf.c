@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "dnsupdate.h"
 #include "proto.h"
 
 #define CONF_MAXSIZE	(1024 * 1024)
@@ -84,6 +85,8 @@ rc_clear(struct remote_conf *rc)
 	strv_free(rc->ssh_options, rc->nssh_options);
 	free(rc->subsystem_command);
 	free(rc->file);
+	dnsup_conf_free(rc->dnsupdate);
+	rc->dnsupdate = NULL;
 	rc->destination = rc->name_template = rc->file = NULL;
 	rc->subsystem_command = NULL;
 	rc->types = rc->ssh_options = NULL;
@@ -710,15 +713,38 @@ statement(struct agent_conf *c, struct remote_conf *rc, const char *file,
 	return 0;
 }
 
+/* "dns-update {": its statements go to dnsupconf.c. */
+static int
+conf_dns_open(struct remote_conf *rc, struct dnsup_conf **open,
+    struct dnsup_conf ***dns, const char *file, unsigned int line,
+    char **cause)
+{
+	if (open != NULL)
+		return cause_set(cause, "%s:%u: blocks do not nest in "
+		    "dns-update", file, line);
+	if (!dnsup_available())
+		return cause_set(cause, "%s:%u: dns-update: this "
+		    "rnsplice-agent was built without ldns (install "
+		    "libldns-dev and configure again to publish into DNS)",
+		    file, line);
+	if (rc->dnsupdate != NULL)
+		return cause_set(cause, "%s:%u: dns-update given twice in "
+		    "the same %s", file, line, rc->name[0] != '\0' ?
+		    "remote" : "top level");
+	*dns = &rc->dnsupdate;
+	return 0;
+}
+
 int
 conf_parse(struct agent_conf *c, const char *file, const char *text,
     size_t len, char **cause)
 {
 	struct toks t = { NULL, 0 };
 	struct remote_conf *rc = NULL;
+	struct dnsup_conf **dns = NULL;	/* inside dns-update { } */
 	char *av[CONF_MAXARGS + 2], *why = NULL;
 	size_t i = 0, ac;
-	unsigned int line, block_line = 0;
+	unsigned int line, block_line = 0, dns_line = 0;
 	int ret = -1;
 
 	if (memchr(text, '\0', len) != NULL) {
@@ -730,6 +756,16 @@ conf_parse(struct agent_conf *c, const char *file, const char *text,
 	while (i < t.n) {
 		line = t.v[i].line;
 		if (t.v[i].kind == T_END) {
+			i++;
+			continue;
+		}
+		if (t.v[i].kind == T_RBRACE && dns != NULL) {
+			if (dnsup_conf_check(*dns, &why) == -1) {
+				cause_set(cause, "%s:%u: %s", file, dns_line,
+				    why != NULL ? why : "out of memory");
+				goto out;
+			}
+			dns = NULL;
 			i++;
 			continue;
 		}
@@ -754,6 +790,28 @@ conf_parse(struct agent_conf *c, const char *file, const char *text,
 				goto out;
 			}
 			av[ac++] = t.v[i].s;
+		}
+		if (t.v[i].kind == T_LBRACE && ac == 1 &&
+		    strcmp(av[0], "dns-update") == 0) {
+			if (conf_dns_open(rc != NULL ? rc : &c->defaults, dns,
+			    &dns, file, line, cause) == -1)
+				goto out;
+			dns_line = line;
+			i++;
+			continue;
+		}
+		if (dns != NULL) {
+			if (t.v[i].kind == T_LBRACE) {
+				cause_set(cause, "%s:%u: blocks do not nest in "
+				    "dns-update", file, line);
+				goto out;
+			}
+			if (dnsup_conf_statement(dns, av, ac, &why) == -1) {
+				cause_set(cause, "%s:%u: %s", file, line,
+				    why != NULL ? why : "out of memory");
+				goto out;
+			}
+			continue;
 		}
 		if (t.v[i].kind == T_LBRACE) {
 			if (ac != 2 || strcmp(av[0], "remote") != 0) {
@@ -783,6 +841,11 @@ conf_parse(struct agent_conf *c, const char *file, const char *text,
 		if (statement(c, rc, file, line, av, ac, cause) == -1)
 			goto out;
 		/* a "}" may close the block right after a statement */
+	}
+	if (dns != NULL) {
+		cause_set(cause, "%s:%u: dns-update is not closed with \"}\"",
+		    file, dns_line);
+		goto out;
 	}
 	if (rc != NULL) {
 		cause_set(cause, "%s:%u: remote \"%s\" is not closed with "
@@ -876,6 +939,9 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 		    d->max_sessions : 0;
 	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL &&
 	    (rc->subsystem_command = strdup(d->subsystem_command)) == NULL)
+		return -1;
+	if (rc->dnsupdate == NULL && d->dnsupdate != NULL &&
+	    (rc->dnsupdate = dnsup_conf_dup(d->dnsupdate)) == NULL)
 		return -1;
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
