@@ -279,9 +279,9 @@ dnsup_check_limits(const char *zone, const char *name, const char *type,
 	/* label lengths: the instance, two of the type, the zone's */
 	wire = 1 + strlen(name) + 1 + strlen(type) + 1 + strlen(zone) + 1;
 	if (wire > 255) {
-		snprintf(why, whylen, "\"%s.%s.%s\" is %zu bytes in DNS wire "
-		    "form, more than the 255 a name may have", name, type,
-		    zone, wire);
+		snprintf(why, whylen, "a name of %zu bytes in DNS wire form, "
+		    "more than the 255 a name may have (%s.%s.%s)", wire,
+		    name, type, zone);
 		return -1;
 	}
 	if (txtwire > DNSSD_MAXTXT) {
