@@ -39,10 +39,13 @@ SUB=$top_builddir/subsystem/rnsplice-subsystem
 for f in "$AGENT" "$CLI" "$SUB"; do
 	[ -x "$f" ] || t_bail "$f not built"
 done
-if "$AGENT" -n -f /dev/stdin siteA <<<'dns-update {
-}' 2>&1 | grep -q "without ldns"; then
+probe=$(mktemp)
+printf 'dns-update {\n}\n' >"$probe"
+if "$AGENT" -n -f "$probe" siteA 2>&1 | grep -q "without ldns"; then
+	rm -f "$probe"
 	t_skip "rnsplice-agent built without ldns"
 fi
+rm -f "$probe"
 
 lab_init || t_bail "lab_init failed"
 t_diag "lab $LAB_ID in $LAB_DIR"
