@@ -1159,6 +1159,7 @@ dnsup_publish(struct dnsup *d, struct splice *sp)
 	struct dzone *z;
 	struct dsvc *s, *o;
 	struct txt t;
+	int fresh = 0;
 
 	if (d == NULL || rc->dnsupdate == NULL)
 		return;
@@ -1175,6 +1176,7 @@ dnsup_publish(struct dnsup *d, struct splice *sp)
 		strlcpy(s->type, e->svc.type, sizeof(s->type));
 		s->state = DS_REFUSED;
 		TAILQ_INSERT_TAIL(&z->svcs, s, entry);
+		fresh = 1;
 	}
 	z = s->z;
 	if (txt_copy(&t, &sp->txt) == -1) {
@@ -1204,7 +1206,7 @@ dnsup_publish(struct dnsup *d, struct splice *sp)
 	zone_kick(z);
 	return;
  refuse:
-	if (s->state != DS_REFUSED)
+	if (fresh || s->state != DS_REFUSED)
 		log_warnx("%s: \"%s\" (%s) is not published in %s: %s",
 		    rc->name, s->name, s->type, z->conf->zone, s->why);
 	if (s->indns) {

@@ -11,10 +11,12 @@
 #    b/lb browse-domain PTRs; bcli fetches the page through what DNS says;
 #    rnsplice status shows the zone (text and JSON).
 # 2. avahi-browse -d ZONE with wide-area browsing on bcli finds it.
-# 3. Withdrawal at the origin removes the records; so does a clean
+# 3. A name too long for DNS under the zone is refused for that service
+#    only, with the reason in rnsplice services and the log.
+# 4. Withdrawal at the origin removes the records; so does a clean
 #    shutdown (with the host's A).
-# 4. kill -9 of the agent leaves its records; the next start removes them.
-# 5. A wrong key (unknown to named: BADKEY; known name, other secret:
+# 5. kill -9 of the agent leaves its records; the next start removes them.
+# 6. A wrong key (unknown to named: BADKEY; known name, other secret:
 #    BADSIG) is refused with a clear status, and nothing is published.
 # Needs root (the lab) and named; skips otherwise.
 
@@ -64,7 +66,9 @@ lab_ssh_client brelay siteA arelay 10.99.0.1 || t_bail "ssh client"
 lab_wait_avahi asrv arelay brelay bcli bdns
 RELAY=$(lab_addr brelay) || t_bail "address of brelay"
 DNS=$(lab_addr bdns) || t_bail "address of bdns"
-ZONE=sites$LAB_ID.test
+# a long zone (179 bytes), so that a 63-byte instance name does not fit
+# under it (256 bytes in wire form), while ordinary ones do
+ZONE=sites$LAB_ID.$(printf '%060d' 0 | tr 0 a).$(printf '%060d' 0 | tr 0 b).$(printf '%040d' 0 | tr 0 c).test
 lab_atexit '[ "$T_FAILED" -eq 0 ] || { tail -n 60 "$LAB_DIR/agent.log"; tail -n 30 "$LAB_DIR/named/named.log"; } | sed "s/^/# /"'
 
 # --- named: authoritative for ZONE, updates signed with one key ---------
@@ -186,7 +190,20 @@ wab() {
 }
 t_ok lab_wait_for 30 wab "avahi-browse -d $ZONE (wide-area) on bcli finds and resolves it"
 
-# --- 3. withdrawal -----------------------------------------------------------
+# --- 3. a name that does not fit ------------------------------------------
+long="Long $LAB_ID $(printf '%051d' 0 | tr 0 L)"	# 63 bytes, the most mDNS allows
+p4=$(lab_publish asrv "$long" _http._tcp 8080)
+lab_wait_published "$p4" || t_bail "publish"
+t_ok lab_wait_for 30 eval 'cli services | grep -F "Long $LAB_ID" | grep -q "DNS: a name of 256 bytes in DNS wire form, more than the 255 a name may have"' \
+	"a 63-byte instance name under the 179-byte zone is refused for DNS, with the reason"
+t_ok eval 'cli --json status | grep -q "\"published\":1,\"pending\":0,\"refused\":1"' \
+	"status counts it as refused, the other service stays published"
+t_ok eval '[ "$(ptrs | wc -l)" = 1 ]' "the zone holds the other service only"
+t_ok grep -qF "is not published in $ZONE: a name of 256 bytes" "$LAB_DIR/agent.log" \
+	"the agent logged why"
+lab_unpublish "$p4"
+
+# --- 4. withdrawal -----------------------------------------------------------
 lab_unpublish "$p1"
 t_ok lab_wait_for 20 eval '! published "$LAB_ID"' \
 	"withdrawn at the origin: the PTR leaves the zone"
@@ -204,7 +221,7 @@ t_ok eval '! published "Again" && [ -z "$(q A "$target2")" ]' \
 t_ok grep -q "dns-update $ZONE: withdrew \"Again" "$LAB_DIR/agent.log" \
 	"the agent logged the withdrawal"
 
-# --- 4. kill -9 and restart ---------------------------------------------------
+# --- 5. kill -9 and restart ---------------------------------------------------
 agent_start "$LAB_DIR/agent.conf"
 t_ok lab_wait_for 30 published "Again" "published again after a restart"
 agent_stop KILL || t_bail "agent did not die"
@@ -218,7 +235,7 @@ t_ok grep -q "left by an earlier run of this agent" "$LAB_DIR/agent.log" \
 	"and says so"
 agent_stop TERM || t_bail "agent did not stop"
 
-# --- 5. wrong keys --------------------------------------------------------------
+# --- 6. wrong keys --------------------------------------------------------------
 p3=$(lab_publish asrv "Keyed $LAB_ID" _http._tcp 8080)
 lab_wait_published "$p3" || t_bail "publish"
 tsig-keygen -a hmac-sha256 unknown-key >"$N/unknown.key"
