@@ -133,7 +133,12 @@ quit_timeout(void *arg)
 {
 	struct agent *a = arg;
 
-	log_warnx("ssh did not exit in time");
+	if (dnsup_busy(a->dnsup))
+		log_warnx("the DNS zone's withdrawals did not finish in time "
+		    "(rnsplice status said why); the next start removes "
+		    "what is left");
+	else
+		log_warnx("ssh did not exit in time");
 	ev_loop_break(a->loop);
 }
 

@@ -18,6 +18,7 @@
 # 5. kill -9 of the agent leaves its records; the next start removes them.
 # 6. A wrong key (unknown to named: BADKEY; known name, other secret:
 #    BADSIG) is refused with a clear status, and nothing is published.
+# 7. named down: status says so; once it is back, the retry publishes.
 # Needs root (the lab) and named; skips otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -103,7 +104,7 @@ ns	IN A	$DNS
 EOF
 lab_bg bdns "$N/pid" "$NAMED" -g -c "$N/named.conf" >"$N/named.log" 2>&1
 read -r named_pid <"$N/pid"
-lab_atexit "lab_kill TERM $named_pid $NAMED >/dev/null 2>&1 || true"
+lab_atexit 'lab_kill TERM "$named_pid" "$NAMED" >/dev/null 2>&1 || true'
 q() { # TYPE NAME: dig's short answer, from bcli
 	lab_exec bcli dig +tries=1 +time=2 +short "@$DNS" "$1" "$2" 2>/dev/null
 }
@@ -256,6 +257,23 @@ t_ok lab_wait_for 20 eval 'cli status 2>/dev/null | grep -q "refused key \"rnspl
 t_nok published "Keyed" "nothing was published with a wrong key"
 agent_stop TERM || t_bail "agent did not stop"
 
-lab_kill TERM "$named_pid" "$NAMED" || t_fail "named stopped"
+# --- 7. the server down, then back -----------------------------------------------
+named_stop() {
+	lab_kill TERM "$named_pid" "$NAMED" &&
+		lab_wait_for 20 eval '! kill -0 "$named_pid" 2>/dev/null'
+}
+named_stop || t_bail "named did not stop"
+agent_start "$LAB_DIR/agent.conf"
+t_ok lab_wait_for 20 eval 'cli status 2>/dev/null | grep -q "error: server $DNS port 53: Connection refused; next try in"' \
+	"named down: status says the connection is refused and when the next try is"
+lab_bg bdns "$N/pid" "$NAMED" -g -c "$N/named.conf" >>"$N/named.log" 2>&1
+read -r named_pid <"$N/pid"
+t_ok lab_wait_for 90 published "Keyed" "named back: the retry publishes the service"
+t_ok eval 'cli status | grep -q "^dns-update $ZONE .*: 1 published, 0 pending"' \
+	"and status is clean again"
+agent_stop TERM || t_bail "agent did not stop"
+t_nok published "Keyed" "withdrawn at shutdown"
+
+t_ok named_stop "named stopped"
 lab_unpublish "$p3"
 t_done
