@@ -123,6 +123,12 @@ dnsup_peer_ok(const struct exposure *x, const struct remote_conf *rc,
 #define DNSUP_BACKOFF_MIN_MS	1000
 #define DNSUP_BACKOFF_MAX_MS	60000
 #define DNSUP_BATCH_MAX		64	/* services in one update */
+/* A DNS message over TCP holds 65535 bytes: a batch stops short of this
+ * bound of its size (names counted uncompressed), and a crash sweep
+ * removes at most DNSUP_STALE_MAX services a round. */
+#define DNSUP_MSG_BUDGET	60000
+#define DNSUP_SVC_OVERHEAD	3500	/* six RRs of 255-byte names */
+#define DNSUP_STALE_MAX		48
 #define DNSUP_FUDGE		300	/* TSIG, seconds */
 #define DNSUP_INDEX		"_rnsplice"
 
@@ -162,6 +168,7 @@ struct dzone {
 	int		 swept;		/* the crash sweep was done */
 	ldns_rr_list	*stale;		/* deletions the sweep found */
 	size_t		 nstale;	/* services in it */
+	int		 sweep_more;	/* the index lists more than those */
 	int		 host_live;	/* A/AAAA (and b/lb) are in the zone */
 	char		**gc;		/* types that lost an instance */
 	size_t		 ngc;
@@ -725,12 +732,18 @@ sweep_done(struct dzone *z, ldns_pkt *p)
 		inst = ldns_rr_rdf(rr, 0);
 		if ((type = ldns_dname_left_chop(inst)) == NULL)
 			continue;
+		if (z->nstale == DNSUP_STALE_MAX) {
+			ldns_rdf_deep_free(type);
+			z->sweep_more = 1;
+			break;
+		}
 		is = ldns_rdf2str(inst);
 		ts = ldns_rdf2str(type);
 		if (is != NULL && ts != NULL) {
 			rrset_op(z->stale, is, LDNS_RR_TYPE_ANY,
 			    LDNS_RR_CLASS_ANY);
 			del_rr(z->stale, "%s IN PTR %s", ts, is);
+			del_rr(z->stale, "%s. IN PTR %s", z->index, is);
 			z->nstale++;
 			log_info("dns-update %s: removing %s, left by an "
 			    "earlier run of this agent", z->conf->zone, is);
@@ -744,7 +757,6 @@ sweep_done(struct dzone *z, ldns_pkt *p)
 		free(ts);
 		ldns_rdf_deep_free(type);
 	}
-	rrset_op(z->stale, z->index, LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_ANY);
 }
 
 static void
@@ -756,6 +768,11 @@ update_done(struct dzone *z)
 		ldns_rr_list_deep_free(z->stale);
 		z->stale = NULL;
 		z->nstale = 0;
+		if (z->sweep_more) {
+			/* read the index again for the rest */
+			z->sweep_more = 0;
+			z->swept = 0;
+		}
 	}
 	if (z->tx_host != 0)
 		z->host_live = z->tx_host > 0;
@@ -946,13 +963,23 @@ send_sweep(struct dzone *z)
 	return tx_start(z, p, TX_SWEEP);
 }
 
+static size_t
+txt_wire(const struct txt *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n; i++)
+		n += 1 + t->items[i].len;
+	return n == 0 ? 1 : n;
+}
+
 static int
 send_update(struct dzone *z)
 {
 	ldns_rr_list *up, *stale = NULL;
 	struct dsvc *s;
 	ldns_pkt *p;
-	size_t n = 0, live;
+	size_t n = 0, live, size = 0, cost;
 	int ret = -1;
 
 	if ((up = ldns_rr_list_new()) == NULL)
@@ -966,6 +993,8 @@ send_update(struct dzone *z)
 	}
 	live = count_live(z);
 	z->tx_host = 0;
+	if (z->sweep_more)
+		goto send;	/* the stale first, in rounds */
 	if (live > 0 && !z->host_live) {
 		if (host_records(z, up, 1) == -1)
 			goto out;
@@ -979,8 +1008,11 @@ send_update(struct dzone *z)
 		if (s->state == DS_REFUSED || s->sent_gen == s->gen ||
 		    (s->state == DS_DEL && !s->indns))
 			continue;
-		if (n == DNSUP_BATCH_MAX)
+		cost = DNSUP_SVC_OVERHEAD + txt_wire(&s->txt);
+		if (n == DNSUP_BATCH_MAX || (n > 0 && size + cost >
+		    DNSUP_MSG_BUDGET - z->nstale * 800))
 			break;
+		size += cost;
 		if (svc_records(z, s, up) == -1)
 			goto out;
 		s->inflight = 1;
@@ -988,6 +1020,7 @@ send_update(struct dzone *z)
 		s->sent_state = s->state;
 		n++;
 	}
+ send:
 	if (ldns_rr_list_rr_count(up) == 0) {
 		ret = 0;
 		goto out;
@@ -1141,15 +1174,6 @@ find_svc(const struct dnsup *d, const struct splice *sp)
 	return NULL;
 }
 
-static size_t
-txt_wire(const struct txt *t)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < t->n; i++)
-		n += 1 + t->items[i].len;
-	return n == 0 ? 1 : n;
-}
 
 void
 dnsup_publish(struct dnsup *d, struct splice *sp)
