@@ -837,6 +837,10 @@ tx_answer(struct dzone *z)
 			zone_error(z, "server %s port %u refused key \"%s\": "
 			    "%s (TSIG %s)", dc->server, dc->port, dc->key.name,
 			    rcs, te);
+		else if (kind == TX_SWEEP)
+			zone_error(z, "server %s port %u answered %s to the "
+			    "query of %s (this agent's index: allow-query)",
+			    dc->server, dc->port, rcs, z->index);
 		else if (rc == LDNS_RCODE_REFUSED ||
 		    rc == LDNS_RCODE_NOTAUTH)
 			zone_error(z, "server %s port %u answered %s: it does "
@@ -1087,6 +1091,7 @@ zone_run(struct dzone *z)
 {
 	const struct dnsup_conf *dc = z->conf;
 	struct dsvc *s, *next;
+	char a[INET6_ADDRSTRLEN];
 	size_t i;
 	int own = 0;
 
@@ -1097,13 +1102,14 @@ zone_run(struct dzone *z)
 	for (i = 0; i < dc->naddr; i++)
 		own |= addr_own(&dc->addr[i], dc->addrlen[i]);
 	if (!own) {
+		exp_format_addr((const struct sockaddr *)&dc->addr[0], a,
+		    sizeof(a));
+		snprintf(z->error, sizeof(z->error), "address %s%s is not an "
+		    "address of this host: nothing is published in the zone",
+		    a, dc->naddr > 1 ? " (nor any other given)" : "");
 		if (!z->notown)
-			log_warnx("dns-update %s: no address given by "
-			    "\"address\" is an address of this host: nothing "
-			    "is published in the zone", dc->zone);
+			log_warnx("dns-update %s: %s", dc->zone, z->error);
 		z->notown = 1;
-		snprintf(z->error, sizeof(z->error), "no address given by "
-		    "\"address\" is this host's: nothing published");
 		ev_timer_set(z->timer, DNSUP_BACKOFF_MAX_MS / 4);
 		return;
 	}

@@ -18,6 +18,7 @@
 # 5. kill -9 of the agent leaves its records; the next start removes them.
 # 6. A wrong key (unknown to named: BADKEY; known name, other secret:
 #    BADSIG) is refused with a clear status, and nothing is published.
+#    An address that is not the agent's own is refused the same way.
 # 7. named down: status says so; once it is back, the retry publishes.
 # Needs root (the lab) and named; skips otherwise.
 
@@ -215,6 +216,7 @@ t_ok lab_wait_for 10 eval '[ -z "$(q PTR "_services._dns-sd._udp.$ZONE")" ]' \
 p2=$(lab_publish asrv "Again $LAB_ID" _http._tcp 8080)
 lab_wait_published "$p2" || t_bail "publish"
 t_ok lab_wait_for 30 published "Again" "a new service is published"
+# shellcheck disable=SC2034  # used in eval
 target2=$(q SRV "$(inst Again)" | awk '{ print $4 }')
 agent_stop TERM || t_bail "agent did not stop"
 t_ok eval '! published "Again" && [ -z "$(q A "$target2")" ]' \
@@ -255,6 +257,12 @@ agent_start "$LAB_DIR/agent-other-secret.conf"
 t_ok lab_wait_for 20 eval 'cli status 2>/dev/null | grep -q "refused key \"rnsplice-test\": NOTAUTH (TSIG BADSIG: the key.s secret differs from the server.s)"' \
 	"the right name with another secret: status says BADSIG"
 t_nok published "Keyed" "nothing was published with a wrong key"
+agent_stop TERM || t_bail "agent did not stop"
+sed "s|address $RELAY|address 10.2.0.99|" "$LAB_DIR/agent.conf" >"$LAB_DIR/agent-notown.conf"
+agent_start "$LAB_DIR/agent-notown.conf"
+t_ok lab_wait_for 20 eval 'cli status 2>/dev/null | grep -q "error: address 10.2.0.99 is not an address of this host: nothing is published in the zone"' \
+	"an address that is not the agent's own: status says so"
+t_nok published "Keyed" "and nothing is published"
 agent_stop TERM || t_bail "agent did not stop"
 
 # --- 7. the server down, then back -----------------------------------------------
