@@ -20,6 +20,7 @@
 #    BADSIG) is refused with a clear status, and nothing is published.
 #    An address that is not the agent's own is refused the same way.
 # 7. named down: status says so; once it is back, the retry publishes.
+# 8. The remote lost (sshd gone): its services leave the zone.
 # Needs root (the lab) and named; skips otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -279,8 +280,11 @@ read -r named_pid <"$N/pid"
 t_ok lab_wait_for 90 published "Keyed" "named back: the retry publishes the service"
 t_ok eval 'cli status | grep -q "^dns-update $ZONE .*: 1 published, 0 pending"' \
 	"and status is clean again"
+# --- 8. the remote lost --------------------------------------------------------------
+lab_sshd_stop arelay --sessions || t_bail "sshd stop"
+t_ok lab_wait_for 30 eval '! published "Keyed"' \
+	"the remote lost (sshd and its sessions gone): its service leaves the zone"
 agent_stop TERM || t_bail "agent did not stop"
-t_nok published "Keyed" "withdrawn at shutdown"
 
 t_ok named_stop "named stopped"
 lab_unpublish "$p3"
