@@ -25,6 +25,7 @@
 #include "netwatch.h"
 #include "rundir.h"
 #include "siteid.h"
+#include "dnsupdate.h"
 
 #define AGENT_QUIT_MS	5000	/* give ssh this long to exit */
 
@@ -36,6 +37,8 @@ agent_remote_stopped(struct agent *a)
 	TAILQ_FOREACH(r, &a->remotes, entry)
 		if (r->state != RS_STOPPED)
 			return;
+	if (dnsup_busy(a->dnsup))	/* withdrawing from DNS */
+		return;
 	ev_loop_break(a->loop);
 }
 
@@ -52,6 +55,7 @@ agent_quit(struct agent *a)
 	log_info("shutting down");
 	TAILQ_FOREACH(r, &a->remotes, entry)
 		remote_stop(r);
+	dnsup_quit(a->dnsup);
 	ev_timer_set(a->quit_timer, AGENT_QUIT_MS);
 	agent_remote_stopped(a);
 }
@@ -61,7 +65,12 @@ quit_timeout(void *arg)
 {
 	struct agent *a = arg;
 
-	log_warnx("ssh did not exit in time");
+	if (dnsup_busy(a->dnsup))
+		log_warnx("the DNS zone's withdrawals did not finish in time "
+		    "(rnsplice status said why); the next start removes "
+		    "what is left");
+	else
+		log_warnx("ssh did not exit in time");
 	ev_loop_break(a->loop);
 }
 
@@ -207,6 +216,8 @@ agent_setup(struct agent *a)
 			a->exp->learn = 1;
 	exposure_refresh(a->exp);
 	a->netwatch = netwatch_new(a->loop, on_network_change, a);
+	if ((a->dnsup = dnsup_new(a)) == NULL && dnsup_available())
+		fatalx("out of memory");
 
 	log_info("rnsplice-agent %s, site %s, %s", PACKAGE_VERSION, a->siteid,
 	    a->rundir);
@@ -232,6 +243,7 @@ agent_teardown(struct agent *a)
 		TAILQ_REMOVE(&a->remotes, r, entry);
 		remote_free(r);
 	}
+	dnsup_free(a->dnsup);
 	netwatch_free(a->netwatch);
 	exposure_free(a->exp);
 	routes_free(a->routes);

@@ -17,6 +17,8 @@
  *			gets (fewest hops), failover between remotes
  *	lanview.c	what other agents already publish on this LAN
  *	splice.c	one imported service: listeners and publication
+ *	dnsupdate.c	the same in a DNS zone (RFC 2136 + TSIG), with
+ *			dnsupconf.c (its block) and tsigkey.c (key file)
  *	relay.c		accepted connections: handed to the mux, or relayed
  *	status.c	status dumps (control socket, SIGUSR1)
  */
@@ -47,6 +49,8 @@ struct ev_timer;
 struct publisher;
 struct pub_entry;
 struct ctl_server;
+struct dnsup_conf;
+struct dnsup;
 
 #define AGENT_CONF_FILE		"agent.conf"
 #define AGENT_EXIT_CONFIG	78	/* EX_CONFIG: restarting will not help */
@@ -132,6 +136,8 @@ struct remote_conf {
 	char		**ssh_options;	/* each becomes -o OPTION */
 	size_t		 nssh_options;
 	char		*subsystem_command;	/* NULL: ssh -s rnsplice */
+	struct dnsup_conf *dnsupdate;	/* NULL: none (dnsupdate.h) */
+	char		*dns_where;	/* FILE:LINE of "dns-update {" */
 	unsigned int	 set;		/* RC_* */
 	char		*file;		/* where it was defined */
 	unsigned int	 line;
@@ -784,6 +790,7 @@ struct agent {
 	struct netwatch	*netwatch;	/* NULL where unsupported */
 	struct exposure	*exp;
 	struct ctl_server *ctl;
+	struct dnsup	*dnsup;		/* unicast DNS-SD (dnsupdate.c) */
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];
 	const char	*ssh_path;

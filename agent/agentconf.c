@@ -30,6 +30,7 @@
 
 #include "agent.h"
 #include "cfg.h"
+#include "dnsupdate.h"
 #include "proto.h"
 #include "xmalloc.h"
 
@@ -65,6 +66,10 @@ rc_clear(struct remote_conf *rc)
 	strv_free(rc->ssh_options, rc->nssh_options);
 	free(rc->subsystem_command);
 	free(rc->file);
+	dnsup_conf_free(rc->dnsupdate);
+	rc->dnsupdate = NULL;
+	free(rc->dns_where);
+	rc->dns_where = NULL;
 	rc->destination = rc->name_template = rc->file = NULL;
 	rc->subsystem_command = NULL;
 	rc->types = rc->ssh_options = NULL;
@@ -286,6 +291,7 @@ conf_set_subsystem_command(struct remote_conf *rc, const char *s,
 #define KW_TOP		CFG_TOP
 #define KW_REMOTE	0x2
 #define KW_BOTH		(KW_TOP | KW_REMOTE)
+#define KW_DNS		0x4	/* in a dns-update block */
 
 /* A keyword of both levels sets the remote, or at the top level the
  * defaults every remote inherits. */
@@ -447,6 +453,38 @@ kw_subsystem_command(struct cfg_ctx *ctx, const struct cfg_keyword *kw,
 	return conf_set_subsystem_command(kw_rc(ctx), av[0], cause);
 }
 
+/* "dns-update {": its statements fill the remote's (or the defaults')
+ * dnsup_conf; whether it is complete is checked in conf_finish. */
+static int
+kw_dns_update(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
+{
+	struct remote_conf *rc = kw_rc(ctx);
+
+	if (!dnsup_available())
+		return cause_set(cause, "dns-update: this rnsplice-agent was "
+		    "built without ldns (install libldns-dev and configure "
+		    "again to publish into DNS)");
+	xasprintf(&rc->dns_where, "%s:%u", ctx->file, ctx->line);
+	ctx->block = rc;
+	return 0;
+}
+
+/* server, zone, key, address: dnsupconf.c reads them */
+static int
+kw_dns(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac, char **av,
+    char **cause)
+{
+	char *words[1 + CONF_MAXARGS];
+	int i;
+
+	words[0] = (char *)kw->name;
+	for (i = 0; i < ac && i < CONF_MAXARGS; i++)
+		words[i + 1] = av[i];
+	return dnsup_conf_statement(&kw_rc(ctx)->dnsupdate, words,
+	    (size_t)i + 1, cause);
+}
+
 #define RC_OFF(f)	offsetof(struct remote_conf, f)
 #define AC_OFF(f)	offsetof(struct agent_conf, f)
 
@@ -490,6 +528,13 @@ static const struct cfg_keyword keywords[] = {
 	    AC_OFF(ping_timeout), 2, 3 * 3600, "seconds" },
 	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
 	    "PATH" },
+	{ "dns-update", KW_BOTH, KW_DNS, CFG_FN, CFG_ONCE, 0, 0, kw_dns_update,
+	    0, 0, 0, NULL },
+	{ "server", KW_DNS, 0, CFG_FN, 0, 1, 3, kw_dns, 0, 0, 0,
+	    "ADDRESS [port N]" },
+	{ "zone", KW_DNS, 0, CFG_FN, 0, 1, 1, kw_dns, 0, 0, 0, "NAME" },
+	{ "key", KW_DNS, 0, CFG_FN, 0, 1, 1, kw_dns, 0, 0, 0, "FILE" },
+	{ "address", KW_DNS, 0, CFG_FN, 0, 1, 1, kw_dns, 0, 0, 0, "ADDRESS" },
 };
 
 static const struct cfg_syntax agent_syntax = {
@@ -558,6 +603,9 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 		    d->max_sessions : 0;
 	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL)
 		rc->subsystem_command = xstrdup(d->subsystem_command);
+	if (rc->dnsupdate == NULL && d->dnsupdate != NULL &&
+	    (rc->dnsupdate = dnsup_conf_dup(d->dnsupdate)) == NULL)
+		fatalx("out of memory");
 	if (!(rc->set & RC_MAXSERVICES))
 		rc->max_services = (d->set & RC_MAXSERVICES) ?
 		    d->max_services : AGENT_MAX_SERVICES;
@@ -573,11 +621,30 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	}
 }
 
+/* A dns-update block is complete, and its key file readable. */
+static int
+dns_finish(struct remote_conf *rc, char **cause)
+{
+	char *why = NULL;
+
+	if (rc->dns_where == NULL)
+		return 0;
+	if (dnsup_conf_check(rc->dnsupdate, &why) == -1) {
+		cause_set(cause, "%s: %s", rc->dns_where,
+		    why != NULL ? why : "out of memory");
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_finish(struct agent_conf *c, char **cause)
 {
 	struct remote_conf *rc;
 
+	if (dns_finish(&c->defaults, cause) == -1)
+		return -1;
 	if (TAILQ_EMPTY(&c->remotes))
 		return cause_set(cause, "no remote to splice from (give a "
 		    "destination or define a remote block)");
@@ -588,6 +655,8 @@ conf_finish(struct agent_conf *c, char **cause)
 		return cause_set(cause, "ping-timeout %u must be longer than "
 		    "ping-interval %u", c->ping_timeout, c->ping_interval);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
+		if (dns_finish(rc, cause) == -1)
+			return -1;
 		if (rc->destination == NULL)
 			rc->destination = xstrdup(rc->name);
 		inherit(rc, &c->defaults);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "dnsupdate.h"
 #include "event.h"
 #include "log.h"
 
@@ -69,7 +70,8 @@ agent_remote_conf_eq(const struct remote_conf *a, const struct remote_conf *b)
 	    a->max_sessions == b->max_sessions &&
 	    strv_eq(a->ssh_options, a->nssh_options, b->ssh_options,
 	    b->nssh_options) &&
-	    str_eq(a->subsystem_command, b->subsystem_command);
+	    str_eq(a->subsystem_command, b->subsystem_command) &&
+	    dnsup_conf_eq(a->dnsupdate, b->dnsupdate);
 }
 
 static struct remote_conf *

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "dnsupdate.h"
 #include "event.h"
 #include "log.h"
 #include "publish.h"
@@ -336,7 +337,8 @@ offlink(struct splice *sp, const struct sockaddr *sa)
 	char a[INET6_ADDRSTRLEN];
 	uint64_t now;
 
-	if (r->conf->nallow > 0 || exp_peer_ok(r->agent->exp, r->conf, sa))
+	if (r->conf->nallow > 0 || exp_peer_ok(r->agent->exp, r->conf, sa) ||
+	    dnsup_peer_ok(r->agent->exp, r->conf, sa))
 		return 0;
 	sp->refused++;
 	sp->offlink++;
@@ -517,6 +519,7 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	char where[256];
 
 	exp_plan(r->agent->exp, rc, &pl);
+	dnsup_plan(rc, &pl);
 	if (rc->scope == SCOPE_IFACE && pl.npubifs == 0) {
 		snprintf(err, errlen, "no interface %s", rc->ifname);
 		return NULL;
@@ -558,6 +561,7 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	    "(%s)", rc->name, e->svc.name, e->svc.type, e->svc.addr,
 	    e->svc.port, sp->name, sp->port, where_name(sp, where,
 	    sizeof(where)));
+	dnsup_publish(r->agent->dnsup, sp);
 	return sp;
  fail:
 	txt_free(&sp->txt);
@@ -573,6 +577,7 @@ splice_exposure_changed(struct splice *sp)
 	char where[256];
 
 	exp_plan(r->agent->exp, r->conf, &pl);
+	dnsup_plan(r->conf, &pl);
 	follow_addresses(sp, &pl);
 	if (pl.pub == sp->pubscope && pl.fallback == sp->fallback &&
 	    pl.npubifs == sp->npubifs && memcmp(pl.pubifs, sp->pubifs,
@@ -618,6 +623,7 @@ splice_update(struct splice *sp)
 			    "interface", sp->remote->conf->name, sp->name);
 	txt_free(&sp->txt);
 	sp->txt = txt;
+	dnsup_publish(sp->remote->agent->dnsup, sp);
 	return 0;
 }
 
@@ -626,6 +632,7 @@ splice_free(struct splice *sp)
 {
 	if (sp == NULL)
 		return;
+	dnsup_withdraw(sp->remote->agent->dnsup, sp);
 	unpublish(sp);
 	close_listeners(sp);
 	remote_port_remember(sp->remote, &sp->isvc->svc, sp->port);

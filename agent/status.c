@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "dnsupdate.h"
 #include "event.h"
 #include "json.h"
 #include "log.h"
@@ -105,6 +106,7 @@ static void
 json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 {
 	const struct splice *sp = e->splice;
+	const char *dns;
 
 	buf_putf(b, "{\"remote\":");
 	json_str(b, r->conf->name);
@@ -143,6 +145,10 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	if (sp->port_note[0] != '\0') {
 		buf_putf(b, ",\"port_note\":");
 		json_str(b, sp->port_note);
+	}
+	if ((dns = dnsup_service_state(r->agent->dnsup, sp)) != NULL) {
+		buf_putf(b, ",\"dns\":");
+		json_str(b, dns);
 	}
 	buf_putf(b, "}");
 }
@@ -220,7 +226,9 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 			buf_putf(b, ",\"reload_failed_ago\":%.1f",
 			    secs(a->reload_failed_at));
 		}
-		buf_putf(b, "},\"remotes\":[");
+		buf_putf(b, "}");
+		dnsup_status(a->dnsup, b, 1);
+		buf_putf(b, ",\"remotes\":[");
 		TAILQ_FOREACH(r, &a->remotes, entry) {
 			if (!first)
 				buf_putf(b, ",");
@@ -274,6 +282,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 	struct route_stats st;
 	char vname[1024], vpub[1024], vskip[4 * sizeof(e->skip)];
 	char skip[sizeof(e->skip)];
+	const char *dns;
 
 	if (!valid_what(what))
 		return -1;
@@ -329,6 +338,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				buf_putf(b, "  last error: %s\n", vname);
 			}
 		}
+		dnsup_status(a->dnsup, b, 0);
 		return 0;
 	}
 	if (strcmp(what, "services") == 0) {
@@ -364,6 +374,11 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				text_path(b, &e->meta);
 				if (sp->port_note[0] != '\0')
 					buf_putf(b, "; %s", sp->port_note);
+				if ((dns = dnsup_service_state(a->dnsup,
+				    sp)) != NULL) {
+					log_vis(vskip, sizeof(vskip), dns);
+					buf_putf(b, "; DNS: %s", vskip);
+				}
 				buf_putf(b, "\n");
 			}
 		return 0;

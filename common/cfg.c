@@ -6,7 +6,7 @@
  * and tabs; "double quotes" make one word of what they hold, in which \"
  * is a quote and \\ a backslash. A '#' at the start of a word begins a
  * comment. With CFG_BLOCKS, ';' also ends a statement and a block keyword
- * opens "{ ... }", which does not nest. */
+ * opens "{ ... }", which may hold other blocks, CFG_MAXDEPTH deep. */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -23,15 +23,22 @@
 #include "escape.h"
 #include "xmalloc.h"
 
+/* The top level, or an open block. */
+struct cfg_level {
+	unsigned int		 where;		/* its context */
+	const struct cfg_keyword *kw;		/* NULL at the top level */
+	char			*label;		/* for "not closed" */
+	unsigned int		 line;
+	void			*block;		/* ctx.block inside it */
+};
+
 struct cfg_state {
 	const struct cfg_syntax	*syn;
 	struct cfg_ctx		 ctx;
-	unsigned int		 where;		/* the current context */
-	const struct cfg_keyword *block_kw;	/* NULL at the top level */
-	char			*block_label;	/* for "not closed" */
-	unsigned int		 block_line;
+	struct cfg_level	 lv[CFG_MAXDEPTH + 1];
+	int			 depth;		/* lv[depth] is current */
 	unsigned int		*seen;		/* CFG_ONCE: line of each
-						 * keyword, top then block */
+						 * keyword, per level */
 	char			*av[CFG_MAXWORDS];
 	int			 ac;
 	char			**cause;
@@ -123,21 +130,27 @@ cfg_find(const struct cfg_syntax *syn, const char *name)
 static int
 cfg_where(struct cfg_state *st, const struct cfg_keyword *kw)
 {
+	const struct cfg_level *lv = &st->lv[st->depth];
 	char home[256];
 
-	if (kw->opens != 0 && st->block_kw != NULL)
-		return cfg_err(st, "%s blocks do not nest (block of line %u "
-		    "not closed)", kw->name, st->block_line);
-	if (kw->where & st->where)
+	if (kw->where & lv->where) {
+		if (kw->opens != 0 && st->depth == CFG_MAXDEPTH)
+			return cfg_err(st, "%s blocks do not nest this deep "
+			    "(block of line %u not closed)", kw->name,
+			    lv->line);
 		return 0;
+	}
 	cfg_list(st->syn, kw->where, 1, home, sizeof(home));
-	if (st->block_kw == NULL)
+	if (lv->kw == NULL)
 		return cfg_err(st, "%s belongs in a %s block", kw->name, home);
+	if ((kw->where & CFG_TOP) && home[0] != '\0')
+		return cfg_err(st, "%s belongs at the top level or in a %s "
+		    "block, not in a %s block", kw->name, home, lv->kw->name);
 	if (kw->where & CFG_TOP)
 		return cfg_err(st, "%s belongs at the top level, not in a %s "
-		    "block", kw->name, st->block_kw->name);
+		    "block", kw->name, lv->kw->name);
 	return cfg_err(st, "%s belongs in a %s block, not in a %s block",
-	    kw->name, home, st->block_kw->name);
+	    kw->name, home, lv->kw->name);
 }
 
 static int
@@ -171,13 +184,14 @@ cfg_statement(struct cfg_state *st, int brace)
 {
 	const struct cfg_syntax *syn = st->syn;
 	const struct cfg_keyword *kw;
+	struct cfg_level *lv;
 	char list[1024], *why = NULL, *obj;
 	unsigned int *seen;
 	int n = st->ac - 1, r = 0;
 
 	st->ac = 0;
 	if ((kw = cfg_find(syn, st->av[0])) == NULL) {
-		cfg_list(syn, st->where, 0, list, sizeof(list));
+		cfg_list(syn, st->lv[st->depth].where, 0, list, sizeof(list));
 		return cfg_err(st, "unknown keyword \"%.64s\" (expected %s)",
 		    st->av[0], list);
 	}
@@ -191,7 +205,7 @@ cfg_statement(struct cfg_state *st, int brace)
 	if (cfg_where(st, kw) == -1 || cfg_nargs(st, kw, n) == -1)
 		return -1;
 	if (kw->flags & CFG_ONCE) {
-		seen = &st->seen[(st->block_kw != NULL ? syn->nkeywords : 0) +
+		seen = &st->seen[(size_t)st->depth * syn->nkeywords +
 		    (size_t)(kw - syn->keywords)];
 		if (*seen != 0)
 			return cfg_err(st, "%s already set on line %u",
@@ -218,15 +232,17 @@ cfg_statement(struct cfg_state *st, int brace)
 		return -1;
 	}
 	if (kw->opens != 0) {
-		st->where = kw->opens;
-		st->block_kw = kw;
-		st->block_line = st->ctx.line;
+		lv = &st->lv[++st->depth];
+		lv->where = kw->opens;
+		lv->kw = kw;
+		lv->line = st->ctx.line;
+		lv->block = st->ctx.block;
 		if (n > 0)
-			xasprintf(&st->block_label, "%s \"%s\"", kw->name,
+			xasprintf(&lv->label, "%s \"%s\"", kw->name,
 			    st->av[1]);
 		else
-			xasprintf(&st->block_label, "%s block", kw->name);
-		memset(st->seen + syn->nkeywords, 0,
+			xasprintf(&lv->label, "%s block", kw->name);
+		memset(st->seen + (size_t)st->depth * syn->nkeywords, 0,
 		    syn->nkeywords * sizeof(*st->seen));
 	}
 	return 0;
@@ -237,15 +253,14 @@ cfg_close(struct cfg_state *st)
 {
 	char list[256];
 
-	if (st->block_kw == NULL) {
+	if (st->depth == 0) {
 		cfg_list(st->syn, ~0U, 1, list, sizeof(list));
 		return cfg_err(st, "\"}\" without a %s block", list);
 	}
-	st->where = CFG_TOP;
-	st->block_kw = NULL;
-	st->ctx.block = NULL;
-	free(st->block_label);
-	st->block_label = NULL;
+	free(st->lv[st->depth].label);
+	memset(&st->lv[st->depth], 0, sizeof(st->lv[st->depth]));
+	st->depth--;
+	st->ctx.block = st->lv[st->depth].block;
 	return 0;
 }
 
@@ -362,9 +377,10 @@ cfg_parse(const struct cfg_syntax *syn, const char *file, const char *text,
 	st.syn = syn;
 	st.ctx.file = file;
 	st.ctx.arg = arg;
-	st.where = CFG_TOP;
+	st.lv[0].where = CFG_TOP;
 	st.cause = cause;
-	st.seen = xcalloc(2 * syn->nkeywords + 1, sizeof(*st.seen));
+	st.seen = xcalloc((CFG_MAXDEPTH + 1) * syn->nkeywords + 1,
+	    sizeof(*st.seen));
 	while (off < len) {
 		st.ctx.line++;
 		line = text + off;
@@ -384,14 +400,16 @@ cfg_parse(const struct cfg_syntax *syn, const char *file, const char *text,
 		if (cfg_line(&st, buf) == -1)
 			goto out;
 	}
-	if (st.block_kw != NULL) {
-		st.ctx.line = st.block_line;
-		cfg_err(&st, "%s is not closed with \"}\"", st.block_label);
+	if (st.depth > 0) {
+		st.ctx.line = st.lv[st.depth].line;
+		cfg_err(&st, "%s is not closed with \"}\"",
+		    st.lv[st.depth].label);
 		goto out;
 	}
 	ret = 0;
  out:
-	free(st.block_label);
+	while (st.depth > 0)
+		free(st.lv[st.depth--].label);
 	free(st.seen);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #define CFG_MAXFILE	(1024 * 1024)
 #define CFG_MAXLINE	4096
 #define CFG_MAXWORDS	128
+#define CFG_MAXDEPTH	2	/* blocks within blocks */
 
 /* Contexts, a bit each: the top level, and one per kind of block. */
 #define CFG_TOP		0x1

@@ -2,15 +2,17 @@
 # Install the Debian packages rnsplice needs to build, test and run its
 # lab (xauth: sshd forwards X11 only where it exists, and confined.sh
 # checks that plain ssh does while the agent's master does not). Does
-# nothing when they are all present, unless --force.
+# nothing when they are all present, unless --force. libldns-dev builds
+# dns-update; bind9 (named, tsig-keygen) and bind9-dnsutils (dig) serve
+# and query the zone of tests/integration/dnsupdate.sh.
 #   tests/deps.sh [--force]
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
-	libavahi-client-dev libbsd-dev check
+	libavahi-client-dev libbsd-dev check libldns-dev
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
 	iproute2 util-linux procps curl python3 valgrind
-	iperf3 strace xauth
+	iperf3 strace xauth bind9 bind9-dnsutils
 	debhelper dh-autoreconf lintian fakeroot dpkg-dev git systemd man-db"
 
 missing=""

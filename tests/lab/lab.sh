@@ -99,6 +99,8 @@
 #   LAB_TIMEOUT         seconds to wait for daemons to come up (default 10)
 #   LAB_PATH            PATH inside hosts (default: the standard system dirs)
 #   LAB_AVAHI_ALLOW     avahi allow-interfaces for hosts started afterwards
+#   LAB_AVAHI_WIDE_AREA yes: wide-area (unicast DNS-SD) browsing, for hosts
+#                       started or avahi-restarted afterwards
 #   LAB_AVAHI_DENY      extra avahi deny-interfaces (wanN are always denied)
 #   LAB_AVAHI_DEBUG=1   run avahi-daemon with --debug
 #   top_builddir        build tree root (default: this repository's root)
@@ -724,7 +726,9 @@ lab__avahi_conf() {
 		echo "enable-dbus=yes"
 		# No ratelimit-* keys: a zero interval disables rate limiting.
 		echo "[wide-area]"
-		echo "enable-wide-area=no"
+		# LAB_AVAHI_WIDE_AREA=yes: unicast DNS-SD browsing, through
+		# the servers of the host's /etc/resolv.conf
+		echo "enable-wide-area=${LAB_AVAHI_WIDE_AREA:-no}"
 		echo "[publish]"
 		echo "publish-hinfo=no"
 		echo "publish-workstation=no"

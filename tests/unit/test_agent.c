@@ -152,9 +152,10 @@ START_TEST(test_conf_bad)
 	    "belongs at the top level");
 	parse_bad("remote a {\n destination x\n", "t.conf:1: remote \"a\" is "
 	    "not closed");
-	parse_bad("}\n", "t.conf:1: \"}\" without a remote block");
-	parse_bad("remote a {\nremote b {\n}\n}\n", "t.conf:2: remote blocks "
-	    "do not nest");
+	parse_bad("}\n", "t.conf:1: \"}\" without a remote or dns-update "
+	    "block");
+	parse_bad("remote a {\nremote b {\n}\n}\n", "t.conf:2: remote belongs "
+	    "at the top level, not in a remote block");
 	parse_bad("remote a {\n}\nremote a {\n}\n", "t.conf:3: remote \"a\" "
 	    "defined twice");
 	parse_bad("remote a {\n allow 10.2.0.5/24\n}\n", "t.conf:2: "

@@ -22,12 +22,14 @@
 /* --- a small syntax of both shapes ------------------------------------ */
 
 #define C_BOX	0x2
+#define C_LID	0x4
 
 struct box {
 	char		 name[32];
 	unsigned int	 size;
 	int		 open;
 	unsigned int	 line;
+	int		 lids;
 };
 
 struct top {
@@ -71,6 +73,17 @@ kw_box(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
 	return 0;
 }
 
+/* a block within a box: its statements still set the box */
+static int
+kw_lid(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
+    char **argv, char **cause)
+{
+	struct box *b = ctx->block;
+
+	b->lids++;
+	return 0;
+}
+
 static const struct cfg_keyword keywords[] = {
 	{ "box", CFG_TOP, C_BOX, CFG_FN, 0, 1, 1, kw_box, 0, 0, 0, "NAME" },
 	{ "flag", CFG_TOP, 0, CFG_YESNO, CFG_ONCE, 1, 1, NULL,
@@ -81,8 +94,9 @@ static const struct cfg_keyword keywords[] = {
 	    "word ..." },
 	{ "size", C_BOX, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
 	    offsetof(struct box, size), 0, 4096, "N" },
-	{ "open", C_BOX, 0, CFG_YESNO, 0, 1, 1, NULL,
+	{ "open", C_BOX | C_LID, 0, CFG_YESNO, 0, 1, 1, NULL,
 	    offsetof(struct box, open), 0, 0, "yes | no" },
+	{ "lid", C_BOX | C_LID, C_LID, CFG_FN, 0, 0, 0, kw_lid, 0, 0, 0, NULL },
 };
 
 static const struct cfg_syntax blocks = {
@@ -175,6 +189,13 @@ START_TEST(test_cfg_blocks)
 	parse_ok(&blocks, "\n\n  \t\n# x", 9, &t);
 	parse_ok(&blocks, "count 3", 7, &t);
 	ck_assert_uint_eq(t.count, 3);
+	/* a block within a block, and the outer one's context after it */
+	text = "box a {\n lid { open yes }\n size 3\n lid {}\n}\n";
+	parse_ok(&blocks, text, strlen(text), &t);
+	ck_assert_int_eq(t.boxes[0].lids, 2);
+	ck_assert_int_eq(t.boxes[0].open, 1);
+	ck_assert_uint_eq(t.boxes[0].size, 3);
+	top_free(&t);
 	/* CFG_ONCE is per context: each box may set its size once */
 	parse_ok(&blocks, "box a { size 1 }\nbox b { size 2 }\n", 34, &t);
 	ck_assert_uint_eq(t.boxes[1].size, 2);
@@ -211,13 +232,19 @@ START_TEST(test_cfg_malformed)
 	bad(&blocks, "words a\"b\"\n", "t.conf:1: quote inside a word (quote "
 	    "the whole word)");
 	/* braces */
-	bad(&blocks, "}\n", "t.conf:1: \"}\" without a box block");
-	bad(&blocks, "box a { }\n}\n", "t.conf:2: \"}\" without a box block");
+	bad(&blocks, "}\n", "t.conf:1: \"}\" without a box or lid block");
+	bad(&blocks, "box a { }\n}\n", "t.conf:2: \"}\" without a box or lid block");
 	bad(&blocks, "{\n", "t.conf:1: unexpected \"{\"");
 	bad(&blocks, "box a {\nsize 1\n", "t.conf:1: box \"a\" is not closed "
 	    "with \"}\"");
-	bad(&blocks, "box a {\nbox b {\n}\n}\n", "t.conf:2: box blocks do not "
-	    "nest (block of line 1 not closed)");
+	bad(&blocks, "box a {\nbox b {\n}\n}\n", "t.conf:2: box belongs at the "
+	    "top level, not in a box block");
+	bad(&blocks, "box a {\nlid {\nlid {\n}\n}\n}\n", "t.conf:3: lid blocks "
+	    "do not nest this deep (block of line 2 not closed)");
+	bad(&blocks, "box a {\nlid {\n}\n", "t.conf:1: box \"a\" is not closed "
+	    "with \"}\"");
+	bad(&blocks, "box a {\nlid {\n", "t.conf:2: lid block is not closed "
+	    "with \"}\"");
 	bad(&blocks, "box a\n{\n}\n", "t.conf:1: expected \"box NAME {\"");
 	bad(&blocks, "box {\n}\n", "t.conf:1: usage: box NAME {");
 	bad(&blocks, "count 1 {\n}\n", "t.conf:1: \"{\" after count, which "
@@ -227,7 +254,7 @@ START_TEST(test_cfg_malformed)
 	bad(&blocks, "box a {\ncount 1\n}\n", "t.conf:2: count belongs at the "
 	    "top level, not in a box block");
 	bad(&blocks, "box a {\nfrob 1\n}\n", "t.conf:2: unknown keyword "
-	    "\"frob\" (expected words, size or open)");
+	    "\"frob\" (expected words, size, open or lid)");
 	/* arguments and values */
 	bad(&blocks, "words\n", "t.conf:1: usage: words word ...");
 	bad(&blocks, "words a b c d\n", "t.conf:1: usage: words word ...");

@@ -1,0 +1,1428 @@
+/* Unicast DNS-SD: the services this agent splices, published in a DNS
+ * zone with RFC 2136 updates signed with TSIG (ldns builds, signs and
+ * parses the messages), beside their mDNS publication.
+ *
+ * For each zone (one per distinct dns-update block) the agent owns one
+ * host name, rns-SITE-HASH.ZONE (HASH of the block's addresses), with
+ * the A/AAAA records of `address`. Per service:
+ *
+ *	_type._tcp.ZONE			PTR	INSTANCE._type._tcp.ZONE
+ *	INSTANCE._type._tcp.ZONE	SRV	0 0 PORT rns-....ZONE
+ *	INSTANCE._type._tcp.ZONE	TXT	the origin's items, rnsplice=...
+ *	_services._dns-sd._udp.ZONE	PTR	_type._tcp.ZONE
+ *	_rnsplice.rns-....ZONE		PTR	INSTANCE._type._tcp.ZONE
+ *
+ * and, once, b._dns-sd._udp.ZONE and lb._dns-sd._udp.ZONE PTR ZONE (the
+ * zone advertises itself as a browse domain; these are never removed).
+ * The _rnsplice PTR set is the agent's own index: every update changes it
+ * with the records it lists, atomically, so after a crash the first
+ * thing the agent does is read it and delete what it lists.
+ *
+ * Changes are batched (DNSUP_BATCH_MS), at most one update is in flight
+ * per zone and one follows another after DNSUP_GAP_MS at the earliest; a
+ * failed one (server down, timeout, REFUSED, NOTAUTH, BADKEY...) is tried
+ * again whole with backoff, and rnsplice status says why. An update is
+ * all or nothing (RFC 2136 3.7), so trying it again is always right.
+ * Messages go over TCP: a batch may exceed what UDP carries. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "dnsupdate.h"
+#include "event.h"
+#include "json.h"
+#include "log.h"
+
+static int
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* Is ss an address of this host? (binding it says so) */
+static int
+addr_own(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd, ok;
+
+	if ((fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	ok = bind(fd, (const struct sockaddr *)ss, len) == 0;
+	close(fd);
+	return ok;
+}
+
+void
+dnsup_plan(const struct remote_conf *rc, struct exp_plan *pl)
+{
+	const struct dnsup_conf *dc = rc->dnsupdate;
+	size_t i, k;
+
+	if (dc == NULL)
+		return;
+	for (i = 0; i < dc->naddr; i++) {
+		for (k = 0; k < pl->nbind; k++)
+			if (same_ip(&pl->bind[k], &dc->addr[i]))
+				break;
+		if (k < pl->nbind || !addr_own(&dc->addr[i], dc->addrlen[i]))
+			continue;
+		if (pl->nbind == AGENT_LISTEN_MAX) {
+			pl->truncated = 1;
+			return;
+		}
+		memcpy(&pl->bind[pl->nbind], &dc->addr[i], dc->addrlen[i]);
+		pl->bindlen[pl->nbind++] = dc->addrlen[i];
+	}
+}
+
+/* Clients of the zone reach us on `address`: as for LAN scope without an
+ * allow-list, those on the network of its interface may connect. */
+int
+dnsup_peer_ok(const struct exposure *x, const struct remote_conf *rc,
+    const struct sockaddr *sa)
+{
+	const struct dnsup_conf *dc = rc->dnsupdate;
+	size_t i, k;
+
+	if (dc == NULL || x == NULL)
+		return 0;
+	for (k = 0; k < x->naddrs; k++)
+		for (i = 0; i < dc->naddr; i++)
+			if (same_ip(&x->addrs[k].sa, &dc->addr[i]) &&
+			    prefix_match(&x->addrs[k].net, sa))
+				return 1;
+	return 0;
+}
+
+#ifdef HAVE_LDNS
+
+#include <ldns/ldns.h>
+
+#define DNSUP_BATCH_MS		100	/* gather changes this long */
+#define DNSUP_GAP_MS		200	/* between two updates, at least */
+#define DNSUP_TIMEOUT_MS	5000	/* one transaction */
+#define DNSUP_BACKOFF_MIN_MS	1000
+#define DNSUP_BACKOFF_MAX_MS	60000
+#define DNSUP_BATCH_MAX		64	/* services in one update */
+/* A DNS message over TCP holds 65535 bytes: a batch stops short of this
+ * bound of its size (names counted uncompressed), and a crash sweep
+ * removes at most DNSUP_STALE_MAX services a round. */
+#define DNSUP_MSG_BUDGET	60000
+#define DNSUP_SVC_OVERHEAD	3500	/* six RRs of 255-byte names */
+#define DNSUP_STALE_MAX		48
+#define DNSUP_FUDGE		300	/* TSIG, seconds */
+#define DNSUP_INDEX		"_rnsplice"
+
+enum ds_state {
+	DS_ADD,		/* to be (re)published */
+	DS_DEL,		/* to be withdrawn */
+	DS_REFUSED	/* does not fit DNS: why says so */
+};
+
+struct dzone;
+
+struct dsvc {
+	struct dzone	*z;
+	struct splice	*sp;		/* NULL once withdrawn */
+	char		 name[DNSSD_MAXNAME + 1];
+	char		 type[DNSSD_MAXTYPE + 1];
+	uint16_t	 port;
+	struct txt	 txt;
+	enum ds_state	 state;
+	int		 indns;		/* an update with it succeeded */
+	unsigned int	 gen, sent_gen;	/* changes; as sent */
+	enum ds_state	 sent_state;
+	int		 inflight;
+	char		 why[384];
+	TAILQ_ENTRY(dsvc) entry;
+};
+TAILQ_HEAD(dsvc_list, dsvc);
+
+enum tx_kind { TX_NONE, TX_SWEEP, TX_UPDATE, TX_GC };
+
+struct dzone {
+	struct dnsup	*d;
+	struct dnsup_conf *conf;
+	char		 host[320];	/* rns-SITE-HASH.ZONE */
+	char		 index[340];	/* _rnsplice.HOST */
+	struct dsvc_list svcs;
+	int		 swept;		/* the crash sweep was done */
+	ldns_rr_list	*stale;		/* deletions the sweep found */
+	size_t		 nstale;	/* services in it */
+	int		 sweep_more;	/* the index lists more than those */
+	int		 host_live;	/* A/AAAA (and b/lb) are in the zone */
+	char		**gc;		/* types that lost an instance */
+	size_t		 ngc;
+	int		 quitting;
+	int		 notown;	/* no address of ours */
+	/* the transaction in flight */
+	enum tx_kind	 tx;
+	int		 fd;
+	struct ev_io	*io;
+	struct ev_timer	*timer;		/* batch, gap, backoff, timeout */
+	unsigned char	*out;
+	size_t		 outlen, outoff;
+	unsigned char	*in;
+	size_t		 inlen;
+	uint16_t	 id;
+	ldns_rdf	*mac;		/* our request's, to check the answer */
+	int		 tx_host;	/* the update set (1) or removed (-1) the host */
+	char		*tx_gc;		/* TX_GC: the type */
+	/* what rnsplice status shows */
+	uint64_t	 last_ok, last_try;
+	unsigned int	 attempts;	/* failures in a row */
+	uint64_t	 retry_at;
+	char		 error[512];
+	unsigned long	 updates, failures;
+	TAILQ_ENTRY(dzone) entry;
+};
+TAILQ_HEAD(dzone_list, dzone);
+
+struct dnsup {
+	struct agent	*agent;
+	struct dzone_list zones;
+};
+
+static void	zone_kick(struct dzone *);
+static void	zone_timer_cb(void *);
+
+static uint32_t
+fnv1a(uint32_t h, const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	while (len-- > 0)
+		h = (h ^ *c++) * 16777619u;
+	return h;
+}
+
+static struct dzone *zone_get(struct dnsup *, const struct dnsup_conf *);
+
+/* The zones of the configuration are known from the start, so that what
+ * an earlier run left behind goes before anything is spliced. */
+struct dnsup *
+dnsup_new(struct agent *a)
+{
+	struct remote_conf *rc;
+	struct dnsup *d;
+	struct dzone *z;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->agent = a;
+	TAILQ_INIT(&d->zones);
+	TAILQ_FOREACH(rc, &a->conf->remotes, entry)
+		if (rc->dnsupdate != NULL) {
+			if ((z = zone_get(d, rc->dnsupdate)) == NULL) {
+				dnsup_free(d);
+				return NULL;
+			}
+			ev_timer_set(z->timer, 0);
+		}
+	return d;
+}
+
+static void
+dsvc_free(struct dsvc *s)
+{
+	TAILQ_REMOVE(&s->z->svcs, s, entry);
+	txt_free(&s->txt);
+	free(s);
+}
+
+static void
+tx_close(struct dzone *z)
+{
+	ev_timer_stop(z->timer);
+	ev_io_del(z->io);
+	z->io = NULL;
+	if (z->fd != -1)
+		close(z->fd);
+	z->fd = -1;
+	free(z->out);
+	free(z->in);
+	z->out = z->in = NULL;
+	z->outlen = z->outoff = z->inlen = 0;
+	if (z->mac != NULL)
+		ldns_rdf_deep_free(z->mac);
+	z->mac = NULL;
+	free(z->tx_gc);
+	z->tx_gc = NULL;
+	z->tx = TX_NONE;
+}
+
+static void
+zone_free(struct dzone *z)
+{
+	size_t i;
+
+	tx_close(z);
+	ev_timer_del(z->timer);
+	while (!TAILQ_EMPTY(&z->svcs))
+		dsvc_free(TAILQ_FIRST(&z->svcs));
+	if (z->stale != NULL)
+		ldns_rr_list_deep_free(z->stale);
+	for (i = 0; i < z->ngc; i++)
+		free(z->gc[i]);
+	free(z->gc);
+	dnsup_conf_free(z->conf);
+	free(z);
+}
+
+void
+dnsup_free(struct dnsup *d)
+{
+	struct dzone *z;
+
+	if (d == NULL)
+		return;
+	while ((z = TAILQ_FIRST(&d->zones)) != NULL) {
+		TAILQ_REMOVE(&d->zones, z, entry);
+		zone_free(z);
+	}
+	free(d);
+}
+
+static struct dzone *
+zone_get(struct dnsup *d, const struct dnsup_conf *dc)
+{
+	struct dzone *z;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	TAILQ_FOREACH(z, &d->zones, entry)
+		if (dnsup_conf_eq(z->conf, dc))
+			return z;
+	if ((z = calloc(1, sizeof(*z))) == NULL)
+		return NULL;
+	if ((z->conf = dnsup_conf_dup(dc)) == NULL ||
+	    (z->timer = ev_timer_add(d->agent->loop, zone_timer_cb, z)) ==
+	    NULL) {
+		dnsup_conf_free(z->conf);
+		free(z);
+		return NULL;
+	}
+	z->d = d;
+	z->fd = -1;
+	TAILQ_INIT(&z->svcs);
+	/* one host name per agent and set of addresses: sibling agents of
+	 * a site (same site id) publishing into one zone do not collide */
+	for (i = 0; i < dc->naddr; i++)
+		h = fnv1a(h, &dc->addr[i], dc->addrlen[i]);
+	snprintf(z->host, sizeof(z->host), "rns-%s-%08x.%s",
+	    d->agent->siteid, h, dc->zone);
+	snprintf(z->index, sizeof(z->index), "%s.%s", DNSUP_INDEX, z->host);
+	TAILQ_INSERT_TAIL(&d->zones, z, entry);
+	return z;
+}
+
+/* --- records ---------------------------------------------------------- */
+
+/* One label in presentation form: anything but LDH and '_' as \DDD. */
+static void
+esc_label(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *p;
+	size_t n = 0;
+
+	for (p = (const unsigned char *)in; *p != '\0' && n + 5 < outlen; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
+			out[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(out + n, outlen - n, "\\%03u", *p);
+	}
+	out[n] = '\0';
+}
+
+static void
+inst_name(const struct dzone *z, const struct dsvc *s, char *out,
+    size_t outlen)
+{
+	char lab[DNSSD_MAXNAME * 4 + 1];
+
+	esc_label(s->name, lab, sizeof(lab));
+	snprintf(out, outlen, "%s.%s.%s.", lab, s->type, z->conf->zone);
+}
+
+static int
+add_str(ldns_rr_list *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+add_str(ldns_rr_list *l, const char *fmt, ...)
+{
+	ldns_rr *rr = NULL;
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		return -1;
+	if (ldns_rr_new_frm_str(&rr, s, DNSUP_TTL, NULL, NULL) !=
+	    LDNS_STATUS_OK) {
+		log_warnx("dns-update: cannot make a record of \"%s\"", s);
+		free(s);
+		return -1;
+	}
+	free(s);
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Delete one RR (class NONE, RFC 2136 2.5.4). */
+static int
+del_rr(ldns_rr_list *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+del_rr(ldns_rr_list *l, const char *fmt, ...)
+{
+	ldns_rr *rr = NULL;
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		return -1;
+	if (ldns_rr_new_frm_str(&rr, s, 0, NULL, NULL) != LDNS_STATUS_OK) {
+		free(s);
+		return -1;
+	}
+	free(s);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
+	ldns_rr_set_ttl(rr, 0);
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Delete an RRset (class ANY; type ANY: every RRset of the name), or,
+ * with class NONE, the prerequisite "RRset does not exist". */
+static int
+rrset_op(ldns_rr_list *l, const char *name, ldns_rr_type type,
+    ldns_rr_class class)
+{
+	ldns_rdf *owner;
+	ldns_rr *rr;
+
+	if ((owner = ldns_dname_new_frm_str(name)) == NULL)
+		return -1;
+	if ((rr = ldns_rr_new()) == NULL) {
+		ldns_rdf_deep_free(owner);
+		return -1;
+	}
+	ldns_rr_set_owner(rr, owner);
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_class(rr, class);
+	ldns_rr_set_ttl(rr, 0);
+	ldns_rr_set_question(rr, false);
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add_txt(ldns_rr_list *l, const char *inst, const struct txt *t)
+{
+	char *s;
+	size_t i, k, n, cap;
+	const unsigned char *p;
+	int r;
+
+	cap = strlen(inst) + 64;
+	for (i = 0; i < t->n; i++)
+		cap += t->items[i].len * 4 + 4;
+	if ((s = malloc(cap)) == NULL)
+		return -1;
+	n = (size_t)snprintf(s, cap, "%s %u IN TXT", inst, DNSUP_TTL);
+	if (t->n == 0)
+		n += (size_t)snprintf(s + n, cap - n, " \"\"");
+	for (i = 0; i < t->n; i++) {
+		s[n++] = ' ';
+		s[n++] = '"';
+		p = t->items[i].data;
+		for (k = 0; k < t->items[i].len; k++) {
+			if (p[k] >= 0x20 && p[k] < 0x7f && p[k] != '"' &&
+			    p[k] != '\\')
+				s[n++] = (char)p[k];
+			else
+				n += (size_t)snprintf(s + n, cap - n, "\\%03u",
+				    p[k]);
+		}
+		s[n++] = '"';
+	}
+	s[n] = '\0';
+	r = add_str(l, "%s", s);
+	free(s);
+	return r;
+}
+
+static int
+host_records(struct dzone *z, ldns_rr_list *up, int set)
+{
+	const struct dnsup_conf *dc = z->conf;
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	if (rrset_op(up, z->host, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY) == -1 ||
+	    rrset_op(up, z->host, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_ANY) == -1)
+		return -1;
+	if (!set)
+		return 0;
+	for (i = 0; i < dc->naddr; i++) {
+		if (dc->addr[i].ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)
+			    &dc->addr[i])->sin_addr, a, sizeof(a));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+			    &dc->addr[i])->sin6_addr, a, sizeof(a));
+		if (add_str(up, "%s. IN %s %s", z->host,
+		    dc->addr[i].ss_family == AF_INET ? "A" : "AAAA", a) == -1)
+			return -1;
+	}
+	/* browse domains (RFC 6763 11): clients told to look here find the
+	 * zone; shared with whoever else publishes in it, never removed */
+	if (add_str(up, "b._dns-sd._udp.%s. IN PTR %s.", dc->zone,
+	    dc->zone) == -1 ||
+	    add_str(up, "lb._dns-sd._udp.%s. IN PTR %s.", dc->zone,
+	    dc->zone) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+svc_records(struct dzone *z, struct dsvc *s, ldns_rr_list *up)
+{
+	char inst[DNSSD_MAXNAME * 4 + DNSSD_MAXTYPE + 300];
+	const char *zone = z->conf->zone;
+
+	inst_name(z, s, inst, sizeof(inst));
+	if (rrset_op(up, inst, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_ANY) == -1)
+		return -1;
+	if (s->state == DS_DEL)
+		return del_rr(up, "%s.%s. IN PTR %s", s->type, zone, inst) ==
+		    -1 || del_rr(up, "%s. IN PTR %s", z->index, inst) == -1 ?
+		    -1 : 0;
+	if (add_str(up, "%s IN SRV 0 0 %u %s.", inst, s->port, z->host) ==
+	    -1 || add_txt(up, inst, &s->txt) == -1 ||
+	    add_str(up, "%s.%s. IN PTR %s", s->type, zone, inst) == -1 ||
+	    add_str(up, "_services._dns-sd._udp.%s. IN PTR %s.%s.", zone,
+	    s->type, zone) == -1 ||
+	    add_str(up, "%s. IN PTR %s", z->index, inst) == -1)
+		return -1;
+	return 0;
+}
+
+/* --- the transaction --------------------------------------------------- */
+
+static const char *
+tsig_alg_name(const char *alg)
+{
+	if (strcmp(alg, "hmac-md5") == 0)
+		return "hmac-md5.sig-alg.reg.int.";
+	return alg;
+}
+
+static int
+tsig_error(const ldns_pkt *p)
+{
+	const ldns_rr *t = ldns_pkt_tsig(p);
+
+	if (t == NULL || ldns_rr_rd_count(t) < 6)
+		return 0;
+	return ldns_rdf2native_int16(ldns_rr_rdf(t, 5));
+}
+
+static const char *
+tsig_error_name(int e)
+{
+	switch (e) {
+	case 16:
+		return "BADSIG: the key's secret differs from the server's";
+	case 17:
+		return "BADKEY: the server knows no such key";
+	case 18:
+		return "BADTIME: the clocks differ by more than 5 minutes";
+	case 22:
+		return "BADTRUNC";
+	}
+	return NULL;
+}
+
+static void
+zone_error(struct dzone *z, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+zone_error(struct dzone *z, const char *fmt, ...)
+{
+	char msg[sizeof(z->error)];
+	struct dsvc *s;
+	unsigned int ms;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	z->failures++;
+	z->attempts++;
+	ms = remote_backoff_ms(z->attempts - 1, arc4random());
+	if (ms < DNSUP_BACKOFF_MIN_MS)
+		ms = DNSUP_BACKOFF_MIN_MS;
+	if (ms > DNSUP_BACKOFF_MAX_MS)
+		ms = DNSUP_BACKOFF_MAX_MS;
+	if (strcmp(msg, z->error) != 0 || z->attempts == 1)
+		log_warnx("dns-update %s: %s; trying again in %.1f s",
+		    z->conf->zone, msg, ms / 1000.0);
+	strlcpy(z->error, msg, sizeof(z->error));
+	z->retry_at = ev_now_ms() + ms;
+	tx_close(z);
+	/* an update is all or nothing: what it carried is still to send */
+	TAILQ_FOREACH(s, &z->svcs, entry)
+		if (s->inflight) {
+			s->inflight = 0;
+			s->sent_gen = s->gen - 1;
+		}
+	ev_timer_set(z->timer, ms);
+}
+
+static void tx_io_cb(int, short, void *);
+
+/* Sign, serialize and start sending p (freed). */
+static int
+tx_start(struct dzone *z, ldns_pkt *p, enum tx_kind kind)
+{
+	const struct dnsup_conf *dc = z->conf;
+	uint8_t *wire = NULL;
+	size_t len;
+	ldns_status st;
+
+	z->id = (uint16_t)arc4random_uniform(65536);
+	ldns_pkt_set_id(p, z->id);
+	if ((st = ldns_pkt_tsig_sign(p, dc->key.name, dc->key.secret,
+	    DNSUP_FUDGE, tsig_alg_name(dc->key.alg), NULL)) !=
+	    LDNS_STATUS_OK) {
+		ldns_pkt_free(p);
+		zone_error(z, "cannot sign with key \"%s\" (%s): %s",
+		    dc->key.name, dc->key.alg, ldns_get_errorstr_by_id(st));
+		return -1;
+	}
+	z->mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3));
+	st = ldns_pkt2wire(&wire, p, &len);
+	ldns_pkt_free(p);
+	if (st != LDNS_STATUS_OK || len > 65535 || z->mac == NULL) {
+		free(wire);
+		zone_error(z, "cannot make the message: %s",
+		    ldns_get_errorstr_by_id(st));
+		return -1;
+	}
+	if ((z->out = malloc(len + 2)) == NULL ||
+	    (z->in = malloc(65535 + 2)) == NULL) {
+		free(wire);
+		zone_error(z, "out of memory");
+		return -1;
+	}
+	z->out[0] = (unsigned char)(len >> 8);
+	z->out[1] = (unsigned char)len;
+	memcpy(z->out + 2, wire, len);
+	free(wire);
+	z->outlen = len + 2;
+	z->tx = kind;
+	z->last_try = ev_now_ms();
+	if ((z->fd = socket(dc->server_sa.ss_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		zone_error(z, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(z->fd, (const struct sockaddr *)&dc->server_sa,
+	    dc->server_len) == -1 && errno != EINPROGRESS) {
+		zone_error(z, "server %s port %u: %s", dc->server, dc->port,
+		    strerror(errno));
+		return -1;
+	}
+	if ((z->io = ev_io_add(z->d->agent->loop, z->fd, POLLOUT, tx_io_cb,
+	    z)) == NULL) {
+		zone_error(z, "out of memory");
+		return -1;
+	}
+	ev_timer_set(z->timer, DNSUP_TIMEOUT_MS);
+	return 0;
+}
+
+static void
+gc_push(struct dzone *z, const char *type)
+{
+	char **v;
+	size_t i;
+
+	for (i = 0; i < z->ngc; i++)
+		if (strcasecmp(z->gc[i], type) == 0)
+			return;
+	if ((v = reallocarray(z->gc, z->ngc + 1, sizeof(*v))) == NULL)
+		return;
+	z->gc = v;
+	if ((z->gc[z->ngc] = strdup(type)) != NULL)
+		z->ngc++;
+}
+
+static size_t
+count_live(const struct dzone *z)
+{
+	const struct dsvc *s;
+	size_t n = 0;
+
+	TAILQ_FOREACH(s, &z->svcs, entry)
+		if (s->state == DS_ADD)
+			n++;
+	return n;
+}
+
+static void
+sweep_done(struct dzone *z, ldns_pkt *p)
+{
+	ldns_rr_list *ans = ldns_pkt_answer(p);
+	ldns_rr *rr;
+	ldns_rdf *inst, *type;
+	char *is, *ts;
+	size_t i;
+
+	z->swept = 1;
+	if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN || ans == NULL)
+		return;
+	if ((z->stale = ldns_rr_list_new()) == NULL)
+		return;
+	for (i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+		rr = ldns_rr_list_rr(ans, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_PTR ||
+		    ldns_rr_rd_count(rr) != 1)
+			continue;
+		inst = ldns_rr_rdf(rr, 0);
+		if ((type = ldns_dname_left_chop(inst)) == NULL)
+			continue;
+		if (z->nstale == DNSUP_STALE_MAX) {
+			ldns_rdf_deep_free(type);
+			z->sweep_more = 1;
+			break;
+		}
+		is = ldns_rdf2str(inst);
+		ts = ldns_rdf2str(type);
+		if (is != NULL && ts != NULL) {
+			rrset_op(z->stale, is, LDNS_RR_TYPE_ANY,
+			    LDNS_RR_CLASS_ANY);
+			del_rr(z->stale, "%s IN PTR %s", ts, is);
+			del_rr(z->stale, "%s. IN PTR %s", z->index, is);
+			z->nstale++;
+			log_info("dns-update %s: removing %s, left by an "
+			    "earlier run of this agent", z->conf->zone, is);
+			/* "_type._tcp.ZONE." -> "_type._tcp" */
+			if (strlen(ts) > strlen(z->conf->zone) + 2)
+				ts[strlen(ts) - strlen(z->conf->zone) - 2] =
+				    '\0';
+			gc_push(z, ts);
+		}
+		free(is);
+		free(ts);
+		ldns_rdf_deep_free(type);
+	}
+}
+
+static void
+update_done(struct dzone *z)
+{
+	struct dsvc *s, *next;
+
+	if (z->stale != NULL) {
+		ldns_rr_list_deep_free(z->stale);
+		z->stale = NULL;
+		z->nstale = 0;
+		if (z->sweep_more) {
+			/* read the index again for the rest */
+			z->sweep_more = 0;
+			z->swept = 0;
+		}
+	}
+	if (z->tx_host != 0)
+		z->host_live = z->tx_host > 0;
+	TAILQ_FOREACH_SAFE(s, &z->svcs, entry, next) {
+		if (!s->inflight)
+			continue;
+		s->inflight = 0;
+		s->indns = s->sent_state == DS_ADD;
+		if (s->sent_state == DS_ADD && s->gen == s->sent_gen)
+			log_info("dns-update %s: published \"%s\" (%s)",
+			    z->conf->zone, s->name, s->type);
+		if (s->sent_state == DS_DEL) {
+			log_info("dns-update %s: withdrew \"%s\" (%s)",
+			    z->conf->zone, s->name, s->type);
+			gc_push(z, s->type);
+		}
+		if (s->gen == s->sent_gen && s->state == DS_DEL) {
+			if (s->sp != NULL && s->why[0] != '\0')
+				s->state = DS_REFUSED;	/* still spliced */
+			else
+				dsvc_free(s);
+		}
+	}
+}
+
+/* A whole answer came. */
+static void
+tx_answer(struct dzone *z)
+{
+	const struct dnsup_conf *dc = z->conf;
+	ldns_pkt *p = NULL;
+	ldns_pkt_rcode rc;
+	const char *te;
+	char rcs[32];
+	enum tx_kind kind = z->tx;
+	int terr;
+
+	if (ldns_wire2pkt(&p, z->in + 2, z->inlen - 2) != LDNS_STATUS_OK) {
+		zone_error(z, "server %s port %u: an answer that is not a DNS "
+		    "message", dc->server, dc->port);
+		return;
+	}
+	if (ldns_pkt_id(p) != z->id) {
+		ldns_pkt_free(p);
+		zone_error(z, "server %s port %u: an answer to another "
+		    "message", dc->server, dc->port);
+		return;
+	}
+	rc = ldns_pkt_get_rcode(p);
+	terr = tsig_error(p);
+	if (rc != LDNS_RCODE_NOERROR && !(kind == TX_SWEEP &&
+	    rc == LDNS_RCODE_NXDOMAIN) && !(kind == TX_GC &&
+	    (rc == LDNS_RCODE_YXRRSET || rc == LDNS_RCODE_NXRRSET))) {
+		if (ldns_lookup_by_id(ldns_rcodes, (int)rc) != NULL)
+			strlcpy(rcs, ldns_lookup_by_id(ldns_rcodes,
+			    (int)rc)->name, sizeof(rcs));
+		else
+			snprintf(rcs, sizeof(rcs), "rcode %d", (int)rc);
+		ldns_pkt_free(p);
+		te = tsig_error_name(terr);
+		if (te != NULL)
+			zone_error(z, "server %s port %u refused key \"%s\": "
+			    "%s (TSIG %s)", dc->server, dc->port, dc->key.name,
+			    rcs, te);
+		else if (kind == TX_SWEEP)
+			zone_error(z, "server %s port %u answered %s to the "
+			    "query of %s (this agent's index: allow-query)",
+			    dc->server, dc->port, rcs, z->index);
+		else if (rc == LDNS_RCODE_REFUSED ||
+		    rc == LDNS_RCODE_NOTAUTH)
+			zone_error(z, "server %s port %u answered %s: it does "
+			    "not let key \"%s\" change zone %s (update-policy, "
+			    "or not authoritative for it)", dc->server,
+			    dc->port, rcs, dc->key.name, dc->zone);
+		else
+			zone_error(z, "server %s port %u answered %s",
+			    dc->server, dc->port, rcs);
+		return;
+	}
+	if (!ldns_pkt_tsig_verify(p, z->in + 2, z->inlen - 2, dc->key.name,
+	    dc->key.secret, z->mac)) {
+		ldns_pkt_free(p);
+		zone_error(z, "server %s port %u: the answer is not signed "
+		    "with key \"%s\"", dc->server, dc->port, dc->key.name);
+		return;
+	}
+	if (kind == TX_SWEEP)
+		sweep_done(z, p);
+	else if (kind == TX_UPDATE)
+		update_done(z);
+	else if (kind == TX_GC && z->ngc > 0 && z->tx_gc != NULL &&
+	    strcmp(z->gc[0], z->tx_gc) == 0) {
+		free(z->gc[0]);
+		memmove(z->gc, z->gc + 1, --z->ngc * sizeof(*z->gc));
+	}
+	ldns_pkt_free(p);
+	if (z->attempts > 0)
+		log_info("dns-update %s: server %s port %u answers again",
+		    dc->zone, dc->server, dc->port);
+	z->attempts = 0;
+	z->error[0] = '\0';
+	z->updates += kind != TX_SWEEP;
+	z->last_ok = ev_now_ms();
+	tx_close(z);
+	zone_kick(z);
+	if (z->quitting && !dnsup_busy(z->d))
+		agent_remote_stopped(z->d->agent);
+}
+
+static void
+tx_io_cb(int fd, short revents, void *arg)
+{
+	struct dzone *z = arg;
+	const struct dnsup_conf *dc = z->conf;
+	ssize_t n;
+	size_t want;
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (z->outoff < z->outlen) {
+		if (z->outoff == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR,
+		    &err, &elen) == -1 || err != 0)) {
+			zone_error(z, "server %s port %u: %s", dc->server,
+			    dc->port, strerror(err != 0 ? err : errno));
+			return;
+		}
+		n = write(fd, z->out + z->outoff, z->outlen - z->outoff);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			zone_error(z, "server %s port %u: %s", dc->server,
+			    dc->port, n == 0 ? "closed" : strerror(errno));
+			return;
+		}
+		z->outoff += (size_t)n;
+		if (z->outoff == z->outlen)
+			ev_io_set(z->io, POLLIN);
+		return;
+	}
+	want = z->inlen < 2 ? 2 : 2 + ((size_t)z->in[0] << 8 | z->in[1]);
+	n = read(fd, z->in + z->inlen, want - z->inlen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		zone_error(z, "server %s port %u: %s before answering",
+		    dc->server, dc->port, n == 0 ? "connection closed" :
+		    strerror(errno));
+		return;
+	}
+	z->inlen += (size_t)n;
+	if (z->inlen == 2 && (z->in[0] << 8 | z->in[1]) < 12) {
+		zone_error(z, "server %s port %u: an answer too short",
+		    dc->server, dc->port);
+		return;
+	}
+	if (z->inlen >= 2 && z->inlen == 2 + ((size_t)z->in[0] << 8 |
+	    z->in[1]))
+		tx_answer(z);
+}
+
+/* --- what to send next ----------------------------------------------- */
+
+static ldns_pkt *
+update_pkt(struct dzone *z, ldns_rr_list *pr, ldns_rr_list *up)
+{
+	ldns_rdf *zone;
+	ldns_pkt *p;
+
+	if ((zone = ldns_dname_new_frm_str(z->conf->zone)) == NULL)
+		return NULL;
+	p = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, pr, up, NULL);
+	if (p == NULL)
+		ldns_rdf_deep_free(zone);
+	else
+		ldns_pkt_set_rd(p, false);
+	return p;
+}
+
+static int
+send_sweep(struct dzone *z)
+{
+	ldns_rdf *name;
+	ldns_pkt *p;
+
+	if ((name = ldns_dname_new_frm_str(z->index)) == NULL)
+		return -1;
+	if ((p = ldns_pkt_query_new(name, LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN,
+	    0)) == NULL) {
+		ldns_rdf_deep_free(name);
+		return -1;
+	}
+	return tx_start(z, p, TX_SWEEP);
+}
+
+static size_t
+txt_wire(const struct txt *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n; i++)
+		n += 1 + t->items[i].len;
+	return n == 0 ? 1 : n;
+}
+
+static int
+send_update(struct dzone *z)
+{
+	ldns_rr_list *up, *stale = NULL;
+	struct dsvc *s;
+	ldns_pkt *p;
+	size_t n = 0, live, size = 0, cost;
+	int ret = -1;
+
+	if ((up = ldns_rr_list_new()) == NULL)
+		return -1;
+	if (z->stale != NULL) {
+		if ((stale = ldns_rr_list_clone(z->stale)) == NULL ||
+		    !ldns_rr_list_cat(up, stale))
+			goto out;
+		ldns_rr_list_free(stale);	/* its records are up's now */
+		stale = NULL;
+	}
+	live = count_live(z);
+	z->tx_host = 0;
+	if (z->sweep_more)
+		goto send;	/* the stale first, in rounds */
+	if (live > 0 && !z->host_live) {
+		if (host_records(z, up, 1) == -1)
+			goto out;
+		z->tx_host = 1;
+	} else if (live == 0 && (z->host_live || z->stale != NULL)) {
+		if (host_records(z, up, 0) == -1)
+			goto out;
+		z->tx_host = -1;
+	}
+	TAILQ_FOREACH(s, &z->svcs, entry) {
+		if (s->state == DS_REFUSED || s->sent_gen == s->gen ||
+		    (s->state == DS_DEL && !s->indns))
+			continue;
+		cost = DNSUP_SVC_OVERHEAD + txt_wire(&s->txt);
+		if (n == DNSUP_BATCH_MAX || (n > 0 && size + cost >
+		    DNSUP_MSG_BUDGET - z->nstale * 800))
+			break;
+		size += cost;
+		if (svc_records(z, s, up) == -1)
+			goto out;
+		s->inflight = 1;
+		s->sent_gen = s->gen;
+		s->sent_state = s->state;
+		n++;
+	}
+ send:
+	if (ldns_rr_list_rr_count(up) == 0) {
+		ret = 0;
+		goto out;
+	}
+	if ((p = update_pkt(z, NULL, up)) == NULL)
+		goto out;
+	ret = tx_start(z, p, TX_UPDATE) == -1 ? 0 : 1;
+ out:
+	if (stale != NULL)
+		ldns_rr_list_deep_free(stale);
+	ldns_rr_list_deep_free(up);
+	if (ret == -1)
+		zone_error(z, "out of memory building an update");
+	return ret;
+}
+
+/* Remove _services PTR _type._tcp.ZONE if no instance of it is left
+ * (prerequisite: no PTR RRset at _type._tcp.ZONE). */
+static int
+send_gc(struct dzone *z)
+{
+	ldns_rr_list *pr = NULL, *up = NULL;
+	char tname[DNSSD_MAXTYPE + 300];
+	ldns_pkt *p = NULL;
+	int ret = -1;
+
+	snprintf(tname, sizeof(tname), "%s.%s.", z->gc[0], z->conf->zone);
+	if ((pr = ldns_rr_list_new()) == NULL ||
+	    (up = ldns_rr_list_new()) == NULL ||
+	    rrset_op(pr, tname, LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_NONE) == -1 ||
+	    del_rr(up, "_services._dns-sd._udp.%s. IN PTR %s",
+	    z->conf->zone, tname) == -1 ||
+	    (p = update_pkt(z, pr, up)) == NULL ||
+	    (z->tx_gc = strdup(z->gc[0])) == NULL)
+		goto out;
+	ret = tx_start(z, p, TX_GC) == -1 ? 0 : 1;
+	p = NULL;
+ out:
+	if (p != NULL)
+		ldns_pkt_free(p);
+	if (pr != NULL)
+		ldns_rr_list_deep_free(pr);
+	if (up != NULL)
+		ldns_rr_list_deep_free(up);
+	return ret;
+}
+
+static int
+zone_pending(const struct dzone *z)
+{
+	const struct dsvc *s;
+
+	if (z->stale != NULL || (z->host_live && count_live(z) == 0))
+		return 1;
+	TAILQ_FOREACH(s, &z->svcs, entry)
+		if (s->state != DS_REFUSED && s->sent_gen != s->gen &&
+		    !(s->state == DS_DEL && !s->indns))
+			return 1;
+	return 0;
+}
+
+static void
+zone_run(struct dzone *z)
+{
+	const struct dnsup_conf *dc = z->conf;
+	struct dsvc *s, *next;
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+	int own = 0;
+
+	/* never in DNS, now withdrawn: nothing to do */
+	TAILQ_FOREACH_SAFE(s, &z->svcs, entry, next)
+		if (s->state == DS_DEL && !s->indns && !s->inflight)
+			dsvc_free(s);
+	for (i = 0; i < dc->naddr; i++)
+		own |= addr_own(&dc->addr[i], dc->addrlen[i]);
+	if (!own) {
+		exp_format_addr((const struct sockaddr *)&dc->addr[0], a,
+		    sizeof(a));
+		snprintf(z->error, sizeof(z->error), "address %s%s is not an "
+		    "address of this host: nothing is published in the zone",
+		    a, dc->naddr > 1 ? " (nor any other given)" : "");
+		if (!z->notown)
+			log_warnx("dns-update %s: %s", dc->zone, z->error);
+		z->notown = 1;
+		ev_timer_set(z->timer, DNSUP_BACKOFF_MAX_MS / 4);
+		return;
+	}
+	if (z->notown) {
+		z->notown = 0;
+		z->error[0] = '\0';
+	}
+	if (!z->swept) {
+		if (send_sweep(z) == -1)
+			zone_error(z, "out of memory building a query");
+		return;
+	}
+	if (zone_pending(z)) {
+		(void)send_update(z);
+		return;
+	}
+	if (z->ngc > 0)
+		(void)send_gc(z);
+}
+
+static void
+zone_timer_cb(void *arg)
+{
+	struct dzone *z = arg;
+
+	if (z->tx != TX_NONE) {
+		zone_error(z, "server %s port %u: no answer in %d s",
+		    z->conf->server, z->conf->port, DNSUP_TIMEOUT_MS / 1000);
+		return;
+	}
+	zone_run(z);
+	if (z->tx == TX_NONE && z->quitting && !dnsup_busy(z->d))
+		agent_remote_stopped(z->d->agent);
+}
+
+/* Something changed: send it after the batch time, keeping the gap and
+ * any backoff. */
+static void
+zone_kick(struct dzone *z)
+{
+	uint64_t now = ev_now_ms(), at;
+
+	if (z->tx != TX_NONE)
+		return;
+	at = now + (z->quitting ? 0 : DNSUP_BATCH_MS);
+	if (z->last_try != 0 && at < z->last_try + DNSUP_GAP_MS)
+		at = z->last_try + DNSUP_GAP_MS;
+	if (z->attempts > 0 && at < z->retry_at)
+		at = z->retry_at;
+	/* a batch (or a backoff) already waits: changes join it */
+	if (ev_timer_pending(z->timer))
+		return;
+	ev_timer_set(z->timer, at - now);
+}
+
+/* --- the agent's side -------------------------------------------------- */
+
+static struct dsvc *
+find_svc(const struct dnsup *d, const struct splice *sp)
+{
+	struct dzone *z;
+	struct dsvc *s;
+
+	TAILQ_FOREACH(z, &d->zones, entry)
+		TAILQ_FOREACH(s, &z->svcs, entry)
+			if (s->sp == sp)
+				return s;
+	return NULL;
+}
+
+
+void
+dnsup_publish(struct dnsup *d, struct splice *sp)
+{
+	const struct remote_conf *rc = sp->remote->conf;
+	const struct isvc *e = sp->isvc;
+	struct dzone *z;
+	struct dsvc *s, *o;
+	struct txt t;
+	int fresh = 0;
+
+	if (d == NULL || rc->dnsupdate == NULL)
+		return;
+	if ((s = find_svc(d, sp)) == NULL) {
+		if ((z = zone_get(d, rc->dnsupdate)) == NULL ||
+		    (s = calloc(1, sizeof(*s))) == NULL) {
+			log_warnx("%s: \"%s\": out of memory for dns-update",
+			    rc->name, sp->name);
+			return;
+		}
+		s->z = z;
+		s->sp = sp;
+		strlcpy(s->name, sp->name, sizeof(s->name));
+		strlcpy(s->type, e->svc.type, sizeof(s->type));
+		s->state = DS_REFUSED;
+		TAILQ_INSERT_TAIL(&z->svcs, s, entry);
+		fresh = 1;
+	}
+	z = s->z;
+	if (txt_copy(&t, &sp->txt) == -1) {
+		log_warnx("%s: \"%s\": out of memory for dns-update",
+		    rc->name, sp->name);
+		return;
+	}
+	txt_free(&s->txt);
+	s->txt = t;
+	s->port = sp->port;
+	if (dnsup_check_limits(z->conf->zone, s->name, s->type,
+	    txt_wire(&s->txt), s->why, sizeof(s->why)) == -1)
+		goto refuse;
+	TAILQ_FOREACH(o, &z->svcs, entry)
+		if (o != s && o->state == DS_ADD &&
+		    strcasecmp(o->name, s->name) == 0 &&
+		    strcasecmp(o->type, s->type) == 0) {
+			snprintf(s->why, sizeof(s->why), "the name is "
+			    "published in %s for %s already", z->conf->zone,
+			    o->sp != NULL ? o->sp->remote->conf->name :
+			    "another remote");
+			goto refuse;
+		}
+	s->why[0] = '\0';
+	s->state = DS_ADD;
+	s->gen++;
+	zone_kick(z);
+	return;
+ refuse:
+	if (fresh || s->state != DS_REFUSED)
+		log_warnx("%s: \"%s\" (%s) is not published in %s: %s",
+		    rc->name, s->name, s->type, z->conf->zone, s->why);
+	if (s->indns) {
+		/* its old records go */
+		s->state = DS_DEL;
+		s->gen++;
+		zone_kick(z);
+		s->state = DS_REFUSED;
+	} else
+		s->state = DS_REFUSED;
+}
+
+void
+dnsup_withdraw(struct dnsup *d, struct splice *sp)
+{
+	struct dsvc *s;
+
+	if (d == NULL || (s = find_svc(d, sp)) == NULL)
+		return;
+	s->sp = NULL;
+	if (!s->indns && !s->inflight) {
+		dsvc_free(s);
+		return;
+	}
+	s->state = DS_DEL;
+	s->gen++;
+	zone_kick(s->z);
+}
+
+int
+dnsup_busy(struct dnsup *d)
+{
+	struct dzone *z;
+
+	if (d == NULL)
+		return 0;
+	TAILQ_FOREACH(z, &d->zones, entry) {
+		if (z->notown)
+			continue;
+		if (z->tx != TX_NONE || (z->swept && (zone_pending(z) ||
+		    z->ngc > 0)))
+			return 1;
+	}
+	return 0;
+}
+
+void
+dnsup_quit(struct dnsup *d)
+{
+	struct dzone *z;
+
+	if (d == NULL)
+		return;
+	TAILQ_FOREACH(z, &d->zones, entry) {
+		z->quitting = 1;
+		/* no backoff now: one more try before the agent goes */
+		if (z->tx == TX_NONE && z->swept && zone_pending(z)) {
+			z->attempts = 0;
+			ev_timer_set(z->timer, 0);
+		}
+	}
+}
+
+const char *
+dnsup_service_state(const struct dnsup *d, const struct splice *sp)
+{
+	const struct dsvc *s;
+
+	if (d == NULL || (s = find_svc(d, sp)) == NULL)
+		return NULL;
+	if (s->state == DS_REFUSED)
+		return s->why;
+	if (s->indns && s->sent_gen == s->gen && !s->inflight)
+		return "published";
+	return "pending";
+}
+
+void
+dnsup_status(const struct dnsup *d, struct buf *b, int json)
+{
+	const struct dzone *z;
+	const struct dsvc *s;
+	size_t pub, pend, refused;
+	int first = 1;
+	char err[sizeof(z->error) * 4];
+
+	if (d == NULL)
+		return;
+	if (json)
+		buf_putf(b, ",\"dns_update\":[");
+	TAILQ_FOREACH(z, &d->zones, entry) {
+		pub = pend = refused = 0;
+		TAILQ_FOREACH(s, &z->svcs, entry) {
+			if (s->state == DS_REFUSED)
+				refused++;
+			else if (s->indns && s->sent_gen == s->gen &&
+			    !s->inflight)
+				pub++;
+			else
+				pend++;
+		}
+		if (json) {
+			buf_putf(b, "%s{\"zone\":", first ? "" : ",");
+			json_str(b, z->conf->zone);
+			buf_putf(b, ",\"server\":");
+			json_str(b, z->conf->server);
+			buf_putf(b, ",\"port\":%u,\"key\":", z->conf->port);
+			json_str(b, z->conf->key.name);
+			buf_putf(b, ",\"host\":");
+			json_str(b, z->host);
+			buf_putf(b, ",\"state\":\"%s\",\"published\":%zu,"
+			    "\"pending\":%zu,\"refused\":%zu,\"updates\":%lu,"
+			    "\"failures\":%lu,\"error\":", z->error[0] != '\0' ?
+			    "retrying" : !z->swept ? "starting" : pend > 0 ?
+			    "updating" : "ok", pub, pend, refused, z->updates,
+			    z->failures);
+			json_str(b, z->error[0] != '\0' ? z->error : NULL);
+			buf_putf(b, ",\"retry_in\":%.1f}", z->error[0] !=
+			    '\0' && z->retry_at > ev_now_ms() ?
+			    (z->retry_at - ev_now_ms()) / 1000.0 : 0.0);
+			first = 0;
+			continue;
+		}
+		buf_putf(b, "dns-update %s (server %s port %u, key %s, host "
+		    "%s): %zu published, %zu pending, %zu refused, %lu "
+		    "updates, %lu failed\n", z->conf->zone, z->conf->server,
+		    z->conf->port, z->conf->key.name, z->host, pub, pend,
+		    refused, z->updates, z->failures);
+		if (z->error[0] != '\0') {
+			log_vis(err, sizeof(err), z->error);
+			if (z->retry_at > ev_now_ms())
+				buf_putf(b, "  error: %s; next try in %.1f s\n",
+				    err, (z->retry_at - ev_now_ms()) / 1000.0);
+			else
+				buf_putf(b, "  error: %s\n", err);
+		}
+	}
+	if (json)
+		buf_putf(b, "]");
+}
+
+#else	/* !HAVE_LDNS: agentconf.c refuses dns-update, so none of this runs */
+
+struct dnsup *
+dnsup_new(struct agent *a)
+{
+	return NULL;
+}
+
+void
+dnsup_free(struct dnsup *d)
+{
+}
+
+void
+dnsup_publish(struct dnsup *d, struct splice *sp)
+{
+}
+
+void
+dnsup_withdraw(struct dnsup *d, struct splice *sp)
+{
+}
+
+int
+dnsup_busy(struct dnsup *d)
+{
+	return 0;
+}
+
+void
+dnsup_quit(struct dnsup *d)
+{
+}
+
+const char *
+dnsup_service_state(const struct dnsup *d, const struct splice *sp)
+{
+	return NULL;
+}
+
+void
+dnsup_status(const struct dnsup *d, struct buf *b, int json)
+{
+	if (json)
+		buf_putf(b, ",\"dns_update\":[]");
+}
+
+#endif	/* HAVE_LDNS */
