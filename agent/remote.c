@@ -377,22 +377,6 @@ static const struct handler {
 	{ MSG_ERROR,	ST_ANY,			h_error },
 };
 
-static int
-has_feature(const char *list, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p;
-
-	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (strncmp(p, word, len) == 0 && (p[len] == ',' ||
-		    p[len] == '\0'))
-			return 1;
-	}
-	return 0;
-}
-
 /* The master's control socket must answer before connections are handed
  * to it: ssh runs without multiplexing when it cannot create the socket. */
 static void
@@ -520,7 +504,7 @@ h_hello(struct remote *r, struct msg *m)
 		return;
 	}
 	strlcpy(r->peer_id, m->peer_id, sizeof(r->peer_id));
-	r->peer_relay = has_feature(m->features, "relay");
+	r->peer_relay = proto_has_feature(m->features, "relay");
 	hops = m->maxhops ? m->maxhops : PROTO_MAXHOPS_DEFAULT;
 	r->maxhops = hops < r->agent->conf->max_hops ? hops :
 	    r->agent->conf->max_hops;

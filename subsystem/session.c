@@ -100,9 +100,6 @@ finish(struct session *s, int code)
 	ev_loop_break(s->loop);
 }
 
-/* Queue a control line. These always fit: input is read only while the
- * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
- * most one control line. */
 /* At -dd: the line just appended to the output (from offset before). */
 static void
 log_sent(struct session *s, size_t before)
@@ -114,6 +111,9 @@ log_sent(struct session *s, size_t before)
 		    (const char *)buf_ptr(&s->out) + before);
 }
 
+/* Queue a control line. These always fit: input is read only while the
+ * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
+ * most one control line. */
 static void
 send_msg(struct session *s, struct msg *m)
 {
@@ -487,21 +487,6 @@ resolve_timer(void *arg)
 /* ------------------------------------------------------------------------
  * Requests. */
 
-static int
-has_feature(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	const char *p;
-
-	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	}
-	return 0;
-}
-
 static void
 on_hello(struct session *s, struct msg *m)
 {
@@ -518,7 +503,7 @@ on_hello(struct session *s, struct msg *m)
 	if (m->maxline != 0 && m->maxline < s->peer_maxline)
 		s->peer_maxline = m->maxline;
 	if (svctable_set_peer(s->t, m->peer_id, m->maxhops,
-	    has_feature(m->features, "update")) == -1)
+	    proto_has_feature(m->features, "update")) == -1)
 		fatalx("out of memory");
 	log_info("peer %s %u.%u (%s) maxline %zu maxhops %u", m->peer_id,
 	    m->major, m->minor, m->features[0] ? m->features : "no features",
