@@ -40,6 +40,7 @@
 
 #include "agent.h"
 #include "event.h"
+#include "fd.h"
 #include "log.h"
 
 #define REFUSE_LOG_MS	10000
@@ -92,15 +93,6 @@ format_peer(const struct sockaddr *sa, char *out, size_t outlen)
 		}
 	} else
 		strlcpy(out, "?", outlen);
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd != -1) {
-		close(*fd);
-		*fd = -1;
-	}
 }
 
 static void
@@ -346,6 +338,10 @@ start_subsystem(struct relay *rl)
 		snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	if (set_nonblock(to[1]) == -1 || set_nonblock(from[0]) == -1) {
+		snprintf(err, sizeof(err), "O_NONBLOCK: %s", strerror(errno));
+		goto fail;
+	}
 	if (r->conf->subsystem_command != NULL) {
 		char cmd[300];
 
@@ -365,8 +361,6 @@ start_subsystem(struct relay *rl)
 	rl->to = to[1];
 	rl->from = from[0];
 	to[1] = from[0] = -1;
-	fcntl(rl->to, F_SETFL, O_NONBLOCK);
-	fcntl(rl->from, F_SETFL, O_NONBLOCK);
 	mux_reader_init(&rl->mr, rl->rid);
 	if ((rl->ctlio = ev_io_add(loop, rl->ctl, POLLIN, relay_ctl_cb,
 	    rl)) == NULL ||

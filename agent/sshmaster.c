@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fd.h"
 #include "log.h"
 
 #define SSHM_ERRBUF	4096
@@ -200,15 +201,6 @@ sshm_raise_nofile(void)
 		    (unsigned long long)want);
 }
 
-static void
-close_fd(int *fd)
-{
-	if (*fd != -1) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
 int
 sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
     const char *destination, char *const *options, size_t noptions,
@@ -226,7 +218,7 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 		return -1;
 	}
 	/* A socket left by a killed master would make the new one run
-	 * without multiplexing (NOTES 2). */
+	 * without multiplexing (docs/MUX.md). */
 	if (unlink(ctlpath) == -1 && errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", ctlpath, strerror(errno));
 		return -1;
@@ -239,6 +231,11 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(er, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (set_nonblock(in[1]) == -1 || set_nonblock(out[0]) == -1 ||
+	    set_nonblock(er[0]) == -1) {
+		snprintf(err, errlen, "O_NONBLOCK: %s", strerror(errno));
 		goto fail;
 	}
 	switch ((pid = fork())) {
@@ -274,9 +271,6 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 	s->nlines = 0;
 	s->nopenfail = s->openfail_taken = 0;
 	buf_reset(&s->errbuf);
-	fcntl(s->fd_in, F_SETFL, O_NONBLOCK);
-	fcntl(s->fd_out, F_SETFL, O_NONBLOCK);
-	fcntl(s->fd_err, F_SETFL, O_NONBLOCK);
 	return 0;
  fail:
 	argv_free(argv);
