@@ -96,7 +96,8 @@ print_conf(const struct agent_conf *c)
 	}
 }
 
-void
+/* A remote's ssh is gone for good: the loop ends with the last one. */
+static void
 agent_remote_stopped(struct agent *a)
 {
 	struct remote *r;
@@ -316,6 +317,7 @@ agent_main(int argc, char **argv)
 
 	log_init("rnsplice-agent", debug, verbose);
 	memset(&a, 0, sizeof(a));
+	a.remote_stopped = agent_remote_stopped;
 	TAILQ_INIT(&a.remotes);
 	a.conf = conf;
 	/* o.file may point at path: keep a copy, path is reused below */

@@ -52,9 +52,6 @@ struct ctl_server;
 #define AGENT_MAX_RELAYS_LIMIT	8000	/* ssh fatal()s past 16384 channels */
 #define AGENT_PING_INTERVAL	10	/* seconds */
 #define AGENT_PING_MISSES	3
-#define AGENT_BACKOFF_MIN_MS	1000
-#define AGENT_BACKOFF_MAX_MS	60000
-#define AGENT_BACKOFF_JITTER	20	/* percent, both ways */
 #define AGENT_STABLE_PORT_BASE	20000
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32
@@ -273,6 +270,7 @@ struct sshmaster {
 	int		 fd_in;		/* we write: the subsystem's stdin */
 	int		 fd_out;	/* we read: its stdout */
 	int		 fd_err;	/* ssh's own stderr */
+	struct ev_io	*err_io;	/* its watch; dropped at EOF */
 	struct buf	 errbuf;	/* partial stderr line */
 	char		 lines[SSHM_ERRLINES][SSHM_LINELEN];
 	unsigned int	 nlines;	/* total seen; ring index = n % max */
@@ -298,8 +296,9 @@ int	sshm_option_fixed(const char *opt, size_t *keylen);
 char	**sshm_argv(const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
 	    const char *command);
-/* Read ssh's stderr; returns 0 at EOF, 1 otherwise. Complete lines go
- * to the ring and, with prefix, to log_debug. */
+/* Read ssh's stderr (never blocks); returns 0 at EOF, 1 otherwise.
+ * Complete lines go to the ring and, with prefix, to log_debug. At EOF
+ * err_io is deleted and the descriptor closed. */
 int	sshm_read_stderr(struct sshmaster *, const char *prefix);
 void	sshm_stderr_feed(struct sshmaster *, const void *, size_t,
 	    const char *prefix);
@@ -568,6 +567,13 @@ void	splice_pub_event(struct splice *, struct pub_entry *);
 /* The interfaces changed: follow the addresses, maybe fall back to (or
  * come back from) host scope. */
 void	splice_exposure_changed(struct splice *);
+/* Splice e (route.c chose it): 0, or -1 with e->skip saying why. */
+int	splice_import(struct isvc *e);
+/* Withdraw e's splice, if any. */
+void	splice_withdraw(struct isvc *e);
+/* The remote's memory of ports (same service, same port after a
+ * reconnect) is dropped with the remote. */
+void	splice_forget_ports(struct remote *);
 
 /* --- relays (relay.c) ---------------------------------------------------- */
 
@@ -644,7 +650,8 @@ enum reach_result {
 	REACH_FAILED		/* something else went wrong */
 };
 
-/* relay.c tells how a connection's open ended (at most once each). */
+/* How a connection's open ended (relay.c calls it through
+ * remote->open_result, at most once per connection). */
 void	reach_result(struct relay *, enum reach_result, const char *why);
 /* "refused by the server: WHY; next try in N s" */
 void	reach_skip(const struct isvc *, char *out, size_t outlen);
@@ -660,6 +667,10 @@ void	reach_forget_all(struct remote *);
 void	reach_kick(struct isvc *e);
 
 /* --- one remote (remote.c) ----------------------------------------------- */
+
+#define REMOTE_BACKOFF_MIN_MS	1000
+#define REMOTE_BACKOFF_MAX_MS	60000
+#define REMOTE_BACKOFF_JITTER	20	/* percent, both ways */
 
 enum remote_state {
 	RS_BACKOFF,		/* waiting to (re)connect */
@@ -682,7 +693,7 @@ struct remote {
 	char		 last_error[512];
 	struct sshmaster ssh;
 	unsigned int	 gen;		/* sessions started */
-	struct ev_io	*in_io, *out_io, *err_io;
+	struct ev_io	*in_io, *out_io;
 	struct buf	 in, out;
 	size_t		 maxline;	/* the peer's */
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
@@ -724,6 +735,10 @@ struct remote {
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */
+	/* how a connection's open ended (relay.c tells, at most once per
+	 * connection; remote_new sets reach_result) */
+	void		(*open_result)(struct relay *, enum reach_result,
+			    const char *why);
 	TAILQ_ENTRY(remote) entry;
 };
 TAILQ_HEAD(remote_list, remote);
@@ -733,20 +748,11 @@ void	remote_free(struct remote *);
 void	remote_start(struct remote *);
 /* Shutting down: withdraw everything, stop ssh. */
 void	remote_stop(struct remote *);
-void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
-/* Read what ssh wrote on its stderr so far (never blocks). */
-void	remote_read_stderr(struct remote *);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
-uint16_t remote_port_recall(const struct remote *, const struct svc *);
-void	remote_port_remember(struct remote *, const struct svc *, uint16_t);
-/* Splice e (route.c chose it): 0, or -1 with e->skip saying why. */
-int	remote_splice(struct remote *, struct isvc *e);
-/* Withdraw e's splice, if any. */
-void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
@@ -785,6 +791,9 @@ struct agent {
 	int		 quitting;
 	struct ev_timer	*quit_timer;
 	uint64_t	 started;
+	/* a remote's ssh is gone for good (shutting down): remote.c calls
+	 * it, agent.c sets it */
+	void		(*remote_stopped)(struct agent *);
 };
 
 int	agent_main(int, char **);
@@ -797,8 +806,6 @@ int	agent_reload(struct agent *);
 int	check_main(int, char **);
 int	agent_remote_conf_eq(const struct remote_conf *,
 	    const struct remote_conf *);
-/* A remote's ssh is gone for good (shutting down). */
-void	agent_remote_stopped(struct agent *);
 
 /* status.c: what = status | services | connections */
 int	agent_dump_json(struct agent *, struct buf *out, const char *what);

@@ -233,7 +233,8 @@ ssh_words(struct remote *r, const char *why, char *out, size_t outlen)
 
 	if (strcmp(why, "Session open refused by peer") != 0)
 		return why;
-	remote_read_stderr(r);	/* written before the reply: it is there */
+	/* written before the reply: it is there */
+	sshm_read_stderr(&r->ssh, r->conf->name);
 	if (r->ssh.nlines == r->ssh_line_used ||
 	    (line = sshm_last_line(&r->ssh)) == NULL ||
 	    strncmp(line, "channel ", 8) != 0 ||
@@ -251,9 +252,6 @@ reach_result(struct relay *rl, enum reach_result res, const char *why)
 	struct isvc *e;
 	char words[sizeof(e->refused_why)];
 
-	if (rl->reported)
-		return;
-	rl->reported = 1;
 	if (res == REACH_OK && !rl->probe)
 		return;		/* the common case: nothing to look up */
 	if ((e = find(rl)) == NULL)

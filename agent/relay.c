@@ -117,6 +117,17 @@ master_gone(const struct remote *r)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
 }
 
+/* Tell the remote how the open ended, once. */
+static void
+report(struct relay *rl, enum reach_result res, const char *why)
+{
+	if (rl->reported)
+		return;
+	rl->reported = 1;
+	if (rl->remote->open_result != NULL)
+		rl->remote->open_result(rl, res, why);
+}
+
 /* --- the server's sessions (relay mode) ----------------------------------- */
 
 unsigned int
@@ -221,7 +232,7 @@ relay_fail(struct relay *rl, const char *what, const char *why)
 	struct remote *r = rl->remote;
 
 	if (rl->probe) {
-		reach_result(rl, REACH_FAILED, why);
+		report(rl, REACH_FAILED, why);
 		relay_free(rl);
 		return;
 	}
@@ -264,7 +275,7 @@ ssh_words(struct remote *r)
 {
 	const char *line;
 
-	remote_read_stderr(r);	/* written before the mux reply */
+	sshm_read_stderr(&r->ssh, r->conf->name);	/* before the mux reply */
 	line = sshm_take_open_failure(&r->ssh);
 	return line != NULL ? line : "(nothing on ssh's stderr)";
 }
@@ -306,7 +317,8 @@ queue_handshake(struct relay *rl)
 	struct remote *r = rl->remote;
 	struct msg m;
 
-	remote_hello(r, &m, 1);
+	/* a relay session: no features, no path length to agree on */
+	msg_hello(&m, r->agent->siteid, "agent", "", PROTO_MAXLINE, 0);
 	if (msg_format(&rl->up, &m, PROTO_MAXLINE) == -1)
 		return -1;
 	memset(&m, 0, sizeof(m));
@@ -502,7 +514,7 @@ relay_refused(struct relay *rl, const char *code, const char *err)
 	char why[sizeof(rl->direct_error) + 256 + 32];
 
 	if (strcmp(code, "denied") != 0 && strcmp(code, "connect") != 0) {
-		reach_result(rl, REACH_FAILED, err);
+		report(rl, REACH_FAILED, err);
 		return;
 	}
 	if (rl->direct_error[0] != '\0')
@@ -510,7 +522,7 @@ relay_refused(struct relay *rl, const char *code, const char *err)
 		    rl->direct_error, err);
 	else
 		snprintf(why, sizeof(why), "%s", err);
-	reach_result(rl, REACH_REFUSED, why);
+	report(rl, REACH_REFUSED, why);
 }
 
 /* HELLO, then RELAYING or ERROR, from the subsystem. 1: go on copying,
@@ -554,7 +566,7 @@ handshake(struct relay *rl)
 			msg_free(&m);
 			rl->state = RELAY_COPYING;
 			opened(rl);
-			reach_result(rl, REACH_OK, NULL);
+			report(rl, REACH_OK, NULL);
 			if (rl->fallback && !r->relay_mode) {
 				r->relay_mode = 1;
 				log_warnx("%s: the server refuses TCP forwarding "
@@ -766,7 +778,7 @@ relay_ctl_cb(int fd, short revents, void *arg)
 			if (!rl->via_subsystem) {
 				rl->state = RELAY_OPEN;
 				close_fd(&rl->sock);	/* the master's now */
-				reach_result(rl, REACH_OK, NULL);
+				report(rl, REACH_OK, NULL);
 				log_debug("%s: relay %u for %s to \"%s\" (%s) "
 				    "open in %llu ms", r->conf->name, rl->rid,
 				    rl->client, rl->name, rl->target,
@@ -793,7 +805,7 @@ relay_ctl_cb(int fd, short revents, void *arg)
 				session_refused(rl);
 				return;
 			}
-			reach_result(rl, REACH_REFUSED, rl->mr.reason);
+			report(rl, REACH_REFUSED, rl->mr.reason);
 			snprintf(why, sizeof(why), "%s; ssh: %s",
 			    rl->mr.reason, ssh_words(r));
 			relay_fail(rl, "the forward was refused: ", why);
@@ -937,7 +949,7 @@ relay_probe(struct remote *r, const struct isvc *e)
 	strlcpy(rl->client, "probe", sizeof(rl->client));
 	TAILQ_INSERT_TAIL(&r->relays, rl, entry);
 	r->nrelays++;
-	/* start_* report their own failures (relay_fail -> reach_result) */
+	/* start_* report their own failures (relay_fail -> report) */
 	if (r->relay_mode)
 		start_subsystem(rl);
 	else

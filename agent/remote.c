@@ -82,78 +82,16 @@ set_state(struct remote *r, enum remote_state s)
 unsigned int
 remote_backoff_ms(unsigned int attempt, uint32_t rnd)
 {
-	unsigned int base = AGENT_BACKOFF_MIN_MS, spread;
+	unsigned int base = REMOTE_BACKOFF_MIN_MS, spread;
 
-	while (attempt > 1 && base < AGENT_BACKOFF_MAX_MS) {
+	while (attempt > 1 && base < REMOTE_BACKOFF_MAX_MS) {
 		base *= 2;
 		attempt--;
 	}
-	if (base > AGENT_BACKOFF_MAX_MS)
-		base = AGENT_BACKOFF_MAX_MS;
-	spread = base / 100 * AGENT_BACKOFF_JITTER;
+	if (base > REMOTE_BACKOFF_MAX_MS)
+		base = REMOTE_BACKOFF_MAX_MS;
+	spread = base / 100 * REMOTE_BACKOFF_JITTER;
 	return base - spread + rnd % (2 * spread + 1);
-}
-
-/* --- port memory: the same service gets the same port after a reconnect -- */
-
-static char *
-port_key(const struct svc *s)
-{
-	char *k;
-
-	if (asprintf(&k, "%s\t%s\t%s", s->name, s->type, s->domain) == -1)
-		return NULL;
-	return k;
-}
-
-uint16_t
-remote_port_recall(const struct remote *r, const struct svc *s)
-{
-	char *k;
-	size_t i;
-	uint16_t port = 0;
-
-	if ((k = port_key(s)) == NULL)
-		return 0;
-	for (i = 0; i < r->nports; i++)
-		if (strcmp(r->ports[i].key, k) == 0) {
-			port = r->ports[i].port;
-			break;
-		}
-	free(k);
-	return port;
-}
-
-void
-remote_port_remember(struct remote *r, const struct svc *s, uint16_t port)
-{
-	struct portmem *n;
-	size_t i, max = 2 * (size_t)r->conf->max_services;
-	char *k;
-
-	if (port == 0 || (k = port_key(s)) == NULL)
-		return;
-	for (i = 0; i < r->nports; i++)
-		if (strcmp(r->ports[i].key, k) == 0) {
-			r->ports[i].port = port;
-			free(k);
-			return;
-		}
-	if (r->nports >= max) {
-		/* forget the oldest */
-		free(r->ports[0].key);
-		memmove(r->ports, r->ports + 1,
-		    (r->nports - 1) * sizeof(*r->ports));
-		r->nports--;
-	}
-	if ((n = reallocarray(r->ports, r->nports + 1, sizeof(*n))) == NULL) {
-		free(k);
-		return;
-	}
-	r->ports = n;
-	r->ports[r->nports].key = k;
-	r->ports[r->nports].port = port;
-	r->nports++;
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -190,27 +128,13 @@ send_error(struct remote *r, const char *code, const char *text)
 
 /* Our HELLO; a relay session announces no features and no hop limit:
  * it carries one connection, not services. */
-void
-remote_hello(const struct remote *r, struct msg *m, int relay_session)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = MSG_HELLO;
-	m->major = PROTO_MAJOR;
-	m->minor = PROTO_MINOR;
-	m->peer_id = (char *)r->agent->siteid;
-	m->role = "agent";
-	m->features = relay_session ? "" : "update";
-	m->maxline = PROTO_MAXLINE;
-	if (!relay_session)
-		m->maxhops = r->agent->conf->max_hops;
-}
-
 static void
 send_hello(struct remote *r)
 {
 	struct msg m;
 
-	remote_hello(r, &m, 0);
+	msg_hello(&m, r->agent->siteid, "agent", "update", PROTO_MAXLINE,
+	    r->agent->conf->max_hops);
 	send_msg(r, &m);
 }
 
@@ -244,36 +168,6 @@ remote_write_cb(int fd, short revents, void *arg)
  * What to import is route.c's business: this remote's services are
  * candidates among those of every remote and the copies already on the
  * LAN. These two do what it decides. */
-
-void
-remote_unsplice(struct remote *r, struct isvc *e)
-{
-	if (e->splice != NULL) {
-		splice_free(e->splice);
-		e->splice = NULL;
-		r->nimported--;
-	}
-	e->imported = 0;
-}
-
-int
-remote_splice(struct remote *r, struct isvc *e)
-{
-	char err[256];
-
-	if (e->splice != NULL)
-		return 0;
-	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
-		strlcpy(e->skip, err, sizeof(e->skip));
-		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
-		    e->svc.name, e->svc.type, err);
-		return -1;
-	}
-	e->skip[0] = '\0';
-	e->imported = 1;
-	r->nimported++;
-	return 0;
-}
 
 static void
 on_service(struct remote *r, struct msg *m)
@@ -665,21 +559,12 @@ remote_read_cb(int fd, short revents, void *arg)
 	}
 }
 
-void
-remote_read_stderr(struct remote *r)
-{
-	if (r->err_io == NULL)
-		return;
-	if (sshm_read_stderr(&r->ssh, r->conf->name) == 0) {
-		ev_io_del(r->err_io);
-		r->err_io = NULL;
-	}
-}
-
 static void
 remote_stderr_cb(int fd, short revents, void *arg)
 {
-	remote_read_stderr(arg);
+	struct remote *r = arg;
+
+	sshm_read_stderr(&r->ssh, r->conf->name);
 }
 
 /* --- the session's life ---------------------------------------------------- */
@@ -765,11 +650,9 @@ remote_child_exited(struct remote *r, int status)
 	char desc[512];
 
 	/* ssh's last words may still sit in the pipe */
-	if (r->err_io != NULL) {
-		sshm_read_stderr(&r->ssh, r->conf->name);
-		ev_io_del(r->err_io);
-		r->err_io = NULL;
-	}
+	sshm_read_stderr(&r->ssh, r->conf->name);
+	ev_io_del(r->ssh.err_io);
+	r->ssh.err_io = NULL;
 	sshm_describe_exit(status, sshm_last_line(&r->ssh), desc,
 	    sizeof(desc));
 	if (is_live(r)) {
@@ -784,7 +667,8 @@ remote_child_exited(struct remote *r, int status)
 	if (r->agent->quitting) {
 		log_debug("%s: %s", r->conf->name, desc);
 		set_state(r, RS_STOPPED);
-		agent_remote_stopped(r->agent);
+		if (r->agent->remote_stopped != NULL)
+			r->agent->remote_stopped(r->agent);
 		return;
 	}
 	if (r->pending[0] != '\0') {
@@ -903,7 +787,7 @@ remote_connect(struct remote *r)
 	    r)) == NULL ||
 	    (r->out_io = ev_io_add(loop, r->ssh.fd_in, 0, remote_write_cb,
 	    r)) == NULL ||
-	    (r->err_io = ev_io_add(loop, r->ssh.fd_err, POLLIN,
+	    (r->ssh.err_io = ev_io_add(loop, r->ssh.fd_err, POLLIN,
 	    remote_stderr_cb, r)) == NULL)
 		fatalx("out of memory");
 	set_state(r, RS_CONNECTING);
@@ -929,6 +813,7 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	r->state = RS_BACKOFF;
 	sshm_init(&r->ssh);
 	r->alive_fd = -1;
+	r->open_result = reach_result;
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
 	svctable_init(&r->table, rc->max_services);
@@ -974,8 +859,6 @@ remote_stop(struct remote *r)
 void
 remote_free(struct remote *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
 	if (is_live(r))
@@ -985,7 +868,6 @@ remote_free(struct remote *r)
 		relay_free(TAILQ_FIRST(&r->relays));
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
-	ev_io_del(r->err_io);
 	ev_timer_del(r->timer);
 	ev_timer_del(r->ping_timer);
 	ev_timer_del(r->queue_timer);
@@ -995,9 +877,7 @@ remote_free(struct remote *r)
 	buf_free(&r->ssh.errbuf);
 	buf_free(&r->in);
 	buf_free(&r->out);
-	for (i = 0; i < r->nports; i++)
-		free(r->ports[i].key);
-	free(r->ports);
+	splice_forget_ports(r);
 	reach_forget_all(r);
 	free(r);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "event.h"
 #include "fd.h"
 #include "log.h"
 
@@ -360,6 +361,8 @@ sshm_read_stderr(struct sshmaster *s, const char *prefix)
 			    buf_len(&s->errbuf), prefix);
 			buf_reset(&s->errbuf);
 		}
+		ev_io_del(s->err_io);
+		s->err_io = NULL;
 		close_fd(&s->fd_err);
 		return 0;
 	}
@@ -396,6 +399,8 @@ sshm_signal(struct sshmaster *s, int signo)
 void
 sshm_close(struct sshmaster *s)
 {
+	ev_io_del(s->err_io);
+	s->err_io = NULL;
 	close_fd(&s->fd_in);
 	close_fd(&s->fd_out);
 	close_fd(&s->fd_err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "event.h"
 
 void
 svctable_init(struct svctable *t, size_t max)
@@ -35,7 +36,7 @@ isvc_free(struct isvc *e)
 {
 	if (e == NULL)
 		return;
-	reach_clear(e);
+	ev_timer_del(e->probe_t);
 	svc_free(&e->svc);
 	free(e);
 }

@@ -655,6 +655,21 @@ msg_format(struct buf *out, const struct msg *m, size_t maxline)
 	return 0;
 }
 
+void
+msg_hello(struct msg *m, const char *peer_id, const char *role,
+    const char *features, unsigned int maxline, unsigned int maxhops)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_HELLO;
+	m->major = PROTO_MAJOR;
+	m->minor = PROTO_MINOR;
+	m->peer_id = (char *)peer_id;
+	m->role = (char *)role;
+	m->features = (char *)features;
+	m->maxline = maxline;
+	m->maxhops = maxhops;
+}
+
 int
 msg_put_error(struct buf *out, const char *code, const char *fmt, ...)
 {

@@ -71,6 +71,12 @@ void	msg_free(struct msg *);
 /* Append the line (with LF). Fails (-1) if it would exceed maxline. */
 int	msg_format(struct buf *out, const struct msg *m, size_t maxline);
 
+/* A HELLO of this version (PROTOCOL.md section 3); the strings are
+ * borrowed, not copied: m must not be msg_free()d. maxline, maxhops: 0
+ * leaves them out. */
+void	msg_hello(struct msg *m, const char *peer_id, const char *role,
+	    const char *features, unsigned int maxline, unsigned int maxhops);
+
 /* Convenience senders, formatting straight into an output buffer. */
 int	msg_put_error(struct buf *out, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -832,15 +832,8 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	/* The greeting goes first, before anything can go wrong with avahi. */
 	snprintf(features, sizeof(features), "%supdate",
 	    pol->relay ? "relay," : "");
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
-	m.major = PROTO_MAJOR;
-	m.minor = PROTO_MINOR;
-	m.peer_id = s->siteid;
-	m.role = "subsystem";
-	m.features = features;
-	m.maxline = pol->max_line;
-	m.maxhops = pol->max_hops;
+	msg_hello(&m, s->siteid, "subsystem", features, pol->max_line,
+	    pol->max_hops);
 	send_msg(s, &m);
 
 	if ((s->b = browse_new(loop, s->t, pol, &browse_events, s)) == NULL) {
