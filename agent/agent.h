@@ -15,7 +15,8 @@
  *			gets (fewest hops), failover between remotes
  *	lanview.c	what other agents already publish on this LAN
  *	splice.c	one imported service: listeners and publication
- *	relay.c		accepted connections: handed to the mux, or relayed
+ *	conn.c		accepted connections: handed to the mux (direct)
+ *	relaysession.c	relay mode: connections carried by relay sessions
  *	status.c	status dumps (control socket, SIGUSR1)
  */
 #ifndef RNSPLICE_AGENT_H
@@ -529,7 +530,7 @@ size_t	lanview_count(const struct lanview *);
 
 /* --- one imported service (splice.c) ----------------------------------- */
 
-struct relay;
+struct conn;
 
 struct splice {
 	struct remote	*remote;
@@ -575,20 +576,23 @@ void	splice_withdraw(struct isvc *e);
  * reconnect) is dropped with the remote. */
 void	splice_forget_ports(struct remote *);
 
-/* --- relays (relay.c) ---------------------------------------------------- */
+/* --- accepted connections (conn.c, relaysession.c) ------------------------ */
 
-enum relay_state {
-	RELAY_QUEUED,		/* relay mode: waiting for a session */
-	RELAY_OPENING,		/* mux request sent, no answer yet */
-	RELAY_OPEN,		/* direct: the master carries it */
-	RELAY_HANDSHAKE,	/* relay mode: HELLO/RELAY sent */
-	RELAY_COPYING		/* relay mode: bytes flow through us */
+enum conn_state {
+	CONN_QUEUED,		/* relay mode: waiting for a session */
+	CONN_OPENING,		/* mux request sent, no answer yet */
+	CONN_OPEN,		/* direct: the master carries it */
+	CONN_HANDSHAKE,		/* relay mode: HELLO/RELAY sent */
+	CONN_COPYING		/* relay mode: bytes flow through us */
 };
 
-struct relay {
+/* One accepted connection (or a probe of reach.c's): direct, a mux stdio
+ * forward the master carries; or in relay mode, a relay session of the
+ * subsystem whose bytes the agent copies. */
+struct conn {
 	struct remote	*remote;
 	uint32_t	 rid;
-	enum relay_state state;
+	enum conn_state state;
 	int		 via_subsystem;	/* relay mode */
 	int		 fallback;	/* relay mode after a direct failure */
 	int		 ctl;		/* mux control connection */
@@ -609,7 +613,7 @@ struct relay {
 	int		 granted;	/* ... sshd opened the channel */
 	int		 exited;	/* the session's exit status came */
 	unsigned int	 exit_status;
-	TAILQ_ENTRY(relay) qentry;
+	TAILQ_ENTRY(conn) qentry;
 	/* relay mode: sock <-> (to, from) pipes of the subsystem session */
 	int		 to, from;
 	struct ev_io	*sockio, *toio, *fromio;
@@ -617,20 +621,20 @@ struct relay {
 	int		 up_eof, down_eof, up_done, down_done;
 	unsigned long long bytes_up, bytes_down;
 	int		 probe;		/* reach.c's, not a client's */
-	int		 reported;	/* reach_result() was told */
-	TAILQ_ENTRY(relay) entry;
+	int		 reported;	/* remote->open_result was told */
+	TAILQ_ENTRY(conn) entry;
 };
-TAILQ_HEAD(relay_list, relay);
+TAILQ_HEAD(conn_list, conn);
 
-void	relay_accept(struct remote *, struct splice *, int fd,
+void	conn_accept(struct remote *, struct splice *, int fd,
 	    const struct sockaddr *, socklen_t);
 /* A connection of our own to e, on the path a client's would take, to
  * learn whether the server connects it again (reach.c). 0, or -1. */
-int	relay_probe(struct remote *, const struct isvc *e);
-void	relay_free(struct relay *);
-const char *relay_state_name(const struct relay *);
+int	conn_probe(struct remote *, const struct isvc *e);
+void	conn_free(struct conn *);
+const char *conn_state_name(const struct conn *);
 /* Every connection through r is cut (the master is gone): say so. */
-void	relay_cut_all(struct remote *, const char *why);
+void	conn_cut_all(struct remote *, const char *why);
 /* Relay mode: the session limit in force (0: none known). */
 unsigned int relay_session_limit(const struct remote *);
 /* The remote's queue timer: open waiting sessions, expire old ones. */
@@ -650,9 +654,9 @@ enum reach_result {
 	REACH_FAILED		/* something else went wrong */
 };
 
-/* How a connection's open ended (relay.c calls it through
+/* How a connection's open ended (conn.c calls it through
  * remote->open_result, at most once per connection). */
-void	reach_result(struct relay *, enum reach_result, const char *why);
+void	reach_result(struct conn *, enum reach_result, const char *why);
 /* "refused by the server: WHY; next try in N s" */
 void	reach_skip(const struct isvc *, char *out, size_t outlen);
 /* ms until the next probe (0: none pending). */
@@ -719,15 +723,15 @@ struct remote {
 	unsigned int	 ssh_line_used;	/* reach.c: ssh's stderr lines read */
 	unsigned int	 index;		/* configuration order */
 	unsigned long	 events;	/* ADD/UPDATE/REMOVE received */
-	struct relay_list relays;
-	size_t		 nrelays;
-	unsigned long	 relays_total, relays_refused, relays_failed;
-	/* relay mode: sessions on the server (relay.c) */
+	struct conn_list conns;		/* accepted connections (conn.c) */
+	size_t		 nconns;
+	unsigned long	 conns_total, conns_refused, conns_failed;
+	/* relay mode: sessions on the server (relaysession.c) */
 	size_t		 nsessions;	/* open or opening */
 	size_t		 nopening;	/* opening: no RELAYING yet */
 	size_t		 ngranted;	/* channel open (SESSION_OPENED) */
 	unsigned int	 sessions_learned;	/* refused beyond; 0: none */
-	struct relay_list queue;	/* connections waiting for one */
+	struct conn_list queue;	/* connections waiting for one */
 	size_t		 nqueued;
 	unsigned long	 sessions_refused, queue_full, queue_expired;
 	size_t		 cut_by_master;	/* ended as the master exited */
@@ -735,9 +739,9 @@ struct remote {
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */
-	/* how a connection's open ended (relay.c tells, at most once per
+	/* how a connection's open ended (conn.c tells, at most once per
 	 * connection; remote_new sets reach_result) */
-	void		(*open_result)(struct relay *, enum reach_result,
+	void		(*open_result)(struct conn *, enum reach_result,
 			    const char *why);
 	TAILQ_ENTRY(remote) entry;
 };

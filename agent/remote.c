@@ -662,7 +662,7 @@ remote_child_exited(struct remote *r, int status)
 	sshm_reaped(&r->ssh);
 	ev_timer_stop(r->timer);
 	/* relays still open through the master are gone with it */
-	relay_cut_all(r, desc);
+	conn_cut_all(r, desc);
 	r->sessions_learned = 0;	/* a new connection, maybe a new sshd */
 	if (r->agent->quitting) {
 		log_debug("%s: %s", r->conf->name, desc);
@@ -817,7 +817,7 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
 	svctable_init(&r->table, rc->max_services);
-	TAILQ_INIT(&r->relays);
+	TAILQ_INIT(&r->conns);
 	TAILQ_INIT(&r->queue);
 	if ((r->timer = ev_timer_add(a->loop, remote_timer_cb, r)) == NULL ||
 	    (r->ping_timer = ev_timer_add(a->loop, remote_ping_cb,
@@ -843,8 +843,8 @@ remote_stop(struct remote *r)
 {
 	if (is_live(r))
 		close_session(r);
-	while (!TAILQ_EMPTY(&r->relays))
-		relay_free(TAILQ_FIRST(&r->relays));
+	while (!TAILQ_EMPTY(&r->conns))
+		conn_free(TAILQ_FIRST(&r->conns));
 	ev_timer_stop(r->ping_timer);
 	if (r->ssh.pid > 0) {
 		set_state(r, RS_CLOSING);
@@ -864,8 +864,8 @@ remote_free(struct remote *r)
 	if (is_live(r))
 		close_session(r);
 	withdraw_all(r);
-	while (!TAILQ_EMPTY(&r->relays))
-		relay_free(TAILQ_FIRST(&r->relays));
+	while (!TAILQ_EMPTY(&r->conns))
+		conn_free(TAILQ_FIRST(&r->conns));
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
 	ev_timer_del(r->timer);

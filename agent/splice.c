@@ -1,6 +1,6 @@
 /* One imported service: a local listening socket per address it is
  * exposed on (exposure.c decides which) and its publication through avahi
- * under our own address and port. Accepted connections go to relay.c,
+ * under our own address and port. Accepted connections go to conn.c,
  * after the on-link check when the remote has no allow-list.
  *
  * The addresses follow the interfaces: splice_exposure_changed() closes
@@ -415,7 +415,7 @@ offlink(struct splice *sp, const struct sockaddr *sa)
 		return 0;
 	sp->refused++;
 	sp->offlink++;
-	r->relays_refused++;
+	r->conns_refused++;
 	now = ev_now_ms();
 	if (sp->offlink_logged != 0 && now - sp->offlink_logged <
 	    OFFLINK_LOG_MS) {
@@ -470,8 +470,8 @@ splice_accept(int fd, short revents, void *arg)
 			continue;
 		}
 		sp->accepted++;
-		relay_accept(r, sp, c, (struct sockaddr *)&ss, len);
-		/* relay_accept never frees sp */
+		conn_accept(r, sp, c, (struct sockaddr *)&ss, len);
+		/* conn_accept never frees sp */
 	}
 }
 

@@ -1013,7 +1013,7 @@ START_TEST(test_dump_limits)
 	ck_assert_ptr_nonnull(r = calloc(1, sizeof(*r)));
 	r->agent = &a;
 	r->conf = rc;
-	TAILQ_INIT(&r->relays);
+	TAILQ_INIT(&r->conns);
 	svctable_init(&r->table, 512);
 	TAILQ_INSERT_TAIL(&a.remotes, r, entry);
 	mkmsg(&m, "ADD 1 evil\xe2\x80\xae" "fdp.exe\xc2\x9b" "31m _http._tcp "
