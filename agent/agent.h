@@ -9,7 +9,7 @@
  *	exposure.c	where services listen, whom they accept (on-link)
  *	sshmaster.c	spawn, watch and stop the ssh master
  *	remote.c	one remote: state machine, protocol client, backoff
- *	svctable.c	the remote's services as the protocol describes them
+ *	isvctable.c	the remote's services as the protocol describes them
  *	import.c	what is imported and how: loops, names, TXT, ports
  *	route.c		multi-stage: which copy of an origin service this LAN
  *			gets (fewest hops), failover between remotes
@@ -318,7 +318,7 @@ int	sshm_ctlpath(char *out, size_t outlen, const char *dir,
 	    const char *name, unsigned int gen);
 void	sshm_raise_nofile(void);
 
-/* --- services of one remote (svctable.c, import.c) -------------------- */
+/* --- services of one remote (isvctable.c, import.c) ------------------- */
 
 struct splice;
 struct remote;
@@ -347,29 +347,29 @@ struct isvc {
 };
 TAILQ_HEAD(isvc_list, isvc);
 
-struct svctable {
+struct isvctable {
 	struct isvc_list list;
 	size_t		 n;
 	size_t		 max;
 	unsigned long	 dropped;	/* ADDs refused by the cap */
 };
 
-enum svc_action {
-	SVC_ERROR = -1,
-	SVC_ADDED,
-	SVC_UPDATED,
-	SVC_REMOVED
+enum isvc_action {
+	ISVC_ERROR = -1,
+	ISVC_ADDED,
+	ISVC_UPDATED,
+	ISVC_REMOVED
 };
 
-void	svctable_init(struct svctable *, size_t max);
+void	isvctable_init(struct isvctable *, size_t max);
 /* Apply ADD, UPDATE or REMOVE. ADDED: *e is new. UPDATED: *e holds the
  * new state, *old the previous one (svc_free it). REMOVED: *e is out of
  * the table (isvc_free it). ERROR: err says why, nothing changed. */
-enum svc_action svctable_apply(struct svctable *, const struct msg *,
+enum isvc_action isvctable_apply(struct isvctable *, const struct msg *,
 	    struct isvc **e, struct svc *old, char *err, size_t errlen);
-struct isvc *svctable_find(const struct svctable *, uint32_t id);
+struct isvc *isvctable_find(const struct isvctable *, uint32_t id);
 /* Detach every entry into out (for teardown). */
-void	svctable_take_all(struct svctable *, struct isvc_list *out);
+void	isvctable_take_all(struct isvctable *, struct isvc_list *out);
 void	isvc_free(struct isvc *);
 
 /* 1: import, with *out the metadata to publish (ours appended); 0: skip,
@@ -714,7 +714,7 @@ struct remote {
 	int		 alive_fd;	/* mux ALIVE_CHECK after the HELLO */
 	struct ev_io	*alive_io;
 	struct mux_reader alive_mr;
-	struct svctable	 table;
+	struct isvctable table;		/* what the session announced */
 	size_t		 nimported;
 	struct portmem	*ports;
 	size_t		 nports;

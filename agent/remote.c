@@ -178,8 +178,8 @@ on_service(struct remote *r, struct msg *m)
 
 	memset(&old, 0, sizeof(old));
 	r->events++;
-	switch (svctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
-	case SVC_ERROR:
+	switch (isvctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
+	case ISVC_ERROR:
 		/* the cap: say it once per session, not per service */
 		if (m->type == MSG_ADD && r->table.dropped > 1)
 			return;
@@ -189,12 +189,12 @@ on_service(struct remote *r, struct msg *m)
 		    BAD_LINES))
 			log_warnx("%s: %s", r->conf->name, err);
 		return;
-	case SVC_ADDED:
+	case ISVC_ADDED:
 		e->remote = r;
 		reach_recall(r, e);
 		route_service(r->agent, e, NULL);
 		return;
-	case SVC_UPDATED:
+	case ISVC_UPDATED:
 		if (strcmp(old.addr, e->svc.addr) == 0 &&
 		    old.port == e->svc.port)
 			;
@@ -212,7 +212,7 @@ on_service(struct remote *r, struct msg *m)
 		route_service(r->agent, e, &old);
 		svc_free(&old);
 		return;
-	case SVC_REMOVED:
+	case ISVC_REMOVED:
 		if (e->splice != NULL)
 			log_info("%s: withdrawing \"%s\" (%s): gone at the "
 			    "server", r->conf->name, e->svc.name, e->svc.type);
@@ -229,7 +229,7 @@ withdraw_all(struct remote *r)
 	struct isvc *e;
 	size_t n = r->nimported;
 
-	svctable_take_all(&r->table, &all);
+	isvctable_take_all(&r->table, &all);
 	while ((e = TAILQ_FIRST(&all)) != NULL) {
 		TAILQ_REMOVE(&all, e, entry);
 		route_gone(r->agent, e, 0);
@@ -816,7 +816,7 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	r->open_result = reach_result;
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
-	svctable_init(&r->table, rc->max_services);
+	isvctable_init(&r->table, rc->max_services);
 	TAILQ_INIT(&r->conns);
 	TAILQ_INIT(&r->queue);
 	if ((r->timer = ev_timer_add(a->loop, remote_timer_cb, r)) == NULL ||
