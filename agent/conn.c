@@ -90,7 +90,7 @@ conn_del_io(struct ev_io **io)
 }
 
 /* Has the ssh master exited (its stdout hung up), though not reaped yet?
- * Then a relay that ends now was cut by it: conn_cut_all counts it. */
+ * Then a connection that ends now was cut by it: conn_cut_all counts it. */
 int
 conn_master_gone(const struct remote *r)
 {

@@ -139,7 +139,7 @@ reach_clear(struct isvc *e)
 	e->probes = 0;
 }
 
-/* The relay's service, if its session still announces it. */
+/* The connection's service, if its session still announces it. */
 static struct isvc *
 find(const struct conn *c)
 {
@@ -166,7 +166,7 @@ probe_cb(void *arg)
 	log_debug("%s: probing \"%s\" (%s)", r->conf->name, e->svc.name,
 	    e->svc.type);
 	if (conn_probe(r, e) == -1) {
-		/* no relay to report back (max-relays): try later */
+		/* no connection to report back (max-relays): try later */
 		e->probes++;
 		schedule(e);
 	}

@@ -661,7 +661,7 @@ remote_child_exited(struct remote *r, int status)
 	}
 	sshm_reaped(&r->ssh);
 	ev_timer_stop(r->timer);
-	/* relays still open through the master are gone with it */
+	/* connections still open through the master are gone with it */
 	conn_cut_all(r, desc);
 	r->sessions_learned = 0;	/* a new connection, maybe a new sshd */
 	if (r->agent->quitting) {
@@ -709,7 +709,7 @@ remote_timer_cb(void *arg)
 		if (r->ssh.pid <= 0)
 			break;
 		if (!r->ssh.stopping) {
-			/* the session ended but ssh lingers (relays) */
+			/* the session ended but ssh lingers (connections) */
 			if (r->pending[0] == '\0')
 				strlcpy(r->pending, "the subsystem ended the "
 				    "session", sizeof(r->pending));
