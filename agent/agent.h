@@ -716,7 +716,7 @@ struct remote {
 	struct mux_reader alive_mr;
 	struct isvctable table;		/* what the session announced */
 	size_t		 nimported;
-	struct portmem	*ports;
+	struct portmem	*ports;		/* splice.c: ports across sessions */
 	size_t		 nports;
 	char		**refused;	/* reach.c: keys refused, any session */
 	size_t		 nrefused;

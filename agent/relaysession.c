@@ -109,7 +109,8 @@ queue_handshake(struct conn *c)
 	struct remote *r = c->remote;
 	struct msg m;
 
-	/* a relay session: no features, no path length to agree on */
+	/* a relay session carries one connection, not services: no
+	 * features, no path length to agree on */
 	msg_hello(&m, r->agent->siteid, "agent", "", PROTO_MAXLINE, 0);
 	if (msg_format(&c->up, &m, PROTO_MAXLINE) == -1)
 		return -1;

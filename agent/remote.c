@@ -126,8 +126,8 @@ send_error(struct remote *r, const char *code, const char *text)
 	send_msg(r, &m);
 }
 
-/* Our HELLO; a relay session announces no features and no hop limit:
- * it carries one connection, not services. */
+/* Our HELLO on the browse session (relaysession.c sends the one of a
+ * relay session). */
 static void
 send_hello(struct remote *r)
 {
@@ -165,9 +165,10 @@ remote_write_cb(int fd, short revents, void *arg)
 }
 
 /* --- services ----------------------------------------------------------------
- * What to import is route.c's business: this remote's services are
- * candidates among those of every remote and the copies already on the
- * LAN. These two do what it decides. */
+ * The table keeps what the session announced; what to import is route.c's
+ * business (this remote's services are candidates among those of every
+ * remote and the copies already on the LAN), and splice.c does what it
+ * decides. */
 
 static void
 on_service(struct remote *r, struct msg *m)
