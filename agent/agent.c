@@ -29,7 +29,8 @@
 
 #define AGENT_QUIT_MS	5000	/* give ssh this long to exit */
 
-void
+/* A remote's ssh is gone for good: the loop ends with the last one. */
+static void
 agent_remote_stopped(struct agent *a)
 {
 	struct remote *r;
@@ -284,6 +285,7 @@ agent_main(struct agent_opts *o)
 
 	log_init("rnsplice-agent", o->debug, o->verbose);
 	memset(&a, 0, sizeof(a));
+	a.remote_stopped = agent_remote_stopped;
 	TAILQ_INIT(&a.remotes);
 	a.conf = conf;
 	a.opts = o;

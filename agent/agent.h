@@ -11,7 +11,7 @@
  *			allow-lists of common/prefix.c)
  *	sshmaster.c	spawn, watch and stop the ssh master
  *	remote.c	one remote: state machine, protocol client, backoff
- *	svctable.c	the remote's services as the protocol describes them
+ *	isvctable.c	the remote's services as the protocol describes them
  *	import.c	what is imported and how: loops, names, TXT, ports
  *	route.c		multi-stage: which copy of an origin service this LAN
  *			gets (fewest hops), failover between remotes
@@ -19,7 +19,8 @@
  *	splice.c	one imported service: listeners and publication
  *	dnsupdate.c	the same in a DNS zone (RFC 2136 + TSIG), with
  *			dnsupconf.c (its block) and tsigkey.c (key file)
- *	relay.c		accepted connections: handed to the mux, or relayed
+ *	conn.c		accepted connections: handed to the mux (direct)
+ *	relaysession.c	relay mode: connections carried by relay sessions
  *	status.c	status dumps (control socket, SIGUSR1)
  */
 #ifndef RNSPLICE_AGENT_H
@@ -62,9 +63,6 @@ struct dnsup;
 #define AGENT_PING_INTERVAL	7	/* seconds */
 #define AGENT_PING_TIMEOUT	9	/* seconds, with the default interval */
 #define AGENT_PING_MISSES	3	/* intervals, with another interval */
-#define AGENT_BACKOFF_MIN_MS	1000
-#define AGENT_BACKOFF_MAX_MS	60000
-#define AGENT_BACKOFF_JITTER	20	/* percent, both ways */
 #define AGENT_STABLE_PORT_BASE	20000
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32
@@ -274,6 +272,7 @@ struct sshmaster {
 	int		 fd_in;		/* we write: the subsystem's stdin */
 	int		 fd_out;	/* we read: its stdout */
 	int		 fd_err;	/* ssh's own stderr */
+	struct ev_io	*err_io;	/* its watch; dropped at EOF */
 	struct buf	 errbuf;	/* partial stderr line */
 	char		 lines[SSHM_ERRLINES][SSHM_LINELEN];
 	unsigned int	 nlines;	/* total seen; ring index = n % max */
@@ -299,8 +298,9 @@ int	sshm_option_fixed(const char *opt, size_t *keylen);
 char	**sshm_argv(const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
 	    const char *command);
-/* Read ssh's stderr; returns 0 at EOF, 1 otherwise. Complete lines go
- * to the ring and, with prefix, to log_debug. */
+/* Read ssh's stderr (never blocks); returns 0 at EOF, 1 otherwise.
+ * Complete lines go to the ring and, with prefix, to log_debug. At EOF
+ * err_io is deleted and the descriptor closed. */
 int	sshm_read_stderr(struct sshmaster *, const char *prefix);
 void	sshm_stderr_feed(struct sshmaster *, const void *, size_t,
 	    const char *prefix);
@@ -325,7 +325,7 @@ int	cipherpref_cpu_has_aes(void);
 int	cipherpref_applies(const char *ssh, const char *destination,
 	    char *const *options, size_t noptions);
 
-/* --- services of one remote (svctable.c, import.c) -------------------- */
+/* --- services of one remote (isvctable.c, import.c) ------------------- */
 
 struct splice;
 struct remote;
@@ -354,29 +354,29 @@ struct isvc {
 };
 TAILQ_HEAD(isvc_list, isvc);
 
-struct svctable {
+struct isvctable {
 	struct isvc_list list;
 	size_t		 n;
 	size_t		 max;
 	unsigned long	 dropped;	/* ADDs refused by the cap */
 };
 
-enum svc_action {
-	SVC_ERROR = -1,
-	SVC_ADDED,
-	SVC_UPDATED,
-	SVC_REMOVED
+enum isvc_action {
+	ISVC_ERROR = -1,
+	ISVC_ADDED,
+	ISVC_UPDATED,
+	ISVC_REMOVED
 };
 
-void	svctable_init(struct svctable *, size_t max);
+void	isvctable_init(struct isvctable *, size_t max);
 /* Apply ADD, UPDATE or REMOVE. ADDED: *e is new. UPDATED: *e holds the
  * new state, *old the previous one (svc_free it). REMOVED: *e is out of
  * the table (isvc_free it). ERROR: err says why, nothing changed. */
-enum svc_action svctable_apply(struct svctable *, const struct msg *,
+enum isvc_action isvctable_apply(struct isvctable *, const struct msg *,
 	    struct isvc **e, struct svc *old, char *err, size_t errlen);
-struct isvc *svctable_find(const struct svctable *, uint32_t id);
+struct isvc *isvctable_find(const struct isvctable *, uint32_t id);
 /* Detach every entry into out (for teardown). */
-void	svctable_take_all(struct svctable *, struct isvc_list *out);
+void	isvctable_take_all(struct isvctable *, struct isvc_list *out);
 void	isvc_free(struct isvc *);
 
 /* 1: import, with *out the metadata to publish (ours appended); 0: skip,
@@ -537,7 +537,7 @@ size_t	lanview_count(const struct lanview *);
 
 /* --- one imported service (splice.c) ----------------------------------- */
 
-struct relay;
+struct conn;
 
 struct splice {
 	struct remote	*remote;
@@ -575,21 +575,31 @@ void	splice_pub_event(struct splice *, struct pub_entry *);
 /* The interfaces changed: follow the addresses, maybe fall back to (or
  * come back from) host scope. */
 void	splice_exposure_changed(struct splice *);
+/* Splice e (route.c chose it): 0, or -1 with e->skip saying why. */
+int	splice_import(struct isvc *e);
+/* Withdraw e's splice, if any. */
+void	splice_withdraw(struct isvc *e);
+/* The remote's memory of ports (same service, same port after a
+ * reconnect) is dropped with the remote. */
+void	splice_forget_ports(struct remote *);
 
-/* --- relays (relay.c) ---------------------------------------------------- */
+/* --- accepted connections (conn.c, relaysession.c) ------------------------ */
 
-enum relay_state {
-	RELAY_QUEUED,		/* relay mode: waiting for a session */
-	RELAY_OPENING,		/* mux request sent, no answer yet */
-	RELAY_OPEN,		/* direct: the master carries it */
-	RELAY_HANDSHAKE,	/* relay mode: HELLO/RELAY sent */
-	RELAY_COPYING		/* relay mode: bytes flow through us */
+enum conn_state {
+	CONN_QUEUED,		/* relay mode: waiting for a session */
+	CONN_OPENING,		/* mux request sent, no answer yet */
+	CONN_OPEN,		/* direct: the master carries it */
+	CONN_HANDSHAKE,		/* relay mode: HELLO/RELAY sent */
+	CONN_COPYING		/* relay mode: bytes flow through us */
 };
 
-struct relay {
+/* One accepted connection (or a probe of reach.c's): direct, a mux stdio
+ * forward the master carries; or in relay mode, a relay session of the
+ * subsystem whose bytes the agent copies. */
+struct conn {
 	struct remote	*remote;
 	uint32_t	 rid;
-	enum relay_state state;
+	enum conn_state state;
 	int		 via_subsystem;	/* relay mode */
 	int		 fallback;	/* relay mode after a direct failure */
 	int		 ctl;		/* mux control connection */
@@ -610,7 +620,7 @@ struct relay {
 	int		 granted;	/* ... sshd opened the channel */
 	int		 exited;	/* the session's exit status came */
 	unsigned int	 exit_status;
-	TAILQ_ENTRY(relay) qentry;
+	TAILQ_ENTRY(conn) qentry;
 	/* relay mode: sock <-> (to, from) pipes of the subsystem session */
 	int		 to, from;
 	struct ev_io	*sockio, *toio, *fromio;
@@ -618,20 +628,20 @@ struct relay {
 	int		 up_eof, down_eof, up_done, down_done;
 	unsigned long long bytes_up, bytes_down;
 	int		 probe;		/* reach.c's, not a client's */
-	int		 reported;	/* reach_result() was told */
-	TAILQ_ENTRY(relay) entry;
+	int		 reported;	/* remote->open_result was told */
+	TAILQ_ENTRY(conn) entry;
 };
-TAILQ_HEAD(relay_list, relay);
+TAILQ_HEAD(conn_list, conn);
 
-void	relay_accept(struct remote *, struct splice *, int fd,
+void	conn_accept(struct remote *, struct splice *, int fd,
 	    const struct sockaddr *, socklen_t);
 /* A connection of our own to e, on the path a client's would take, to
  * learn whether the server connects it again (reach.c). 0, or -1. */
-int	relay_probe(struct remote *, const struct isvc *e);
-void	relay_free(struct relay *);
-const char *relay_state_name(const struct relay *);
+int	conn_probe(struct remote *, const struct isvc *e);
+void	conn_free(struct conn *);
+const char *conn_state_name(const struct conn *);
 /* Every connection through r is cut (the master is gone): say so. */
-void	relay_cut_all(struct remote *, const char *why);
+void	conn_cut_all(struct remote *, const char *why);
 /* Relay mode: the session limit in force (0: none known). */
 unsigned int relay_session_limit(const struct remote *);
 /* The remote's queue timer: open waiting sessions, expire old ones. */
@@ -651,8 +661,9 @@ enum reach_result {
 	REACH_FAILED		/* something else went wrong */
 };
 
-/* relay.c tells how a connection's open ended (at most once each). */
-void	reach_result(struct relay *, enum reach_result, const char *why);
+/* How a connection's open ended (conn.c calls it through
+ * remote->open_result, at most once per connection). */
+void	reach_result(struct conn *, enum reach_result, const char *why);
 /* "refused by the server: WHY; next try in N s" */
 void	reach_skip(const struct isvc *, char *out, size_t outlen);
 /* ms until the next probe (0: none pending). */
@@ -667,6 +678,10 @@ void	reach_forget_all(struct remote *);
 void	reach_kick(struct isvc *e);
 
 /* --- one remote (remote.c) ----------------------------------------------- */
+
+#define REMOTE_BACKOFF_MIN_MS	1000
+#define REMOTE_BACKOFF_MAX_MS	60000
+#define REMOTE_BACKOFF_JITTER	20	/* percent, both ways */
 
 enum remote_state {
 	RS_BACKOFF,		/* waiting to (re)connect */
@@ -689,7 +704,7 @@ struct remote {
 	char		 last_error[512];
 	struct sshmaster ssh;
 	unsigned int	 gen;		/* sessions started */
-	struct ev_io	*in_io, *out_io, *err_io;
+	struct ev_io	*in_io, *out_io;
 	struct buf	 in, out;
 	size_t		 maxline;	/* the peer's */
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
@@ -706,24 +721,24 @@ struct remote {
 	int		 alive_fd;	/* mux ALIVE_CHECK after the HELLO */
 	struct ev_io	*alive_io;
 	struct mux_reader alive_mr;
-	struct svctable	 table;
+	struct isvctable table;		/* what the session announced */
 	size_t		 nimported;
-	struct portmem	*ports;
+	struct portmem	*ports;		/* splice.c: ports across sessions */
 	size_t		 nports;
 	char		**refused;	/* reach.c: keys refused, any session */
 	size_t		 nrefused;
 	unsigned int	 ssh_line_used;	/* reach.c: ssh's stderr lines read */
 	unsigned int	 index;		/* configuration order */
 	unsigned long	 events;	/* ADD/UPDATE/REMOVE received */
-	struct relay_list relays;
-	size_t		 nrelays;
-	unsigned long	 relays_total, relays_refused, relays_failed;
-	/* relay mode: sessions on the server (relay.c) */
+	struct conn_list conns;		/* accepted connections (conn.c) */
+	size_t		 nconns;
+	unsigned long	 conns_total, conns_refused, conns_failed;
+	/* relay mode: sessions on the server (relaysession.c) */
 	size_t		 nsessions;	/* open or opening */
 	size_t		 nopening;	/* opening: no RELAYING yet */
 	size_t		 ngranted;	/* channel open (SESSION_OPENED) */
 	unsigned int	 sessions_learned;	/* refused beyond; 0: none */
-	struct relay_list queue;	/* connections waiting for one */
+	struct conn_list queue;	/* connections waiting for one */
 	size_t		 nqueued;
 	unsigned long	 sessions_refused, queue_full, queue_expired;
 	size_t		 cut_by_master;	/* ended as the master exited */
@@ -731,6 +746,10 @@ struct remote {
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */
+	/* how a connection's open ended (conn.c tells, at most once per
+	 * connection; remote_new sets reach_result) */
+	void		(*open_result)(struct conn *, enum reach_result,
+			    const char *why);
 	TAILQ_ENTRY(remote) entry;
 };
 TAILQ_HEAD(remote_list, remote);
@@ -740,20 +759,11 @@ void	remote_free(struct remote *);
 void	remote_start(struct remote *);
 /* Shutting down: withdraw everything, stop ssh. */
 void	remote_stop(struct remote *);
-void	remote_hello(const struct remote *, struct msg *, int relay_session);
 /* The network changed: a remote in backoff tries again soon. */
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
-/* Read what ssh wrote on its stderr so far (never blocks). */
-void	remote_read_stderr(struct remote *);
 const char *remote_state_name(enum remote_state);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
-uint16_t remote_port_recall(const struct remote *, const struct svc *);
-void	remote_port_remember(struct remote *, const struct svc *, uint16_t);
-/* Splice e (route.c chose it): 0, or -1 with e->skip saying why. */
-int	remote_splice(struct remote *, struct isvc *e);
-/* Withdraw e's splice, if any. */
-void	remote_unsplice(struct remote *, struct isvc *e);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
@@ -799,6 +809,9 @@ struct agent {
 	int		 quitting;
 	struct ev_timer	*quit_timer;
 	uint64_t	 started;
+	/* a remote's ssh is gone for good (shutting down): remote.c calls
+	 * it, agent.c sets it */
+	void		(*remote_stopped)(struct agent *);
 };
 
 int	agent_main(struct agent_opts *);
@@ -811,8 +824,6 @@ int	agent_reload(struct agent *);
 int	check_main(int, char **);
 int	agent_remote_conf_eq(const struct remote_conf *,
 	    const struct remote_conf *);
-/* A remote's ssh is gone for good (shutting down). */
-void	agent_remote_stopped(struct agent *);
 
 /* status.c: what = status | services | connections */
 int	agent_dump_json(struct agent *, struct buf *out, const char *what);

@@ -460,8 +460,8 @@ session(struct check *c, enum way way, struct run *r, char *err,
 			snprintf(c->version, sizeof(c->version), "%u.%u",
 			    m.major, m.minor);
 			strlcpy(c->peer, m.peer_id, sizeof(c->peer));
-			c->relay_offered = m.features != NULL &&
-			    strstr(m.features, "relay") != NULL;
+			c->relay_offered = proto_has_feature(m.features,
+			    "relay");
 			if (m.major != PROTO_MAJOR) {
 				snprintf(err, errlen, "the subsystem speaks "
 				    "protocol %u.%u, this rnsplice %s",

@@ -879,7 +879,7 @@ tx_answer(struct dzone *z)
 	tx_close(z);
 	zone_kick(z);
 	if (z->quitting && !dnsup_busy(z->d))
-		agent_remote_stopped(z->d->agent);
+		z->d->agent->remote_stopped(z->d->agent);
 }
 
 static void
@@ -1142,7 +1142,7 @@ zone_timer_cb(void *arg)
 	}
 	zone_run(z);
 	if (z->tx == TX_NONE && z->quitting && !dnsup_busy(z->d))
-		agent_remote_stopped(z->d->agent);
+		z->d->agent->remote_stopped(z->d->agent);
 }
 
 /* Something changed: send it after the batch time, keeping the gap and

@@ -79,7 +79,7 @@ void	dnsup_free(struct dnsup *);
 void	dnsup_publish(struct dnsup *, struct splice *);
 void	dnsup_withdraw(struct dnsup *, struct splice *);
 /* Shutting down: withdraw everything; 1 while updates are still due
- * (agent_remote_stopped() is called when they are done). */
+ * (the agent's remote_stopped() is called when they are done). */
 int	dnsup_busy(struct dnsup *);
 void	dnsup_quit(struct dnsup *);
 /* The remote's dns-update addresses that are this host's, added to the

@@ -31,55 +31,15 @@
  * The master sends its HELLO as soon as it accepts the connection, before
  * reading anything, so a pipelined request costs no round trip.
  *
- * What the master does (OpenSSH 9.2p1; measured with tests/integration/
- * mux-probe, in the lab and on loopback; explained by its mux.c,
- * channels.c, nchan.c, clientloop.c):
- *
- * Stdio forward
- *   - The reply is deferred until sshd answered the channel open, i.e.
- *     until sshd's connect() to the target finished: SESSION_OPENED
- *     (median 0.28 ms), or FAILURE "Session open refused by peer" for
- *     every refusal alike, then EOF. Target port closed: 0.2-0.6 ms;
- *     AllowTcpForwarding no and DisableForwarding yes: 0.3-0.6 ms
- *     ("administratively prohibited"). The real cause is only on the
- *     master's stderr ("channel N: open failed: connect failed:
- *     Connection refused" / "administratively prohibited: open failed").
- *   - A target that drops SYNs: no reply until sshd's connect() gives up
- *     (about 130 s with Linux defaults), then FAILURE. Closing the control
- *     connection meanwhile cancels cleanly; the master is unharmed.
- *   - After SESSION_OPENED the master never sends anything again. When
- *     the forward ends it closes the control connection: EOF, 0.02-0.05
- *     ms after the application saw its EOF.
- *   - Client half-close works: shutdown(SHUT_WR) on the application side
- *     reaches the target as EOF and what the target still sends arrives.
- *   - Server half-close does not: stdio forwards are "force drain"
- *     channels, so on the server's EOF the master stops reading the
- *     socket and closes both its copies. The application sees EOF 0.2 ms
- *     later, and of 5000 bytes it sends afterwards 0 reach the target
- *     (direct TCP: 5000).
- *   - Closing the control connection ends the relay: the application
- *     sees EOF within 0.05 ms.
- *   - With the agent's copy of the socket closed, the master holds the
- *     only two (stdin, stdout); it sets O_NONBLOCK on the socket.
- *
- * Session (subsystem)
- *   - SESSION_OPENED as soon as the channel is open (0.1-0.3 ms), before
- *     sshd answered the subsystem request. An unknown subsystem then ends
- *     in EOF without EXIT_MESSAGE (and nothing on the stderr fd).
- *     AllowTcpForwarding/DisableForwarding do not affect sessions.
- *   - A normal end: EXIT_MESSAGE {sid, status} (from sshd's exit-status),
- *     then EOF when the channel closes.
- *   - Client half-close works. A server half-close (the subsystem closes
- *     stdout but keeps reading) is invisible to the application: the
- *     master closes only its stdout copy, which sends no FIN while its
- *     stdin copy of the same socket stays open; the application keeps
- *     sending (5000 of 5000 bytes arrive) and sees EOF only when the
- *     subsystem exits.
- *
- * Alive check: S_ALIVE {rid, pid}; the connection then stays open.
- * Master out of file descriptors: control connections end in EOF or
- * ECONNRESET without any reply (mm_receive_fd fails), and the master
- * stops accepting for 1 s after each EMFILE.
+ * How the master behaves (docs/MUX.md has what was observed, with
+ * timings): a stdio forward's reply waits for sshd's connect() to the
+ * target, and every refusal reads "Session open refused by peer" (the
+ * real cause is only on the master's stderr); after SESSION_OPENED the
+ * master sends nothing more and ends the forward by closing the control
+ * connection, which also cancels a pending one. A stdio forward drops
+ * what the client sends after the server's half-close; a session keeps
+ * both directions. A master out of file descriptors ends control
+ * connections without a reply.
  */
 #include "config.h"
 
@@ -98,6 +58,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fd.h"
 #include "mux.h"
 
 #define MUX_VERSION		4
@@ -252,7 +213,7 @@ mux_request(const char *path, struct buf *body, const int *fds, int nfds,
     char *err, size_t errlen)
 {
 	struct buf out;
-	int s, i, fl;
+	int s, i;
 
 	buf_init(&out, MUX_MAXREQUEST + 32);
 	if (buf_put_u32(&out, 8) == -1 ||
@@ -280,8 +241,7 @@ mux_request(const char *path, struct buf *body, const int *fds, int nfds,
 			goto fail;
 		}
 	}
-	if ((fl = fcntl(s, F_GETFL)) == -1 ||
-	    fcntl(s, F_SETFL, fl | O_NONBLOCK) == -1) {
+	if (set_nonblock(s) == -1) {
 		seterr(err, errlen, "fcntl O_NONBLOCK: %s", strerror(errno));
 		goto fail;
 	}

@@ -1,7 +1,8 @@
 /* A client of OpenSSH's multiplexing protocol (mux.c in OpenSSH is the
- * reference; see ../shared/NOTES.md for the places where PROTOCOL.mux is
- * wrong). The agent never runs an ssh process per connection: it hands
- * the accepted socket to the master with one control connection.
+ * reference; docs/MUX.md says how the master behaves, where
+ * PROTOCOL.mux is not exact). The agent never runs an ssh process per
+ * connection: it hands the accepted socket to the master with one control
+ * connection.
  *
  * Requests are pipelined: the client HELLO, the request and its file
  * descriptors are sent back to back without waiting for the master's

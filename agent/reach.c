@@ -8,7 +8,7 @@
  * over.
  *
  * Retry: a probe, that is a connection of our own on the path a client's
- * would take (relay_probe: the same direct forward or relay session, with
+ * would take (conn_probe: the same direct forward or relay session, with
  * one end of a socketpair as the "client", closed at once), after
  * REACH_PROBE_MIN_MS, doubling to REACH_PROBE_MAX_MS, +-20 %. Once a probe
  * gets through, the service is a candidate again and is published. A probe
@@ -139,16 +139,16 @@ reach_clear(struct isvc *e)
 	e->probes = 0;
 }
 
-/* The relay's service, if its session still announces it. */
+/* The connection's service, if its session still announces it. */
 static struct isvc *
-find(const struct relay *rl)
+find(const struct conn *c)
 {
 	struct isvc *e;
 
-	TAILQ_FOREACH(e, &rl->remote->table.list, entry)
-		if (strcmp(e->svc.name, rl->name) == 0 &&
-		    strcmp(e->svc.type, rl->type) == 0 &&
-		    strcmp(e->svc.domain, rl->domain) == 0)
+	TAILQ_FOREACH(e, &c->remote->table.list, entry)
+		if (strcmp(e->svc.name, c->name) == 0 &&
+		    strcmp(e->svc.type, c->type) == 0 &&
+		    strcmp(e->svc.domain, c->domain) == 0)
 			return e;
 	return NULL;
 }
@@ -165,8 +165,8 @@ probe_cb(void *arg)
 		return;		/* the session is going: e with it */
 	log_debug("%s: probing \"%s\" (%s)", r->conf->name, e->svc.name,
 	    e->svc.type);
-	if (relay_probe(r, e) == -1) {
-		/* no relay to report back (max-relays): try later */
+	if (conn_probe(r, e) == -1) {
+		/* no connection to report back (max-relays): try later */
 		e->probes++;
 		schedule(e);
 	}
@@ -233,7 +233,8 @@ ssh_words(struct remote *r, const char *why, char *out, size_t outlen)
 
 	if (strcmp(why, "Session open refused by peer") != 0)
 		return why;
-	remote_read_stderr(r);	/* written before the reply: it is there */
+	/* written before the reply: it is there */
+	sshm_read_stderr(&r->ssh, r->conf->name);
 	if (r->ssh.nlines == r->ssh_line_used ||
 	    (line = sshm_last_line(&r->ssh)) == NULL ||
 	    strncmp(line, "channel ", 8) != 0 ||
@@ -245,18 +246,15 @@ ssh_words(struct remote *r, const char *why, char *out, size_t outlen)
 }
 
 void
-reach_result(struct relay *rl, enum reach_result res, const char *why)
+reach_result(struct conn *c, enum reach_result res, const char *why)
 {
-	struct remote *r = rl->remote;
+	struct remote *r = c->remote;
 	struct isvc *e;
 	char words[sizeof(e->refused_why)];
 
-	if (rl->reported)
-		return;
-	rl->reported = 1;
-	if (res == REACH_OK && !rl->probe)
+	if (res == REACH_OK && !c->probe)
 		return;		/* the common case: nothing to look up */
-	if ((e = find(rl)) == NULL)
+	if ((e = find(c)) == NULL)
 		return;		/* withdrawn meanwhile */
 	switch (res) {
 	case REACH_OK:
@@ -264,7 +262,7 @@ reach_result(struct relay *rl, enum reach_result res, const char *why)
 			return;
 		log_info("%s: \"%s\" (%s) at %s can be reached again; "
 		    "publishing it", r->conf->name, e->svc.name, e->svc.type,
-		    rl->target);
+		    c->target);
 		reach_clear(e);
 		mem_set(r, &e->svc, 0);
 		route_service(r->agent, e, NULL);
@@ -280,9 +278,9 @@ reach_result(struct relay *rl, enum reach_result res, const char *why)
 			log_warnx("%s: the server refuses to connect \"%s\" "
 			    "(%s) at %s: %s; withdrawn from this LAN, trying "
 			    "again in %.0f s", r->conf->name, e->svc.name,
-			    e->svc.type, rl->target, why,
+			    e->svc.type, c->target, why,
 			    (double)reach_retry_in(e) / 1000);
-		} else if (rl->probe) {
+		} else if (c->probe) {
 			e->probes++;
 			schedule(e);
 			log_debug("%s: \"%s\" (%s) still refused: %s; next try "
@@ -292,7 +290,7 @@ reach_result(struct relay *rl, enum reach_result res, const char *why)
 		refresh(e);
 		return;
 	case REACH_FAILED:
-		if (!rl->probe || !e->refused)
+		if (!c->probe || !e->refused)
 			return;
 		e->probes++;
 		schedule(e);

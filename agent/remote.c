@@ -82,78 +82,16 @@ set_state(struct remote *r, enum remote_state s)
 unsigned int
 remote_backoff_ms(unsigned int attempt, uint32_t rnd)
 {
-	unsigned int base = AGENT_BACKOFF_MIN_MS, spread;
+	unsigned int base = REMOTE_BACKOFF_MIN_MS, spread;
 
-	while (attempt > 1 && base < AGENT_BACKOFF_MAX_MS) {
+	while (attempt > 1 && base < REMOTE_BACKOFF_MAX_MS) {
 		base *= 2;
 		attempt--;
 	}
-	if (base > AGENT_BACKOFF_MAX_MS)
-		base = AGENT_BACKOFF_MAX_MS;
-	spread = base / 100 * AGENT_BACKOFF_JITTER;
+	if (base > REMOTE_BACKOFF_MAX_MS)
+		base = REMOTE_BACKOFF_MAX_MS;
+	spread = base / 100 * REMOTE_BACKOFF_JITTER;
 	return base - spread + rnd % (2 * spread + 1);
-}
-
-/* --- port memory: the same service gets the same port after a reconnect -- */
-
-static char *
-port_key(const struct svc *s)
-{
-	char *k;
-
-	if (asprintf(&k, "%s\t%s\t%s", s->name, s->type, s->domain) == -1)
-		return NULL;
-	return k;
-}
-
-uint16_t
-remote_port_recall(const struct remote *r, const struct svc *s)
-{
-	char *k;
-	size_t i;
-	uint16_t port = 0;
-
-	if ((k = port_key(s)) == NULL)
-		return 0;
-	for (i = 0; i < r->nports; i++)
-		if (strcmp(r->ports[i].key, k) == 0) {
-			port = r->ports[i].port;
-			break;
-		}
-	free(k);
-	return port;
-}
-
-void
-remote_port_remember(struct remote *r, const struct svc *s, uint16_t port)
-{
-	struct portmem *n;
-	size_t i, max = 2 * (size_t)r->conf->max_services;
-	char *k;
-
-	if (port == 0 || (k = port_key(s)) == NULL)
-		return;
-	for (i = 0; i < r->nports; i++)
-		if (strcmp(r->ports[i].key, k) == 0) {
-			r->ports[i].port = port;
-			free(k);
-			return;
-		}
-	if (r->nports >= max) {
-		/* forget the oldest */
-		free(r->ports[0].key);
-		memmove(r->ports, r->ports + 1,
-		    (r->nports - 1) * sizeof(*r->ports));
-		r->nports--;
-	}
-	if ((n = reallocarray(r->ports, r->nports + 1, sizeof(*n))) == NULL) {
-		free(k);
-		return;
-	}
-	r->ports = n;
-	r->ports[r->nports].key = k;
-	r->ports[r->nports].port = port;
-	r->nports++;
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -189,29 +127,15 @@ send_error(struct remote *r, const char *code, const char *text)
 	send_msg(r, &m);
 }
 
-/* Our HELLO; a relay session announces no features and no hop limit:
- * it carries one connection, not services. */
-void
-remote_hello(const struct remote *r, struct msg *m, int relay_session)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = MSG_HELLO;
-	m->major = PROTO_MAJOR;
-	m->minor = PROTO_MINOR;
-	m->peer_id = (char *)r->agent->siteid;
-	m->role = "agent";
-	m->features = relay_session ? "" : "update";
-	m->maxline = PROTO_MAXLINE;
-	if (!relay_session)
-		m->maxhops = r->agent->conf->max_hops;
-}
-
+/* Our HELLO on the browse session (relaysession.c sends the one of a
+ * relay session). */
 static void
 send_hello(struct remote *r)
 {
 	struct msg m;
 
-	remote_hello(r, &m, 0);
+	msg_hello(&m, r->agent->siteid, "agent", "update", PROTO_MAXLINE,
+	    r->agent->conf->max_hops);
 	send_msg(r, &m);
 }
 
@@ -242,39 +166,10 @@ remote_write_cb(int fd, short revents, void *arg)
 }
 
 /* --- services ----------------------------------------------------------------
- * What to import is route.c's business: this remote's services are
- * candidates among those of every remote and the copies already on the
- * LAN. These two do what it decides. */
-
-void
-remote_unsplice(struct remote *r, struct isvc *e)
-{
-	if (e->splice != NULL) {
-		splice_free(e->splice);
-		e->splice = NULL;
-		r->nimported--;
-	}
-	e->imported = 0;
-}
-
-int
-remote_splice(struct remote *r, struct isvc *e)
-{
-	char err[256];
-
-	if (e->splice != NULL)
-		return 0;
-	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
-		strlcpy(e->skip, err, sizeof(e->skip));
-		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
-		    e->svc.name, e->svc.type, err);
-		return -1;
-	}
-	e->skip[0] = '\0';
-	e->imported = 1;
-	r->nimported++;
-	return 0;
-}
+ * The table keeps what the session announced; what to import is route.c's
+ * business (this remote's services are candidates among those of every
+ * remote and the copies already on the LAN), and splice.c does what it
+ * decides. */
 
 static void
 on_service(struct remote *r, struct msg *m)
@@ -285,8 +180,8 @@ on_service(struct remote *r, struct msg *m)
 
 	memset(&old, 0, sizeof(old));
 	r->events++;
-	switch (svctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
-	case SVC_ERROR:
+	switch (isvctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
+	case ISVC_ERROR:
 		/* the cap: say it once per session, not per service */
 		if (m->type == MSG_ADD && r->table.dropped > 1)
 			return;
@@ -296,12 +191,12 @@ on_service(struct remote *r, struct msg *m)
 		    BAD_LINES))
 			log_warnx("%s: %s", r->conf->name, err);
 		return;
-	case SVC_ADDED:
+	case ISVC_ADDED:
 		e->remote = r;
 		reach_recall(r, e);
 		route_service(r->agent, e, NULL);
 		return;
-	case SVC_UPDATED:
+	case ISVC_UPDATED:
 		if (strcmp(old.addr, e->svc.addr) == 0 &&
 		    old.port == e->svc.port)
 			;
@@ -319,7 +214,7 @@ on_service(struct remote *r, struct msg *m)
 		route_service(r->agent, e, &old);
 		svc_free(&old);
 		return;
-	case SVC_REMOVED:
+	case ISVC_REMOVED:
 		if (e->splice != NULL)
 			log_info("%s: withdrawing \"%s\" (%s): gone at the "
 			    "server", r->conf->name, e->svc.name, e->svc.type);
@@ -336,7 +231,7 @@ withdraw_all(struct remote *r)
 	struct isvc *e;
 	size_t n = r->nimported;
 
-	svctable_take_all(&r->table, &all);
+	isvctable_take_all(&r->table, &all);
 	while ((e = TAILQ_FIRST(&all)) != NULL) {
 		TAILQ_REMOVE(&all, e, entry);
 		route_gone(r->agent, e, 0);
@@ -377,22 +272,6 @@ static const struct handler {
 	{ MSG_PONG,	ST_ANY,			h_pong },
 	{ MSG_ERROR,	ST_ANY,			h_error },
 };
-
-static int
-has_feature(const char *list, const char *word)
-{
-	size_t len = strlen(word);
-	const char *p;
-
-	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (strncmp(p, word, len) == 0 && (p[len] == ',' ||
-		    p[len] == '\0'))
-			return 1;
-	}
-	return 0;
-}
 
 /* The master's control socket must answer before connections are handed
  * to it: ssh runs without multiplexing when it cannot create the socket. */
@@ -521,7 +400,7 @@ h_hello(struct remote *r, struct msg *m)
 		return;
 	}
 	strlcpy(r->peer_id, m->peer_id, sizeof(r->peer_id));
-	r->peer_relay = has_feature(m->features, "relay");
+	r->peer_relay = proto_has_feature(m->features, "relay");
 	hops = m->maxhops ? m->maxhops : PROTO_MAXHOPS_DEFAULT;
 	r->maxhops = hops < r->agent->conf->max_hops ? hops :
 	    r->agent->conf->max_hops;
@@ -682,21 +561,12 @@ remote_read_cb(int fd, short revents, void *arg)
 	}
 }
 
-void
-remote_read_stderr(struct remote *r)
-{
-	if (r->err_io == NULL)
-		return;
-	if (sshm_read_stderr(&r->ssh, r->conf->name) == 0) {
-		ev_io_del(r->err_io);
-		r->err_io = NULL;
-	}
-}
-
 static void
 remote_stderr_cb(int fd, short revents, void *arg)
 {
-	remote_read_stderr(arg);
+	struct remote *r = arg;
+
+	sshm_read_stderr(&r->ssh, r->conf->name);
 }
 
 /* --- the session's life ---------------------------------------------------- */
@@ -782,11 +652,9 @@ remote_child_exited(struct remote *r, int status)
 	char desc[512];
 
 	/* ssh's last words may still sit in the pipe */
-	if (r->err_io != NULL) {
-		sshm_read_stderr(&r->ssh, r->conf->name);
-		ev_io_del(r->err_io);
-		r->err_io = NULL;
-	}
+	sshm_read_stderr(&r->ssh, r->conf->name);
+	ev_io_del(r->ssh.err_io);
+	r->ssh.err_io = NULL;
 	sshm_describe_exit(status, sshm_last_line(&r->ssh), desc,
 	    sizeof(desc));
 	if (is_live(r)) {
@@ -795,13 +663,14 @@ remote_child_exited(struct remote *r, int status)
 	}
 	sshm_reaped(&r->ssh);
 	ev_timer_stop(r->timer);
-	/* relays still open through the master are gone with it */
-	relay_cut_all(r, desc);
+	/* connections still open through the master are gone with it */
+	conn_cut_all(r, desc);
 	r->sessions_learned = 0;	/* a new connection, maybe a new sshd */
 	if (r->agent->quitting) {
 		log_debug("%s: %s", r->conf->name, desc);
 		set_state(r, RS_STOPPED);
-		agent_remote_stopped(r->agent);
+		if (r->agent->remote_stopped != NULL)
+			r->agent->remote_stopped(r->agent);
 		return;
 	}
 	if (r->pending[0] != '\0') {
@@ -842,7 +711,7 @@ remote_timer_cb(void *arg)
 		if (r->ssh.pid <= 0)
 			break;
 		if (!r->ssh.stopping) {
-			/* the session ended but ssh lingers (relays) */
+			/* the session ended but ssh lingers (connections) */
 			if (r->pending[0] == '\0')
 				strlcpy(r->pending, "the subsystem ended the "
 				    "session", sizeof(r->pending));
@@ -938,7 +807,7 @@ remote_connect(struct remote *r)
 	    r)) == NULL ||
 	    (r->out_io = ev_io_add(loop, r->ssh.fd_in, 0, remote_write_cb,
 	    r)) == NULL ||
-	    (r->err_io = ev_io_add(loop, r->ssh.fd_err, POLLIN,
+	    (r->ssh.err_io = ev_io_add(loop, r->ssh.fd_err, POLLIN,
 	    remote_stderr_cb, r)) == NULL)
 		fatalx("out of memory");
 	set_state(r, RS_CONNECTING);
@@ -964,10 +833,11 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	r->state = RS_BACKOFF;
 	sshm_init(&r->ssh);
 	r->alive_fd = -1;
+	r->open_result = reach_result;
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
-	svctable_init(&r->table, rc->max_services);
-	TAILQ_INIT(&r->relays);
+	isvctable_init(&r->table, rc->max_services);
+	TAILQ_INIT(&r->conns);
 	TAILQ_INIT(&r->queue);
 	if ((r->timer = ev_timer_add(a->loop, remote_timer_cb, r)) == NULL ||
 	    (r->ping_timer = ev_timer_add(a->loop, remote_ping_cb,
@@ -993,8 +863,8 @@ remote_stop(struct remote *r)
 {
 	if (is_live(r))
 		close_session(r);
-	while (!TAILQ_EMPTY(&r->relays))
-		relay_free(TAILQ_FIRST(&r->relays));
+	while (!TAILQ_EMPTY(&r->conns))
+		conn_free(TAILQ_FIRST(&r->conns));
 	ev_timer_stop(r->ping_timer);
 	if (r->ssh.pid > 0) {
 		set_state(r, RS_CLOSING);
@@ -1009,18 +879,15 @@ remote_stop(struct remote *r)
 void
 remote_free(struct remote *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
 	if (is_live(r))
 		close_session(r);
 	withdraw_all(r);
-	while (!TAILQ_EMPTY(&r->relays))
-		relay_free(TAILQ_FIRST(&r->relays));
+	while (!TAILQ_EMPTY(&r->conns))
+		conn_free(TAILQ_FIRST(&r->conns));
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
-	ev_io_del(r->err_io);
 	ev_timer_del(r->timer);
 	ev_timer_del(r->ping_timer);
 	ev_timer_del(r->queue_timer);
@@ -1030,9 +897,7 @@ remote_free(struct remote *r)
 	buf_free(&r->ssh.errbuf);
 	buf_free(&r->in);
 	buf_free(&r->out);
-	for (i = 0; i < r->nports; i++)
-		free(r->ports[i].key);
-	free(r->ports);
+	splice_forget_ports(r);
 	reach_forget_all(r);
 	free(r);
 }

@@ -369,7 +369,7 @@ withdraw(struct routes *rt, struct isvc *e, const char *fmt, ...)
 	va_end(ap);
 	log_info("%s: withdrawing \"%s\" (%s): %s", e->remote->conf->name,
 	    splice_pub_name(e->splice), e->svc.type, why);
-	remote_unsplice(e->remote, e);
+	splice_withdraw(e);
 	rt->st.withdrawn++;
 }
 
@@ -463,10 +463,10 @@ select_origin(struct routes *rt, struct origin *o)
 			}
 			if (spliced != NULL && spliced->splice != NULL) {
 				/* a better path: the old copy goes first */
-				remote_unsplice(spliced->remote, spliced);
+				splice_withdraw(spliced);
 				rt->st.withdrawn++;
 			}
-			if (remote_splice(e->remote, e) == -1)
+			if (splice_import(e) == -1)
 				continue;	/* e->skip says why */
 			rt->st.published++;
 			chosen = e;
@@ -629,7 +629,7 @@ route_service(struct agent *a, struct isvc *e, const struct svc *old)
 	    &e->svc.txt) && splice_update(e->splice) == -1) {
 		log_warnx("%s: cannot update the TXT record of \"%s\"; "
 		    "publishing it again", r->conf->name, e->svc.name);
-		remote_unsplice(r, e);
+		splice_withdraw(e);
 	}
 	mark_dirty(rt, e->origin);
 }
@@ -642,7 +642,7 @@ route_gone(struct agent *a, struct isvc *e, int hold_down)
 	if (e->splice != NULL) {
 		if (hold_down && e->origin != NULL)
 			hold(rt, e->origin, ROUTE_HOLD_MS);
-		remote_unsplice(e->remote, e);
+		splice_withdraw(e);
 		rt->st.withdrawn++;
 	}
 	detach(rt, e);

@@ -1,6 +1,6 @@
 /* One imported service: a local listening socket per address it is
  * exposed on (exposure.c decides which) and its publication through avahi
- * under our own address and port. Accepted connections go to relay.c,
+ * under our own address and port. Accepted connections go to conn.c,
  * after the on-link check when the remote has no allow-list.
  *
  * The addresses follow the interfaces: splice_exposure_changed() closes
@@ -29,6 +29,81 @@
 #include "event.h"
 #include "log.h"
 #include "publish.h"
+
+/* --- port memory: the same service gets the same port after a reconnect -- */
+
+static char *
+port_key(const struct svc *s)
+{
+	char *k;
+
+	if (asprintf(&k, "%s\t%s\t%s", s->name, s->type, s->domain) == -1)
+		return NULL;
+	return k;
+}
+
+static uint16_t
+port_recall(const struct remote *r, const struct svc *s)
+{
+	char *k;
+	size_t i;
+	uint16_t port = 0;
+
+	if ((k = port_key(s)) == NULL)
+		return 0;
+	for (i = 0; i < r->nports; i++)
+		if (strcmp(r->ports[i].key, k) == 0) {
+			port = r->ports[i].port;
+			break;
+		}
+	free(k);
+	return port;
+}
+
+static void
+port_remember(struct remote *r, const struct svc *s, uint16_t port)
+{
+	struct portmem *n;
+	size_t i, max = 2 * (size_t)r->conf->max_services;
+	char *k;
+
+	if (port == 0 || (k = port_key(s)) == NULL)
+		return;
+	for (i = 0; i < r->nports; i++)
+		if (strcmp(r->ports[i].key, k) == 0) {
+			r->ports[i].port = port;
+			free(k);
+			return;
+		}
+	if (r->nports >= max) {
+		/* forget the oldest */
+		free(r->ports[0].key);
+		memmove(r->ports, r->ports + 1,
+		    (r->nports - 1) * sizeof(*r->ports));
+		r->nports--;
+	}
+	if ((n = reallocarray(r->ports, r->nports + 1, sizeof(*n))) == NULL) {
+		free(k);
+		return;
+	}
+	r->ports = n;
+	r->ports[r->nports].key = k;
+	r->ports[r->nports].port = port;
+	r->nports++;
+}
+
+void
+splice_forget_ports(struct remote *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nports; i++)
+		free(r->ports[i].key);
+	free(r->ports);
+	r->ports = NULL;
+	r->nports = 0;
+}
+
 
 #define LISTEN_BACKLOG	128
 #define ACCEPT_BURST	64
@@ -232,7 +307,7 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 		return -1;
 	}
 	nports = import_port_candidates(r->conf->port_policy,
-	    remote_port_recall(r, s), s->port,
+	    port_recall(r, s), s->port,
 	    import_stable_port(r->conf->name, s->name, s->type, s->domain),
 	    ports, 4);
 	for (i = 0; i < nports; i++) {
@@ -342,7 +417,7 @@ offlink(struct splice *sp, const struct sockaddr *sa)
 		return 0;
 	sp->refused++;
 	sp->offlink++;
-	r->relays_refused++;
+	r->conns_refused++;
 	now = ev_now_ms();
 	if (sp->offlink_logged != 0 && now - sp->offlink_logged <
 	    OFFLINK_LOG_MS) {
@@ -397,8 +472,8 @@ splice_accept(int fd, short revents, void *arg)
 			continue;
 		}
 		sp->accepted++;
-		relay_accept(r, sp, c, (struct sockaddr *)&ss, len);
-		/* relay_accept never frees sp */
+		conn_accept(r, sp, c, (struct sockaddr *)&ss, len);
+		/* conn_accept never frees sp */
 	}
 }
 
@@ -556,7 +631,7 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 		close_listeners(sp);
 		goto fail;
 	}
-	remote_port_remember(r, &e->svc, sp->port);
+	port_remember(r, &e->svc, sp->port);
 	log_info("%s: splicing \"%s\" (%s) from %s:%u as \"%s\" on port %u "
 	    "(%s)", rc->name, e->svc.name, e->svc.type, e->svc.addr,
 	    e->svc.port, sp->name, sp->port, where_name(sp, where,
@@ -635,7 +710,7 @@ splice_free(struct splice *sp)
 	dnsup_withdraw(sp->remote->agent->dnsup, sp);
 	unpublish(sp);
 	close_listeners(sp);
-	remote_port_remember(sp->remote, &sp->isvc->svc, sp->port);
+	port_remember(sp->remote, &sp->isvc->svc, sp->port);
 	txt_free(&sp->txt);
 	free(sp);
 }
@@ -675,4 +750,39 @@ splice_pub_event(struct splice *sp, struct pub_entry *pe)
 			    r->conf->name, sp->name, name);
 		break;
 	}
+}
+
+/* --- what route.c decides: spliced or not -------------------------------- */
+
+void
+splice_withdraw(struct isvc *e)
+{
+	struct remote *r = e->remote;
+
+	if (e->splice != NULL) {
+		splice_free(e->splice);
+		e->splice = NULL;
+		r->nimported--;
+	}
+	e->imported = 0;
+}
+
+int
+splice_import(struct isvc *e)
+{
+	struct remote *r = e->remote;
+	char err[256];
+
+	if (e->splice != NULL)
+		return 0;
+	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
+		strlcpy(e->skip, err, sizeof(e->skip));
+		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
+		    e->svc.name, e->svc.type, err);
+		return -1;
+	}
+	e->skip[0] = '\0';
+	e->imported = 1;
+	r->nimported++;
+	return 0;
 }

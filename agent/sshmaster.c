@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "event.h"
+#include "fd.h"
 #include "log.h"
 
 #define SSHM_ERRBUF	4096
@@ -227,15 +229,6 @@ sshm_raise_nofile(void)
 	log_warn("setrlimit RLIMIT_NOFILE %llu", (unsigned long long)want);
 }
 
-static void
-close_fd(int *fd)
-{
-	if (*fd != -1) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
 int
 sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
     const char *destination, char *const *options, size_t noptions,
@@ -253,7 +246,7 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 		return -1;
 	}
 	/* A socket left by a killed master would make the new one run
-	 * without multiplexing (NOTES 2). */
+	 * without multiplexing (docs/MUX.md). */
 	if (unlink(ctlpath) == -1 && errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", ctlpath, strerror(errno));
 		return -1;
@@ -266,6 +259,11 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(er, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (set_nonblock(in[1]) == -1 || set_nonblock(out[0]) == -1 ||
+	    set_nonblock(er[0]) == -1) {
+		snprintf(err, errlen, "O_NONBLOCK: %s", strerror(errno));
 		goto fail;
 	}
 	switch ((pid = fork())) {
@@ -304,9 +302,6 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 	s->nlines = 0;
 	s->nopenfail = s->openfail_taken = 0;
 	buf_reset(&s->errbuf);
-	fcntl(s->fd_in, F_SETFL, O_NONBLOCK);
-	fcntl(s->fd_out, F_SETFL, O_NONBLOCK);
-	fcntl(s->fd_err, F_SETFL, O_NONBLOCK);
 	return 0;
  fail:
 	argv_free(argv);
@@ -396,6 +391,8 @@ sshm_read_stderr(struct sshmaster *s, const char *prefix)
 			    buf_len(&s->errbuf), prefix);
 			buf_reset(&s->errbuf);
 		}
+		ev_io_del(s->err_io);
+		s->err_io = NULL;
 		close_fd(&s->fd_err);
 		return 0;
 	}
@@ -432,6 +429,8 @@ sshm_signal(struct sshmaster *s, int signo)
 void
 sshm_close(struct sshmaster *s)
 {
+	ev_io_del(s->err_io);
+	s->err_io = NULL;
 	close_fd(&s->fd_in);
 	close_fd(&s->fd_out);
 	close_fd(&s->fd_err);

@@ -70,8 +70,8 @@ json_remote(struct buf *b, const struct remote *r)
 	    "\"relays\":{\"live\":%zu,\"total\":%lu,\"refused\":%lu,"
 	    "\"failed\":%lu,\"max\":%u}", r->ssh.pid > 0 ? (long)r->ssh.pid :
 	    0L, conf_scope_name(r->conf->scope), mode_name(r), r->table.n,
-	    r->nimported, r->events, r->maxhops, r->attempts, r->nrelays,
-	    r->relays_total, r->relays_refused, r->relays_failed,
+	    r->nimported, r->events, r->maxhops, r->attempts, r->nconns,
+	    r->conns_total, r->conns_refused, r->conns_failed,
 	    r->conf->max_relays);
 	buf_putf(b, ",\"sessions\":{\"in_use\":%zu,\"opening\":%zu,"
 	    "\"queued\":%zu,\"limit\":%u,\"limit_from\":\"%s\","
@@ -154,24 +154,24 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 }
 
 static void
-json_relay(struct buf *b, const struct relay *rl)
+json_conn(struct buf *b, const struct conn *c)
 {
 	buf_putf(b, "{\"remote\":");
-	json_str(b, rl->remote->conf->name);
-	buf_putf(b, ",\"id\":%u,\"service\":", rl->rid);
-	json_str(b, rl->name);
+	json_str(b, c->remote->conf->name);
+	buf_putf(b, ",\"id\":%u,\"service\":", c->rid);
+	json_str(b, c->name);
 	buf_putf(b, ",\"type\":");
-	json_str(b, rl->type);
+	json_str(b, c->type);
 	buf_putf(b, ",\"client\":");
-	json_str(b, rl->client);
+	json_str(b, c->client);
 	buf_putf(b, ",\"target\":");
-	json_str(b, rl->target);
+	json_str(b, c->target);
 	buf_putf(b, ",\"mode\":\"%s\",\"state\":\"%s\",\"age\":%.1f",
-	    rl->via_subsystem ? "subsystem-relay" : "direct",
-	    relay_state_name(rl), secs(rl->started));
-	if (rl->via_subsystem)
+	    c->via_subsystem ? "subsystem-relay" : "direct",
+	    conn_state_name(c), secs(c->started));
+	if (c->via_subsystem)
 		buf_putf(b, ",\"bytes_up\":%llu,\"bytes_down\":%llu",
-		    rl->bytes_up, rl->bytes_down);
+		    c->bytes_up, c->bytes_down);
 	buf_putf(b, "}");
 }
 
@@ -194,7 +194,7 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 {
 	const struct remote *r;
 	const struct isvc *e;
-	const struct relay *rl;
+	const struct conn *c;
 	struct route_stats st;
 	int first = 1;
 
@@ -247,11 +247,11 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 				json_service(b, r, e);
 			}
 		} else {
-			TAILQ_FOREACH(rl, &r->relays, entry) {
+			TAILQ_FOREACH(c, &r->conns, entry) {
 				if (!first)
 					buf_putf(b, ",");
 				first = 0;
-				json_relay(b, rl);
+				json_conn(b, c);
 			}
 		}
 	}
@@ -277,7 +277,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 {
 	const struct remote *r;
 	const struct isvc *e;
-	const struct relay *rl;
+	const struct conn *c;
 	const struct splice *sp;
 	struct route_stats st;
 	char vname[1024], vpub[1024], vskip[4 * sizeof(e->skip)];
@@ -312,8 +312,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 			    "refused, %lu failed)%s\n", r->conf->name,
 			    r->conf->destination, remote_state_name(r->state),
 			    secs(r->state_since), r->table.n, r->nimported,
-			    r->nrelays, r->relays_total, r->relays_refused,
-			    r->relays_failed, r->relay_mode ?
+			    r->nconns, r->conns_total, r->conns_refused,
+			    r->conns_failed, r->relay_mode ?
 			    ", relaying through the subsystem" : "");
 			if (r->relay_mode || r->nsessions > 0 ||
 			    r->nqueued > 0 || r->sessions_refused > 0) {
@@ -384,12 +384,12 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 		return 0;
 	}
 	TAILQ_FOREACH(r, &a->remotes, entry)
-		TAILQ_FOREACH(rl, &r->relays, entry) {
-			log_vis(vname, sizeof(vname), rl->name);
+		TAILQ_FOREACH(c, &r->conns, entry) {
+			log_vis(vname, sizeof(vname), c->name);
 			buf_putf(b, "%s: %s -> \"%s\" (%s) %s, %s, %.1f s\n",
-			    r->conf->name, rl->client, vname, rl->target,
-			    rl->via_subsystem ? "through the subsystem" :
-			    "direct", relay_state_name(rl), secs(rl->started));
+			    r->conf->name, c->client, vname, c->target,
+			    c->via_subsystem ? "through the subsystem" :
+			    "direct", conn_state_name(c), secs(c->started));
 		}
 	return 0;
 }

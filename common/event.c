@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "fd.h"
 #include "log.h"
 
 struct ev_io {
@@ -269,10 +270,13 @@ ev_signal(struct ev_loop *l, int signo, ev_signal_cb cb, void *arg)
 	if (l->sigpipe[0] == -1) {
 		if (pipe(l->sigpipe) == -1)
 			return -1;
-		for (i = 0; i < 2; i++) {
-			fcntl(l->sigpipe[i], F_SETFL, O_NONBLOCK);
-			fcntl(l->sigpipe[i], F_SETFD, FD_CLOEXEC);
-		}
+		for (i = 0; i < 2; i++)
+			if (set_nonblock(l->sigpipe[i]) == -1 ||
+			    fcntl(l->sigpipe[i], F_SETFD, FD_CLOEXEC) == -1) {
+				close_fd(&l->sigpipe[0]);
+				close_fd(&l->sigpipe[1]);
+				return -1;
+			}
 		ev_sigwfd = l->sigpipe[1];
 		if ((l->sigio = ev_io_add(l, l->sigpipe[0], POLLIN,
 		    sigpipe_read, l)) == NULL)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "svc.h"
+
 struct buf;
 
 #define PROTO_MAJOR		1
@@ -16,14 +18,6 @@ struct buf;
 #define PROTO_MAXFIELDS		512
 #define PROTO_MAXTOKEN		32
 #define PROTO_MAXHOPS_DEFAULT	4
-
-/* DNS-SD limits (RFC 6763): labels are 63 bytes; a TXT item 255. */
-#define DNSSD_MAXNAME		63
-#define DNSSD_MAXTYPE		63	/* "_service._proto" */
-#define DNSSD_MAXDOMAIN		255
-#define DNSSD_MAXHOST		255
-#define DNSSD_MAXTXTITEM	255
-#define DNSSD_MAXTXT		8900	/* whole record, RFC 6763 6.3 */
 
 enum msg_type {
 	MSG_HELLO,
@@ -39,27 +33,6 @@ enum msg_type {
 	MSG_RELAY,
 	MSG_RELAYING,
 	MSG_NTYPES
-};
-
-struct txt_item {
-	unsigned char	*data;
-	size_t		 len;
-};
-
-struct txt {
-	struct txt_item	*items;
-	size_t		 n;
-};
-
-/* One service as the protocol describes it. */
-struct svc {
-	char		*name;
-	char		*type;
-	char		*domain;
-	char		*host;
-	char		*addr;
-	uint16_t	 port;
-	struct txt	 txt;
 };
 
 struct msg {
@@ -98,25 +71,21 @@ void	msg_free(struct msg *);
 /* Append the line (with LF). Fails (-1) if it would exceed maxline. */
 int	msg_format(struct buf *out, const struct msg *m, size_t maxline);
 
+/* A HELLO of this version (PROTOCOL.md section 3); the strings are
+ * borrowed, not copied: m must not be msg_free()d. maxline, maxhops: 0
+ * leaves them out. */
+void	msg_hello(struct msg *m, const char *peer_id, const char *role,
+	    const char *features, unsigned int maxline, unsigned int maxhops);
+
 /* Convenience senders, formatting straight into an output buffer. */
 int	msg_put_error(struct buf *out, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
-void	svc_free(struct svc *);
-int	svc_copy(struct svc *dst, const struct svc *src);
-int	svc_equal(const struct svc *, const struct svc *);
-int	txt_copy(struct txt *dst, const struct txt *src);
-void	txt_free(struct txt *);
-int	txt_equal(const struct txt *, const struct txt *);
-int	txt_add(struct txt *, const void *data, size_t len);
-/* The value of key in the TXT record, or NULL (*vlen set). */
-const unsigned char *txt_get(const struct txt *, const char *key,
-	    size_t *vlen);
-int	txt_remove_key(struct txt *, const char *key);
-
 /* An ERROR with this code ends a browse session (PROTOCOL.md section 5). */
 int	proto_error_is_fatal(const char *code);
 int	proto_valid_token(const char *);
+/* 1 if word is one of HELLO's comma-separated features. */
+int	proto_has_feature(const char *features, const char *word);
 int	proto_valid_type(const char *);
 
 #endif

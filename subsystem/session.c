@@ -99,9 +99,6 @@ finish(struct session *s, int code)
 	ev_loop_break(s->loop);
 }
 
-/* Queue a control line. These always fit: input is read only while the
- * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
- * most one control line. */
 /* At -dd: the line just appended to the output (from offset before). */
 static void
 log_sent(struct session *s, size_t before)
@@ -113,6 +110,9 @@ log_sent(struct session *s, size_t before)
 		    (const char *)buf_ptr(&s->out) + before);
 }
 
+/* Queue a control line. These always fit: input is read only while the
+ * output is below OUT_SOFT + PROTO_MAXLINE, and one input line makes at
+ * most one control line. */
 static void
 send_msg(struct session *s, struct msg *m)
 {
@@ -486,21 +486,6 @@ resolve_timer(void *arg)
 /* ------------------------------------------------------------------------
  * Requests. */
 
-static int
-has_feature(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	const char *p;
-
-	for (p = list; p != NULL && *p != '\0'; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	}
-	return 0;
-}
-
 static void
 on_hello(struct session *s, struct msg *m)
 {
@@ -517,7 +502,7 @@ on_hello(struct session *s, struct msg *m)
 	if (m->maxline != 0 && m->maxline < s->peer_maxline)
 		s->peer_maxline = m->maxline;
 	if (svctable_set_peer(s->t, m->peer_id, m->maxhops,
-	    has_feature(m->features, "update")) == -1)
+	    proto_has_feature(m->features, "update")) == -1)
 		fatalx("out of memory");
 	log_info("peer %s %u.%u (%s) maxline %zu maxhops %u", m->peer_id,
 	    m->major, m->minor, m->features[0] ? m->features : "no features",
@@ -845,15 +830,8 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	/* The greeting goes first, before anything can go wrong with avahi. */
 	snprintf(features, sizeof(features), "%supdate",
 	    pol->relay ? "relay," : "");
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_HELLO;
-	m.major = PROTO_MAJOR;
-	m.minor = PROTO_MINOR;
-	m.peer_id = s->siteid;
-	m.role = "subsystem";
-	m.features = features;
-	m.maxline = pol->max_line;
-	m.maxhops = pol->max_hops;
+	msg_hello(&m, s->siteid, "subsystem", features, pol->max_line,
+	    pol->max_hops);
 	send_msg(s, &m);
 
 	if ((s->b = browse_new(loop, s->t, pol, &browse_events, s)) == NULL) {
@@ -899,44 +877,4 @@ session_run(struct session *s)
 	if (ev_loop_run(s->loop) == -1)
 		return 1;
 	return s->exit_code;
-}
-
-void
-session_fatal_early(int out_fd, const char *code, const char *fmt, ...)
-{
-	char text[1024];
-	struct buf b;
-	struct msg m;
-	struct pollfd pfd;
-	uint64_t deadline = ev_now_ms() + LINGER_MS, now;
-	va_list ap;
-	int flags;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	utf8_scrub(text);
-	buf_init(&b, PROTO_MAXLINE);
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_ERROR;
-	m.code = (char *)code;
-	m.text = text;
-	if (msg_format(&b, &m, PROTO_MAXLINE) == -1) {
-		buf_free(&b);
-		return;
-	}
-	flags = fcntl(out_fd, F_GETFL);
-	if (flags != -1)
-		fcntl(out_fd, F_SETFL, flags | O_NONBLOCK);
-	while (buf_len(&b) > 0 && (now = ev_now_ms()) < deadline) {
-		pfd.fd = out_fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
-			continue;
-		if (buf_write_fd(&b, out_fd) == -1 && errno != EAGAIN)
-			break;
-	}
-	if (flags != -1)
-		fcntl(out_fd, F_SETFL, flags);
-	buf_free(&b);
 }

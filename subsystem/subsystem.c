@@ -1,19 +1,28 @@
 /* Process set-up: logging, the policy, the site id, then one session on
- * stdin/stdout. Runs as the logged-in user; needs no privilege. */
+ * stdin/stdout, or the ERROR that says why there is none. Runs as the
+ * logged-in user; needs no privilege. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "escape.h"
 #include "event.h"
 #include "log.h"
+#include "proto.h"
 #include "siteid.h"
 #include "subsystem.h"
+
+#define EARLY_LINGER_MS	5000	/* to write the ERROR of a failed start */
 
 int
 subsystem_main(const struct subsystem_opts *o)
@@ -94,4 +103,46 @@ subsystem_main(const struct subsystem_opts *o)
 	policy_free(pol);
 	log_debug("exit %d", rc);
 	return rc;
+}
+
+/* A start that failed (no policy, no site id) still answers the agent:
+ * one fatal ERROR, as a session would end. */
+void
+session_fatal_early(int out_fd, const char *code, const char *fmt, ...)
+{
+	char text[1024];
+	struct buf b;
+	struct msg m;
+	struct pollfd pfd;
+	uint64_t deadline = ev_now_ms() + EARLY_LINGER_MS, now;
+	va_list ap;
+	int flags;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	utf8_scrub(text);
+	buf_init(&b, PROTO_MAXLINE);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_ERROR;
+	m.code = (char *)code;
+	m.text = text;
+	if (msg_format(&b, &m, PROTO_MAXLINE) == -1) {
+		buf_free(&b);
+		return;
+	}
+	flags = fcntl(out_fd, F_GETFL);
+	if (flags != -1)
+		fcntl(out_fd, F_SETFL, flags | O_NONBLOCK);
+	while (buf_len(&b) > 0 && (now = ev_now_ms()) < deadline) {
+		pfd.fd = out_fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		if (buf_write_fd(&b, out_fd) == -1 && errno != EAGAIN)
+			break;
+	}
+	if (flags != -1)
+		fcntl(out_fd, F_SETFL, flags);
+	buf_free(&b);
 }

@@ -307,7 +307,7 @@ void		 session_free(struct session *);
 /* Run until the session ends; returns the exit status. */
 int		 session_run(struct session *);
 /* Send one fatal ERROR (before or instead of a session) and wait, briefly,
- * until it is written. */
+ * until it is written (subsystem.c). */
 void		 session_fatal_early(int out_fd, const char *code,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

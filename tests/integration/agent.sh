@@ -409,7 +409,7 @@ if [ "$(tail -n 1 "$LAB_DIR/halfb.count" 2>/dev/null)" = 5000 ]; then
 	t_pass "direct: client data after the server's half-close arrives"
 else
 	t_skip_one "direct: client data after the server's half-close arrives" \
-		"ssh stdio forwards drop it (got $(tail -n 1 "$LAB_DIR/halfb.count" 2>/dev/null); NOTES 2)"
+		"ssh stdio forwards drop it (got $(tail -n 1 "$LAB_DIR/halfb.count" 2>/dev/null); docs/MUX.md)"
 fi
 t_ok eval '[ "$(lab_exec brelay python3 "$LAB_DIR/halfcli.py" a 10.2.0.1 "$hca")" = "got 5000" ]' \
 	"relay mode: client half-close, the server still answers"

@@ -221,7 +221,7 @@ if [ "$nok" = 5 ]; then
 	t_pass "direct: client data after the server's half-close arrives"
 else
 	t_skip_one "direct: client data after the server's half-close arrives" \
-		"ssh stdio forwards drop it ($nok/5 arrived; NOTES 2)"
+		"ssh stdio forwards drop it ($nok/5 arrived; docs/MUX.md)"
 fi
 # (20 at once: the agent once closed the session before ssh had sent the
 # last bytes, which lost the tail of about one in five)

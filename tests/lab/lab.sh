@@ -83,7 +83,7 @@
 # path inside the host's /root, so their programs run in hosts too.
 # Programs enter a host with nsenter -t HOLDER -n -m (lab_exec, lab_bg).
 #
-# Rules this file keeps (see NOTES.md section 5):
+# Rules this file keeps:
 #   - nothing is ever configured in the machine's own network namespace: every
 #     interface is created directly inside a lab namespace, no routes between
 #     LANs, ip_forward stays 0; only loopback and lab addresses carry traffic;
@@ -682,7 +682,7 @@ if [ -f /etc/avahi/avahi-daemon.conf ]; then
 	mount --bind "$d/avahi-daemon.conf" /etc/avahi/avahi-daemon.conf
 fi
 cd /proc/sys/net
-# Connection-churn tests leave many TIME_WAIT sockets (NOTES 5): reuse them
+# Connection-churn tests leave many TIME_WAIT sockets: reuse them
 # and widen the ephemeral range, keeping 1024-9999 free for fixed test ports.
 echo 1 >ipv4/tcp_tw_reuse
 echo "10000 65535" >ipv4/ip_local_port_range
@@ -1176,7 +1176,7 @@ lab_lan() {
 	nsenter --net="/run/netns/$sw" sh -c '
 		echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6' 2>/dev/null || true
-	# Without mcast_snooping 0 mDNS is flaky (NOTES 5); STP off and no
+	# Without mcast_snooping 0 mDNS is flaky; STP off and no
 	# forward delay so ports forward at once.
 	if ! ip -n "$sw" link add br0 type bridge mcast_snooping 0 stp_state 0 forward_delay 0 ||
 		! ip -n "$sw" link set br0 up; then

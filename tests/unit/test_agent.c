@@ -830,38 +830,38 @@ mkmsg(struct msg *m, const char *line)
 	    &code) == 0, "%s: %s", line, err);
 }
 
-START_TEST(test_svctable)
+START_TEST(test_isvctable)
 {
-	struct svctable t;
+	struct isvctable t;
 	struct isvc *e, *e1;
 	struct svc old;
 	struct msg m;
 	char err[256];
 	struct isvc_list all;
 
-	svctable_init(&t, 2);
+	isvctable_init(&t, 2);
 	mkmsg(&m, "ADD 1 Web _http._tcp local h.local 10.1.0.2 80 a=1");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ADDED);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ADDED);
 	ck_assert_uint_eq(e->id, 1);
 	ck_assert_str_eq(e->svc.name, "Web");
 	e1 = e;
 	/* duplicate id: an error, nothing changes */
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "ADD 1: id already in use"));
 	ck_assert_uint_eq(t.n, 1);
 	msg_free(&m);
 
 	mkmsg(&m, "UPDATE 7 Web _http._tcp local h.local 10.1.0.2 80");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "UPDATE 7: unknown id"));
 	msg_free(&m);
 
 	mkmsg(&m, "UPDATE 1 Web _http._tcp local h.local 10.1.0.3 81 a=2");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_UPDATED);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_UPDATED);
 	ck_assert_ptr_eq(e, e1);
 	ck_assert_str_eq(e->svc.addr, "10.1.0.3");
 	ck_assert_uint_eq(e->svc.port, 81);
@@ -872,41 +872,41 @@ START_TEST(test_svctable)
 	msg_free(&m);
 
 	mkmsg(&m, "ADD 2 Ftp _ftp._tcp local h.local 10.1.0.2 21");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ADDED);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ADDED);
 	msg_free(&m);
 	/* the cap */
 	mkmsg(&m, "ADD 3 More _ftp._tcp local h.local 10.1.0.2 21");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "max-services"));
 	ck_assert_uint_eq(t.dropped, 1);
 	ck_assert_uint_eq(t.n, 2);
 	msg_free(&m);
 
 	mkmsg(&m, "REMOVE 9");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "REMOVE 9: unknown id"));
 	msg_free(&m);
 	mkmsg(&m, "REMOVE 1");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_REMOVED);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_REMOVED);
 	ck_assert_ptr_eq(e, e1);
-	ck_assert_ptr_null(svctable_find(&t, 1));
+	ck_assert_ptr_null(isvctable_find(&t, 1));
 	ck_assert_uint_eq(t.n, 1);
 	isvc_free(e);
 	/* removing again: unknown */
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	msg_free(&m);
 
 	mkmsg(&m, "SYNCED");
-	ck_assert_int_eq(svctable_apply(&t, &m, &e, &old, err, sizeof(err)),
-	    SVC_ERROR);
+	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ERROR);
 	msg_free(&m);
 
-	svctable_take_all(&t, &all);
+	isvctable_take_all(&t, &all);
 	ck_assert_uint_eq(t.n, 0);
 	while ((e = TAILQ_FIRST(&all)) != NULL) {
 		TAILQ_REMOVE(&all, e, entry);
@@ -1014,21 +1014,21 @@ START_TEST(test_dump_limits)
 	ck_assert_ptr_nonnull(r = calloc(1, sizeof(*r)));
 	r->agent = &a;
 	r->conf = rc;
-	TAILQ_INIT(&r->relays);
-	svctable_init(&r->table, 512);
+	TAILQ_INIT(&r->conns);
+	isvctable_init(&r->table, 512);
 	TAILQ_INSERT_TAIL(&a.remotes, r, entry);
 	mkmsg(&m, "ADD 1 evil\xe2\x80\xae" "fdp.exe\xc2\x9b" "31m _http._tcp "
 	    "local h.local 10.1.0.2 80");
-	ck_assert_int_eq(svctable_apply(&r->table, &m, &e, &old, err,
-	    sizeof(err)), SVC_ADDED);
+	ck_assert_int_eq(isvctable_apply(&r->table, &m, &e, &old, err,
+	    sizeof(err)), ISVC_ADDED);
 	msg_free(&m);
 	strlcpy(e->skip, "a reason", sizeof(e->skip));
 	for (i = 2; i <= 200; i++) {
 		snprintf(line, sizeof(line), "ADD %zu Service-%zu _http._tcp "
 		    "local h.local 10.1.0.2 %zu", i, i, i);
 		mkmsg(&m, line);
-		ck_assert_int_eq(svctable_apply(&r->table, &m, &e, &old, err,
-		    sizeof(err)), SVC_ADDED);
+		ck_assert_int_eq(isvctable_apply(&r->table, &m, &e, &old, err,
+		    sizeof(err)), ISVC_ADDED);
 		msg_free(&m);
 	}
 
@@ -1075,7 +1075,7 @@ START_TEST(test_dump_limits)
 	ck_assert_int_eq(agent_ctl_handler(&a, "status", 1, &out), -1);
 	buf_free(&out);
 
-	svctable_take_all(&r->table, &all);
+	isvctable_take_all(&r->table, &all);
 	while ((e = TAILQ_FIRST(&all)) != NULL) {
 		TAILQ_REMOVE(&all, e, entry);
 		isvc_free(e);
@@ -1238,7 +1238,7 @@ agent_suite(void)
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_reach_backoff);
 	tcase_add_test(tc, test_import_udp);
-	tcase_add_test(tc, test_svctable);
+	tcase_add_test(tc, test_isvctable);
 	tcase_add_test(tc, test_import_filter);
 	tcase_add_test(tc, test_dump_limits);
 	tcase_add_test(tc, test_ssh_argv);

@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "agent.h"
+#include "event.h"
 
 void
-svctable_init(struct svctable *t, size_t max)
+isvctable_init(struct isvctable *t, size_t max)
 {
 	TAILQ_INIT(&t->list);
 	t->n = 0;
@@ -20,7 +21,7 @@ svctable_init(struct svctable *t, size_t max)
 }
 
 struct isvc *
-svctable_find(const struct svctable *t, uint32_t id)
+isvctable_find(const struct isvctable *t, uint32_t id)
 {
 	struct isvc *e;
 
@@ -35,13 +36,13 @@ isvc_free(struct isvc *e)
 {
 	if (e == NULL)
 		return;
-	reach_clear(e);
+	ev_timer_del(e->probe_t);
 	svc_free(&e->svc);
 	free(e);
 }
 
-enum svc_action
-svctable_apply(struct svctable *t, const struct msg *m, struct isvc **out,
+enum isvc_action
+isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
     struct svc *old, char *err, size_t errlen)
 {
 	struct isvc *e;
@@ -50,62 +51,62 @@ svctable_apply(struct svctable *t, const struct msg *m, struct isvc **out,
 	*out = NULL;
 	switch (m->type) {
 	case MSG_ADD:
-		if (svctable_find(t, m->id) != NULL) {
+		if (isvctable_find(t, m->id) != NULL) {
 			snprintf(err, errlen, "ADD %u: id already in use",
 			    m->id);
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		if (t->n >= t->max) {
 			t->dropped++;
 			snprintf(err, errlen, "ADD %u: more than %zu services, "
 			    "ignored (max-services)", m->id, t->max);
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		if ((e = calloc(1, sizeof(*e))) == NULL ||
 		    svc_copy(&e->svc, &m->svc) == -1) {
 			free(e);
 			snprintf(err, errlen, "ADD %u: out of memory", m->id);
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		e->id = m->id;
 		TAILQ_INSERT_TAIL(&t->list, e, entry);
 		t->n++;
 		*out = e;
-		return SVC_ADDED;
+		return ISVC_ADDED;
 	case MSG_UPDATE:
-		if ((e = svctable_find(t, m->id)) == NULL) {
+		if ((e = isvctable_find(t, m->id)) == NULL) {
 			snprintf(err, errlen, "UPDATE %u: unknown id%s", m->id,
 			    t->dropped ? " (or dropped by max-services)" : "");
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		if (svc_copy(&copy, &m->svc) == -1) {
 			snprintf(err, errlen, "UPDATE %u: out of memory",
 			    m->id);
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		*old = e->svc;
 		e->svc = copy;
 		*out = e;
-		return SVC_UPDATED;
+		return ISVC_UPDATED;
 	case MSG_REMOVE:
-		if ((e = svctable_find(t, m->id)) == NULL) {
+		if ((e = isvctable_find(t, m->id)) == NULL) {
 			snprintf(err, errlen, "REMOVE %u: unknown id%s", m->id,
 			    t->dropped ? " (or dropped by max-services)" : "");
-			return SVC_ERROR;
+			return ISVC_ERROR;
 		}
 		TAILQ_REMOVE(&t->list, e, entry);
 		t->n--;
 		*out = e;
-		return SVC_REMOVED;
+		return ISVC_REMOVED;
 	default:
 		snprintf(err, errlen, "%s is not a service event",
 		    msg_verb(m->type));
-		return SVC_ERROR;
+		return ISVC_ERROR;
 	}
 }
 
 void
-svctable_take_all(struct svctable *t, struct isvc_list *out)
+isvctable_take_all(struct isvctable *t, struct isvc_list *out)
 {
 	struct isvc *e;
 
