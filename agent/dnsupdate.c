@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "dnsupdate.h"
 #include "event.h"
 #include "json.h"
@@ -599,7 +600,9 @@ zone_error(struct dzone *z, const char *fmt, ...)
 	va_end(ap);
 	z->failures++;
 	z->attempts++;
-	ms = remote_backoff_ms(z->attempts - 1, arc4random());
+	ms = backoff_ms(z->attempts > 1 ? z->attempts - 2 : 0,
+	    REMOTE_BACKOFF_MIN_MS, REMOTE_BACKOFF_MAX_MS,
+	    REMOTE_BACKOFF_JITTER, arc4random());
 	if (ms < DNSUP_BACKOFF_MIN_MS)
 		ms = DNSUP_BACKOFF_MIN_MS;
 	if (ms > DNSUP_BACKOFF_MAX_MS)

@@ -27,22 +27,15 @@
 #include <string.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "event.h"
 #include "log.h"
 
 unsigned int
 reach_backoff_ms(unsigned int probes, uint32_t rnd)
 {
-	unsigned int base = REACH_PROBE_MIN_MS, spread;
-
-	while (probes > 0 && base < REACH_PROBE_MAX_MS) {
-		base *= 2;
-		probes--;
-	}
-	if (base > REACH_PROBE_MAX_MS)
-		base = REACH_PROBE_MAX_MS;
-	spread = base / 100 * 20;
-	return base - spread + rnd % (2 * spread + 1);
+	return backoff_ms(probes, REACH_PROBE_MIN_MS, REACH_PROBE_MAX_MS, 20,
+	    rnd);
 }
 
 uint64_t

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "backoff.h"
 #include "event.h"
 #include "log.h"
 
@@ -82,16 +83,8 @@ set_state(struct remote *r, enum remote_state s)
 unsigned int
 remote_backoff_ms(unsigned int attempt, uint32_t rnd)
 {
-	unsigned int base = REMOTE_BACKOFF_MIN_MS, spread;
-
-	while (attempt > 1 && base < REMOTE_BACKOFF_MAX_MS) {
-		base *= 2;
-		attempt--;
-	}
-	if (base > REMOTE_BACKOFF_MAX_MS)
-		base = REMOTE_BACKOFF_MAX_MS;
-	spread = base / 100 * REMOTE_BACKOFF_JITTER;
-	return base - spread + rnd % (2 * spread + 1);
+	return backoff_ms(attempt > 1 ? attempt - 1 : 0, REMOTE_BACKOFF_MIN_MS,
+	    REMOTE_BACKOFF_MAX_MS, REMOTE_BACKOFF_JITTER, rnd);
 }
 
 /* --- output ---------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Drive rnsplice-subsystem for tests/integration/subsystem.sh.
+"""Drive rnsplice-subsystem for the tests/integration/subsystem-*.sh scripts.
 
   session LOG CTL CMD...   run CMD (e.g. ssh siteA -s rnsplice); append
                            every line it prints to LOG as "MS LINE" (MS:

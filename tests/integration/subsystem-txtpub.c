@@ -1,4 +1,4 @@
-/* Test helper for tests/integration/subsystem.sh: publish one service with
+/* Test helper for the tests/integration/subsystem-*.sh scripts: publish one service with
  * avahi-client and change its TXT record in place, which avahi-publish
  * cannot do.
  *
