@@ -570,21 +570,19 @@ on_relay(struct session *s, struct msg *m)
 	relay_check(s);
 }
 
+/* PING and PONG: any line counts as a sign of life (keepalive_timer); a
+ * PING is answered with its token. */
 static void
-on_ping(struct session *s, struct msg *m)
+on_keepalive(struct session *s, struct msg *m)
 {
 	struct msg r;
 
+	if (m->type == MSG_PONG)
+		return;
 	memset(&r, 0, sizeof(r));
 	r.type = MSG_PONG;
 	r.token = m->token;
 	send_msg(s, &r);
-}
-
-static void
-on_pong(struct session *s, struct msg *m)
-{
-	/* any line counts as a sign of life; see keepalive_timer */
 }
 
 static void
@@ -605,8 +603,8 @@ static const struct handler {
 	{ MSG_HELLO,	ST_HELLO,		on_hello },
 	{ MSG_BROWSE,	ST_READY | ST_BROWSE,	on_browse },
 	{ MSG_RELAY,	ST_READY,		on_relay },
-	{ MSG_PING,	ST_LINES,		on_ping },
-	{ MSG_PONG,	ST_LINES,		on_pong },
+	{ MSG_PING,	ST_LINES,		on_keepalive },
+	{ MSG_PONG,	ST_LINES,		on_keepalive },
 	{ MSG_ERROR,	ST_LINES,		on_error },
 };
 
