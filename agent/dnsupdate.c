@@ -116,92 +116,7 @@ dnsup_peer_ok(const struct exposure *x, const struct remote_conf *rc,
 
 #ifdef HAVE_LDNS
 
-#include <ldns/ldns.h>
-
-#define DNSUP_BATCH_MS		100	/* gather changes this long */
-#define DNSUP_GAP_MS		200	/* between two updates, at least */
-#define DNSUP_TIMEOUT_MS	5000	/* one transaction */
-#define DNSUP_BACKOFF_MIN_MS	1000
-#define DNSUP_BACKOFF_MAX_MS	60000
-#define DNSUP_BATCH_MAX		64	/* services in one update */
-/* A DNS message over TCP holds 65535 bytes: a batch stops short of this
- * bound of its size (names counted uncompressed), and a crash sweep
- * removes at most DNSUP_STALE_MAX services a round. */
-#define DNSUP_MSG_BUDGET	60000
-#define DNSUP_SVC_OVERHEAD	3500	/* six RRs of 255-byte names */
-#define DNSUP_STALE_MAX		48
-#define DNSUP_FUDGE		300	/* TSIG, seconds */
-#define DNSUP_INDEX		"_rnsplice"
-
-enum ds_state {
-	DS_ADD,		/* to be (re)published */
-	DS_DEL,		/* to be withdrawn */
-	DS_REFUSED	/* does not fit DNS: why says so */
-};
-
-struct dzone;
-
-struct dsvc {
-	struct dzone	*z;
-	struct splice	*sp;		/* NULL once withdrawn */
-	char		 name[DNSSD_MAXNAME + 1];
-	char		 type[DNSSD_MAXTYPE + 1];
-	uint16_t	 port;
-	struct txt	 txt;
-	enum ds_state	 state;
-	int		 indns;		/* an update with it succeeded */
-	unsigned int	 gen, sent_gen;	/* changes; as sent */
-	enum ds_state	 sent_state;
-	int		 inflight;
-	char		 why[384];
-	TAILQ_ENTRY(dsvc) entry;
-};
-TAILQ_HEAD(dsvc_list, dsvc);
-
-enum tx_kind { TX_NONE, TX_SWEEP, TX_UPDATE, TX_GC };
-
-struct dzone {
-	struct dnsup	*d;
-	struct dnsup_conf *conf;
-	char		 host[320];	/* rns-SITE-HASH.ZONE */
-	char		 index[340];	/* _rnsplice.HOST */
-	struct dsvc_list svcs;
-	int		 swept;		/* the crash sweep was done */
-	ldns_rr_list	*stale;		/* deletions the sweep found */
-	size_t		 nstale;	/* services in it */
-	int		 sweep_more;	/* the index lists more than those */
-	int		 host_live;	/* A/AAAA (and b/lb) are in the zone */
-	char		**gc;		/* types that lost an instance */
-	size_t		 ngc;
-	int		 quitting;
-	int		 notown;	/* no address of ours */
-	/* the transaction in flight */
-	enum tx_kind	 tx;
-	int		 fd;
-	struct ev_io	*io;
-	struct ev_timer	*timer;		/* batch, gap, backoff, timeout */
-	unsigned char	*out;
-	size_t		 outlen, outoff;
-	unsigned char	*in;
-	size_t		 inlen;
-	uint16_t	 id;
-	ldns_rdf	*mac;		/* our request's, to check the answer */
-	int		 tx_host;	/* the update set (1) or removed (-1) the host */
-	char		*tx_gc;		/* TX_GC: the type */
-	/* what rnsplice status shows */
-	uint64_t	 last_ok, last_try;
-	unsigned int	 attempts;	/* failures in a row */
-	uint64_t	 retry_at;
-	char		 error[512];
-	unsigned long	 updates, failures;
-	TAILQ_ENTRY(dzone) entry;
-};
-TAILQ_HEAD(dzone_list, dzone);
-
-struct dnsup {
-	struct agent	*agent;
-	struct dzone_list zones;
-};
+#include "dnsupdate-int.h"
 
 static void	zone_kick(struct dzone *);
 static void	zone_timer_cb(void *);
@@ -336,252 +251,7 @@ zone_get(struct dnsup *d, const struct dnsup_conf *dc)
 	return z;
 }
 
-/* --- records ---------------------------------------------------------- */
-
-/* One label in presentation form: anything but LDH and '_' as \DDD. */
-static void
-esc_label(const char *in, char *out, size_t outlen)
-{
-	const unsigned char *p;
-	size_t n = 0;
-
-	for (p = (const unsigned char *)in; *p != '\0' && n + 5 < outlen; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
-			out[n++] = (char)*p;
-		else
-			n += (size_t)snprintf(out + n, outlen - n, "\\%03u", *p);
-	}
-	out[n] = '\0';
-}
-
-static void
-inst_name(const struct dzone *z, const struct dsvc *s, char *out,
-    size_t outlen)
-{
-	char lab[DNSSD_MAXNAME * 4 + 1];
-
-	esc_label(s->name, lab, sizeof(lab));
-	snprintf(out, outlen, "%s.%s.%s.", lab, s->type, z->conf->zone);
-}
-
-static int
-add_str(ldns_rr_list *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-add_str(ldns_rr_list *l, const char *fmt, ...)
-{
-	ldns_rr *rr = NULL;
-	va_list ap;
-	char *s;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		return -1;
-	if (ldns_rr_new_frm_str(&rr, s, DNSUP_TTL, NULL, NULL) !=
-	    LDNS_STATUS_OK) {
-		log_warnx("dns-update: cannot make a record of \"%s\"", s);
-		free(s);
-		return -1;
-	}
-	free(s);
-	if (!ldns_rr_list_push_rr(l, rr)) {
-		ldns_rr_free(rr);
-		return -1;
-	}
-	return 0;
-}
-
-/* Delete one RR (class NONE, RFC 2136 2.5.4). */
-static int
-del_rr(ldns_rr_list *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-del_rr(ldns_rr_list *l, const char *fmt, ...)
-{
-	ldns_rr *rr = NULL;
-	va_list ap;
-	char *s;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		return -1;
-	if (ldns_rr_new_frm_str(&rr, s, 0, NULL, NULL) != LDNS_STATUS_OK) {
-		free(s);
-		return -1;
-	}
-	free(s);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
-	ldns_rr_set_ttl(rr, 0);
-	if (!ldns_rr_list_push_rr(l, rr)) {
-		ldns_rr_free(rr);
-		return -1;
-	}
-	return 0;
-}
-
-/* Delete an RRset (class ANY; type ANY: every RRset of the name), or,
- * with class NONE, the prerequisite "RRset does not exist". */
-static int
-rrset_op(ldns_rr_list *l, const char *name, ldns_rr_type type,
-    ldns_rr_class class)
-{
-	ldns_rdf *owner;
-	ldns_rr *rr;
-
-	if ((owner = ldns_dname_new_frm_str(name)) == NULL)
-		return -1;
-	if ((rr = ldns_rr_new()) == NULL) {
-		ldns_rdf_deep_free(owner);
-		return -1;
-	}
-	ldns_rr_set_owner(rr, owner);
-	ldns_rr_set_type(rr, type);
-	ldns_rr_set_class(rr, class);
-	ldns_rr_set_ttl(rr, 0);
-	ldns_rr_set_question(rr, false);
-	if (!ldns_rr_list_push_rr(l, rr)) {
-		ldns_rr_free(rr);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-add_txt(ldns_rr_list *l, const char *inst, const struct txt *t)
-{
-	char *s;
-	size_t i, k, n, cap;
-	const unsigned char *p;
-	int r;
-
-	cap = strlen(inst) + 64;
-	for (i = 0; i < t->n; i++)
-		cap += t->items[i].len * 4 + 4;
-	if ((s = malloc(cap)) == NULL)
-		return -1;
-	n = (size_t)snprintf(s, cap, "%s %u IN TXT", inst, DNSUP_TTL);
-	if (t->n == 0)
-		n += (size_t)snprintf(s + n, cap - n, " \"\"");
-	for (i = 0; i < t->n; i++) {
-		s[n++] = ' ';
-		s[n++] = '"';
-		p = t->items[i].data;
-		for (k = 0; k < t->items[i].len; k++) {
-			if (p[k] >= 0x20 && p[k] < 0x7f && p[k] != '"' &&
-			    p[k] != '\\')
-				s[n++] = (char)p[k];
-			else
-				n += (size_t)snprintf(s + n, cap - n, "\\%03u",
-				    p[k]);
-		}
-		s[n++] = '"';
-	}
-	s[n] = '\0';
-	r = add_str(l, "%s", s);
-	free(s);
-	return r;
-}
-
-static int
-host_records(struct dzone *z, ldns_rr_list *up, int set)
-{
-	const struct dnsup_conf *dc = z->conf;
-	char a[INET6_ADDRSTRLEN];
-	size_t i;
-
-	if (rrset_op(up, z->host, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY) == -1 ||
-	    rrset_op(up, z->host, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_ANY) == -1)
-		return -1;
-	if (!set)
-		return 0;
-	for (i = 0; i < dc->naddr; i++) {
-		if (dc->addr[i].ss_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    &dc->addr[i])->sin_addr, a, sizeof(a));
-		else
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    &dc->addr[i])->sin6_addr, a, sizeof(a));
-		if (add_str(up, "%s. IN %s %s", z->host,
-		    dc->addr[i].ss_family == AF_INET ? "A" : "AAAA", a) == -1)
-			return -1;
-	}
-	/* browse domains (RFC 6763 11): clients told to look here find the
-	 * zone; shared with whoever else publishes in it, never removed */
-	if (add_str(up, "b._dns-sd._udp.%s. IN PTR %s.", dc->zone,
-	    dc->zone) == -1 ||
-	    add_str(up, "lb._dns-sd._udp.%s. IN PTR %s.", dc->zone,
-	    dc->zone) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-svc_records(struct dzone *z, struct dsvc *s, ldns_rr_list *up)
-{
-	char inst[DNSSD_MAXNAME * 4 + DNSSD_MAXTYPE + 300];
-	const char *zone = z->conf->zone;
-
-	inst_name(z, s, inst, sizeof(inst));
-	if (rrset_op(up, inst, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_ANY) == -1)
-		return -1;
-	if (s->state == DS_DEL)
-		return del_rr(up, "%s.%s. IN PTR %s", s->type, zone, inst) ==
-		    -1 || del_rr(up, "%s. IN PTR %s", z->index, inst) == -1 ?
-		    -1 : 0;
-	if (add_str(up, "%s IN SRV 0 0 %u %s.", inst, s->port, z->host) ==
-	    -1 || add_txt(up, inst, &s->txt) == -1 ||
-	    add_str(up, "%s.%s. IN PTR %s", s->type, zone, inst) == -1 ||
-	    add_str(up, "_services._dns-sd._udp.%s. IN PTR %s.%s.", zone,
-	    s->type, zone) == -1 ||
-	    add_str(up, "%s. IN PTR %s", z->index, inst) == -1)
-		return -1;
-	return 0;
-}
-
 /* --- the transaction --------------------------------------------------- */
-
-static const char *
-tsig_alg_name(const char *alg)
-{
-	if (strcmp(alg, "hmac-md5") == 0)
-		return "hmac-md5.sig-alg.reg.int.";
-	return alg;
-}
-
-static int
-tsig_error(const ldns_pkt *p)
-{
-	const ldns_rr *t = ldns_pkt_tsig(p);
-
-	if (t == NULL || ldns_rr_rd_count(t) < 6)
-		return 0;
-	return ldns_rdf2native_int16(ldns_rr_rdf(t, 5));
-}
-
-static const char *
-tsig_error_name(int e)
-{
-	switch (e) {
-	case 16:
-		return "BADSIG: the key's secret differs from the server's";
-	case 17:
-		return "BADKEY: the server knows no such key";
-	case 18:
-		return "BADTIME: the clocks differ by more than 5 minutes";
-	case 22:
-		return "BADTRUNC";
-	}
-	return NULL;
-}
 
 static void
 zone_error(struct dzone *z, const char *fmt, ...)
@@ -636,7 +306,7 @@ tx_start(struct dzone *z, ldns_pkt *p, enum tx_kind kind)
 	z->id = (uint16_t)arc4random_uniform(65536);
 	ldns_pkt_set_id(p, z->id);
 	if ((st = ldns_pkt_tsig_sign(p, dc->key.name, dc->key.secret,
-	    DNSUP_FUDGE, tsig_alg_name(dc->key.alg), NULL)) !=
+	    DNSUP_FUDGE, dnsrec_tsig_alg(dc->key.alg), NULL)) !=
 	    LDNS_STATUS_OK) {
 		ldns_pkt_free(p);
 		zone_error(z, "cannot sign with key \"%s\" (%s): %s",
@@ -743,10 +413,10 @@ sweep_done(struct dzone *z, ldns_pkt *p)
 		is = ldns_rdf2str(inst);
 		ts = ldns_rdf2str(type);
 		if (is != NULL && ts != NULL) {
-			rrset_op(z->stale, is, LDNS_RR_TYPE_ANY,
+			dnsrec_rrset_op(z->stale, is, LDNS_RR_TYPE_ANY,
 			    LDNS_RR_CLASS_ANY);
-			del_rr(z->stale, "%s IN PTR %s", ts, is);
-			del_rr(z->stale, "%s. IN PTR %s", z->index, is);
+			dnsrec_del_rr(z->stale, "%s IN PTR %s", ts, is);
+			dnsrec_del_rr(z->stale, "%s. IN PTR %s", z->index, is);
 			z->nstale++;
 			log_info("dns-update %s: removing %s, left by an "
 			    "earlier run of this agent", z->conf->zone, is);
@@ -825,7 +495,7 @@ tx_answer(struct dzone *z)
 		return;
 	}
 	rc = ldns_pkt_get_rcode(p);
-	terr = tsig_error(p);
+	terr = dnsrec_tsig_error(p);
 	if (rc != LDNS_RCODE_NOERROR && !(kind == TX_SWEEP &&
 	    rc == LDNS_RCODE_NXDOMAIN) && !(kind == TX_GC &&
 	    (rc == LDNS_RCODE_YXRRSET || rc == LDNS_RCODE_NXRRSET))) {
@@ -835,7 +505,7 @@ tx_answer(struct dzone *z)
 		else
 			snprintf(rcs, sizeof(rcs), "rcode %d", (int)rc);
 		ldns_pkt_free(p);
-		te = tsig_error_name(terr);
+		te = dnsrec_tsig_error_name(terr);
 		if (te != NULL)
 			zone_error(z, "server %s port %u refused key \"%s\": "
 			    "%s (TSIG %s)", dc->server, dc->port, dc->key.name,
@@ -937,23 +607,6 @@ tx_io_cb(int fd, short revents, void *arg)
 }
 
 /* --- what to send next ----------------------------------------------- */
-
-static ldns_pkt *
-update_pkt(struct dzone *z, ldns_rr_list *pr, ldns_rr_list *up)
-{
-	ldns_rdf *zone;
-	ldns_pkt *p;
-
-	if ((zone = ldns_dname_new_frm_str(z->conf->zone)) == NULL)
-		return NULL;
-	p = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, pr, up, NULL);
-	if (p == NULL)
-		ldns_rdf_deep_free(zone);
-	else
-		ldns_pkt_set_rd(p, false);
-	return p;
-}
-
 static int
 send_sweep(struct dzone *z)
 {
@@ -968,16 +621,6 @@ send_sweep(struct dzone *z)
 		return -1;
 	}
 	return tx_start(z, p, TX_SWEEP);
-}
-
-static size_t
-txt_wire(const struct txt *t)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < t->n; i++)
-		n += 1 + t->items[i].len;
-	return n == 0 ? 1 : n;
 }
 
 static int
@@ -1003,11 +646,11 @@ send_update(struct dzone *z)
 	if (z->sweep_more)
 		goto send;	/* the stale first, in rounds */
 	if (live > 0 && !z->host_live) {
-		if (host_records(z, up, 1) == -1)
+		if (dnsrec_host(z, up, 1) == -1)
 			goto out;
 		z->tx_host = 1;
 	} else if (live == 0 && (z->host_live || z->stale != NULL)) {
-		if (host_records(z, up, 0) == -1)
+		if (dnsrec_host(z, up, 0) == -1)
 			goto out;
 		z->tx_host = -1;
 	}
@@ -1015,12 +658,12 @@ send_update(struct dzone *z)
 		if (s->state == DS_REFUSED || s->sent_gen == s->gen ||
 		    (s->state == DS_DEL && !s->indns))
 			continue;
-		cost = DNSUP_SVC_OVERHEAD + txt_wire(&s->txt);
+		cost = DNSUP_SVC_OVERHEAD + dnsrec_txt_wire(&s->txt);
 		if (n == DNSUP_BATCH_MAX || (n > 0 && size + cost >
 		    DNSUP_MSG_BUDGET - z->nstale * 800))
 			break;
 		size += cost;
-		if (svc_records(z, s, up) == -1)
+		if (dnsrec_svc(z, s, up) == -1)
 			goto out;
 		s->inflight = 1;
 		s->sent_gen = s->gen;
@@ -1032,7 +675,7 @@ send_update(struct dzone *z)
 		ret = 0;
 		goto out;
 	}
-	if ((p = update_pkt(z, NULL, up)) == NULL)
+	if ((p = dnsrec_update_pkt(z, NULL, up)) == NULL)
 		goto out;
 	ret = tx_start(z, p, TX_UPDATE) == -1 ? 0 : 1;
  out:
@@ -1057,10 +700,10 @@ send_gc(struct dzone *z)
 	snprintf(tname, sizeof(tname), "%s.%s.", z->gc[0], z->conf->zone);
 	if ((pr = ldns_rr_list_new()) == NULL ||
 	    (up = ldns_rr_list_new()) == NULL ||
-	    rrset_op(pr, tname, LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_NONE) == -1 ||
-	    del_rr(up, "_services._dns-sd._udp.%s. IN PTR %s",
+	    dnsrec_rrset_op(pr, tname, LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_NONE) == -1 ||
+	    dnsrec_del_rr(up, "_services._dns-sd._udp.%s. IN PTR %s",
 	    z->conf->zone, tname) == -1 ||
-	    (p = update_pkt(z, pr, up)) == NULL ||
+	    (p = dnsrec_update_pkt(z, pr, up)) == NULL ||
 	    (z->tx_gc = strdup(z->gc[0])) == NULL)
 		goto out;
 	ret = tx_start(z, p, TX_GC) == -1 ? 0 : 1;
@@ -1221,7 +864,7 @@ dnsup_publish(struct dnsup *d, struct splice *sp)
 	s->txt = t;
 	s->port = sp->port;
 	if (dnsup_check_limits(z->conf->zone, s->name, s->type,
-	    txt_wire(&s->txt), s->why, sizeof(s->why)) == -1)
+	    dnsrec_txt_wire(&s->txt), s->why, sizeof(s->why)) == -1)
 		goto refuse;
 	TAILQ_FOREACH(o, &z->svcs, entry)
 		if (o != s && o->state == DS_ADD &&
