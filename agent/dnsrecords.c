@@ -14,11 +14,10 @@
 
 #include "agent.h"
 #include "dnsupdate.h"
+#include "dnsupdate-int.h"
 #include "log.h"
 
 #ifdef HAVE_LDNS
-
-#include "dnsupdate-int.h"
 
 
 /* One label in presentation form: anything but LDH and '_' as \DDD. */
@@ -178,8 +177,10 @@ dnsrec_host(const struct dzone *z, ldns_rr_list *up, int set)
 	char a[INET6_ADDRSTRLEN];
 	size_t i;
 
-	if (dnsrec_rrset_op(up, z->host, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY) == -1 ||
-	    dnsrec_rrset_op(up, z->host, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_ANY) == -1)
+	if (dnsrec_rrset_op(up, z->host, LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_ANY) == -1 ||
+	    dnsrec_rrset_op(up, z->host, LDNS_RR_TYPE_AAAA,
+	    LDNS_RR_CLASS_ANY) == -1)
 		return -1;
 	if (!set)
 		return 0;
@@ -211,12 +212,13 @@ dnsrec_svc(const struct dzone *z, const struct dsvc *s, ldns_rr_list *up)
 	const char *zone = z->conf->zone;
 
 	inst_name(z, s, inst, sizeof(inst));
-	if (dnsrec_rrset_op(up, inst, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_ANY) == -1)
+	if (dnsrec_rrset_op(up, inst, LDNS_RR_TYPE_ANY,
+	    LDNS_RR_CLASS_ANY) == -1)
 		return -1;
 	if (s->state == DS_DEL)
-		return dnsrec_del_rr(up, "%s.%s. IN PTR %s", s->type, zone, inst) ==
-		    -1 || dnsrec_del_rr(up, "%s. IN PTR %s", z->index, inst) == -1 ?
-		    -1 : 0;
+		return dnsrec_del_rr(up, "%s.%s. IN PTR %s", s->type, zone,
+		    inst) == -1 || dnsrec_del_rr(up, "%s. IN PTR %s", z->index,
+		    inst) == -1 ? -1 : 0;
 	if (add_str(up, "%s IN SRV 0 0 %u %s.", inst, s->port, z->host) ==
 	    -1 || add_txt(up, inst, &s->txt) == -1 ||
 	    add_str(up, "%s.%s. IN PTR %s", s->type, zone, inst) == -1 ||

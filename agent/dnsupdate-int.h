@@ -1,8 +1,14 @@
 /* The update machine's own state, shared by its files (agent/agent.h
- * lists them): dnsupdate.c (the agent's side), dnsrecords.c (the records
- * and messages). Needs ldns; include after agent.h and dnsupdate.h. */
+ * lists them): dnsupdate.c (the agent's side), dnszone.c (the machine of
+ * each zone), dnsrecords.c (the records and messages). Include after
+ * agent.h and dnsupdate.h. */
 #ifndef RNSPLICE_DNSUPDATE_INT_H
 #define RNSPLICE_DNSUPDATE_INT_H
+
+/* Is ss an address of this host? (binding it says so; dnszone.c) */
+int	dnsup_addr_own(const struct sockaddr_storage *, socklen_t);
+
+#ifdef HAVE_LDNS
 
 #include <ldns/ldns.h>
 
@@ -93,6 +99,17 @@ struct dnsup {
 	struct dzone_list zones;
 };
 
+/* --- the machine of each zone (dnszone.c) ----------------------------- */
+
+/* The zone of a dns-update block, made the first time. NULL: no memory. */
+struct dzone *dnszone_get(struct dnsup *, const struct dnsup_conf *);
+void	dnszone_free(struct dzone *);
+/* Something changed: an update follows (batched, rate-limited). */
+void	dnszone_kick(struct dzone *);
+/* 1 if the zone has changes not yet sent. */
+int	dnszone_pending(const struct dzone *);
+void	dnszone_svc_free(struct dsvc *);
+
 /* --- records and messages (dnsrecords.c) ------------------------------- */
 
 /* The A/AAAA of the zone's host name replaced (set) or removed, with the
@@ -116,5 +133,7 @@ const char *dnsrec_tsig_alg(const char *alg);
 /* The TSIG error of an answer (0: none), and what it means (NULL: none). */
 int	dnsrec_tsig_error(const ldns_pkt *);
 const char *dnsrec_tsig_error_name(int);
+
+#endif	/* HAVE_LDNS */
 
 #endif
