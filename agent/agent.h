@@ -17,7 +17,10 @@
  *			gets (fewest hops), failover between remotes
  *	lanview.c	what other agents already publish on this LAN
  *	splice.c	one imported service: listeners and publication
- *	dnsupdate.c	the same in a DNS zone (RFC 2136 + TSIG), with
+ *	dnsupdate.c	the same in a DNS zone (RFC 2136 + TSIG): the
+ *			services per zone, status; dnszone.c (the machine
+ *			of each zone: sweep, batches, TCP transactions),
+ *			dnsrecords.c (the records and messages),
  *			dnsupconf.c (its block) and tsigkey.c (key file)
  *	conn.c		accepted connections: handed to the mux (direct)
  *	relaysession.c	relay mode: connections carried by relay sessions

@@ -1,8 +1,9 @@
 /* Unicast DNS-SD (RFC 6763) over RFC 2136 updates signed with TSIG: the
  * dns-update block of agent.conf (dnsupconf.c), the key file as
  * tsig-keygen writes it (tsigkey.c), and the update machine that
- * publishes and withdraws spliced services in a zone (dnsupdate.c, which
- * needs ldns; without it the block is refused when the file is read). */
+ * publishes and withdraws spliced services in a zone (dnsupdate.c,
+ * dnszone.c, dnsrecords.c, which need ldns; without it the block is
+ * refused when the file is read). */
 #ifndef RNSPLICE_DNSUPDATE_H
 #define RNSPLICE_DNSUPDATE_H
 
@@ -63,7 +64,7 @@ int	dnsup_available(void);
 int	dnsup_check_limits(const char *zone, const char *name,
 	    const char *type, size_t txtwire, char *why, size_t whylen);
 
-/* --- the update machine (dnsupdate.c) -------------------------------- */
+/* --- the update machine (dnsupdate.c; dnsup_busy in dnszone.c) -------- */
 
 struct agent;
 struct splice;
