@@ -1,6 +1,7 @@
 /* Unit tests of dns-update's configuration: the TSIG key file as
  * tsig-keygen writes it, the dns-update block at the top level and in a
- * remote, its inheritance, and the DNS limits a service must fit. */
+ * remote, its inheritance, and the DNS limits a service must fit; and the
+ * records dnsrecords.c builds for a service and for the host. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 
 #include "agent.h"
 #include "dnsupdate.h"
+#include "dnsupdate-int.h"
 
 #define SECRET	"T02+rUH5S2d9xKslo9b1Mmqho1T6YZDGfsGIj7/3haI="
 #define KEYGEN	"key \"rnsplice-test\" {\n\talgorithm hmac-sha256;\n" \
@@ -252,6 +254,83 @@ START_TEST(test_limits)
 }
 END_TEST
 
+#ifdef HAVE_LDNS
+/* The records dnsrecords.c builds for a service and for the host, read
+ * back in presentation form. */
+START_TEST(test_records)
+{
+	struct dnsup_conf dc;
+	struct dzone z;
+	struct dsvc s;
+	struct sockaddr_in *sin;
+	ldns_rr_list *l;
+	char *str;
+
+	memset(&dc, 0, sizeof(dc));
+	strlcpy(dc.zone, "example.org", sizeof(dc.zone));
+	sin = (struct sockaddr_in *)&dc.addr[0];
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0xc0000201);	/* 192.0.2.1 */
+	dc.addrlen[0] = sizeof(*sin);
+	dc.naddr = 1;
+	memset(&z, 0, sizeof(z));
+	z.conf = &dc;
+	strlcpy(z.host, "rns-a-00000001.example.org", sizeof(z.host));
+	strlcpy(z.index, "_rnsplice.rns-a-00000001.example.org",
+	    sizeof(z.index));
+	memset(&s, 0, sizeof(s));
+	s.z = &z;
+	strlcpy(s.name, "My Printer", sizeof(s.name));
+	strlcpy(s.type, "_ipp._tcp", sizeof(s.type));
+	s.port = 631;
+	ck_assert_int_eq(txt_add(&s.txt, "rp=ipp", 6), 0);
+	ck_assert_uint_eq(dnsrec_txt_wire(&s.txt), 7);
+
+	/* published: the instance's RRsets replaced, SRV, TXT, 3 PTRs */
+	s.state = DS_ADD;
+	ck_assert_ptr_nonnull(l = ldns_rr_list_new());
+	ck_assert_int_eq(dnsrec_svc(&z, &s, l), 0);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(l), 6);
+	ck_assert_ptr_nonnull(str = ldns_rr_list2str(l));
+	ck_assert_ptr_nonnull(strstr(str, "My\\032Printer._ipp._tcp."
+	    "example.org.\t120\tIN\tSRV\t0 0 631 rns-a-00000001.example.org."));
+	ck_assert_ptr_nonnull(strstr(str, "\tTXT\t\"rp=ipp\""));
+	ck_assert_ptr_nonnull(strstr(str, "_ipp._tcp.example.org.\t120\tIN\t"
+	    "PTR\tMy\\032Printer._ipp._tcp.example.org."));
+	ck_assert_ptr_nonnull(strstr(str, "_services._dns-sd._udp.example."
+	    "org.\t120\tIN\tPTR\t_ipp._tcp.example.org."));
+	ck_assert_ptr_nonnull(strstr(str, "_rnsplice.rns-a-00000001.example."
+	    "org.\t120\tIN\tPTR\tMy\\032Printer._ipp._tcp.example.org."));
+	free(str);
+	ldns_rr_list_deep_free(l);
+
+	/* withdrawn: the instance's RRsets, its PTR and its index entry */
+	s.state = DS_DEL;
+	ck_assert_ptr_nonnull(l = ldns_rr_list_new());
+	ck_assert_int_eq(dnsrec_svc(&z, &s, l), 0);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(l), 3);
+	ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(l, 1)),
+	    LDNS_RR_CLASS_NONE);
+	ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(l, 2)),
+	    LDNS_RR_CLASS_NONE);
+	ldns_rr_list_deep_free(l);
+
+	/* the host: A and AAAA replaced, the address, b and lb */
+	ck_assert_ptr_nonnull(l = ldns_rr_list_new());
+	ck_assert_int_eq(dnsrec_host(&z, l, 1), 0);
+	ck_assert_uint_eq(ldns_rr_list_rr_count(l), 5);
+	ck_assert_ptr_nonnull(str = ldns_rr_list2str(l));
+	ck_assert_ptr_nonnull(strstr(str, "rns-a-00000001.example.org.\t120\t"
+	    "IN\tA\t192.0.2.1"));
+	ck_assert_ptr_nonnull(strstr(str, "lb._dns-sd._udp.example.org.\t120\t"
+	    "IN\tPTR\texample.org."));
+	free(str);
+	ldns_rr_list_deep_free(l);
+	txt_free(&s.txt);
+}
+END_TEST
+#endif
+
 static Suite *
 dnsupdate_suite(void)
 {
@@ -263,6 +342,9 @@ dnsupdate_suite(void)
 	tcase_add_test(tc, test_tsigkey_mode);
 	tcase_add_test(tc, test_conf_block);
 	tcase_add_test(tc, test_limits);
+#ifdef HAVE_LDNS
+	tcase_add_test(tc, test_records);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
