@@ -117,6 +117,7 @@ struct lannet {
 #define RC_MAXSESSIONS	0x0100
 #define RC_LANNETS	0x0200
 #define RC_SUBSYSCMD	0x0400
+#define RC_MDNS		0x0800
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -134,6 +135,7 @@ struct remote_conf {
 	unsigned int	 max_relays;
 	unsigned int	 max_services;
 	unsigned int	 max_sessions;	/* relay mode; 0: learn */
+	int		 mdns;		/* publish on the LAN by mDNS */
 	char		**ssh_options;	/* each becomes -o OPTION */
 	size_t		 nssh_options;
 	char		*subsystem_command;	/* NULL: ssh -s rnsplice */

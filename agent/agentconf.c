@@ -453,6 +453,18 @@ kw_subsystem_command(struct cfg_ctx *ctx, const struct cfg_keyword *kw,
 	return conf_set_subsystem_command(kw_rc(ctx), av[0], cause);
 }
 
+static int
+kw_mdns(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
+{
+	struct remote_conf *rc = kw_rc(ctx);
+
+	if (cfg_yesno(kw->name, av[0], &rc->mdns, cause) == -1)
+		return -1;
+	rc->set |= RC_MDNS;
+	return 0;
+}
+
 /* "dns-update {": its statements fill the remote's (or the defaults')
  * dnsup_conf; whether it is complete is checked in conf_finish. */
 static int
@@ -528,6 +540,7 @@ static const struct cfg_keyword keywords[] = {
 	    AC_OFF(ping_timeout), 2, 3 * 3600, "seconds" },
 	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
 	    "PATH" },
+	{ "mdns", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_mdns, 0, 0, 0, "yes | no" },
 	{ "dns-update", KW_BOTH, KW_DNS, CFG_FN, CFG_ONCE, 0, 0, kw_dns_update,
 	    0, 0, 0, NULL },
 	{ "server", KW_DNS, 0, CFG_FN, 0, 1, 3, kw_dns, 0, 0, 0,
@@ -601,6 +614,8 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_MAXSESSIONS))
 		rc->max_sessions = (d->set & RC_MAXSESSIONS) ?
 		    d->max_sessions : 0;
+	if (!(rc->set & RC_MDNS))
+		rc->mdns = (d->set & RC_MDNS) ? d->mdns : 1;
 	if (!(rc->set & RC_SUBSYSCMD) && d->subsystem_command != NULL)
 		rc->subsystem_command = xstrdup(d->subsystem_command);
 	if (rc->dnsupdate == NULL && d->dnsupdate != NULL &&
@@ -660,6 +675,10 @@ conf_finish(struct agent_conf *c, char **cause)
 		if (rc->destination == NULL)
 			rc->destination = xstrdup(rc->name);
 		inherit(rc, &c->defaults);
+		if (!rc->mdns && rc->dnsupdate == NULL)
+			return cause_set(cause, "remote %s: \"mdns no\" without "
+			    "a dns-update block would publish it nowhere",
+			    rc->name);
 	}
 	return 0;
 }
@@ -811,6 +830,8 @@ conf_print(const struct agent_conf *c, FILE *f)
 			fprintf(f, "\tmax-sessions %u\n", rc->max_sessions);
 		else
 			fprintf(f, "\tmax-sessions learn\n");
+		if (!rc->mdns)
+			fprintf(f, "\tmdns no\n");
 		for (i = 0; i < rc->nssh_options; i++)
 			fprintf(f, "\tssh-option %s\n", rc->ssh_options[i]);
 		if (rc->subsystem_command != NULL)

@@ -67,7 +67,7 @@ agent_remote_conf_eq(const struct remote_conf *a, const struct remote_conf *b)
 	    a->port_policy == b->port_policy &&
 	    a->max_relays == b->max_relays &&
 	    a->max_services == b->max_services &&
-	    a->max_sessions == b->max_sessions &&
+	    a->max_sessions == b->max_sessions && a->mdns == b->mdns &&
 	    strv_eq(a->ssh_options, a->nssh_options, b->ssh_options,
 	    b->nssh_options) &&
 	    str_eq(a->subsystem_command, b->subsystem_command) &&

@@ -567,6 +567,8 @@ publish(struct splice *sp, const struct exp_plan *pl)
 	sp->fallback = pl->fallback;
 	memcpy(sp->pubifs, pl->pubifs, sizeof(sp->pubifs));
 	sp->npubifs = pl->npubifs;
+	if (!sp->remote->conf->mdns)
+		return 0;	/* "mdns no": in a DNS zone only */
 	n = sp->pubscope == SCOPE_IFACE ? sp->npubifs : 1;
 	for (i = 0; i < n; i++) {
 		pub_spec_fill(sp, &spec, sp->pubifs[i]);

@@ -14,7 +14,8 @@
 # 3. A name too long for DNS under the zone is refused for that service
 #    only, with the reason in rnsplice services and the log.
 # 4. Withdrawal at the origin removes the records; so does a clean
-#    shutdown (with the host's A).
+#    shutdown (with the host's A).  With "mdns no" a service is in the zone
+#    and not announced on LAN B; "mdns no" without dns-update is refused.
 # 5. kill -9 of the agent leaves its records; the next start removes them.
 # 6. A wrong key (unknown to named: BADKEY; known name, other secret:
 #    BADSIG) is refused with a clear status, and nothing is published.
@@ -217,6 +218,8 @@ t_ok lab_wait_for 10 eval '[ -z "$(q PTR "_services._dns-sd._udp.$ZONE")" ]' \
 p2=$(lab_publish asrv "Again $LAB_ID" _http._tcp 8080)
 lab_wait_published "$p2" || t_bail "publish"
 t_ok lab_wait_for 30 published "Again" "a new service is published"
+t_ok lab_wait_for 10 lab_seen bcli _http._tcp "Again $LAB_ID (siteA)" \
+	"... and announced on LAN B by mDNS too (mdns yes, the default)"
 # shellcheck disable=SC2034  # used in eval
 target2=$(q SRV "$(inst Again)" | awk '{ print $4 }')
 agent_stop TERM || t_bail "agent did not stop"
@@ -224,6 +227,25 @@ t_ok eval '! published "Again" && [ -z "$(q A "$target2")" ]' \
 	"a clean shutdown removes its records and the host's A"
 t_ok grep -q "dns-update $ZONE: withdrew \"Again" "$LAB_DIR/agent.log" \
 	"the agent logged the withdrawal"
+
+# --- 4b. "mdns no": in the zone instead of on LAN B ----------------------------
+sed 's/^remote siteA {$/mdns no\nremote siteA {/' "$LAB_DIR/agent.conf" \
+	>"$LAB_DIR/agent-dnsonly.conf"
+agent_start "$LAB_DIR/agent-dnsonly.conf"
+t_ok lab_wait_for 30 published "Again" "mdns no: the service is in the zone"
+t_ok eval 'cli services | grep -F "Again" | grep -q "DNS: published"' \
+	"mdns no: rnsplice services says it is in DNS"
+# mDNS publication takes about a second where it happens (probing)
+sleep 3
+t_nok lab_seen bcli _http._tcp "Again $LAB_ID (siteA)" \
+	"mdns no: nothing is announced on LAN B by mDNS"
+agent_stop TERM || t_bail "agent did not stop"
+t_ok lab_wait_for 10 eval '! published "Again"' "mdns no: gone from the zone at shutdown"
+printf 'allow-root yes\nmdns no\nremote siteA {\n}\n' >"$LAB_DIR/nowhere.conf"
+t_nok eval '"$AGENT" -n -f "$LAB_DIR/nowhere.conf" 2>/dev/null' \
+	"mdns no without a dns-update block is refused"
+t_ok eval '"$AGENT" -n -f "$LAB_DIR/nowhere.conf" 2>&1 | grep -q "remote siteA: \"mdns no\" without a dns-update block would publish it nowhere"' \
+	"mdns no without dns-update: the reason is given"
 
 # --- 5. kill -9 and restart ---------------------------------------------------
 agent_start "$LAB_DIR/agent.conf"
