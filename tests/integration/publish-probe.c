@@ -1,4 +1,5 @@
-/* publish-probe: drives the publisher (common/publish.c) for tests/integration/publish.sh.
+/* publish-probe: drives the publisher (common/publish.c) for
+ * tests/integration/publish.sh.
  *
  * Commands on stdin, one per line; fields as in PROTOCOL.md section 2
  * (single spaces between fields, %XX escapes, "%" alone is empty):

@@ -1,6 +1,7 @@
 #!/bin/bash
 #
-# tests/integration/publish.sh -- the publisher (common/publish.c) against real avahi-daemons.
+# tests/integration/publish.sh -- the publisher (common/publish.c) against
+# real avahi-daemons.
 #
 # LAN B of the lab: brelay 10.2.0.1 runs tests/integration/publish-probe (the
 # publisher driven through a FIFO), bcli 10.2.0.2 browses.  Checks, in order:

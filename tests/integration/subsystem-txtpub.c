@@ -1,5 +1,5 @@
-/* Test helper for the tests/integration/subsystem-*.sh scripts: publish one service with
- * avahi-client and change its TXT record in place, which avahi-publish
+/* Test helper for the tests/integration/subsystem-*.sh scripts: publish
+ * one service with avahi-client and change its TXT record in place, which avahi-publish
  * cannot do.
  *
  *   subsystem-txtpub NAME TYPE PORT [TXT...]
