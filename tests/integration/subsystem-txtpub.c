@@ -1,6 +1,6 @@
 /* Test helper for the tests/integration/subsystem-*.sh scripts: publish
- * one service with avahi-client and change its TXT record in place, which avahi-publish
- * cannot do.
+ * one service with avahi-client and change its TXT record in place, which
+ * avahi-publish cannot do.
  *
  *   subsystem-txtpub NAME TYPE PORT [TXT...]
  *
