@@ -129,6 +129,8 @@ send_hello(struct remote *r)
 
 	msg_hello(&m, r->agent->siteid, "agent", "update", PROTO_MAXLINE,
 	    r->agent->conf->max_hops);
+	m.ping = r->agent->conf->ping_interval;	/* how soon the subsystem
+						 * may call us silent */
 	send_msg(r, &m);
 }
 

@@ -305,6 +305,13 @@ parse_hello(struct parse_ctx *c, struct msg *m)
 					return perr(c, "syntax", "bad maxhops");
 				}
 				m->maxhops = (unsigned int)v;
+			} else if (strcmp(kv, "ping") == 0) {
+				if (get_uint(&sub, 0, 1, 3600, "ping",
+				    &v) == -1) {
+					free(kv);
+					return perr(c, "syntax", "bad ping");
+				}
+				m->ping = (unsigned int)v;
 			}
 			/* unknown options are ignored: minor versions */
 		}
@@ -559,6 +566,8 @@ format_hello(struct buf *b, const struct msg *m)
 	if (m->maxline && buf_putf(b, " maxline=%u", m->maxline) == -1)
 		return -1;
 	if (m->maxhops && buf_putf(b, " maxhops=%u", m->maxhops) == -1)
+		return -1;
+	if (m->ping && buf_putf(b, " ping=%u", m->ping) == -1)
 		return -1;
 	return 0;
 }

@@ -47,6 +47,7 @@ struct msg {
 	char		*features;	/* comma-separated, "" for none */
 	unsigned int	 maxline;	/* 0: not announced */
 	unsigned int	 maxhops;	/* 0: not announced */
+	unsigned int	 ping;		/* HELLO: seconds; 0: not announced */
 
 	/* BROWSE */
 	char		**types;

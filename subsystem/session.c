@@ -71,6 +71,7 @@ struct session {
 	struct ev_timer		*resolve_t;	/* relay: RELAY_RESOLVE_MS */
 	int			 resolve_late;	/* ... has passed */
 	uint64_t		 last_input;
+	unsigned int		 peer_ping;	/* HELLO ping=, 0: none */
 
 	/* relay sessions */
 	struct svc		 target;	/* name type domain */
@@ -507,6 +508,9 @@ on_hello(struct session *s, struct msg *m)
 	log_info("peer %s %u.%u (%s) maxline %zu maxhops %u", m->peer_id,
 	    m->major, m->minor, m->features[0] ? m->features : "no features",
 	    s->peer_maxline, s->t->maxhops);
+	s->peer_ping = m->ping;
+	if (s->pol->keepalive > 0)
+		ev_timer_set(s->keepalive_t, 1);	/* the new limit */
 	s->state = ST_READY;
 	if (s->down_pending) {
 		s->down_pending = 0;
@@ -759,6 +763,10 @@ keepalive_timer(void *arg)
 	struct session *s = arg;
 	uint64_t now = ev_now_ms(), silent = now - s->last_input;
 	uint64_t limit = (uint64_t)MISSED_PINGS * s->pol->keepalive * 1000;
+
+	/* an agent that says how often it pings: three of its intervals */
+	if (s->peer_ping > 0)
+		limit = (uint64_t)MISSED_PINGS * s->peer_ping * 1000;
 
 	if (silent >= limit) {
 		log_warnx("peer silent for %llu s, session ends",

@@ -4,7 +4,8 @@
 #
 # The agent keeps a session alive with its PINGs; the subsystem sends none.
 # A peer from which nothing comes for three keepalive periods is declared
-# dead and the subsystem exits; one that pings is kept.  The lab and the
+# dead and the subsystem exits; one that pings is kept; one that announced
+# its ping interval in HELLO is judged by it.  The lab and the
 # helpers: subsystem-lib.sh.
 
 # shellcheck source-path=SCRIPTDIR
@@ -34,5 +35,13 @@ done
 t_nok has s7b '^!eof$' "a peer that pings is kept beyond three keepalive periods"
 t_ok has s7b '^PONG k5$' "... and its PINGs answered"
 say s7b '!quit'
+# an agent that says how often it pings (HELLO ping=N) is called silent
+# after three of its intervals, whatever the policy's keepalive (30 s,
+# three periods: 90 s)
+: >"$POLICY"
+start s7c
+say s7c "HELLO 1.0 bsite agent update ping=1"
+t_ok lab_wait_for 8 has s7c '^!eof$' \
+	"a silent peer that announced ping=1 is declared dead after 3 s, not 90"
 : >"$POLICY"
 t_done

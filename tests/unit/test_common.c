@@ -162,7 +162,7 @@ END_TEST
 START_TEST(test_msg_hello)
 {
 	struct msg m = parse_ok("HELLO 1.0 abc123 agent update,relay "
-	    "maxline=4096 maxhops=3 future=1");
+	    "maxline=4096 maxhops=3 future=1 ping=7");
 
 	ck_assert_uint_eq(m.major, 1);
 	ck_assert_uint_eq(m.minor, 0);
@@ -171,9 +171,11 @@ START_TEST(test_msg_hello)
 	ck_assert_str_eq(m.features, "update,relay");
 	ck_assert_uint_eq(m.maxline, 4096);
 	ck_assert_uint_eq(m.maxhops, 3);
+	ck_assert_uint_eq(m.ping, 7);
 	msg_free(&m);
 	m = parse_ok("HELLO 2.7 z subsystem %");
 	ck_assert_uint_eq(m.major, 2);
+	ck_assert_uint_eq(m.ping, 0);
 	ck_assert_str_eq(m.features, "");
 	msg_free(&m);
 }
@@ -183,6 +185,8 @@ START_TEST(test_msg_rejects)
 {
 	parse_fails("", "syntax");
 	parse_fails("add 1", "syntax");
+	parse_fails("HELLO 1.0 a agent % ping=0", "syntax");
+	parse_fails("HELLO 1.0 a agent % ping=3601", "syntax");
 	parse_fails("FROB 1", "verb");
 	parse_fails("REMOVE", "syntax");
 	parse_fails("REMOVE 0", "syntax");
