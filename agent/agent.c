@@ -175,18 +175,17 @@ agent_setup(struct agent *a)
 	    SIGCHLD };
 	struct remote_conf *rc;
 	struct remote *r;
-	char *sockpath = NULL, err[512];
+	char *sockpath = NULL, err[512], *cause;
 	size_t i, k;
 
 	a->started = ev_now_ms();
 	if ((a->ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
 	    *a->ssh_path != '/')
 		a->ssh_path = SSH_PATH;
-	if (siteid_load(a->siteid, sizeof(a->siteid), err, sizeof(err)) == -1)
-		fatalx("site id: %s", err);
-	if (rundir_get(a->rundir, sizeof(a->rundir), 1, err,
-	    sizeof(err)) == -1)
-		fatalx("%s", err);
+	if (siteid_load(a->siteid, sizeof(a->siteid), &cause) == -1)
+		fatalx("site id: %s", cause);
+	if (rundir_get(a->rundir, sizeof(a->rundir), 1, &cause) == -1)
+		fatalx("%s", cause);
 	sshm_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 

@@ -678,13 +678,15 @@ step_forwarding(struct check *c)
 static int
 step_agent(struct check *c)
 {
-	char dir[512], path[600], err[512];
+	char dir[512], path[600], err[512], *cause;
 	struct buf reply;
 	const char *p, *e;
 
-	if (rundir_get(dir, sizeof(dir), 0, err, sizeof(err)) == -1) {
-		say("info", "agent", "rnsplice-agent is not running (%s)", err);
+	if (rundir_get(dir, sizeof(dir), 0, &cause) == -1) {
+		say("info", "agent", "rnsplice-agent is not running (%s)",
+		    cause);
 		line("start it: systemctl --user enable --now rnsplice-agent");
+		free(cause);
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, CTL_SOCKET);

@@ -46,7 +46,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char dir[512], path[600], err[512];
+	char dir[512], path[600], err[512], *cause;
 	const char *sockpath = NULL;
 	struct buf reply;
 	size_t i;
@@ -78,9 +78,10 @@ main(int argc, char **argv)
 		usage();
 	}
 	if (sockpath == NULL) {
-		if (rundir_get(dir, sizeof(dir), 0, err, sizeof(err)) == -1) {
+		if (rundir_get(dir, sizeof(dir), 0, &cause) == -1) {
 			fprintf(stderr, "rnsplice: %s (is rnsplice-agent "
-			    "running?)\n", err);
+			    "running?)\n", cause);
+			free(cause);
 			return 1;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, CTL_SOCKET);
