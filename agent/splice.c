@@ -591,7 +591,7 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	struct pub_spec spec;
 	struct exp_plan pl;
 	const char *origin;
-	char where[256];
+	char where[256], *cause;
 
 	exp_plan(r->agent->exp, rc, &pl);
 	dnsup_plan(rc, &pl);
@@ -624,8 +624,13 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 		    rc->name, sp->name, AGENT_LISTEN_MAX);
 	sp->pubscope = pl.pub;
 	pub_spec_fill(sp, &spec, pl.pubifs[0]);
-	if (pub_spec_check(&spec, err, errlen) == -1 ||
-	    publish(sp, &pl) == -1) {
+	if (pub_spec_check(&spec, &cause) == -1) {
+		strlcpy(err, cause, errlen);
+		free(cause);
+		close_listeners(sp);
+		goto fail;
+	}
+	if (publish(sp, &pl) == -1) {
 		if (errno == ENOMEM)
 			snprintf(err, errlen, "out of memory");
 		close_listeners(sp);

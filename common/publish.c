@@ -655,10 +655,11 @@ publisher_add(struct publisher *pub, const struct pub_spec *spec,
     void *entry_arg)
 {
 	struct pub_entry *e;
-	char err[PUB_ERRLEN];
+	char *cause;
 
-	if (pub_spec_check(spec, err, sizeof(err)) == -1) {
-		log_warnx("publish: %s", err);
+	if (pub_spec_check(spec, &cause) == -1) {
+		log_warnx("publish: %s", cause);
+		free(cause);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -699,11 +700,12 @@ publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 	struct publisher *pub = e->pub;
 	struct txt nt;
 	int txt_changed, port_changed;
-	char err[PUB_ERRLEN];
+	char *cause;
 
-	if (pub_txt_check(txt, err, sizeof(err)) == -1) {
+	if (pub_txt_check(txt, &cause) == -1) {
 		log_warnx("publish \"%s\" %s %s: update: %s", e->name,
-		    e->type, e->where, err);
+		    e->type, e->where, cause);
+		free(cause);
 		errno = EINVAL;
 		return -1;
 	}

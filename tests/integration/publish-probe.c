@@ -196,7 +196,7 @@ cmd_add(char **f, size_t *lens, size_t n)
 	struct txt t;
 	struct probe_entry *p;
 	size_t first;
-	char err[256];
+	char *cause;
 
 	if (n < 5) {
 		out_error("usage: add KEY TYPE PORT SCOPE [IFACE] [TXT...]");
@@ -232,8 +232,9 @@ cmd_add(char **f, size_t *lens, size_t n)
 	if (parse_txt(f + first, lens + first, n - first, &t) == -1)
 		fatal("txt");
 	s.txt = &t;
-	if (pub_spec_check(&s, err, sizeof(err)) == -1) {
-		out_error(err);
+	if (pub_spec_check(&s, &cause) == -1) {
+		out_error(cause);
+		free(cause);
 		txt_free(&t);
 		return;
 	}
