@@ -202,9 +202,7 @@ agent_setup(struct agent *a)
 	    NULL)
 		fatalx("control socket: %s", err);
 	free(sockpath);
-	if ((a->pub = publisher_new(a->loop, on_publisher, a, err,
-	    sizeof(err))) == NULL)
-		fatalx("publisher: %s", err);
+	a->pub = publisher_new(a->loop, on_publisher, a);
 	if ((a->routes = routes_new(a)) == NULL ||
 	    (a->lan = lanview_new(a->loop, route_lan_changed, a)) == NULL)
 		fatalx("out of memory");

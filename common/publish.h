@@ -74,9 +74,8 @@ typedef void (*pub_cb)(struct publisher *, struct pub_entry *, int up,
     void *arg);
 
 /* Never fails because avahi-daemon (or even D-Bus) is not running: it then
- * waits for it. NULL (with a reason in err) only when out of memory. */
-struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg,
-	    char *err, size_t errlen);
+ * waits for it. Out of memory is fatal. */
+struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg);
 /* Withdraws everything (avahi sends goodbyes) and frees all entries. Safe
  * from within the callback (the work is then finished from the loop). */
 void		 publisher_free(struct publisher *);

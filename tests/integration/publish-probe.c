@@ -397,7 +397,6 @@ sig_cb(int signo, void *arg)
 int
 main(int argc, char **argv)
 {
-	char err[256];
 	int ch, verbose = 0;
 
 	while ((ch = getopt(argc, argv, "v")) != -1)
@@ -413,9 +412,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_loop_new()) == NULL)
 		fatal("ev_loop_new");
-	if ((pub = publisher_new(loop, pub_event, NULL, err,
-	    sizeof(err))) == NULL)
-		fatalx("%s", err);
+	pub = publisher_new(loop, pub_event, NULL);
 	ev_signal(loop, SIGTERM, sig_cb, NULL);
 	ev_signal(loop, SIGINT, sig_cb, NULL);
 	buf_init(&in, 4 * PROTO_MAXLINE);

@@ -437,14 +437,13 @@ START_TEST(test_no_dbus)
 	static const char *const items[] = { "a=1" };
 	struct pub_spec s = { .name = "web", .type = "_http._tcp",
 	    .port = 8080, .scope = PUB_SCOPE_LAN, .txt = &txt };
-	char err[256];
 
 	setenv("DBUS_SYSTEM_BUS_ADDRESS",
 	    "unix:path=/nonexistent/rnsplice-test/bus", 1);
 	log_init("test_publish", 1, 0);
 	txt_of(&txt, items, 1);
 	ck_assert_ptr_nonnull(loop = ev_loop_new());
-	pub = publisher_new(loop, count_cb, NULL, err, sizeof(err));
+	pub = publisher_new(loop, count_cb, NULL);
 	ck_assert_ptr_nonnull(pub);
 	ck_assert_int_eq(publisher_running(pub), 0);
 	ck_assert_ptr_nonnull(a = publisher_add(pub, &s, &ncb));
