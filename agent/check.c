@@ -412,7 +412,7 @@ session(struct check *c, enum way way, struct run *r, char *err,
 	const char *cmd[] = { "--", c->dest, NULL, "-u" };
 	struct buf hello;
 	struct msg m;
-	char **argv, *l, perr[256], name[80];
+	char **argv, *l, *perr, name[80];
 	const char *code;
 	size_t len;
 	int got_hello = 0, synced = 0, shown = 0;
@@ -450,7 +450,8 @@ session(struct check *c, enum way way, struct run *r, char *err,
 	c->nservices = 0;
 	c->server_avahi = -1;
 	while (buf_getline(&r->out, PROTO_MAXLINE, &l, &len) == BUF_LINE_OK) {
-		if (msg_parse(l, len, &m, perr, sizeof(perr), &code) == -1) {
+		if (msg_parse(l, len, &m, &perr, &code) == -1) {
+			free(perr);
 			msg_free(&m);
 			continue;
 		}

@@ -324,7 +324,7 @@ static int
 handshake(struct conn *c)
 {
 	struct remote *r = c->remote;
-	char err[256], *line;
+	char err[256], *line, *cause;
 	const char *code;
 	struct msg m;
 	size_t len;
@@ -338,9 +338,10 @@ handshake(struct conn *c)
 			conn_fail(c, "", "over-long line from the subsystem");
 			return -1;
 		}
-		if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+		if (msg_parse(line, len, &m, &cause, &code) == -1) {
 			msg_free(&m);
-			conn_fail(c, "bad line from the subsystem: ", err);
+			conn_fail(c, "bad line from the subsystem: ", cause);
+			free(cause);
 			return -1;
 		}
 		switch (m.type) {

@@ -485,19 +485,20 @@ h_error(struct remote *r, struct msg *m)
 static void
 handle_line(struct remote *r, const char *line, size_t len)
 {
-	char err[256];
+	char err[256], *cause;
 	const char *code;
 	struct msg m;
 	size_t i;
 
-	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+	if (msg_parse(line, len, &m, &cause, &code) == -1) {
 		if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
 		    BAD_LINES))
 			log_warnx("%s: bad line from the subsystem ignored: %s",
-			    r->conf->name, err);
+			    r->conf->name, cause);
 		/* never answer an ERROR with an ERROR */
 		if (!(len >= 6 && memcmp(line, "ERROR ", 6) == 0))
-			send_error(r, code != NULL ? code : "syntax", err);
+			send_error(r, code != NULL ? code : "syntax", cause);
+		free(cause);
 		msg_free(&m);
 		return;
 	}

@@ -823,11 +823,11 @@ END_TEST
 static void
 mkmsg(struct msg *m, const char *line)
 {
-	char err[256];
+	char *cause;
 	const char *code;
 
-	ck_assert_msg(msg_parse(line, strlen(line), m, err, sizeof(err),
-	    &code) == 0, "%s: %s", line, err);
+	ck_assert_msg(msg_parse(line, strlen(line), m, &cause, &code) == 0,
+	    "%s: %s", line, cause);
 }
 
 START_TEST(test_isvctable)
