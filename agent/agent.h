@@ -371,9 +371,9 @@ enum isvc_action {
 void	isvctable_init(struct isvctable *, size_t max);
 /* Apply ADD, UPDATE or REMOVE. ADDED: *e is new. UPDATED: *e holds the
  * new state, *old the previous one (svc_free it). REMOVED: *e is out of
- * the table (isvc_free it). ERROR: err says why, nothing changed. */
+ * the table (isvc_free it). ERROR: *cause says why (the caller frees it), nothing changed. */
 enum isvc_action isvctable_apply(struct isvctable *, const struct msg *,
-	    struct isvc **e, struct svc *old, char *err, size_t errlen);
+	    struct isvc **e, struct svc *old, char **cause);
 struct isvc *isvctable_find(const struct isvctable *, uint32_t id);
 /* Detach every entry into out (for teardown). */
 void	isvctable_take_all(struct isvctable *, struct isvc_list *out);

@@ -169,20 +169,21 @@ on_service(struct remote *r, struct msg *m)
 {
 	struct isvc *e;
 	struct svc old;
-	char err[256];
+	char *cause;
 
 	memset(&old, 0, sizeof(old));
 	r->events++;
-	switch (isvctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
+	switch (isvctable_apply(&r->table, m, &e, &old, &cause)) {
 	case ISVC_ERROR:
 		/* the cap: say it once per session, not per service */
 		if (m->type == MSG_ADD && r->table.dropped > 1)
-			return;
-		if (m->type != MSG_ADD && r->table.dropped > 0)
-			log_debug("%s: %s", r->conf->name, err);
+			;
+		else if (m->type != MSG_ADD && r->table.dropped > 0)
+			log_debug("%s: %s", r->conf->name, cause);
 		else if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
 		    BAD_LINES))
-			log_warnx("%s: %s", r->conf->name, err);
+			log_warnx("%s: %s", r->conf->name, cause);
+		free(cause);
 		return;
 	case ISVC_ADDED:
 		e->remote = r;
