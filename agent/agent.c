@@ -175,7 +175,7 @@ agent_setup(struct agent *a)
 	    SIGCHLD };
 	struct remote_conf *rc;
 	struct remote *r;
-	char *sockpath = NULL, err[512], *cause;
+	char *sockpath = NULL, *cause;
 	size_t i, k;
 
 	a->started = ev_now_ms();
@@ -198,9 +198,8 @@ agent_setup(struct agent *a)
 	if (a->opts->sockpath == NULL)
 		xasprintf(&sockpath, "%s/%s", a->rundir, CTL_SOCKET);
 	if ((a->ctl = ctl_server_new(a->loop, sockpath != NULL ? sockpath :
-	    a->opts->sockpath, agent_ctl_handler, a, err, sizeof(err))) ==
-	    NULL)
-		fatalx("control socket: %s", err);
+	    a->opts->sockpath, agent_ctl_handler, a, &cause)) == NULL)
+		fatalx("control socket: %s", cause);
 	free(sockpath);
 	a->pub = publisher_new(a->loop, on_publisher, a);
 	if ((a->routes = routes_new(a)) == NULL ||

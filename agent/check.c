@@ -679,9 +679,10 @@ step_forwarding(struct check *c)
 static int
 step_agent(struct check *c)
 {
-	char dir[512], path[600], err[512], *cause;
+	char dir[512], path[600], *cause;
 	struct buf reply;
 	const char *p, *e;
+	int r;
 
 	if (rundir_get(dir, sizeof(dir), 0, &cause) == -1) {
 		say("info", "agent", "rnsplice-agent is not running (%s)",
@@ -692,9 +693,21 @@ step_agent(struct check *c)
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, CTL_SOCKET);
 	buf_init(&reply, CTL_MAXREPLY);
-	if (ctl_request(path, "status", 0, &reply, err, sizeof(err)) != 0) {
-		say("info", "agent", "rnsplice-agent is not running (%s)", err);
+	if ((r = ctl_request(path, "status", 0, &reply, &cause)) == -1) {
+		say("info", "agent", "rnsplice-agent is not running (%s)",
+		    cause);
 		line("start it: systemctl --user enable --now rnsplice-agent");
+		free(cause);
+		buf_free(&reply);
+		return 0;
+	}
+	if (r == 1) {
+		/* the agent refused "status": its reason is the reply */
+		p = (const char *)buf_ptr(&reply);
+		if ((e = memchr(p, '\n', buf_len(&reply))) == NULL)
+			e = p + buf_len(&reply);
+		say("warn", "agent", "rnsplice-agent answered: %.*s",
+		    (int)(e - p), p);
 		buf_free(&reply);
 		return 0;
 	}
