@@ -128,7 +128,7 @@ relay_session_start(struct conn *c)
 	struct remote *r = c->remote;
 	struct ev_loop *loop = r->agent->loop;
 	int to[2] = { -1, -1 }, from[2] = { -1, -1 };
-	char err[256];
+	char err[256], *cause;
 
 	c->via_subsystem = 1;
 	buf_free(&c->up);	/* a retry after a refusal starts afresh */
@@ -152,14 +152,17 @@ relay_session_start(struct conn *c)
 
 		snprintf(cmd, sizeof(cmd), "%s -u", r->conf->subsystem_command);
 		c->ctl = mux_open_command(r->ssh.ctlpath, cmd, to[0],
-		    from[1], -1, c->rid, err, sizeof(err));
+		    from[1], -1, c->rid, &cause);
 	} else
 		c->ctl = mux_open_subsystem(r->ssh.ctlpath, "rnsplice",
-		    to[0], from[1], -1, c->rid, err, sizeof(err));
+		    to[0], from[1], -1, c->rid, &cause);
 	close_fd(&to[0]);
 	close_fd(&from[1]);
-	if (c->ctl == -1)
+	if (c->ctl == -1) {
+		strlcpy(err, cause, sizeof(err));
+		free(cause);
 		goto fail;
+	}
 	c->session = c->opening = 1;
 	r->nsessions++;
 	r->nopening++;

@@ -316,13 +316,14 @@ alive_cb(int fd, short revents, void *arg)
 static void
 alive_check(struct remote *r)
 {
-	char err[256];
+	char *cause;
 
 	r->alive_fd = mux_alive_check(r->ssh.ctlpath, ++r->agent->next_rid,
-	    err, sizeof(err));
+	    &cause);
 	if (r->alive_fd == -1) {
 		remote_lost(r, 1, "ssh runs without its control socket: %s",
-		    err);
+		    cause);
+		free(cause);
 		return;
 	}
 	mux_reader_init(&r->alive_mr, r->agent->next_rid);
