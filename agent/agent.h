@@ -286,10 +286,11 @@ struct sshmaster {
 };
 
 void	sshm_init(struct sshmaster *);
-/* Start ssh; argv is built by sshm_argv. Returns 0 or -1 (err). */
+/* Start ssh; argv is built by sshm_argv. Returns 0, or -1 with a reason
+ * in *cause (the caller frees it). */
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
-	    const char *command, char *err, size_t errlen);
+	    const char *command, char **cause);
 /* 1 if the ssh option (KEY=VALUE) is one the agent sets itself; *keylen
  * is then the length of its key. */
 int	sshm_option_fixed(const char *opt, size_t *keylen);

@@ -774,7 +774,7 @@ static void
 remote_connect(struct remote *r)
 {
 	struct ev_loop *loop = r->agent->loop;
-	char ctlpath[sizeof(r->ssh.ctlpath)], err[256];
+	char ctlpath[sizeof(r->ssh.ctlpath)], *cause;
 
 	r->gen++;
 	if (sshm_ctlpath(ctlpath, sizeof(ctlpath), r->agent->rundir,
@@ -785,9 +785,10 @@ remote_connect(struct remote *r)
 	}
 	if (sshm_start(&r->ssh, r->agent->ssh_path, ctlpath,
 	    r->conf->destination, r->conf->ssh_options,
-	    r->conf->nssh_options, r->conf->subsystem_command, err,
-	    sizeof(err)) == -1) {
-		schedule(r, err);
+	    r->conf->nssh_options, r->conf->subsystem_command,
+	    &cause) == -1) {
+		schedule(r, cause);
+		free(cause);
 		return;
 	}
 	buf_reset(&r->in);
