@@ -564,8 +564,8 @@ struct splice {
 	unsigned long	 offlink_quiet;	/* not logged since */
 };
 
-struct splice *splice_new(struct remote *, struct isvc *, char *err,
-	    size_t errlen);
+/* NULL with a reason in *cause (the caller frees it). */
+struct splice *splice_new(struct remote *, struct isvc *, char **cause);
 /* TXT changed (name, type and domain did not): republish. */
 int	splice_update(struct splice *);
 void	splice_free(struct splice *);
