@@ -36,6 +36,7 @@
 #include "proto.h"
 #include "rundir.h"
 #include "siteid.h"
+#include "xmalloc.h"
 
 #define CHECK_TIMEOUT_MS	15000	/* one ssh run */
 #define CHECK_SYNC_MS		10000	/* HELLO to SYNCED */
@@ -403,16 +404,15 @@ step_login(struct check *c)
 }
 
 /* One protocol session (HELLO, BROWSE *, up to SYNCED): 0 if the subsystem
- * answered, with what it said in c; -1 with why in err. */
+ * answered, with what it said in c; -1 with why in *cause. */
 static int
-session(struct check *c, enum way way, struct run *r, char *err,
-    size_t errlen)
+session(struct check *c, enum way way, struct run *r, char **cause)
 {
 	const char *sub[] = { "-s", "--", c->dest, "rnsplice" };
 	const char *cmd[] = { "--", c->dest, NULL, "-u" };
 	struct buf hello;
 	struct msg m;
-	char **argv, *l, *perr, name[80];
+	char **argv, *l, *perr, name[80], last[512];
 	const char *code;
 	size_t len;
 	int got_hello = 0, synced = 0, shown = 0;
@@ -434,14 +434,14 @@ session(struct check *c, enum way way, struct run *r, char *err,
 	    buf_put(&hello, "", 1) == -1) {
 		free(argv);
 		buf_free(&hello);
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		return -1;
 	}
 	if (run_argv(argv, (const char *)buf_ptr(&hello), 1, "SYNCED", CHECK_SYNC_MS,
 	    r) == -1) {
 		free(argv);
 		buf_free(&hello);
-		snprintf(err, errlen, "cannot run %s: %s", c->ssh,
+		cause_set(cause, "cannot run %s: %s", c->ssh,
 		    strerror(errno));
 		return -1;
 	}
@@ -464,7 +464,7 @@ session(struct check *c, enum way way, struct run *r, char *err,
 			c->relay_offered = proto_has_feature(m.features,
 			    "relay");
 			if (m.major != PROTO_MAJOR) {
-				snprintf(err, errlen, "the subsystem speaks "
+				cause_set(cause, "the subsystem speaks "
 				    "protocol %u.%u, this rnsplice %s",
 				    m.major, m.minor, PROTO_VERSION);
 				msg_free(&m);
@@ -498,7 +498,7 @@ session(struct check *c, enum way way, struct run *r, char *err,
 			synced = 1;
 			break;
 		case MSG_ERROR:
-			snprintf(err, errlen, "the subsystem said ERROR %s %s",
+			cause_set(cause, "the subsystem said ERROR %s %s",
 			    m.code, m.text != NULL ? m.text : "");
 			msg_free(&m);
 			return -1;
@@ -508,10 +508,10 @@ session(struct check *c, enum way way, struct run *r, char *err,
 		msg_free(&m);
 	}
 	if (!got_hello) {
-		last_err(r, err, errlen);
-		if (err[0] == '\0')
-			snprintf(err, errlen, "no HELLO from the subsystem");
-		return -1;
+		last_err(r, last, sizeof(last));
+		if (last[0] == '\0')
+			return cause_set(cause, "no HELLO from the subsystem");
+		return cause_set(cause, "%s", last);
 	}
 	if (synced && c->server_avahi == -1)
 		c->server_avahi = 1;
@@ -524,7 +524,7 @@ static int
 step_subsystem(struct check *c)
 {
 	struct run r;
-	char err[512];
+	char *cause;
 
 	if (!c->login_ok) {
 		say("skip", "Subsystem rnsplice", "needs the ssh login");
@@ -535,7 +535,7 @@ step_subsystem(struct check *c)
 		    "subsystem-command %s", c->rc->subsystem_command);
 		return 0;
 	}
-	if (session(c, WAY_SUBSYSTEM, &r, err, sizeof(err)) == 0) {
+	if (session(c, WAY_SUBSYSTEM, &r, &cause) == 0) {
 		c->way = WAY_SUBSYSTEM;
 		say("ok", "Subsystem rnsplice", "the server runs "
 		    "rnsplice-subsystem, protocol %s, site %s%s", c->version,
@@ -555,7 +555,8 @@ step_subsystem(struct check *c)
 		line("or, without root: install the subsystem in your home "
 		    "and use subsystem-command (below)");
 	} else
-		say("FAIL", "Subsystem rnsplice", "%s", err);
+		say("FAIL", "Subsystem rnsplice", "%s", cause);
+	free(cause);
 	run_free(&r);
 	return 0;	/* the other way may work */
 }
@@ -564,7 +565,7 @@ static int
 step_command(struct check *c)
 {
 	struct run r;
-	char err[512];
+	char *cause;
 
 	if (!c->login_ok || c->way != WAY_NONE) {
 		if (c->command_given && c->way != WAY_NONE)
@@ -572,7 +573,7 @@ step_command(struct check *c)
 			    "works");
 		return 0;
 	}
-	if (session(c, WAY_COMMAND, &r, err, sizeof(err)) == 0) {
+	if (session(c, WAY_COMMAND, &r, &cause) == 0) {
 		c->way = WAY_COMMAND;
 		say("ok", "subsystem-command", "ssh %s %s -u works: protocol "
 		    "%s, site %s%s", c->dest, c->command, c->version, c->peer,
@@ -585,7 +586,8 @@ step_command(struct check *c)
 		return 0;
 	}
 	say("FAIL", "subsystem-command", "ssh %s %s -u: %s", c->dest,
-	    c->command, err);
+	    c->command, cause);
+	free(cause);
 	if (err_has(&r, "No such file") || err_has(&r, "not found"))
 		fix("install the subsystem there: ./configure "
 		    "--prefix=$HOME/.local && make && make install");
