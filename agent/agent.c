@@ -175,18 +175,17 @@ agent_setup(struct agent *a)
 	    SIGCHLD };
 	struct remote_conf *rc;
 	struct remote *r;
-	char *sockpath = NULL, err[512];
+	char *sockpath = NULL, *cause;
 	size_t i, k;
 
 	a->started = ev_now_ms();
 	if ((a->ssh_path = getenv("RNSPLICE_SSH")) == NULL ||
 	    *a->ssh_path != '/')
 		a->ssh_path = SSH_PATH;
-	if (siteid_load(a->siteid, sizeof(a->siteid), err, sizeof(err)) == -1)
-		fatalx("site id: %s", err);
-	if (rundir_get(a->rundir, sizeof(a->rundir), 1, err,
-	    sizeof(err)) == -1)
-		fatalx("%s", err);
+	if (siteid_load(a->siteid, sizeof(a->siteid), &cause) == -1)
+		fatalx("site id: %s", cause);
+	if (rundir_get(a->rundir, sizeof(a->rundir), 1, &cause) == -1)
+		fatalx("%s", cause);
 	sshm_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 
@@ -199,13 +198,10 @@ agent_setup(struct agent *a)
 	if (a->opts->sockpath == NULL)
 		xasprintf(&sockpath, "%s/%s", a->rundir, CTL_SOCKET);
 	if ((a->ctl = ctl_server_new(a->loop, sockpath != NULL ? sockpath :
-	    a->opts->sockpath, agent_ctl_handler, a, err, sizeof(err))) ==
-	    NULL)
-		fatalx("control socket: %s", err);
+	    a->opts->sockpath, agent_ctl_handler, a, &cause)) == NULL)
+		fatalx("control socket: %s", cause);
 	free(sockpath);
-	if ((a->pub = publisher_new(a->loop, on_publisher, a, err,
-	    sizeof(err))) == NULL)
-		fatalx("publisher: %s", err);
+	a->pub = publisher_new(a->loop, on_publisher, a);
 	if ((a->routes = routes_new(a)) == NULL ||
 	    (a->lan = lanview_new(a->loop, route_lan_changed, a)) == NULL)
 		fatalx("out of memory");

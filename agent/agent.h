@@ -291,10 +291,11 @@ struct sshmaster {
 };
 
 void	sshm_init(struct sshmaster *);
-/* Start ssh; argv is built by sshm_argv. Returns 0 or -1 (err). */
+/* Start ssh; argv is built by sshm_argv. Returns 0, or -1 with a reason
+ * in *cause (the caller frees it). */
 int	sshm_start(struct sshmaster *, const char *ssh, const char *ctlpath,
 	    const char *destination, char *const *options, size_t noptions,
-	    const char *command, char *err, size_t errlen);
+	    const char *command, char **cause);
 /* 1 if the ssh option (KEY=VALUE) is one the agent sets itself; *keylen
  * is then the length of its key. */
 int	sshm_option_fixed(const char *opt, size_t *keylen);
@@ -376,9 +377,9 @@ enum isvc_action {
 void	isvctable_init(struct isvctable *, size_t max);
 /* Apply ADD, UPDATE or REMOVE. ADDED: *e is new. UPDATED: *e holds the
  * new state, *old the previous one (svc_free it). REMOVED: *e is out of
- * the table (isvc_free it). ERROR: err says why, nothing changed. */
+ * the table (isvc_free it). ERROR: *cause says why (the caller frees it), nothing changed. */
 enum isvc_action isvctable_apply(struct isvctable *, const struct msg *,
-	    struct isvc **e, struct svc *old, char *err, size_t errlen);
+	    struct isvc **e, struct svc *old, char **cause);
 struct isvc *isvctable_find(const struct isvctable *, uint32_t id);
 /* Detach every entry into out (for teardown). */
 void	isvctable_take_all(struct isvctable *, struct isvc_list *out);
@@ -568,8 +569,8 @@ struct splice {
 	unsigned long	 offlink_quiet;	/* not logged since */
 };
 
-struct splice *splice_new(struct remote *, struct isvc *, char *err,
-	    size_t errlen);
+/* NULL with a reason in *cause (the caller frees it). */
+struct splice *splice_new(struct remote *, struct isvc *, char **cause);
 /* TXT changed (name, type and domain did not): republish. */
 int	splice_update(struct splice *);
 void	splice_free(struct splice *);

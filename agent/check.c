@@ -36,6 +36,7 @@
 #include "proto.h"
 #include "rundir.h"
 #include "siteid.h"
+#include "xmalloc.h"
 
 #define CHECK_TIMEOUT_MS	15000	/* one ssh run */
 #define CHECK_SYNC_MS		10000	/* HELLO to SYNCED */
@@ -403,16 +404,15 @@ step_login(struct check *c)
 }
 
 /* One protocol session (HELLO, BROWSE *, up to SYNCED): 0 if the subsystem
- * answered, with what it said in c; -1 with why in err. */
+ * answered, with what it said in c; -1 with why in *cause. */
 static int
-session(struct check *c, enum way way, struct run *r, char *err,
-    size_t errlen)
+session(struct check *c, enum way way, struct run *r, char **cause)
 {
 	const char *sub[] = { "-s", "--", c->dest, "rnsplice" };
 	const char *cmd[] = { "--", c->dest, NULL, "-u" };
 	struct buf hello;
 	struct msg m;
-	char **argv, *l, perr[256], name[80];
+	char **argv, *l, *perr, name[80], last[512];
 	const char *code;
 	size_t len;
 	int got_hello = 0, synced = 0, shown = 0;
@@ -434,14 +434,14 @@ session(struct check *c, enum way way, struct run *r, char *err,
 	    buf_put(&hello, "", 1) == -1) {
 		free(argv);
 		buf_free(&hello);
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		return -1;
 	}
 	if (run_argv(argv, (const char *)buf_ptr(&hello), 1, "SYNCED", CHECK_SYNC_MS,
 	    r) == -1) {
 		free(argv);
 		buf_free(&hello);
-		snprintf(err, errlen, "cannot run %s: %s", c->ssh,
+		cause_set(cause, "cannot run %s: %s", c->ssh,
 		    strerror(errno));
 		return -1;
 	}
@@ -450,7 +450,8 @@ session(struct check *c, enum way way, struct run *r, char *err,
 	c->nservices = 0;
 	c->server_avahi = -1;
 	while (buf_getline(&r->out, PROTO_MAXLINE, &l, &len) == BUF_LINE_OK) {
-		if (msg_parse(l, len, &m, perr, sizeof(perr), &code) == -1) {
+		if (msg_parse(l, len, &m, &perr, &code) == -1) {
+			free(perr);
 			msg_free(&m);
 			continue;
 		}
@@ -463,7 +464,7 @@ session(struct check *c, enum way way, struct run *r, char *err,
 			c->relay_offered = proto_has_feature(m.features,
 			    "relay");
 			if (m.major != PROTO_MAJOR) {
-				snprintf(err, errlen, "the subsystem speaks "
+				cause_set(cause, "the subsystem speaks "
 				    "protocol %u.%u, this rnsplice %s",
 				    m.major, m.minor, PROTO_VERSION);
 				msg_free(&m);
@@ -497,7 +498,7 @@ session(struct check *c, enum way way, struct run *r, char *err,
 			synced = 1;
 			break;
 		case MSG_ERROR:
-			snprintf(err, errlen, "the subsystem said ERROR %s %s",
+			cause_set(cause, "the subsystem said ERROR %s %s",
 			    m.code, m.text != NULL ? m.text : "");
 			msg_free(&m);
 			return -1;
@@ -507,10 +508,10 @@ session(struct check *c, enum way way, struct run *r, char *err,
 		msg_free(&m);
 	}
 	if (!got_hello) {
-		last_err(r, err, errlen);
-		if (err[0] == '\0')
-			snprintf(err, errlen, "no HELLO from the subsystem");
-		return -1;
+		last_err(r, last, sizeof(last));
+		if (last[0] == '\0')
+			return cause_set(cause, "no HELLO from the subsystem");
+		return cause_set(cause, "%s", last);
 	}
 	if (synced && c->server_avahi == -1)
 		c->server_avahi = 1;
@@ -523,7 +524,7 @@ static int
 step_subsystem(struct check *c)
 {
 	struct run r;
-	char err[512];
+	char *cause;
 
 	if (!c->login_ok) {
 		say("skip", "Subsystem rnsplice", "needs the ssh login");
@@ -534,7 +535,7 @@ step_subsystem(struct check *c)
 		    "subsystem-command %s", c->rc->subsystem_command);
 		return 0;
 	}
-	if (session(c, WAY_SUBSYSTEM, &r, err, sizeof(err)) == 0) {
+	if (session(c, WAY_SUBSYSTEM, &r, &cause) == 0) {
 		c->way = WAY_SUBSYSTEM;
 		say("ok", "Subsystem rnsplice", "the server runs "
 		    "rnsplice-subsystem, protocol %s, site %s%s", c->version,
@@ -554,7 +555,8 @@ step_subsystem(struct check *c)
 		line("or, without root: install the subsystem in your home "
 		    "and use subsystem-command (below)");
 	} else
-		say("FAIL", "Subsystem rnsplice", "%s", err);
+		say("FAIL", "Subsystem rnsplice", "%s", cause);
+	free(cause);
 	run_free(&r);
 	return 0;	/* the other way may work */
 }
@@ -563,7 +565,7 @@ static int
 step_command(struct check *c)
 {
 	struct run r;
-	char err[512];
+	char *cause;
 
 	if (!c->login_ok || c->way != WAY_NONE) {
 		if (c->command_given && c->way != WAY_NONE)
@@ -571,7 +573,7 @@ step_command(struct check *c)
 			    "works");
 		return 0;
 	}
-	if (session(c, WAY_COMMAND, &r, err, sizeof(err)) == 0) {
+	if (session(c, WAY_COMMAND, &r, &cause) == 0) {
 		c->way = WAY_COMMAND;
 		say("ok", "subsystem-command", "ssh %s %s -u works: protocol "
 		    "%s, site %s%s", c->dest, c->command, c->version, c->peer,
@@ -584,7 +586,8 @@ step_command(struct check *c)
 		return 0;
 	}
 	say("FAIL", "subsystem-command", "ssh %s %s -u: %s", c->dest,
-	    c->command, err);
+	    c->command, cause);
+	free(cause);
 	if (err_has(&r, "No such file") || err_has(&r, "not found"))
 		fix("install the subsystem there: ./configure "
 		    "--prefix=$HOME/.local && make && make install");
@@ -678,20 +681,35 @@ step_forwarding(struct check *c)
 static int
 step_agent(struct check *c)
 {
-	char dir[512], path[600], err[512];
+	char dir[512], path[600], *cause;
 	struct buf reply;
 	const char *p, *e;
+	int r;
 
-	if (rundir_get(dir, sizeof(dir), 0, err, sizeof(err)) == -1) {
-		say("info", "agent", "rnsplice-agent is not running (%s)", err);
+	if (rundir_get(dir, sizeof(dir), 0, &cause) == -1) {
+		say("info", "agent", "rnsplice-agent is not running (%s)",
+		    cause);
 		line("start it: systemctl --user enable --now rnsplice-agent");
+		free(cause);
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, CTL_SOCKET);
 	buf_init(&reply, CTL_MAXREPLY);
-	if (ctl_request(path, "status", 0, &reply, err, sizeof(err)) != 0) {
-		say("info", "agent", "rnsplice-agent is not running (%s)", err);
+	if ((r = ctl_request(path, "status", 0, &reply, &cause)) == -1) {
+		say("info", "agent", "rnsplice-agent is not running (%s)",
+		    cause);
 		line("start it: systemctl --user enable --now rnsplice-agent");
+		free(cause);
+		buf_free(&reply);
+		return 0;
+	}
+	if (r == 1) {
+		/* the agent refused "status": its reason is the reply */
+		p = (const char *)buf_ptr(&reply);
+		if ((e = memchr(p, '\n', buf_len(&reply))) == NULL)
+			e = p + buf_len(&reply);
+		say("warn", "agent", "rnsplice-agent answered: %.*s",
+		    (int)(e - p), p);
 		buf_free(&reply);
 		return 0;
 	}

@@ -208,12 +208,13 @@ static int
 start_direct(struct conn *c, const char *addr, unsigned int port)
 {
 	struct remote *r = c->remote;
-	char err[256];
+	char *cause;
 
 	if ((c->ctl = mux_open_stdio_fwd(r->ssh.ctlpath, addr, port,
-	    c->sock, c->rid, err, sizeof(err))) == -1) {
+	    c->sock, c->rid, &cause)) == -1) {
 		conn_fail(c, "cannot hand the connection to the ssh master: ",
-		    err);
+		    cause);
+		free(cause);
 		return -1;
 	}
 	/* Hold the socket until the master answers only if a failure could

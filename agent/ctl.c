@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "event.h"
 #include "log.h"
+#include "xmalloc.h"
 
 struct ctl_client {
 	struct ctl_server	*srv;
@@ -193,7 +194,7 @@ server_accept(int fd, short revents, void *arg)
  * refused and left alone.
  */
 static int
-clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
+clear_path(const struct sockaddr_un *sun, char **cause)
 {
 	const char *path = sun->sun_path, *what;
 	struct stat sb, sb2;
@@ -202,7 +203,7 @@ clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
 	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISSOCK(sb.st_mode)) {
@@ -214,36 +215,36 @@ clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
 			what = "a symbolic link";
 		else
 			what = "not a socket";
-		snprintf(err, errlen, "%s: exists and is %s, not a stale "
+		cause_set(cause, "%s: exists and is %s, not a stale "
 		    "socket; not replacing it", path, what);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		cause_set(cause, "socket: %s", strerror(errno));
 		return -1;
 	}
 	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
 	saved = errno;
 	close(fd);
 	if (r == 0) {
-		snprintf(err, errlen, "%s: another rnsplice-agent is running",
+		cause_set(cause, "%s: another rnsplice-agent is running",
 		    path);
 		return -1;
 	}
 	if (saved != ECONNREFUSED) {
-		snprintf(err, errlen, "%s: %s; not replacing it", path,
+		cause_set(cause, "%s: %s; not replacing it", path,
 		    strerror(saved));
 		return -1;
 	}
 	/* still the socket we probed */
 	if (lstat(path, &sb2) == -1 || sb2.st_dev != sb.st_dev ||
 	    sb2.st_ino != sb.st_ino) {
-		snprintf(err, errlen, "%s: changed while being checked; not "
+		cause_set(cause, "%s: changed while being checked; not "
 		    "replacing it", path);
 		return -1;
 	}
 	if (unlink(path) == -1) {
-		snprintf(err, errlen, "%s: removing the stale socket: %s",
+		cause_set(cause, "%s: removing the stale socket: %s",
 		    path, strerror(errno));
 		return -1;
 	}
@@ -253,7 +254,7 @@ clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
 
 struct ctl_server *
 ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
-    void *arg, char *err, size_t errlen)
+    void *arg, char **cause)
 {
 	struct ctl_server *srv;
 	struct sockaddr_un sun;
@@ -264,24 +265,21 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: path too long for a socket", path);
+		cause_set(cause, "%s: path too long for a socket", path);
 		return NULL;
 	}
-	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	srv = xcalloc(1, sizeof(*srv));
 	srv->loop = loop;
 	srv->handler = handler;
 	srv->arg = arg;
 	strlcpy(srv->path, path, sizeof(srv->path));
-	if (clear_path(&sun, err, errlen) == -1) {
+	if (clear_path(&sun, cause) == -1) {
 		free(srv);
 		return NULL;
 	}
 	if ((srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		cause_set(cause, "socket: %s", strerror(errno));
 		free(srv);
 		return NULL;
 	}
@@ -289,7 +287,7 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 	if (bind(srv->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    listen(srv->fd, 16) == -1) {
 		umask(old);
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		close(srv->fd);
 		free(srv);
 		return NULL;
@@ -301,7 +299,7 @@ ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler handler,
 	}
 	if ((srv->io = ev_io_add(loop, srv->fd, POLLIN, server_accept,
 	    srv)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		close(srv->fd);
 		unlink(path);
 		free(srv);
@@ -330,7 +328,7 @@ ctl_server_free(struct ctl_server *srv)
 
 int
 ctl_request(const char *path, const char *command, int json,
-    struct buf *reply, char *err, size_t errlen)
+    struct buf *reply, char **cause)
 {
 	struct sockaddr_un sun;
 	char req[CTL_MAXREQ];
@@ -341,27 +339,27 @@ ctl_request(const char *path, const char *command, int json,
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: path too long", path);
+		cause_set(cause, "%s: path too long", path);
 		return -1;
 	}
 	len = snprintf(req, sizeof(req), "RNSPLICE-CTL %d %s %s\n",
 	    CTL_VERSION, command, json ? "json" : "text");
 	if (len < 0 || (size_t)len >= sizeof(req)) {
-		snprintf(err, errlen, "command too long");
+		cause_set(cause, "command too long");
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		cause_set(cause, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "%s: %s (is rnsplice-agent running?)",
+		cause_set(cause, "%s: %s (is rnsplice-agent running?)",
 		    path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (write(fd, req, (size_t)len) != len) {
-		snprintf(err, errlen, "write: %s", strerror(errno));
+		cause_set(cause, "write: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -369,11 +367,11 @@ ctl_request(const char *path, const char *command, int json,
 		;
 	close(fd);
 	if (n < 0) {
-		snprintf(err, errlen, "reading the reply: %s", strerror(errno));
+		cause_set(cause, "reading the reply: %s", strerror(errno));
 		return -1;
 	}
 	if (buf_len(reply) == 0) {
-		snprintf(err, errlen, "the agent closed the connection "
+		cause_set(cause, "the agent closed the connection "
 		    "without answering");
 		return -1;
 	}

@@ -24,14 +24,15 @@ typedef int (*ctl_handler)(void *arg, const char *command, int json,
     struct buf *out);
 
 struct ctl_server *ctl_server_new(struct ev_loop *, const char *path,
-		    ctl_handler, void *arg, char *err, size_t errlen);
+		    ctl_handler, void *arg, char **cause);
 void		   ctl_server_free(struct ctl_server *);
 
 /* Client side: send one request and read the whole reply (bounded by
  * the buffer's limit). Returns 0, 1 when the agent answered with an error
- * (the reason is in reply), -1 with a reason in err. */
+ * (the reason is in reply), -1 with a reason in *cause (the caller frees
+ * it). */
 int		   ctl_request(const char *path, const char *command, int json,
-		    struct buf *reply, char *err, size_t errlen);
+		    struct buf *reply, char **cause);
 
 /* Parse a request line; for tests. */
 int		   ctl_parse_request(const char *line, char *command,

@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "event.h"
+#include "xmalloc.h"
 
 void
 isvctable_init(struct isvctable *t, size_t max)
@@ -43,7 +44,7 @@ isvc_free(struct isvc *e)
 
 enum isvc_action
 isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
-    struct svc *old, char *err, size_t errlen)
+    struct svc *old, char **cause)
 {
 	struct isvc *e;
 	struct svc copy;
@@ -52,20 +53,20 @@ isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
 	switch (m->type) {
 	case MSG_ADD:
 		if (isvctable_find(t, m->id) != NULL) {
-			snprintf(err, errlen, "ADD %u: id already in use",
+			cause_set(cause, "ADD %u: id already in use",
 			    m->id);
 			return ISVC_ERROR;
 		}
 		if (t->n >= t->max) {
 			t->dropped++;
-			snprintf(err, errlen, "ADD %u: more than %zu services, "
+			cause_set(cause, "ADD %u: more than %zu services, "
 			    "ignored (max-services)", m->id, t->max);
 			return ISVC_ERROR;
 		}
 		if ((e = calloc(1, sizeof(*e))) == NULL ||
 		    svc_copy(&e->svc, &m->svc) == -1) {
 			free(e);
-			snprintf(err, errlen, "ADD %u: out of memory", m->id);
+			cause_set(cause, "ADD %u: out of memory", m->id);
 			return ISVC_ERROR;
 		}
 		e->id = m->id;
@@ -75,12 +76,12 @@ isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
 		return ISVC_ADDED;
 	case MSG_UPDATE:
 		if ((e = isvctable_find(t, m->id)) == NULL) {
-			snprintf(err, errlen, "UPDATE %u: unknown id%s", m->id,
+			cause_set(cause, "UPDATE %u: unknown id%s", m->id,
 			    t->dropped ? " (or dropped by max-services)" : "");
 			return ISVC_ERROR;
 		}
 		if (svc_copy(&copy, &m->svc) == -1) {
-			snprintf(err, errlen, "UPDATE %u: out of memory",
+			cause_set(cause, "UPDATE %u: out of memory",
 			    m->id);
 			return ISVC_ERROR;
 		}
@@ -90,7 +91,7 @@ isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
 		return ISVC_UPDATED;
 	case MSG_REMOVE:
 		if ((e = isvctable_find(t, m->id)) == NULL) {
-			snprintf(err, errlen, "REMOVE %u: unknown id%s", m->id,
+			cause_set(cause, "REMOVE %u: unknown id%s", m->id,
 			    t->dropped ? " (or dropped by max-services)" : "");
 			return ISVC_ERROR;
 		}
@@ -99,7 +100,7 @@ isvctable_apply(struct isvctable *t, const struct msg *m, struct isvc **out,
 		*out = e;
 		return ISVC_REMOVED;
 	default:
-		snprintf(err, errlen, "%s is not a service event",
+		cause_set(cause, "%s is not a service event",
 		    msg_verb(m->type));
 		return ISVC_ERROR;
 	}

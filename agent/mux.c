@@ -60,6 +60,7 @@
 #include "buf.h"
 #include "fd.h"
 #include "mux.h"
+#include "xmalloc.h"
 
 #define MUX_VERSION		4
 
@@ -80,18 +81,19 @@
 #define MUX_NO_ESCAPE		0xffffffffU
 #define MUX_MAXREQUEST		8192	/* our own requests are tiny */
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
+static void seterr(char **, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 
+/* cause_set, but cause may be NULL (the caller wants no reason). */
 static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
+seterr(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL || errlen == 0)
+	if (cause == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	xvasprintf(cause, fmt, ap);
 	va_end(ap);
 }
 
@@ -161,14 +163,14 @@ send_fd(int s, int fd)
  * timeout that also bounds connect() (Linux applies SO_SNDTIMEO to an
  * AF_UNIX connect waiting for backlog room). */
 static int
-mux_connect(const char *path, char *err, size_t errlen)
+mux_connect(const char *path, char **cause)
 {
 	struct sockaddr_un sa;
 	struct timeval tv;
 	int s;
 
 	if (path == NULL || strlen(path) >= sizeof(sa.sun_path)) {
-		seterr(err, errlen, "control socket path %s", path == NULL ?
+		seterr(cause, "control socket path %s", path == NULL ?
 		    "missing" : "too long");
 		return -1;
 	}
@@ -177,13 +179,13 @@ mux_connect(const char *path, char *err, size_t errlen)
 	memcpy(sa.sun_path, path, strlen(path));
 
 	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		seterr(err, errlen, "socket: %s", strerror(errno));
+		seterr(cause, "socket: %s", strerror(errno));
 		return -1;
 	}
 	tv.tv_sec = MUX_SEND_TIMEOUT_MS / 1000;
 	tv.tv_usec = (MUX_SEND_TIMEOUT_MS % 1000) * 1000;
 	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		seterr(err, errlen, "setsockopt SO_SNDTIMEO: %s",
+		seterr(cause, "setsockopt SO_SNDTIMEO: %s",
 		    strerror(errno));
 		goto fail;
 	}
@@ -196,7 +198,7 @@ mux_connect(const char *path, char *err, size_t errlen)
 			break;
 		if (errno == EAGAIN)
 			errno = ETIMEDOUT;
-		seterr(err, errlen, "control socket %s: connect: %s", path,
+		seterr(cause, "control socket %s: connect: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
@@ -210,7 +212,7 @@ mux_connect(const char *path, char *err, size_t errlen)
  * request body (type first) without its length. */
 static int
 mux_request(const char *path, struct buf *body, const int *fds, int nfds,
-    char *err, size_t errlen)
+    char **cause)
 {
 	struct buf out;
 	int s, i;
@@ -221,28 +223,28 @@ mux_request(const char *path, struct buf *body, const int *fds, int nfds,
 	    buf_put_u32(&out, MUX_VERSION) == -1 ||
 	    buf_put_u32(&out, (uint32_t)buf_len(body)) == -1 ||
 	    buf_put(&out, buf_ptr(body), buf_len(body)) == -1) {
-		seterr(err, errlen, "request too long");
+		seterr(cause, "request too long");
 		buf_free(&out);
 		return -1;
 	}
-	if ((s = mux_connect(path, err, errlen)) == -1) {
+	if ((s = mux_connect(path, cause)) == -1) {
 		buf_free(&out);
 		return -1;
 	}
 	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
-		seterr(err, errlen, "control socket %s: send: %s", path,
+		seterr(cause, "control socket %s: send: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
 	for (i = 0; i < nfds; i++) {
 		if (send_fd(s, fds[i]) == -1) {
-			seterr(err, errlen, "control socket %s: passing fd "
+			seterr(cause, "control socket %s: passing fd "
 			    "%d: %s", path, fds[i], strerror(errno));
 			goto fail;
 		}
 	}
 	if (set_nonblock(s) == -1) {
-		seterr(err, errlen, "fcntl O_NONBLOCK: %s", strerror(errno));
+		seterr(cause, "fcntl O_NONBLOCK: %s", strerror(errno));
 		goto fail;
 	}
 	buf_free(&out);
@@ -261,18 +263,18 @@ valid_fd(int fd)
 
 int
 mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
-    int fd, uint32_t rid, char *err, size_t errlen)
+    int fd, uint32_t rid, char **cause)
 {
 	struct buf body;
 	int fds[2], s = -1;
 
 	if (host == NULL || *host == '\0' || port == 0 || port > 65535) {
-		seterr(err, errlen, "stdio forward: invalid target %s:%u",
+		seterr(cause, "stdio forward: invalid target %s:%u",
 		    host == NULL ? "(null)" : host, port);
 		return -1;
 	}
 	if (!valid_fd(fd)) {
-		seterr(err, errlen, "stdio forward: bad fd %d", fd);
+		seterr(cause, "stdio forward: bad fd %d", fd);
 		return -1;
 	}
 	buf_init(&body, MUX_MAXREQUEST);
@@ -281,11 +283,11 @@ mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
 	    buf_put_cstring(&body, "") == -1 ||		/* reserved */
 	    buf_put_cstring(&body, host) == -1 ||
 	    buf_put_u32(&body, port) == -1) {
-		seterr(err, errlen, "stdio forward: host name too long");
+		seterr(cause, "stdio forward: host name too long");
 		goto out;
 	}
 	fds[0] = fds[1] = fd;
-	s = mux_request(ctlpath, &body, fds, 2, err, errlen);
+	s = mux_request(ctlpath, &body, fds, 2, cause);
  out:
 	buf_free(&body);
 	return s;
@@ -293,24 +295,24 @@ mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
 
 static int
 open_session(const char *ctlpath, const char *name, int subsystem, int fd_in,
-    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+    int fd_out, int fd_err, uint32_t rid, char **cause)
 {
 	struct buf body;
 	int fds[3], devnull = -1, s = -1;
 
 	if (name == NULL || *name == '\0') {
-		seterr(err, errlen, "session: no subsystem name");
+		seterr(cause, "session: no subsystem name");
 		return -1;
 	}
 	if (!valid_fd(fd_in) || !valid_fd(fd_out) ||
 	    (fd_err != -1 && !valid_fd(fd_err))) {
-		seterr(err, errlen, "session: bad fd (%d, %d, %d)", fd_in,
+		seterr(cause, "session: bad fd (%d, %d, %d)", fd_in,
 		    fd_out, fd_err);
 		return -1;
 	}
 	if (fd_err == -1 &&
 	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "/dev/null: %s", strerror(errno));
+		seterr(cause, "/dev/null: %s", strerror(errno));
 		return -1;
 	}
 	buf_init(&body, MUX_MAXREQUEST);
@@ -324,13 +326,13 @@ open_session(const char *ctlpath, const char *name, int subsystem, int fd_in,
 	    buf_put_u32(&body, MUX_NO_ESCAPE) == -1 ||
 	    buf_put_cstring(&body, "") == -1 ||		/* term */
 	    buf_put_cstring(&body, name) == -1) {	/* no env */
-		seterr(err, errlen, "session: subsystem name too long");
+		seterr(cause, "session: subsystem name too long");
 		goto out;
 	}
 	fds[0] = fd_in;
 	fds[1] = fd_out;
 	fds[2] = fd_err == -1 ? devnull : fd_err;
-	s = mux_request(ctlpath, &body, fds, 3, err, errlen);
+	s = mux_request(ctlpath, &body, fds, 3, cause);
  out:
 	if (devnull != -1)
 		close(devnull);
@@ -340,22 +342,22 @@ open_session(const char *ctlpath, const char *name, int subsystem, int fd_in,
 
 int
 mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
-    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+    int fd_out, int fd_err, uint32_t rid, char **cause)
 {
 	return open_session(ctlpath, name, 1, fd_in, fd_out, fd_err, rid,
-	    err, errlen);
+	    cause);
 }
 
 int
 mux_open_command(const char *ctlpath, const char *command, int fd_in,
-    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen)
+    int fd_out, int fd_err, uint32_t rid, char **cause)
 {
 	return open_session(ctlpath, command, 0, fd_in, fd_out, fd_err, rid,
-	    err, errlen);
+	    cause);
 }
 
 int
-mux_alive_check(const char *ctlpath, uint32_t rid, char *err, size_t errlen)
+mux_alive_check(const char *ctlpath, uint32_t rid, char **cause)
 {
 	struct buf body;
 	int s;
@@ -363,11 +365,11 @@ mux_alive_check(const char *ctlpath, uint32_t rid, char *err, size_t errlen)
 	buf_init(&body, MUX_MAXREQUEST);
 	if (buf_put_u32(&body, MUX_C_ALIVE_CHECK) == -1 ||
 	    buf_put_u32(&body, rid) == -1) {
-		seterr(err, errlen, "alive check: %s", strerror(errno));
+		seterr(cause, "alive check: %s", strerror(errno));
 		buf_free(&body);
 		return -1;
 	}
-	s = mux_request(ctlpath, &body, NULL, 0, err, errlen);
+	s = mux_request(ctlpath, &body, NULL, 0, cause);
 	buf_free(&body);
 	return s;
 }

@@ -32,7 +32,8 @@
 
 /* Open a control connection and ask for a stdio forward to host:port,
  * passing fd as both its stdin and stdout. Returns the control
- * connection (non-blocking, close-on-exec), or -1 with a reason in err.
+ * connection (non-blocking, close-on-exec), or -1 with a reason in *cause
+ * (allocated, the caller frees it; cause may be NULL).
  *
  * fd: the master receives its own two copies. Close yours as soon as
  * this returns (success or not): while you hold it, the master's close
@@ -43,7 +44,7 @@
  * wedged or its listen backlog (64) is full; normally it returns in
  * microseconds. */
 int	mux_open_stdio_fwd(const char *ctlpath, const char *host,
-	    unsigned int port, int fd, uint32_t rid, char *err, size_t errlen);
+	    unsigned int port, int fd, uint32_t rid, char **cause);
 
 /* Open a control connection and start a session running the subsystem
  * name (ssh -s), with fd_in/fd_out/fd_err as its stdio. Relay mode uses
@@ -51,16 +52,15 @@ int	mux_open_stdio_fwd(const char *ctlpath, const char *host,
  * /dev/null (the remote stderr is then discarded); never pass your own
  * stderr, the master makes it non-blocking. Same fd rules as above. */
 int	mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
-	    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen);
+	    int fd_out, int fd_err, uint32_t rid, char **cause);
 /* The same with a command line for the login's shell (ssh HOST command). */
 int	mux_open_command(const char *ctlpath, const char *command, int fd_in,
-	    int fd_out, int fd_err, uint32_t rid, char *err, size_t errlen);
+	    int fd_out, int fd_err, uint32_t rid, char **cause);
 
 /* Ask the master whether it is alive; returns a control fd whose reader
  * yields MUX_EV_ALIVE with the master's pid. The master keeps the
  * connection open afterwards: close it yourself. */
-int	mux_alive_check(const char *ctlpath, uint32_t rid, char *err,
-	    size_t errlen);
+int	mux_alive_check(const char *ctlpath, uint32_t rid, char **cause);
 
 enum mux_event {
 	MUX_EV_NONE,		/* need more bytes */

@@ -128,7 +128,7 @@ relay_session_start(struct conn *c)
 	struct remote *r = c->remote;
 	struct ev_loop *loop = r->agent->loop;
 	int to[2] = { -1, -1 }, from[2] = { -1, -1 };
-	char err[256];
+	char err[256], *cause;
 
 	c->via_subsystem = 1;
 	buf_free(&c->up);	/* a retry after a refusal starts afresh */
@@ -152,14 +152,17 @@ relay_session_start(struct conn *c)
 
 		snprintf(cmd, sizeof(cmd), "%s -u", r->conf->subsystem_command);
 		c->ctl = mux_open_command(r->ssh.ctlpath, cmd, to[0],
-		    from[1], -1, c->rid, err, sizeof(err));
+		    from[1], -1, c->rid, &cause);
 	} else
 		c->ctl = mux_open_subsystem(r->ssh.ctlpath, "rnsplice",
-		    to[0], from[1], -1, c->rid, err, sizeof(err));
+		    to[0], from[1], -1, c->rid, &cause);
 	close_fd(&to[0]);
 	close_fd(&from[1]);
-	if (c->ctl == -1)
+	if (c->ctl == -1) {
+		strlcpy(err, cause, sizeof(err));
+		free(cause);
 		goto fail;
+	}
 	c->session = c->opening = 1;
 	r->nsessions++;
 	r->nopening++;
@@ -324,7 +327,7 @@ static int
 handshake(struct conn *c)
 {
 	struct remote *r = c->remote;
-	char err[256], *line;
+	char err[256], *line, *cause;
 	const char *code;
 	struct msg m;
 	size_t len;
@@ -338,9 +341,10 @@ handshake(struct conn *c)
 			conn_fail(c, "", "over-long line from the subsystem");
 			return -1;
 		}
-		if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+		if (msg_parse(line, len, &m, &cause, &code) == -1) {
 			msg_free(&m);
-			conn_fail(c, "bad line from the subsystem: ", err);
+			conn_fail(c, "bad line from the subsystem: ", cause);
+			free(cause);
 			return -1;
 		}
 		switch (m.type) {

@@ -171,20 +171,21 @@ on_service(struct remote *r, struct msg *m)
 {
 	struct isvc *e;
 	struct svc old;
-	char err[256];
+	char *cause;
 
 	memset(&old, 0, sizeof(old));
 	r->events++;
-	switch (isvctable_apply(&r->table, m, &e, &old, err, sizeof(err))) {
+	switch (isvctable_apply(&r->table, m, &e, &old, &cause)) {
 	case ISVC_ERROR:
 		/* the cap: say it once per session, not per service */
 		if (m->type == MSG_ADD && r->table.dropped > 1)
-			return;
-		if (m->type != MSG_ADD && r->table.dropped > 0)
-			log_debug("%s: %s", r->conf->name, err);
+			;
+		else if (m->type != MSG_ADD && r->table.dropped > 0)
+			log_debug("%s: %s", r->conf->name, cause);
 		else if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
 		    BAD_LINES))
-			log_warnx("%s: %s", r->conf->name, err);
+			log_warnx("%s: %s", r->conf->name, cause);
+		free(cause);
 		return;
 	case ISVC_ADDED:
 		e->remote = r;
@@ -317,13 +318,14 @@ alive_cb(int fd, short revents, void *arg)
 static void
 alive_check(struct remote *r)
 {
-	char err[256];
+	char *cause;
 
 	r->alive_fd = mux_alive_check(r->ssh.ctlpath, ++r->agent->next_rid,
-	    err, sizeof(err));
+	    &cause);
 	if (r->alive_fd == -1) {
 		remote_lost(r, 1, "ssh runs without its control socket: %s",
-		    err);
+		    cause);
+		free(cause);
 		return;
 	}
 	mux_reader_init(&r->alive_mr, r->agent->next_rid);
@@ -487,19 +489,20 @@ h_error(struct remote *r, struct msg *m)
 static void
 handle_line(struct remote *r, const char *line, size_t len)
 {
-	char err[256];
+	char err[256], *cause;
 	const char *code;
 	struct msg m;
 	size_t i;
 
-	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
+	if (msg_parse(line, len, &m, &cause, &code) == -1) {
 		if (log_limit(&r->bad_log, ev_now_ms(), r->conf->name,
 		    BAD_LINES))
 			log_warnx("%s: bad line from the subsystem ignored: %s",
-			    r->conf->name, err);
+			    r->conf->name, cause);
 		/* never answer an ERROR with an ERROR */
 		if (!(len >= 6 && memcmp(line, "ERROR ", 6) == 0))
-			send_error(r, code != NULL ? code : "syntax", err);
+			send_error(r, code != NULL ? code : "syntax", cause);
+		free(cause);
 		msg_free(&m);
 		return;
 	}
@@ -773,7 +776,7 @@ static void
 remote_connect(struct remote *r)
 {
 	struct ev_loop *loop = r->agent->loop;
-	char ctlpath[sizeof(r->ssh.ctlpath)], err[256];
+	char ctlpath[sizeof(r->ssh.ctlpath)], *cause;
 
 	r->gen++;
 	if (sshm_ctlpath(ctlpath, sizeof(ctlpath), r->agent->rundir,
@@ -784,9 +787,10 @@ remote_connect(struct remote *r)
 	}
 	if (sshm_start(&r->ssh, r->agent->ssh_path, ctlpath,
 	    r->conf->destination, r->conf->ssh_options,
-	    r->conf->nssh_options, r->conf->subsystem_command, err,
-	    sizeof(err)) == -1) {
-		schedule(r, err);
+	    r->conf->nssh_options, r->conf->subsystem_command,
+	    &cause) == -1) {
+		schedule(r, cause);
+		free(cause);
 		return;
 	}
 	buf_reset(&r->in);

@@ -46,7 +46,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char dir[512], path[600], err[512];
+	char dir[512], path[600], *cause;
 	const char *sockpath = NULL;
 	struct buf reply;
 	size_t i;
@@ -78,18 +78,20 @@ main(int argc, char **argv)
 		usage();
 	}
 	if (sockpath == NULL) {
-		if (rundir_get(dir, sizeof(dir), 0, err, sizeof(err)) == -1) {
+		if (rundir_get(dir, sizeof(dir), 0, &cause) == -1) {
 			fprintf(stderr, "rnsplice: %s (is rnsplice-agent "
-			    "running?)\n", err);
+			    "running?)\n", cause);
+			free(cause);
 			return 1;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, CTL_SOCKET);
 		sockpath = path;
 	}
 	buf_init(&reply, CTL_MAXREPLY);
-	r = ctl_request(sockpath, argv[0], json, &reply, err, sizeof(err));
+	r = ctl_request(sockpath, argv[0], json, &reply, &cause);
 	if (r == -1) {
-		fprintf(stderr, "rnsplice: %s\n", err);
+		fprintf(stderr, "rnsplice: %s\n", cause);
+		free(cause);
 		buf_free(&reply);
 		return 1;
 	}

@@ -29,6 +29,7 @@
 #include "event.h"
 #include "log.h"
 #include "publish.h"
+#include "xmalloc.h"
 
 /* --- port memory: the same service gets the same port after a reconnect -- */
 
@@ -291,8 +292,7 @@ watch_listeners(struct splice *sp)
 }
 
 static int
-open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
-    size_t errlen)
+open_listeners(struct splice *sp, const struct exp_plan *pl, char **cause)
 {
 	struct remote *r = sp->remote;
 	const struct svc *s = &sp->isvc->svc;
@@ -302,7 +302,7 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 	int tries, orig_errno = 0;
 
 	if ((nba = bind_addrs(pl, ba, AGENT_LISTEN_MAX)) == 0) {
-		snprintf(err, errlen, "interface %s has no address",
+		cause_set(cause, "interface %s has no address",
 		    r->conf->ifname);
 		return -1;
 	}
@@ -318,18 +318,18 @@ open_listeners(struct splice *sp, const struct exp_plan *pl, char *err,
 		if (ports[i] == s->port)
 			orig_errno = errno;
 		if (errno != EADDRINUSE && errno != EACCES) {
-			snprintf(err, errlen, "cannot listen: %s",
+			cause_set(cause, "cannot listen: %s",
 			    strerror(errno));
 			return -1;
 		}
 	}
-	snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+	cause_set(cause, "cannot listen: %s", strerror(errno));
 	return -1;
  bound:
 	port_note(sp, orig_errno);
 	if (watch_listeners(sp) == -1) {
 		close_listeners(sp);	/* ev_io_del(NULL) is fine */
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -586,7 +586,7 @@ publish(struct splice *sp, const struct exp_plan *pl)
 }
 
 struct splice *
-splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
+splice_new(struct remote *r, struct isvc *e, char **cause)
 {
 	struct remote_conf *rc = r->conf;
 	struct splice *sp;
@@ -598,11 +598,11 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	exp_plan(r->agent->exp, rc, &pl);
 	dnsup_plan(rc, &pl);
 	if (rc->scope == SCOPE_IFACE && pl.npubifs == 0) {
-		snprintf(err, errlen, "no interface %s", rc->ifname);
+		cause_set(cause, "no interface %s", rc->ifname);
 		return NULL;
 	}
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		return NULL;
 	}
 	sp->remote = r;
@@ -610,26 +610,31 @@ splice_new(struct remote *r, struct isvc *e, char *err, size_t errlen)
 	origin = import_origin_name(e);
 	if (import_name(rc->name_template, origin, rc->name, e->svc.type,
 	    meta_hops(&e->meta), sp->name, sizeof(sp->name)) == -1) {
-		snprintf(err, errlen, "name template gives no valid name");
+		cause_set(cause, "name template gives no valid name");
 		goto fail;
 	}
 	set_origin_name(sp);
 	if (make_txt(sp, &sp->txt) == -1) {
-		snprintf(err, errlen, "splice metadata does not fit the TXT "
+		cause_set(cause, "splice metadata does not fit the TXT "
 		    "record");
 		goto fail;
 	}
-	if (open_listeners(sp, &pl, err, errlen) == -1)
+	if (open_listeners(sp, &pl, cause) == -1)
 		goto fail;
 	if (pl.truncated)
 		log_warnx("%s: \"%s\" listens on the first %d addresses only",
 		    rc->name, sp->name, AGENT_LISTEN_MAX);
 	sp->pubscope = pl.pub;
 	pub_spec_fill(sp, &spec, pl.pubifs[0]);
-	if (pub_spec_check(&spec, err, errlen) == -1 ||
-	    publish(sp, &pl) == -1) {
+	if (pub_spec_check(&spec, cause) == -1) {
+		close_listeners(sp);
+		goto fail;
+	}
+	if (publish(sp, &pl) == -1) {
 		if (errno == ENOMEM)
-			snprintf(err, errlen, "out of memory");
+			cause_set(cause, "out of memory");
+		else	/* publisher_add logged why */
+			cause_set(cause, "cannot publish: %s", strerror(errno));
 		close_listeners(sp);
 		goto fail;
 	}
@@ -773,14 +778,15 @@ int
 splice_import(struct isvc *e)
 {
 	struct remote *r = e->remote;
-	char err[256];
+	char *cause;
 
 	if (e->splice != NULL)
 		return 0;
-	if ((e->splice = splice_new(r, e, err, sizeof(err))) == NULL) {
-		strlcpy(e->skip, err, sizeof(e->skip));
+	if ((e->splice = splice_new(r, e, &cause)) == NULL) {
+		strlcpy(e->skip, cause, sizeof(e->skip));
 		log_warnx("%s: cannot splice \"%s\" (%s): %s", r->conf->name,
-		    e->svc.name, e->svc.type, err);
+		    e->svc.name, e->svc.type, cause);
+		free(cause);
 		return -1;
 	}
 	e->skip[0] = '\0';

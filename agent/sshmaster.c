@@ -22,6 +22,7 @@
 #include "event.h"
 #include "fd.h"
 #include "log.h"
+#include "xmalloc.h"
 
 #define SSHM_ERRBUF	4096
 #define SSHM_CTLPATH_MAX 90	/* ssh adds a 17-character suffix */
@@ -232,7 +233,7 @@ sshm_raise_nofile(void)
 int
 sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
     const char *destination, char *const *options, size_t noptions,
-    const char *command, char *err, size_t errlen)
+    const char *command, char **cause)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
 	char **argv;
@@ -242,33 +243,33 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 
 	if (strlcpy(s->ctlpath, ctlpath, sizeof(s->ctlpath)) >=
 	    sizeof(s->ctlpath)) {
-		snprintf(err, errlen, "control path too long");
+		cause_set(cause, "control path too long");
 		return -1;
 	}
 	/* A socket left by a killed master would make the new one run
 	 * without multiplexing (docs/MUX.md). */
 	if (unlink(ctlpath) == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", ctlpath, strerror(errno));
+		cause_set(cause, "%s: %s", ctlpath, strerror(errno));
 		return -1;
 	}
 	if ((argv = sshm_argv(ssh, ctlpath, destination, options,
 	    noptions, command)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		cause_set(cause, "out of memory");
 		return -1;
 	}
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(er, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		cause_set(cause, "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	if (set_nonblock(in[1]) == -1 || set_nonblock(out[0]) == -1 ||
 	    set_nonblock(er[0]) == -1) {
-		snprintf(err, errlen, "O_NONBLOCK: %s", strerror(errno));
+		cause_set(cause, "O_NONBLOCK: %s", strerror(errno));
 		goto fail;
 	}
 	switch ((pid = fork())) {
 	case -1:
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+		cause_set(cause, "fork: %s", strerror(errno));
 		goto fail;
 	case 0:
 		/* the child: default signals, own session (a ^C on the

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "escape.h"
 #include "proto.h"
+#include "xmalloc.h"
 
 struct field {
 	const char	*p;
@@ -26,8 +27,7 @@ struct field {
 struct parse_ctx {
 	struct field	*f;
 	size_t		 nf;
-	char		*err;
-	size_t		 errlen;
+	char		 err[PROTO_ERRLEN];
 	const char	*code;
 };
 
@@ -97,7 +97,7 @@ perr(struct parse_ctx *c, const char *code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(c->err, c->errlen, fmt, ap);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	c->code = code;
 	return -1;
@@ -456,8 +456,8 @@ parse_relay(struct parse_ctx *c, struct msg *m)
 }
 
 int
-msg_parse(const char *line, size_t len, struct msg *m, char *err,
-    size_t errlen, const char **code)
+msg_parse(const char *line, size_t len, struct msg *m, char **cause,
+    const char **code)
 {
 	struct field fields[PROTO_MAXFIELDS + 1];
 	struct parse_ctx c;
@@ -466,10 +466,8 @@ msg_parse(const char *line, size_t len, struct msg *m, char *err,
 
 	memset(m, 0, sizeof(*m));
 	memset(&c, 0, sizeof(c));
-	c.err = err;
-	c.errlen = errlen;
 	c.code = "syntax";
-	err[0] = '\0';
+	*cause = NULL;
 
 	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
 		if (line[vlen] < 'A' || line[vlen] > 'Z') {
@@ -517,17 +515,19 @@ msg_parse(const char *line, size_t len, struct msg *m, char *err,
 	c.f = fields;
 	c.nf = nf;
 	if (v->parse(&c, m) == -1) {
-		/* prefix the verb to the field-level reason */
-		char tmp[256];
-
-		strlcpy(tmp, err, sizeof(tmp));
-		snprintf(err, errlen, "%s: %s", v->name, tmp);
-		goto fail;
+		/* prefix the verb to the field-level reason, cut to the
+		 * same bound */
+		*code = c.code;
+		xasprintf(cause, "%s: %s", v->name, c.err);
+		if (strlen(*cause) >= sizeof(c.err))
+			(*cause)[sizeof(c.err) - 1] = '\0';
+		return -1;
 	}
 	*code = NULL;
 	return 0;
  fail:
 	*code = c.code;
+	*cause = xstrdup(c.err);
 	return -1;
 }
 

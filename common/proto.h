@@ -62,11 +62,13 @@ struct msg {
 const char *msg_verb(enum msg_type);
 
 /* Parse one line (without its LF). Returns 0, or -1 with a human reason
- * in err ("ADD: field 6: port out of range"). m is zeroed first and must
- * be released with msg_free() whatever the result. The second error
- * string tells which ERROR code a reply should carry ("syntax", "verb"). */
-int	msg_parse(const char *line, size_t len, struct msg *m, char *err,
-	    size_t errlen, const char **code);
+ * of less than PROTO_ERRLEN bytes in *cause ("ADD: field 6: port out of
+ * range"; the caller frees it). m is zeroed first and must be released
+ * with msg_free() whatever the result. code tells which ERROR code a
+ * reply should carry ("syntax", "verb"). */
+#define PROTO_ERRLEN	256
+int	msg_parse(const char *line, size_t len, struct msg *m, char **cause,
+	    const char **code);
 void	msg_free(struct msg *);
 
 /* Append the line (with LF). Fails (-1) if it would exceed maxline. */

@@ -13,6 +13,7 @@
 #include "proto.h"
 #include "publish.h"
 #include "publish-int.h"
+#include "xmalloc.h"
 
 #define PUB_HOST_SUFFIX		"-rnsplice"
 
@@ -46,28 +47,28 @@ pub_scope_name(enum pub_scope s)
 }
 
 int
-pub_name_check(const char *name, char *err, size_t errlen)
+pub_name_check(const char *name, char **cause)
 {
 	size_t len, i;
 
 	if (name == NULL || *name == '\0') {
-		snprintf(err, errlen, "empty service name");
+		cause_set(cause, "empty service name");
 		return -1;
 	}
 	len = strlen(name);
 	if (!utf8_valid(name, len)) {
-		snprintf(err, errlen, "service name is not valid UTF-8");
+		cause_set(cause, "service name is not valid UTF-8");
 		return -1;
 	}
 	for (i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x20 ||
 		    (unsigned char)name[i] == 0x7f) {
-			snprintf(err, errlen, "service name contains a "
+			cause_set(cause, "service name contains a "
 			    "control character (byte %zu)", i + 1);
 			return -1;
 		}
 	if (len > DNSSD_MAXNAME) {
-		snprintf(err, errlen, "service name \"%s\" is %zu bytes long "
+		cause_set(cause, "service name \"%s\" is %zu bytes long "
 		    "(at most %d)", name, len, DNSSD_MAXNAME);
 		return -1;
 	}
@@ -75,31 +76,31 @@ pub_name_check(const char *name, char *err, size_t errlen)
 }
 
 int
-pub_txt_check(const struct txt *t, char *err, size_t errlen)
+pub_txt_check(const struct txt *t, char **cause)
 {
 	size_t i, total = 0;
 
 	if (t == NULL)
 		return 0;
 	if (t->n > 0 && t->items == NULL) {
-		snprintf(err, errlen, "TXT record without items");
+		cause_set(cause, "TXT record without items");
 		return -1;
 	}
 	for (i = 0; i < t->n; i++) {
 		if (t->items[i].len > DNSSD_MAXTXTITEM) {
-			snprintf(err, errlen, "TXT item %zu is %zu bytes long "
+			cause_set(cause, "TXT item %zu is %zu bytes long "
 			    "(at most %d)", i + 1, t->items[i].len,
 			    DNSSD_MAXTXTITEM);
 			return -1;
 		}
 		if (t->items[i].len > 0 && t->items[i].data == NULL) {
-			snprintf(err, errlen, "TXT item %zu has no data", i + 1);
+			cause_set(cause, "TXT item %zu has no data", i + 1);
 			return -1;
 		}
 		total += t->items[i].len + 1;
 	}
 	if (total > DNSSD_MAXTXT) {
-		snprintf(err, errlen, "TXT record is %zu bytes long (at most "
+		cause_set(cause, "TXT record is %zu bytes long (at most "
 		    "%d)", total, DNSSD_MAXTXT);
 		return -1;
 	}
@@ -107,17 +108,17 @@ pub_txt_check(const struct txt *t, char *err, size_t errlen)
 }
 
 int
-pub_spec_check(const struct pub_spec *s, char *err, size_t errlen)
+pub_spec_check(const struct pub_spec *s, char **cause)
 {
 	if (s == NULL) {
-		snprintf(err, errlen, "no service");
+		cause_set(cause, "no service");
 		return -1;
 	}
-	if (pub_name_check(s->name, err, errlen) == -1)
+	if (pub_name_check(s->name, cause) == -1)
 		return -1;
 	if (s->type == NULL || !proto_valid_type(s->type) ||
 	    strchr(s->type, '.') - s->type >= PUB_LABEL_MAX) {
-		snprintf(err, errlen, "\"%s\": \"%s\" is not a service type "
+		cause_set(cause, "\"%s\": \"%s\" is not a service type "
 		    "(_name._tcp or _name._udp)", s->name,
 		    s->type == NULL ? "" : s->type);
 		return -1;
@@ -125,11 +126,11 @@ pub_spec_check(const struct pub_spec *s, char *err, size_t errlen)
 	if (s->domain != NULL && (strlen(s->domain) > DNSSD_MAXDOMAIN ||
 	    !utf8_valid(s->domain, strlen(s->domain)) ||
 	    !pub_domain_valid(s->domain))) {
-		snprintf(err, errlen, "\"%s\": bad domain", s->name);
+		cause_set(cause, "\"%s\": bad domain", s->name);
 		return -1;
 	}
 	if (s->port == 0) {
-		snprintf(err, errlen, "\"%s\": port 0", s->name);
+		cause_set(cause, "\"%s\": port 0", s->name);
 		return -1;
 	}
 	switch (s->scope) {
@@ -138,17 +139,17 @@ pub_spec_check(const struct pub_spec *s, char *err, size_t errlen)
 		break;
 	case PUB_SCOPE_IFACE:
 		if (s->ifindex <= 0) {
-			snprintf(err, errlen, "\"%s\": interface scope without "
+			cause_set(cause, "\"%s\": interface scope without "
 			    "an interface", s->name);
 			return -1;
 		}
 		break;
 	default:
-		snprintf(err, errlen, "\"%s\": unknown scope %d", s->name,
+		cause_set(cause, "\"%s\": unknown scope %d", s->name,
 		    (int)s->scope);
 		return -1;
 	}
-	if (pub_txt_check(s->txt, err, errlen) == -1)
+	if (pub_txt_check(s->txt, cause) == -1)
 		return -1;
 	return 0;
 }
@@ -212,10 +213,12 @@ alternative(const char *s, const char *sep)
 char *
 pub_alternative_name(const char *name)
 {
-	char tmp[8];
+	char *cause;
 
-	if (pub_name_check(name, tmp, sizeof(tmp)) == -1)
+	if (pub_name_check(name, &cause) == -1) {
+		free(cause);
 		return NULL;
+	}
 	return alternative(name, " #");
 }
 

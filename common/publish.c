@@ -53,6 +53,7 @@
 #include "proto.h"
 #include "publish.h"
 #include "publish-int.h"
+#include "xmalloc.h"
 
 #define PUB_SLICE_MS		20	/* responder calls per loop turn */
 #define PUB_PACE_MS		100	/* pacing: at most PUB_PACE_MAX */
@@ -582,15 +583,11 @@ sync_cb(void *arg)
 /* --- API ---------------------------------------------------------------- */
 
 struct publisher *
-publisher_new(struct ev_loop *loop, pub_cb cb, void *arg, char *err,
-    size_t errlen)
+publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
 {
 	struct publisher *pub;
 
-	if ((pub = calloc(1, sizeof(*pub))) == NULL) {
-		snprintf(err, errlen, "publisher: %s", strerror(errno));
-		return NULL;
-	}
+	pub = xcalloc(1, sizeof(*pub));
 	pub->loop = loop;
 	pub->cb = cb;
 	pub->arg = arg;
@@ -600,13 +597,8 @@ publisher_new(struct ev_loop *loop, pub_cb cb, void *arg, char *err,
 	if ((pub->sync_timer = ev_timer_add(loop, sync_cb, pub)) == NULL ||
 	    (pub->notify_timer = ev_timer_add(loop, notify_cb, pub)) ==
 	    NULL || (pub->mdns = mdns_new(loop, mdns_cb, pub,
-	    PUB_RECONNECT_MIN_MS, PUB_RECONNECT_MAX_MS)) == NULL) {
-		snprintf(err, errlen, "publisher: %s", strerror(errno));
-		ev_timer_del(pub->sync_timer);
-		ev_timer_del(pub->notify_timer);
-		free(pub);
-		return NULL;
-	}
+	    PUB_RECONNECT_MIN_MS, PUB_RECONNECT_MAX_MS)) == NULL)
+		fatal("publisher");	/* only out of memory */
 	return pub;
 }
 
@@ -655,10 +647,11 @@ publisher_add(struct publisher *pub, const struct pub_spec *spec,
     void *entry_arg)
 {
 	struct pub_entry *e;
-	char err[PUB_ERRLEN];
+	char *cause;
 
-	if (pub_spec_check(spec, err, sizeof(err)) == -1) {
-		log_warnx("publish: %s", err);
+	if (pub_spec_check(spec, &cause) == -1) {
+		log_warnx("publish: %s", cause);
+		free(cause);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -699,11 +692,12 @@ publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 	struct publisher *pub = e->pub;
 	struct txt nt;
 	int txt_changed, port_changed;
-	char err[PUB_ERRLEN];
+	char *cause;
 
-	if (pub_txt_check(txt, err, sizeof(err)) == -1) {
+	if (pub_txt_check(txt, &cause) == -1) {
 		log_warnx("publish \"%s\" %s %s: update: %s", e->name,
-		    e->type, e->where, err);
+		    e->type, e->where, cause);
+		free(cause);
 		errno = EINVAL;
 		return -1;
 	}

@@ -74,19 +74,17 @@ typedef void (*pub_cb)(struct publisher *, struct pub_entry *, int up,
     void *arg);
 
 /* Never fails because avahi-daemon (or even D-Bus) is not running: it then
- * waits for it. NULL (with a reason in err) only when out of memory. */
-struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg,
-	    char *err, size_t errlen);
+ * waits for it. Out of memory is fatal. */
+struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg);
 /* Withdraws everything (avahi sends goodbyes) and frees all entries. Safe
  * from within the callback (the work is then finished from the loop). */
 void		 publisher_free(struct publisher *);
 /* 1 while avahi-daemon is in state RUNNING. */
 int		 publisher_running(const struct publisher *);
 
-/* Check a spec as publisher_add() does: 0, or -1 with a reason in err
- * ("name \"...\" is longer than 63 bytes"). */
-int		 pub_spec_check(const struct pub_spec *, char *err,
-		    size_t errlen);
+/* Check a spec as publisher_add() does: 0, or -1 with a reason in *cause
+ * (the caller frees it). */
+int		 pub_spec_check(const struct pub_spec *, char **cause);
 
 /* Publish (asynchronously: the entry starts WAITING; probing takes about a
  * second). The spec is copied. Returns NULL only when out of memory (errno
@@ -122,11 +120,12 @@ const char	*pub_scope_name(enum pub_scope);	/* "lan" "iface" "host" */
 /* --- helpers, exported for the unit tests ------------------------------ */
 
 /* 0 if name is a valid instance name (see struct pub_spec), else -1 with
- * a reason in err. */
-int		 pub_name_check(const char *name, char *err, size_t errlen);
+ * a reason in *cause (the caller frees it). */
+int		 pub_name_check(const char *name, char **cause);
 /* 0 if every item is at most 255 bytes and the record at most
- * DNSSD_MAXTXT bytes, else -1 with a reason in err. */
-int		 pub_txt_check(const struct txt *, char *err, size_t errlen);
+ * DNSSD_MAXTXT bytes, else -1 with a reason in *cause (the caller frees
+ * it). */
+int		 pub_txt_check(const struct txt *, char **cause);
 /* The next name after a collision, as avahi_alternative_service_name():
  * "A" -> "A #2" -> "A #3", cut on a UTF-8 boundary to stay <= 63 bytes.
  * malloc'ed; NULL if out of memory or name is invalid. */

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "rundir.h"
+#include "xmalloc.h"
 
 int
-rundir_get(char *out, size_t outlen, int create, char *err, size_t errlen)
+rundir_get(char *out, size_t outlen, int create, char **cause)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	struct stat sb;
@@ -26,28 +27,28 @@ rundir_get(char *out, size_t outlen, int create, char *err, size_t errlen)
 		n = snprintf(out, outlen, "/tmp/rnsplice-%lu",
 		    (unsigned long)getuid());
 	if (n < 0 || (size_t)n >= outlen) {
-		snprintf(err, errlen, "runtime directory path too long");
+		cause_set(cause, "runtime directory path too long");
 		return -1;
 	}
 	if (create && mkdir(out, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", out, strerror(errno));
+		cause_set(cause, "%s: %s", out, strerror(errno));
 		return -1;
 	}
 	if (lstat(out, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", out, strerror(errno));
+		cause_set(cause, "%s: %s", out, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a directory", out);
+		cause_set(cause, "%s: not a directory", out);
 		return -1;
 	}
 	if (sb.st_uid != getuid()) {
-		snprintf(err, errlen, "%s: owned by uid %lu, not by us (%lu)",
+		cause_set(cause, "%s: owned by uid %lu, not by us (%lu)",
 		    out, (unsigned long)sb.st_uid, (unsigned long)getuid());
 		return -1;
 	}
 	if ((sb.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: mode %o, must not be accessible "
+		cause_set(cause, "%s: mode %o, must not be accessible "
 		    "to group or others", out, (unsigned)(sb.st_mode & 0777));
 		return -1;
 	}

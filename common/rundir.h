@@ -7,8 +7,7 @@
 
 /* Find (and with create, make) the directory; refuse it unless it is a
  * directory owned by us with no group/other access. Returns 0 or -1 with
- * a reason in err. */
-int	rundir_get(char *out, size_t outlen, int create, char *err,
-	    size_t errlen);
+ * a reason in *cause (the caller frees it). */
+int	rundir_get(char *out, size_t outlen, int create, char **cause);
 
 #endif

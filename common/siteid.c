@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "siteid.h"
+#include "xmalloc.h"
 
 int
 siteid_valid(const char *s)
@@ -68,7 +69,7 @@ mkdirs(const char *path)
 }
 
 int
-siteid_load(char *out, size_t outlen, char *err, size_t errlen)
+siteid_load(char *out, size_t outlen, char **cause)
 {
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 	char dir[1024], path[1100], tmp[SITEID_MAX + 2], idbuf[SITEID_LEN + 1];
@@ -79,7 +80,7 @@ siteid_load(char *out, size_t outlen, char *err, size_t errlen)
 
 	if (env != NULL && *env != '\0') {
 		if (!siteid_valid(env)) {
-			snprintf(err, errlen, "RNSPLICE_SITE_ID: must be 1-%d "
+			cause_set(cause, "RNSPLICE_SITE_ID: must be 1-%d "
 			    "characters from 0-9 a-z", SITEID_MAX);
 			return -1;
 		}
@@ -87,7 +88,7 @@ siteid_load(char *out, size_t outlen, char *err, size_t errlen)
 		return 0;
 	}
 	if (config_dir(dir, sizeof(dir)) == -1) {
-		snprintf(err, errlen, "cannot find the config directory");
+		cause_set(cause, "cannot find the config directory");
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/site-id", dir);
@@ -99,7 +100,7 @@ siteid_load(char *out, size_t outlen, char *err, size_t errlen)
 		tmp[n] = '\0';
 		tmp[strcspn(tmp, "\n")] = '\0';
 		if (!siteid_valid(tmp)) {
-			snprintf(err, errlen, "%s: not a site id (1-%d "
+			cause_set(cause, "%s: not a site id (1-%d "
 			    "characters from 0-9 a-z)", path, SITEID_MAX);
 			return -1;
 		}
@@ -107,26 +108,26 @@ siteid_load(char *out, size_t outlen, char *err, size_t errlen)
 		return 0;
 	}
 	if (errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		cause_set(cause, "getrandom: %s", strerror(errno));
 		return -1;
 	}
 	for (i = 0; i < SITEID_LEN; i++)
 		idbuf[i] = digits[rnd[i] % 36];
 	idbuf[SITEID_LEN] = '\0';
 	if (mkdirs(dir) == -1) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		cause_set(cause, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	/* O_EXCL: if another process won the race, use its id */
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1) {
 		if (errno == EEXIST)
-			return siteid_load(out, outlen, err, errlen);
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return siteid_load(out, outlen, cause);
+		cause_set(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	dprintf(fd, "%s\n", idbuf);

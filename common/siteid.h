@@ -9,8 +9,8 @@
 
 /* Read $XDG_CONFIG_HOME/rnsplice/site-id (or ~/.config/...), creating it
  * with a random id on first use. $RNSPLICE_SITE_ID overrides. Returns 0,
- * or -1 with a reason in err. */
-int	siteid_load(char *out, size_t outlen, char *err, size_t errlen);
+ * or -1 with a reason in *cause (the caller frees it). */
+int	siteid_load(char *out, size_t outlen, char **cause);
 int	siteid_valid(const char *);
 /* The directory for per-user config ($XDG_CONFIG_HOME/rnsplice). */
 int	config_dir(char *out, size_t outlen);

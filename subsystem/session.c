@@ -626,15 +626,16 @@ handle_line(struct session *s, char *line, size_t len)
 {
 	const struct handler *h = NULL;
 	struct msg m;
-	char err[256];
+	char err[256], *cause;
 	const char *code;
 	size_t i;
 
 	if (log_getverbose() >= 2)
 		log_debug("<- %.*s", (int)(len > 200 ? 200 : len), line);
-	if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
-		bad_line(s, err);
-		send_error(s, code, "%s", err);
+	if (msg_parse(line, len, &m, &cause, &code) == -1) {
+		bad_line(s, cause);
+		send_error(s, code, "%s", cause);
+		free(cause);
 		msg_free(&m);
 		return;
 	}

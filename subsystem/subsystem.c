@@ -28,7 +28,7 @@ int
 subsystem_main(const struct subsystem_opts *o)
 {
 	const char *file = o->policy_file ? o->policy_file : POLICY_DEFAULT_FILE;
-	char siteid[SITEID_MAX + 1], err[512], *cause = NULL, dir[1024];
+	char siteid[SITEID_MAX + 1], *cause = NULL, dir[1024];
 	char userfile[1100];
 	int optional = o->policy_file == NULL;
 	const char *from = getenv("SSH_CONNECTION");
@@ -76,10 +76,11 @@ subsystem_main(const struct subsystem_opts *o)
 		policy_free(pol);
 		return 0;
 	}
-	if (siteid_load(siteid, sizeof(siteid), err, sizeof(err)) == -1) {
-		log_warnx("site id: %s", err);
+	if (siteid_load(siteid, sizeof(siteid), &cause) == -1) {
+		log_warnx("site id: %s", cause);
 		session_fatal_early(STDOUT_FILENO, "internal", "site id: %s",
-		    err);
+		    cause);
+		free(cause);
 		policy_free(pol);
 		return 1;
 	}

@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct buf in, out;
 	struct msg m, m2;
-	char err[256], *line, *line2;
+	char *cause, *line, *line2;
 	const char *code;
 	size_t len, len2;
 	int r;
@@ -31,9 +31,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    BUF_LINE_NONE) {
 		if (r != BUF_LINE_OK)
 			continue;
-		if (msg_parse(line, len, &m, err, sizeof(err), &code) == -1) {
-			if (err[0] == '\0' || code == NULL)
+		if (msg_parse(line, len, &m, &cause, &code) == -1) {
+			if (cause == NULL || cause[0] == '\0' ||
+			    strlen(cause) >= PROTO_ERRLEN || code == NULL)
 				abort();
+			free(cause);
 			msg_free(&m);
 			continue;
 		}
@@ -43,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (buf_getline(&out, PROTO_MAXLINE * 4, &line2, &len2) !=
 		    BUF_LINE_OK)
 			abort();
-		if (msg_parse(line2, len2, &m2, err, sizeof(err), &code) == -1)
+		if (msg_parse(line2, len2, &m2, &cause, &code) == -1)
 			abort();
 		if (m.type != m2.type || m.id != m2.id ||
 		    !svc_equal(&m.svc, &m2.svc))

@@ -512,7 +512,7 @@ struct relay {
 static int
 relay_open(struct relay *r, const char *test)
 {
-	char err[256];
+	char *cause;
 	uint32_t rid = next_rid++;
 	int relay;
 
@@ -523,11 +523,12 @@ relay_open(struct relay *r, const char *test)
 		return -1;
 	}
 	r->t_open = now_ms();
-	r->ctl = mux_open_stdio_fwd(ctlpath, taddr, tport, relay, rid, err,
-	    sizeof(err));
+	r->ctl = mux_open_stdio_fwd(ctlpath, taddr, tport, relay, rid,
+	    &cause);
 	close(relay);
 	if (r->ctl == -1) {
-		report("FAIL", test, "mux_open_stdio_fwd: %s", err);
+		report("FAIL", test, "mux_open_stdio_fwd: %s", cause);
+		free(cause);
 		close(r->app);
 		return -1;
 	}
@@ -708,14 +709,15 @@ static void
 t_alive(void)
 {
 	struct relay r;
-	char err[256];
+	char *cause;
 	uint32_t rid = next_rid++;
 	double t0 = now_ms();
 
 	memset(&r, 0, sizeof(r));
 	r.app = -1;
-	if ((r.ctl = mux_alive_check(ctlpath, rid, err, sizeof(err))) == -1) {
-		report("FAIL", "alive", "%s", err);
+	if ((r.ctl = mux_alive_check(ctlpath, rid, &cause)) == -1) {
+		report("FAIL", "alive", "%s", cause);
+		free(cause);
 		return;
 	}
 	mux_reader_init(&r.rd, rid);
@@ -890,7 +892,7 @@ t_ctlclose(void)
 static int
 session_open(struct relay *r, const char *name, int *errfd, const char *test)
 {
-	char err[256];
+	char *cause;
 	uint32_t rid = next_rid++;
 	int relay, ep[2];
 
@@ -902,11 +904,12 @@ session_open(struct relay *r, const char *name, int *errfd, const char *test)
 	}
 	r->t_open = now_ms();
 	r->ctl = mux_open_subsystem(ctlpath, name, relay, relay, ep[1], rid,
-	    err, sizeof(err));
+	    &cause);
 	close(relay);
 	close(ep[1]);
 	if (r->ctl == -1) {
-		report("FAIL", test, "mux_open_subsystem: %s", err);
+		report("FAIL", test, "mux_open_subsystem: %s", cause);
+		free(cause);
 		close(r->app);
 		close(ep[0]);
 		return -1;
@@ -1065,7 +1068,7 @@ t_badsubsys(void)
 static void
 t_refused(void)
 {
-	char host[256], err[256];
+	char host[256], err[256], *cause;
 	unsigned int port;
 	uint32_t rid = next_rid++;
 	int app, relay;
@@ -1088,11 +1091,11 @@ t_refused(void)
 	memset(&r, 0, sizeof(r));
 	r.app = app;
 	t0 = now_ms();
-	r.ctl = mux_open_stdio_fwd(ctlpath, host, port, relay, rid, err,
-	    sizeof(err));
+	r.ctl = mux_open_stdio_fwd(ctlpath, host, port, relay, rid, &cause);
 	close(relay);
 	if (r.ctl == -1) {
-		report("FAIL", "refused", "%s", err);
+		report("FAIL", "refused", "%s", cause);
+		free(cause);
 		close(app);
 		return;
 	}
@@ -1114,7 +1117,7 @@ t_cancel(void)
 {
 	struct relay r;
 	enum mux_event ev;
-	char err[256];
+	char *cause;
 	uint32_t rid = next_rid++;
 	int relay;
 	double t0;
@@ -1124,11 +1127,12 @@ t_cancel(void)
 		report("FAIL", "cancel", "tcp pair: %s", strerror(errno));
 		return;
 	}
-	r.ctl = mux_open_stdio_fwd(ctlpath, taddr, tport + 1, relay, rid, err,
-	    sizeof(err));
+	r.ctl = mux_open_stdio_fwd(ctlpath, taddr, tport + 1, relay, rid,
+	    &cause);
 	close(relay);
 	if (r.ctl == -1) {
-		report("FAIL", "cancel", "%s", err);
+		report("FAIL", "cancel", "%s", cause);
+		free(cause);
 		close(r.app);
 		return;
 	}

@@ -197,7 +197,7 @@ cmd_add(char **f, size_t *lens, size_t n)
 	struct txt t;
 	struct probe_entry *p;
 	size_t first;
-	char err[256];
+	char *cause;
 
 	if (n < 5) {
 		out_error("usage: add KEY TYPE PORT SCOPE [IFACE] [TXT...]");
@@ -233,8 +233,9 @@ cmd_add(char **f, size_t *lens, size_t n)
 	if (parse_txt(f + first, lens + first, n - first, &t) == -1)
 		fatal("txt");
 	s.txt = &t;
-	if (pub_spec_check(&s, err, sizeof(err)) == -1) {
-		out_error(err);
+	if (pub_spec_check(&s, &cause) == -1) {
+		out_error(cause);
+		free(cause);
 		txt_free(&t);
 		return;
 	}
@@ -397,7 +398,6 @@ sig_cb(int signo, void *arg)
 int
 main(int argc, char **argv)
 {
-	char err[256];
 	int ch, verbose = 0;
 
 	while ((ch = getopt(argc, argv, "v")) != -1)
@@ -413,9 +413,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_loop_new()) == NULL)
 		fatal("ev_loop_new");
-	if ((pub = publisher_new(loop, pub_event, NULL, err,
-	    sizeof(err))) == NULL)
-		fatalx("%s", err);
+	pub = publisher_new(loop, pub_event, NULL);
 	ev_signal(loop, SIGTERM, sig_cb, NULL);
 	ev_signal(loop, SIGINT, sig_cb, NULL);
 	buf_init(&in, 4 * PROTO_MAXLINE);

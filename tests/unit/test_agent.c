@@ -823,11 +823,30 @@ END_TEST
 static void
 mkmsg(struct msg *m, const char *line)
 {
-	char err[256];
+	char *cause;
 	const char *code;
 
-	ck_assert_msg(msg_parse(line, strlen(line), m, err, sizeof(err),
-	    &code) == 0, "%s: %s", line, err);
+	ck_assert_msg(msg_parse(line, strlen(line), m, &cause, &code) == 0,
+	    "%s: %s", line, cause);
+}
+
+/* isvctable_apply, with the cause copied into err (and freed) so that
+ * the tests compare its words. */
+static enum isvc_action
+apply(struct isvctable *t, const struct msg *m, struct isvc **e,
+    struct svc *old, char *err, size_t errlen)
+{
+	enum isvc_action r;
+	char *cause = NULL;
+
+	err[0] = '\0';
+	r = isvctable_apply(t, m, e, old, &cause);
+	if (r == ISVC_ERROR) {
+		ck_assert_ptr_nonnull(cause);
+		strlcpy(err, cause, errlen);
+		free(cause);
+	}
+	return r;
 }
 
 START_TEST(test_isvctable)
@@ -841,26 +860,26 @@ START_TEST(test_isvctable)
 
 	isvctable_init(&t, 2);
 	mkmsg(&m, "ADD 1 Web _http._tcp local h.local 10.1.0.2 80 a=1");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ADDED);
 	ck_assert_uint_eq(e->id, 1);
 	ck_assert_str_eq(e->svc.name, "Web");
 	e1 = e;
 	/* duplicate id: an error, nothing changes */
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "ADD 1: id already in use"));
 	ck_assert_uint_eq(t.n, 1);
 	msg_free(&m);
 
 	mkmsg(&m, "UPDATE 7 Web _http._tcp local h.local 10.1.0.2 80");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "UPDATE 7: unknown id"));
 	msg_free(&m);
 
 	mkmsg(&m, "UPDATE 1 Web _http._tcp local h.local 10.1.0.3 81 a=2");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_UPDATED);
 	ck_assert_ptr_eq(e, e1);
 	ck_assert_str_eq(e->svc.addr, "10.1.0.3");
@@ -872,12 +891,12 @@ START_TEST(test_isvctable)
 	msg_free(&m);
 
 	mkmsg(&m, "ADD 2 Ftp _ftp._tcp local h.local 10.1.0.2 21");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ADDED);
 	msg_free(&m);
 	/* the cap */
 	mkmsg(&m, "ADD 3 More _ftp._tcp local h.local 10.1.0.2 21");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "max-services"));
 	ck_assert_uint_eq(t.dropped, 1);
@@ -885,24 +904,24 @@ START_TEST(test_isvctable)
 	msg_free(&m);
 
 	mkmsg(&m, "REMOVE 9");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "REMOVE 9: unknown id"));
 	msg_free(&m);
 	mkmsg(&m, "REMOVE 1");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_REMOVED);
 	ck_assert_ptr_eq(e, e1);
 	ck_assert_ptr_null(isvctable_find(&t, 1));
 	ck_assert_uint_eq(t.n, 1);
 	isvc_free(e);
 	/* removing again: unknown */
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	msg_free(&m);
 
 	mkmsg(&m, "SYNCED");
-	ck_assert_int_eq(isvctable_apply(&t, &m, &e, &old, err, sizeof(err)),
+	ck_assert_int_eq(apply(&t, &m, &e, &old, err, sizeof(err)),
 	    ISVC_ERROR);
 	msg_free(&m);
 
@@ -1019,15 +1038,15 @@ START_TEST(test_dump_limits)
 	TAILQ_INSERT_TAIL(&a.remotes, r, entry);
 	mkmsg(&m, "ADD 1 evil\xe2\x80\xae" "fdp.exe\xc2\x9b" "31m _http._tcp "
 	    "local h.local 10.1.0.2 80");
-	ck_assert_int_eq(isvctable_apply(&r->table, &m, &e, &old, err,
-	    sizeof(err)), ISVC_ADDED);
+	ck_assert_int_eq(apply(&r->table, &m, &e, &old, err, sizeof(err)),
+	    ISVC_ADDED);
 	msg_free(&m);
 	strlcpy(e->skip, "a reason", sizeof(e->skip));
 	for (i = 2; i <= 200; i++) {
 		snprintf(line, sizeof(line), "ADD %zu Service-%zu _http._tcp "
 		    "local h.local 10.1.0.2 %zu", i, i, i);
 		mkmsg(&m, line);
-		ck_assert_int_eq(isvctable_apply(&r->table, &m, &e, &old, err,
+		ck_assert_int_eq(apply(&r->table, &m, &e, &old, err,
 		    sizeof(err)), ISVC_ADDED);
 		msg_free(&m);
 	}

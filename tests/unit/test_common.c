@@ -104,11 +104,12 @@ static struct msg
 parse_ok(const char *line)
 {
 	struct msg m;
-	char err[256];
+	char *cause;
 	const char *code;
 
-	ck_assert_msg(msg_parse(line, strlen(line), &m, err, sizeof(err),
-	    &code) == 0, "\"%s\": %s", line, err);
+	ck_assert_msg(msg_parse(line, strlen(line), &m, &cause, &code) == 0,
+	    "\"%s\": %s", line, cause);
+	ck_assert_ptr_null(cause);
 	return m;
 }
 
@@ -116,12 +117,14 @@ static void
 parse_fails(const char *line, const char *want_code)
 {
 	struct msg m;
-	char err[256];
+	char *cause;
 	const char *code;
 
-	ck_assert_msg(msg_parse(line, strlen(line), &m, err, sizeof(err),
-	    &code) == -1, "\"%s\" parsed", line);
-	ck_assert_msg(err[0] != '\0', "no reason for \"%s\"", line);
+	ck_assert_msg(msg_parse(line, strlen(line), &m, &cause, &code) == -1,
+	    "\"%s\" parsed", line);
+	ck_assert_msg(cause != NULL && cause[0] != '\0' &&
+	    strlen(cause) < PROTO_ERRLEN, "no reason for \"%s\"", line);
+	free(cause);
 	ck_assert_str_eq(code, want_code);
 	msg_free(&m);
 }

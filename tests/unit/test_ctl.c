@@ -78,7 +78,7 @@ stop(void *arg)
 
 START_TEST(test_roundtrip)
 {
-	char dir[] = "/tmp/rnsplice-ctl-test.XXXXXX", path[128], err[256];
+	char dir[] = "/tmp/rnsplice-ctl-test.XXXXXX", path[128], *cause;
 	struct ev_loop *loop;
 	struct ctl_server *srv;
 	struct ev_timer *t;
@@ -89,20 +89,21 @@ START_TEST(test_roundtrip)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
 	loop = ev_loop_new();
-	srv = ctl_server_new(loop, path, handler, NULL, err, sizeof(err));
-	ck_assert_msg(srv != NULL, "%s", err);
+	srv = ctl_server_new(loop, path, handler, NULL, &cause);
+	ck_assert_msg(srv != NULL, "%s", cause);
 	/* a second server on the same live socket is refused */
-	ck_assert_ptr_null(ctl_server_new(loop, path, handler, NULL, err,
-	    sizeof(err)));
-	ck_assert_ptr_nonnull(strstr(err, "another rnsplice-agent"));
+	ck_assert_ptr_null(ctl_server_new(loop, path, handler, NULL,
+	    &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "another rnsplice-agent"));
+	free(cause);
 	if ((pid = fork()) == 0) {
 		buf_init(&reply, 4096);
-		r = ctl_request(path, "status", 1, &reply, err, sizeof(err));
+		r = ctl_request(path, "status", 1, &reply, &cause);
 		if (r != 0 || buf_len(&reply) != 12 ||
 		    memcmp(buf_ptr(&reply), "{\"ok\":true}\n", 12) != 0)
 			_exit(1);
 		buf_reset(&reply);
-		r = ctl_request(path, "bogus", 0, &reply, err, sizeof(err));
+		r = ctl_request(path, "bogus", 0, &reply, &cause);
 		if (r != 1 || strncmp((const char *)buf_ptr(&reply),
 		    "unknown command", 15) != 0)
 			_exit(2);
@@ -143,19 +144,20 @@ bound_socket(const char *path, int live)
 static void
 refused(struct ev_loop *loop, const char *path, const char *why)
 {
-	char err[256];
+	char *cause = NULL;
 
-	ck_assert_ptr_null(ctl_server_new(loop, path, handler, NULL, err,
-	    sizeof(err)));
-	ck_assert_msg(strstr(err, why) != NULL && strstr(err, path) != NULL,
-	    "%s: \"%s\" lacks \"%s\"", path, err, why);
+	ck_assert_ptr_null(ctl_server_new(loop, path, handler, NULL,
+	    &cause));
+	ck_assert_msg(strstr(cause, why) != NULL && strstr(cause, path) != NULL,
+	    "%s: \"%s\" lacks \"%s\"", path, cause, why);
+	free(cause);
 }
 
 /* -S PATH may name anything: only a stale socket is ever removed. */
 START_TEST(test_socket_path)
 {
 	char dir[] = "/tmp/rnsplice-ctl-test.XXXXXX", path[128], target[128];
-	char err[256], buf[16];
+	char *cause, buf[16];
 	struct ev_loop *loop;
 	struct ctl_server *srv;
 	struct stat sb;
@@ -221,13 +223,13 @@ START_TEST(test_socket_path)
 	close(live);
 
 	/* that socket, now stale (nobody listens): replaced */
-	srv = ctl_server_new(loop, path, handler, NULL, err, sizeof(err));
-	ck_assert_msg(srv != NULL, "%s", err);
+	srv = ctl_server_new(loop, path, handler, NULL, &cause);
+	ck_assert_msg(srv != NULL, "%s", cause);
 	/* the server removes its own socket, and only its own */
 	ctl_server_free(srv);
 	ck_assert_int_eq(access(path, F_OK), -1);
-	srv = ctl_server_new(loop, path, handler, NULL, err, sizeof(err));
-	ck_assert_msg(srv != NULL, "%s", err);
+	srv = ctl_server_new(loop, path, handler, NULL, &cause);
+	ck_assert_msg(srv != NULL, "%s", cause);
 	unlink(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	close(fd);

@@ -708,15 +708,15 @@ expect_same_socket(int got, int peer)
 START_TEST(test_request_stdio_fwd)
 {
 	struct buf b;
-	char err[256];
+	char *cause = NULL;
 	int l, c, s, sv[2], f0, f1, fl;
 	unsigned char extra;
 
 	l = fake_master();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s = mux_open_stdio_fwd(sockpath, "printer.example", 631, sv[0], 0xabcd,
-	    err, sizeof(err));
-	ck_assert_msg(s != -1, "%s", err);
+	    &cause);
+	ck_assert_msg(s != -1, "%s", cause);
 	fl = fcntl(s, F_GETFL);
 	ck_assert(fl & O_NONBLOCK);
 	ck_assert(fcntl(s, F_GETFD) & FD_CLOEXEC);
@@ -755,14 +755,14 @@ END_TEST
 START_TEST(test_request_subsystem_alive)
 {
 	struct buf b;
-	char err[256];
+	char *cause = NULL;
 	int l, c, s, sv[2], f[3];
 
 	l = fake_master();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s = mux_open_subsystem(sockpath, "rnsplice", sv[0], sv[0], -1, 17,
-	    err, sizeof(err));
-	ck_assert_msg(s != -1, "%s", err);
+	    &cause);
+	ck_assert_msg(s != -1, "%s", cause);
 	close(sv[0]);
 	ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
 	buf_init(&b, 8192);
@@ -792,8 +792,8 @@ START_TEST(test_request_subsystem_alive)
 	close(s);
 	close(sv[1]);
 
-	s = mux_alive_check(sockpath, 3, err, sizeof(err));
-	ck_assert_msg(s != -1, "%s", err);
+	s = mux_alive_check(sockpath, 3, &cause);
+	ck_assert_msg(s != -1, "%s", cause);
 	ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
 	expect_hello(c, &b);
 	read_packet(c, &b);
@@ -809,36 +809,37 @@ END_TEST
 
 START_TEST(test_request_errors)
 {
-	char err[256], longpath[200];
+	char *cause, longpath[200];
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	err[0] = '\0';
 	ck_assert_int_eq(mux_open_stdio_fwd("/nonexistent/ctl", "h", 1, sv[0],
-	    1, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ctl"));
-	ck_assert_ptr_nonnull(strstr(err, strerror(ENOENT)));
-	ck_assert_int_eq(mux_open_stdio_fwd("/x", "h", 0, sv[0], 1, err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_stdio_fwd("/x", "h", 65536, sv[0], 1, err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_stdio_fwd("/x", "", 1, sv[0], 1, err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_stdio_fwd("/x", "h", 1, -1, 1, err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_stdio_fwd("/x", "h", 1, 999, 1, err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_subsystem("/x", "", sv[0], sv[0], -1, 1,
-	    err, sizeof(err)), -1);
-	ck_assert_int_eq(mux_open_subsystem("/x", "s", sv[0], sv[0], 999, 1,
-	    err, sizeof(err)), -1);
+	    1, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "/nonexistent/ctl"));
+	ck_assert_ptr_nonnull(strstr(cause, strerror(ENOENT)));
+	free(cause);
+#define FAILS(call) do {					\
+	cause = NULL;							\
+	ck_assert_int_eq((call), -1);					\
+	ck_assert_ptr_nonnull(cause);					\
+	free(cause);							\
+} while (0)
+	FAILS(mux_open_stdio_fwd("/x", "h", 0, sv[0], 1, &cause));
+	FAILS(mux_open_stdio_fwd("/x", "h", 65536, sv[0], 1, &cause));
+	FAILS(mux_open_stdio_fwd("/x", "", 1, sv[0], 1, &cause));
+	FAILS(mux_open_stdio_fwd("/x", "h", 1, -1, 1, &cause));
+	FAILS(mux_open_stdio_fwd("/x", "h", 1, 999, 1, &cause));
+	FAILS(mux_open_subsystem("/x", "", sv[0], sv[0], -1, 1, &cause));
+	FAILS(mux_open_subsystem("/x", "s", sv[0], sv[0], 999, 1, &cause));
+#undef FAILS
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = '\0';
-	ck_assert_int_eq(mux_alive_check(longpath, 1, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "too long"));
-	/* err may be NULL */
-	ck_assert_int_eq(mux_alive_check("/nonexistent/ctl", 1, NULL, 0), -1);
+	ck_assert_int_eq(mux_alive_check(longpath, 1, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "too long"));
+	free(cause);
+	/* cause may be NULL */
+	ck_assert_int_eq(mux_alive_check("/nonexistent/ctl", 1, NULL), -1);
 	close(sv[0]);
 	close(sv[1]);
 }
