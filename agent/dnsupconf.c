@@ -73,33 +73,6 @@ parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-/* A zone name: LDH labels (and '_'), 1..63 each, 253 in all. */
-static int
-valid_zone(const char *s)
-{
-	size_t len = strlen(s), lab = 0, i;
-
-	if (len > 0 && s[len - 1] == '.')
-		len--;
-	/* room for the agent's names under it: _rnsplice.rns-SITE-HASH */
-	if (len == 0 || len > DNSUP_ZONEMAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '.') {
-			if (lab == 0)
-				return 0;
-			lab = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '_')
-			return 0;
-		if (++lab > 63)
-			return 0;
-	}
-	return lab > 0;
-}
-
 int
 dnsup_conf_statement(struct dnsup_conf **dcp, char **av, size_t ac,
     char **cause)
@@ -144,7 +117,7 @@ dnsup_conf_statement(struct dnsup_conf **dcp, char **av, size_t ac,
 			return cause_set(cause, "usage: zone NAME");
 		if (p->set & DC_ZONE)
 			return cause_set(cause, "dns-update: zone given twice");
-		if (!valid_zone(av[1]))
+		if (!dns_name_valid(av[1], DNSUP_ZONEMAX))
 			return cause_set(cause, "dns-update: zone \"%.64s\" is "
 			    "not a DNS name of at most %d bytes (letters, "
 			    "digits, - and _, labels of 1-63)", av[1],

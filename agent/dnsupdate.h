@@ -18,6 +18,9 @@
 #define TSIG_FILEMAX	(64 * 1024)
 #define DNSUP_ADDRMAX	4	/* address statements per block */
 #define DNSUP_ZONEMAX	190	/* the agent's own names go under it */
+/* tsigkey.c: letters, digits, '-', '_'; labels of 1..63; at most max
+ * bytes without the final dot */
+int	dns_name_valid(const char *, size_t max);
 #define DNSUP_TTL	120	/* seconds: short, the agent may vanish */
 
 struct tsigkey {

@@ -460,9 +460,7 @@ h_ping(struct remote *r, struct msg *m)
 {
 	struct msg pong;
 
-	memset(&pong, 0, sizeof(pong));
-	pong.type = MSG_PONG;
-	pong.token = m->token;
+	msg_pong(&pong, m);
 	send_msg(r, &pong);
 }
 

@@ -125,15 +125,16 @@ knext(struct klex *lx)
 	return K_WORD;
 }
 
-/* A DNS name of letters, digits, '-' and '_', labels of 1..63. */
-static int
-valid_keyname(const char *s)
+/* A DNS name of letters, digits, '-' and '_', labels of 1..63, at most
+ * max bytes without a final dot (key names here, zones in dnsupconf.c). */
+int
+dns_name_valid(const char *s, size_t max)
 {
 	size_t len = strlen(s), lab = 0, i;
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
-	if (len == 0 || len > TSIG_NAMEMAX)
+	if (len == 0 || len > max)
 		return 0;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '.') {
@@ -212,7 +213,7 @@ tsigkey_parse(const char *file, const char *text, size_t len,
 		    "tsig-keygen writes it)");
 	if ((t = knext(&lx)) == K_ERR)
 		return -1;
-	if ((t != K_WORD && t != K_STRING) || !valid_keyname(lx.word))
+	if ((t != K_WORD && t != K_STRING) || !dns_name_valid(lx.word, TSIG_NAMEMAX))
 		return kerr(&lx, "expected the key's name (a DNS name)");
 	for (i = 0; lx.word[i] != '\0'; i++)
 		k->name[i] = (char)tolower((unsigned char)lx.word[i]);

@@ -642,6 +642,14 @@ format_relay(struct buf *b, const struct msg *m)
 	    put_text(b, m->svc.domain) == -1 ? -1 : 0;
 }
 
+void
+msg_pong(struct msg *pong, const struct msg *ping)
+{
+	memset(pong, 0, sizeof(*pong));
+	pong->type = MSG_PONG;
+	pong->token = ping->token;
+}
+
 int
 msg_format(struct buf *out, const struct msg *m, size_t maxline)
 {

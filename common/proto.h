@@ -77,6 +77,8 @@ int	msg_format(struct buf *out, const struct msg *m, size_t maxline);
 /* A HELLO of this version (PROTOCOL.md section 3); the strings are
  * borrowed, not copied: m must not be msg_free()d. maxline, maxhops: 0
  * leaves them out. */
+/* The PONG that answers a PING (its token is borrowed). */
+void	msg_pong(struct msg *pong, const struct msg *ping);
 void	msg_hello(struct msg *m, const char *peer_id, const char *role,
 	    const char *features, unsigned int maxline, unsigned int maxhops);
 

@@ -581,12 +581,10 @@ on_keepalive(struct session *s, struct msg *m)
 {
 	struct msg r;
 
-	if (m->type == MSG_PONG)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.type = MSG_PONG;
-	r.token = m->token;
-	send_msg(s, &r);
+	if (m->type == MSG_PING) {
+		msg_pong(&r, m);
+		send_msg(s, &r);
+	}
 }
 
 static void
