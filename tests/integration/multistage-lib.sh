@@ -106,10 +106,18 @@ names() {
 	browse "$1" | awk -F';' '$1 == "=" { print $4 }' | sort -u
 }
 
-# addr_port HOST NAME -- "ADDRESS PORT" of NAME as HOST resolves it (IPv4)
+# addr_port HOST NAME -- "ADDRESS PORT" of NAME as HOST resolves it (IPv4).
+# A one-shot browse can miss a service that is there (a loaded machine, a
+# resolver still busy): an empty answer is asked again, three times.
 addr_port() {
-	browse "$1" | lab_browse_get "$2" eth0 IPv4 |
-		head -n 1 | cut -d';' -f4,5 | tr ';' ' '
+	local out n
+	for n in 1 2 3 4; do
+		out=$(browse "$1" | lab_browse_get "$2" eth0 IPv4 |
+			head -n 1 | cut -d';' -f4,5 | tr ';' ' ')
+		[ -z "$out" ] || break
+		[ "$n" = 4 ] || sleep 0.5
+	done
+	printf '%s\n' "$out"
 }
 
 seen_at() { # HOST NAME ADDR
