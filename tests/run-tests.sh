@@ -64,7 +64,11 @@ show_failures() {
 		    grep -q ':test-result: FAIL\|:test-result: ERROR' \
 		    "${f%.log}.trs" 2>/dev/null; then
 			printf '\n--- %s ---\n' "$f"
-			tail -n 60 "$f"
+			# the failed checks first, with the lines that follow
+			# them: the tail alone is often the agents' logs
+			grep -n -A 6 '^not ok\|^Bail out' "$f" | head -n 60
+			printf -- '--- %s (last lines) ---\n' "$f"
+			tail -n 40 "$f"
 		fi
 	done
 }
@@ -116,21 +120,15 @@ compat_units() {
 	return $r
 }
 
-fuzz_short() {
-	command -v clang >/dev/null || { echo "clang missing: fuzzing skipped"; skip=$((skip + 1)); return 0; }
-	local dir=$top/build-fuzz t r=0
-	mkdir -p "$dir" && cd "$dir" || return 1
-	"$top/configure" --enable-fuzzing CC=clang >configure.out 2>&1 ||
-	    { cat configure.out; cd "$top"; return 1; }
-	make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; cd "$top"; return 1; }
-	for t in tests/fuzz/fuzz_*; do
-		[ -x "$t" ] || continue
-		local name=${t##*/fuzz_} corpus=$dir/corpus-$name
-		mkdir -p "$corpus"
-		[ -d "$top/tests/fuzz/corpus/$name" ] &&
-		    cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/"
-		if "$t" -max_total_time=20 -print_final_stats=1 "$corpus" \
-		    >"fuzz-$name.out" 2>&1; then
+# fuzz_reap "PID ..." "NAME ...": wait for the fuzzers started, in order,
+# and report each.
+fuzz_reap() {
+	local r=0 pid name pids=$1
+	# shellcheck disable=SC2086  # the names are words
+	set -- $2
+	for pid in $pids; do
+		name=$1; shift
+		if wait "$pid"; then
 			echo "fuzz $name: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz-$name.out" | grep -o '[0-9]*$') execs, no crash"
 			pass=$((pass + 1))
 		else
@@ -138,6 +136,33 @@ fuzz_short() {
 			fail=$((fail + 1)); r=1
 		fi
 	done
+	return $r
+}
+
+fuzz_short() {
+	command -v clang >/dev/null || { echo "clang missing: fuzzing skipped"; skip=$((skip + 1)); return 0; }
+	local dir=$top/build-fuzz t r=0
+	mkdir -p "$dir" && cd "$dir" || return 1
+	"$top/configure" --enable-fuzzing CC=clang >configure.out 2>&1 ||
+	    { cat configure.out; cd "$top"; return 1; }
+	make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; cd "$top"; return 1; }
+	# one target per CPU at a time: each fuzzer is single-threaded
+	local pids="" names="" n=0
+	for t in tests/fuzz/fuzz_*; do
+		[ -x "$t" ] || continue
+		local name=${t##*/fuzz_} corpus=$dir/corpus-$name
+		mkdir -p "$corpus"
+		[ -d "$top/tests/fuzz/corpus/$name" ] &&
+		    cp -r "$top/tests/fuzz/corpus/$name/." "$corpus/"
+		"$t" -max_total_time=20 -print_final_stats=1 "$corpus" \
+		    >"fuzz-$name.out" 2>&1 &
+		pids="$pids $!" names="$names $name" n=$((n + 1))
+		if [ $n -ge "$jobs" ]; then
+			fuzz_reap "$pids" "$names" || r=1
+			pids="" names="" n=0
+		fi
+	done
+	[ $n -eq 0 ] || fuzz_reap "$pids" "$names" || r=1
 	cd "$top"
 	return $r
 }
