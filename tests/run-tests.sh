@@ -81,13 +81,30 @@ build_and_check() {
 	make -j"$jobs" >make.out 2>&1 || { tail -n 40 make.out; cd "$top"; return 1; }
 	# one test per CPU: most of a lab test's time is spent waiting
 	# (avahi's probing, keepalives, backoff), and each lab run has names
-	# of its own; leftovers.test still runs after all the others.  Not in
-	# the sanitizer build (check_jobs=1): its programs are CPU-bound and it
-	# runs the fault and integrity tests, whose faults must strike while
-	# data still flows.
-	make -j"${check_jobs:-$jobs}" check >check.out 2>&1
-	local r=$?
-	grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
+	# of its own; leftovers.test still runs after all the others.  With
+	# serial=1 (the sanitizer build, which runs the fault and integrity
+	# tests: their faults must strike while data still flows) the tests
+	# of SERIAL_TESTS run one at a time after the others.
+	local r=0 all one par t
+	if [ "${serial:-0}" = 1 ]; then
+		all=$(make -s print-tests) one=$(make -s print-serial-tests)
+		par=
+		for t in $all; do
+			case " $one tests/integration/leftovers.test " in
+			*" $t "*) ;;
+			*) par="$par $t" ;;
+			esac
+		done
+		make -j"$jobs" check TESTS="$par" >check.out 2>&1 || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
+		count "$dir"
+		make -j1 check TESTS="$one tests/integration/leftovers.test" \
+		    >check-serial.out 2>&1 || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check-serial.out
+	else
+		make -j"$jobs" check >check.out 2>&1 || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
+	fi
 	[ $r -eq 0 ] || show_failures "$dir"
 	count "$dir"
 	cd "$top"
@@ -210,7 +227,7 @@ else
 	stage "build and check" build_and_check "$top/build"
 fi
 if [ $fast -eq 0 ]; then
-	check_jobs=1 stage "sanitizers (ASan+UBSan)" build_and_check \
+	serial=1 stage "sanitizers (ASan+UBSan)" build_and_check \
 	    "$top/build-san" --enable-sanitizers
 	stage "valgrind (unit tests)" valgrind_units
 	stage "compat fallbacks (unit tests)" compat_units

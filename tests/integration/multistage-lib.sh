@@ -106,22 +106,28 @@ names() {
 	browse "$1" | awk -F';' '$1 == "=" { print $4 }' | sort -u
 }
 
-# addr_port HOST NAME -- "ADDRESS PORT" of NAME as HOST resolves it (IPv4).
-# A one-shot browse can miss a service that is there (a loaded machine, a
-# resolver still busy): an empty answer is asked again, three times.
+# addr_port HOST NAME -- "ADDR PORT" of NAME as HOST resolves it (eth0,
+# IPv4); asks for up to 10 s, since a one-shot browse can come back
+# without a service that is published (a busy responder's answers), and
+# says what the last browse saw when it gives up.
 addr_port() {
-	local out n
-	for n in 1 2 3 4; do
-		out=$(browse "$1" | lab_browse_get "$2" eth0 IPv4 |
+	local out n seen
+	for n in $(seq 20); do
+		seen=$(browse "$1")
+		out=$(printf '%s\n' "$seen" | lab_browse_get "$2" eth0 IPv4 |
 			head -n 1 | cut -d';' -f4,5 | tr ';' ' ')
 		[ -z "$out" ] || break
-		[ "$n" = 4 ] || sleep 0.5
+		sleep 0.5
 	done
+	if [ -z "$out" ]; then
+		printf '# addr_port %s "%s": not resolved; the last browse:\n' "$1" "$2" >&2
+		printf '%s\n' "$seen" | sed 's/^/#   /' >&2
+	fi
 	printf '%s\n' "$out"
 }
-
-seen_at() { # HOST NAME ADDR
-	[ "$(addr_port "$1" "$2" | cut -d' ' -f1)" = "$3" ]
+seen_at() { # HOST NAME ADDR -- one browse: for lab_wait_for
+	[ "$(browse "$1" | lab_browse_get "$2" eth0 IPv4 | head -n 1 |
+	    cut -d';' -f4)" = "$3" ]
 }
 
 gone() { # HOST NAME
