@@ -1617,6 +1617,21 @@ function unescape(s,   r, c, i) {
 	}
 	return r
 }
+# "get" asks for an address of the family PROTO: avahi-browse resolves a
+# row with either family (its resolver takes the first address record that
+# comes), so an IPv4 row can carry an IPv6 address and the IPv6 row the
+# IPv4 one; any row of the interface with an address of that family is
+# printed as a PROTO row
+mode == "get" && proto != "" && $(1 + off) == "=" &&
+    unescape($(4 + off)) == name && (iface == "" || $(2 + off) == iface) {
+	if (($(8 + off) ~ /:/) == (proto == "IPv6")) {
+		txt = $(10 + off)
+		for (i = 11 + off; i <= NF; i++)
+			txt = txt ";" $i
+		print $(2 + off) ";" proto ";" $(7 + off) ";" $(8 + off) ";" $(9 + off) ";" txt
+	}
+	next
+}
 unescape($(4 + off)) == name && (iface == "" || $(2 + off) == iface) &&
     (proto == "" || $(3 + off) == proto) {
 	ev = $(1 + off)
@@ -1658,7 +1673,8 @@ lab_browse_count() {
 }
 
 # lab_browse_get NAME [IFACE [PROTO]] -- filter: print
-# IFACE;PROTO;HOSTNAME;ADDRESS;PORT;TXT for each resolved entry of NAME.
+# IFACE;PROTO;HOSTNAME;ADDRESS;PORT;TXT for each resolved entry of NAME
+# (with PROTO: each with an address of that family).
 lab_browse_get() {
 	lab__browse_awk 0 get '' "$@"
 }
