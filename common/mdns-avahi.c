@@ -29,6 +29,8 @@
 #include <avahi-client/lookup.h>
 #include <avahi-client/publish.h>
 #include <avahi-common/address.h>
+#include <avahi-common/defs.h>
+#include <avahi-common/domain.h>
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/simple-watch.h>
@@ -774,6 +776,104 @@ reg_reset(struct mdns_reg *reg, char **cause)
 	return 0;
 }
 
+/* An avahi-escaped domain name in DNS wire format (labels, then 0). */
+static int
+name_wire(const char *name, uint8_t *out, size_t size, size_t *len)
+{
+	char label[AVAHI_LABEL_MAX];
+	size_t n = 0, l;
+
+	while (*name != '\0') {
+		if (avahi_unescape_label(&name, label, sizeof(label)) == NULL)
+			return -1;
+		if ((l = strlen(label)) == 0 || l > 63 || n + 1 + l + 1 > size)
+			return -1;
+		out[n++] = (uint8_t)l;
+		memcpy(out + n, label, l);
+		n += l;
+	}
+	if (n + 1 > size)
+		return -1;
+	out[n++] = 0;
+	*len = n;
+	return 0;
+}
+
+/*
+ * Host scope without probing: a service only this host sees lives on lo,
+ * where no other responder can answer, so probing it (three queries, 250
+ * ms apart) only delays it; avahi_entry_group_add_service() always probes,
+ * so the PTR, SRV and TXT records are added one by one, SRV and TXT unique
+ * with AVAHI_PUBLISH_NO_PROBE. A name used on this host already is still
+ * refused when added (AVAHI_ERR_COLLISION).
+ */
+static int
+reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
+    AvahiIfIndex ifi, AvahiProtocol proto, AvahiPublishFlags flags,
+    int txt_only, char **cause)
+{
+	struct mdns *m = reg->o.m;
+	char full[AVAHI_DOMAIN_NAME_MAX], type[AVAHI_DOMAIN_NAME_MAX];
+	const char *domain, *host;
+	uint8_t rd[AVAHI_DOMAIN_NAME_MAX + 8];
+	static uint8_t txt[65536];	/* one TXT record's rdata at most */
+	AvahiStringList *l;
+	size_t n, ntxt;
+	int r;
+
+	domain = s->domain != NULL ? s->domain : mdns_domain(m);
+	host = s->host != NULL ? s->host : mdns_host_fqdn(m);
+	if (host == NULL)
+		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
+		    cause);
+	if ((r = avahi_service_name_join(full, sizeof(full), s->name,
+	    s->type, domain)) < 0)
+		return fail(r, "add", cause);
+	if ((size_t)snprintf(type, sizeof(type), "%s.%s", s->type, domain) >=
+	    sizeof(type))
+		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add", cause);
+
+	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
+		return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory", cause);
+	ntxt = avahi_string_list_serialize(l, txt, sizeof(txt));
+	avahi_string_list_free(l);
+	r = avahi_entry_group_add_record(reg->g, ifi, proto,
+	    flags | AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE, full,
+	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT, AVAHI_DEFAULT_TTL, txt,
+	    ntxt);
+	if (r < 0 || txt_only)
+		return r < 0 ? fail(r, "add TXT", cause) : 0;
+
+	/* SRV: priority 0, weight 0, port, target */
+	memset(rd, 0, 4);
+	rd[4] = s->port >> 8;
+	rd[5] = s->port & 0xff;
+	if (name_wire(host, rd + 6, sizeof(rd) - 6, &n) == -1)
+		return fail(AVAHI_ERR_INVALID_HOST_NAME, "add SRV", cause);
+	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto,
+	    flags | AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE, full,
+	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_SRV,
+	    AVAHI_DEFAULT_TTL_HOST_NAME, rd, 6 + n)) < 0)
+		return fail(r, "add SRV", cause);
+
+	if (name_wire(full, rd, sizeof(rd), &n) == -1)
+		return fail(AVAHI_ERR_INVALID_SERVICE_NAME, "add PTR", cause);
+	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, type,
+	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR, AVAHI_DEFAULT_TTL, rd,
+	    n)) < 0)
+		return fail(r, "add PTR", cause);
+
+	/* DNS-SD service type enumeration (RFC 6763, 9) */
+	if (name_wire(type, rd, sizeof(rd), &n) == -1)
+		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add PTR", cause);
+	snprintf(full, sizeof(full), "_services._dns-sd._udp.%s", domain);
+	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, full,
+	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR, AVAHI_DEFAULT_TTL, rd,
+	    n)) < 0)
+		return fail(r, "add PTR", cause);
+	return 0;
+}
+
 int
 mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
     char **cause)
@@ -786,14 +886,23 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0 ||
 	    (r = reg_reset(reg, cause)) < 0)
 		return r;
-	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory", cause);
-	r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto, 0,
-	    s->name, s->type, s->domain, s->host, s->port, l);
-	avahi_string_list_free(l);
-	if (r < 0)
-		return fail(r, "add", cause);
-	reg->filled = 1;
+	if (s->flags & MDNS_HOST_SCOPE) {
+		r = reg_add_host_records(reg, s, ifi, proto, 0, 0, cause);
+		/* records added before a failure are in the group */
+		reg->filled = 1;
+		if (r < 0)
+			return r;
+	} else {
+		if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
+			return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory",
+			    cause);
+		r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto,
+		    0, s->name, s->type, s->domain, s->host, s->port, l);
+		avahi_string_list_free(l);
+		if (r < 0)
+			return fail(r, "add", cause);
+		reg->filled = 1;
+	}
 	if ((r = avahi_entry_group_commit(reg->g)) < 0)
 		return fail(r, "commit", cause);
 	return 0;
@@ -824,8 +933,10 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		    16);
 	} else
 		return fail(AVAHI_ERR_INVALID_ADDRESS, NULL, cause);
+	/* host scope: nobody else answers on lo (see reg_add_host_records) */
 	r = avahi_entry_group_add_address(reg->g, ifi, a.proto,
-	    AVAHI_PUBLISH_NO_REVERSE, fqdn, &a);
+	    AVAHI_PUBLISH_NO_REVERSE | ((flags & MDNS_HOST_SCOPE) ?
+	    AVAHI_PUBLISH_NO_PROBE : 0), fqdn, &a);
 	if (r < 0)
 		return fail(r, NULL, cause);
 	reg->filled = 1;
@@ -848,6 +959,9 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 	if (reg->g == NULL)
 		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
 		    cause);
+	if (s->flags & MDNS_HOST_SCOPE)
+		return reg_add_host_records(reg, s, ifi, proto,
+		    AVAHI_PUBLISH_UPDATE, 1, cause);
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
 		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	r = avahi_entry_group_update_service_txt_strlst(reg->g, ifi, proto, 0,
