@@ -71,6 +71,11 @@ struct check {
 
 /* --- output ----------------------------------------------------------------- */
 
+static void say(const char *, const char *, const char *, ...)
+    LOG_PRINTF(3, 4);
+static void fix(const char *, ...) LOG_PRINTF(1, 2);
+static void line(const char *, ...) LOG_PRINTF(1, 2);
+
 static void
 say(const char *tag, const char *step, const char *fmt, ...)
 {

@@ -145,6 +145,8 @@ log_limit(struct log_limit *rl, uint64_t now, const char *who,
 	return 0;
 }
 
+static void vlog(int, const char *, va_list, int) LOG_PRINTF(2, 0);
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
