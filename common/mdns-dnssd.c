@@ -36,6 +36,15 @@
 
 #include <dns_sd.h>
 
+#ifdef MDNS_DNSSD_AVAHI
+#include <avahi-client/client.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/address.h>
+#include <avahi-common/error.h>
+#include <avahi-common/watch.h>
+#include "mdns-avahi.h"
+#endif
+
 #include "backoff.h"
 #include "event.h"
 #include "log.h"
@@ -98,6 +107,9 @@ struct mdns_reg {
 	struct sdref		 r;	/* DNSServiceRegister, or the record's
 					 * connection */
 	DNSRecordRef		 rec;
+#ifdef MDNS_DNSSD_AVAHI
+	AvahiEntryGroup		*g;	/* an address record (see below) */
+#endif
 	char			*name;	/* as asked for */
 	mdns_reg_cb		 cb;
 	void			*arg;
@@ -118,6 +130,13 @@ struct mdns {
 	/* What the library turned out not to support (avahi's) */
 	int			 no_localonly, no_norename;
 	char			 host[256], fqdn[270];
+#ifdef MDNS_DNSSD_AVAHI
+	/* What avahi's library lacks -- the host's name, address records
+	 * (DNSServiceRegisterRecord) -- comes from an avahi client of our
+	 * own, in our loop. */
+	AvahiPoll		 poll;
+	AvahiClient		*ac;
+#endif
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
 
@@ -348,6 +367,11 @@ obj_kill(struct mdns_obj *o)
 	case OBJ_REG:
 		sdref_drop(&((struct mdns_reg *)o)->r);
 		((struct mdns_reg *)o)->rec = NULL;
+#ifdef MDNS_DNSSD_AVAHI
+		if (((struct mdns_reg *)o)->g != NULL)
+			avahi_entry_group_free(((struct mdns_reg *)o)->g);
+		((struct mdns_reg *)o)->g = NULL;
+#endif
 		break;
 	}
 }
@@ -446,6 +470,16 @@ host_name_init(struct mdns *m)
 {
 	char h[256];
 
+#ifdef MDNS_DNSSD_AVAHI
+	const char *n;
+
+	if (m->ac != NULL &&
+	    (n = avahi_client_get_host_name(m->ac)) != NULL) {
+		strlcpy(m->host, n, sizeof(m->host));
+		snprintf(m->fqdn, sizeof(m->fqdn), "%s.local", n);
+		return;
+	}
+#endif
 	if (gethostname(h, sizeof(h)) == -1)
 		h[0] = '\0';
 	h[sizeof(h) - 1] = '\0';
@@ -455,6 +489,50 @@ host_name_init(struct mdns *m)
 	strlcpy(m->host, h, sizeof(m->host));
 	snprintf(m->fqdn, sizeof(m->fqdn), "%s.local", h);
 }
+
+#ifdef MDNS_DNSSD_AVAHI
+static void
+ac_cb(AvahiClient *c, AvahiClientState state, void *arg)
+{
+	struct mdns *m = arg;
+
+	/* may run inside avahi_client_new(), before m->ac is set */
+	if (state != AVAHI_CLIENT_FAILURE || m->failed)
+		return;
+	m->failed = 1;
+	snprintf(m->why, sizeof(m->why), "%s",
+	    avahi_strerror(avahi_client_errno(c)));
+	sync_soon(m, 0);
+}
+
+static int
+ac_make(struct mdns *m)
+{
+	int error = 0;
+
+	mdns_avahi_poll_init(&m->poll, m->loop);
+	m->failed = 0;
+	if ((m->ac = avahi_client_new(&m->poll, 0, ac_cb, m,
+	    &error)) == NULL || m->failed) {
+		snprintf(m->why, sizeof(m->why), "avahi-daemon is not "
+		    "running (%s)", avahi_strerror(error));
+		if (m->ac != NULL)
+			avahi_client_free(m->ac);
+		m->ac = NULL;
+		m->failed = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ac_drop(struct mdns *m)
+{
+	if (m->ac != NULL)
+		avahi_client_free(m->ac);
+	m->ac = NULL;
+}
+#endif
 
 /* Make the watcher: 0, or the API's error. */
 static DNSServiceErrorType
@@ -497,6 +575,15 @@ connect_now(struct mdns *m)
 		sync_soon(m, m->max_ms);
 		return -1;
 	}
+#ifdef MDNS_DNSSD_AVAHI
+	if (ac_make(m) == -1) {
+		sdref_drop(&m->w);
+		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		if (m->step < 32)
+			m->step++;
+		return -1;
+	}
+#endif
 	m->step = 0;
 	host_name_init(m);
 	return 0;
@@ -531,6 +618,9 @@ sync_cb(void *arg)
 		TAILQ_FOREACH(o, &m->objs, link)
 			obj_kill(o);
 		sdref_drop(&m->w);
+#ifdef MDNS_DNSSD_AVAHI
+		ac_drop(m);
+#endif
 		m->failed = 0;
 		m->check = 0;
 		log_debug("mDNS responder gone: %s", m->why);
@@ -615,6 +705,9 @@ mdns_free(struct mdns *m)
 		}
 	}
 	sdref_drop(&m->w);
+#ifdef MDNS_DNSSD_AVAHI
+	ac_drop(m);
+#endif
 	ev_timer_del(m->sync_t);
 	free(m);
 }
@@ -628,12 +721,21 @@ mdns_state(const struct mdns *m)
 const char *
 mdns_host_name(const struct mdns *m)
 {
+#ifdef MDNS_DNSSD_AVAHI
+	/* avahi renames its host on a conflict: ask each time */
+	if (m->state != MDNS_DOWN && m->ac != NULL)
+		return avahi_client_get_host_name(m->ac);
+#endif
 	return m->state == MDNS_DOWN || m->host[0] == '\0' ? NULL : m->host;
 }
 
 const char *
 mdns_host_fqdn(const struct mdns *m)
 {
+#ifdef MDNS_DNSSD_AVAHI
+	if (m->state != MDNS_DOWN && m->ac != NULL)
+		return avahi_client_get_host_name_fqdn(m->ac);
+#endif
 	return m->state == MDNS_DOWN || m->fqdn[0] == '\0' ? NULL : m->fqdn;
 }
 
@@ -1147,6 +1249,11 @@ reg_reset(struct mdns_reg *reg, char **cause)
 		    "running", cause);
 	sdref_drop(&reg->r);
 	reg->rec = NULL;
+#ifdef MDNS_DNSSD_AVAHI
+	if (reg->g != NULL)
+		avahi_entry_group_free(reg->g);
+	reg->g = NULL;
+#endif
 	reg->o.err = 0;
 	free(reg->name);
 	reg->name = NULL;
@@ -1205,6 +1312,97 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 	return 0;
 }
 
+#ifdef MDNS_DNSSD_AVAHI
+static void
+group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
+{
+	struct mdns_reg *reg = arg;
+	int r;
+
+	/* also from inside avahi_entry_group_new() (UNCOMMITED) */
+	if (obj_quiet(&reg->o) || g != reg->g)
+		return;
+	switch (state) {
+	case AVAHI_ENTRY_GROUP_ESTABLISHED:
+		reg->cb(reg, MDNS_REG_ESTABLISHED, 0, NULL, reg->arg);
+		break;
+	case AVAHI_ENTRY_GROUP_COLLISION:
+		avahi_entry_group_free(reg->g);
+		reg->g = NULL;
+		reg->cb(reg, MDNS_REG_COLLISION, MDNS_ERR_COLLISION,
+		    "collision", reg->arg);
+		break;
+	case AVAHI_ENTRY_GROUP_FAILURE:
+		r = avahi_client_errno(reg->o.m->ac);
+		avahi_entry_group_free(reg->g);
+		reg->g = NULL;
+		reg->cb(reg, MDNS_REG_FAILED, MDNS_ERR_OTHER, avahi_strerror(r),
+		    reg->arg);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The address record through avahi-client: avahi's DNS-SD library has
+ * no DNSServiceRegisterRecord. Host scope is IPv4 on the loopback, as
+ * with the avahi backend (avahi fails to publish IPv6 there). */
+static int
+address_avahi(struct mdns_reg *reg, const char *fqdn,
+    const struct sockaddr *sa, uint32_t ifi, int flags, char **cause)
+{
+	struct mdns *m = reg->o.m;
+	AvahiAddress a;
+	AvahiProtocol proto;
+	const char *what = "add";
+	int r;
+
+	if (m->ac == NULL)
+		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
+		    cause);
+	memset(&a, 0, sizeof(a));
+	if (sa->sa_family == AF_INET) {
+		a.proto = AVAHI_PROTO_INET;
+		memcpy(&a.data.ipv4.address,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    4);
+	} else {
+		a.proto = AVAHI_PROTO_INET6;
+		memcpy(a.data.ipv6.address,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    16);
+	}
+	proto = (flags & MDNS_HOST_SCOPE) ? AVAHI_PROTO_INET : a.proto;
+	if ((reg->g = avahi_entry_group_new(m->ac, group_cb, reg)) == NULL) {
+		r = avahi_client_errno(m->ac);
+		what = "entry group";
+	} else if ((r = avahi_entry_group_add_address(reg->g,
+	    ifi == kDNSServiceInterfaceIndexAny ? AVAHI_IF_UNSPEC :
+	    (AvahiIfIndex)ifi, proto, AVAHI_PUBLISH_NO_REVERSE, fqdn,
+	    &a)) >= 0) {
+		what = "commit";
+		if ((r = avahi_entry_group_commit(reg->g)) >= 0)
+			return 0;
+	}
+	if (reg->g != NULL)
+		avahi_entry_group_free(reg->g);
+	reg->g = NULL;
+	if (cause != NULL && asprintf(cause, "%s: %s", what,
+	    avahi_strerror(r)) == -1)
+		fatalx("out of memory");
+	switch (r) {
+	case AVAHI_ERR_COLLISION:
+		return MDNS_ERR_COLLISION;
+	case AVAHI_ERR_TOO_MANY_OBJECTS:
+		return MDNS_ERR_OBJECTS;
+	case AVAHI_ERR_DISCONNECTED:
+	case AVAHI_ERR_BAD_STATE:
+		return MDNS_ERR_DOWN;
+	}
+	return MDNS_ERR_INVALID;
+}
+#endif
+
 int
 mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
     const struct sockaddr *sa, int ifindex, int flags, char **cause)
@@ -1235,7 +1433,7 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 	 * (DNSServiceCreateConnection + DNSServiceRegisterRecord). avahi's
 	 * library implements neither. */
 #ifdef MDNS_DNSSD_AVAHI
-	e = kDNSServiceErr_Unsupported;
+	return address_avahi(reg, fqdn, sa, ifi, flags, cause);
 #else
 	e = DNSServiceCreateConnection(&reg->r.sd);
 #endif
@@ -1290,6 +1488,10 @@ mdns_reg_free(struct mdns_reg *reg)
 	if (reg == NULL)
 		return;
 	sdref_drop(&reg->r);	/* goodbyes */
+#ifdef MDNS_DNSSD_AVAHI
+	if (reg->g != NULL)
+		avahi_entry_group_free(reg->g);
+#endif
 	TAILQ_REMOVE(&reg->o.m->objs, &reg->o, link);
 	free(reg->name);
 	free(reg);
