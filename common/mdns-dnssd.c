@@ -52,7 +52,8 @@
 #include "mdns-dnssd.h"
 #include "proto.h"
 
-#define ERR_SERVICE_NOT_RUNNING	(-65563)	/* Apple's value */
+#define ERR_SERVICE_NOT_RUNNING	(-65563)	/* Apple's values */
+#define ERR_DEFUNCT_CONNECTION	(-65569)
 #define TYPES_TYPE		"_services._dns-sd._udp"
 #define BROWSE_DOMAIN		"local."
 /* Browsers: when nothing is queued any more this long after the start,
@@ -79,9 +80,17 @@ struct mdns_obj {
 	int32_t			 err;	/* held until the responder is checked */
 };
 
+/* An instance (or type) a browser reported, on one interface. */
+struct seen {
+	TAILQ_ENTRY(seen)	 link;
+	unsigned		 n;	/* times added, not yet removed */
+	char			 key[];	/* "ifindex name type domain" */
+};
+
 struct mdns_browse {
 	struct mdns_obj		 o;	/* first */
 	struct sdref		 r;
+	TAILQ_HEAD(, seen)	 seen;
 	int			 types;	/* browsing the service types */
 	int			 cached, settled;
 	struct ev_timer		*settle_t;
@@ -121,7 +130,6 @@ struct mdns {
 	void			*arg;
 	struct sdref		 w;	/* the watcher */
 	int			 failed;	/* the responder went */
-	int			 check;		/* an object saw an error */
 	char			 why[128];
 	enum mdns_state		 state;		/* last reported */
 	int			 reported;
@@ -136,6 +144,7 @@ struct mdns {
 	 * own, in our loop. */
 	AvahiPoll		 poll;
 	AvahiClient		*ac;
+	int			 txt_reverse;	/* see resolve_reply() */
 #endif
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
@@ -335,17 +344,33 @@ obj_quiet(const struct mdns_obj *o)
 	return o->dead || o->m->failed || o->err != 0;
 }
 
-/* An error in an object's callback. Apple's responder going away shows
- * in DNSServiceProcessResult; avahi's library instead calls each
- * object back with kDNSServiceErr_Unknown when its D-Bus client fails.
- * Hold the error until the loop checked the responder: then it is either
- * DOWN (the error dropped) or the object's own failure. */
+/* An error in an object's callback (ifindex: as the callback gave it,
+ * or 0 where it gives none). Apple's responder going away shows in
+ * DNSServiceProcessResult (or as ServiceNotRunning here); avahi's library
+ * instead calls each object back with kDNSServiceErr_Unknown and
+ * interface 0 when its D-Bus client failed -- the daemon went, even if a
+ * new one already runs -- where an object's own failure (a resolver's
+ * timeout) comes with the object's interface. The first means DOWN; the
+ * other is told from the loop. */
 static void
-obj_error(struct mdns_obj *o, int32_t e)
+obj_error(struct mdns_obj *o, int32_t e, uint32_t ifindex)
 {
-	o->err = e;
-	o->m->check = 1;
-	sync_soon(o->m, 0);
+	struct mdns *m = o->m;
+
+	if (e == ERR_SERVICE_NOT_RUNNING || e == ERR_DEFUNCT_CONNECTION
+#ifdef MDNS_DNSSD_AVAHI
+	    || (e == kDNSServiceErr_Unknown && ifindex == 0)
+#endif
+	    ) {
+		if (!m->failed) {
+			m->failed = 1;
+			snprintf(m->why, sizeof(m->why), "%s",
+			    e == kDNSServiceErr_Unknown ? "the daemon's "
+			    "connection failed" : mdns_dnssd_strerror(e));
+		}
+	} else
+		o->err = e;
+	sync_soon(m, 0);
 }
 
 static void
@@ -522,6 +547,8 @@ ac_make(struct mdns *m)
 		m->failed = 0;
 		return -1;
 	}
+	m->txt_reverse = !mdns_avahi_txt_order_fixed(
+	    avahi_client_get_version_string(m->ac));
 	return 0;
 }
 
@@ -594,26 +621,7 @@ sync_cb(void *arg)
 {
 	struct mdns *m = arg;
 	struct mdns_obj *o;
-	DNSServiceRef sd;
-	DNSServiceErrorType e;
 
-	if (m->check && !m->failed) {
-		/* Is the responder still there? A new watcher tells. */
-		m->check = 0;
-		if ((e = watcher_new(m, &sd)) != kDNSServiceErr_NoError) {
-			m->failed = 1;
-			snprintf(m->why, sizeof(m->why), "%s",
-			    mdns_dnssd_strerror(e));
-		} else {
-			sdref_drop(&m->w);
-			m->w.sd = sd;
-			if (sdref_watch(m, &m->w, NULL) == -1) {
-				m->failed = 1;
-				snprintf(m->why, sizeof(m->why),
-				    "out of memory");
-			}
-		}
-	}
 	if (m->failed) {
 		TAILQ_FOREACH(o, &m->objs, link)
 			obj_kill(o);
@@ -622,7 +630,6 @@ sync_cb(void *arg)
 		ac_drop(m);
 #endif
 		m->failed = 0;
-		m->check = 0;
 		log_debug("mDNS responder gone: %s", m->why);
 		set_state(m, MDNS_DOWN, m->why);
 		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
@@ -827,6 +834,53 @@ settle_cb(void *arg)
 	browse_batch_end(b);
 }
 
+/* Apple's responder reports an instance once per interface; avahi's
+ * library once per interface and protocol, the protocol left out: count,
+ * and tell the first ADD and the last REMOVE only. 1 to tell. */
+static int
+seen_count(struct mdns_browse *b, const struct mdns_found *f, int add)
+{
+	struct seen *s;
+	char key[4 * kDNSServiceMaxDomainName];
+	int n;
+
+	n = snprintf(key, sizeof(key), "%d %s %s %s", f->ifindex,
+	    f->name != NULL ? f->name : "", f->type, f->domain);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return 1;
+	TAILQ_FOREACH(s, &b->seen, link)
+		if (strcmp(s->key, key) == 0)
+			break;
+	if (add) {
+		if (s != NULL)
+			return s->n++ == 0;
+		if ((s = malloc(sizeof(*s) + (size_t)n + 1)) == NULL)
+			fatalx("out of memory");
+		s->n = 1;
+		memcpy(s->key, key, (size_t)n + 1);
+		TAILQ_INSERT_TAIL(&b->seen, s, link);
+		return 1;
+	}
+	if (s == NULL)
+		return 0;	/* never told */
+	if (--s->n > 0)
+		return 0;
+	TAILQ_REMOVE(&b->seen, s, link);
+	free(s);
+	return 1;
+}
+
+static void
+seen_free(struct mdns_browse *b)
+{
+	struct seen *s;
+
+	while ((s = TAILQ_FIRST(&b->seen)) != NULL) {
+		TAILQ_REMOVE(&b->seen, s, link);
+		free(s);
+	}
+}
+
 static void
 browse_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
     DNSServiceErrorType e, const char *name, const char *regtype,
@@ -840,7 +894,7 @@ browse_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	if (obj_quiet(&b->o))
 		return;
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&b->o, e);
+		obj_error(&b->o, e, ifindex);
 		return;
 	}
 	memset(&f, 0, sizeof(f));
@@ -861,6 +915,8 @@ browse_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	}
 	f.type = type;
 	f.domain = dom;
+	if (!seen_count(b, &f, (flags & kDNSServiceFlagsAdd) != 0))
+		goto batch;
 	outer = guard_begin(&b->r, &gone);
 	b->cb(b, (flags & kDNSServiceFlagsAdd) ? MDNS_ADD : MDNS_REMOVE, &f,
 	    0, NULL, b->arg);
@@ -886,6 +942,7 @@ mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
 	b->arg = arg;
 	b->o.m = m;
 	b->types = type == NULL;
+	TAILQ_INIT(&b->seen);
 	if ((b->settle_t = ev_timer_add(m->loop, settle_cb, b)) == NULL)
 		fatalx("out of memory");
 	/* "local.": the domain of the avahi backend (NULL would be
@@ -909,6 +966,7 @@ static void
 browse_free(struct mdns_browse *b)
 {
 	sdref_drop(&b->r);
+	seen_free(b);
 	ev_timer_del(b->settle_t);
 	TAILQ_REMOVE(&b->o.m->objs, &b->o, link);
 	free(b);
@@ -993,7 +1051,7 @@ addrinfo_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	if (obj_quiet(&rs->o))
 		return;
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&rs->o, e);
+		obj_error(&rs->o, e, ifindex);
 		return;
 	}
 	if (sa != NULL)
@@ -1016,7 +1074,7 @@ query_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	if (obj_quiet(&rs->o))
 		return;
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&rs->o, e);
+		obj_error(&rs->o, e, ifindex);
 		return;
 	}
 	memset(&ss, 0, sizeof(ss));
@@ -1029,6 +1087,21 @@ query_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	} else
 		return;
 	addr_found(rs, flags, ifindex, (struct sockaddr *)&ss);
+}
+#endif
+
+#ifdef MDNS_DNSSD_AVAHI
+static void
+txt_reverse(struct txt *t)
+{
+	struct txt_item tmp;
+	size_t i;
+
+	for (i = 0; i < t->n / 2; i++) {
+		tmp = t->items[i];
+		t->items[i] = t->items[t->n - 1 - i];
+		t->items[t->n - 1 - i] = tmp;
+	}
 }
 #endif
 
@@ -1071,7 +1144,7 @@ resolve_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	if (obj_quiet(&rs->o))
 		return;
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&rs->o, e);
+		obj_error(&rs->o, e, ifindex);
 		return;
 	}
 	if (mdns_dnssd_txt_parse(txt, txtlen, &t) == -1) {
@@ -1080,6 +1153,13 @@ resolve_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 		log_debug("\"%s\": TXT record cut short: items kept up to "
 		    "the bad length byte", rs->name);
 	}
+#ifdef MDNS_DNSSD_AVAHI
+	/* avahi's library serializes the list avahi-client made, which is
+	 * in record order only with a daemon from 0.9-rc4 on (see
+	 * mdns_avahi_txt_order_fixed()): before, the items come reversed */
+	if (rs->o.m->txt_reverse)
+		txt_reverse(&t);
+#endif
 	changed_host = strcmp(rs->host, hosttarget) != 0;
 	strlcpy(rs->host, hosttarget, sizeof(rs->host));
 	rs->port = ntohs(port);
@@ -1094,7 +1174,7 @@ resolve_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	if (!changed_host && rs->a.sd != NULL)
 		return;		/* TXT or port: told with the next address */
 	if ((e = addr_start(rs, ifindex)) != kDNSServiceErr_NoError)
-		obj_error(&rs->o, e);
+		obj_error(&rs->o, e, ifindex);
 }
 
 struct mdns_resolve *
@@ -1190,7 +1270,7 @@ reg_reply(DNSServiceRef sd, DNSServiceFlags flags, DNSServiceErrorType e,
 		return;
 	}
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e);
+		obj_error(&reg->o, e, 0);
 		return;
 	}
 	if (reg->name != NULL && name != NULL && strcmp(name, reg->name) != 0) {
@@ -1218,7 +1298,7 @@ record_reply(DNSServiceRef sd, DNSRecordRef rec, DNSServiceFlags flags,
 		return;
 	}
 	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e);
+		obj_error(&reg->o, e, 0);
 		return;
 	}
 	reg->cb(reg, MDNS_REG_ESTABLISHED, 0, NULL, reg->arg);
