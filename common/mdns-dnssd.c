@@ -41,6 +41,7 @@
 #include <avahi-client/publish.h>
 #include <avahi-common/address.h>
 #include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
 #include <avahi-common/watch.h>
 #include "mdns-avahi.h"
 #endif
@@ -649,6 +650,33 @@ sync_cb(void *arg)
 	}
 }
 
+#ifdef MDNS_DNSSD_AVAHI
+static void *
+zeroed_malloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+/* avahi's library before 0.9 (avahi commit of pull request 569) leaves
+ * the callbacks a reference does not use uninitialized, and calls the
+ * first non-NULL one when the reference's D-Bus client fails (the daemon
+ * went): a crash at every daemon restart. Its allocations come from
+ * avahi_malloc(): make them zeroed. */
+static const AvahiAllocator zeroed_allocator = {
+	zeroed_malloc, free, realloc, calloc
+};
+
+static void
+avahi_lib_init(void)
+{
+	/* It otherwise warns on stderr and through syslog, with an
+	 * openlog() and closelog() of its own: our syslog identity and
+	 * facility would be gone after it. */
+	setenv("AVAHI_COMPAT_NOWARN", "1", 0);
+	avahi_set_allocator(&zeroed_allocator);
+}
+#endif
+
 struct mdns *
 mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
     unsigned max_ms)
@@ -656,10 +684,7 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	struct mdns *m;
 
 #ifdef MDNS_DNSSD_AVAHI
-	/* avahi's library otherwise warns on stderr and through syslog,
-	 * with openlog() and closelog() of its own: our syslog identity
-	 * and facility would be gone after it. */
-	setenv("AVAHI_COMPAT_NOWARN", "1", 0);
+	avahi_lib_init();
 #endif
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
@@ -776,7 +801,7 @@ mdns_probe(char **version, char **cause)
 	struct mdns dummy;
 
 #ifdef MDNS_DNSSD_AVAHI
-	setenv("AVAHI_COMPAT_NOWARN", "1", 0);
+	avahi_lib_init();
 #endif
 	*version = NULL;
 	memset(&dummy, 0, sizeof(dummy));
