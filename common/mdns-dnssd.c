@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <poll.h>
 #include <stdio.h>
@@ -255,7 +256,12 @@ sdref_watch(struct mdns *m, struct sdref *r, struct mdns_obj *o)
 
 	r->m = m;
 	r->o = o;
-	if ((fd = DNSServiceRefSockFD(r->sd)) == -1 ||
+	/* not for the programs we run (ssh): avahi's library makes its
+	 * socket pairs without close-on-exec; the thread's end stays out
+	 * of our reach */
+	if ((fd = DNSServiceRefSockFD(r->sd)) != -1)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (fd == -1 ||
 	    (r->io = ev_io_add(m->loop, fd, POLLIN, sdref_cb, r)) == NULL) {
 		DNSServiceRefDeallocate(r->sd);
 		r->sd = NULL;
