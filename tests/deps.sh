@@ -4,11 +4,14 @@
 # checks that plain ssh does while the agent's master does not). Does
 # nothing when they are all present, unless --force. libldns-dev builds
 # dns-update; bind9 (named, tsig-keygen) and bind9-dnsutils (dig) serve
-# and query the zone of tests/integration/dnsupdate.sh.
+# and query the zone of tests/integration/dnsupdate.sh;
+# libavahi-compat-libdnssd-dev builds the DNS-SD API backend
+# (configure --with-mdns=dnssd) of run-tests.sh's "dnssd backend" stage.
 #   tests/deps.sh [--force]
 set -eu
 PACKAGES="build-essential autoconf automake pkg-config
-	libavahi-client-dev libbsd-dev check libldns-dev
+	libavahi-client-dev libavahi-compat-libdnssd-dev libbsd-dev check
+	libldns-dev
 	clang libclang-rt-14-dev groff-base
 	avahi-daemon avahi-utils dbus openssh-server openssh-client
 	iproute2 util-linux procps curl python3 valgrind

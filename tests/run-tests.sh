@@ -2,8 +2,9 @@
 # Build rnsplice and run every test: unit tests (check), the integration
 # tests in the network-namespace lab (root only; skipped otherwise), the
 # same again under ASan+UBSan, the unit tests under valgrind and with the
-# portable replacements of compat/ forced on, the Debian packages (built,
-# lintian, lab tests against them), a short fuzzing run, and make
+# portable replacements of compat/ forced on, the DNS-SD API backend (unit
+# tests and the lab tests of browsing and publishing), the Debian packages
+# (built, lintian, lab tests against them), a short fuzzing run, and make
 # distcheck.
 #
 #   tests/run-tests.sh [--fast]
@@ -156,6 +157,35 @@ fuzz_reap() {
 	return $r
 }
 
+# The DNS-SD API backend (configure --with-mdns=dnssd, on avahi's
+# compatibility library): the unit tests, and the lab tests that browse,
+# resolve and publish through it -- the publisher (names, scopes,
+# collisions, TXT, avahi restarts), the agent end to end (both avahi
+# restarts included), the subsystem across an avahi restart.
+DNSSD_TESTS="tests/integration/publish.sh tests/integration/agent.sh
+	tests/integration/subsystem-avahi.sh"
+dnssd_backend() {
+	local dir=$top/build-dnssd r units
+	mkdir -p "$dir" && cd "$dir" || return 1
+	"$top/configure" --enable-werror --with-mdns=dnssd \
+	    >configure.out 2>&1 || { cat configure.out; cd "$top"; return 1; }
+	make -j"$jobs" check TESTS= >make.out 2>&1 ||
+	    { tail -n 40 make.out; cd "$top"; return 1; }
+	units=$(for t in tests/unit/test_*; do
+		case $t in *.o|*.c|*.log|*.trs) continue ;; esac
+		[ -x "$t" ] && printf '%s ' "$t"
+	done)
+	[ -n "$units" ] || { echo "no unit tests built in $dir"; cd "$top"; return 1; }
+	# shellcheck disable=SC2086
+	make -j"$jobs" check TESTS="$units $(echo $DNSSD_TESTS)" >check.out 2>&1
+	r=$?
+	grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS):' check.out
+	[ $r -eq 0 ] || show_failures "$dir"
+	count "$dir"
+	cd "$top"
+	return $r
+}
+
 fuzz_short() {
 	command -v clang >/dev/null || { echo "clang missing: fuzzing skipped"; skip=$((skip + 1)); return 0; }
 	local dir=$top/build-fuzz t r=0
@@ -231,6 +261,7 @@ if [ $fast -eq 0 ]; then
 	    "$top/build-san" --enable-sanitizers
 	stage "valgrind (unit tests)" valgrind_units
 	stage "compat fallbacks (unit tests)" compat_units
+	stage "dnssd backend" dnssd_backend
 	# the .debs of HEAD, and the lab tests against what they install
 	stage "debian packages" tests/debian.sh "$top/build"
 	stage "fuzzing (20 s per target)" fuzz_short
