@@ -310,8 +310,11 @@ conn_ctl_cb(int fd, short revents, void *arg)
 	enum mux_event ev;
 	char why[SSHM_LINELEN + sizeof(c->mr.reason) + 8];
 
-	for (;;) {
-		switch ((ev = mux_reader_read(&c->mr, fd))) {
+	/* One read per wake-up, then what it brought: the poll is level
+	 * triggered, so the rest (the EOF) wakes us again, and the common
+	 * reply alone costs no read that finds nothing. */
+	for (ev = mux_reader_read(&c->mr, fd);; ev = mux_reader_next(&c->mr)) {
+		switch (ev) {
 		case MUX_EV_NONE:
 			return;
 		case MUX_EV_OPENED:
