@@ -14,7 +14,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # MASTER-PID's, the relays aside: its spare control connections (conn.c)
 spares() {
 	local m=$1
-	[ -n "$m" ] && [ "$m" -gt 1 ] || { echo -1; return; }
+	if [ -z "$m" ] || [ "$m" -le 1 ]; then
+		echo -1
+		return
+	fi
 	lab_exec brelay ss -xn | python3 -c '
 import os, sys
 def inodes(pid):

@@ -102,6 +102,7 @@ run_probe -r "127.0.0.1:$PORT" "$LAB_DIR/ctl.nodisable" 127.0.0.1 "$PORT" \
 
 t_diag "spare control connections: a forward on one; one whose master exited"
 run_probe "$LAB_DIR/ctl.spare" 127.0.0.1 "$PORT" spare sparedead
+# shellcheck disable=SC2016  # expanded by eval, at each try
 t_ok lab_wait_for 10 eval '! lab__alive "$(cat "$LAB_DIR/master.spare.pid")"' \
 	"master spare exited when asked (sparedead)"
 
