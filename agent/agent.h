@@ -646,8 +646,11 @@ void	conn_accept(struct remote *, struct splice *, int fd,
 int	conn_probe(struct remote *, const struct isvc *e);
 void	conn_free(struct conn *);
 const char *conn_state_name(const struct conn *);
-/* Every connection through r is cut (the master is gone): say so. */
+/* Every connection through r is cut (the master is gone): say so. Also
+ * closes the spare control connection. */
 void	conn_cut_all(struct remote *, const char *why);
+/* Close r's spare control connection, if any. */
+void	conn_spare_drop(struct remote *);
 /* Relay mode: the session limit in force (0: none known). */
 unsigned int relay_session_limit(const struct remote *);
 /* The remote's queue timer: open waiting sessions, expire old ones. */
@@ -749,6 +752,10 @@ struct remote {
 	unsigned long	 sessions_refused, queue_full, queue_expired;
 	size_t		 cut_by_master;	/* ended as the master exited */
 	struct ev_timer	*queue_timer;
+	/* conn.c: a spare mux control connection (HELLO sent) to the master
+	 * of session spare_gen, for the next direct connection; -1: none */
+	int		 spare_fd;
+	unsigned int	 spare_gen;
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */

@@ -189,6 +189,7 @@ conn_cut_all(struct remote *r, const char *why)
 	r->cut_by_master = 0;
 	while ((c = TAILQ_FIRST(&r->conns)) != NULL)
 		conn_free(c);
+	conn_spare_drop(r);
 }
 
 /* ssh's own words for a refused open, when it said any. */
@@ -204,19 +205,82 @@ conn_ssh_words(struct remote *r)
 
 /* --- direct: the accepted socket goes to the master ---------------------- */
 
+/* A spare control connection is opened ahead of each direct connection,
+ * so that an accepted connection costs the master one request and the
+ * agent no connect and no wake-up for the master's HELLO (docs/MUX.md). */
+
+void
+conn_spare_drop(struct remote *r)
+{
+	if (r->spare_fd != -1)
+		log_debug("%s: spare control connection closed",
+		    r->conf->name);
+	close_fd(&r->spare_fd);
+}
+
+static void
+spare_fill(struct remote *r)
+{
+	char *cause;
+
+	/* none once the session is over: a master keeps running while a
+	 * control connection is open (close_session drops it) */
+	if (r->spare_fd != -1 || r->relay_mode || r->ssh.fd_out == -1)
+		return;
+	if ((r->spare_fd = mux_spare_open(r->ssh.ctlpath, &cause)) == -1) {
+		log_debug("%s: no spare control connection: %s",
+		    r->conf->name, cause);
+		free(cause);
+		return;
+	}
+	r->spare_gen = r->gen;
+}
+
+/* The forward on the spare connection; -1 if there is none or it failed
+ * (the master closed it, or went): then the caller opens a new one. */
+static int
+spare_use(struct conn *c, const char *addr, unsigned int port)
+{
+	struct remote *r = c->remote;
+	char *cause;
+	int s;
+
+	if (r->spare_fd == -1)
+		return -1;
+	s = r->spare_fd;
+	r->spare_fd = -1;
+	if (r->spare_gen != r->gen) {	/* a master that is gone */
+		close(s);
+		return -1;
+	}
+	if (mux_spare_stdio_fwd(s, addr, port, c->sock, c->rid,
+	    &cause) == -1) {
+		log_debug("%s: relay %u: %s; opening a new one", r->conf->name,
+		    c->rid, cause);
+		free(cause);
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
 static int
 start_direct(struct conn *c, const char *addr, unsigned int port)
 {
 	struct remote *r = c->remote;
 	char *cause;
+	int spare = 0;
 
-	if ((c->ctl = mux_open_stdio_fwd(r->ssh.ctlpath, addr, port,
+	if ((c->ctl = spare_use(c, addr, port)) != -1)
+		spare = 1;
+	else if ((c->ctl = mux_open_stdio_fwd(r->ssh.ctlpath, addr, port,
 	    c->sock, c->rid, &cause)) == -1) {
 		conn_fail(c, "cannot hand the connection to the ssh master: ",
 		    cause);
 		free(cause);
 		return -1;
 	}
+	spare_fill(r);		/* for the next one */
 	/* Hold the socket until the master answers only if a failure could
 	 * be retried through the subsystem: while we hold it, the master's
 	 * close sends no FIN. */
@@ -229,6 +293,10 @@ start_direct(struct conn *c, const char *addr, unsigned int port)
 		return -1;
 	}
 	c->state = CONN_OPENING;
+	/* The master's HELLO on a spare came long ago: take it now rather
+	 * than in one more turn of the loop (this may free c). */
+	if (spare)
+		conn_ctl_cb(c->ctl, POLLIN, c);
 	return 0;
 }
 
@@ -242,8 +310,11 @@ conn_ctl_cb(int fd, short revents, void *arg)
 	enum mux_event ev;
 	char why[SSHM_LINELEN + sizeof(c->mr.reason) + 8];
 
-	for (;;) {
-		switch ((ev = mux_reader_read(&c->mr, fd))) {
+	/* One read per wake-up, then what it brought: the poll is level
+	 * triggered, so the rest (the EOF) wakes us again, and the common
+	 * reply alone costs no read that finds nothing. */
+	for (ev = mux_reader_read(&c->mr, fd);; ev = mux_reader_next(&c->mr)) {
+		switch (ev) {
 		case MUX_EV_NONE:
 			return;
 		case MUX_EV_OPENED:

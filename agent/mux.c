@@ -159,11 +159,12 @@ send_fd(int s, int fd)
 	return -1;
 }
 
-/* A blocking, close-on-exec connection to the master, with a send
+/* A close-on-exec connection to the master. Blocking, with a send
  * timeout that also bounds connect() (Linux applies SO_SNDTIMEO to an
- * AF_UNIX connect waiting for backlog room). */
+ * AF_UNIX connect waiting for backlog room); or non-blocking, when a
+ * full backlog should fail at once (EAGAIN). */
 static int
-mux_connect(const char *path, char **cause)
+mux_connect(const char *path, int nonblock, char **cause)
 {
 	struct sockaddr_un sa;
 	struct timeval tv;
@@ -178,9 +179,18 @@ mux_connect(const char *path, char **cause)
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
 
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0)) == -1) {
 		seterr(cause, "socket: %s", strerror(errno));
 		return -1;
+	}
+	if (nonblock) {
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return s;
+		seterr(cause, "control socket %s: connect: %s", path,
+		    errno == EAGAIN ? "the master's backlog is full" :
+		    strerror(errno));
+		goto fail;
 	}
 	tv.tv_sec = MUX_SEND_TIMEOUT_MS / 1000;
 	tv.tv_usec = (MUX_SEND_TIMEOUT_MS % 1000) * 1000;
@@ -227,7 +237,7 @@ mux_request(const char *path, struct buf *body, const int *fds, int nfds,
 		buf_free(&out);
 		return -1;
 	}
-	if ((s = mux_connect(path, cause)) == -1) {
+	if ((s = mux_connect(path, 0, cause)) == -1) {
 		buf_free(&out);
 		return -1;
 	}
@@ -261,13 +271,11 @@ valid_fd(int fd)
 	return fd >= 0 && fcntl(fd, F_GETFD) != -1;
 }
 
-int
-mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
+/* The body of a NEW_STDIO_FWD request (type first, no length). */
+static int
+stdio_fwd_body(struct buf *body, const char *host, unsigned int port,
     int fd, uint32_t rid, char **cause)
 {
-	struct buf body;
-	int fds[2], s = -1;
-
 	if (host == NULL || *host == '\0' || port == 0 || port > 65535) {
 		seterr(cause, "stdio forward: invalid target %s:%u",
 		    host == NULL ? "(null)" : host, port);
@@ -277,20 +285,90 @@ mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
 		seterr(cause, "stdio forward: bad fd %d", fd);
 		return -1;
 	}
-	buf_init(&body, MUX_MAXREQUEST);
-	if (buf_put_u32(&body, MUX_C_NEW_STDIO_FWD) == -1 ||
-	    buf_put_u32(&body, rid) == -1 ||
-	    buf_put_cstring(&body, "") == -1 ||		/* reserved */
-	    buf_put_cstring(&body, host) == -1 ||
-	    buf_put_u32(&body, port) == -1) {
+	if (buf_put_u32(body, MUX_C_NEW_STDIO_FWD) == -1 ||
+	    buf_put_u32(body, rid) == -1 ||
+	    buf_put_cstring(body, "") == -1 ||		/* reserved */
+	    buf_put_cstring(body, host) == -1 ||
+	    buf_put_u32(body, port) == -1) {
 		seterr(cause, "stdio forward: host name too long");
-		goto out;
+		return -1;
 	}
-	fds[0] = fds[1] = fd;
-	s = mux_request(ctlpath, &body, fds, 2, cause);
- out:
+	return 0;
+}
+
+int
+mux_open_stdio_fwd(const char *ctlpath, const char *host, unsigned int port,
+    int fd, uint32_t rid, char **cause)
+{
+	struct buf body;
+	int fds[2], s = -1;
+
+	buf_init(&body, MUX_MAXREQUEST);
+	if (stdio_fwd_body(&body, host, port, fd, rid, cause) == 0) {
+		fds[0] = fds[1] = fd;
+		s = mux_request(ctlpath, &body, fds, 2, cause);
+	}
 	buf_free(&body);
 	return s;
+}
+
+/* --- spare control connections (stdio forwards) ------------------------- */
+
+int
+mux_spare_open(const char *ctlpath, char **cause)
+{
+	static const unsigned char hello[12] = {
+		0, 0, 0, 8,			/* length */
+		0, 0, 0, MUX_MSG_HELLO,
+		0, 0, 0, MUX_VERSION
+	};
+	int s;
+
+	if ((s = mux_connect(ctlpath, 1, cause)) == -1)
+		return -1;
+	/* 12 bytes into an empty socket buffer: all or nothing */
+	if (send_all(s, hello, sizeof(hello)) == -1) {
+		seterr(cause, "control socket %s: send: %s", ctlpath,
+		    strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+int
+mux_spare_stdio_fwd(int s, const char *host, unsigned int port, int fd,
+    uint32_t rid, char **cause)
+{
+	struct buf body, out;
+	int ret = -1;
+
+	buf_init(&body, MUX_MAXREQUEST);
+	buf_init(&out, MUX_MAXREQUEST + 4);
+	if (stdio_fwd_body(&body, host, port, fd, rid, cause) == -1)
+		goto out;
+	if (buf_put_u32(&out, (uint32_t)buf_len(&body)) == -1 ||
+	    buf_put(&out, buf_ptr(&body), buf_len(&body)) == -1) {
+		seterr(cause, "request too long");
+		goto out;
+	}
+	/* Non-blocking, but the socket buffer holds nothing of ours but
+	 * the HELLO: a short send means the master is gone or wedged. */
+	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
+		seterr(cause, "spare control connection: send: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (send_fd(s, fd) == -1 || send_fd(s, fd) == -1) {
+		seterr(cause, "spare control connection: passing fd %d: %s",
+		    fd, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+ out:
+	buf_free(&out);
+	buf_free(&body);
+	return ret;
 }
 
 static int

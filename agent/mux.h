@@ -46,6 +46,19 @@
 int	mux_open_stdio_fwd(const char *ctlpath, const char *host,
 	    unsigned int port, int fd, uint32_t rid, char **cause);
 
+/* A spare control connection, opened before it is needed: connected
+ * (non-blocking, close-on-exec) and our HELLO sent. The master's HELLO is
+ * left unread: a mux_reader takes it with the reply. Never blocks: a
+ * master whose backlog is full fails it at once. Returns the fd, or -1
+ * with *cause. */
+int	mux_spare_open(const char *ctlpath, char **cause);
+/* Ask for a stdio forward on a spare connection s (mux_spare_open): the
+ * request and the fds, no connect, no HELLO. 0, or -1 with *cause when
+ * the master closed s meanwhile (or went away) or a send would block:
+ * then close s and use mux_open_stdio_fwd. Same fd rules as above. */
+int	mux_spare_stdio_fwd(int s, const char *host, unsigned int port,
+	    int fd, uint32_t rid, char **cause);
+
 /* Open a control connection and start a session running the subsystem
  * name (ssh -s), with fd_in/fd_out/fd_err as its stdio. Relay mode uses
  * this with the accepted socket as stdin and stdout. fd_err -1 means

@@ -571,6 +571,8 @@ static void
 close_session(struct remote *r)
 {
 	alive_done(r);
+	/* an idle control connection would keep the master from exiting */
+	conn_spare_drop(r);
 	withdraw_all(r);
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
@@ -830,6 +832,7 @@ remote_new(struct agent *a, struct remote_conf *rc)
 	r->state = RS_BACKOFF;
 	sshm_init(&r->ssh);
 	r->alive_fd = -1;
+	r->spare_fd = -1;
 	r->open_result = reach_result;
 	buf_init(&r->in, REMOTE_INBUF);
 	buf_init(&r->out, REMOTE_OUTBUF);
@@ -883,6 +886,7 @@ remote_free(struct remote *r)
 	withdraw_all(r);
 	while (!TAILQ_EMPTY(&r->conns))
 		conn_free(TAILQ_FIRST(&r->conns));
+	conn_spare_drop(r);
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
 	ev_timer_del(r->timer);

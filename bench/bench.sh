@@ -19,6 +19,13 @@
 # Environment:
 #   BENCH_QUICK=1      fewer repetitions, shorter runs (~4 minutes)
 #   BENCH_SECTIONS     subset of "disc idle data conc scale" (default: all)
+#   BENCH_REPS         repetitions of every figure (default 5, quick 2)
+#   BENCH_TRANSPORTS   the data section's transports (default: all of
+#                      DATA_ORDER below)
+#   BENCH_DATA_TESTS   subset of "iperf http8m ka new1 new8" (default: all)
+#   BENCH_BASE_AGENT   another rnsplice-agent binary, measured as the extra
+#                      transport "rnsplice-base" beside "rnsplice": a
+#                      before/after comparison in the same run
 #   BENCH_OUT          where RESULTS.md/RESULTS.json go (default: bench/ of
 #                      the build tree); raw samples and logs go to
 #                      $BENCH_OUT/results/<date>/
@@ -35,6 +42,8 @@ export top_builddir=$builddir
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || [ "$QUICK" = 1 ] || QUICK=1
 SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale}
+DATA_TESTS=${BENCH_DATA_TESTS:-iperf http8m ka new1 new8}
+BASE_AGENT=${BENCH_BASE_AGENT:-}
 OUT=${BENCH_OUT:-$builddir/bench}
 
 if [ "$QUICK" = 1 ]; then
@@ -56,6 +65,7 @@ else
 	SCALE_REPS=3
 	NOKA_REPS=3
 fi
+REPS=${BENCH_REPS:-$REPS}
 CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
 CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (the
 		# agent pings after 7 s without traffic, so a window holds at
@@ -101,6 +111,10 @@ cp "$builddir/agent/rnsplice-agent" "$builddir/agent/rnsplice" \
 	"$builddir/bench/httpload" "$builddir/bench/manyconn" \
 	"$builddir/bench/manypub" "$srcdir/bench/mdnscount.py" "$BIN/" ||
 	die "cannot copy the programs"
+if [ -n "$BASE_AGENT" ]; then
+	cp "$BASE_AGENT" "$BIN/rnsplice-agent-base" ||
+		die "cannot copy $BASE_AGENT"
+fi
 # The subsystem reads a policy file; it starts with defaults only (no rule:
 # everything offered) and gets max-services for the scale test.
 POLICY=$LAB_DIR/subsystem.conf
@@ -211,13 +225,13 @@ say "ssh's default cipher here: ${CIPHER:-unknown}"
 # ---------------------------------------------------------------------------
 # Agents on brelay: one config file each, own runtime dir, own log.
 
-# agent_start NAME CONFIG-TEXT -- start rnsplice-agent -f NAME.conf
+# agent_start NAME CONFIG-TEXT [BINARY] -- start rnsplice-agent -f NAME.conf
 agent_start() {
 	local name=$1 conf=$LAB_DIR/agent-$1.conf rdir=$LAB_DIR/brelay/run-$1
 	printf 'allow-root yes\n%s\n' "$2" >"$conf"
 	mkdir -p -m 0700 "$rdir"
 	lab_bg brelay "$LAB_DIR/agent-$name.pid" \
-		env XDG_RUNTIME_DIR="$rdir" "$BIN/rnsplice-agent" -d -f "$conf" \
+		env XDG_RUNTIME_DIR="$rdir" "${3:-$BIN/rnsplice-agent}" -d -f "$conf" \
 		>>"$RUN/agent-$name.log" 2>&1
 }
 agent_pid() { cat "$LAB_DIR/agent-$1.pid"; }
@@ -661,26 +675,40 @@ load() {
 	LOAD_RATE=${1:-nan}
 }
 
+has_test() { [[ " $DATA_TESTS " == *" $1 "* ]]; }
+
 measure_transport() { # NAME REP
-	local name=$1 rep=$2 host hp ip ep up down h8 ka n1
+	local name=$1 rep=$2 host hp ip ep up=- down=- h8=- ka=- n1=-
 	set -- ${TP[$name]}
 	host=$1 hp=$2 ip=$3 ep=$4
-	up=$(iperf_run "$host" "$ip")
-	down=$(iperf_run "$host" "$ip" -R)
-	sample data iperf_up_MBps "$name" "$rep" "${up:-nan}" MB/s
-	sample data iperf_down_MBps "$name" "$rep" "${down:-nan}" MB/s
-	h8=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps)
-	sample data http8m_MBps "$name" "$rep" "${h8:-nan}" MB/s
-	load "$name" "$rep" ka -m ka -c 1 -d "$DUR" "$host" "$hp"
-	ka=$LOAD_RATE
-	load "$name" "$rep" new1 -m new -c 1 -d "$DUR" "$host" "$hp"
-	n1=$LOAD_RATE
-	load "$name" "$rep" new8 -m new -c 8 -d "$DUR" "$host" "$hp"
+	LOAD_RATE=-
+	if has_test iperf; then
+		up=$(iperf_run "$host" "$ip")
+		down=$(iperf_run "$host" "$ip" -R)
+		sample data iperf_up_MBps "$name" "$rep" "${up:-nan}" MB/s
+		sample data iperf_down_MBps "$name" "$rep" "${down:-nan}" MB/s
+	fi
+	if has_test http8m; then
+		h8=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps)
+		sample data http8m_MBps "$name" "$rep" "${h8:-nan}" MB/s
+	fi
+	if has_test ka; then
+		load "$name" "$rep" ka -m ka -c 1 -d "$DUR" "$host" "$hp"
+		ka=$LOAD_RATE
+	fi
+	if has_test new1; then
+		load "$name" "$rep" new1 -m new -c 1 -d "$DUR" "$host" "$hp"
+		n1=$LOAD_RATE
+	fi
+	has_test new8 &&
+		load "$name" "$rep" new8 -m new -c 8 -d "$DUR" "$host" "$hp"
 	say "data $name #$rep: iperf3 up $up down $down MB/s, http 8MB $h8 MB/s, keep-alive $ka req/s, new conn $n1 /s (1), $LOAD_RATE /s (8)"
 }
 
 # the transports, in the order of the first repetition (rotated after)
-DATA_ORDER="routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-same rnsplice-tuned"
+DATA_ORDER=${BENCH_TRANSPORTS:-routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-same rnsplice-tuned}
+[ -z "$BASE_AGENT" ] || [[ " $DATA_ORDER " == *" rnsplice-base "* ]] ||
+	DATA_ORDER="$DATA_ORDER rnsplice-base"
 
 section_data() {
 	local r names i p
@@ -698,6 +726,10 @@ section_data() {
 	destination siteA
 	ssh-option Ciphers=${CIPHER:-chacha20-poly1305@openssh.com}
 }"
+	# the same as "data", run by another binary (BENCH_BASE_AGENT)
+	[ -z "$BASE_AGENT" ] || agent_start base 'remote base {
+	destination siteA
+}' "$BIN/rnsplice-agent-base"
 	routing on
 	TP[routed]="10.1.0.2 8080 5201 7007"
 	sshl chacha 9100 -N siteA
@@ -706,7 +738,8 @@ section_data() {
 	TP[ssh-L-aes]="10.2.0.1 9201 9202 9203"
 	sshl tt 9300 -tt siteA sleep 2147483647
 	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
-	for i in rnsplice:data rnsplice-same:same rnsplice-tuned:tuned; do
+	for i in rnsplice:data rnsplice-same:same rnsplice-tuned:tuned \
+	    ${BASE_AGENT:+rnsplice-base:base}; do
 		lab_wait_for 20 agent_ports "${i#*:}" ||
 			die "${i%%:*}: services not spliced (see $RUN/agent-${i#*:}.log)"
 		TP[${i%%:*}]="10.2.0.1 $(agent_ports "${i#*:}")"
@@ -769,7 +802,7 @@ data_teardown() {
 	for n in chacha aes tt; do
 		[ -e "$LAB_DIR/sshl-$n.pid" ] && lab_stop "$(cat "$LAB_DIR/sshl-$n.pid")"
 	done
-	for n in data same tuned; do
+	for n in data same tuned base; do
 		[ -e "$LAB_DIR/agent-$n.pid" ] && agent_stop "$n"
 	done
 	routing off

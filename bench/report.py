@@ -209,12 +209,27 @@ def main():
         t_ratio(label, st("data", metric, "rnsplice"),
                 st("data", metric, "ssh-L-tt"), 1.0,
                 pair=paired("data", metric, "rnsplice", "ssh-L-tt"))
+    # p50 no worse; CPU per new connection on the agent's host (agent +
+    # its master against ssh -L -tt) at most ×1.2
+    for metric, label, limit, digits in (
+            ("new1_p50_ms", "… p50 latency, 1 at a time, ms (vs ssh -L -tt)", 1.0, 2),
+            ("new8_p50_ms", "… p50 latency, 8 at a time, ms (vs ssh -L -tt)", 1.0, 2),
+            ("new1_cpu_us_brelay", "… CPU on the agent's host per new "
+             "connection, 1 at a time, µs (vs ssh -L -tt)", 1.2, 0),
+            ("new8_cpu_us_brelay", "… CPU on the agent's host per new "
+             "connection, 8 at a time, µs (vs ssh -L -tt)", 1.2, 0)):
+        t_ratio(label, st("data", metric, "rnsplice"),
+                st("data", metric, "ssh-L-tt"), limit, higher_better=False,
+                digits=digits,
+                pair=paired("data", metric, "rnsplice", "ssh-L-tt"))
     for metric, label in (
-            ("new1_p50_ms", "… p50 latency, 1 at a time, ms (vs ssh -L -tt)"),
-            ("new8_p50_ms", "… p50 latency, 8 at a time, ms (vs ssh -L -tt)")):
+            ("new1_ctxt_brelay", "… context switches on the agent's host "
+             "per new connection, 1 at a time (vs ssh -L -tt)"),
+            ("new8_ctxt_brelay", "… context switches on the agent's host "
+             "per new connection, 8 at a time (vs ssh -L -tt)")):
         a, b = st("data", metric, "rnsplice"), st("data", metric, "ssh-L-tt")
         targets.append({
-            "measure": label, "rnsplice": a.fmt(2), "baseline": b.fmt(2),
+            "measure": label, "rnsplice": a.fmt(1), "baseline": b.fmt(1),
             "compare": "×%.2f" % (a.median / b.median)
             if a.median is not None and b.median else "n/a",
             "target": "reported", "verdict": "n/a", "ok": None,
@@ -388,6 +403,29 @@ def main():
             label, r("rnsplice", "ssh-L"), r("rnsplice", "ssh-L-tt"),
             r("rnsplice-tuned", "ssh-L-aes"), r("rnsplice", "routed")))
     w("")
+
+    if any(k[2] == "rnsplice-base" for k in samples):
+        w("Before and after (`BENCH_BASE_AGENT`: another agent binary, "
+          "measured as rnsplice-base in the same run, the transports of "
+          "each repetition back to back):")
+        w("")
+        w("| | rnsplice-base (before) | rnsplice (after) | after ÷ before [per repetition] |")
+        w("|---|---|---|---|")
+        for metric in sorted({k[1] for k in samples
+                              if k[0] == "data" and k[2] == "rnsplice-base"}):
+            a = st("data", metric, "rnsplice")
+            b = st("data", metric, "rnsplice-base")
+            if a.median is None or b.median is None:
+                continue
+            p = paired("data", metric, "rnsplice", "rnsplice-base")
+            cmp = "n/a"
+            if b.median and p.median is not None:
+                cmp = "×%.2f [×%.2f–×%.2f]" % (a.median / b.median, p.min,
+                                               p.max)
+            d = 2 if metric.endswith("_ms") else (
+                1 if "ctxt" in metric else 0)
+            w("| %s | %s | %s | %s |" % (metric, b.fmt(d), a.fmt(d), cmp))
+        w("")
 
     w("## 2,000 concurrent connections (64 KiB each way, checksummed)")
     w("")

@@ -889,6 +889,145 @@ t_ctlclose(void)
 	relay_close(&r);
 }
 
+/* Wait until fd has something to read (or hung up); 0, or -1 on timeout. */
+static int
+wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, timeout_ms) == 1 ? 0 : -1;
+}
+
+/* A spare control connection (the agent's pool): opened ahead, the
+ * master's HELLO left unread, then a forward on it, as on a fresh one. */
+static void
+t_spare(void)
+{
+	static unsigned char out[5 + 4096], in[4096];
+	struct relay r;
+	struct pump p;
+	char *cause;
+	uint32_t rid = next_rid++;
+	int relay, spare;
+
+	if ((spare = mux_spare_open(ctlpath, &cause)) == -1) {
+		report("FAIL", "spare", "mux_spare_open: %s", cause);
+		free(cause);
+		return;
+	}
+	/* the master accepted it and said HELLO: it is idle now */
+	if (wait_readable(spare, WAIT_MS) == -1) {
+		report("FAIL", "spare", "no HELLO from the master");
+		close(spare);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.app = r.ctl = -1;
+	if (tcp_pair(&r.app, &relay) == -1) {
+		report("FAIL", "spare", "tcp pair: %s", strerror(errno));
+		close(spare);
+		return;
+	}
+	if (mux_spare_stdio_fwd(spare, taddr, tport, relay, rid,
+	    &cause) == -1) {
+		report("FAIL", "spare", "mux_spare_stdio_fwd: %s", cause);
+		free(cause);
+		close(relay);
+		close(spare);
+		relay_close(&r);
+		return;
+	}
+	close(relay);
+	r.ctl = spare;
+	mux_reader_init(&r.rd, rid);
+	memcpy(out, "ECHO\n", 5);
+	fill_pattern(out + 5, 4096, 7);
+	pump(r.app, out, sizeof(out), 0, in, sizeof(in), 4096, WAIT_MS, &p);
+	if (p.got != 4096 || memcmp(in, out + 5, 4096) != 0) {
+		report("FAIL", "spare", "got %zu of 4096 bytes back (%s)",
+		    p.got, end_name(p.end));
+		relay_close(&r);
+		return;
+	}
+	if (expect_event(&r, MUX_EV_OPENED, WAIT_MS, "spare") == -1) {
+		relay_close(&r);
+		return;
+	}
+	close(r.app);
+	r.app = -1;
+	if (expect_event(&r, MUX_EV_EOF, WAIT_MS, "spare") == 0)
+		report("PASS", "spare", "a forward on a spare control "
+		    "connection: 4096 bytes round trip, then EOF");
+	relay_close(&r);
+}
+
+/* Last test on its master: the master goes (MUX_C_TERMINATE), and a
+ * spare it had accepted is refused at once, never used. */
+static void
+t_sparedead(void)
+{
+	static const unsigned char term[] = {
+		0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 4,		/* HELLO */
+		0, 0, 0, 8, 0x10, 0, 0, 5, 0, 0, 0, 1		/* TERMINATE */
+	};
+	char *cause = NULL;
+	int spare, t, app, relay;
+
+	if ((spare = mux_spare_open(ctlpath, &cause)) == -1) {
+		report("FAIL", "sparedead", "mux_spare_open: %s", cause);
+		free(cause);
+		return;
+	}
+	if (wait_readable(spare, WAIT_MS) == -1) {
+		report("FAIL", "sparedead", "no HELLO from the master");
+		close(spare);
+		return;
+	}
+	if ((t = mux_spare_open(ctlpath, &cause)) == -1 ||
+	    write_all(t, term + 12, sizeof(term) - 12) == -1) {
+		report("FAIL", "sparedead", "cannot ask the master to exit");
+		free(cause);
+		close(spare);
+		return;
+	}
+	/* the master is gone once it hung up on the spare (events 0: only
+	 * the hang-up wakes us, not the unread HELLO) */
+	{
+		struct pollfd pfd;
+
+		pfd.fd = spare;
+		pfd.events = 0;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, WAIT_MS) != 1 ||
+		    (pfd.revents & POLLHUP) == 0) {
+			report("FAIL", "sparedead", "the master did not exit");
+			close(t);
+			close(spare);
+			return;
+		}
+	}
+	close(t);
+	if (tcp_pair(&app, &relay) == -1) {
+		report("FAIL", "sparedead", "tcp pair: %s", strerror(errno));
+		close(spare);
+		return;
+	}
+	cause = NULL;
+	if (mux_spare_stdio_fwd(spare, taddr, tport, relay, next_rid++,
+	    &cause) == 0)
+		report("FAIL", "sparedead", "a forward was sent on a spare "
+		    "whose master is gone");
+	else
+		report("PASS", "sparedead", "a spare whose master exited is "
+		    "refused: %s", cause);
+	free(cause);
+	close(relay);
+	close(app);
+	close(spare);
+}
+
 static int
 session_open(struct relay *r, const char *name, int *errfd, const char *test)
 {
@@ -1406,6 +1545,8 @@ static const struct {
 	{ "cancel", t_cancel },
 	{ "many", t_many },
 	{ "timing", t_timing },
+	{ "spare", t_spare },
+	{ "sparedead", t_sparedead },
 };
 
 static void

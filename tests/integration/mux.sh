@@ -68,6 +68,7 @@ master main || t_bail "ssh master to siteA did not start"
 # a non-default port: known_hosts holds the plain address
 master nofwd -p 2201 -o HostKeyAlias=10.99.0.1 || t_bail "master nofwd"
 master nodisable -p 2202 -o HostKeyAlias=10.99.0.1 || t_bail "master nodisable"
+master spare || t_bail "master spare"
 lab_atexit "for f in '$LAB_DIR'/master.*.log; do sed 's/^/# master: /' \"\$f\"; done"
 
 # run_probe CTL PROBE-ARGS... -- run mux-probe on brelay, turn its lines
@@ -98,6 +99,12 @@ run_probe -r "127.0.0.1:$PORT" "$LAB_DIR/ctl.nofwd" 127.0.0.1 "$PORT" \
 t_diag "DisableForwarding yes (port 2202): forwards refused, sessions work"
 run_probe -r "127.0.0.1:$PORT" "$LAB_DIR/ctl.nodisable" 127.0.0.1 "$PORT" \
 	refused session
+
+t_diag "spare control connections: a forward on one; one whose master exited"
+run_probe "$LAB_DIR/ctl.spare" 127.0.0.1 "$PORT" spare sparedead
+# shellcheck disable=SC2016  # expanded by eval, at each try
+t_ok lab_wait_for 10 eval '! lab__alive "$(cat "$LAB_DIR/master.spare.pid")"' \
+	"master spare exited when asked (sparedead)"
 
 # the masters survived all of it
 for m in main nofwd nodisable; do

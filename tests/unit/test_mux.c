@@ -807,6 +807,131 @@ START_TEST(test_request_subsystem_alive)
 }
 END_TEST
 
+/* A spare: HELLO at once, the request later on the same connection,
+ * without a second HELLO; the master's HELLO is left for the reader. */
+START_TEST(test_spare_stdio_fwd)
+{
+	struct buf b;
+	char *cause = NULL;
+	int l, c, s, sv[2], f0, f1, fl;
+	unsigned char extra;
+
+	l = fake_master();
+	ck_assert_int_ne(s = mux_spare_open(sockpath, &cause), -1);
+	fl = fcntl(s, F_GETFL);
+	ck_assert(fl & O_NONBLOCK);
+	ck_assert(fcntl(s, F_GETFD) & FD_CLOEXEC);
+	ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
+	buf_init(&b, 8192);
+	expect_hello(c, &b);
+	/* nothing more until the spare is used */
+	fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+	ck_assert_int_eq(read(c, &extra, 1), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK);
+	ck_assert_int_eq(write(c, "\0\0\0\10\0\0\0\1\0\0\0\4", 12), 12);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_msg(mux_spare_stdio_fwd(s, "printer.example", 631, sv[0],
+	    0x1234, &cause) == 0, "%s", cause);
+	close(sv[0]);
+	read_packet(c, &b);
+	expect_u32(&b, C_NEW_STDIO_FWD);
+	expect_u32(&b, 0x1234);
+	expect_str(&b, "");
+	expect_str(&b, "printer.example");
+	expect_u32(&b, 631);
+	ck_assert_uint_eq(buf_len(&b), 0);
+	f0 = recv_one_fd(c);
+	f1 = recv_one_fd(c);
+	expect_same_socket(f0, sv[1]);
+	expect_same_socket(f1, sv[1]);
+
+	/* the reader takes the master's HELLO, then the reply */
+	{
+		struct mux_reader r;
+		unsigned char opened[] = { 0, 0, 0, 12, 0x80, 0, 0, 6,
+		    0, 0, 0x12, 0x34, 0, 0, 0, 9 };
+
+		ck_assert_int_eq(write(c, opened, sizeof(opened)),
+		    (ssize_t)sizeof(opened));
+		mux_reader_init(&r, 0x1234);
+		ck_assert_int_eq(mux_reader_read(&r, s), MUX_EV_OPENED);
+		ck_assert_uint_eq(r.sid, 9);
+		close(c);
+		ck_assert_int_eq(mux_reader_read(&r, s), MUX_EV_EOF);
+		mux_reader_free(&r);
+	}
+	close(f0);
+	close(f1);
+	close(s);
+	close(sv[1]);
+	buf_free(&b);
+	fake_master_done(l);
+}
+END_TEST
+
+/* A spare the master closed (or a master that went) is refused at once,
+ * with a reason, and blocks nothing; a full backlog fails at once. */
+START_TEST(test_spare_closed)
+{
+	struct buf b;
+	char *cause = NULL;
+	int l, c, s, s2, s3, sv[2];
+
+	l = fake_master();
+	ck_assert_int_ne(s = mux_spare_open(sockpath, &cause), -1);
+	ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
+	buf_init(&b, 8192);
+	expect_hello(c, &b);
+	close(c);		/* the master drops it */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(mux_spare_stdio_fwd(s, "h", 1, sv[0], 1, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "spare control connection"));
+	free(cause);
+	close(s);
+
+	/* the listener gone with a spare still in its backlog */
+	ck_assert_int_ne(s = mux_spare_open(sockpath, &cause), -1);
+	fake_master_done(l);
+	cause = NULL;
+	ck_assert_int_eq(mux_spare_stdio_fwd(s, "h", 1, sv[0], 1, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	close(s);
+	/* and no master at all */
+	ck_assert_int_eq(mux_spare_open(sockpath, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, sockpath));
+	free(cause);
+
+	/* a backlog that is full: an error now, not a wait */
+	l = fake_master();
+	ck_assert_int_eq(listen(l, 0), 0);
+	s = s2 = s3 = -1;
+	cause = NULL;
+	s = mux_spare_open(sockpath, &cause);
+	free(cause);
+	cause = NULL;
+	s2 = mux_spare_open(sockpath, &cause);
+	free(cause);
+	cause = NULL;
+	s3 = mux_spare_open(sockpath, &cause);
+	ck_assert_int_eq(s3, -1);
+	ck_assert_ptr_nonnull(strstr(cause, "backlog"));
+	free(cause);
+	if (s != -1)
+		close(s);
+	if (s2 != -1)
+		close(s2);
+	close(sv[0]);
+	close(sv[1]);
+	buf_free(&b);
+	fake_master_done(l);
+}
+END_TEST
+
 START_TEST(test_request_errors)
 {
 	char *cause, longpath[200];
@@ -866,6 +991,8 @@ mux_suite(void)
 	tcase_add_test(tc, test_request_stdio_fwd);
 	tcase_add_test(tc, test_request_subsystem_alive);
 	tcase_add_test(tc, test_request_errors);
+	tcase_add_test(tc, test_spare_stdio_fwd);
+	tcase_add_test(tc, test_spare_closed);
 	suite_add_tcase(s, tc);
 	return s;
 }
