@@ -72,11 +72,12 @@ int
 siteid_load(char *out, size_t outlen, char **cause)
 {
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-	char dir[1024], path[1100], tmp[SITEID_MAX + 2], idbuf[SITEID_LEN + 1];
+	char dir[1024], path[1100], tmpl[1108], tmp[SITEID_MAX + 2];
+	char idbuf[SITEID_LEN + 2];
 	const char *env = getenv("RNSPLICE_SITE_ID");
 	unsigned char rnd[SITEID_LEN];
 	ssize_t n;
-	int fd, i;
+	int fd, i, r, saved;
 
 	if (env != NULL && *env != '\0') {
 		if (!siteid_valid(env)) {
@@ -122,16 +123,39 @@ siteid_load(char *out, size_t outlen, char **cause)
 		cause_set(cause, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	/* O_EXCL: if another process won the race, use its id */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
-		if (errno == EEXIST)
-			return siteid_load(out, outlen, cause);
-		cause_set(cause, "%s: %s", path, strerror(errno));
+	/* Written whole under a temporary name, then linked into place:
+	 * link() never replaces, so if another process won the race its id
+	 * is used, and nobody ever reads a file that is still being written
+	 * (an O_EXCL create followed by the write let a second agent starting
+	 * at that moment read it empty). */
+	if ((size_t)snprintf(tmpl, sizeof(tmpl), "%s.XXXXXX", path) >=
+	    sizeof(tmpl)) {
+		cause_set(cause, "%s: path too long", path);
 		return -1;
 	}
-	dprintf(fd, "%s\n", idbuf);
+	if ((fd = mkstemp(tmpl)) == -1) {
+		cause_set(cause, "%s: %s", tmpl, strerror(errno));
+		return -1;
+	}
+	n = (ssize_t)strlen(idbuf);
+	idbuf[n] = '\n';
+	if (write(fd, idbuf, (size_t)n + 1) != n + 1 || fsync(fd) == -1) {
+		cause_set(cause, "%s: %s", tmpl, strerror(errno));
+		close(fd);
+		unlink(tmpl);
+		return -1;
+	}
+	idbuf[n] = '\0';
 	close(fd);
+	r = link(tmpl, path);
+	saved = errno;
+	unlink(tmpl);
+	if (r == -1) {
+		if (saved == EEXIST)
+			return siteid_load(out, outlen, cause);
+		cause_set(cause, "%s: %s", path, strerror(saved));
+		return -1;
+	}
 	strlcpy(out, idbuf, outlen);
 	return 0;
 }

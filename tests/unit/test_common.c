@@ -1,6 +1,8 @@
 /* Unit tests of common/: buffer, field codec, messages, metadata. */
 #include "config.h"
 
+#include <sys/wait.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "meta.h"
 #include "proto.h"
+#include "siteid.h"
 
 /* Encode then decode; the result must equal the input byte for byte. */
 static void
@@ -494,6 +497,56 @@ START_TEST(test_log_limit)
 }
 END_TEST
 
+/* Eight processes make the site id at once: each gets the same one, none
+ * reads a file another is still writing, no temporary file is left. */
+START_TEST(test_siteid_race)
+{
+	char dir[] = "/tmp/rnsplice-siteid.XXXXXX", path[256], id[64];
+	char got[8][64], *cause = NULL;
+	int pfd[8][2], i, status;
+	pid_t pid[8];
+	ssize_t n;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(setenv("XDG_CONFIG_HOME", dir, 1), 0);
+	unsetenv("RNSPLICE_SITE_ID");
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(pipe(pfd[i]), 0);
+		if ((pid[i] = fork()) == 0) {
+			close(pfd[i][0]);
+			if (siteid_load(id, sizeof(id), &cause) == -1)
+				_exit(1);
+			n = (ssize_t)strlen(id);
+			_exit(write(pfd[i][1], id, (size_t)n) == n ? 0 : 2);
+		}
+		ck_assert_int_gt(pid[i], 0);
+		close(pfd[i][1]);
+	}
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		n = read(pfd[i][0], got[i], sizeof(got[i]) - 1);
+		close(pfd[i][0]);
+		ck_assert_int_gt(n, 0);
+		got[i][n] = '\0';
+		ck_assert(siteid_valid(got[i]));
+		ck_assert_str_eq(got[i], got[0]);
+	}
+	snprintf(path, sizeof(path), "%s/rnsplice/site-id", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(id, sizeof(id), f));
+	fclose(f);
+	id[strcspn(id, "\n")] = '\0';
+	ck_assert_str_eq(id, got[0]);
+	ck_assert_int_eq(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/rnsplice", dir);
+	ck_assert_int_eq(rmdir(path), 0);	/* nothing else left in it */
+	ck_assert_int_eq(rmdir(dir), 0);
+	unsetenv("XDG_CONFIG_HOME");
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -516,6 +569,7 @@ common_suite(void)
 	tcase_add_test(tc, test_json_unsafe);
 	tcase_add_test(tc, test_buf_failed);
 	tcase_add_test(tc, test_log_limit);
+	tcase_add_test(tc, test_siteid_race);
 	suite_add_tcase(s, tc);
 	return s;
 }
