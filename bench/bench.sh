@@ -18,7 +18,8 @@
 #
 # Environment:
 #   BENCH_QUICK=1      fewer repetitions, shorter runs (~4 minutes)
-#   BENCH_SECTIONS     subset of "disc idle data conc scale" (default: all)
+#   BENCH_SECTIONS     subset of "disc idle data conc scale export" (default:
+#                      all)
 #   BENCH_REPS         repetitions of every figure (default 5, quick 2)
 #   BENCH_TRANSPORTS   the data section's transports (default: all of
 #                      DATA_ORDER below)
@@ -41,7 +42,7 @@ builddir=${top_builddir:-$srcdir}
 export top_builddir=$builddir
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || [ "$QUICK" = 1 ] || QUICK=1
-SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale}
+SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale export}
 DATA_TESTS=${BENCH_DATA_TESTS:-iperf http8m ka new1 new8}
 BASE_AGENT=${BENCH_BASE_AGENT:-}
 OUT=${BENCH_OUT:-$builddir/bench}
@@ -606,11 +607,13 @@ sshl() {
 		die "ssh -L $name did not come up (see $RUN/sshl-$name.log)"
 }
 
-# Transports: NAME -> "HOST HTTPPORT IPERFPORT ECHOPORT"; the agent's pid
-declare -A TP TPAGENT
+# Transports: NAME -> "HOST HTTPPORT IPERFPORT ECHOPORT"; the agent's pid;
+# the host the client runs on (default bcli, on LAN B)
+declare -A TP TPAGENT TPCLIENT
+CLIENT=bcli
 
 iperf_run() { # HOST PORT [-R] -> MB/s (10^6 bytes/s, as received)
-	lab_exec bcli iperf3 -c "$1" -p "$2" -t "$((DUR + IPERF_OMIT))" -O "$IPERF_OMIT" ${3:-} -J 2>/dev/null |
+	lab_exec "$CLIENT" iperf3 -c "$1" -p "$2" -t "$((DUR + IPERF_OMIT))" -O "$IPERF_OMIT" ${3:-} -J 2>/dev/null |
 		json_get end.sum_received.bits_per_second |
 		awk '{ printf "%.1f\n", $1 / 8e6 }'
 }
@@ -653,7 +656,7 @@ load() {
 	shift 3
 	cb0=$(ns_cpu brelay) ca0=$(ns_cpu arelay) x0=$(ns_ctxt brelay)
 	[ -z "$apid" ] || ag0=$(pid_cpu "$apid")
-	out=$(lab_exec bcli "$BIN/httpload" "$@" | json_get rate p50_ms p99_ms errors requests)
+	out=$(lab_exec "$CLIENT" "$BIN/httpload" "$@" | json_get rate p50_ms p99_ms errors requests)
 	cb1=$(ns_cpu brelay) ca1=$(ns_cpu arelay) x1=$(ns_ctxt brelay)
 	[ -z "$apid" ] || ag1=$(pid_cpu "$apid")
 	set -- $out
@@ -681,6 +684,7 @@ measure_transport() { # NAME REP
 	local name=$1 rep=$2 host hp ip ep up=- down=- h8=- ka=- n1=-
 	set -- ${TP[$name]}
 	host=$1 hp=$2 ip=$3 ep=$4
+	CLIENT=${TPCLIENT[$name]:-bcli}
 	LOAD_RATE=-
 	if has_test iperf; then
 		up=$(iperf_run "$host" "$ip")
@@ -689,7 +693,7 @@ measure_transport() { # NAME REP
 		sample data iperf_down_MBps "$name" "$rep" "${down:-nan}" MB/s
 	fi
 	if has_test http8m; then
-		h8=$(lab_exec bcli "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps)
+		h8=$(lab_exec "$CLIENT" "$BIN/httpload" -m new -c 1 -n "$N8M" -p /8m "$host" "$hp" | json_get MBps)
 		sample data http8m_MBps "$name" "$rep" "${h8:-nan}" MB/s
 	fi
 	if has_test ka; then
@@ -934,6 +938,133 @@ remote siteA {
 }
 
 # ---------------------------------------------------------------------------
+# export: the other direction over the same kind of session. Servers on
+# bcli (LAN B) are exported by an agent on brelay to arelay, whose
+# subsystem listens on LAN A and carries each connection back over the
+# agent's ssh connection (a remote forward to a Unix socket); the client
+# runs on asrv. Beside it, the import direction of the same agent and
+# session, transport by transport and repetition by repetition.
+
+# export_ports NAME -- "HTTPPORT IPERFPORT ECHOPORT" at which arelay
+# listens for LAN B's bench services exported by agent NAME
+export_ports() {
+	rnsplice_cli "$1" -j services 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+def walk(x):
+    if isinstance(x, dict):
+        if x.get("export"):
+            yield x
+        for v in x.values():
+            yield from walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from walk(v)
+ports = {s["name"]: s["port"] for s in walk(d) if s.get("state") == "forwarding"}
+want = ["bench http B", "bench iperf3 B", "bench echo B"]
+if not all(w in ports for w in want):
+    sys.exit(1)
+print(" ".join(str(ports[w]) for w in want))'
+}
+
+# first_prefix_after WATCH PREFIX T0 -- the time stamp (us) of WATCH's
+# first IPv4 resolution, at T0 (us) or later, of a name that is PREFIX
+# followed by a space (avahi-browse writes it \032): a copy "PREFIX (...)"
+first_prefix_after() {
+	lab__watch_log "$1" || return 1
+	LC_ALL=C awk -F';' -v p="$2" -v t0="$3" '
+		$2 == "=" && $4 == "IPv4" && index($5, p "\\032") == 1 {
+			t = $1; sub(/\./, "", t)
+			if (t + 0 >= t0 + 0) { print t; exit }
+		}' "$LAB__LOG"
+}
+prefix_seen_after() { [ -n "$(first_prefix_after "$@")" ]; }
+
+section_export() {
+	local r i p names w_a w_b pid t0 t1 ports
+	say "export: LAN B's servers (on bcli) exported to LAN A through arelay's subsystem"
+	lab_bg bcli "$LAB_DIR/benchd-b.pid" "$BIN/benchd" -H 8080 -E 7007 \
+		>"$RUN/benchd-b.log" 2>&1
+	lab_bg bcli "$LAB_DIR/iperf3-b.pid" iperf3 -s -p 5201 \
+		>"$RUN/iperf3-server-b.log" 2>&1
+	lab_wait_for 10 lab__tcp_open bcli 10.2.0.2 8080 || die "benchd on bcli did not start"
+	lab_wait_for 10 lab__tcp_open bcli 10.2.0.2 5201 || die "iperf3 -s on bcli did not start"
+	lab_publish bcli "bench http B" _http._tcp 8080 >/dev/null
+	lab_publish bcli "bench iperf3 B" _iperf3._tcp 5201 >/dev/null
+	lab_publish bcli "bench echo B" _echo._tcp 7007 >/dev/null
+	# anchors of the discovery type on both LANs (see the disc section)
+	lab_publish asrv "xanchor" _rnsbexp._tcp 9 >/dev/null
+	lab_publish bcli "xanchor" _rnsbexp._tcp 9 >/dev/null
+	cp "$POLICY" "$POLICY.saved"
+	printf '%s\n' "accept type _http._tcp interface eth0" \
+		"accept type _iperf3._tcp interface eth0" \
+		"accept type _echo._tcp interface eth0" \
+		"accept type _rnsbexp._tcp interface eth0" >>"$POLICY"
+	agent_start export 'remote siteA {
+	destination siteA
+	export _http._tcp name "bench * B"
+	export _iperf3._tcp name "bench * B"
+	export _echo._tcp name "bench * B"
+	export _rnsbexp._tcp
+}'
+	lab_wait_for 30 agent_ports export >/dev/null ||
+		die "export agent: imports not spliced (see $RUN/agent-export.log)"
+	lab_wait_for 30 export_ports export >/dev/null ||
+		die "export agent: exports not forwarding (see $RUN/agent-export.log)"
+	TP[import]="10.2.0.1 $(agent_ports export)"
+	TPAGENT[import]=$(agent_pid export)
+	TP[export]="10.1.0.1 $(export_ports export)"
+	TPAGENT[export]=$(agent_pid export)
+	TPCLIENT[export]=asrv
+	set -- ${TP[export]}
+	lab_wait_for 10 lab__tcp_open asrv 10.1.0.1 "$2" ||
+		die "export: arelay does not listen on $2"
+	meta transport_import "${TP[import]}"
+	meta transport_export "${TP[export]}"
+
+	say "export: discovery, publish on one LAN -> resolved on the other"
+	w_a=$(lab_watch asrv _rnsbexp._tcp)
+	w_b=$(lab_watch bcli _rnsbexp._tcp)
+	sleep 2
+	for r in $(seq 1 "$REPS"); do
+		t0=$(now_us)
+		pid=$(lab_publish asrv "imp$r" _rnsbexp._tcp 9)
+		if lab_wait_for 20 prefix_seen_after "$w_b" "imp$r" "$t0"; then
+			t1=$(first_prefix_after "$w_b" "imp$r" "$t0")
+			sample export disc_s import "$r" "$(us_to_s $((t1 - t0)))" s
+		else
+			sample export disc_s import "$r" nan s
+		fi
+		lab_unpublish "$pid"
+		t0=$(now_us)
+		pid=$(lab_publish bcli "exp$r" _rnsbexp._tcp 9)
+		if lab_wait_for 20 prefix_seen_after "$w_a" "exp$r" "$t0"; then
+			t1=$(first_prefix_after "$w_a" "exp$r" "$t0")
+			sample export disc_s export "$r" "$(us_to_s $((t1 - t0)))" s
+		else
+			sample export disc_s export "$r" nan s
+		fi
+		lab_unpublish "$pid"
+		say "export: discovery #$r done"
+	done
+	lab_unwatch "$w_a"
+	lab_unwatch "$w_b"
+
+	names=(import export)
+	for r in $(seq 1 "$REPS"); do
+		for i in "${!names[@]}"; do
+			p=${names[$(((i + r - 1) % ${#names[@]}))]}
+			measure_transport "$p" "$r"
+		done
+	done
+	CLIENT=bcli
+	agent_stop export
+	mv -f "$POLICY.saved" "$POLICY"
+	lab_stop "$(cat "$LAB_DIR/benchd-b.pid")" 2>/dev/null || true
+	lab_stop "$(cat "$LAB_DIR/iperf3-b.pid")" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------
 
 say "sections: $SECTIONS ($([ "$QUICK" = 1 ] && echo quick || echo full): $REPS repetitions)"
 case " $SECTIONS " in *" disc "*) section_disc ;; *" idle "*) section_idle ;; esac
@@ -951,6 +1082,7 @@ if [ "$section_data_needed" = 1 ]; then
 	data_teardown
 fi
 [[ " $SECTIONS " != *" scale "* ]] || section_scale
+[[ " $SECTIONS " != *" export "* ]] || section_export
 
 say "writing the report"
 python3 "$srcdir/bench/report.py" "$RUN" "$OUT" || die "report.py failed"

@@ -251,6 +251,23 @@ def main():
               failed, "0", None if failed.max is None else failed.max == 0,
               baseline="ssh -L: " + st("conc", "failed", "ssh-L").fmt())
 
+    # export (client on asrv, server on bcli) against import (client on
+    # bcli, server on asrv): the same agent and session, goal ×0.9
+    for metric, label in (
+            ("iperf_up_MBps", "bulk, iperf3 client → server, MB/s"),
+            ("iperf_down_MBps", "bulk, iperf3 server → client, MB/s"),
+            ("http8m_MBps", "bulk, HTTP GET 8 MB, MB/s"),
+            ("ka_rate", "4 KB GETs on a kept-alive connection, req/s"),
+            ("new1_rate", "new connection per 4 KB GET, 1 at a time, conn/s"),
+            ("new8_rate", "new connection per 4 KB GET, 8 at a time, conn/s")):
+        t_ratio("export: " + label + " (vs import, same agent and session)",
+                st("data", metric, "export"), st("data", metric, "import"),
+                0.9, pair=paired("data", metric, "export", "import"))
+    t_ratio("export: discovery, publish on LAN B → resolved on LAN A, s "
+            "(vs import: LAN A → LAN B)", st("export", "disc_s", "export"),
+            st("export", "disc_s", "import"), 1 / 0.9, higher_better=False,
+            digits=3)
+
     # ---- Markdown
     L = []
     w = L.append
