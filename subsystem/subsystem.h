@@ -6,7 +6,7 @@
  *   session.c   the protocol state machine on stdin/stdout, keepalive
  *   browse.c    type and service browsers, resolvers (common/mdns.h)
  *   svctable.c  the service table: merging, address choice, the diff sent
- *   policy.c    subsystem.conf: parsing and matching
+ *   policy.c    subsystem.conf: parsing and matching (offer and export)
  *   relay.c     relay sessions: slots, connect, byte copying
  */
 #ifndef RNSPLICE_SUBSYSTEM_H
@@ -62,11 +62,30 @@ struct policy_rule {
 	struct prefix	 prefix;
 };
 
+/* What agents may publish on this server's LAN (export, PROTOCOL.md
+ * section 8): "accept" and "reject" rules, first match decides, no match
+ * refuses. */
+struct export_rule {
+	int		 accept;
+	unsigned int	 line;
+	char		*type;		/* fnmatch pattern or NULL */
+	char		*name;		/* fnmatch pattern or NULL */
+	char		*iface;		/* accept: NULL every interface but
+					 * the loopback; "lo" loopback only */
+	unsigned int	 max;		/* accept: exports per session under
+					 * this rule; 0: only max-exports */
+};
+
 struct policy {
 	char		*file;		/* for messages; "(built-in)" */
+	char		*path;		/* the file asked for, even if absent */
 	struct policy_rule *rules;
 	size_t		 nrules;
 	int		 any_allow;	/* unmatched services are hidden */
+	struct export_rule *xrules;
+	size_t		 nxrules;
+	int		 any_accept;	/* else every export is refused */
+	unsigned int	 max_exports;	/* per session */
 	int		 relay;		/* relay sessions allowed */
 	unsigned int	 max_services;
 	unsigned int	 max_line;
@@ -78,6 +97,7 @@ struct policy {
 #define POLICY_DEF_MAX_SERVICES	512
 #define POLICY_DEF_MAX_RELAYS	64
 #define POLICY_DEF_KEEPALIVE	30
+#define POLICY_DEF_MAX_EXPORTS	32
 
 struct policy	*policy_default(void);
 /* Load path; if missing_ok and the file does not exist, the defaults.
@@ -93,6 +113,10 @@ void		 policy_free(struct policy *);
 int		 policy_match(const struct policy *, const char *name,
 		    const char *type, const char *addr,
 		    const struct policy_rule **rule);
+/* The export rule that decides for a service an agent offers (the first
+ * that matches), or NULL if none does (refused). */
+const struct export_rule *policy_export_match(const struct policy *,
+		    const char *name, const char *type);
 /* The IPv4 text of an IPv4-mapped address (1), else addr unchanged (0);
  * -1 if out is too small. */
 int		 policy_addr_unmap(const char *addr, char *out, size_t outlen);
