@@ -437,8 +437,7 @@ START_TEST(test_policy_export)
 	ck_assert_int_eq(r->accept, 1);
 	ck_assert_ptr_null(r->type);
 	policy_free(p);
-	p = parse_ok("reject all
-accept all\n");
+	p = parse_ok("reject all\naccept all\n");
 	ck_assert_int_eq(policy_export_match(p, "x", "_ssh._tcp")->accept, 0);
 	policy_free(p);
 
