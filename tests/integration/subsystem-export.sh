@@ -49,7 +49,7 @@ xfer_ok() {
 		>"$LAB_DIR/xfer.out" 2>&1
 	local rc=$?
 	t_diag "xfer from $1 to $2 port $3: $(tail -n 1 "$LAB_DIR/xfer.out")"
-	return $rc
+	return "$rc"
 }
 forward() { # PATH -- the remote forward to the echo service, through the master
 	lab_exec brelay ssh -S "$CM" -O forward -R "$1:$BCLI:9100" siteA \
@@ -169,9 +169,11 @@ t_ok lab_wait_for 10 has h '^DROPPED 6 loop .*max-hops' "4 hops: DROPPED loop (m
 say h "EXPORT 7 Echo%20x $T local 0 $(meta hsite) $(printf 'x%.0s' {1..300})"
 t_ok lab_wait_for 10 has h '^DROPPED 7 syntax ' "an oversize TXT item: DROPPED syntax"
 # a flood: 4 x max-exports lines a minute, the rest refused, logged once
+flood=
 for i in $(seq 100 139); do
-	say h "EXPORT $i Nope$i $T local 0 $(meta hsite)"
+	flood+="EXPORT $i Nope$i $T local 0 $(meta hsite)"$'\n'
 done
+say h "${flood%$'\n'}"
 t_ok lab_wait_for 10 has h '^DROPPED 139 ' "a flood of 40 EXPORTs: all answered"
 n=$(count h '^DROPPED [0-9]+ limit more%20than%2012%20EXPORT%20lines')
 t_ok [ "$n" -eq 35 ] "the lines past 12 a minute: DROPPED limit ($n)"
@@ -181,6 +183,20 @@ t_ok eval '[ "$(grep -c "export [0-9]* from hsite: " "$LAB_DIR/subsys.log")" -le
 	"refusals are logged within limits"
 say h "!quit"
 t_ok xfer_ok asrv 10.1.0.1 "$P1" "the other session's export still works"
+
+# ---------------------------------------------------------------------------
+t_diag "one copy per LAN"
+
+# another agent offers the same origin service by a longer path: LAN A
+# has a copy with fewer hops already
+start c
+say c "HELLO 1.1 csite agent update,export"
+say c "BROWSE $T"
+t_ok lab_wait_for 10 has c '^SYNCED$' "a third agent browses the type"
+say c "EXPORT 1 Echo%20one%20(c) $T local 0 $(meta bsite csite);n=Echo%20one"
+t_ok lab_wait_for 10 has c '^DROPPED 1 duplicate .*fewer%20hops' \
+	"the same origin service, 2 hops against 1: DROPPED duplicate"
+say c "!quit"
 
 # ---------------------------------------------------------------------------
 t_diag "UNEXPORT, session end"
