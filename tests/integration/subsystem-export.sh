@@ -213,4 +213,6 @@ t_ok lab_exec arelay test ! -e "$D1" "the directory is removed"
 t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P1 '" "nothing listens any more"
 say e '!quit'
 lab_exec brelay ssh -S "$CM" -O exit siteA >/dev/null 2>&1
+t_nok grep -q -e "Sanitizer" -e "runtime error" "$LAB_DIR/subsys.log" \
+	"no sanitizer report from the subsystems"
 t_done
