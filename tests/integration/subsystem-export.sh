@@ -9,7 +9,8 @@
 # B); a real client on asrv (LAN A) finds the exported service with
 # avahi-browse and moves checked bytes through it (xfer, half-close both
 # ways).  Also: the default policy refuses, accept type/name/max and
-# max-exports hold, interface lo publishes for the server host only, a
+# max-exports hold, interface IF listens there only, interface lo publishes
+# for the server host only, a
 # hostile agent is refused and capped and logged once while another
 # session goes on, an exported service is not offered back to its agent,
 # UNEXPORT and the end of the session withdraw it and remove the sockets
@@ -75,7 +76,7 @@ t_diag "accepted: listener, EXPORTING, forward, published, used from LAN A"
 
 cat >"$POLICY" <<'EOF'
 reject name "Echo secret*"
-accept type _rnsexp._tcp name "Echo*" max 2
+accept type _rnsexp._tcp name "Echo*" interface eth0 max 2
 accept type _rnsweb._tcp interface lo
 max-exports 3
 EOF
@@ -108,6 +109,11 @@ t_ok eval 'printf "%s" "$row" | grep -q "\"rnsplice=v1;o=bsite;p=bsite,$ASITE\""
 	"the path carries arelay's site id"
 t_ok eval 'printf "%s" "$row" | grep -q "\"a=1\""' "the agent's TXT items go along"
 t_ok xfer_ok asrv "$addr" "$port" "3 x 200 kB echoed byte-exact through the export"
+# "interface eth0": LAN A's interface only, not the WAN's (10.99.0.1)
+t_ok [ "$(lab_addr arelay eth0)" = 10.1.0.1 ] "arelay's eth0 is on LAN A"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P1 '" "interface eth0: listens on eth0's address"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e '10.99.0.1:$P1 ' -e '127.0.0.1:$P1 '" \
+	"... not on the WAN's nor the loopback"
 
 # not offered back to the agent that exported it; to another agent, yes
 say e "BROWSE $T"
