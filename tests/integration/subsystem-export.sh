@@ -9,12 +9,12 @@
 # B); a real client on asrv (LAN A) finds the exported service with
 # avahi-browse and moves checked bytes through it (xfer, half-close both
 # ways).  Also: the default policy refuses, accept type/name/max and
-# max-exports hold, interface IF listens there only, interface lo publishes
-# for the server host only, a
-# hostile agent is refused and capped and logged once while another
-# session goes on, an exported service is not offered back to its agent,
-# UNEXPORT and the end of the session withdraw it and remove the sockets
-# and the directory.  The lab and the helpers: subsystem-lib.sh.
+# max-exports hold, interface IF listens there only, interface lo
+# publishes for the server host only, a hostile agent is refused and
+# capped and logged once while another session goes on, one copy per LAN,
+# an exported service is not offered back to its agent, UNEXPORT and the
+# end of the session withdraw it and remove the sockets and the
+# directory.  The lab and the helpers: subsystem-lib.sh.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
