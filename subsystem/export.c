@@ -731,7 +731,7 @@ exports_export(struct exports *xs, const struct msg *m, int avahi_up,
 		    xs->maxhops);
 		return;
 	}
-	/* 5. limits (4, the LAN's copies, once the export exists) */
+	/* 4. limits, 5. avahi (PROTOCOL.md section 8) */
 	if (xs->n >= pol->max_exports) {
 		dropped(xs, m->id, "limit", "\"%s\" %s: this session has %zu "
 		    "exports (max-exports %u)", sv->name, sv->type, xs->n,
@@ -763,7 +763,7 @@ exports_export(struct exports *xs, const struct msg *m, int avahi_up,
 	xs->n++;
 	xs->per_rule[x->rule]++;
 
-	/* 4. one copy per LAN */
+	/* 6. one copy per LAN, against the browse table */
 	if ((better = better_copy(xs, t, x)) != NULL) {
 		dropped(xs, m->id, "duplicate", "\"%s\" %s: this LAN has a "
 		    "copy with fewer hops already (\"%s\")", sv->name,
