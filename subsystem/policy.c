@@ -4,7 +4,8 @@
  * cfg.c). Rules ("allow" or "deny" and one or more criteria, all of which
  * must match) are checked in file order and the first that matches
  * decides. A service no rule matches is hidden if the file has any allow
- * rule, offered otherwise. */
+ * rule, offered otherwise. The export rules ("accept", "reject") work the
+ * same way on what agents offer, except that no match refuses. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -28,6 +29,8 @@
 
 static int kw_rule(struct cfg_ctx *, const struct cfg_keyword *, int,
     char **, char **);
+static int kw_export_rule(struct cfg_ctx *, const struct cfg_keyword *, int,
+    char **, char **);
 
 #define P_OFF(f)	offsetof(struct policy, f)
 
@@ -48,6 +51,12 @@ static const struct cfg_keyword keywords[] = {
 	    P_OFF(max_hops), 1, 32, "N" },
 	{ "keepalive", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
 	    P_OFF(keepalive), 0, 3600, "seconds" },
+	{ "accept", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
+	    0, "[all] [type T] [name PATTERN] [interface IF|lo] [max N]" },
+	{ "reject", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
+	    0, "[all] [type T] [name PATTERN]" },
+	{ "max-exports", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
+	    P_OFF(max_exports), 1, POLICY_MAXRULES, "N" },
 };
 
 static const struct cfg_syntax policy_syntax = {
@@ -67,6 +76,7 @@ policy_default(void)
 	p->max_relays = POLICY_DEF_MAX_RELAYS;
 	p->max_hops = PROTO_MAXHOPS_DEFAULT;
 	p->keepalive = POLICY_DEF_KEEPALIVE;
+	p->max_exports = POLICY_DEF_MAX_EXPORTS;
 	return p;
 }
 
@@ -82,7 +92,14 @@ policy_free(struct policy *p)
 		free(p->rules[i].name);
 	}
 	free(p->rules);
+	for (i = 0; i < p->nxrules; i++) {
+		free(p->xrules[i].type);
+		free(p->xrules[i].name);
+		free(p->xrules[i].iface);
+	}
+	free(p->xrules);
 	free(p->file);
+	free(p->path);
 	free(p);
 }
 
@@ -130,15 +147,62 @@ rule_criterion(struct policy_rule *r, const char *what, const char *arg,
 	return 0;
 }
 
+/*
+ * The criteria of a rule: "all" alone, or pairs of a criterion word from
+ * the list and its argument, each handed to fn. expect names the list in
+ * messages ("all, type, name or address").
+ */
+typedef int (*criterion_fn)(void *, const char *what, const char *arg,
+    char **cause);
+
+static int
+rule_words(int argc, char **argv, const char *const *words,
+    const char *expect, criterion_fn fn, void *arg, char **cause)
+{
+	const char *c;
+	int i;
+	size_t k;
+
+	for (i = 0; i < argc; i++) {
+		c = argv[i];
+		if (strcmp(c, "all") == 0) {
+			if (argc != 1)
+				return cause_set(cause, "\"all\" cannot be "
+				    "combined with other criteria");
+			continue;
+		}
+		for (k = 0; words[k] != NULL; k++)
+			if (strcmp(c, words[k]) == 0)
+				break;
+		if (words[k] == NULL)
+			return cause_set(cause, "unknown criterion \"%s\" "
+			    "(expected %s)", c, expect);
+		if (i + 1 >= argc)
+			return cause_set(cause, "%s needs %s", c,
+			    strcmp(c, "address") == 0 ? "a prefix" :
+			    strcmp(c, "interface") == 0 ? "an interface name" :
+			    strcmp(c, "max") == 0 ? "a number" : "a pattern");
+		if (fn(arg, c, argv[++i], cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+allow_criterion(void *arg, const char *what, const char *value,
+    char **cause)
+{
+	return rule_criterion(arg, what, value, cause);
+}
+
 /* allow|deny all | { type PATTERN | name PATTERN | address PREFIX }... */
 static int
 kw_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
     char **argv, char **cause)
 {
+	static const char *const words[] = { "type", "name", "address", NULL };
 	struct policy *p = ctx->arg;
 	struct policy_rule r;
-	const char *c;
-	int i;
 
 	memset(&r, 0, sizeof(r));
 	r.allow = strcmp(kw->name, "allow") == 0;
@@ -148,39 +212,129 @@ kw_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
 		    "or address", kw->name);
 	if (p->nrules >= POLICY_MAXRULES)
 		return cause_set(cause, "more than %d rules", POLICY_MAXRULES);
-	for (i = 0; i < argc; i++) {
-		c = argv[i];
-		if (strcmp(c, "all") == 0) {
-			if (argc != 1) {
-				cause_set(cause, "\"all\" cannot be combined "
-				    "with other criteria");
-				goto fail;
-			}
-			continue;
-		}
-		if (strcmp(c, "type") != 0 && strcmp(c, "name") != 0 &&
-		    strcmp(c, "address") != 0) {
-			cause_set(cause, "unknown criterion \"%s\" (expected "
-			    "all, type, name or address)", c);
-			goto fail;
-		}
-		if (i + 1 >= argc) {
-			cause_set(cause, "%s needs a %s", c,
-			    strcmp(c, "address") == 0 ? "prefix" : "pattern");
-			goto fail;
-		}
-		if (rule_criterion(&r, c, argv[++i], cause) == -1)
-			goto fail;
+	if (rule_words(argc, argv, words, "all, type, name or address",
+	    allow_criterion, &r, cause) == -1) {
+		free(r.type);
+		free(r.name);
+		return -1;
 	}
 	p->rules = xreallocarray(p->rules, p->nrules + 1, sizeof(*p->rules));
 	p->rules[p->nrules++] = r;
 	if (r.allow)
 		p->any_allow = 1;
 	return 0;
- fail:
-	free(r.type);
-	free(r.name);
-	return -1;
+}
+
+/* An interface name as the kernel takes it (IF_NAMESIZE, no blanks or
+ * slashes): a typo is reported here, a missing interface when an export
+ * is made. */
+static int
+valid_ifname(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len >= IF_NAMESIZE)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == '/')
+			return 0;
+	return 1;
+}
+
+struct export_parse {
+	struct export_rule	 r;
+	struct policy_rule	 pr;	/* type and name, read as allow's */
+};
+
+static int
+export_criterion(void *arg, const char *what, const char *value,
+    char **cause)
+{
+	struct export_parse *x = arg;
+
+	if (strcmp(what, "interface") == 0) {
+		if (x->r.iface != NULL)
+			return cause_set(cause, "interface given twice in one "
+			    "rule");
+		if (!valid_ifname(value))
+			return cause_set(cause, "interface \"%s\" is not an "
+			    "interface name", value);
+		x->r.iface = xstrdup(value);
+		return 0;
+	}
+	if (strcmp(what, "max") == 0) {
+		if (x->r.max != 0)
+			return cause_set(cause, "max given twice in one rule");
+		return cfg_uint("max", value, 1, POLICY_MAXRULES, &x->r.max,
+		    cause);
+	}
+	if (rule_criterion(&x->pr, what, value, cause) == -1)
+		return -1;
+	/* a valid type is at least 7 bytes long */
+	if (what[0] == 't' && !has_wildcard(value) &&
+	    strcmp(value + strlen(value) - 5, "._udp") == 0)
+		return cause_set(cause, "type \"%s\": %s", value,
+		    BROWSE_UDP_WHY);
+	return 0;
+}
+
+/*
+ * accept [all] [type T] [name PATTERN] [interface IF|lo] [max N]
+ * reject [all] [type T] [name PATTERN]
+ */
+static int
+kw_export_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
+    char **argv, char **cause)
+{
+	static const char *const accept_words[] = { "type", "name",
+	    "interface", "max", NULL };
+	static const char *const reject_words[] = { "type", "name", NULL };
+	struct policy *p = ctx->arg;
+	struct export_parse x;
+	int accept = strcmp(kw->name, "accept") == 0;
+
+	memset(&x, 0, sizeof(x));
+	x.r.accept = accept;
+	x.r.line = ctx->line;
+	if (p->nxrules >= POLICY_MAXRULES)
+		return cause_set(cause, "more than %d accept and reject rules",
+		    POLICY_MAXRULES);
+	if (rule_words(argc, argv, accept ? accept_words : reject_words,
+	    accept ? "all, type, name, interface or max" : "all, type or name",
+	    export_criterion, &x, cause) == -1) {
+		free(x.pr.type);
+		free(x.pr.name);
+		free(x.r.iface);
+		return -1;
+	}
+	x.r.type = x.pr.type;
+	x.r.name = x.pr.name;
+	p->xrules = xreallocarray(p->xrules, p->nxrules + 1,
+	    sizeof(*p->xrules));
+	p->xrules[p->nxrules++] = x.r;
+	if (accept)
+		p->any_accept = 1;
+	return 0;
+}
+
+const struct export_rule *
+policy_export_match(const struct policy *p, const char *name,
+    const char *type)
+{
+	const struct export_rule *r;
+	size_t i;
+
+	for (i = 0; i < p->nxrules; i++) {
+		r = &p->xrules[i];
+		if (r->type != NULL && fnmatch(r->type, type,
+		    FNM_CASEFOLD) != 0)
+			continue;
+		if (r->name != NULL && fnmatch(r->name, name, 0) != 0)
+			continue;
+		return r;
+	}
+	return NULL;
 }
 
 struct policy *
@@ -192,6 +346,7 @@ policy_parse(const char *what, const char *text, size_t len, char **cause)
 	p = policy_default();
 	free(p->file);
 	p->file = xstrdup(what);
+	p->path = xstrdup(what);
 	if (cfg_parse(&policy_syntax, what, text, len, p, cause) == -1) {
 		policy_free(p);
 		return NULL;
@@ -211,7 +366,9 @@ policy_load(const char *path, int missing_ok, char **cause)
 		if (errno == ENOENT && missing_ok) {
 			free(*cause);
 			*cause = NULL;
-			return policy_default();
+			p = policy_default();
+			p->path = xstrdup(path);
+			return p;
 		}
 		return NULL;
 	}
