@@ -239,7 +239,6 @@ struct exp_plan {
 	int		 fallback;	/* lan scope on no LAN network: host */
 };
 
-int	prefix_private(const struct prefix *);
 int	lannet_parse(const char *, struct lannet *, char **cause);
 int	lannet_format(const struct lannet *, char *, size_t);
 int	avahi_ifs_parse(const char *, size_t, struct avahi_ifs *,

@@ -48,34 +48,6 @@ allow_check(const struct prefix *list, size_t n, const struct sockaddr *sa)
 	return 0;
 }
 
-/* RFC 1918 and RFC 4193 (ULA) networks. */
-int
-prefix_private(const struct prefix *p)
-{
-	static const struct {
-		int		 af;
-		unsigned char	 addr[2];
-		unsigned int	 len;
-	} priv[] = {
-		{ AF_INET, { 10, 0 }, 8 },
-		{ AF_INET, { 172, 16 }, 12 },
-		{ AF_INET, { 192, 168 }, 16 },
-		{ AF_INET6, { 0xfc, 0 }, 7 },
-	};
-	struct prefix q;
-	size_t i;
-
-	for (i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
-		memset(&q, 0, sizeof(q));
-		q.af = priv[i].af;
-		memcpy(q.addr, priv[i].addr, sizeof(priv[i].addr));
-		q.len = priv[i].len;
-		if (prefix_contains(&q, p))
-			return 1;
-	}
-	return 0;
-}
-
 static int
 is_loopback(const struct sockaddr *sa)
 {

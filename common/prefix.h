@@ -29,5 +29,7 @@ int	prefix_match_text(const struct prefix *, const char *addr);
 /* The on-link prefix of an address and its netmask (NULL: all bits). */
 int	prefix_from_sockaddr(const struct sockaddr *sa,
 	    const struct sockaddr *mask, struct prefix *);
+/* Is it within a private network (RFC 1918, RFC 4193 ULA)? */
+int	prefix_private(const struct prefix *);
 
 #endif

@@ -41,6 +41,7 @@
 #include "event.h"
 #include "log.h"
 #include "meta.h"
+#include "prefix.h"
 #include "proto.h"
 #include "publish.h"
 #include "subsystem.h"
@@ -192,8 +193,32 @@ listen_one(const struct sockaddr *sa, socklen_t len, uint16_t port,
 	return fd;
 }
 
+/* Is this address of interface i one a rule without "interface" listens
+ * on: a private network (RFC 1918, ULA) or IPv6 link-local, on an
+ * interface a LAN can be on (multicast, not point-to-point, not the
+ * loopback)? A public address -- a server's internet-facing leg -- is
+ * never listened on unless a rule names its interface. */
+static int
+lan_address(const struct ifaddrs *i)
+{
+	const struct sockaddr_in6 *sin6;
+	struct prefix p;
+
+	if ((i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)) != 0 ||
+	    (i->ifa_flags & IFF_MULTICAST) == 0)
+		return 0;
+	if (i->ifa_addr->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)i->ifa_addr;
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+			return 1;
+	}
+	if (prefix_from_sockaddr(i->ifa_addr, i->ifa_netmask, &p) == -1)
+		return 0;
+	return prefix_private(&p);
+}
+
 /* The addresses an accept rule names: 127.0.0.1 for "lo", an interface's,
- * or every address of every interface but the loopback. */
+ * or every LAN address of this host (lan_address()). */
 static int
 listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
     size_t *n, char **cause)
@@ -217,8 +242,11 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
 	for (i = ifa; i != NULL && *n < max; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP))
 			continue;
+		if (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6)
+			continue;
 		if (iface != NULL ? strcmp(i->ifa_name, iface) != 0 :
-		    (i->ifa_flags & IFF_LOOPBACK) != 0)
+		    !lan_address(i))
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET)
 			len = sizeof(struct sockaddr_in);
@@ -241,7 +269,8 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
 		return cause_set(cause, "%s%s%s has no address to listen on",
 		    iface != NULL ? "interface " : "this host",
 		    iface != NULL ? iface : "",
-		    iface != NULL ? "" : " (but the loopback)");
+		    iface != NULL ? "" : " (no private or link-local address "
+		    "on a LAN interface; name one with \"interface\")");
 	return 0;
 }
 
