@@ -118,6 +118,15 @@ struct lannet {
 #define RC_LANNETS	0x0200
 #define RC_SUBSYSCMD	0x0400
 #define RC_MDNS		0x0800
+#define RC_EXPORTS	0x1000
+
+/* "export TYPE [name PATTERN ...]": services of this LAN offered to the
+ * remote (export.c). */
+struct export_rule {
+	char		*type;
+	char		**names;	/* fnmatch(3) patterns; 0: every name */
+	size_t		 nnames;
+};
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -141,6 +150,8 @@ struct remote_conf {
 	char		*subsystem_command;	/* NULL: ssh -s rnsplice */
 	struct dnsup_conf *dnsupdate;	/* NULL: none (dnsupdate.h) */
 	char		*dns_where;	/* FILE:LINE of "dns-update {" */
+	struct export_rule *exports;	/* 0: export nothing */
+	size_t		 nexports;
 	unsigned int	 set;		/* RC_* */
 	char		*file;		/* where it was defined */
 	unsigned int	 line;
@@ -175,6 +186,15 @@ int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
 int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+/* One export rule: av[0] the type, then optionally "name" and patterns
+ * ("none" alone: export nothing, not even the top level's). */
+int	conf_add_export(struct remote_conf *, int ac, char *const *av,
+	    char **cause);
+/* 1 if a service of this type and name is to be exported. */
+int	conf_export_match(const struct remote_conf *, const char *name,
+	    const char *type);
+int	conf_exports_eq(const struct remote_conf *,
+	    const struct remote_conf *);
 /* Run the subsystem as the login's command: an absolute path, or one
  * starting with ~/ (the server's shell expands it). */
 int	conf_set_subsystem_command(struct remote_conf *, const char *,
@@ -784,6 +804,8 @@ struct agent_opts {
 	size_t		 nallow;
 	const char	*lannets[64];	/* -L */
 	size_t		 nlannets;
+	const char	*exports[64];	/* -x TYPE */
+	size_t		 nexports;
 	char		**argv;		/* destination [type ...] */
 	int		 argc;
 	int		 root;		/* -R */
