@@ -43,6 +43,9 @@ static int parse_avahi(struct parse_ctx *, struct msg *);
 static int parse_token(struct parse_ctx *, struct msg *);
 static int parse_error(struct parse_ctx *, struct msg *);
 static int parse_relay(struct parse_ctx *, struct msg *);
+static int parse_export(struct parse_ctx *, struct msg *);
+static int parse_exporting(struct parse_ctx *, struct msg *);
+static int parse_dropped(struct parse_ctx *, struct msg *);
 
 static int format_hello(struct buf *, const struct msg *);
 static int format_browse(struct buf *, const struct msg *);
@@ -53,6 +56,9 @@ static int format_avahi(struct buf *, const struct msg *);
 static int format_token(struct buf *, const struct msg *);
 static int format_error(struct buf *, const struct msg *);
 static int format_relay(struct buf *, const struct msg *);
+static int format_export(struct buf *, const struct msg *);
+static int format_exporting(struct buf *, const struct msg *);
+static int format_dropped(struct buf *, const struct msg *);
 
 static const struct verb {
 	const char	*name;
@@ -74,6 +80,11 @@ static const struct verb {
 	{ "ERROR",	MSG_ERROR,	2, 2,	parse_error,	format_error },
 	{ "RELAY",	MSG_RELAY,	3, 3,	parse_relay,	format_relay },
 	{ "RELAYING",	MSG_RELAYING,	0, 0,	parse_none,	format_none },
+	{ "EXPORT",	MSG_EXPORT,	5, PROTO_MAXFIELDS, parse_export, format_export },
+	{ "EXPORTING",	MSG_EXPORTING,	3, 3,	parse_exporting, format_exporting },
+	{ "FORWARDING",	MSG_FORWARDING,	1, 1,	parse_id,	format_id },
+	{ "UNEXPORT",	MSG_UNEXPORT,	1, 1,	parse_id,	format_id },
+	{ "DROPPED",	MSG_DROPPED,	3, 3,	parse_dropped,	format_dropped },
 };
 
 const char *
@@ -367,27 +378,15 @@ parse_instance(struct parse_ctx *c, size_t first, struct svc *s)
 	return 0;
 }
 
+/* TXT items from field first on, within DNS-SD's limits. */
 static int
-parse_svc(struct parse_ctx *c, struct msg *m)
+parse_txt(struct parse_ctx *c, size_t first, struct svc *s)
 {
-	struct svc *s = &m->svc;
-	unsigned long long v;
 	size_t i, total = 0;
 	char *item;
 	size_t ilen;
 
-	if (parse_id(c, m) == -1 || parse_instance(c, 1, s) == -1 ||
-	    get_text(c, 4, 1, DNSSD_MAXHOST, "host", &s->host) == -1 ||
-	    get_text(c, 5, 1, INET6_ADDRSTRLEN + IF_NAMESIZE, "address",
-	    &s->addr) == -1)
-		return -1;
-	if (!valid_addr(s->addr))
-		return perr(c, "syntax", "field 6: \"%s\" is not an IPv4 or "
-		    "IPv6 address", s->addr);
-	if (get_uint(c, 6, 1, 65535, "port", &v) == -1)
-		return -1;
-	s->port = (uint16_t)v;
-	for (i = 7; i < c->nf; i++) {
+	for (i = first; i < c->nf; i++) {
 		if (get_field(c, i, FIELD_BINARY, DNSSD_MAXTXTITEM, "TXT item",
 		    &item, &ilen) == -1)
 			return -1;
@@ -404,6 +403,26 @@ parse_svc(struct parse_ctx *c, struct msg *m)
 		free(item);
 	}
 	return 0;
+}
+
+static int
+parse_svc(struct parse_ctx *c, struct msg *m)
+{
+	struct svc *s = &m->svc;
+	unsigned long long v;
+
+	if (parse_id(c, m) == -1 || parse_instance(c, 1, s) == -1 ||
+	    get_text(c, 4, 1, DNSSD_MAXHOST, "host", &s->host) == -1 ||
+	    get_text(c, 5, 1, INET6_ADDRSTRLEN + IF_NAMESIZE, "address",
+	    &s->addr) == -1)
+		return -1;
+	if (!valid_addr(s->addr))
+		return perr(c, "syntax", "field 6: \"%s\" is not an IPv4 or "
+		    "IPv6 address", s->addr);
+	if (get_uint(c, 6, 1, 65535, "port", &v) == -1)
+		return -1;
+	s->port = (uint16_t)v;
+	return parse_txt(c, 7, s);
 }
 
 static int
@@ -434,13 +453,14 @@ parse_token(struct parse_ctx *c, struct msg *m)
 	return 0;
 }
 
+/* code and message from field first on (ERROR, DROPPED). */
 static int
-parse_error(struct parse_ctx *c, struct msg *m)
+parse_code_text(struct parse_ctx *c, size_t first, struct msg *m)
 {
 	size_t i;
 
-	if (get_text(c, 0, 1, 32, "code", &m->code) == -1 ||
-	    get_text(c, 1, 0, 1024, "message", &m->text) == -1)
+	if (get_text(c, first, 1, 32, "code", &m->code) == -1 ||
+	    get_text(c, first + 1, 0, 1024, "message", &m->text) == -1)
 		return -1;
 	for (i = 0; m->code[i] != '\0'; i++)
 		if (!((m->code[i] >= 'a' && m->code[i] <= 'z') ||
@@ -450,9 +470,60 @@ parse_error(struct parse_ctx *c, struct msg *m)
 }
 
 static int
+parse_error(struct parse_ctx *c, struct msg *m)
+{
+	return parse_code_text(c, 0, m);
+}
+
+static int
 parse_relay(struct parse_ctx *c, struct msg *m)
 {
 	return parse_instance(c, 0, &m->svc);
+}
+
+/* EXPORT <id> <name> <type> <domain> <port> [<txt> ...]; port 0: any. */
+static int
+parse_export(struct parse_ctx *c, struct msg *m)
+{
+	unsigned long long v;
+
+	if (parse_id(c, m) == -1 || parse_instance(c, 1, &m->svc) == -1 ||
+	    get_uint(c, 4, 0, 65535, "port", &v) == -1)
+		return -1;
+	m->svc.port = (uint16_t)v;
+	return parse_txt(c, 5, &m->svc);
+}
+
+/* EXPORTING <id> <port> <socket-path>: an absolute path without
+ * controls, short enough for sun_path. */
+static int
+parse_exporting(struct parse_ctx *c, struct msg *m)
+{
+	unsigned long long v;
+	size_t i;
+
+	if (parse_id(c, m) == -1 ||
+	    get_uint(c, 1, 1, 65535, "port", &v) == -1)
+		return -1;
+	m->svc.port = (uint16_t)v;
+	if (get_text(c, 2, 1, PROTO_MAXPATH, "socket path", &m->path) == -1)
+		return -1;
+	if (m->path[0] != '/')
+		return perr(c, "syntax", "field 3 (socket path): not an "
+		    "absolute path");
+	for (i = 0; m->path[i] != '\0'; i++)
+		if ((unsigned char)m->path[i] < 0x20 ||
+		    (unsigned char)m->path[i] == 0x7f)
+			return perr(c, "syntax", "field 3 (socket path): "
+			    "control character");
+	return 0;
+}
+
+/* DROPPED <id> <code> <message> */
+static int
+parse_dropped(struct parse_ctx *c, struct msg *m)
+{
+	return parse_id(c, m) == -1 ? -1 : parse_code_text(c, 1, m);
 }
 
 int
@@ -546,6 +617,7 @@ msg_free(struct msg *m)
 	free(m->token);
 	free(m->code);
 	free(m->text);
+	free(m->path);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -640,6 +712,37 @@ format_relay(struct buf *b, const struct msg *m)
 	return put_text(b, m->svc.name) == -1 ||
 	    put_text(b, m->svc.type) == -1 ||
 	    put_text(b, m->svc.domain) == -1 ? -1 : 0;
+}
+
+static int
+format_export(struct buf *b, const struct msg *m)
+{
+	const struct svc *s = &m->svc;
+	size_t i;
+
+	if (buf_putf(b, " %u", m->id) == -1 ||
+	    put_text(b, s->name) == -1 || put_text(b, s->type) == -1 ||
+	    put_text(b, s->domain) == -1 || buf_putf(b, " %u", s->port) == -1)
+		return -1;
+	for (i = 0; i < s->txt.n; i++)
+		if (buf_put(b, " ", 1) == -1 ||
+		    field_encode(b, s->txt.items[i].data,
+		    s->txt.items[i].len) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+format_exporting(struct buf *b, const struct msg *m)
+{
+	return buf_putf(b, " %u %u", m->id, m->svc.port) == -1 ? -1 :
+	    put_text(b, m->path);
+}
+
+static int
+format_dropped(struct buf *b, const struct msg *m)
+{
+	return buf_putf(b, " %u", m->id) == -1 ? -1 : format_error(b, m);
 }
 
 void

@@ -11,13 +11,18 @@
 struct buf;
 
 #define PROTO_MAJOR		1
-#define PROTO_MINOR		0
-#define PROTO_VERSION		"1.0"
+#define PROTO_MINOR		1
+#define PROTO_VERSION		"1.1"
 #define PROTO_MAXLINE		16384	/* bytes, LF included */
 #define PROTO_MINLINE		512
 #define PROTO_MAXFIELDS		512
 #define PROTO_MAXTOKEN		32
 #define PROTO_MAXHOPS_DEFAULT	4
+/* EXPORTING's socket path: what fits in sun_path with its NUL */
+#define PROTO_MAXPATH		107
+
+/* HELLO feature words (PROTOCOL.md section 3) */
+#define PROTO_FEATURE_EXPORT	"export"
 
 enum msg_type {
 	MSG_HELLO,
@@ -32,13 +37,21 @@ enum msg_type {
 	MSG_ERROR,
 	MSG_RELAY,
 	MSG_RELAYING,
+	MSG_EXPORT,
+	MSG_EXPORTING,
+	MSG_FORWARDING,
+	MSG_UNEXPORT,
+	MSG_DROPPED,
 	MSG_NTYPES
 };
 
 struct msg {
 	enum msg_type	 type;
-	uint32_t	 id;		/* ADD UPDATE REMOVE */
-	struct svc	 svc;		/* ADD UPDATE; RELAY: name type domain */
+	uint32_t	 id;		/* ADD UPDATE REMOVE and the export
+					 * messages (section 8) */
+	struct svc	 svc;		/* ADD UPDATE; RELAY: name type domain;
+					 * EXPORT: name type domain port txt
+					 * (port 0: any); EXPORTING: port */
 
 	/* HELLO */
 	unsigned int	 major, minor;
@@ -55,8 +68,9 @@ struct msg {
 
 	int		 avahi_up;	/* AVAHI */
 	char		*token;		/* PING PONG */
-	char		*code;		/* ERROR */
-	char		*text;		/* ERROR */
+	char		*code;		/* ERROR DROPPED */
+	char		*text;		/* ERROR DROPPED */
+	char		*path;		/* EXPORTING: the socket path */
 };
 
 const char *msg_verb(enum msg_type);
@@ -65,7 +79,9 @@ const char *msg_verb(enum msg_type);
  * of less than PROTO_ERRLEN bytes in *cause ("ADD: field 6: port out of
  * range"; the caller frees it). m is zeroed first and must be released
  * with msg_free() whatever the result. code tells which ERROR code a
- * reply should carry ("syntax", "verb"). */
+ * reply should carry ("syntax", "verb"). When a known verb fails, m->type
+ * is set and so is m->id if its field parsed (non-zero): a bad EXPORT can
+ * be answered with DROPPED <id> syntax. */
 #define PROTO_ERRLEN	256
 int	msg_parse(const char *line, size_t len, struct msg *m, char **cause,
 	    const char **code);

@@ -184,6 +184,204 @@ START_TEST(test_msg_hello)
 }
 END_TEST
 
+/* Format m, parse it back, compare what the export verbs carry. */
+static void
+export_roundtrip(const struct msg *m)
+{
+	struct msg m2;
+	struct buf b;
+	char *line;
+	size_t len;
+
+	buf_init(&b, PROTO_MAXLINE);
+	ck_assert_int_eq(msg_format(&b, m, PROTO_MAXLINE), 0);
+	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
+	    BUF_LINE_OK);
+	m2 = parse_ok(line);
+	ck_assert_int_eq(m2.type, m->type);
+	ck_assert_uint_eq(m2.id, m->id);
+	ck_assert_int_eq(svc_equal(&m->svc, &m2.svc), 1);
+	if (m->path != NULL)
+		ck_assert_str_eq(m2.path, m->path);
+	if (m->code != NULL) {
+		ck_assert_str_eq(m2.code, m->code);
+		ck_assert_str_eq(m2.text, m->text);
+	}
+	msg_free(&m2);
+	buf_free(&b);
+}
+
+START_TEST(test_msg_export)
+{
+	struct msg m;
+	static const char meta[] = "rnsplice=v1;o=a1;p=a1";
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EXPORT;
+	m.id = 4294967295U;
+	m.svc.name = "Printer (home) \xc3\xa9";
+	m.svc.type = "_ipp._tcp";
+	m.svc.domain = "local";
+	m.svc.port = 0;
+	txt_add(&m.svc.txt, "txtvers=1", 9);
+	txt_add(&m.svc.txt, meta, sizeof(meta) - 1);
+	export_roundtrip(&m);
+	m.svc.port = 65535;
+	export_roundtrip(&m);
+	txt_free(&m.svc.txt);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_EXPORTING;
+	m.id = 7;
+	m.svc.port = 8631;
+	m.path = "/run/user/1000/rnsplice-export.AbC123/7.sock";
+	export_roundtrip(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_FORWARDING;
+	m.id = 7;
+	export_roundtrip(&m);
+	m.type = MSG_UNEXPORT;
+	export_roundtrip(&m);
+
+	m.type = MSG_DROPPED;
+	m.code = "denied";
+	m.text = "this server accepts no exports (no accept rule in "
+	    "/etc/rnsplice/subsystem.conf)";
+	export_roundtrip(&m);
+	m.text = "";
+	export_roundtrip(&m);
+
+	m = parse_ok("EXPORT 3 Web _http._tcp local 0");
+	ck_assert_uint_eq(m.id, 3);
+	ck_assert_str_eq(m.svc.name, "Web");
+	ck_assert_uint_eq(m.svc.port, 0);
+	ck_assert_uint_eq(m.svc.txt.n, 0);
+	ck_assert_ptr_null(m.svc.host);
+	ck_assert_ptr_null(m.svc.addr);
+	msg_free(&m);
+	m = parse_ok("EXPORTING 3 8080 /tmp/rnsplice-x.12/3.sock");
+	ck_assert_uint_eq(m.svc.port, 8080);
+	ck_assert_str_eq(m.path, "/tmp/rnsplice-x.12/3.sock");
+	msg_free(&m);
+	m = parse_ok("DROPPED 9 loop path%20holds%20this%20site");
+	ck_assert_uint_eq(m.id, 9);
+	ck_assert_str_eq(m.code, "loop");
+	ck_assert_str_eq(m.text, "path holds this site");
+	msg_free(&m);
+}
+END_TEST
+
+/* A bad EXPORT whose id parsed keeps the type and the id (DROPPED <id>
+ * syntax answers it), and says why. */
+static void
+export_fails(const char *line, uint32_t want_id, const char *want_code,
+    const char *want_reason)
+{
+	struct msg m;
+	char *cause;
+	const char *code;
+
+	ck_assert_msg(msg_parse(line, strlen(line), &m, &cause, &code) == -1,
+	    "\"%s\" parsed", line);
+	ck_assert_str_eq(code, want_code);
+	ck_assert_uint_eq(m.id, want_id);
+	ck_assert_msg(strstr(cause, want_reason) != NULL, "\"%s\": \"%s\" "
+	    "lacks \"%s\"", line, cause, want_reason);
+	free(cause);
+	msg_free(&m);
+}
+
+START_TEST(test_msg_export_rejects)
+{
+	char line[PROTO_MAXLINE], *p;
+	size_t i;
+
+	export_fails("EXPORT 5 n _http._tcp local 70000", 5, "syntax",
+	    "field 5 (port): 70000 out of range 0..65535");
+	export_fails("EXPORT 5 n _http._tcp local -1", 5, "syntax",
+	    "not a decimal number");
+	export_fails("EXPORT 5 n http local 80", 5, "syntax",
+	    "not a service type");
+	export_fails("EXPORT 6 n%ZZ _http._tcp local 80", 6, "syntax",
+	    "field 2 (name)");
+	export_fails("EXPORT 6 n%00 _http._tcp local 80", 6, "syntax",
+	    "field 2 (name)");
+	export_fails("EXPORT 0 n _http._tcp local 80", 0, "syntax",
+	    "field 1 (id)");
+	export_fails("EXPORT 4294967296 n _http._tcp local 80", 0, "syntax",
+	    "field 1 (id)");
+	export_fails("EXPORT 7 n _http._tcp local 80 a=%ZZ", 7, "syntax",
+	    "field 6 (TXT item)");
+	/* a TXT record over DNS-SD's bound: the limit code */
+	p = line + snprintf(line, sizeof(line), "EXPORT 8 n _http._tcp local "
+	    "80");
+	for (i = 0; i < 40; i++) {
+		*p++ = ' ';
+		memset(p, 'x', 250);
+		p += 250;
+	}
+	*p = '\0';
+	export_fails(line, 8, "limit", "TXT record over");
+	parse_fails("EXPORT 5 n _http._tcp local", "syntax");
+	parse_fails("EXPORT 5 n _http._tcp local 080", "syntax");
+	parse_fails("EXPORTING 1 0 /tmp/x.sock", "syntax");
+	parse_fails("EXPORTING 1 65536 /tmp/x.sock", "syntax");
+	parse_fails("EXPORTING 1 80 x.sock", "syntax");
+	parse_fails("EXPORTING 1 80 /tmp/a%0Ab.sock", "syntax");
+	parse_fails("EXPORTING 1 80 /tmp/x.sock extra", "syntax");
+	parse_fails("EXPORTING 1 80", "syntax");
+	memset(line, 0, sizeof(line));
+	p = line + snprintf(line, sizeof(line), "EXPORTING 1 80 /");
+	memset(p, 'a', PROTO_MAXPATH);	/* one byte over */
+	parse_fails(line, "syntax");
+	p[PROTO_MAXPATH - 1] = '\0';
+	{
+		struct msg m = parse_ok(line);
+
+		ck_assert_uint_eq(strlen(m.path), PROTO_MAXPATH);
+		msg_free(&m);
+	}
+	parse_fails("FORWARDING", "syntax");
+	parse_fails("FORWARDING 0", "syntax");
+	parse_fails("FORWARDING 1 2", "syntax");
+	parse_fails("UNEXPORT x", "syntax");
+	parse_fails("DROPPED 1 Denied why", "syntax");
+	parse_fails("DROPPED 1 denied", "syntax");
+	parse_fails("DROPPED 0 denied why", "syntax");
+	parse_fails("DROPPED 1 denied why not", "syntax");
+}
+END_TEST
+
+START_TEST(test_msg_version)
+{
+	struct msg m;
+	struct buf b;
+	char *line;
+	size_t len;
+
+	/* this side says 1.1 with the export feature; 1.0 still parses */
+	msg_hello(&m, "abc", "subsystem", "relay,update,"
+	    PROTO_FEATURE_EXPORT, 0, 0);
+	buf_init(&b, PROTO_MAXLINE);
+	ck_assert_int_eq(msg_format(&b, &m, PROTO_MAXLINE), 0);
+	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
+	    BUF_LINE_OK);
+	ck_assert_str_eq(line, "HELLO 1.1 abc subsystem relay,update,export");
+	m = parse_ok(line);
+	buf_free(&b);
+	ck_assert_uint_eq(m.major, PROTO_MAJOR);
+	ck_assert_uint_eq(m.minor, 1);
+	ck_assert_int_eq(proto_has_feature(m.features, "export"), 1);
+	ck_assert_int_eq(proto_has_feature(m.features, "expor"), 0);
+	msg_free(&m);
+	m = parse_ok("HELLO 1.0 abc agent update");
+	ck_assert_uint_eq(m.minor, 0);
+	ck_assert_int_eq(proto_has_feature(m.features, "export"), 0);
+	msg_free(&m);
+}
+END_TEST
+
 START_TEST(test_msg_rejects)
 {
 	parse_fails("", "syntax");
@@ -506,6 +704,9 @@ common_suite(void)
 	tcase_add_test(tc, test_msg_add_roundtrip);
 	tcase_add_test(tc, test_msg_hello);
 	tcase_add_test(tc, test_msg_rejects);
+	tcase_add_test(tc, test_msg_export);
+	tcase_add_test(tc, test_msg_export_rejects);
+	tcase_add_test(tc, test_msg_version);
 	tcase_add_test(tc, test_msg_name_limits);
 	tcase_add_test(tc, test_format_overlong_rolls_back);
 	tcase_add_test(tc, test_getline);
