@@ -24,6 +24,8 @@
  *			dnsupconf.c (its block) and tsigkey.c (key file)
  *	conn.c		accepted connections: handed to the mux (direct)
  *	relaysession.c	relay mode: connections carried by relay sessions
+ *	export.c	export: services of this LAN offered to the remotes
+ *			(EXPORT, a remote forward through the master)
  *	status.c	status dumps (control socket, SIGUSR1)
  */
 #ifndef RNSPLICE_AGENT_H
@@ -55,6 +57,8 @@ struct pub_entry;
 struct ctl_server;
 struct dnsup_conf;
 struct dnsup;
+struct exporter;
+struct xremote;
 
 #define AGENT_CONF_FILE		"agent.conf"
 #define AGENT_EXIT_CONFIG	78	/* EX_CONFIG: restarting will not help */
@@ -772,6 +776,9 @@ struct remote {
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */
+	/* export.c: what this session offers the server */
+	int		 peer_export;	/* its HELLO has "export" */
+	struct xremote	*x;		/* export.c's; NULL: nothing yet */
 	/* how a connection's open ended (conn.c tells, at most once per
 	 * connection; remote_new sets reach_result) */
 	void		(*open_result)(struct conn *, enum reach_result,
@@ -789,7 +796,33 @@ void	remote_stop(struct remote *);
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
 const char *remote_state_name(enum remote_state);
+/* Send a message on r's browse session (dropped when it is not up). */
+void	remote_send(struct remote *, const struct msg *);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
+
+/* --- export (export.c) ------------------------------------------------------ */
+
+struct exporter *exporter_new(struct agent *);
+void	exporter_free(struct exporter *);
+/* 1: export a service with this TXT record from site self to site peer,
+ * *out the metadata to send (origin, path ending in self); 0: not (an
+ * imported copy, a loop, from peer), why says so. */
+int	export_decide(const struct txt *, const char *self, const char *peer,
+	    struct splice_meta *out, char *why, size_t whylen);
+/* r's configuration is new (start) or re-read (SIGHUP kept r). */
+void	export_conf(struct remote *);
+void	export_reload(struct remote *);
+void	export_session_up(struct remote *);
+/* The session ends: UNEXPORT what is offered, forget the offers. */
+void	export_session_end(struct remote *);
+void	export_remote_free(struct remote *);
+/* EXPORTING, DROPPED */
+void	export_message(struct remote *, const struct msg *);
+/* rnsplice status (one line / an "exports" member), services (a line or
+ * an object per export). */
+void	export_status(const struct remote *, struct buf *, int json);
+void	export_services(const struct remote *, struct buf *, int json,
+	    int *first);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
@@ -829,6 +862,7 @@ struct agent {
 	struct exposure	*exp;
 	struct ctl_server *ctl;
 	struct dnsup	*dnsup;		/* unicast DNS-SD (dnsupdate.c) */
+	struct exporter	*exporter;	/* export.c */
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];
 	const char	*ssh_path;
