@@ -214,6 +214,60 @@ START_TEST(test_conf_export)
 }
 END_TEST
 
+/* What the agent offers a remote, and with which path (issue 12). */
+START_TEST(test_export_decide)
+{
+	struct splice_meta m;
+	struct txt t;
+	char why[256];
+	const char *item;
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(txt_add(&t, "path=/", 6), 0);
+	/* a native service: origin and path are this site */
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 1);
+	ck_assert_str_eq(m.origin, "sitea");
+	ck_assert_uint_eq(m.npath, 1);
+	ck_assert_str_eq(m.path[0], "sitea");
+	txt_free(&t);
+
+	/* another agent's copy from sitex: our id appended */
+	memset(&t, 0, sizeof(t));
+	item = "rnsplice=v1;o=sitex;p=sitex,siteb";
+	ck_assert_int_eq(txt_add(&t, item, strlen(item)), 0);
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 1);
+	ck_assert_str_eq(m.origin, "sitex");
+	ck_assert_uint_eq(m.npath, 3);
+	ck_assert_str_eq(m.path[2], "sitea");
+	/* ... but never back to where it came from */
+	ck_assert_int_eq(export_decide(&t, "sitea", "siteb", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "came from site siteb"));
+	ck_assert_int_eq(export_decide(&t, "sitea", "sitex", &m, why,
+	    sizeof(why)), 0);
+	/* our own copy (imported here) is not exported */
+	ck_assert_int_eq(export_decide(&t, "siteb", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "imported"));
+	/* nor one that crossed this site before */
+	ck_assert_int_eq(export_decide(&t, "sitex", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "loop"));
+	txt_free(&t);
+
+	/* malformed metadata */
+	memset(&t, 0, sizeof(t));
+	item = "rnsplice=garbage";
+	ck_assert_int_eq(txt_add(&t, item, strlen(item)), 0);
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "bad splice metadata"));
+	txt_free(&t);
+}
+END_TEST
+
 START_TEST(test_conf_bad)
 {
 	parse_bad("remote a {\n\tscope lan2\n}\n",
@@ -1319,6 +1373,7 @@ agent_suite(void)
 	tcase_add_test(tc, test_conf_good);
 	tcase_add_test(tc, test_conf_bad);
 	tcase_add_test(tc, test_conf_export);
+	tcase_add_test(tc, test_export_decide);
 	tcase_add_test(tc, test_conf_subsystem_command);
 	tcase_add_test(tc, test_conf_load_file);
 	tcase_add_test(tc, test_allow);
