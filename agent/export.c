@@ -20,7 +20,7 @@
  *	<- DROPPED id code text			refused / dropped
  *	-> UNEXPORT id				the service left, reload, stop
  *
- * The name is the agent's name template with %r this host's name; the
+ * The name is the agent's name template with %r this host's mDNS name; the
  * TXT record the service's own with the splice metadata (origin, path
  * ending here). The port wish is the port the server gave last time for
  * the same remote and service (kept across sessions and reloads), else a
@@ -530,6 +530,7 @@ offer_new(struct remote *r, struct xsvc *s)
 	struct xoffer *o;
 	struct msg m;
 	char why[256], *pk;
+	const char *label;
 	uint16_t hint;
 
 	if (xr->noffers >= X_MAXOFFERS)
@@ -552,9 +553,12 @@ offer_new(struct remote *r, struct xsvc *s)
 	o->since = ev_now_ms();
 	TAILQ_INSERT_TAIL(&xr->offers, o, entry);
 	xr->noffers++;
-	if (meta.name[0] == '\0' && meta.npath == 1)
+	if (meta.name[0] == '\0')	/* the name at the origin */
 		strlcpy(meta.name, s->name, sizeof(meta.name));
-	if (import_name(r->conf->name_template, s->name, x->label, s->type,
+	/* %r: this host as mDNS names it (its own name on the LAN) */
+	label = mdns_host_name(x->mdns) != NULL ? mdns_host_name(x->mdns) :
+	    x->label;
+	if (import_name(r->conf->name_template, s->name, label, s->type,
 	    meta_hops(&meta), o->name, sizeof(o->name)) == -1 ||
 	    import_txt(&s->txt, &meta, &o->txt) == -1) {
 		set_refused(o, "not offered: its name or TXT record does not "
@@ -597,7 +601,7 @@ offer_current(const struct xoffer *o, const struct xsvc *s)
 	if (!export_decide(&s->txt, o->r->agent->siteid, o->r->peer_id,
 	    &meta, why, sizeof(why)))
 		return 0;
-	if (meta.name[0] == '\0' && meta.npath == 1)
+	if (meta.name[0] == '\0')	/* the name at the origin */
 		strlcpy(meta.name, s->name, sizeof(meta.name));
 	if (import_txt(&s->txt, &meta, &t) == -1)
 		return 0;
