@@ -14,7 +14,9 @@
 #    (avahi-browse -r) at arelay's LAN address, with the splice metadata,
 #    and fetches its pages byte for byte (curl);
 # 3. the agent stops: the service leaves LAN A;
-# 4. the agent starts again: it comes back on the same port, and works.
+# 4. the agent starts again: it comes back on the same port, and works;
+# 5. sshd forbids the forward (AllowStreamLocalForwarding no): the export
+#    is refused with ssh's words and nothing is published.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -194,5 +196,23 @@ read -r addr2 port2 <<<"$(addr_port asrv "$NAME")"
 t_ok eval '[ "$port2" = "$port" ]' "on the same port ($port2, was $port)"
 t_ok same_body asrv "http://$addr2:$port2/index.html" "$www/index.html" \
 	"and it works"
+agent_stop
+
+# --- 5. sshd forbids the forward: refused, never half-working ----------------
+t_ok lab_wait_for 10 gone asrv "$NAME" "agent stopped again: \"$NAME\" gone"
+echo "AllowStreamLocalForwarding no" >"$LAB_DIR/nofwd.conf"
+lab_sshd_stop arelay || t_bail "stopping arelay's sshd"
+RNSPLICE_SUBSYSTEM=$LAB_DIR/arelay/subsys lab_sshd arelay "$LAB_DIR/nofwd.conf" ||
+	t_bail "sshd on arelay without stream-local forwarding"
+agent_start 4
+t_ok lab_wait_for 20 x_state refused \
+	"with AllowStreamLocalForwarding no the export is refused"
+t_ok eval '[[ $(xget "x[\"why\"]") == "refused by sshd: remote port forwarding failed"* ]]' \
+	"... by sshd, in ssh's words: $(xget 'x["why"]')"
+t_ok t_logged "$LAB_DIR/brelay/agent4.log" 'ssh says "remote port forwarding failed' \
+	"the agent logs ssh's words"
+port_closed() { ! lab_exec asrv curl -s --max-time 2 -o /dev/null "http://10.1.0.1:$port/"; }
+t_ok lab_wait_for 10 port_closed "the server's listener is closed"
+t_ok gone asrv "$NAME" "nothing is published on LAN A"
 agent_stop
 t_done
