@@ -25,7 +25,8 @@
  *	conn.c		accepted connections: handed to the mux (direct)
  *	relaysession.c	relay mode: connections carried by relay sessions
  *	export.c	export: services of this LAN offered to the remotes
- *			(EXPORT, a remote forward through the master)
+ *			(EXPORT, a remote forward through the master);
+ *			exportlan.c finds them on this LAN
  *	status.c	status dumps (control socket, SIGUSR1)
  */
 #ifndef RNSPLICE_AGENT_H

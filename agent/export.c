@@ -3,10 +3,8 @@
  * session the agent already has (PROTOCOL.md section 8; issue 12).
  *
  * The exporter browses this LAN for every type some remote exports
- * ("export TYPE [name PATTERN ...]", -x TYPE) on an mDNS connection of its
- * own, and resolves each instance with its address: lanview.c's view
- * resolves without addresses and skips this host's services, which are
- * exactly the ones an agent most often exports.
+ * ("export TYPE [name PATTERN ...]", -x TYPE): exportlan.c. This file
+ * makes the offers and follows them.
  *
  * For each remote whose session is up and whose subsystem said "export"
  * in its HELLO, every resolved service that a rule matches is offered,
@@ -47,39 +45,14 @@
 #include "agent.h"
 #include "escape.h"
 #include "event.h"
+#include "export-int.h"
 #include "json.h"
 #include "log.h"
 #include "mdns.h"
 #include "meta.h"
 
-#define X_RECONNECT_MS		1000
-#define X_RECONNECT_MAX_MS	10000
-#define X_MAXOBS		8
 #define X_MAXPATH		108	/* sun_path */
 #define X_MAXOFFERS		1024	/* per remote, refused ones included */
-
-/* An instance of an exported type on this LAN. */
-struct xsvc {
-	struct exporter	*x;
-	char		*name, *type, *domain;
-	int		 obs[X_MAXOBS][2];	/* (ifindex, family) */
-	size_t		 nobs;
-	int		 local;		/* registered on this host */
-	struct mdns_resolve *res;
-	int		 res_if, res_af;
-	int		 resolved;	/* addr, port, txt valid */
-	char		 addr[NI_MAXHOST];
-	uint16_t	 port;
-	struct txt	 txt;
-	TAILQ_ENTRY(xsvc) entry;
-};
-
-struct xtype {
-	struct exporter	*x;
-	char		*type;
-	struct mdns_browse *sb;
-	TAILQ_ENTRY(xtype) entry;
-};
 
 enum xstate {
 	XS_OFFERED,		/* EXPORT sent */
@@ -136,21 +109,6 @@ struct xport {
 	uint16_t	 port;
 };
 
-struct exporter {
-	struct agent	*a;
-	struct mdns	*mdns;
-	int		 running;
-	TAILQ_HEAD(, xtype) types;
-	TAILQ_HEAD(, xsvc) svcs;
-	size_t		 nsvcs;
-	TAILQ_HEAD(, xcancel) cancels;
-	struct xport	*ports;
-	size_t		 nports;
-	struct ev_timer	*sync_t;
-	char		 label[64];	/* %r: this host's name */
-};
-
-static void	x_changed(struct exporter *);
 static void	offer_free(struct xremote *, struct xoffer *);
 
 /* --- helpers -------------------------------------------------------------- */
@@ -667,23 +625,16 @@ sync_cb(void *arg)
 		sync_remote(x, r);
 }
 
-static void
-x_changed(struct exporter *x)
+void
+export_changed(struct exporter *x)
 {
 	ev_timer_set(x->sync_t, 0);
 }
 
-/* --- the LAN -------------------------------------------------------------- */
-
-static void
-svc_unresolve(struct xsvc *s)
-{
-	mdns_resolve_free(s->res);
-	s->res = NULL;
-}
-
-static void
-xsvc_free(struct exporter *x, struct xsvc *s)
+/* s leaves this LAN (exportlan.c): its offers are withdrawn at the next
+ * sync. */
+void
+export_svc_gone(struct exporter *x, struct xsvc *s)
 {
 	struct remote *r;
 	struct xoffer *o;
@@ -693,221 +644,6 @@ xsvc_free(struct exporter *x, struct xsvc *s)
 			TAILQ_FOREACH(o, &r->x->offers, entry)
 				if (o->s == s)
 					o->s = NULL;
-	TAILQ_REMOVE(&x->svcs, s, entry);
-	x->nsvcs--;
-	svc_unresolve(s);
-	txt_free(&s->txt);
-	free(s->name);
-	free(s->type);
-	free(s->domain);
-	free(s);
-	x_changed(x);
-}
-
-static void
-res_cb(struct mdns_resolve *rs, const struct mdns_resolved *r, int code,
-    const char *err, void *arg)
-{
-	struct xsvc *s = arg;
-	struct txt t;
-
-	if (r == NULL) {
-		log_debug("export: cannot resolve \"%s\" %s: %s", s->name,
-		    s->type, err);
-		svc_unresolve(s);
-		if (s->resolved) {
-			s->resolved = 0;
-			x_changed(s->x);
-		}
-		return;
-	}
-	if (r->addr == NULL || getnameinfo(r->addr, r->addr->sa_family ==
-	    AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in), s->addr, sizeof(s->addr), NULL, 0,
-	    NI_NUMERICHOST) != 0 || r->port == 0)
-		return;
-	if (txt_copy(&t, r->txt) == -1)
-		fatalx("out of memory");
-	txt_free(&s->txt);
-	s->txt = t;
-	s->port = r->port;
-	s->local = s->local || r->local;
-	s->resolved = 1;
-	log_debug("export: \"%s\" %s at %s port %u", s->name, s->type,
-	    s->addr, s->port);
-	x_changed(s->x);
-}
-
-/* One resolver per instance: IPv4 on a LAN interface if it was seen
- * there (ssh connects to the address; a link-local IPv6 one needs its
- * scope), else what there is. */
-static void
-svc_resolve(struct xsvc *s)
-{
-	size_t i, pick = 0;
-	int best = -1, score, code;
-	char *cause = NULL;
-
-	if (s->res != NULL || s->nobs == 0 || !s->x->running)
-		return;
-	for (i = 0; i < s->nobs; i++) {
-		score = (s->obs[i][1] == AF_INET ? 2 : 0) +
-		    (!mdns_if_loopback(s->obs[i][0]) ? 1 : 0);
-		if (score > best) {
-			best = score;
-			pick = i;
-		}
-	}
-	s->res_if = s->obs[pick][0];
-	s->res_af = s->obs[pick][1];
-	s->res = mdns_resolve_new(s->x->mdns, s->res_if, s->res_af, s->name,
-	    s->type, s->domain, 0, res_cb, s, &code, &cause);
-	if (s->res == NULL) {
-		log_info("export: cannot resolve \"%s\" %s: %s", s->name,
-		    s->type, cause);
-		free(cause);
-	}
-}
-
-static struct xsvc *
-svc_find(struct exporter *x, const char *name, const char *type,
-    const char *domain)
-{
-	struct xsvc *s;
-
-	TAILQ_FOREACH(s, &x->svcs, entry)
-		if (strcmp(s->name, name) == 0 &&
-		    strcasecmp(s->type, type) == 0 &&
-		    strcasecmp(s->domain, domain) == 0)
-			return s;
-	return NULL;
-}
-
-static void
-sb_cb(struct mdns_browse *b, enum mdns_event event,
-    const struct mdns_found *f, int code, const char *err, void *arg)
-{
-	struct xtype *t = arg;
-	struct exporter *x = t->x;
-	struct xsvc *s;
-	size_t i;
-
-	switch (event) {
-	case MDNS_ADD:
-		if (f->name == NULL || *f->name == '\0' ||
-		    strlen(f->name) > DNSSD_MAXNAME ||
-		    !utf8_valid(f->name, strlen(f->name)))
-			return;
-		if ((s = svc_find(x, f->name, t->type, f->domain)) == NULL) {
-			if (x->nsvcs >= AGENT_MAX_SERVICES_LIMIT)
-				return;
-			s = xcalloc(1, sizeof(*s));
-			s->x = x;
-			s->name = xstrdup(f->name);
-			s->type = xstrdup(t->type);
-			s->domain = xstrdup(f->domain);
-			TAILQ_INSERT_TAIL(&x->svcs, s, entry);
-			x->nsvcs++;
-		}
-		for (i = 0; i < s->nobs; i++)
-			if (s->obs[i][0] == f->ifindex &&
-			    s->obs[i][1] == f->af)
-				break;
-		if (i == s->nobs && s->nobs < X_MAXOBS) {
-			s->obs[s->nobs][0] = f->ifindex;
-			s->obs[s->nobs++][1] = f->af;
-			/* a better place to resolve it may have come */
-			if (s->res != NULL && f->af == AF_INET &&
-			    s->res_af != AF_INET)
-				svc_unresolve(s);
-		}
-		s->local = s->local || f->local;
-		svc_resolve(s);
-		break;
-	case MDNS_REMOVE:
-		if ((s = svc_find(x, f->name, t->type, f->domain)) == NULL)
-			return;
-		for (i = 0; i < s->nobs; i++)
-			if (s->obs[i][0] == f->ifindex &&
-			    s->obs[i][1] == f->af)
-				break;
-		if (i == s->nobs)
-			return;
-		s->obs[i][0] = s->obs[s->nobs - 1][0];
-		s->obs[i][1] = s->obs[s->nobs - 1][1];
-		s->nobs--;
-		if (s->nobs == 0) {
-			xsvc_free(x, s);
-			return;
-		}
-		if (s->res != NULL && s->res_if == f->ifindex &&
-		    s->res_af == f->af) {
-			svc_unresolve(s);
-			svc_resolve(s);
-		}
-		break;
-	case MDNS_FAILED:
-		log_warnx("export: browsing %s: %s", t->type, err);
-		break;
-	case MDNS_CACHED:
-	case MDNS_SETTLED:
-		break;
-	}
-}
-
-static struct xtype *
-xtype_new(struct exporter *x, const char *type)
-{
-	struct xtype *t;
-
-	t = xcalloc(1, sizeof(*t));
-	t->x = x;
-	t->type = xstrdup(type);
-	return t;
-}
-
-static void
-type_start(struct exporter *x, struct xtype *t)
-{
-	char *cause = NULL;
-	int code;
-
-	if (!x->running || t->sb != NULL)
-		return;
-	if ((t->sb = mdns_browse_new(x->mdns, t->type, sb_cb, t, &code,
-	    &cause)) == NULL) {
-		log_warnx("export: cannot browse %s: %s", t->type, cause);
-		free(cause);
-	}
-}
-
-static void
-mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
-{
-	struct exporter *x = arg;
-	struct xtype *t;
-
-	switch (st) {
-	case MDNS_BUSY:
-	case MDNS_RUNNING:
-		if (x->running)
-			break;
-		x->running = 1;
-		TAILQ_FOREACH(t, &x->types, entry)
-			type_start(x, t);
-		break;
-	case MDNS_DOWN:
-		if (why != NULL)
-			log_debug("export: %s", why);
-		while (!TAILQ_EMPTY(&x->svcs))
-			xsvc_free(x, TAILQ_FIRST(&x->svcs));
-		TAILQ_FOREACH(t, &x->types, entry) {
-			mdns_browse_free(t->sb);
-			t->sb = NULL;
-		}
-		x->running = 0;
-		break;
-	}
 }
 
 /* --- API ------------------------------------------------------------------ */
@@ -930,35 +666,24 @@ exporter_new(struct agent *a)
 		*dot = '\0';
 	strlcpy(x->label, host[0] != '\0' ? host : "agent", sizeof(x->label));
 	if ((x->sync_t = ev_timer_add(a->loop, sync_cb, x)) == NULL ||
-	    (x->mdns = mdns_new(a->loop, mdns_cb, x, X_RECONNECT_MS,
-	    X_RECONNECT_MAX_MS)) == NULL) {
+	    exlan_start(x) == -1) {
 		ev_timer_del(x->sync_t);
 		free(x);
 		return NULL;
 	}
-	mdns_cb(x->mdns, mdns_state(x->mdns), NULL, x);
 	return x;
 }
 
 void
 exporter_free(struct exporter *x)
 {
-	struct xtype *t;
 	size_t i;
 
 	if (x == NULL)
 		return;
 	while (!TAILQ_EMPTY(&x->cancels))
 		cancel_free(TAILQ_FIRST(&x->cancels));
-	while (!TAILQ_EMPTY(&x->svcs))
-		xsvc_free(x, TAILQ_FIRST(&x->svcs));
-	while ((t = TAILQ_FIRST(&x->types)) != NULL) {
-		TAILQ_REMOVE(&x->types, t, entry);
-		mdns_browse_free(t->sb);
-		free(t->type);
-		free(t);
-	}
-	mdns_free(x->mdns);
+	exlan_free(x);
 	ev_timer_del(x->sync_t);
 	for (i = 0; i < x->nports; i++)
 		free(x->ports[i].key);
@@ -971,7 +696,6 @@ void
 export_conf(struct remote *r)
 {
 	struct exporter *x = r->agent->exporter;
-	struct xtype *t;
 	size_t i;
 
 	/* no avahi client of its own before something is exported */
@@ -980,18 +704,9 @@ export_conf(struct remote *r)
 		fatalx("out of memory");
 	if (x == NULL)
 		return;
-	for (i = 0; i < r->conf->nexports; i++) {
-		TAILQ_FOREACH(t, &x->types, entry)
-			if (strcasecmp(t->type, r->conf->exports[i].type) == 0)
-				break;
-		if (t != NULL)
-			continue;
-		t = xtype_new(x, r->conf->exports[i].type);
-		TAILQ_INSERT_TAIL(&x->types, t, entry);
-		log_debug("export: following %s", t->type);
-		type_start(x, t);
-	}
-	x_changed(x);
+	for (i = 0; i < r->conf->nexports; i++)
+		exlan_want(x, r->conf->exports[i].type);
+	export_changed(x);
 }
 
 /* SIGHUP kept r: follow new types, withdraw what is no longer exported,
@@ -1015,7 +730,7 @@ void
 export_session_up(struct remote *r)
 {
 	if (r->agent->exporter != NULL)
-		x_changed(r->agent->exporter);
+		export_changed(r->agent->exporter);
 }
 
 /* The session ends (lost, or the agent stops): say UNEXPORT while the
