@@ -13,6 +13,8 @@
 # 2. with "accept type _http._tcp" (a new session): asrv finds Web B
 #    (avahi-browse -r) at arelay's LAN address, with the splice metadata,
 #    and fetches its pages byte for byte (curl);
+# 2b. SIGHUP with a rule that no longer matches withdraws it, without a new
+#    session; exported again, it comes back on the same port;
 # 3. the agent stops: the service leaves LAN A;
 # 4. the agent starts again: it comes back on the same port, and works;
 # 5. sshd forbids the forward (AllowStreamLocalForwarding no): the export
@@ -184,6 +186,26 @@ t_ok same_body asrv "http://$addr:$port/big.bin" "$www/big.bin" \
 	"... and 4 MiB byte for byte"
 t_nok lab_exec asrv curl -s --max-time 3 -o /dev/null "http://10.99.0.1:$port/" \
 	"the export does not listen on the WAN leg"
+
+# --- 2b. SIGHUP: a rule that no longer matches withdraws it, and back -------
+conf_names() { # PATTERN
+	sed -i "s/export $T name .*/export $T name \"$1\"/" "$LAB_DIR/brelay/agent.conf"
+}
+hup() {
+	local pid
+	read -r pid <"$LAB_DIR/agent.pid"
+	lab_kill HUP "$pid" "$AGENT"
+}
+conf_names "Printer *"
+hup
+t_ok lab_wait_for 10 gone asrv "$NAME" "SIGHUP, Web B no longer exported: it leaves LAN A"
+t_ok eval '[ "$(xget x)" = None ]' "and is no longer listed"
+t_ok eval '[ "$(t_agent_state brelay "$SOCK" siteA)" = synced ]' "the session stays up"
+conf_names "Web *"
+hup
+t_ok lab_wait_for 15 seen_at asrv "$NAME" 10.1.0.1 "SIGHUP, exported again: back on LAN A"
+t_ok eval '[ "$(addr_port asrv "$NAME" | cut -d" " -f2)" = "$port" ]' \
+	"on the same port ($port)"
 
 # --- 3. the agent stops: withdrawn -------------------------------------------
 agent_stop
