@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "meta.h"
 #include "proto.h"
@@ -133,4 +134,38 @@ meta_push(struct splice_meta *m, const char *site)
 		return -1;
 	strlcpy(m->path[m->npath++], site, sizeof(m->path[0]));
 	return 0;
+}
+
+int
+meta_txt_set(const struct txt *in, const struct splice_meta *m,
+    struct txt *out)
+{
+	char item[DNSSD_MAXTXTITEM + 2];
+	size_t i, klen = strlen(META_KEY);
+	int replaced = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (meta_format(m, item, sizeof(item)) == -1)
+		return -1;
+	for (i = 0; i < in->n; i++) {
+		const struct txt_item *it = &in->items[i];
+		int is_meta = it->len >= klen &&
+		    strncasecmp((const char *)it->data, META_KEY, klen) == 0 &&
+		    (it->len == klen || it->data[klen] == '=');
+
+		if (is_meta) {
+			if (replaced)
+				continue;	/* a second one is dropped */
+			replaced = 1;
+			if (txt_add(out, item, strlen(item)) == -1)
+				goto fail;
+		} else if (txt_add(out, it->data, it->len) == -1)
+			goto fail;
+	}
+	if (!replaced && txt_add(out, item, strlen(item)) == -1)
+		goto fail;
+	return 0;
+ fail:
+	txt_free(out);
+	return -1;
 }

@@ -30,5 +30,11 @@ int	meta_has_site(const struct splice_meta *, const char *site);
 size_t	meta_hops(const struct splice_meta *);
 /* Append a site to the path; -1 if the path is full. */
 int	meta_push(struct splice_meta *, const char *site);
+/* out = in with the metadata item set to m: the first "rnsplice" item
+ * replaced in place, later ones dropped, appended if there was none
+ * (PROTOCOL.md section 7). -1 if m does not fit one item or out of
+ * memory (out is then empty). */
+int	meta_txt_set(const struct txt *in, const struct splice_meta *m,
+	    struct txt *out);
 
 #endif

@@ -4,7 +4,8 @@
  * cfg.c). Rules ("allow" or "deny" and one or more criteria, all of which
  * must match) are checked in file order and the first that matches
  * decides. A service no rule matches is hidden if the file has any allow
- * rule, offered otherwise. */
+ * rule, offered otherwise. The export rules ("accept", "reject") work the
+ * same way on what agents offer, except that no match refuses. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -28,6 +29,8 @@
 
 static int kw_rule(struct cfg_ctx *, const struct cfg_keyword *, int,
     char **, char **);
+static int kw_export_rule(struct cfg_ctx *, const struct cfg_keyword *, int,
+    char **, char **);
 
 #define P_OFF(f)	offsetof(struct policy, f)
 
@@ -48,6 +51,12 @@ static const struct cfg_keyword keywords[] = {
 	    P_OFF(max_hops), 1, 32, "N" },
 	{ "keepalive", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
 	    P_OFF(keepalive), 0, 3600, "seconds" },
+	{ "accept", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
+	    0, "[all] [type T] [name PATTERN] [interface IF|lo] [max N]" },
+	{ "reject", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
+	    0, "[all] [type T] [name PATTERN]" },
+	{ "max-exports", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
+	    P_OFF(max_exports), 1, POLICY_MAXRULES, "N" },
 };
 
 static const struct cfg_syntax policy_syntax = {
@@ -67,6 +76,7 @@ policy_default(void)
 	p->max_relays = POLICY_DEF_MAX_RELAYS;
 	p->max_hops = PROTO_MAXHOPS_DEFAULT;
 	p->keepalive = POLICY_DEF_KEEPALIVE;
+	p->max_exports = POLICY_DEF_MAX_EXPORTS;
 	return p;
 }
 
@@ -82,7 +92,14 @@ policy_free(struct policy *p)
 		free(p->rules[i].name);
 	}
 	free(p->rules);
+	for (i = 0; i < p->nxrules; i++) {
+		free(p->xrules[i].type);
+		free(p->xrules[i].name);
+		free(p->xrules[i].iface);
+	}
+	free(p->xrules);
 	free(p->file);
+	free(p->path);
 	free(p);
 }
 
@@ -183,6 +200,143 @@ kw_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
 	return -1;
 }
 
+static void
+export_rule_free(struct export_rule *r)
+{
+	free(r->type);
+	free(r->name);
+	free(r->iface);
+}
+
+/* An interface name as the kernel takes it (IF_NAMESIZE, no blanks or
+ * slashes): a typo is reported here, a missing interface when an export
+ * is made. */
+static int
+valid_ifname(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len >= IF_NAMESIZE)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == '/')
+			return 0;
+	return 1;
+}
+
+/*
+ * accept [all] [type T] [name PATTERN] [interface IF|lo] [max N]
+ * reject [all] [type T] [name PATTERN]
+ */
+static int
+kw_export_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
+    char **argv, char **cause)
+{
+	struct policy *p = ctx->arg;
+	struct export_rule r;
+	struct policy_rule pr;
+	const char *c, *arg;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	memset(&pr, 0, sizeof(pr));
+	r.accept = strcmp(kw->name, "accept") == 0;
+	r.line = ctx->line;
+	if (p->nxrules >= POLICY_MAXRULES)
+		return cause_set(cause, "more than %d accept and reject rules",
+		    POLICY_MAXRULES);
+	for (i = 0; i < argc; i++) {
+		c = argv[i];
+		if (strcmp(c, "all") == 0) {
+			if (argc != 1) {
+				cause_set(cause, "\"all\" cannot be combined "
+				    "with other criteria");
+				goto fail;
+			}
+			continue;
+		}
+		if (strcmp(c, "type") != 0 && strcmp(c, "name") != 0 &&
+		    (!r.accept || (strcmp(c, "interface") != 0 &&
+		    strcmp(c, "max") != 0))) {
+			cause_set(cause, "unknown criterion \"%s\" (expected "
+			    "%s)", c, r.accept ? "all, type, name, interface "
+			    "or max" : "all, type or name");
+			goto fail;
+		}
+		if (i + 1 >= argc) {
+			cause_set(cause, "%s needs %s", c,
+			    strcmp(c, "interface") == 0 ? "an interface name" :
+			    strcmp(c, "max") == 0 ? "a number" : "a pattern");
+			goto fail;
+		}
+		arg = argv[++i];
+		if (strcmp(c, "interface") == 0) {
+			if (r.iface != NULL) {
+				cause_set(cause, "interface given twice in one "
+				    "rule");
+				goto fail;
+			}
+			if (!valid_ifname(arg)) {
+				cause_set(cause, "interface \"%s\" is not an "
+				    "interface name", arg);
+				goto fail;
+			}
+			r.iface = xstrdup(arg);
+		} else if (strcmp(c, "max") == 0) {
+			if (r.max != 0) {
+				cause_set(cause, "max given twice in one rule");
+				goto fail;
+			}
+			if (cfg_uint("max", arg, 1, POLICY_MAXRULES, &r.max,
+			    cause) == -1)
+				goto fail;
+		} else {
+			/* type and name read as in allow and deny */
+			if (rule_criterion(&pr, c, arg, cause) == -1)
+				goto fail;
+			if (c[0] == 't' && !has_wildcard(arg) &&
+			    strcmp(arg + strlen(arg) - 5, "._udp") == 0) {
+				cause_set(cause, "type \"%s\": %s", arg,
+				    BROWSE_UDP_WHY);
+				goto fail;
+			}
+		}
+	}
+	r.type = pr.type;
+	r.name = pr.name;
+	p->xrules = xreallocarray(p->xrules, p->nxrules + 1,
+	    sizeof(*p->xrules));
+	p->xrules[p->nxrules++] = r;
+	if (r.accept)
+		p->any_accept = 1;
+	return 0;
+ fail:
+	free(pr.type);
+	free(pr.name);
+	export_rule_free(&r);
+	return -1;
+}
+
+const struct export_rule *
+policy_export_match(const struct policy *p, const char *name,
+    const char *type)
+{
+	const struct export_rule *r;
+	size_t i;
+
+	for (i = 0; i < p->nxrules; i++) {
+		r = &p->xrules[i];
+		if (r->type != NULL && fnmatch(r->type, type,
+		    FNM_CASEFOLD) != 0)
+			continue;
+		if (r->name != NULL && fnmatch(r->name, name, 0) != 0)
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
 struct policy *
 policy_parse(const char *what, const char *text, size_t len, char **cause)
 {
@@ -192,6 +346,7 @@ policy_parse(const char *what, const char *text, size_t len, char **cause)
 	p = policy_default();
 	free(p->file);
 	p->file = xstrdup(what);
+	p->path = xstrdup(what);
 	if (cfg_parse(&policy_syntax, what, text, len, p, cause) == -1) {
 		policy_free(p);
 		return NULL;
@@ -211,7 +366,9 @@ policy_load(const char *path, int missing_ok, char **cause)
 		if (errno == ENOENT && missing_ok) {
 			free(*cause);
 			*cause = NULL;
-			return policy_default();
+			p = policy_default();
+			p->path = xstrdup(path);
+			return p;
 		}
 		return NULL;
 	}

@@ -1,5 +1,7 @@
 /* Relay sessions (PROTOCOL.md section 6): a slot among max-relays, a
  * non-blocking connect to the resolved service, then bytes both ways.
+ * Exports (export.c) use the same copier between an accepted TCP
+ * connection (in_fd == out_fd) and sshd's Unix socket listener.
  *
  * Each direction has one bounded buffer; a side is read only while the
  * buffer towards the other side has room. End of input on the channel
@@ -12,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netdb.h>
@@ -154,14 +157,10 @@ connect_cb(int fd, short revents, void *arg)
 	r->connected(r->arg, r->sock, NULL);
 }
 
-struct relay *
-relay_connect(struct ev_loop *loop, const char *addr, uint16_t port,
-    relay_connected_fn cb, void *arg)
+static struct relay *
+relay_alloc(struct ev_loop *loop, relay_connected_fn cb, void *arg)
 {
-	struct addrinfo hints, *ai = NULL;
 	struct relay *r;
-	char portstr[8];
-	int e;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
@@ -174,43 +173,84 @@ relay_connect(struct ev_loop *loop, const char *addr, uint16_t port,
 		free(r);
 		return NULL;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	/* getaddrinfo takes "fe80::1%eth0" and sets the scope id */
-	if ((e = getaddrinfo(addr, portstr, &hints, &ai)) != 0) {
-		snprintf(r->err, sizeof(r->err), "%s: %s", addr,
-		    gai_strerror(e));
-		goto later;
+	return r;
+}
+
+/* Wait for the socket to be connected (or report at once from the loop
+ * if the connect failed: r->err set). NULL if out of memory. */
+static struct relay *
+relay_wait(struct relay *r)
+{
+	if (r->err[0] != '\0') {
+		/* report from the loop, never from inside the caller */
+		ev_timer_set(r->timer, 0);
+		return r;
 	}
-	r->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (r->sock == -1) {
-		snprintf(r->err, sizeof(r->err), "socket: %s",
-		    strerror(errno));
-		goto later;
-	}
-	if (connect(r->sock, ai->ai_addr, ai->ai_addrlen) == -1 &&
-	    errno != EINPROGRESS) {
-		snprintf(r->err, sizeof(r->err), "connect: %s",
-		    strerror(errno));
-		goto later;
-	}
-	freeaddrinfo(ai);
-	if ((r->sock_io = ev_io_add(loop, r->sock, POLLOUT, connect_cb,
+	if ((r->sock_io = ev_io_add(r->loop, r->sock, POLLOUT, connect_cb,
 	    r)) == NULL) {
 		relay_free(r);
 		return NULL;
 	}
 	ev_timer_set(r->timer, RELAY_CONNECT_MS);
 	return r;
- later:
-	/* report from the loop, never from inside the caller */
+}
+
+struct relay *
+relay_connect_path(struct ev_loop *loop, const char *path,
+    relay_connected_fn cb, void *arg)
+{
+	struct sockaddr_un sun;
+	struct relay *r;
+
+	if ((r = relay_alloc(loop, cb, arg)) == NULL)
+		return NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		snprintf(r->err, sizeof(r->err), "%s: path too long", path);
+	else if ((r->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		snprintf(r->err, sizeof(r->err), "socket: %s",
+		    strerror(errno));
+	else if (connect(r->sock, (struct sockaddr *)&sun, sizeof(sun)) ==
+	    -1 && errno != EINPROGRESS)
+		/* EAGAIN: the listener's backlog is full */
+		snprintf(r->err, sizeof(r->err), "connect to %s: %s", path,
+		    strerror(errno));
+	return relay_wait(r);
+}
+
+struct relay *
+relay_connect(struct ev_loop *loop, const char *addr, uint16_t port,
+    relay_connected_fn cb, void *arg)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct relay *r;
+	char portstr[8];
+	int e;
+
+	if ((r = relay_alloc(loop, cb, arg)) == NULL)
+		return NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	/* getaddrinfo takes "fe80::1%eth0" and sets the scope id */
+	if ((e = getaddrinfo(addr, portstr, &hints, &ai)) != 0)
+		snprintf(r->err, sizeof(r->err), "%s: %s", addr,
+		    gai_strerror(e));
+	else if ((r->sock = socket(ai->ai_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		snprintf(r->err, sizeof(r->err), "socket: %s",
+		    strerror(errno));
+	else if (connect(r->sock, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)
+		snprintf(r->err, sizeof(r->err), "connect: %s",
+		    strerror(errno));
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	ev_timer_set(r->timer, 0);
-	return r;
+	return relay_wait(r);
 }
 
 /* ------------------------------------------------------------------------
@@ -232,7 +272,9 @@ close_out(struct relay *r)
 	/* a socketpair channel needs shutdown: our stdin shares it */
 	if (fstat(r->out_fd, &st) == 0 && S_ISSOCK(st.st_mode))
 		shutdown(r->out_fd, SHUT_WR);
-	close(r->out_fd);
+	/* one connection both ways (export): closed by relay_free() */
+	if (r->out_fd != r->in_fd)
+		close(r->out_fd);
 	log_debug("relay: socket -> channel done, %llu bytes", r->ndown);
 }
 
@@ -379,9 +421,11 @@ relay_start(struct relay *r, int in_fd, int out_fd, struct buf *in,
 	if (r->down.max < RELAY_BUFSZ)
 		r->down.max = RELAY_BUFSZ;
 	r->in_eof = in_eof;
-	/* bytes go as they come: no Nagle delay on what we pass on */
-	if (setsockopt(r->sock, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one)) == -1)
+	/* bytes go as they come: no Nagle delay on what we pass on (an
+	 * export's sock is sshd's Unix socket: its TCP side is in_fd, set
+	 * by export.c) */
+	if (in_fd != out_fd && setsockopt(r->sock, IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one)) == -1)
 		log_debug("relay: TCP_NODELAY: %s", strerror(errno));
 	if ((r->sock_io = ev_io_add(r->loop, r->sock, 0, sock_cb, r)) == NULL ||
 	    (r->out_io = ev_io_add(r->loop, out_fd, 0, out_cb, r)) == NULL ||
@@ -403,6 +447,8 @@ relay_free(struct relay *r)
 	ev_timer_del(r->timer);
 	if (r->sock != -1)
 		close(r->sock);
+	if (r->in_fd != -1 && r->in_fd == r->out_fd)
+		close(r->in_fd);
 	buf_free(&r->up);
 	buf_free(&r->down);
 	free(r);

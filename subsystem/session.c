@@ -1,5 +1,6 @@
 /* The protocol on stdin/stdout (PROTOCOL.md): greeting, BROWSE with its
- * snapshot and live events, RELAY, keepalive, errors.
+ * snapshot and live events, EXPORT (handed to export.c), RELAY,
+ * keepalive, errors.
  *
  * Memory stays bounded whatever the peer does: stdin is read only while
  * the output has room for the answers, and service events are not queued
@@ -60,6 +61,8 @@ struct session {
 
 	struct svctable		*t;
 	struct browse		*b;
+	struct exports		*x;		/* after HELLO */
+	int			 exported;	/* an EXPORT came */
 	int			 down_pending;	/* tell AVAHI down after HELLO */
 	int			 down_told;
 	int			 up_owed;	/* AVAHI up, after the diff */
@@ -292,8 +295,11 @@ ev_changed(void *arg)
 
 	if (s->state == ST_RELAY_WAIT)
 		relay_check(s);
-	else
+	else {
+		if (exports_count(s->x) > 0)
+			exports_lan_changed(s->x, s->t);
 		schedule_flush(s);
+	}
 }
 
 static void
@@ -487,6 +493,13 @@ resolve_timer(void *arg)
 /* ------------------------------------------------------------------------
  * Requests. */
 
+/* export.c's answers (EXPORTING, DROPPED) */
+static void
+export_send(void *arg, struct msg *m)
+{
+	send_msg(arg, m);
+}
+
 static void
 on_hello(struct session *s, struct msg *m)
 {
@@ -508,6 +521,8 @@ on_hello(struct session *s, struct msg *m)
 	log_info("peer %s %u.%u (%s) maxline %zu maxhops %u", m->peer_id,
 	    m->major, m->minor, m->features[0] ? m->features : "no features",
 	    s->peer_maxline, s->t->maxhops);
+	s->x = exports_new(s->loop, s->pol, s->siteid, m->peer_id,
+	    s->t->maxhops, export_send, s);
 	s->peer_ping = m->ping;
 	if (s->pol->keepalive > 0)
 		ev_timer_set(s->keepalive_t, 1);	/* the new limit */
@@ -539,6 +554,11 @@ on_relay(struct session *s, struct msg *m)
 {
 	char *cause = NULL;
 
+	if (s->exported) {
+		send_error(s, "state", "RELAY after EXPORT: this is a browse "
+		    "session");
+		return;
+	}
 	s->state = ST_RELAY_WAIT;	/* what follows is payload */
 	if (svc_copy(&s->target, &m->svc) == -1)
 		fatalx("out of memory");
@@ -574,6 +594,23 @@ on_relay(struct session *s, struct msg *m)
 	relay_check(s);
 }
 
+static void
+on_export(struct session *s, struct msg *m)
+{
+	s->exported = 1;
+	switch (m->type) {
+	case MSG_EXPORT:
+		exports_export(s->x, m, browse_up(s->b), s->t);
+		break;
+	case MSG_FORWARDING:
+		exports_forwarding(s->x, m->id);
+		break;
+	default:
+		exports_unexport(s->x, m->id);
+		break;
+	}
+}
+
 /* PING and PONG: any line counts as a sign of life (keepalive_timer); a
  * PING is answered with its token. */
 static void
@@ -605,6 +642,9 @@ static const struct handler {
 	{ MSG_HELLO,	ST_HELLO,		on_hello },
 	{ MSG_BROWSE,	ST_READY | ST_BROWSE,	on_browse },
 	{ MSG_RELAY,	ST_READY,		on_relay },
+	{ MSG_EXPORT,	ST_READY | ST_BROWSE,	on_export },
+	{ MSG_FORWARDING, ST_READY | ST_BROWSE,	on_export },
+	{ MSG_UNEXPORT,	ST_READY | ST_BROWSE,	on_export },
 	{ MSG_PING,	ST_LINES,		on_keepalive },
 	{ MSG_PONG,	ST_LINES,		on_keepalive },
 	{ MSG_ERROR,	ST_LINES,		on_error },
@@ -632,7 +672,13 @@ handle_line(struct session *s, char *line, size_t len)
 		log_debug("<- %.*s", (int)(len > 200 ? 200 : len), line);
 	if (msg_parse(line, len, &m, &cause, &code) == -1) {
 		bad_line(s, cause);
-		send_error(s, code, "%s", cause);
+		if (m.type == MSG_EXPORT && m.id != 0 && s->x != NULL &&
+		    (s->state & (ST_READY | ST_BROWSE))) {
+			/* the id parsed: the export is refused, by id */
+			s->exported = 1;
+			exports_bad(s->x, m.id, cause);
+		} else
+			send_error(s, code, "%s", cause);
 		free(cause);
 		msg_free(&m);
 		return;
@@ -794,7 +840,7 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 {
 	struct session *s;
 	struct msg m;
-	char features[32];
+	char features[64];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
@@ -833,8 +879,8 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	}
 
 	/* The greeting goes first, before anything can go wrong with avahi. */
-	snprintf(features, sizeof(features), "%supdate",
-	    pol->relay ? "relay," : "");
+	snprintf(features, sizeof(features), "%supdate,%s",
+	    pol->relay ? "relay," : "", PROTO_FEATURE_EXPORT);
 	msg_hello(&m, s->siteid, "subsystem", features, pol->max_line,
 	    pol->max_hops);
 	send_msg(s, &m);
@@ -854,6 +900,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	exports_free(s->x);	/* goodbyes for what was published */
 	browse_free(s->b);
 	svctable_free(s->t);
 	relay_free(s->relay);

@@ -73,6 +73,12 @@ subsystem_main(const struct subsystem_opts *o)
 		    pol->nrules, pol->relay ? "yes" : "no", pol->max_services,
 		    pol->max_line, pol->max_relays, pol->max_hops,
 		    pol->keepalive);
+		if (pol->any_accept)
+			printf("%s: %zu accept and reject rules, max-exports "
+			    "%u\n", pol->file, pol->nxrules, pol->max_exports);
+		else
+			printf("%s: no accept rule, exports are refused\n",
+			    pol->file);
 		policy_free(pol);
 		return 0;
 	}

@@ -6,8 +6,9 @@
  *   session.c   the protocol state machine on stdin/stdout, keepalive
  *   browse.c    type and service browsers, resolvers (common/mdns.h)
  *   svctable.c  the service table: merging, address choice, the diff sent
- *   policy.c    subsystem.conf: parsing and matching
+ *   policy.c    subsystem.conf: parsing and matching (offer and export)
  *   relay.c     relay sessions: slots, connect, byte copying
+ *   export.c    exports: checks, listeners, publication, connections
  */
 #ifndef RNSPLICE_SUBSYSTEM_H
 #define RNSPLICE_SUBSYSTEM_H
@@ -62,11 +63,30 @@ struct policy_rule {
 	struct prefix	 prefix;
 };
 
+/* What agents may publish on this server's LAN (export, PROTOCOL.md
+ * section 8): "accept" and "reject" rules, first match decides, no match
+ * refuses. */
+struct export_rule {
+	int		 accept;
+	unsigned int	 line;
+	char		*type;		/* fnmatch pattern or NULL */
+	char		*name;		/* fnmatch pattern or NULL */
+	char		*iface;		/* accept: NULL every interface but
+					 * the loopback; "lo" loopback only */
+	unsigned int	 max;		/* accept: exports per session under
+					 * this rule; 0: only max-exports */
+};
+
 struct policy {
 	char		*file;		/* for messages; "(built-in)" */
+	char		*path;		/* the file asked for, even if absent */
 	struct policy_rule *rules;
 	size_t		 nrules;
 	int		 any_allow;	/* unmatched services are hidden */
+	struct export_rule *xrules;
+	size_t		 nxrules;
+	int		 any_accept;	/* else every export is refused */
+	unsigned int	 max_exports;	/* per session */
 	int		 relay;		/* relay sessions allowed */
 	unsigned int	 max_services;
 	unsigned int	 max_line;
@@ -78,6 +98,7 @@ struct policy {
 #define POLICY_DEF_MAX_SERVICES	512
 #define POLICY_DEF_MAX_RELAYS	64
 #define POLICY_DEF_KEEPALIVE	30
+#define POLICY_DEF_MAX_EXPORTS	32
 
 struct policy	*policy_default(void);
 /* Load path; if missing_ok and the file does not exist, the defaults.
@@ -93,6 +114,10 @@ void		 policy_free(struct policy *);
 int		 policy_match(const struct policy *, const char *name,
 		    const char *type, const char *addr,
 		    const struct policy_rule **rule);
+/* The export rule that decides for a service an agent offers (the first
+ * that matches), or NULL if none does (refused). */
+const struct export_rule *policy_export_match(const struct policy *,
+		    const char *name, const char *type);
 /* The IPv4 text of an IPv4-mapped address (1), else addr unchanged (0);
  * -1 if out is too small. */
 int		 policy_addr_unmap(const char *addr, char *out, size_t outlen);
@@ -288,13 +313,43 @@ typedef void (*relay_connected_fn)(void *, int fd, const char *err);
  * cb gets the socket, or -1 and a reason. */
 struct relay	*relay_connect(struct ev_loop *, const char *addr,
 		    uint16_t port, relay_connected_fn, void *);
+/* The same to a Unix socket (an export's forward, export.c). */
+struct relay	*relay_connect_path(struct ev_loop *, const char *path,
+		    relay_connected_fn, void *);
 /* Copy bytes: in_fd -> sock and sock -> out_fd. The relay takes the two
  * buffers: in holds bytes already read from in_fd, out bytes still to be
- * written to out_fd. done runs once both directions have ended. */
+ * written to out_fd. done runs once both directions have ended. in_fd may
+ * be out_fd (one TCP connection): its end towards us is then a
+ * shutdown(SHUT_WR), and relay_free() closes it. */
 int		 relay_start(struct relay *, int in_fd, int out_fd,
 		    struct buf *in, int in_eof, struct buf *out,
 		    void (*done)(void *), void *);
 void		 relay_free(struct relay *);
+
+/* ------------------------------------------------------------------------
+ * export.c: services the agent offers for this server's LAN (PROTOCOL.md
+ * section 8). The session hands it the export messages; it answers
+ * through send (EXPORTING, DROPPED). */
+
+struct exports;
+typedef void (*export_send_fn)(void *, struct msg *);
+
+struct exports	*exports_new(struct ev_loop *, const struct policy *,
+		    const char *siteid, const char *peer_id,
+		    unsigned int maxhops, export_send_fn, void *);
+/* Withdraws every publication (goodbyes), closes listeners and
+ * connections, removes the directory. */
+void		 exports_free(struct exports *);
+/* EXPORT; t is the session's browse table (the one-copy rule), or NULL. */
+void		 exports_export(struct exports *, const struct msg *,
+		    int avahi_up, struct svctable *t);
+/* An EXPORT line that did not parse but whose id did. */
+void		 exports_bad(struct exports *, uint32_t id, const char *cause);
+void		 exports_forwarding(struct exports *, uint32_t id);
+void		 exports_unexport(struct exports *, uint32_t id);
+/* The browse table changed: drop exports a better copy now beats. */
+void		 exports_lan_changed(struct exports *, struct svctable *);
+size_t		 exports_count(const struct exports *);
 
 /* ------------------------------------------------------------------------
  * session.c */

@@ -47,6 +47,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    r == POLICY_MAYBE)
 					abort();
 			}
+	/* the export rules: a deciding rule is one of the file's */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) - 1; i++)
+		for (j = 0; j < sizeof(types) / sizeof(types[0]); j++) {
+			const struct export_rule *x;
+
+			x = policy_export_match(p, names[i], types[j]);
+			if (x != NULL && (x < p->xrules ||
+			    x >= p->xrules + p->nxrules))
+				abort();
+			if (x != NULL && x->accept && !p->any_accept)
+				abort();
+		}
 	policy_free(p);
 	return 0;
 }

@@ -382,6 +382,96 @@ START_TEST(test_udp_not_carried)
 }
 END_TEST
 
+/* Export rules: nothing accepted by default, first match decides, errors
+ * name FILE:LINE. */
+START_TEST(test_policy_export)
+{
+	struct policy *p = policy_default();
+	const struct export_rule *r;
+
+	ck_assert_uint_eq(p->max_exports, POLICY_DEF_MAX_EXPORTS);
+	ck_assert_int_eq(p->any_accept, 0);
+	ck_assert_ptr_null(policy_export_match(p, "x", "_http._tcp"));
+	policy_free(p);
+	/* allow rules say nothing about exports */
+	p = parse_ok("allow all\n");
+	ck_assert_int_eq(p->any_accept, 0);
+	ck_assert_ptr_null(policy_export_match(p, "x", "_http._tcp"));
+	policy_free(p);
+
+	p = parse_ok(
+	    "max-exports 5\n"
+	    "reject name \"Secret*\"\n"
+	    "accept type _ipp._tcp interface eth0 max 2\n"
+	    "accept type _http._tcp name \"Web *\" interface lo\n"
+	    "reject type _http._tcp\n"
+	    "accept type _*._tcp\n");
+	ck_assert_uint_eq(p->max_exports, 5);
+	ck_assert_uint_eq(p->nxrules, 5);
+	ck_assert_int_eq(p->any_accept, 1);
+	ck_assert_uint_eq(p->nrules, 0);
+	ck_assert_int_eq(p->any_allow, 0);
+	r = policy_export_match(p, "Secret printer", "_ipp._tcp");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->accept, 0);
+	ck_assert_uint_eq(r->line, 2);
+	r = policy_export_match(p, "Printer", "_ipp._tcp");
+	ck_assert_int_eq(r->accept, 1);
+	ck_assert_str_eq(r->iface, "eth0");
+	ck_assert_uint_eq(r->max, 2);
+	r = policy_export_match(p, "Web home", "_http._tcp");
+	ck_assert_int_eq(r->accept, 1);
+	ck_assert_str_eq(r->iface, "lo");
+	ck_assert_uint_eq(r->max, 0);
+	r = policy_export_match(p, "Blog", "_http._tcp");
+	ck_assert_int_eq(r->accept, 0);
+	ck_assert_uint_eq(r->line, 5);
+	r = policy_export_match(p, "Scanner", "_uscan._tcp");
+	ck_assert_int_eq(r->accept, 1);
+	ck_assert_ptr_null(r->iface);
+	ck_assert_ptr_null(r->name);
+	policy_free(p);
+
+	p = parse_ok("accept\n");
+	r = policy_export_match(p, "anything", "_ssh._tcp");
+	ck_assert_int_eq(r->accept, 1);
+	ck_assert_ptr_null(r->type);
+	policy_free(p);
+	p = parse_ok("reject all\naccept all\n");
+	ck_assert_int_eq(policy_export_match(p, "x", "_ssh._tcp")->accept, 0);
+	policy_free(p);
+
+	parse_fails("accept type\n", "t.conf:1: type needs a pattern");
+	parse_fails("accept type http\n", "t.conf:1: type \"http\" is not a "
+	    "service type");
+	parse_fails("accept type _syslog._udp\n", "t.conf:1: type "
+	    "\"_syslog._udp\": rnsplice carries TCP only");
+	parse_fails("\naccept interface\n", "t.conf:2: interface needs an "
+	    "interface name");
+	parse_fails("accept interface \"eth 0\"\n", "t.conf:1: interface "
+	    "\"eth 0\" is not an interface name");
+	parse_fails("accept interface abcdefghijklmnopq\n", "t.conf:1: "
+	    "interface \"abcdefghijklmnopq\" is not");
+	parse_fails("accept interface lo interface eth0\n", "t.conf:1: "
+	    "interface given twice");
+	parse_fails("accept max 0\n", "t.conf:1: max");
+	parse_fails("accept max 2 max 3\n", "t.conf:1: max given twice");
+	parse_fails("accept max many\n", "t.conf:1: max");
+	parse_fails("reject interface lo\n", "t.conf:1: unknown criterion "
+	    "\"interface\" (expected all, type or name)");
+	parse_fails("reject max 3\n", "t.conf:1: unknown criterion \"max\"");
+	parse_fails("accept address 10.0.0.0/8\n", "t.conf:1: unknown "
+	    "criterion \"address\" (expected all, type, name, interface or "
+	    "max)");
+	parse_fails("accept all type _http._tcp\n", "t.conf:1: \"all\" "
+	    "cannot be combined");
+	parse_fails("max-exports 0\n", "t.conf:1: max-exports");
+	parse_fails("max-exports 4097\n", "t.conf:1: max-exports");
+	parse_fails("max-exports 3\nmax-exports 4\n", "t.conf:2: "
+	    "max-exports already set on line 1");
+}
+END_TEST
+
 START_TEST(test_policy_load)
 {
 	char path[] = "/tmp/test_subsystem.XXXXXX", *cause = NULL;
@@ -393,6 +483,8 @@ START_TEST(test_policy_load)
 	p = policy_load("/nonexistent/rnsplice/subsystem.conf", 1, &cause);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq(p->nrules, 0);
+	/* ... and it is named when an export is refused */
+	ck_assert_str_eq(p->path, "/nonexistent/rnsplice/subsystem.conf");
 	policy_free(p);
 	/* a file named with -f must exist */
 	p = policy_load("/nonexistent/rnsplice/subsystem.conf", 0, &cause);
@@ -976,6 +1068,7 @@ subsystem_suite(void)
 	tcase_add_test(tp, test_policy_unknowns);
 	tcase_add_test(tp, test_policy_prefix);
 	tcase_add_test(tp, test_policy_load);
+	tcase_add_test(tp, test_policy_export);
 	tcase_add_test(tp, test_policy_relay_target);
 	tcase_add_test(tp, test_udp_not_carried);
 	tcase_add_test(tp, test_utf8_scrub);

@@ -1,0 +1,923 @@
+/* Export (PROTOCOL.md section 8): services an agent offers from its own
+ * LAN, published on this server's LAN.
+ *
+ * Per EXPORT: the checks (syntax, policy, loop, one copy per LAN, limits),
+ * then TCP listeners on this host's LAN addresses (or 127.0.0.1 for an
+ * "interface lo" rule), a socket path in a private directory, EXPORTING.
+ * On FORWARDING (sshd now listens on that path, carrying connections to
+ * the agent) the service is published through the common publisher; each
+ * accepted connection is connected to the path and copied both ways by
+ * relay.c's copier. Everything goes with the session: the publisher's
+ * avahi connection (goodbye packets), the listeners, the directory.
+ *
+ * Memory is bounded by max-exports, EXPORT_MAXLISTEN listeners each and
+ * EXPORT_MAXCONN connections per session (two RELAY_BUFSZ buffers each). */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "buf.h"
+#include "escape.h"
+#include "event.h"
+#include "log.h"
+#include "meta.h"
+#include "proto.h"
+#include "publish.h"
+#include "subsystem.h"
+#include "xmalloc.h"
+
+#define EXPORT_MAXLISTEN	16	/* addresses per export */
+#define EXPORT_MAXCONN		256	/* connections per session */
+#define EXPORT_FLOOD_FACTOR	4	/* EXPORT lines per minute, times
+					 * max-exports */
+#define EXPORT_FLOOD_MS		60000
+#define EXPORT_PORT_TRIES	8
+
+struct xlisten {
+	int			 fd;
+	struct ev_io		*io;
+	struct export		*x;
+};
+
+struct export {
+	TAILQ_ENTRY(export)	 link;
+	struct exports		*xs;
+	uint32_t		 id;
+	struct svc		 svc;		/* name type domain, txt sent */
+	struct txt		 pubtxt;	/* with this site in the path */
+	struct splice_meta	 meta;		/* as the agent sent it */
+	char			 origin_name[64];
+	size_t			 rule;		/* index in pol->xrules */
+	uint16_t		 port;
+	struct xlisten		 ls[EXPORT_MAXLISTEN];
+	size_t			 nls;
+	enum pub_scope		 scope;
+	int			 ifindex;
+	char			 path[PROTO_MAXPATH + 1];
+	int			 forwarding;
+	struct pub_entry	*pub;
+};
+
+struct xconn {
+	TAILQ_ENTRY(xconn)	 link;
+	struct exports		*xs;
+	struct relay		*r;
+	int			 fd;
+	uint32_t		 id;
+};
+
+struct exports {
+	struct ev_loop		*loop;
+	const struct policy	*pol;
+	const char		*siteid;
+	char			 peer[SITEID_MAX + 1];
+	unsigned int		 maxhops;
+	export_send_fn		 send;
+	void			*arg;
+
+	TAILQ_HEAD(, export)	 list;
+	size_t			 n;
+	unsigned int		*per_rule;	/* live exports per rule */
+	TAILQ_HEAD(, xconn)	 conns;
+	size_t			 nconns;
+
+	struct publisher	*pub;
+	char			 dir[PATH_MAX];	/* "" until the first export */
+
+	uint64_t		 win_start;	/* flood window */
+	unsigned int		 win_count;
+	int			 told_flood, told_max, told_conns;
+	struct log_limit	 refuse_log;
+};
+
+#define REFUSALS	"export refusals"
+
+/* ------------------------------------------------------------------------
+ * Messages to the agent. */
+
+static void
+dropped(struct exports *xs, uint32_t id, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+dropped(struct exports *xs, uint32_t id, const char *code, const char *fmt,
+    ...)
+{
+	char text[512];
+	struct msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	utf8_scrub(text);
+	if (log_limit(&xs->refuse_log, ev_now_ms(), NULL, REFUSALS))
+		log_warnx("export %u from %s: %s: %s", id, xs->peer, code,
+		    text);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_DROPPED;
+	m.id = id;
+	m.code = (char *)code;
+	m.text = text;
+	xs->send(xs->arg, &m);
+}
+
+/* ------------------------------------------------------------------------
+ * Listeners. */
+
+static void	accept_cb(int, short, void *);
+
+static void
+close_listeners(struct export *x)
+{
+	while (x->nls > 0) {
+		x->nls--;
+		ev_io_del(x->ls[x->nls].io);
+		close(x->ls[x->nls].fd);
+	}
+}
+
+static int
+listen_one(const struct sockaddr *sa, socklen_t len, uint16_t port,
+    uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1, e;
+
+	memcpy(&ss, sa, len);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	/* the same port again right after a reconnect (TIME_WAIT) */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, 64) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*bound = ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* The addresses an accept rule names: 127.0.0.1 for "lo", an interface's,
+ * or every address of every interface but the loopback. */
+static int
+listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
+    size_t *n, char **cause)
+{
+	struct ifaddrs *ifa, *i;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	size_t len;
+
+	*n = 0;
+	if (iface != NULL && strcmp(iface, "lo") == 0) {
+		memset(out, 0, sizeof(*out));
+		sin = (struct sockaddr_in *)out;
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*n = 1;
+		return 0;
+	}
+	if (getifaddrs(&ifa) == -1)
+		return cause_set(cause, "getifaddrs: %s", strerror(errno));
+	for (i = ifa; i != NULL && *n < max; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP))
+			continue;
+		if (iface != NULL ? strcmp(i->ifa_name, iface) != 0 :
+		    (i->ifa_flags & IFF_LOOPBACK) != 0)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			len = sizeof(struct sockaddr_in);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			len = sizeof(struct sockaddr_in6);
+		else
+			continue;
+		memset(&out[*n], 0, sizeof(out[*n]));
+		memcpy(&out[*n], i->ifa_addr, len);
+		if (i->ifa_addr->sa_family == AF_INET6) {
+			sin6 = (struct sockaddr_in6 *)&out[*n];
+			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+				sin6->sin6_scope_id =
+				    if_nametoindex(i->ifa_name);
+		}
+		(*n)++;
+	}
+	freeifaddrs(ifa);
+	if (*n == 0)
+		return cause_set(cause, "%s%s%s has no address to listen on",
+		    iface != NULL ? "interface " : "this host",
+		    iface != NULL ? iface : "",
+		    iface != NULL ? "" : " (but the loopback)");
+	return 0;
+}
+
+/* Listen on every address on one port: the agent's wish if it is free
+ * everywhere, else one the kernel picks for the first and the others
+ * take. Addresses that cannot be bound (a tentative IPv6 address) are
+ * left out; at least one must work. */
+static int
+open_listeners(struct export *x, const char *iface, uint16_t wish,
+    char **cause)
+{
+	struct sockaddr_storage addrs[EXPORT_MAXLISTEN];
+	size_t naddrs, i, try;
+	uint16_t port, bound;
+	socklen_t len;
+	int fd, err = 0;
+
+	if (listen_addrs(iface, addrs, EXPORT_MAXLISTEN, &naddrs, cause) == -1)
+		return -1;
+	for (try = 0; try < EXPORT_PORT_TRIES; try++) {
+		port = try == 0 ? wish : 0;
+		if (try == 0 && wish == 0)
+			continue;
+		for (i = 0; i < naddrs; i++) {
+			len = addrs[i].ss_family == AF_INET ?
+			    sizeof(struct sockaddr_in) :
+			    sizeof(struct sockaddr_in6);
+			fd = listen_one((struct sockaddr *)&addrs[i], len,
+			    port, &bound);
+			if (fd == -1) {
+				err = errno;
+				if (errno == EADDRINUSE)
+					break;
+				continue;
+			}
+			port = bound;
+			x->ls[x->nls].fd = fd;
+			x->ls[x->nls].x = x;
+			x->nls++;
+		}
+		if (i == naddrs && x->nls > 0) {
+			x->port = port;
+			break;
+		}
+		close_listeners(x);
+	}
+	if (x->nls == 0)
+		return cause_set(cause, "cannot listen%s%s: %s",
+		    iface != NULL ? " on " : "", iface != NULL ? iface : "",
+		    strerror(err != 0 ? err : EADDRINUSE));
+	for (i = 0; i < x->nls; i++)
+		if ((x->ls[i].io = ev_io_add(x->xs->loop, x->ls[i].fd, POLLIN,
+		    accept_cb, &x->ls[i])) == NULL)
+			fatalx("out of memory");
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Connections: TCP from the LAN <-> sshd's listener on the socket path. */
+
+static void
+conn_free(struct xconn *c)
+{
+	struct exports *xs = c->xs;
+
+	TAILQ_REMOVE(&xs->conns, c, link);
+	xs->nconns--;
+	if (c->r != NULL)
+		relay_free(c->r);	/* closes c->fd once it was started */
+	else if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+static void
+conn_done(void *arg)
+{
+	struct xconn *c = arg;
+
+	log_debug("export %u: connection ended", c->id);
+	conn_free(c);
+}
+
+static void
+conn_connected(void *arg, int fd, const char *err)
+{
+	struct xconn *c = arg;
+	struct buf in, out;
+
+	if (fd == -1) {
+		/* sshd's forward is gone (or never came): the client sees
+		 * the connection closed */
+		if (log_limit(&c->xs->refuse_log, ev_now_ms(), NULL, REFUSALS))
+			log_warnx("export %u: %s", c->id, err);
+		conn_free(c);
+		return;
+	}
+	buf_init(&in, RELAY_BUFSZ);
+	buf_init(&out, RELAY_BUFSZ);
+	if (relay_start(c->r, c->fd, c->fd, &in, 0, &out, conn_done,
+	    c) == -1) {
+		log_warn("export %u: relay", c->id);
+		buf_free(&in);
+		buf_free(&out);
+		conn_free(c);
+		return;
+	}
+	buf_free(&in);
+	buf_free(&out);
+	c->fd = -1;	/* the relay's now */
+}
+
+static void
+accept_cb(int lfd, short revents, void *arg)
+{
+	struct xlisten *l = arg;
+	struct export *x = l->x;
+	struct exports *xs = x->xs;
+	struct xconn *c;
+	int fd, one = 1;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EINTR)
+			log_warn("export %u: accept", x->id);
+		return;
+	}
+	if (!x->forwarding) {
+		/* sshd does not listen on the path yet */
+		close(fd);
+		return;
+	}
+	if (xs->nconns >= EXPORT_MAXCONN) {
+		if (!xs->told_conns)
+			log_warnx("exports of %s: %d connections at once, "
+			    "closing new ones (logged once)", xs->peer,
+			    EXPORT_MAXCONN);
+		xs->told_conns = 1;
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = xcalloc(1, sizeof(*c));
+	c->xs = xs;
+	c->fd = fd;
+	c->id = x->id;
+	TAILQ_INSERT_TAIL(&xs->conns, c, link);
+	xs->nconns++;
+	log_debug("export %u: connection, to %s", x->id, x->path);
+	if ((c->r = relay_connect_path(xs->loop, x->path, conn_connected,
+	    c)) == NULL)
+		fatalx("out of memory");
+}
+
+/* ------------------------------------------------------------------------
+ * The private directory: mode 0700, made at the first export. */
+
+static int
+make_dir(struct exports *xs, char **cause)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (xs->dir[0] != '\0')
+		return 0;
+	n = snprintf(xs->dir, sizeof(xs->dir), "%s/rnsplice-export.XXXXXX",
+	    rt != NULL && rt[0] == '/' ? rt : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(xs->dir) || mkdtemp(xs->dir) ==
+	    NULL) {
+		cause_set(cause, "cannot make a directory for the sockets "
+		    "(%s): %s", xs->dir, strerror(errno));
+		xs->dir[0] = '\0';
+		return -1;
+	}
+	log_debug("export directory %s", xs->dir);
+	return 0;
+}
+
+/* The directory and the sockets in it: sshd may have made one after an
+ * UNEXPORT (a forward that was on its way). */
+static void
+remove_dir(struct exports *xs)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+	size_t len;
+
+	if (xs->dir[0] == '\0')
+		return;
+	if ((d = opendir(xs->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			len = strlen(de->d_name);
+			if (len < 6 || strcmp(de->d_name + len - 5,
+			    ".sock") != 0)
+				continue;
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+			    xs->dir, de->d_name) >= sizeof(path))
+				continue;
+			if (unlink(path) == -1)
+				log_warn("unlink %s", path);
+		}
+		closedir(d);
+	}
+	if (rmdir(xs->dir) == -1)
+		log_warn("rmdir %s", xs->dir);
+	xs->dir[0] = '\0';
+}
+
+/* ------------------------------------------------------------------------
+ * Publication. */
+
+static void	export_free(struct export *, int quiet);
+
+static void
+on_pub(struct publisher *p, struct pub_entry *e, int up, void *arg)
+{
+	struct exports *xs = arg;
+	struct export *x;
+
+	if (e == NULL) {
+		log_info("exports: avahi-daemon %s", up ? "up" : "down");
+		return;
+	}
+	x = pub_entry_arg(e);
+	switch (pub_entry_state(e)) {
+	case PUB_ESTABLISHED:
+		log_info("export %u from %s: \"%s\" %s published on port %u",
+		    x->id, xs->peer, pub_entry_name(e), x->svc.type, x->port);
+		break;
+	case PUB_FAILED:
+		dropped(xs, x->id, "unavailable", "\"%s\" %s: cannot "
+		    "publish: %s", x->svc.name, x->svc.type,
+		    pub_entry_error(e));
+		export_free(x, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+publish(struct export *x, char **cause)
+{
+	struct exports *xs = x->xs;
+	struct pub_spec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.name = x->svc.name;
+	spec.type = x->svc.type;
+	spec.domain = x->svc.domain;
+	spec.port = x->port;
+	spec.txt = &x->pubtxt;
+	spec.scope = x->scope;
+	spec.ifindex = x->ifindex;
+	if (pub_spec_check(&spec, cause) == -1)
+		return -1;
+	if (xs->pub == NULL)
+		xs->pub = publisher_new(xs->loop, on_pub, xs);
+	if ((x->pub = publisher_add(xs->pub, &spec, x)) == NULL)
+		return cause_set(cause, "cannot publish: %s", strerror(errno));
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Exports. */
+
+static struct export *
+find(struct exports *xs, uint32_t id)
+{
+	struct export *x;
+
+	TAILQ_FOREACH(x, &xs->list, link)
+		if (x->id == id)
+			return x;
+	return NULL;
+}
+
+/* Withdraw, close, unlink; connections in progress go on. */
+static void
+export_free(struct export *x, int quiet)
+{
+	struct exports *xs = x->xs;
+
+	if (x->pub != NULL)
+		publisher_remove(x->pub);
+	close_listeners(x);
+	if (x->path[0] != '\0' && unlink(x->path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", x->path);
+	TAILQ_REMOVE(&xs->list, x, link);
+	xs->n--;
+	xs->per_rule[x->rule]--;
+	if (!quiet)
+		log_info("export %u from %s: \"%s\" %s withdrawn", x->id,
+		    xs->peer, x->svc.name, x->svc.type);
+	svc_free(&x->svc);
+	txt_free(&x->pubtxt);
+	free(x);
+}
+
+/* A control character (C0, DEL, C1, bidi controls) in a name to publish
+ * and to show in logs. */
+static int
+name_unsafe(const char *s)
+{
+	char vis[256];
+
+	log_vis(vis, sizeof(vis), s);
+	return strcmp(vis, s) != 0;
+}
+
+/* The origin service's name (PROTOCOL.md section 7). */
+static const char *
+origin_name(const struct splice_meta *m, const char *name)
+{
+	return m->name[0] != '\0' ? m->name : name;
+}
+
+/* A copy of the same origin service on this LAN with fewer hops than
+ * hops, in the session's browse table; its name, or NULL. */
+struct better_arg {
+	const struct export	*x;
+	size_t			 hops;
+	const char		*siteid;
+	const char		*found;
+};
+
+static void
+better_cb(struct svcentry *e, void *arg)
+{
+	struct better_arg *a = arg;
+	struct splice_meta m;
+	const char *cause;
+
+	if (a->found != NULL || !e->resolved || e->nobs == 0 ||
+	    strcasecmp(e->type, a->x->svc.type) != 0 ||
+	    strcasecmp(e->domain, a->x->svc.domain) != 0)
+		return;
+	if (meta_from_txt(&e->state.txt, &m, &cause) != 1)
+		return;
+	/* this server's own copies, and copies that came through here */
+	if (meta_has_site(&m, a->siteid))
+		return;
+	if (strcmp(m.origin, a->x->meta.origin) != 0 ||
+	    strcmp(origin_name(&m, e->name), a->x->origin_name) != 0)
+		return;
+	if (meta_hops(&m) < a->hops)
+		a->found = e->name;
+}
+
+static const char *
+better_copy(struct exports *xs, struct svctable *t, const struct export *x)
+{
+	struct better_arg a;
+
+	if (t == NULL)
+		return NULL;
+	a.x = x;
+	a.hops = x->meta.npath;	/* ours, once this site is added */
+	a.siteid = xs->siteid;
+	a.found = NULL;
+	svctable_foreach(t, better_cb, &a);
+	return a.found;
+}
+
+/* The flood cap: EXPORT lines per minute, refused ones included. */
+static int
+flooding(struct exports *xs)
+{
+	uint64_t now = ev_now_ms();
+	unsigned int cap = EXPORT_FLOOD_FACTOR * xs->pol->max_exports;
+
+	if (xs->win_start == 0 || now - xs->win_start >= EXPORT_FLOOD_MS) {
+		xs->win_start = now;
+		xs->win_count = 0;
+	}
+	if (++xs->win_count <= cap)
+		return 0;
+	if (!xs->told_flood)
+		log_warnx("exports of %s: more than %u EXPORT lines in a "
+		    "minute, refusing the rest (logged once)", xs->peer, cap);
+	xs->told_flood = 1;
+	return 1;
+}
+
+void
+exports_bad(struct exports *xs, uint32_t id, const char *cause)
+{
+	if (flooding(xs)) {
+		dropped(xs, id, "limit", "more than %u EXPORT lines in a "
+		    "minute", EXPORT_FLOOD_FACTOR * xs->pol->max_exports);
+		return;
+	}
+	dropped(xs, id, "syntax", "%s", cause);
+}
+
+void
+exports_export(struct exports *xs, const struct msg *m, int avahi_up,
+    struct svctable *t)
+{
+	const struct policy *pol = xs->pol;
+	const struct export_rule *rule;
+	const struct svc *sv = &m->svc;
+	struct splice_meta pm;
+	struct export *x;
+	const char *why, *better;
+	char *cause = NULL, vis[256];
+	size_t hops;
+
+	if (flooding(xs)) {
+		dropped(xs, m->id, "limit", "more than %u EXPORT lines in a "
+		    "minute", EXPORT_FLOOD_FACTOR * pol->max_exports);
+		return;
+	}
+	/* 1. syntax */
+	if (find(xs, m->id) != NULL) {
+		dropped(xs, m->id, "syntax", "id %u is in use", m->id);
+		return;
+	}
+	if (name_unsafe(sv->name)) {
+		log_vis(vis, sizeof(vis), sv->name);
+		dropped(xs, m->id, "syntax", "name \"%s\" holds control "
+		    "characters", vis);
+		return;
+	}
+	if (pub_name_check(sv->name, &cause) == -1 ||
+	    pub_txt_check(&sv->txt, &cause) == -1 ||
+	    !pub_domain_valid(sv->domain)) {
+		dropped(xs, m->id, "syntax", "\"%s\" %s: %s", sv->name,
+		    sv->type, cause != NULL ? cause : "bad domain");
+		free(cause);
+		return;
+	}
+	switch (meta_from_txt(&sv->txt, &pm, &why)) {
+	case 0:
+		dropped(xs, m->id, "syntax", "\"%s\" %s: no splice metadata "
+		    "(TXT item \"" META_KEY "=\")", sv->name, sv->type);
+		return;
+	case -1:
+		dropped(xs, m->id, "syntax", "\"%s\" %s: splice metadata: %s",
+		    sv->name, sv->type, why);
+		return;
+	}
+	if (strcmp(pm.path[pm.npath - 1], xs->peer) != 0) {
+		dropped(xs, m->id, "syntax", "\"%s\" %s: the path (p=) must "
+		    "end with the agent's site id %s, not %s", sv->name,
+		    sv->type, xs->peer, pm.path[pm.npath - 1]);
+		return;
+	}
+	/* 2. policy */
+	if (!browse_type_carried(sv->type)) {
+		dropped(xs, m->id, "denied", "\"%s\" %s: %s", sv->name,
+		    sv->type, BROWSE_UDP_WHY);
+		return;
+	}
+	if (!pol->any_accept) {
+		dropped(xs, m->id, "denied", "this server accepts no exports "
+		    "(no accept rule in %s)", pol->path != NULL ? pol->path :
+		    pol->file);
+		return;
+	}
+	if ((rule = policy_export_match(pol, sv->name, sv->type)) == NULL ||
+	    !rule->accept) {
+		if (rule == NULL)
+			dropped(xs, m->id, "denied", "\"%s\" %s: no accept "
+			    "rule matches (%s)", sv->name, sv->type,
+			    pol->file);
+		else
+			dropped(xs, m->id, "denied", "\"%s\" %s: rejected "
+			    "(%s:%u)", sv->name, sv->type, pol->file,
+			    rule->line);
+		return;
+	}
+	/* 3. loops */
+	hops = meta_hops(&pm);
+	if (meta_has_site(&pm, xs->siteid)) {
+		dropped(xs, m->id, "loop", "\"%s\" %s: its path holds this "
+		    "server's site id %s", sv->name, sv->type, xs->siteid);
+		return;
+	}
+	if (hops >= xs->maxhops || pm.npath >= META_MAXPATH) {
+		dropped(xs, m->id, "loop", "\"%s\" %s: %zu hops, the limit is "
+		    "%u (max-hops)", sv->name, sv->type, hops,
+		    xs->maxhops);
+		return;
+	}
+	/* 5. limits (4, the LAN's copies, once the export exists) */
+	if (xs->n >= pol->max_exports) {
+		dropped(xs, m->id, "limit", "\"%s\" %s: this session has %zu "
+		    "exports (max-exports %u)", sv->name, sv->type, xs->n,
+		    pol->max_exports);
+		return;
+	}
+	if (rule->max != 0 && xs->per_rule[rule - pol->xrules] >= rule->max) {
+		dropped(xs, m->id, "limit", "\"%s\" %s: %u exports under the "
+		    "accept rule of %s:%u (max %u)", sv->name, sv->type,
+		    rule->max, pol->file, rule->line, rule->max);
+		return;
+	}
+	if (!avahi_up) {
+		dropped(xs, m->id, "unavailable", "avahi-daemon is not "
+		    "running");
+		return;
+	}
+
+	x = xcalloc(1, sizeof(*x));
+	x->xs = xs;
+	x->id = m->id;
+	x->meta = pm;
+	strlcpy(x->origin_name, origin_name(&pm, sv->name),
+	    sizeof(x->origin_name));
+	if (svc_copy(&x->svc, sv) == -1)
+		fatalx("out of memory");
+	x->rule = (size_t)(rule - pol->xrules);
+	TAILQ_INSERT_TAIL(&xs->list, x, link);
+	xs->n++;
+	xs->per_rule[x->rule]++;
+
+	/* 4. one copy per LAN */
+	if ((better = better_copy(xs, t, x)) != NULL) {
+		dropped(xs, m->id, "duplicate", "\"%s\" %s: this LAN has a "
+		    "copy with fewer hops already (\"%s\")", sv->name,
+		    sv->type, better);
+		export_free(x, 1);
+		return;
+	}
+	/* what goes on the LAN: the path with this site */
+	if (meta_push(&pm, xs->siteid) == -1 ||
+	    (meta_txt_set(&sv->txt, &pm, &x->pubtxt) == -1 &&
+	    (pm.name[0] = '\0', meta_txt_set(&sv->txt, &pm,
+	    &x->pubtxt)) == -1)) {
+		dropped(xs, m->id, "syntax", "\"%s\" %s: the splice metadata "
+		    "does not fit one TXT item with this site", sv->name,
+		    sv->type);
+		export_free(x, 1);
+		return;
+	}
+	if (rule->iface == NULL)
+		x->scope = PUB_SCOPE_LAN;
+	else if (strcmp(rule->iface, "lo") == 0)
+		x->scope = PUB_SCOPE_HOST;
+	else {
+		x->scope = PUB_SCOPE_IFACE;
+		if ((x->ifindex = (int)if_nametoindex(rule->iface)) == 0) {
+			dropped(xs, m->id, "unavailable", "\"%s\" %s: no "
+			    "interface %s (%s:%u)", sv->name, sv->type,
+			    rule->iface, pol->file, rule->line);
+			export_free(x, 1);
+			return;
+		}
+	}
+	if (make_dir(xs, &cause) == -1 ||
+	    open_listeners(x, rule->iface, sv->port, &cause) == -1) {
+		dropped(xs, m->id, "internal", "\"%s\" %s: %s", sv->name,
+		    sv->type, cause);
+		free(cause);
+		export_free(x, 1);
+		return;
+	}
+	if ((size_t)snprintf(x->path, sizeof(x->path), "%s/%u.sock", xs->dir,
+	    x->id) >= sizeof(x->path)) {
+		x->path[0] = '\0';
+		dropped(xs, m->id, "internal", "the socket path in %s would "
+		    "be longer than %d bytes", xs->dir, PROTO_MAXPATH);
+		export_free(x, 1);
+		return;
+	}
+	/* a socket left by an earlier session of this directory cannot be:
+	 * the directory is new, and ids are not reused */
+	log_info("export %u from %s: \"%s\" %s (%zu hops) on port %u%s%s, "
+	    "socket %s", x->id, xs->peer, sv->name, sv->type, hops + 1,
+	    x->port, rule->iface != NULL ? ", interface " : "",
+	    rule->iface != NULL ? rule->iface : "", x->path);
+	{
+		struct msg r;
+
+		memset(&r, 0, sizeof(r));
+		r.type = MSG_EXPORTING;
+		r.id = x->id;
+		r.svc.port = x->port;
+		r.path = x->path;
+		xs->send(xs->arg, &r);
+	}
+}
+
+void
+exports_forwarding(struct exports *xs, uint32_t id)
+{
+	struct export *x;
+	char *cause = NULL;
+
+	if ((x = find(xs, id)) == NULL) {
+		/* dropped meanwhile: the DROPPED said so */
+		log_debug("FORWARDING %u: no such export", id);
+		return;
+	}
+	if (x->forwarding)
+		return;
+	x->forwarding = 1;
+	if (publish(x, &cause) == -1) {
+		dropped(xs, id, "internal", "\"%s\" %s: %s", x->svc.name,
+		    x->svc.type, cause);
+		free(cause);
+		export_free(x, 1);
+	}
+}
+
+void
+exports_unexport(struct exports *xs, uint32_t id)
+{
+	struct export *x;
+
+	if ((x = find(xs, id)) == NULL) {
+		log_debug("UNEXPORT %u: no such export", id);
+		return;
+	}
+	export_free(x, 0);
+}
+
+void
+exports_lan_changed(struct exports *xs, struct svctable *t)
+{
+	struct export *x, *next;
+	const char *better;
+
+	TAILQ_FOREACH_SAFE(x, &xs->list, link, next) {
+		if ((better = better_copy(xs, t, x)) == NULL)
+			continue;
+		dropped(xs, x->id, "duplicate", "\"%s\" %s: a copy with "
+		    "fewer hops appeared on this LAN (\"%s\")", x->svc.name,
+		    x->svc.type, better);
+		export_free(x, 0);
+	}
+}
+
+struct exports *
+exports_new(struct ev_loop *loop, const struct policy *pol,
+    const char *siteid, const char *peer, unsigned int maxhops,
+    export_send_fn send, void *arg)
+{
+	struct exports *xs;
+
+	xs = xcalloc(1, sizeof(*xs));
+	xs->loop = loop;
+	xs->pol = pol;
+	xs->siteid = siteid;
+	strlcpy(xs->peer, peer, sizeof(xs->peer));
+	xs->maxhops = maxhops;
+	xs->send = send;
+	xs->arg = arg;
+	TAILQ_INIT(&xs->list);
+	TAILQ_INIT(&xs->conns);
+	xs->per_rule = xcalloc(pol->nxrules + 1, sizeof(*xs->per_rule));
+	return xs;
+}
+
+size_t
+exports_count(const struct exports *xs)
+{
+	return xs == NULL ? 0 : xs->n;
+}
+
+void
+exports_free(struct exports *xs)
+{
+	if (xs == NULL)
+		return;
+	log_limit_flush(&xs->refuse_log, NULL, REFUSALS);
+	while (!TAILQ_EMPTY(&xs->list))
+		export_free(TAILQ_FIRST(&xs->list), 0);
+	while (!TAILQ_EMPTY(&xs->conns))
+		conn_free(TAILQ_FIRST(&xs->conns));
+	/* goodbye packets for all that was published */
+	publisher_free(xs->pub);
+	remove_dir(xs);
+	free(xs->per_rule);
+	free(xs);
+}

@@ -1,0 +1,200 @@
+#!/bin/bash
+#
+# tests/integration/subsystem-export.sh -- rnsplice-subsystem through sshd.
+#
+# Export (PROTOCOL.md section 8), the subsystem's side, driven by hand: a
+# scripted agent on brelay speaks HELLO/EXPORT/FORWARDING over its own ssh
+# ControlMaster and asks that master for the remote forward to the socket
+# path (ssh -O forward -R PATH:HOST:PORT) to an echo service on bcli (LAN
+# B); a real client on asrv (LAN A) finds the exported service with
+# avahi-browse and moves checked bytes through it (xfer, half-close both
+# ways).  Also: the default policy refuses, accept type/name/max and
+# max-exports hold, interface lo publishes for the server host only, a
+# hostile agent is refused and capped and logged once while another
+# session goes on, an exported service is not offered back to its agent,
+# UNEXPORT and the end of the session withdraw it and remove the sockets
+# and the directory.  The lab and the helpers: subsystem-lib.sh.
+
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
+# shellcheck disable=SC2016  # single-quoted code is expanded later, on purpose
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=subsystem-lib.sh
+. "$here/subsystem-lib.sh"
+
+XFER=$top_builddir/tests/integration/xfer
+[ -x "$XFER" ] || t_bail "$XFER not built"
+T=_rnsexp._tcp
+W=_rnsweb._tcp
+BCLI=$(lab_addr bcli) || t_bail "no address for bcli"
+CM=$LAB_DIR/cm
+lab_bg bcli "$LAB_DIR/echo.pid" "$XFER" serve 9100 echo >"$LAB_DIR/echo.out" 2>&1
+
+# meta SITE... -- the splice metadata item, origin first
+meta() {
+	local IFS=,
+	printf 'rnsplice=v1;o=%s;p=%s' "$1" "$*"
+}
+# field NAME VERB ID N -- field N (1: the verb) of session NAME's VERB ID line
+field() {
+	lines "$1" | awk -v v="$2" -v id="$3" -v n="$4" '$1 == v && $2 == id { print $n; exit }'
+}
+not_seen() { # HOST TYPE NAME
+	! lab_seen "$@"
+}
+# xfer_ok HOST ADDR PORT -- checked echo transfers (3 x 200 kB, half-close
+# both ways) from HOST; xfer's summary goes to the diagnostics
+xfer_ok() {
+	lab_exec "$1" "$XFER" run "$2" "$3" -m echo -n 3 -l 200000 \
+		>"$LAB_DIR/xfer.out" 2>&1
+	local rc=$?
+	t_diag "xfer from $1 to $2 port $3: $(tail -n 1 "$LAB_DIR/xfer.out")"
+	return $rc
+}
+forward() { # PATH -- the remote forward to the echo service, through the master
+	lab_exec brelay ssh -S "$CM" -O forward -R "$1:$BCLI:9100" siteA \
+		>"$LAB_DIR/fwd.out" 2>&1 || { t_diag "ssh: $(cat "$LAB_DIR/fwd.out")"; return 1; }
+}
+
+# ---------------------------------------------------------------------------
+t_diag "the default policy accepts nothing"
+
+: >"$POLICY"
+start d
+ASITE=$(lines d | awk '$1 == "HELLO" { print $3; exit }')
+t_ok has d '^HELLO 1\.1 [0-9a-z]+ subsystem relay,update,export ' "HELLO 1.1 with the export feature"
+say d "HELLO 1.1 bsite agent update,export"
+say d "EXPORT 1 Echo%20one $T local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has d "^DROPPED 1 denied this%20server%20accepts%20no%20exports%20\(no%20accept%20rule%20in%20${POLICY//\//\\/}\)$" \
+	"no accept rule: DROPPED denied, naming the file"
+t_nok grep -q 'socket ' "$LAB_DIR/subsys.log" "... and nothing listens"
+say d "!quit"
+
+# ---------------------------------------------------------------------------
+t_diag "accepted: listener, EXPORTING, forward, published, used from LAN A"
+
+cat >"$POLICY" <<'EOF'
+reject name "Echo secret*"
+accept type _rnsexp._tcp name "Echo*" max 2
+accept type _rnsweb._tcp interface lo
+max-exports 3
+EOF
+# as start(), but the ssh is a ControlMaster: the forwards go through it
+mkfifo "$LAB_DIR/e.ctl"
+: >"$LAB_DIR/e.log"
+lab_bg brelay "$LAB_DIR/e.pid" python3 "$CLIENT" session "$LAB_DIR/e.log" "$LAB_DIR/e.ctl" \
+	ssh -M -S "$CM" -o ControlMaster=yes siteA -s rnsplice >"$LAB_DIR/e.err" 2>&1
+t_ok lab_wait_for 10 has e '^HELLO ' "a session through a ControlMaster"
+say e "HELLO 1.1 bsite agent update,export"
+say e "EXPORT 1 Echo%20one $T local 0 a=1 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^EXPORTING 1 [0-9]+ /' "EXPORT: EXPORTING id port path"
+P1=$(field e EXPORTING 1 3)
+S1=$(field e EXPORTING 1 4)
+D1=${S1%/*}
+t_ok [ "$S1" = "$D1/1.sock" ] "the socket path is DIR/ID.sock ($S1)"
+t_ok lab_exec arelay test -d "$D1" -a ! -e "$S1" "the directory exists, the socket not yet"
+t_ok [ "$(lab_exec arelay stat -c %a "$D1")" = 700 ] "the directory is mode 0700"
+t_ok forward "$S1" "ssh -O forward -R $S1:$BCLI:9100"
+t_ok lab_exec arelay test -S "$S1" "sshd listens on the socket path"
+say e "FORWARDING 1"
+t_ok lab_wait_for 10 lab_seen asrv $T "Echo one" "asrv (LAN A) sees \"Echo one\""
+row=$(lab_browse asrv $T | lab_browse_get "Echo one" eth0 IPv4)
+t_diag "asrv: $row"
+addr=$(printf '%s' "$row" | cut -d';' -f4)
+port=$(printf '%s' "$row" | cut -d';' -f5)
+t_ok [ "$addr" = 10.1.0.1 ] "at arelay's LAN address ($addr)"
+t_ok [ "$port" = "$P1" ] "on the EXPORTING port ($port)"
+t_ok eval 'printf "%s" "$row" | grep -q "\"rnsplice=v1;o=bsite;p=bsite,$ASITE\""' \
+	"the path carries arelay's site id"
+t_ok eval 'printf "%s" "$row" | grep -q "\"a=1\""' "the agent's TXT items go along"
+t_ok xfer_ok asrv "$addr" "$port" "3 x 200 kB echoed byte-exact through the export"
+
+# not offered back to the agent that exported it; to another agent, yes
+say e "BROWSE $T"
+t_ok lab_wait_for 10 has e '^SYNCED$' "BROWSE of the exported type: SYNCED"
+t_nok has e '^ADD [0-9]+ Echo%20one ' "the export is not offered back to its agent"
+start o
+say o "HELLO 1.1 osite agent update"
+say o "BROWSE $T"
+t_ok lab_wait_for 10 has o '^SYNCED$' "another agent's BROWSE"
+t_ok has o "^ADD [0-9]+ Echo%20one $T local [^ ]+ [^ ]+ $P1 a=1 rnsplice=v1;o=bsite;p=bsite,$ASITE\$" \
+	"... gets it, with the path"
+say o "!quit"
+
+# ---------------------------------------------------------------------------
+t_diag "policy: reject, accept by name, max per rule, max-exports, interface lo"
+
+say e "EXPORT 2 Echo%20secret%20box $T local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^DROPPED 2 denied .*rejected%20\(.*:1\)$' "reject name: DROPPED denied (FILE:LINE)"
+say e "EXPORT 3 Other $T local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^DROPPED 3 denied .*no%20accept%20rule%20matches' "no rule matches: DROPPED denied"
+say e "EXPORT 4 Echo%20two $T local $P1 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^EXPORTING 4 [0-9]+ /' "second export of the rule"
+P4=$(field e EXPORTING 4 3)
+t_ok [ "$P4" != "$P1" ] "the wished port was taken: another one ($P4)"
+say e "EXPORT 5 Echo%20three $T local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^DROPPED 5 limit .*max%202' "max 2 of the rule: DROPPED limit"
+say e "EXPORT 6 Web $W local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^EXPORTING 6 [0-9]+ /' "interface lo rule: EXPORTING"
+say e "EXPORT 7 Web%20two $W local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^DROPPED 7 limit .*max-exports%203' "max-exports 3: DROPPED limit"
+S6=$(field e EXPORTING 6 4)
+P6=$(field e EXPORTING 6 3)
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '127.0.0.1:$P6 '" "interface lo: listens on 127.0.0.1"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P6 '" "... not on the LAN address"
+t_ok forward "$S6" "forward for the lo export"
+say e "FORWARDING 6"
+t_ok lab_wait_for 10 lab_seen arelay $W Web "interface lo: arelay itself sees \"Web\""
+t_ok xfer_ok arelay 127.0.0.1 "$P6" "... and uses it on 127.0.0.1"
+t_nok lab_seen asrv $W Web "... LAN A does not"
+
+# ---------------------------------------------------------------------------
+t_diag "a hostile agent"
+
+start h
+say h "HELLO 1.1 hsite agent update,export"
+say h "EXPORT 1 Echo%1B[31mred $T local 0 $(meta hsite)"
+t_ok lab_wait_for 10 has h '^DROPPED 1 syntax .*control%20characters' "control characters in the name: DROPPED syntax"
+say h "EXPORT 2 Echo%20x $T local 70000 $(meta hsite)"
+t_ok lab_wait_for 10 has h '^DROPPED 2 syntax EXPORT:%20field%205%20\(port\):%2070000%20out%20of%20range' \
+	"port 70000: DROPPED syntax, by id"
+say h "EXPORT 3 Echo%20x $T local 0 a=1"
+t_ok lab_wait_for 10 has h '^DROPPED 3 syntax .*no%20splice%20metadata' "no metadata: DROPPED syntax"
+say h "EXPORT 4 Echo%20x $T local 0 $(meta zsite)"
+t_ok lab_wait_for 10 has h '^DROPPED 4 syntax .*must%20end%20with%20the%20agent' "path not ending with the agent: DROPPED syntax"
+say h "EXPORT 5 Echo%20x $T local 0 $(meta "$ASITE" hsite)"
+t_ok lab_wait_for 10 has h '^DROPPED 5 loop ' "path holding the server's site: DROPPED loop"
+say h "EXPORT 6 Echo%20x $T local 0 $(meta a1 a2 a3 a4 hsite)"
+t_ok lab_wait_for 10 has h '^DROPPED 6 loop .*max-hops' "4 hops: DROPPED loop (max-hops)"
+say h "EXPORT 7 Echo%20x $T local 0 $(meta hsite) $(printf 'x%.0s' {1..300})"
+t_ok lab_wait_for 10 has h '^DROPPED 7 syntax ' "an oversize TXT item: DROPPED syntax"
+# a flood: 4 x max-exports lines a minute, the rest refused, logged once
+for i in $(seq 100 139); do
+	say h "EXPORT $i Nope$i $T local 0 $(meta hsite)"
+done
+t_ok lab_wait_for 10 has h '^DROPPED 139 ' "a flood of 40 EXPORTs: all answered"
+n=$(count h '^DROPPED [0-9]+ limit more%20than%2012%20EXPORT%20lines')
+t_ok [ "$n" -eq 35 ] "the lines past 12 a minute: DROPPED limit ($n)"
+n=$(grep -c 'more than 12 EXPORT lines in a minute, refusing the rest (logged once)' "$LAB_DIR/subsys.log")
+t_ok [ "$n" -eq 1 ] "the flood is logged once ($n)"
+t_ok eval '[ "$(grep -c "export [0-9]* from hsite: " "$LAB_DIR/subsys.log")" -le 33 ]' \
+	"refusals are logged within limits"
+say h "!quit"
+t_ok xfer_ok asrv 10.1.0.1 "$P1" "the other session's export still works"
+
+# ---------------------------------------------------------------------------
+t_diag "UNEXPORT, session end"
+
+say e "UNEXPORT 6"
+t_ok lab_wait_for 10 not_seen arelay $W Web "UNEXPORT: withdrawn"
+t_ok lab_exec arelay test ! -e "$S6" "... its socket removed"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P6 '" "... its listener closed"
+pid=$(subsys_pid)
+say e '!close'
+t_ok lab_wait_for 10 dead "$pid" "end of input: the subsystem exits"
+t_ok lab_wait_for 10 not_seen asrv $T "Echo one" "the export leaves LAN A"
+t_ok lab_exec arelay test ! -e "$D1" "the directory is removed"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P1 '" "nothing listens any more"
+say e '!quit'
+lab_exec brelay ssh -S "$CM" -O exit siteA >/dev/null 2>&1
+t_done
