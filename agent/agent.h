@@ -816,6 +816,8 @@ void	export_reload(struct remote *);
 void	export_session_up(struct remote *);
 /* The session ends: UNEXPORT what is offered, forget the offers. */
 void	export_session_end(struct remote *);
+/* Exports offered or in force (not refused) in r's session. */
+size_t	export_live(const struct remote *);
 void	export_remote_free(struct remote *);
 /* EXPORTING, DROPPED */
 void	export_message(struct remote *, const struct msg *);

@@ -752,6 +752,19 @@ export_session_end(struct remote *r)
 	r->x->too_old = 0;
 }
 
+size_t
+export_live(const struct remote *r)
+{
+	const struct xoffer *o;
+	size_t n = 0;
+
+	if (r->x != NULL)
+		TAILQ_FOREACH(o, &r->x->offers, entry)
+			if (o->st != XS_REFUSED)
+				n++;
+	return n;
+}
+
 void
 export_remote_free(struct remote *r)
 {

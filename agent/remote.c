@@ -877,12 +877,21 @@ remote_start(struct remote *r)
 void
 remote_stop(struct remote *r)
 {
-	if (is_live(r))
+	int grace = 0;
+
+	if (is_live(r)) {
+		/* UNEXPORTs to deliver: ssh gets EOF and a moment to pass
+		 * them on and exit by itself, as in remote_lost() */
+		grace = export_live(r) > 0;
 		close_session(r);
+	}
 	while (!TAILQ_EMPTY(&r->conns))
 		conn_free(TAILQ_FIRST(&r->conns));
 	ev_timer_stop(r->ping_timer);
-	if (r->ssh.pid > 0) {
+	if (r->ssh.pid > 0 && grace) {
+		set_state(r, RS_CLOSING);
+		ev_timer_set(r->timer, REMOTE_GRACE_MS);
+	} else if (r->ssh.pid > 0) {
 		set_state(r, RS_CLOSING);
 		sshm_signal(&r->ssh, SIGTERM);
 		ev_timer_set(r->timer, REMOTE_KILL_MS);

@@ -4,7 +4,8 @@
 # a scripted subsystem (export-peer.py) behind a real sshd, in the lab:
 # 1. a 1.0 subsystem (no "export" feature) gets no EXPORT; the agent logs
 #    once that the server cannot take exports and says so in status;
-# 2. a hostile one: EXPORTING and DROPPED for ids it was never given, a
+# 2. when the agent stops, its UNEXPORT reaches the subsystem;
+# 3. a hostile one: EXPORTING and DROPPED for ids it was never given, a
 #    second EXPORTING for the same id: ignored, the export goes on; the
 #    page comes through the forwarded socket byte for byte; DROPPED after
 #    acceptance: the agent cancels its forward (the socket stops
@@ -117,21 +118,30 @@ t_ok grep -q "^A: HELLO 1.1 .* agent update,export " "$P/log" \
 	"the agent's HELLO says 1.1 and export"
 agent_stop
 
-# --- 2. a hostile subsystem ---------------------------------------------------
-echo hostile >"$P/mode"
+# --- 2. the agent stops: UNEXPORT reaches the subsystem ------------------------
+echo accept >"$P/mode"
 : >"$P/log"
 agent_start 2
+t_ok lab_wait_for 20 grep -q "^A: FORWARDING 1" "$P/log" "an accepted export is forwarding"
+agent_stop
+t_ok lab_wait_for 5 grep -q "^A: UNEXPORT 1" "$P/log" \
+	"the agent stopped: its UNEXPORT reached the subsystem"
+
+# --- 3. a hostile subsystem ---------------------------------------------------
+echo hostile >"$P/mode"
+: >"$P/log"
+agent_start 3
 t_ok lab_wait_for 20 grep -q "^cancelled" "$P/log" \
 	"the subsystem got FORWARDING, fetched, dropped the export, saw the forward go"
 t_ok cmp -s "$P/fetch.out" "$www/index.html" \
 	"the page came through the forwarded socket byte for byte"
 t_ok eval '[ "$(grep -c "^A: FORWARDING" "$P/log")" -eq 1 ]' \
 	"one FORWARDING, for the id it was offered"
-t_ok t_logged "$LAB_DIR/brelay/agent2.log" "EXPORTING .* in state asking ssh ignored" \
+t_ok t_logged "$LAB_DIR/brelay/agent3.log" "EXPORTING .* in state asking ssh ignored" \
 	"a second EXPORTING for the id is logged and ignored"
 t_ok eval '[[ $(xget "x[\"why\"]") == "dropped by the server: duplicate: a better copy appeared" ]]' \
 	"status: dropped by the server, with its words"
-t_ok t_logged "$LAB_DIR/brelay/agent2.log" "the server dropped the export: duplicate" \
+t_ok t_logged "$LAB_DIR/brelay/agent3.log" "the server dropped the export: duplicate" \
 	"the agent logs the drop"
 t_ok eval '[ "$(grep -c "^A: EXPORT " "$P/log")" -eq 1 ]' \
 	"and does not offer it again in this session"

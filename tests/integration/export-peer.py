@@ -2,6 +2,7 @@
 # export-agent.sh, run by sshd as the rnsplice subsystem (through a wrapper)
 # on the agent's session.  What it does is read from DIR/mode:
 #   old      a 1.0 subsystem: no "export" feature
+#   accept   accepts every EXPORT (EXPORTING, then nothing more)
 #   hostile  answers every EXPORT with replies for ids it was never given,
 #            then EXPORTING; after FORWARDING it fetches DIR's page through
 #            the socket (DIR/fetch.out), drops the export ("DROPPED id
@@ -53,6 +54,8 @@ for line in sys.stdin:
         send("SYNCED")
     elif f[0] == "PING":
         send("PONG " + f[1])
+    elif f[0] == "EXPORT" and mode == "accept":
+        send("EXPORTING %s 40000 %s/%s.sock" % (f[1], sockdir, f[1]))
     elif f[0] == "EXPORT" and mode == "hostile":
         i = f[1]
         send("EXPORTING 999999 40000 %s/999999.sock" % sockdir)
