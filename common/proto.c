@@ -657,23 +657,30 @@ format_browse(struct buf *b, const struct msg *m)
 	return 0;
 }
 
+/* The TXT items, one binary field each. */
+static int
+put_txt(struct buf *b, const struct txt *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (buf_put(b, " ", 1) == -1 ||
+		    field_encode(b, t->items[i].data, t->items[i].len) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 format_svc(struct buf *b, const struct msg *m)
 {
 	const struct svc *s = &m->svc;
-	size_t i;
 
 	if (buf_putf(b, " %u", m->id) == -1 ||
 	    put_text(b, s->name) == -1 || put_text(b, s->type) == -1 ||
 	    put_text(b, s->domain) == -1 || put_text(b, s->host) == -1 ||
 	    put_text(b, s->addr) == -1 || buf_putf(b, " %u", s->port) == -1)
 		return -1;
-	for (i = 0; i < s->txt.n; i++)
-		if (buf_put(b, " ", 1) == -1 ||
-		    field_encode(b, s->txt.items[i].data,
-		    s->txt.items[i].len) == -1)
-			return -1;
-	return 0;
+	return put_txt(b, &s->txt);
 }
 
 static int
@@ -718,18 +725,12 @@ static int
 format_export(struct buf *b, const struct msg *m)
 {
 	const struct svc *s = &m->svc;
-	size_t i;
 
 	if (buf_putf(b, " %u", m->id) == -1 ||
 	    put_text(b, s->name) == -1 || put_text(b, s->type) == -1 ||
 	    put_text(b, s->domain) == -1 || buf_putf(b, " %u", s->port) == -1)
 		return -1;
-	for (i = 0; i < s->txt.n; i++)
-		if (buf_put(b, " ", 1) == -1 ||
-		    field_encode(b, s->txt.items[i].data,
-		    s->txt.items[i].len) == -1)
-			return -1;
-	return 0;
+	return put_txt(b, &s->txt);
 }
 
 static int

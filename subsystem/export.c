@@ -583,8 +583,10 @@ better_cb(struct svcentry *e, void *arg)
 		return;
 	if (meta_from_txt(&e->state.txt, &m, &cause) != 1)
 		return;
-	/* this server's own copies, and copies that came through here */
-	if (meta_has_site(&m, a->siteid))
+	/* a copy that crossed this site and came back does not count; one
+	 * this site published (ours last: another session's export) does */
+	if (meta_has_site(&m, a->siteid) &&
+	    strcmp(m.path[m.npath - 1], a->siteid) != 0)
 		return;
 	if (strcmp(m.origin, a->x->meta.origin) != 0 ||
 	    strcmp(origin_name(&m, e->name), a->x->origin_name) != 0)

@@ -147,15 +147,62 @@ rule_criterion(struct policy_rule *r, const char *what, const char *arg,
 	return 0;
 }
 
+/*
+ * The criteria of a rule: "all" alone, or pairs of a criterion word from
+ * the list and its argument, each handed to fn. expect names the list in
+ * messages ("all, type, name or address").
+ */
+typedef int (*criterion_fn)(void *, const char *what, const char *arg,
+    char **cause);
+
+static int
+rule_words(int argc, char **argv, const char *const *words,
+    const char *expect, criterion_fn fn, void *arg, char **cause)
+{
+	const char *c;
+	int i;
+	size_t k;
+
+	for (i = 0; i < argc; i++) {
+		c = argv[i];
+		if (strcmp(c, "all") == 0) {
+			if (argc != 1)
+				return cause_set(cause, "\"all\" cannot be "
+				    "combined with other criteria");
+			continue;
+		}
+		for (k = 0; words[k] != NULL; k++)
+			if (strcmp(c, words[k]) == 0)
+				break;
+		if (words[k] == NULL)
+			return cause_set(cause, "unknown criterion \"%s\" "
+			    "(expected %s)", c, expect);
+		if (i + 1 >= argc)
+			return cause_set(cause, "%s needs %s", c,
+			    strcmp(c, "address") == 0 ? "a prefix" :
+			    strcmp(c, "interface") == 0 ? "an interface name" :
+			    strcmp(c, "max") == 0 ? "a number" : "a pattern");
+		if (fn(arg, c, argv[++i], cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+allow_criterion(void *arg, const char *what, const char *value,
+    char **cause)
+{
+	return rule_criterion(arg, what, value, cause);
+}
+
 /* allow|deny all | { type PATTERN | name PATTERN | address PREFIX }... */
 static int
 kw_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
     char **argv, char **cause)
 {
+	static const char *const words[] = { "type", "name", "address", NULL };
 	struct policy *p = ctx->arg;
 	struct policy_rule r;
-	const char *c;
-	int i;
 
 	memset(&r, 0, sizeof(r));
 	r.allow = strcmp(kw->name, "allow") == 0;
@@ -165,47 +212,17 @@ kw_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
 		    "or address", kw->name);
 	if (p->nrules >= POLICY_MAXRULES)
 		return cause_set(cause, "more than %d rules", POLICY_MAXRULES);
-	for (i = 0; i < argc; i++) {
-		c = argv[i];
-		if (strcmp(c, "all") == 0) {
-			if (argc != 1) {
-				cause_set(cause, "\"all\" cannot be combined "
-				    "with other criteria");
-				goto fail;
-			}
-			continue;
-		}
-		if (strcmp(c, "type") != 0 && strcmp(c, "name") != 0 &&
-		    strcmp(c, "address") != 0) {
-			cause_set(cause, "unknown criterion \"%s\" (expected "
-			    "all, type, name or address)", c);
-			goto fail;
-		}
-		if (i + 1 >= argc) {
-			cause_set(cause, "%s needs a %s", c,
-			    strcmp(c, "address") == 0 ? "prefix" : "pattern");
-			goto fail;
-		}
-		if (rule_criterion(&r, c, argv[++i], cause) == -1)
-			goto fail;
+	if (rule_words(argc, argv, words, "all, type, name or address",
+	    allow_criterion, &r, cause) == -1) {
+		free(r.type);
+		free(r.name);
+		return -1;
 	}
 	p->rules = xreallocarray(p->rules, p->nrules + 1, sizeof(*p->rules));
 	p->rules[p->nrules++] = r;
 	if (r.allow)
 		p->any_allow = 1;
 	return 0;
- fail:
-	free(r.type);
-	free(r.name);
-	return -1;
-}
-
-static void
-export_rule_free(struct export_rule *r)
-{
-	free(r->type);
-	free(r->name);
-	free(r->iface);
 }
 
 /* An interface name as the kernel takes it (IF_NAMESIZE, no blanks or
@@ -225,6 +242,43 @@ valid_ifname(const char *s)
 	return 1;
 }
 
+struct export_parse {
+	struct export_rule	 r;
+	struct policy_rule	 pr;	/* type and name, read as allow's */
+};
+
+static int
+export_criterion(void *arg, const char *what, const char *value,
+    char **cause)
+{
+	struct export_parse *x = arg;
+
+	if (strcmp(what, "interface") == 0) {
+		if (x->r.iface != NULL)
+			return cause_set(cause, "interface given twice in one "
+			    "rule");
+		if (!valid_ifname(value))
+			return cause_set(cause, "interface \"%s\" is not an "
+			    "interface name", value);
+		x->r.iface = xstrdup(value);
+		return 0;
+	}
+	if (strcmp(what, "max") == 0) {
+		if (x->r.max != 0)
+			return cause_set(cause, "max given twice in one rule");
+		return cfg_uint("max", value, 1, POLICY_MAXRULES, &x->r.max,
+		    cause);
+	}
+	if (rule_criterion(&x->pr, what, value, cause) == -1)
+		return -1;
+	/* a valid type is at least 7 bytes long */
+	if (what[0] == 't' && !has_wildcard(value) &&
+	    strcmp(value + strlen(value) - 5, "._udp") == 0)
+		return cause_set(cause, "type \"%s\": %s", value,
+		    BROWSE_UDP_WHY);
+	return 0;
+}
+
 /*
  * accept [all] [type T] [name PATTERN] [interface IF|lo] [max N]
  * reject [all] [type T] [name PATTERN]
@@ -233,89 +287,35 @@ static int
 kw_export_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
     char **argv, char **cause)
 {
+	static const char *const accept_words[] = { "type", "name",
+	    "interface", "max", NULL };
+	static const char *const reject_words[] = { "type", "name", NULL };
 	struct policy *p = ctx->arg;
-	struct export_rule r;
-	struct policy_rule pr;
-	const char *c, *arg;
-	int i;
+	struct export_parse x;
+	int accept = strcmp(kw->name, "accept") == 0;
 
-	memset(&r, 0, sizeof(r));
-	memset(&pr, 0, sizeof(pr));
-	r.accept = strcmp(kw->name, "accept") == 0;
-	r.line = ctx->line;
+	memset(&x, 0, sizeof(x));
+	x.r.accept = accept;
+	x.r.line = ctx->line;
 	if (p->nxrules >= POLICY_MAXRULES)
 		return cause_set(cause, "more than %d accept and reject rules",
 		    POLICY_MAXRULES);
-	for (i = 0; i < argc; i++) {
-		c = argv[i];
-		if (strcmp(c, "all") == 0) {
-			if (argc != 1) {
-				cause_set(cause, "\"all\" cannot be combined "
-				    "with other criteria");
-				goto fail;
-			}
-			continue;
-		}
-		if (strcmp(c, "type") != 0 && strcmp(c, "name") != 0 &&
-		    (!r.accept || (strcmp(c, "interface") != 0 &&
-		    strcmp(c, "max") != 0))) {
-			cause_set(cause, "unknown criterion \"%s\" (expected "
-			    "%s)", c, r.accept ? "all, type, name, interface "
-			    "or max" : "all, type or name");
-			goto fail;
-		}
-		if (i + 1 >= argc) {
-			cause_set(cause, "%s needs %s", c,
-			    strcmp(c, "interface") == 0 ? "an interface name" :
-			    strcmp(c, "max") == 0 ? "a number" : "a pattern");
-			goto fail;
-		}
-		arg = argv[++i];
-		if (strcmp(c, "interface") == 0) {
-			if (r.iface != NULL) {
-				cause_set(cause, "interface given twice in one "
-				    "rule");
-				goto fail;
-			}
-			if (!valid_ifname(arg)) {
-				cause_set(cause, "interface \"%s\" is not an "
-				    "interface name", arg);
-				goto fail;
-			}
-			r.iface = xstrdup(arg);
-		} else if (strcmp(c, "max") == 0) {
-			if (r.max != 0) {
-				cause_set(cause, "max given twice in one rule");
-				goto fail;
-			}
-			if (cfg_uint("max", arg, 1, POLICY_MAXRULES, &r.max,
-			    cause) == -1)
-				goto fail;
-		} else {
-			/* type and name read as in allow and deny */
-			if (rule_criterion(&pr, c, arg, cause) == -1)
-				goto fail;
-			if (c[0] == 't' && !has_wildcard(arg) &&
-			    strcmp(arg + strlen(arg) - 5, "._udp") == 0) {
-				cause_set(cause, "type \"%s\": %s", arg,
-				    BROWSE_UDP_WHY);
-				goto fail;
-			}
-		}
+	if (rule_words(argc, argv, accept ? accept_words : reject_words,
+	    accept ? "all, type, name, interface or max" : "all, type or name",
+	    export_criterion, &x, cause) == -1) {
+		free(x.pr.type);
+		free(x.pr.name);
+		free(x.r.iface);
+		return -1;
 	}
-	r.type = pr.type;
-	r.name = pr.name;
+	x.r.type = x.pr.type;
+	x.r.name = x.pr.name;
 	p->xrules = xreallocarray(p->xrules, p->nxrules + 1,
 	    sizeof(*p->xrules));
-	p->xrules[p->nxrules++] = r;
-	if (r.accept)
+	p->xrules[p->nxrules++] = x.r;
+	if (accept)
 		p->any_accept = 1;
 	return 0;
- fail:
-	free(pr.type);
-	free(pr.name);
-	export_rule_free(&r);
-	return -1;
 }
 
 const struct export_rule *

@@ -9,11 +9,12 @@
 # B); a real client on asrv (LAN A) finds the exported service with
 # avahi-browse and moves checked bytes through it (xfer, half-close both
 # ways).  Also: the default policy refuses, accept type/name/max and
-# max-exports hold, interface lo publishes for the server host only, a
-# hostile agent is refused and capped and logged once while another
-# session goes on, an exported service is not offered back to its agent,
-# UNEXPORT and the end of the session withdraw it and remove the sockets
-# and the directory.  The lab and the helpers: subsystem-lib.sh.
+# max-exports hold, interface IF listens there only, interface lo
+# publishes for the server host only, a hostile agent is refused and
+# capped and logged once while another session goes on, one copy per LAN,
+# an exported service is not offered back to its agent, UNEXPORT and the
+# end of the session withdraw it and remove the sockets and the
+# directory.  The lab and the helpers: subsystem-lib.sh.
 
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2317  # helpers are called through t_ok / t_nok
@@ -49,7 +50,7 @@ xfer_ok() {
 		>"$LAB_DIR/xfer.out" 2>&1
 	local rc=$?
 	t_diag "xfer from $1 to $2 port $3: $(tail -n 1 "$LAB_DIR/xfer.out")"
-	return $rc
+	return "$rc"
 }
 forward() { # PATH -- the remote forward to the echo service, through the master
 	lab_exec brelay ssh -S "$CM" -O forward -R "$1:$BCLI:9100" siteA \
@@ -75,7 +76,7 @@ t_diag "accepted: listener, EXPORTING, forward, published, used from LAN A"
 
 cat >"$POLICY" <<'EOF'
 reject name "Echo secret*"
-accept type _rnsexp._tcp name "Echo*" max 2
+accept type _rnsexp._tcp name "Echo*" interface eth0 max 2
 accept type _rnsweb._tcp interface lo
 max-exports 3
 EOF
@@ -108,6 +109,11 @@ t_ok eval 'printf "%s" "$row" | grep -q "\"rnsplice=v1;o=bsite;p=bsite,$ASITE\""
 	"the path carries arelay's site id"
 t_ok eval 'printf "%s" "$row" | grep -q "\"a=1\""' "the agent's TXT items go along"
 t_ok xfer_ok asrv "$addr" "$port" "3 x 200 kB echoed byte-exact through the export"
+# "interface eth0": LAN A's interface only, not the WAN's (10.99.0.1)
+t_ok [ "$(lab_addr arelay eth0)" = 10.1.0.1 ] "arelay's eth0 is on LAN A"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P1 '" "interface eth0: listens on eth0's address"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e '10.99.0.1:$P1 ' -e '127.0.0.1:$P1 '" \
+	"... not on the WAN's nor the loopback"
 
 # not offered back to the agent that exported it; to another agent, yes
 say e "BROWSE $T"
@@ -169,9 +175,11 @@ t_ok lab_wait_for 10 has h '^DROPPED 6 loop .*max-hops' "4 hops: DROPPED loop (m
 say h "EXPORT 7 Echo%20x $T local 0 $(meta hsite) $(printf 'x%.0s' {1..300})"
 t_ok lab_wait_for 10 has h '^DROPPED 7 syntax ' "an oversize TXT item: DROPPED syntax"
 # a flood: 4 x max-exports lines a minute, the rest refused, logged once
+flood=
 for i in $(seq 100 139); do
-	say h "EXPORT $i Nope$i $T local 0 $(meta hsite)"
+	flood+="EXPORT $i Nope$i $T local 0 $(meta hsite)"$'\n'
 done
+say h "${flood%$'\n'}"
 t_ok lab_wait_for 10 has h '^DROPPED 139 ' "a flood of 40 EXPORTs: all answered"
 n=$(count h '^DROPPED [0-9]+ limit more%20than%2012%20EXPORT%20lines')
 t_ok [ "$n" -eq 35 ] "the lines past 12 a minute: DROPPED limit ($n)"
@@ -181,6 +189,20 @@ t_ok eval '[ "$(grep -c "export [0-9]* from hsite: " "$LAB_DIR/subsys.log")" -le
 	"refusals are logged within limits"
 say h "!quit"
 t_ok xfer_ok asrv 10.1.0.1 "$P1" "the other session's export still works"
+
+# ---------------------------------------------------------------------------
+t_diag "one copy per LAN"
+
+# another agent offers the same origin service by a longer path: LAN A
+# has a copy with fewer hops already
+start c
+say c "HELLO 1.1 csite agent update,export"
+say c "BROWSE $T"
+t_ok lab_wait_for 10 has c '^SYNCED$' "a third agent browses the type"
+say c "EXPORT 1 Echo%20one%20(c) $T local 0 $(meta bsite csite);n=Echo%20one"
+t_ok lab_wait_for 10 has c '^DROPPED 1 duplicate .*fewer%20hops' \
+	"the same origin service, 2 hops against 1: DROPPED duplicate"
+say c "!quit"
 
 # ---------------------------------------------------------------------------
 t_diag "UNEXPORT, session end"
@@ -197,4 +219,6 @@ t_ok lab_exec arelay test ! -e "$D1" "the directory is removed"
 t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P1 '" "nothing listens any more"
 say e '!quit'
 lab_exec brelay ssh -S "$CM" -O exit siteA >/dev/null 2>&1
+t_nok grep -q -e "Sanitizer" -e "runtime error" "$LAB_DIR/subsys.log" \
+	"no sanitizer report from the subsystems"
 t_done
