@@ -15,7 +15,9 @@
 # 2. real clients use them: curl on ccli fetches acli's page, curl on acli
 #    fetches ccli's, byte for byte;
 # 3. A's agent stops: Web A leaves LAN C (Web C leaves LAN A too: A's
-#    agent published it), C's own export stays.
+#    agent published it), C's own export stays;
+# 4. A's agent starts again: Web A is back on LAN C at the same address
+#    and port, and works.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -189,5 +191,12 @@ agent_stop arelay
 t_ok lab_wait_for 10 ncopies ccli a "Web A" 0 "A's agent stopped: Web A leaves LAN C"
 t_ok lab_wait_for 5 ncopies acli c "Web C" 0 "and Web C leaves LAN A (A's agent published it)"
 t_ok forwarding crelay "C's export is unaffected"
+
+# --- 4. A's agent starts again ----------------------------------------------
+agent_start arelay 2
+t_ok lab_wait_for 20 ncopies ccli a "Web A" 1 "A's agent restarted: Web A is back on LAN C"
+t_ok eval '[ "$(url ccli a "Web A")" = "$ua" ]' "at the same address and port ($ua)"
+t_ok same_body ccli "$ua/index.html" "$LAB_DIR/wwwa/index.html" "and it works"
+agent_stop arelay
 agent_stop crelay
 t_done
