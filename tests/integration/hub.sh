@@ -17,7 +17,9 @@
 # 3. A's agent stops: Web A leaves LAN C (Web C leaves LAN A too: A's
 #    agent published it), C's own export stays;
 # 4. A's agent starts again: Web A is back on LAN C at the same address
-#    and port, and works.
+#    and port, and works;
+# 5. A's link drops: Web A leaves LAN C once the hub's subsystem calls A's
+#    agent lost (3 of its 2 s ping intervals); the time is logged.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -143,8 +145,10 @@ for s in a c; do
 	lab_http "${s}cli" 8080 "$LAB_DIR/www$s" >/dev/null || t_bail "http on ${s}cli"
 	pub=$(lab_publish "${s}cli" "Web ${s^^}" $T 8080 path=/) &&
 		lab_wait_published "$pub" || t_bail "publishing Web ${s^^}"
+	# ping-interval 2: the hub calls a silent agent lost after 3 x 2 s
 	cat >"$LAB_DIR/${s}relay/agent.conf" <<EOF
 allow-root yes
+ping-interval 2
 types $T
 remote hub {
 	destination hub
@@ -197,6 +201,14 @@ agent_start arelay 2
 t_ok lab_wait_for 20 ncopies ccli a "Web A" 1 "A's agent restarted: Web A is back on LAN C"
 t_ok eval '[ "$(url ccli a "Web A")" = "$ua" ]' "at the same address and port ($ua)"
 t_ok same_body ccli "$ua/index.html" "$LAB_DIR/wwwa/index.html" "and it works"
+
+# --- 5. A's link drops ------------------------------------------------------
+t0=$EPOCHREALTIME
+lab_exec arelay ip link set wan0 down
+t_ok lab_wait_for 30 ncopies ccli a "Web A" 0 "A's link dropped: Web A leaves LAN C"
+t_diag "time: A's link down -> Web A gone from LAN C: $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms (the hub's bound: 3 x 2 s, plus avahi's second)"
+t_ok forwarding crelay "C's export is unaffected"
+lab_exec arelay ip link set wan0 up
 agent_stop arelay
 agent_stop crelay
 t_done
