@@ -228,6 +228,7 @@ agent_setup(struct agent *a)
 		 * connects; "*" types are followed as they come */
 		for (k = 0; k < rc->ntypes; k++)
 			lanview_want(a->lan, rc->types[k]);
+		export_conf(r);
 	}
 }
 
@@ -240,6 +241,7 @@ agent_teardown(struct agent *a)
 		TAILQ_REMOVE(&a->remotes, r, entry);
 		remote_free(r);
 	}
+	exporter_free(a->exporter);
 	dnsup_free(a->dnsup);
 	netwatch_free(a->netwatch);
 	exposure_free(a->exp);

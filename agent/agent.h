@@ -24,6 +24,9 @@
  *			dnsupconf.c (its block) and tsigkey.c (key file)
  *	conn.c		accepted connections: handed to the mux (direct)
  *	relaysession.c	relay mode: connections carried by relay sessions
+ *	export.c	export: services of this LAN offered to the remotes
+ *			(EXPORT, a remote forward through the master);
+ *			exportlan.c finds them on this LAN
  *	status.c	status dumps (control socket, SIGUSR1)
  */
 #ifndef RNSPLICE_AGENT_H
@@ -55,6 +58,8 @@ struct pub_entry;
 struct ctl_server;
 struct dnsup_conf;
 struct dnsup;
+struct exporter;
+struct xremote;
 
 #define AGENT_CONF_FILE		"agent.conf"
 #define AGENT_EXIT_CONFIG	78	/* EX_CONFIG: restarting will not help */
@@ -118,6 +123,15 @@ struct lannet {
 #define RC_LANNETS	0x0200
 #define RC_SUBSYSCMD	0x0400
 #define RC_MDNS		0x0800
+#define RC_EXPORTS	0x1000
+
+/* "export TYPE [name PATTERN ...]": services of this LAN offered to the
+ * remote (export.c). */
+struct export_rule {
+	char		*type;
+	char		**names;	/* fnmatch(3) patterns; 0: every name */
+	size_t		 nnames;
+};
 
 struct remote_conf {
 	char		 name[AGENT_REMOTE_NAMELEN + 1];	/* %r */
@@ -141,6 +155,8 @@ struct remote_conf {
 	char		*subsystem_command;	/* NULL: ssh -s rnsplice */
 	struct dnsup_conf *dnsupdate;	/* NULL: none (dnsupdate.h) */
 	char		*dns_where;	/* FILE:LINE of "dns-update {" */
+	struct export_rule *exports;	/* 0: export nothing */
+	size_t		 nexports;
 	unsigned int	 set;		/* RC_* */
 	char		*file;		/* where it was defined */
 	unsigned int	 line;
@@ -175,6 +191,15 @@ int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
 int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+/* One export rule: av[0] the type, then optionally "name" and patterns
+ * ("none" alone: export nothing, not even the top level's). */
+int	conf_add_export(struct remote_conf *, int ac, char *const *av,
+	    char **cause);
+/* 1 if a service of this type and name is to be exported. */
+int	conf_export_match(const struct remote_conf *, const char *name,
+	    const char *type);
+int	conf_exports_eq(const struct remote_conf *,
+	    const struct remote_conf *);
 /* Run the subsystem as the login's command: an absolute path, or one
  * starting with ~/ (the server's shell expands it). */
 int	conf_set_subsystem_command(struct remote_conf *, const char *,
@@ -758,6 +783,9 @@ struct remote {
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */
+	/* export.c: what this session offers the server */
+	int		 peer_export;	/* its HELLO has "export" */
+	struct xremote	*x;		/* export.c's; NULL: nothing yet */
 	/* how a connection's open ended (conn.c tells, at most once per
 	 * connection; remote_new sets reach_result) */
 	void		(*open_result)(struct conn *, enum reach_result,
@@ -775,7 +803,35 @@ void	remote_stop(struct remote *);
 void	remote_network_changed(struct remote *);
 void	remote_child_exited(struct remote *, int status);
 const char *remote_state_name(enum remote_state);
+/* Send a message on r's browse session (dropped when it is not up). */
+void	remote_send(struct remote *, const struct msg *);
 unsigned int remote_backoff_ms(unsigned int attempt, uint32_t rnd);
+
+/* --- export (export.c) ------------------------------------------------------ */
+
+struct exporter *exporter_new(struct agent *);
+void	exporter_free(struct exporter *);
+/* 1: export a service with this TXT record from site self to site peer,
+ * *out the metadata to send (origin, path ending in self); 0: not (an
+ * imported copy, a loop, from peer), why says so. */
+int	export_decide(const struct txt *, const char *self, const char *peer,
+	    struct splice_meta *out, char *why, size_t whylen);
+/* r's configuration is new (start) or re-read (SIGHUP kept r). */
+void	export_conf(struct remote *);
+void	export_reload(struct remote *);
+void	export_session_up(struct remote *);
+/* The session ends: UNEXPORT what is offered, forget the offers. */
+void	export_session_end(struct remote *);
+/* Exports offered or in force (not refused) in r's session. */
+size_t	export_live(const struct remote *);
+void	export_remote_free(struct remote *);
+/* EXPORTING, DROPPED */
+void	export_message(struct remote *, const struct msg *);
+/* rnsplice status (one line / an "exports" member), services (a line or
+ * an object per export). */
+void	export_status(const struct remote *, struct buf *, int json);
+void	export_services(const struct remote *, struct buf *, int json,
+	    int *first);
 
 /* --- the agent (agent.c) ------------------------------------------------- */
 
@@ -790,6 +846,8 @@ struct agent_opts {
 	size_t		 nallow;
 	const char	*lannets[64];	/* -L */
 	size_t		 nlannets;
+	const char	*exports[64];	/* -x TYPE */
+	size_t		 nexports;
 	char		**argv;		/* destination [type ...] */
 	int		 argc;
 	int		 root;		/* -R */
@@ -813,6 +871,7 @@ struct agent {
 	struct exposure	*exp;
 	struct ctl_server *ctl;
 	struct dnsup	*dnsup;		/* unicast DNS-SD (dnsupdate.c) */
+	struct exporter	*exporter;	/* export.c */
 	char		 siteid[SITEID_MAX + 1];
 	char		 rundir[256];
 	const char	*ssh_path;

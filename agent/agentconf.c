@@ -22,10 +22,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -56,8 +58,23 @@ strv_add(char ***v, size_t *n, const char *s)
 }
 
 static void
+exports_free(struct export_rule *x, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(x[i].type);
+		strv_free(x[i].names, x[i].nnames);
+	}
+	free(x);
+}
+
+static void
 rc_clear(struct remote_conf *rc)
 {
+	exports_free(rc->exports, rc->nexports);
+	rc->exports = NULL;
+	rc->nexports = 0;
 	free(rc->destination);
 	strv_free(rc->types, rc->ntypes);
 	free(rc->allow);
@@ -257,6 +274,91 @@ conf_set_port_policy(struct remote_conf *rc, const char *s, char **cause)
 }
 
 /*
+ * export TYPE [name PATTERN ...]: the type as in "types" (TCP only: the
+ * server's listener is TCP), the patterns fnmatch(3)'s on the instance
+ * name as this LAN has it. "export none" exports nothing, even what the
+ * top level exports.
+ */
+int
+conf_add_export(struct remote_conf *rc, int ac, char *const *av,
+    char **cause)
+{
+	struct export_rule x;
+	int i;
+
+	if (ac == 1 && strcmp(av[0], "none") == 0) {
+		exports_free(rc->exports, rc->nexports);
+		rc->exports = NULL;
+		rc->nexports = 0;
+		rc->set |= RC_EXPORTS;
+		return 0;
+	}
+	if (!proto_valid_type(av[0]))
+		return cause_set(cause, "export: \"%.64s\" is not a service "
+		    "type (expected e.g. _http._tcp)", av[0]);
+	if (!import_type_carried(av[0]))
+		return cause_set(cause, "export %s: %s", av[0],
+		    IMPORT_UDP_WHY);
+	if (ac == 2 || (ac > 2 && strcmp(av[1], "name") != 0))
+		return cause_set(cause, "export %s: expected \"name PATTERN "
+		    "...\" after the type, not \"%.32s\"", av[0], av[1]);
+	memset(&x, 0, sizeof(x));
+	for (i = 2; i < ac; i++) {
+		if (av[i][0] == '\0' || strlen(av[i]) > 255) {
+			strv_free(x.names, x.nnames);
+			return cause_set(cause, "export %s: a name pattern "
+			    "must have 1-255 bytes", av[0]);
+		}
+		strv_add(&x.names, &x.nnames, av[i]);
+	}
+	x.type = xstrdup(av[0]);
+	rc->exports = xreallocarray(rc->exports, rc->nexports + 1,
+	    sizeof(*rc->exports));
+	rc->exports[rc->nexports++] = x;
+	rc->set |= RC_EXPORTS;
+	return 0;
+}
+
+int
+conf_export_match(const struct remote_conf *rc, const char *name,
+    const char *type)
+{
+	const struct export_rule *x;
+	size_t i, j;
+
+	for (i = 0; i < rc->nexports; i++) {
+		x = &rc->exports[i];
+		if (strcasecmp(x->type, type) != 0)
+			continue;
+		if (x->nnames == 0)
+			return 1;
+		for (j = 0; j < x->nnames; j++)
+			if (fnmatch(x->names[j], name, 0) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+int
+conf_exports_eq(const struct remote_conf *a, const struct remote_conf *b)
+{
+	size_t i, j;
+
+	if (a->nexports != b->nexports)
+		return 0;
+	for (i = 0; i < a->nexports; i++) {
+		if (strcmp(a->exports[i].type, b->exports[i].type) != 0 ||
+		    a->exports[i].nnames != b->exports[i].nnames)
+			return 0;
+		for (j = 0; j < a->exports[i].nnames; j++)
+			if (strcmp(a->exports[i].names[j],
+			    b->exports[i].names[j]) != 0)
+				return 0;
+	}
+	return 1;
+}
+
+/*
  * The command ssh runs instead of requesting the subsystem.  The server's
  * shell reads it, so only a plain path is allowed: absolute, or ~/ for
  * the login's home (a subsystem installed with --prefix=$HOME/.local).
@@ -340,6 +442,13 @@ kw_types(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
     char **av, char **cause)
 {
 	return conf_set_types(kw_rc(ctx), av, (size_t)ac, cause);
+}
+
+static int
+kw_export(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
+{
+	return conf_add_export(kw_rc(ctx), ac, av, cause);
 }
 
 static int
@@ -509,6 +618,8 @@ static const struct cfg_keyword keywords[] = {
 	    0, "[user@]host" },
 	{ "types", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS, kw_types, 0, 0, 0,
 	    "_type._tcp ... | *" },
+	{ "export", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS, kw_export, 0, 0,
+	    0, "_type._tcp [name PATTERN ...] | none" },
 	{ "scope", KW_BOTH, 0, CFG_FN, 0, 1, 2, kw_scope, 0, 0, 0,
 	    "lan | host | interface IFNAME" },
 	{ "allow", KW_BOTH, 0, CFG_FN, 0, 1, CONF_MAXARGS, kw_allow, 0, 0, 0,
@@ -587,6 +698,21 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 	if (!(rc->set & RC_TYPES) && (d->set & RC_TYPES))
 		for (i = 0; i < d->ntypes; i++)
 			strv_add(&rc->types, &rc->ntypes, d->types[i]);
+	if (!(rc->set & RC_EXPORTS))
+		for (i = 0; i < d->nexports; i++) {
+			rc->exports = xreallocarray(rc->exports,
+			    rc->nexports + 1, sizeof(*rc->exports));
+			rc->exports[rc->nexports].type =
+			    xstrdup(d->exports[i].type);
+			rc->exports[rc->nexports].names = NULL;
+			rc->exports[rc->nexports].nnames = 0;
+			for (n = 0; n < d->exports[i].nnames; n++)
+				strv_add(&rc->exports[rc->nexports].names,
+				    &rc->exports[rc->nexports].nnames,
+				    d->exports[i].names[n]);
+			rc->nexports++;
+		}
+	n = 0;
 	if (!(rc->set & RC_SCOPE)) {
 		rc->scope = d->scope;
 		memcpy(rc->ifname, d->ifname, sizeof(rc->ifname));
@@ -728,7 +854,7 @@ agent_conf_build(const struct agent_opts *o, char **cause)
 {
 	struct agent_conf *conf;
 	struct remote_conf *rc, *cli = NULL;
-	char name[64], *why = NULL;
+	char name[64], *why = NULL, *xav[1];
 	size_t i;
 
 	*cause = NULL;
@@ -762,6 +888,12 @@ agent_conf_build(const struct agent_opts *o, char **cause)
 		if (cli_option('L', conf_add_lannet(rc, o->lannets[i], &why),
 		    &why, cause) == -1)
 			goto fail;
+	for (i = 0; i < o->nexports; i++) {
+		xav[0] = (char *)o->exports[i];
+		if (cli_option('x', conf_add_export(rc, 1, xav, &why), &why,
+		    cause) == -1)
+			goto fail;
+	}
 	if (o->tmpl != NULL && cli_option('t', conf_set_template(rc, o->tmpl,
 	    &why), &why, cause) == -1)
 		goto fail;
@@ -790,7 +922,7 @@ conf_print(const struct agent_conf *c, FILE *f)
 {
 	const struct remote_conf *rc;
 	char pfx[64];
-	size_t i;
+	size_t i, n;
 
 	fprintf(f, "allow-root %s\nmax-hops %u\nping-interval %u\n"
 	    "ping-timeout %u\navahi-config %s\n", c->allow_root ? "yes" : "no",
@@ -832,6 +964,14 @@ conf_print(const struct agent_conf *c, FILE *f)
 			fprintf(f, "\tmax-sessions learn\n");
 		if (!rc->mdns)
 			fprintf(f, "\tmdns no\n");
+		for (i = 0; i < rc->nexports; i++) {
+			fprintf(f, "\texport %s", rc->exports[i].type);
+			if (rc->exports[i].nnames > 0)
+				fprintf(f, " name");
+			for (n = 0; n < rc->exports[i].nnames; n++)
+				fprintf(f, " \"%s\"", rc->exports[i].names[n]);
+			fprintf(f, "\n");
+		}
 		for (i = 0; i < rc->nssh_options; i++)
 			fprintf(f, "\tssh-option %s\n", rc->ssh_options[i]);
 		if (rc->subsystem_command != NULL)

@@ -18,7 +18,7 @@ usage(void)
 	    "[-f file]\n"
 	    "                      [-i interface] [-L network] [-P policy] "
 	    "[-S socket]\n"
-	    "                      [-s scope] [-t template] "
+	    "                      [-s scope] [-t template] [-x type] "
 	    "[destination [type ...]]\n");
 	exit(2);
 }
@@ -31,7 +31,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	log_init("rnsplice-agent", 1, 0);
-	while ((ch = getopt(argc, argv, "a:C:df:hi:L:nP:RS:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:df:hi:L:nP:RS:s:t:vx:")) != -1) {
 		switch (ch) {
 		case 'a':
 			if (o.nallow == sizeof(o.allow) / sizeof(o.allow[0]))
@@ -76,6 +76,12 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			o.verbose++;
+			break;
+		case 'x':
+			if (o.nexports ==
+			    sizeof(o.exports) / sizeof(o.exports[0]))
+				fatalx("too many -x");
+			o.exports[o.nexports++] = optarg;
 			break;
 		default:
 			usage();

@@ -13,6 +13,11 @@
  *   ALIVE_CHECK    0x10000004  u32 rid
  *   NEW_STDIO_FWD  0x10000008  u32 rid, string reserved, string host,
  *                              u32 port; then 2 fds
+ *   OPEN_FWD       0x10000006  u32 rid, u32 type (2: remote), string
+ *   CLOSE_FWD      0x10000007  listen host, u32 listen port, string
+ *                              connect host, u32 connect port; a listen
+ *                              port of 0xfffffffe (PORT_STREAMLOCAL)
+ *                              makes the listen host a Unix socket path
  * Each fd follows as its own sendmsg of 1 data byte + SCM_RIGHTS. The
  * master reads exactly one packet at a time (so it never swallows the fd
  * bytes) and then blocks in poll(-1) until the fds arrive: it serves no
@@ -67,7 +72,11 @@
 #define MUX_MSG_HELLO		0x00000001
 #define MUX_C_NEW_SESSION	0x10000002
 #define MUX_C_ALIVE_CHECK	0x10000004
+#define MUX_C_OPEN_FWD		0x10000006
+#define MUX_C_CLOSE_FWD		0x10000007
 #define MUX_C_NEW_STDIO_FWD	0x10000008
+#define MUX_FWD_REMOTE		2
+#define MUX_PORT_STREAMLOCAL	0xfffffffeU	/* PORT_STREAMLOCAL (-2) */
 #define MUX_S_OK		0x80000001
 #define MUX_S_PERMISSION_DENIED	0x80000002
 #define MUX_S_FAILURE		0x80000003
@@ -431,6 +440,60 @@ mux_open_command(const char *ctlpath, const char *command, int fd_in,
     int fd_out, int fd_err, uint32_t rid, char **cause)
 {
 	return open_session(ctlpath, command, 0, fd_in, fd_out, fd_err, rid,
+	    cause);
+}
+
+/*
+ * A remote forward from a Unix socket on the server.  The master answers
+ * OPEN_FWD only when sshd answered its streamlocal-forward request (OK,
+ * or FAILURE "remote port forwarding failed for listen path P"); CLOSE_FWD
+ * at once (OK, or FAILURE "port not forwarded").  A request for a forward
+ * it holds already is answered OK at once.
+ */
+static int
+remote_fwd(const char *ctlpath, uint32_t type, const char *path,
+    const char *host, unsigned int port, uint32_t rid, char **cause)
+{
+	struct buf body;
+	int s;
+
+	if (path == NULL || *path == '\0' || host == NULL || *host == '\0' ||
+	    port == 0 || port > 65535) {
+		seterr(cause, "remote forward: invalid forward %s to %s:%u",
+		    path == NULL || *path == '\0' ? "(no path)" : path,
+		    host == NULL ? "(null)" : host, port);
+		return -1;
+	}
+	buf_init(&body, MUX_MAXREQUEST);
+	if (buf_put_u32(&body, type) == -1 ||
+	    buf_put_u32(&body, rid) == -1 ||
+	    buf_put_u32(&body, MUX_FWD_REMOTE) == -1 ||
+	    buf_put_cstring(&body, path) == -1 ||
+	    buf_put_u32(&body, MUX_PORT_STREAMLOCAL) == -1 ||
+	    buf_put_cstring(&body, host) == -1 ||
+	    buf_put_u32(&body, port) == -1) {
+		seterr(cause, "remote forward: path or host too long");
+		buf_free(&body);
+		return -1;
+	}
+	s = mux_request(ctlpath, &body, NULL, 0, cause);
+	buf_free(&body);
+	return s;
+}
+
+int
+mux_open_remote_fwd(const char *ctlpath, const char *path, const char *host,
+    unsigned int port, uint32_t rid, char **cause)
+{
+	return remote_fwd(ctlpath, MUX_C_OPEN_FWD, path, host, port, rid,
+	    cause);
+}
+
+int
+mux_close_remote_fwd(const char *ctlpath, const char *path, const char *host,
+    unsigned int port, uint32_t rid, char **cause)
+{
+	return remote_fwd(ctlpath, MUX_C_CLOSE_FWD, path, host, port, rid,
 	    cause);
 }
 

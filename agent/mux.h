@@ -70,6 +70,20 @@ int	mux_open_subsystem(const char *ctlpath, const char *name, int fd_in,
 int	mux_open_command(const char *ctlpath, const char *command, int fd_in,
 	    int fd_out, int fd_err, uint32_t rid, char **cause);
 
+/* Ask the master for a remote forward from a Unix socket that sshd
+ * creates on the server (listen_path, which must not exist yet) to
+ * host:port on this side: what "ssh -O forward -R path:host:port" sends
+ * (OPEN_FWD, type remote, listen port PORT_STREAMLOCAL). The reader then
+ * yields MUX_EV_OK once sshd agreed, or MUX_EV_FAILED with ssh's words
+ * ("remote port forwarding failed for listen path ..."). The forward
+ * outlives the control connection: close it after the reply. It ends
+ * with the master, or with mux_close_remote_fwd() and the same
+ * arguments (OK; FAILED "port not forwarded" if there was none). */
+int	mux_open_remote_fwd(const char *ctlpath, const char *listen_path,
+	    const char *host, unsigned int port, uint32_t rid, char **cause);
+int	mux_close_remote_fwd(const char *ctlpath, const char *listen_path,
+	    const char *host, unsigned int port, uint32_t rid, char **cause);
+
 /* Ask the master whether it is alive; returns a control fd whose reader
  * yields MUX_EV_ALIVE with the master's pid. The master keeps the
  * connection open afterwards: close it yourself. */

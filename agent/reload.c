@@ -5,7 +5,9 @@
  * A reload compares the new remotes with the running ones by name.  An
  * unchanged remote keeps its ssh master, its session, its splices and
  * every connection through them: only its pointer moves to the new
- * configuration.  A removed remote is torn down as at shutdown (its
+ * configuration; its exports follow the new rules (export.c withdraws
+ * what is no longer exported, offers what now is, and tries again what
+ * was refused).  A removed remote is torn down as at shutdown (its
  * services withdrawn, its ssh stopped); a changed one is torn down and
  * started again with the new settings; an added one is started.  A file
  * that does not parse, or does not check, changes nothing: the agent says
@@ -113,6 +115,7 @@ start_remote(struct agent *a, struct remote_conf *rc)
 		return NULL;
 	for (k = 0; k < rc->ntypes; k++)
 		lanview_want(a->lan, rc->types[k]);
+	export_conf(r);
 	return r;
 }
 
@@ -194,6 +197,8 @@ agent_reload(struct agent *a)
 			TAILQ_REMOVE(&keep, r, entry);
 			r->index = i++;
 			TAILQ_INSERT_TAIL(&a->remotes, r, entry);
+			/* exports change without a new session */
+			export_reload(r);
 			continue;
 		}
 		if ((r = start_remote(a, rc)) == NULL)

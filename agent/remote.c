@@ -108,6 +108,12 @@ send_msg(struct remote *r, const struct msg *m)
 	ev_io_set(r->out_io, POLLOUT);
 }
 
+void
+remote_send(struct remote *r, const struct msg *m)
+{
+	send_msg(r, m);
+}
+
 static void
 send_error(struct remote *r, const char *code, const char *text)
 {
@@ -127,7 +133,8 @@ send_hello(struct remote *r)
 {
 	struct msg m;
 
-	msg_hello(&m, r->agent->siteid, "agent", "update", PROTO_MAXLINE,
+	msg_hello(&m, r->agent->siteid, "agent", "update,"
+	    PROTO_FEATURE_EXPORT, PROTO_MAXLINE,
 	    r->agent->conf->max_hops);
 	m.ping = r->agent->conf->ping_interval;	/* how soon the subsystem
 						 * may call us silent */
@@ -252,6 +259,7 @@ static void h_avahi(struct remote *, struct msg *);
 static void h_ping(struct remote *, struct msg *);
 static void h_pong(struct remote *, struct msg *);
 static void h_error(struct remote *, struct msg *);
+static void h_export(struct remote *, struct msg *);
 
 static const struct handler {
 	enum msg_type	 type;
@@ -267,6 +275,8 @@ static const struct handler {
 	{ MSG_PING,	ST_ANY,			h_ping },
 	{ MSG_PONG,	ST_ANY,			h_pong },
 	{ MSG_ERROR,	ST_ANY,			h_error },
+	{ MSG_EXPORTING, ST_BROWSE,		h_export },
+	{ MSG_DROPPED,	ST_BROWSE,		h_export },
 };
 
 /* The master's control socket must answer before connections are handed
@@ -398,6 +408,7 @@ h_hello(struct remote *r, struct msg *m)
 	}
 	strlcpy(r->peer_id, m->peer_id, sizeof(r->peer_id));
 	r->peer_relay = proto_has_feature(m->features, "relay");
+	r->peer_export = proto_has_feature(m->features, PROTO_FEATURE_EXPORT);
 	hops = m->maxhops ? m->maxhops : PROTO_MAXHOPS_DEFAULT;
 	r->maxhops = hops < r->agent->conf->max_hops ? hops :
 	    r->agent->conf->max_hops;
@@ -409,6 +420,7 @@ h_hello(struct remote *r, struct msg *m)
 		return;
 	send_browse(r);
 	set_state(r, RS_BROWSING);
+	export_session_up(r);
 	types[0] = '\0';
 	for (i = 0; i < r->conf->ntypes; i++) {
 		if (i > 0)
@@ -425,6 +437,12 @@ static void
 h_service(struct remote *r, struct msg *m)
 {
 	on_service(r, m);
+}
+
+static void
+h_export(struct remote *r, struct msg *m)
+{
+	export_message(r, m);
 }
 
 static void
@@ -570,6 +588,7 @@ remote_stderr_cb(int fd, short revents, void *arg)
 static void
 close_session(struct remote *r)
 {
+	export_session_end(r);	/* its UNEXPORTs go with the last words */
 	alive_done(r);
 	/* an idle control connection would keep the master from exiting */
 	conn_spare_drop(r);
@@ -861,12 +880,21 @@ remote_start(struct remote *r)
 void
 remote_stop(struct remote *r)
 {
-	if (is_live(r))
+	int grace = 0;
+
+	if (is_live(r)) {
+		/* UNEXPORTs to deliver: ssh gets EOF and a moment to pass
+		 * them on and exit by itself, as in remote_lost() */
+		grace = export_live(r) > 0;
 		close_session(r);
+	}
 	while (!TAILQ_EMPTY(&r->conns))
 		conn_free(TAILQ_FIRST(&r->conns));
 	ev_timer_stop(r->ping_timer);
-	if (r->ssh.pid > 0) {
+	if (r->ssh.pid > 0 && grace) {
+		set_state(r, RS_CLOSING);
+		ev_timer_set(r->timer, REMOTE_GRACE_MS);
+	} else if (r->ssh.pid > 0) {
 		set_state(r, RS_CLOSING);
 		sshm_signal(&r->ssh, SIGTERM);
 		ev_timer_set(r->timer, REMOTE_KILL_MS);
@@ -900,5 +928,6 @@ remote_free(struct remote *r)
 	buf_free(&r->out);
 	splice_forget_ports(r);
 	reach_forget_all(r);
+	export_remote_free(r);
 	free(r);
 }

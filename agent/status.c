@@ -83,6 +83,7 @@ json_remote(struct buf *b, const struct remote *r)
 		buf_putf(b, ",\"exposure\":");
 		exp_status(r->agent->exp, r->conf, b, 1);
 	}
+	export_status(r, b, 1);
 	buf_putf(b, "}");
 }
 
@@ -246,6 +247,7 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 				first = 0;
 				json_service(b, r, e);
 			}
+			export_services(r, b, 1, &first);
 		} else {
 			TAILQ_FOREACH(c, &r->conns, entry) {
 				if (!first)
@@ -333,6 +335,7 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 			}
 			if (a->exp != NULL)
 				exp_status(a->exp, r->conf, b, 0);
+			export_status(r, b, 0);
 			if (r->last_error[0] != '\0') {
 				log_vis(vname, sizeof(vname), r->last_error);
 				buf_putf(b, "  last error: %s\n", vname);
@@ -342,6 +345,8 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 		return 0;
 	}
 	if (strcmp(what, "services") == 0) {
+		TAILQ_FOREACH(r, &a->remotes, entry)
+			export_services(r, b, 0, NULL);
 		TAILQ_FOREACH(r, &a->remotes, entry)
 			TAILQ_FOREACH(e, &r->table.list, entry) {
 				/* the server's words: no control character

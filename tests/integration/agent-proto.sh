@@ -181,7 +181,7 @@ t_ok lab_wait_for 5 logged "oldproto: the subsystem speaks protocol 2.0" \
 t_ok lab_wait_for 5 sent oldproto "^ERROR version " "and answered with ERROR version"
 
 # what the agent says first
-t_ok lab_wait_for 5 sent hostile "^HELLO 1.1 $SELF agent update maxline=16384 maxhops=4 ping=1$" \
+t_ok lab_wait_for 5 sent hostile "^HELLO 1.1 $SELF agent update,export maxline=16384 maxhops=4 ping=1$" \
 	"the agent's HELLO (ping=: its ping-interval)"
 t_ok lab_wait_for 5 sent hostile "^BROWSE \*$" "BROWSE * without types"
 

@@ -140,6 +140,134 @@ START_TEST(test_conf_good)
 }
 END_TEST
 
+START_TEST(test_conf_export)
+{
+	struct agent_conf *c;
+	struct remote_conf *rc;
+	struct agent_opts o;
+	char *cause = NULL;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	c = parse_ok(
+	    "export _http._tcp\n"
+	    "export _ipp._tcp name \"Printer*\" \"Lab ?\"\n"
+	    "remote a { }\n"
+	    "remote b { export _ssh._tcp }\n"
+	    "remote c { export none }\n");
+	rc = find_remote(c, "a");
+	ck_assert_uint_eq(rc->nexports, 2);		/* inherited */
+	ck_assert_str_eq(rc->exports[1].type, "_ipp._tcp");
+	ck_assert_uint_eq(rc->exports[1].nnames, 2);
+	ck_assert_int_eq(conf_export_match(rc, "web", "_http._tcp"), 1);
+	ck_assert_int_eq(conf_export_match(rc, "web", "_HTTP._tcp"), 1);
+	ck_assert_int_eq(conf_export_match(rc, "Printer 2", "_ipp._tcp"), 1);
+	ck_assert_int_eq(conf_export_match(rc, "Lab 7", "_ipp._tcp"), 1);
+	ck_assert_int_eq(conf_export_match(rc, "Lab 77", "_ipp._tcp"), 0);
+	ck_assert_int_eq(conf_export_match(rc, "web", "_ssh._tcp"), 0);
+	rc = find_remote(c, "b");
+	ck_assert_uint_eq(rc->nexports, 1);		/* its own replace */
+	ck_assert_int_eq(conf_export_match(rc, "x", "_ssh._tcp"), 1);
+	ck_assert_int_eq(conf_export_match(rc, "x", "_http._tcp"), 0);
+	ck_assert_uint_eq(find_remote(c, "c")->nexports, 0);
+	ck_assert_int_eq(conf_exports_eq(find_remote(c, "a"),
+	    find_remote(c, "a")), 1);
+	ck_assert_int_eq(conf_exports_eq(find_remote(c, "a"),
+	    find_remote(c, "b")), 0);
+	/* -n -v prints what it runs, in a form it reads again */
+	f = open_memstream(&out, &outlen);
+	ck_assert_ptr_nonnull(f);
+	conf_print(c, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out,
+	    "\texport _ipp._tcp name \"Printer*\" \"Lab ?\"\n"));
+	free(out);
+	conf_free(c);
+
+	parse_bad("export _dns._udp\nremote a { }\n", "carries TCP only");
+	parse_bad("export http\nremote a { }\n", "not a service type");
+	parse_bad("remote a { export _http._tcp Printer }\n",
+	    "expected \"name PATTERN ...\"");
+	parse_bad("remote a { export _http._tcp name }\n",
+	    "expected \"name PATTERN ...\"");
+	parse_bad("remote a { export }\n", "export");
+	parse_bad("remote a { export _http._tcp name \"\" }\n",
+	    "1-255 bytes");
+
+	/* -x TYPE: the command line's remote exports it */
+	memset(&o, 0, sizeof(o));
+	o.argv = (char *[]){ "alice@gw.example.org", NULL };
+	o.argc = 1;
+	o.exports[o.nexports++] = "_http._tcp";
+	o.exports[o.nexports++] = "_ssh._tcp";
+	c = agent_conf_build(&o, &cause);
+	ck_assert_msg(c != NULL, "%s", cause);
+	rc = TAILQ_FIRST(&c->remotes);
+	ck_assert_uint_eq(rc->nexports, 2);
+	ck_assert_int_eq(conf_export_match(rc, "x", "_ssh._tcp"), 1);
+	conf_free(c);
+	o.exports[0] = "_dns._udp";
+	ck_assert_ptr_null(agent_conf_build(&o, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "-x: export _dns._udp"));
+	free(cause);
+}
+END_TEST
+
+/* What the agent offers a remote, and with which path (issue 12). */
+START_TEST(test_export_decide)
+{
+	struct splice_meta m;
+	struct txt t;
+	char why[256];
+	const char *item;
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(txt_add(&t, "path=/", 6), 0);
+	/* a native service: origin and path are this site */
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 1);
+	ck_assert_str_eq(m.origin, "sitea");
+	ck_assert_uint_eq(m.npath, 1);
+	ck_assert_str_eq(m.path[0], "sitea");
+	txt_free(&t);
+
+	/* another agent's copy from sitex: our id appended */
+	memset(&t, 0, sizeof(t));
+	item = "rnsplice=v1;o=sitex;p=sitex,siteb";
+	ck_assert_int_eq(txt_add(&t, item, strlen(item)), 0);
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 1);
+	ck_assert_str_eq(m.origin, "sitex");
+	ck_assert_uint_eq(m.npath, 3);
+	ck_assert_str_eq(m.path[2], "sitea");
+	/* ... but never back to where it came from */
+	ck_assert_int_eq(export_decide(&t, "sitea", "siteb", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "came from site siteb"));
+	ck_assert_int_eq(export_decide(&t, "sitea", "sitex", &m, why,
+	    sizeof(why)), 0);
+	/* our own copy (imported here) is not exported */
+	ck_assert_int_eq(export_decide(&t, "siteb", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "imported"));
+	/* nor one that crossed this site before */
+	ck_assert_int_eq(export_decide(&t, "sitex", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "loop"));
+	txt_free(&t);
+
+	/* malformed metadata */
+	memset(&t, 0, sizeof(t));
+	item = "rnsplice=garbage";
+	ck_assert_int_eq(txt_add(&t, item, strlen(item)), 0);
+	ck_assert_int_eq(export_decide(&t, "sitea", "hub", &m, why,
+	    sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "bad splice metadata"));
+	txt_free(&t);
+}
+END_TEST
+
 START_TEST(test_conf_bad)
 {
 	parse_bad("remote a {\n\tscope lan2\n}\n",
@@ -1244,6 +1372,8 @@ agent_suite(void)
 
 	tcase_add_test(tc, test_conf_good);
 	tcase_add_test(tc, test_conf_bad);
+	tcase_add_test(tc, test_conf_export);
+	tcase_add_test(tc, test_export_decide);
 	tcase_add_test(tc, test_conf_subsystem_command);
 	tcase_add_test(tc, test_conf_load_file);
 	tcase_add_test(tc, test_allow);

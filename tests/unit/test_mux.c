@@ -26,6 +26,8 @@
 #define HELLO		0x00000001
 #define C_NEW_SESSION	0x10000002
 #define C_ALIVE_CHECK	0x10000004
+#define C_OPEN_FWD	0x10000006
+#define C_CLOSE_FWD	0x10000007
 #define C_NEW_STDIO_FWD	0x10000008
 #define S_OK		0x80000001
 #define S_PERM_DENIED	0x80000002
@@ -932,6 +934,68 @@ START_TEST(test_spare_closed)
 }
 END_TEST
 
+/* A remote forward from a Unix socket on the server (export): the
+ * request as "ssh -O forward -R path:host:port" sends it, the master's
+ * answers (OK, or FAILURE with its words), and the cancel. */
+START_TEST(test_request_remote_fwd)
+{
+	struct buf b, out;
+	struct mux_reader r;
+	char *cause = NULL;
+	const char *path = "/tmp/rnsplice-x.ab12/7.sock";
+	int l, c, s, i;
+	enum mux_event ev;
+
+	l = fake_master();
+	buf_init(&b, 8192);
+	buf_init(&out, 8192);
+	for (i = 0; i < 2; i++) {
+		s = i == 0 ? mux_open_remote_fwd(sockpath, path, "10.1.0.5",
+		    8080, 41, &cause) : mux_close_remote_fwd(sockpath, path,
+		    "10.1.0.5", 8080, 41, &cause);
+		ck_assert_msg(s != -1, "%s", cause);
+		ck_assert(fcntl(s, F_GETFL) & O_NONBLOCK);
+		ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
+		expect_hello(c, &b);
+		read_packet(c, &b);
+		expect_u32(&b, i == 0 ? C_OPEN_FWD : C_CLOSE_FWD);
+		expect_u32(&b, 41);
+		expect_u32(&b, 2);		/* remote */
+		expect_str(&b, path);
+		expect_u32(&b, 0xfffffffe);	/* PORT_STREAMLOCAL */
+		expect_str(&b, "10.1.0.5");
+		expect_u32(&b, 8080);
+		ck_assert_uint_eq(buf_len(&b), 0);
+
+		/* the master's answer */
+		buf_reset(&out);
+		master_hello(&out);
+		if (i == 0)
+			pkt(&out, "uus", S_FAILURE, 41, "remote port forwarding "
+			    "failed for listen path /tmp/rnsplice-x.ab12/"
+			    "7.sock");
+		else
+			pkt(&out, "uu", S_OK, 41);
+		ck_assert_int_eq(write(c, buf_ptr(&out), buf_len(&out)),
+		    (ssize_t)buf_len(&out));
+		mux_reader_init(&r, 41);
+		do {
+			ev = mux_reader_read(&r, s);
+		} while (ev == MUX_EV_NONE);
+		ck_assert_int_eq(ev, i == 0 ? MUX_EV_FAILED : MUX_EV_OK);
+		if (i == 0)
+			ck_assert_ptr_nonnull(strstr(r.reason,
+			    "remote port forwarding failed for listen path"));
+		mux_reader_free(&r);
+		close(c);
+		close(s);
+	}
+	buf_free(&b);
+	buf_free(&out);
+	fake_master_done(l);
+}
+END_TEST
+
 START_TEST(test_request_errors)
 {
 	char *cause, longpath[200];
@@ -956,6 +1020,10 @@ START_TEST(test_request_errors)
 	FAILS(mux_open_stdio_fwd("/x", "h", 1, 999, 1, &cause));
 	FAILS(mux_open_subsystem("/x", "", sv[0], sv[0], -1, 1, &cause));
 	FAILS(mux_open_subsystem("/x", "s", sv[0], sv[0], 999, 1, &cause));
+	FAILS(mux_open_remote_fwd("/x", "", "h", 1, 1, &cause));
+	FAILS(mux_open_remote_fwd("/x", "/p", "h", 0, 1, &cause));
+	FAILS(mux_open_remote_fwd("/x", "/p", "h", 65536, 1, &cause));
+	FAILS(mux_close_remote_fwd("/x", "/p", "", 1, 1, &cause));
 #undef FAILS
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
@@ -990,6 +1058,7 @@ mux_suite(void)
 	tc = tcase_create("requests");
 	tcase_add_test(tc, test_request_stdio_fwd);
 	tcase_add_test(tc, test_request_subsystem_alive);
+	tcase_add_test(tc, test_request_remote_fwd);
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_spare_stdio_fwd);
 	tcase_add_test(tc, test_spare_closed);
