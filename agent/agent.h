@@ -420,9 +420,6 @@ int	import_decide(const struct txt *, const char *self, const char *peer,
 int	import_type_carried(const char *type);
 /* The name at the origin (metadata n= or the name as announced). */
 const char *import_origin_name(const struct isvc *);
-/* Copy of txt with the metadata item replaced or appended. */
-int	import_txt(const struct txt *, const struct splice_meta *,
-	    struct txt *out);
 /* Expand a name template: %n name, %r remote, %h hops, %%.
  * The result is cut (in %n, on a UTF-8 boundary) to fit 63 bytes. */
 int	import_name(const char *tmpl, const char *name, const char *remote,

@@ -518,7 +518,7 @@ offer_new(struct remote *r, struct xsvc *s)
 	    x->label;
 	if (import_name(r->conf->name_template, s->name, label, s->type,
 	    meta_hops(&meta), o->name, sizeof(o->name)) == -1 ||
-	    import_txt(&s->txt, &meta, &o->txt) == -1) {
+	    meta_txt_set(&s->txt, &meta, &o->txt) == -1) {
 		set_refused(o, "not offered: its name or TXT record does not "
 		    "fit");
 		return;
@@ -561,7 +561,7 @@ offer_current(const struct xoffer *o, const struct xsvc *s)
 		return 0;
 	if (meta.name[0] == '\0')	/* the name at the origin */
 		strlcpy(meta.name, s->name, sizeof(meta.name));
-	if (import_txt(&s->txt, &meta, &t) == -1)
+	if (meta_txt_set(&s->txt, &meta, &t) == -1)
 		return 0;
 	same = txt_equal(&t, &o->txt);
 	txt_free(&t);

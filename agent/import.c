@@ -68,39 +68,6 @@ import_origin_name(const struct isvc *e)
 }
 
 int
-import_txt(const struct txt *in, const struct splice_meta *m, struct txt *out)
-{
-	char item[DNSSD_MAXTXTITEM + 2];
-	size_t i, klen = strlen(META_KEY);
-	int replaced = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (meta_format(m, item, sizeof(item)) == -1)
-		return -1;
-	for (i = 0; i < in->n; i++) {
-		const struct txt_item *it = &in->items[i];
-		int is_meta = it->len >= klen &&
-		    strncasecmp((const char *)it->data, META_KEY, klen) == 0 &&
-		    (it->len == klen || it->data[klen] == '=');
-
-		if (is_meta) {
-			if (replaced)
-				continue;	/* a duplicate key: drop it */
-			replaced = 1;
-			if (txt_add(out, item, strlen(item)) == -1)
-				goto fail;
-		} else if (txt_add(out, it->data, it->len) == -1)
-			goto fail;
-	}
-	if (!replaced && txt_add(out, item, strlen(item)) == -1)
-		goto fail;
-	return 0;
- fail:
-	txt_free(out);
-	return -1;
-}
-
-int
 import_template_check(const char *tmpl, char **cause)
 {
 	const char *p;

@@ -492,11 +492,11 @@ make_txt(struct splice *sp, struct txt *out)
 {
 	struct isvc *e = sp->isvc;
 
-	if (import_txt(&e->svc.txt, &e->meta, out) == 0)
+	if (meta_txt_set(&e->svc.txt, &e->meta, out) == 0)
 		return 0;
 	/* too long for one TXT item with the name: drop the name */
 	e->meta.name[0] = '\0';
-	return import_txt(&e->svc.txt, &e->meta, out);
+	return meta_txt_set(&e->svc.txt, &e->meta, out);
 }
 
 static void

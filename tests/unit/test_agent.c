@@ -1089,7 +1089,7 @@ START_TEST(test_import_filter)
 	ck_assert_uint_eq(m.npath, 2);
 	ck_assert_str_eq(m.path[0], "aaa");
 	ck_assert_str_eq(m.path[1], "bbb");
-	ck_assert_int_eq(import_txt(&t, &m, &out), 0);
+	ck_assert_int_eq(meta_txt_set(&t, &m, &out), 0);
 	ck_assert_uint_eq(out.n, 2);
 	v = txt_get(&out, META_KEY, &vlen);
 	ck_assert_ptr_nonnull(v);
@@ -1107,7 +1107,7 @@ START_TEST(test_import_filter)
 	ck_assert_int_eq(import_decide(&t, "ddd", "ccc", 4, &m, why,
 	    sizeof(why)), 1);
 	ck_assert_uint_eq(meta_hops(&m), 3);
-	ck_assert_int_eq(import_txt(&t, &m, &out), 0);
+	ck_assert_int_eq(meta_txt_set(&t, &m, &out), 0);
 	ck_assert_uint_eq(out.n, 1);
 	ck_assert_int_eq(meta_from_txt(&out, &m, &cause), 1);
 	ck_assert_str_eq(m.path[3], "ddd");
