@@ -71,6 +71,7 @@ struct xremote;
 #define AGENT_PING_INTERVAL	7	/* seconds */
 #define AGENT_PING_TIMEOUT	9	/* seconds, with the default interval */
 #define AGENT_PING_MISSES	3	/* intervals, with another interval */
+#define AGENT_PING_BUSY		3	/* times the timeout, connections open */
 #define AGENT_STABLE_PORT_BASE	20000
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32

@@ -748,7 +748,11 @@ remote_timer_cb(void *arg)
  * session lost once nothing has been received for ping-timeout. An idle
  * session costs one PING/PONG per interval and one timer wake-up; a busy
  * one none, unless it only receives (then the subsystem hears from us
- * every interval, which is what its own timeout counts on).
+ * every interval, which is what its own timeout counts on). While
+ * connections are open the ssh connection may be full of their data and
+ * the PONG queued behind it (a bulk transfer on a slow link, a loaded
+ * host: 200 transfers in the lab held it back more than 2 s), so the
+ * session is then lost only after AGENT_PING_BUSY times the timeout.
  */
 static void
 remote_ping_cb(void *arg)
@@ -762,13 +766,16 @@ remote_ping_cb(void *arg)
 
 	if (!is_live(r))
 		return;
+	if (r->nconns > 0 && r->state != RS_CONNECTING)
+		timeout *= AGENT_PING_BUSY;
 	if (now - r->last_rx >= timeout) {
 		if (r->state == RS_CONNECTING)
 			remote_lost(r, 1, "no greeting from the subsystem after "
 			    "%u s", r->agent->conf->ping_timeout);
 		else
-			remote_lost(r, 1, "no answer from the subsystem for %u s",
-			    r->agent->conf->ping_timeout);
+			remote_lost(r, 1, "no answer from the subsystem for %u s"
+			    "%s", (unsigned int)(timeout / 1000),
+			    r->nconns > 0 ? " (connections open)" : "");
 		return;
 	}
 	if (r->state != RS_CONNECTING && (now - r->last_rx >= interval ||
