@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <ifaddrs.h>
 
 #include <errno.h>
@@ -383,20 +384,71 @@ conn_connected(void *arg, int fd, const char *err)
 	c->fd = -1;	/* the relay's now */
 }
 
+/*
+ * May this client use the export? The rule's "from" prefixes if it has
+ * any; else, as the agent's listeners without an allow-list, clients of
+ * the LAN: a private network (RFC 1918, ULA), IPv6 link-local, or this
+ * host (the loopback, for "interface lo").
+ */
+static int
+client_allowed(const struct export_rule *rule, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6;
+	struct prefix p;
+	size_t i;
+
+	if (rule != NULL && rule->nfrom > 0) {
+		for (i = 0; i < rule->nfrom; i++)
+			if (prefix_match(&rule->from[i], sa))
+				return 1;
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
+		    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return 1;
+	} else if (sa->sa_family == AF_INET &&
+	    (ntohl(((const struct sockaddr_in *)(const void *)sa)->
+	    sin_addr.s_addr) >> 24) == 127)
+		return 1;
+	if (prefix_from_sockaddr(sa, NULL, &p) == -1)
+		return 0;
+	return prefix_private(&p);
+}
+
 static void
 accept_cb(int lfd, short revents, void *arg)
 {
 	struct xlisten *l = arg;
 	struct export *x = l->x;
 	struct exports *xs = x->xs;
+	const struct export_rule *rule;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN];
 	struct xconn *c;
 	int fd, one = 1;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
+	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != ECONNABORTED && errno != EINTR)
 			log_warn("export %u: accept", x->id);
+		return;
+	}
+	rule = x->rule < xs->pol->nxrules ? &xs->pol->xrules[x->rule] : NULL;
+	if (!client_allowed(rule, (struct sockaddr *)&ss)) {
+		if (getnameinfo((struct sockaddr *)&ss, sslen, addr,
+		    sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
+			strlcpy(addr, "?", sizeof(addr));
+		if (log_limit(&xs->refuse_log, ev_now_ms(), NULL, REFUSALS))
+			log_warnx("export %u: client %s refused: %s", x->id,
+			    addr, rule != NULL && rule->nfrom > 0 ?
+			    "not in the accept rule's \"from\" prefixes" :
+			    "not on a LAN (a private or link-local address; "
+			    "\"from\" in the accept rule names others)");
+		close(fd);
 		return;
 	}
 	if (!x->forwarding) {

@@ -26,6 +26,8 @@
 #include "xmalloc.h"
 
 #define MAXWORDS	16
+/* type, name, interface, max and POLICY_MAXFROM "from": word pairs */
+#define ACCEPT_MAXWORDS	(2 * (4 + POLICY_MAXFROM))
 
 static int kw_rule(struct cfg_ctx *, const struct cfg_keyword *, int,
     char **, char **);
@@ -51,8 +53,9 @@ static const struct cfg_keyword keywords[] = {
 	    P_OFF(max_hops), 1, 32, "N" },
 	{ "keepalive", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
 	    P_OFF(keepalive), 0, 3600, "seconds" },
-	{ "accept", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
-	    0, "[all] [type T] [name PATTERN] [interface IF|lo] [max N]" },
+	{ "accept", CFG_TOP, 0, CFG_FN, 0, 0, ACCEPT_MAXWORDS, kw_export_rule,
+	    0, 0, 0, "[all] [type T] [name PATTERN] [interface IF|lo] "
+	    "[from PREFIX]... [max N]" },
 	{ "reject", CFG_TOP, 0, CFG_FN, 0, 0, MAXWORDS, kw_export_rule, 0, 0,
 	    0, "[all] [type T] [name PATTERN]" },
 	{ "max-exports", CFG_TOP, 0, CFG_UINT, CFG_ONCE, 1, 1, NULL,
@@ -60,7 +63,7 @@ static const struct cfg_keyword keywords[] = {
 };
 
 static const struct cfg_syntax policy_syntax = {
-	keywords, sizeof(keywords) / sizeof(keywords[0]), 0, MAXWORDS
+	keywords, sizeof(keywords) / sizeof(keywords[0]), 0, 1 + ACCEPT_MAXWORDS
 };
 
 struct policy *
@@ -179,7 +182,8 @@ rule_words(int argc, char **argv, const char *const *words,
 			    "(expected %s)", c, expect);
 		if (i + 1 >= argc)
 			return cause_set(cause, "%s needs %s", c,
-			    strcmp(c, "address") == 0 ? "a prefix" :
+			    strcmp(c, "address") == 0 ||
+			    strcmp(c, "from") == 0 ? "a prefix" :
 			    strcmp(c, "interface") == 0 ? "an interface name" :
 			    strcmp(c, "max") == 0 ? "a number" : "a pattern");
 		if (fn(arg, c, argv[++i], cause) == -1)
@@ -263,6 +267,15 @@ export_criterion(void *arg, const char *what, const char *value,
 		x->r.iface = xstrdup(value);
 		return 0;
 	}
+	if (strcmp(what, "from") == 0) {
+		if (x->r.nfrom >= POLICY_MAXFROM)
+			return cause_set(cause, "more than %d \"from\" "
+			    "prefixes in one rule", POLICY_MAXFROM);
+		if (prefix_parse(value, &x->r.from[x->r.nfrom], cause) == -1)
+			return -1;
+		x->r.nfrom++;
+		return 0;
+	}
 	if (strcmp(what, "max") == 0) {
 		if (x->r.max != 0)
 			return cause_set(cause, "max given twice in one rule");
@@ -280,7 +293,8 @@ export_criterion(void *arg, const char *what, const char *value,
 }
 
 /*
- * accept [all] [type T] [name PATTERN] [interface IF|lo] [max N]
+ * accept [all] [type T] [name PATTERN] [interface IF|lo] [from PREFIX]...
+ *     [max N]
  * reject [all] [type T] [name PATTERN]
  */
 static int
@@ -288,7 +302,7 @@ kw_export_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
     char **argv, char **cause)
 {
 	static const char *const accept_words[] = { "type", "name",
-	    "interface", "max", NULL };
+	    "interface", "from", "max", NULL };
 	static const char *const reject_words[] = { "type", "name", NULL };
 	struct policy *p = ctx->arg;
 	struct export_parse x;
@@ -301,7 +315,8 @@ kw_export_rule(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int argc,
 		return cause_set(cause, "more than %d accept and reject rules",
 		    POLICY_MAXRULES);
 	if (rule_words(argc, argv, accept ? accept_words : reject_words,
-	    accept ? "all, type, name, interface or max" : "all, type or name",
+	    accept ? "all, type, name, interface, from or max" :
+	    "all, type or name",
 	    export_criterion, &x, cause) == -1) {
 		free(x.pr.type);
 		free(x.pr.name);

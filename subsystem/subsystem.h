@@ -66,6 +66,8 @@ struct policy_rule {
 /* What agents may publish on this server's LAN (export, PROTOCOL.md
  * section 8): "accept" and "reject" rules, first match decides, no match
  * refuses. */
+#define POLICY_MAXFROM	8	/* "from" prefixes in one accept rule */
+
 struct export_rule {
 	int		 accept;
 	unsigned int	 line;
@@ -75,6 +77,8 @@ struct export_rule {
 					 * the loopback; "lo" loopback only */
 	unsigned int	 max;		/* accept: exports per session under
 					 * this rule; 0: only max-exports */
+	struct prefix	 from[POLICY_MAXFROM];	/* accept: the clients */
+	size_t		 nfrom;		/* 0: LAN clients (export.c) */
 };
 
 struct policy {

@@ -76,7 +76,7 @@ t_diag "accepted: listener, EXPORTING, forward, published, used from LAN A"
 
 cat >"$POLICY" <<'EOF'
 reject name "Echo secret*"
-accept type _rnsexp._tcp name "Echo*" interface eth0 max 2
+accept type _rnsexp._tcp name "Echo*" interface eth0 from 10.1.0.2 max 2
 accept type _rnsweb._tcp interface lo
 max-exports 3
 EOF
@@ -109,6 +109,11 @@ t_ok eval 'printf "%s" "$row" | grep -q "\"rnsplice=v1;o=bsite;p=bsite,$ASITE\""
 	"the path carries arelay's site id"
 t_ok eval 'printf "%s" "$row" | grep -q "\"a=1\""' "the agent's TXT items go along"
 t_ok xfer_ok asrv "$addr" "$port" "3 x 200 kB echoed byte-exact through the export"
+# the rule's "from 10.1.0.2": arelay's own 10.1.0.1 is not let in
+lab_exec arelay timeout 5 bash -c "exec 3<>/dev/tcp/10.1.0.1/$port && cat <&3" \
+	>/dev/null 2>&1
+t_ok lab_wait_for 5 grep -q "export 1: client 10.1.0.1 refused: not in the accept rule's \"from\" prefixes" \
+	"$LAB_DIR/subsys.log" "a client outside the rule's \"from\": closed and logged"
 # "interface eth0": LAN A's interface only, not the WAN's (10.99.0.1)
 t_ok [ "$(lab_addr arelay eth0)" = 10.1.0.1 ] "arelay's eth0 is on LAN A"
 t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P1 '" "interface eth0: listens on eth0's address"

@@ -461,8 +461,28 @@ START_TEST(test_policy_export)
 	    "\"interface\" (expected all, type or name)");
 	parse_fails("reject max 3\n", "t.conf:1: unknown criterion \"max\"");
 	parse_fails("accept address 10.0.0.0/8\n", "t.conf:1: unknown "
-	    "criterion \"address\" (expected all, type, name, interface or "
-	    "max)");
+	    "criterion \"address\" (expected all, type, name, interface, "
+	    "from or max)");
+	parse_fails("accept type _ipp._tcp from\n", "t.conf:1: from needs "
+	    "a prefix");
+	parse_fails("accept type _ipp._tcp from 10.1.0.5/24\n", "t.conf:1:");
+	parse_fails("accept from 1.0.0.0/8 from 2.0.0.0/8 from 3.0.0.0/8 "
+	    "from 4.0.0.0/8 from 5.0.0.0/8 from 6.0.0.0/8 from 7.0.0.0/8 "
+	    "from 8.0.0.0/8 from 9.0.0.0/8\n", "more than 8 \"from\"");
+	parse_fails("reject from 10.0.0.0/8\n", "t.conf:1: unknown "
+	    "criterion \"from\"");
+	{
+		struct policy *pf = parse_ok("accept type _ipp._tcp from "
+		    "10.1.0.0/24 from fd00::/8 max 2\n");
+
+		ck_assert_uint_eq(pf->nxrules, 1);
+		ck_assert_uint_eq(pf->xrules[0].nfrom, 2);
+		ck_assert_int_eq(pf->xrules[0].from[0].af, AF_INET);
+		ck_assert_uint_eq(pf->xrules[0].from[0].len, 24);
+		ck_assert_int_eq(pf->xrules[0].from[1].af, AF_INET6);
+		ck_assert_uint_eq(pf->xrules[0].max, 2);
+		policy_free(pf);
+	}
 	parse_fails("accept all type _http._tcp\n", "t.conf:1: \"all\" "
 	    "cannot be combined");
 	parse_fails("max-exports 0\n", "t.conf:1: max-exports");
