@@ -40,6 +40,7 @@
 #include "log.h"
 #include "mdns.h"
 #include "mdns-avahi.h"
+#include "mdns-int.h"
 #include "proto.h"
 
 enum obj_kind { OBJ_BROWSE, OBJ_RESOLVE, OBJ_REG };
@@ -91,8 +92,6 @@ struct mdns {
 	struct ev_timer		*sync_t;
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
-
-static int	 lo_ifindex(void);
 
 /* --- errors, addresses --------------------------------------------- */
 
@@ -150,14 +149,6 @@ fail(int r, const char *what, char **cause)
 }
 
 static int
-fail_msg(int code, const char *msg, char **cause)
-{
-	if (cause != NULL && (*cause = strdup(msg)) == NULL)
-		fatalx("out of memory");
-	return code;
-}
-
-static int
 af_of(AvahiProtocol p)
 {
 	switch (p) {
@@ -187,30 +178,6 @@ if_of(int ifindex)
 	return ifindex <= 0 ? AVAHI_IF_UNSPEC : ifindex;
 }
 
-static int
-lo_ifindex(void)
-{
-	return (int)if_nametoindex("lo");
-}
-
-int
-mdns_if_loopback(int ifindex)
-{
-	static int sock = -1;
-	struct ifreq ifr;
-
-	if (ifindex <= 0)
-		return 0;
-	if (sock == -1 &&
-	    (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return ifindex == lo_ifindex();
-	memset(&ifr, 0, sizeof(ifr));
-	if (if_indextoname((unsigned int)ifindex, ifr.ifr_name) == NULL ||
-	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
-}
-
 /* The interface and protocol of a scope. */
 static int
 target(int ifindex, int flags, AvahiIfIndex *ifi, AvahiProtocol *proto,
@@ -220,8 +187,8 @@ target(int ifindex, int flags, AvahiIfIndex *ifi, AvahiProtocol *proto,
 	*proto = AVAHI_PROTO_UNSPEC;
 	if (flags & MDNS_HOST_SCOPE) {
 		/* avahi fails to publish IPv6 on lo: 127.0.0.1 only */
-		if ((*ifi = lo_ifindex()) == 0)
-			return fail_msg(MDNS_ERR_INVALID, "no loopback "
+		if ((*ifi = mdns_lo_ifindex()) == 0)
+			return mdns_fail_msg(MDNS_ERR_INVALID, "no loopback "
 			    "interface (lo) for host scope", cause);
 		*proto = AVAHI_PROTO_INET;
 	}
@@ -272,7 +239,8 @@ check_client(struct mdns *m, int *code, char **cause)
 {
 	if (m->client != NULL && !m->failed && m->state != MDNS_DOWN)
 		return 0;
-	*code = fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running", cause);
+	*code = mdns_fail_msg(MDNS_ERR_DOWN,
+	    "avahi-daemon is not running", cause);
 	return -1;
 }
 
@@ -492,7 +460,7 @@ mdns_probe(char **version, char **cause)
 
 	*version = NULL;
 	if ((sp = avahi_simple_poll_new()) == NULL)
-		return fail_msg(-1, "out of memory", cause);
+		return mdns_fail_msg(-1, "out of memory", cause);
 	cl = avahi_client_new(avahi_simple_poll_get(sp), 0, NULL, NULL,
 	    &error);
 	if (cl == NULL) {
@@ -766,8 +734,8 @@ reg_reset(struct mdns_reg *reg, char **cause)
 	int r;
 
 	if (reg->g == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if (!reg->filled)
 		return 0;
 	if ((r = avahi_entry_group_reset(reg->g)) < 0)
@@ -824,8 +792,8 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 	domain = s->domain != NULL ? s->domain : mdns_domain(m);
 	host = s->host != NULL ? s->host : mdns_host_fqdn(m);
 	if (host == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if ((r = avahi_service_name_join(full, sizeof(full), s->name,
 	    s->type, domain)) < 0)
 		return fail(r, "add", cause);
@@ -834,7 +802,8 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add", cause);
 
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM,
+		    "TXT: out of memory", cause);
 	ntxt = avahi_string_list_serialize(l, txt, sizeof(txt));
 	avahi_string_list_free(l);
 	r = avahi_entry_group_add_record(reg->g, ifi, proto,
@@ -894,8 +863,8 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 			return r;
 	} else {
 		if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-			return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory",
-			    cause);
+			return mdns_fail_msg(MDNS_ERR_NOMEM,
+			    "TXT: out of memory", cause);
 		r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto,
 		    0, s->name, s->type, s->domain, s->host, s->port, l);
 		avahi_string_list_free(l);
@@ -957,13 +926,13 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0)
 		return r;
 	if (reg->g == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if (s->flags & MDNS_HOST_SCOPE)
 		return reg_add_host_records(reg, s, ifi, proto,
 		    AVAHI_PUBLISH_UPDATE, 1, cause);
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	r = avahi_entry_group_update_service_txt_strlst(reg->g, ifi, proto, 0,
 	    s->name, s->type, s->domain, l);
 	avahi_string_list_free(l);

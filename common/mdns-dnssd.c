@@ -52,6 +52,7 @@
 #include "log.h"
 #include "mdns.h"
 #include "mdns-dnssd.h"
+#include "mdns-int.h"
 #include "proto.h"
 
 #define ERR_SERVICE_NOT_RUNNING	(-65563)	/* Apple's values */
@@ -171,53 +172,12 @@ fail(int32_t e, const char *what, char **cause)
 	return mdns_dnssd_map_err(e);
 }
 
-static int
-fail_msg(int code, const char *msg, char **cause)
-{
-	if (cause != NULL && (*cause = strdup(msg)) == NULL)
-		fatalx("out of memory");
-	return code;
-}
-
-/* The first loopback interface ("lo", "lo0"). */
-static int
-lo_ifindex(void)
-{
-	struct ifaddrs *ifa, *p;
-	int idx = 0;
-
-	if (getifaddrs(&ifa) == -1)
-		return (int)if_nametoindex("lo");
-	for (p = ifa; p != NULL && idx == 0; p = p->ifa_next)
-		if (p->ifa_flags & IFF_LOOPBACK)
-			idx = (int)if_nametoindex(p->ifa_name);
-	freeifaddrs(ifa);
-	return idx;
-}
-
-int
-mdns_if_loopback(int ifindex)
-{
-	static int sock = -1;
-	struct ifreq ifr;
-
-	if (ifindex <= 0)
-		return 0;
-	if (sock == -1 && (sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
-		return ifindex == lo_ifindex();
-	memset(&ifr, 0, sizeof(ifr));
-	if (if_indextoname((unsigned int)ifindex, ifr.ifr_name) == NULL ||
-	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
-}
-
 /* An interface index of the API as ours: LocalOnly is the loopback. */
 static int
 if_from_api(uint32_t i)
 {
 	if (i == kDNSServiceInterfaceIndexLocalOnly)
-		return lo_ifindex();
+		return mdns_lo_ifindex();
 	return (int)i;
 }
 
@@ -230,18 +190,17 @@ if_to_api(const struct mdns *m, int ifindex, int flags, uint32_t *out,
 {
 	int lo;
 
+	*out = ifindex <= 0 ? kDNSServiceInterfaceIndexAny : (uint32_t)ifindex;
 	if (flags & MDNS_HOST_SCOPE) {
 		if (!m->no_localonly) {
 			*out = kDNSServiceInterfaceIndexLocalOnly;
 			return 0;
 		}
-		if ((lo = lo_ifindex()) == 0)
-			return fail_msg(MDNS_ERR_INVALID, "no loopback "
+		if ((lo = mdns_lo_ifindex()) == 0)
+			return mdns_fail_msg(MDNS_ERR_INVALID, "no loopback "
 			    "interface for host scope", cause);
 		*out = (uint32_t)lo;
-		return 0;
 	}
-	*out = ifindex <= 0 ? kDNSServiceInterfaceIndexAny : (uint32_t)ifindex;
 	return 0;
 }
 
@@ -455,8 +414,8 @@ check_up(struct mdns *m, int *code, char **cause)
 {
 	if (m->w.sd != NULL && !m->failed && m->state != MDNS_DOWN)
 		return 0;
-	*code = fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not running",
-	    cause);
+	*code = mdns_fail_msg(MDNS_ERR_DOWN,
+	    "the mDNS responder is not running", cause);
 	return -1;
 }
 
@@ -983,7 +942,7 @@ mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
 	if (e != kDNSServiceErr_NoError || sdref_watch(m, &b->r,
 	    &b->o) == -1) {
 		*code = e != kDNSServiceErr_NoError ? fail(e, NULL, cause) :
-		    fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		    mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 		ev_timer_del(b->settle_t);
 		free(b);
 		return NULL;
@@ -1151,7 +1110,7 @@ addr_start(struct mdns_resolve *rs, uint32_t ifindex)
 #else
 	/* avahi's library: LocalOnly is refused here too */
 	if (ifindex == kDNSServiceInterfaceIndexLocalOnly)
-		ifindex = (uint32_t)lo_ifindex();
+		ifindex = (uint32_t)mdns_lo_ifindex();
 	e = DNSServiceQueryRecord(&rs->a.sd, 0, ifindex, rs->host,
 	    rs->af == AF_INET6 ? kDNSServiceType_AAAA : kDNSServiceType_A,
 	    kDNSServiceClass_IN, query_reply, rs);
@@ -1247,7 +1206,7 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 	if (e != kDNSServiceErr_NoError ||
 	    sdref_watch(m, &rs->r, &rs->o) == -1) {
 		*code = e != kDNSServiceErr_NoError ? fail(e, NULL, cause) :
-		    fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		    mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 		free(rs->name);
 		free(rs->type);
 		free(rs->domain);
@@ -1356,7 +1315,7 @@ static int
 reg_reset(struct mdns_reg *reg, char **cause)
 {
 	if (reg->o.dead || reg->o.m->failed)
-		return fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
+		return mdns_fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
 		    "running", cause);
 	sdref_drop(&reg->r);
 	reg->rec = NULL;
@@ -1419,7 +1378,7 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 		return fail(e, NULL, cause);
 	}
 	if (sdref_watch(m, &reg->r, &reg->o) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	return 0;
 }
 
@@ -1469,8 +1428,8 @@ address_avahi(struct mdns_reg *reg, const char *fqdn,
 	int r;
 
 	if (m->ac == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	memset(&a, 0, sizeof(a));
 	if (sa->sa_family == AF_INET) {
 		a.proto = AVAHI_PROTO_INET;
@@ -1538,7 +1497,7 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 		rdlen = 16;
 	} else
-		return fail_msg(MDNS_ERR_INVALID, "not an IPv4 or IPv6 "
+		return mdns_fail_msg(MDNS_ERR_INVALID, "not an IPv4 or IPv6 "
 		    "address", cause);
 	/* A record of our own goes through a connection of its own
 	 * (DNSServiceCreateConnection + DNSServiceRegisterRecord). avahi's
@@ -1551,7 +1510,8 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 	if (e != kDNSServiceErr_NoError) {
 		reg->r.sd = NULL;
 		if (e == kDNSServiceErr_Unsupported)
-			return fail_msg(MDNS_ERR_INVALID, "address records "
+			return mdns_fail_msg(MDNS_ERR_INVALID,
+			    "address records "
 			    "need DNSServiceRegisterRecord, which this "
 			    "DNS-SD library (avahi's compatibility library) "
 			    "does not implement", cause);
@@ -1566,7 +1526,7 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		return fail(e, "DNSServiceRegisterRecord", cause);
 	}
 	if (sdref_watch(m, &reg->r, &reg->o) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	return 0;
 }
 
@@ -1580,7 +1540,7 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 	int r;
 
 	if (reg->r.sd == NULL || reg->o.dead)
-		return fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
+		return mdns_fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
 		    "running", cause);
 	if ((r = mdns_dnssd_txt_build(s->txt, &txt, &len, cause)) < 0)
 		return r;
