@@ -78,18 +78,14 @@ struct mdns_reg {
 
 struct mdns {
 	struct ev_loop		*loop;
+	struct mdns_report	 rep;	/* state, callback, sync timer */
 	AvahiPoll		 poll;
-	mdns_state_cb		 cb;
-	void			*arg;
 	AvahiClient		*client;
 	AvahiClientState	 cstate;	/* last state avahi reported */
 	int			 failed;	/* free and recreate the client */
 	char			 why[128];	/* of the failure */
-	enum mdns_state		 state;		/* last reported */
-	int			 reported;
 	unsigned		 min_ms, max_ms, backoff_ms;
 	int			 txt_reversed;	/* as avahi-client gives them */
-	struct ev_timer		*sync_t;
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
 
@@ -237,7 +233,7 @@ objs_kill(struct mdns *m)
 static int
 check_client(struct mdns *m, int *code, char **cause)
 {
-	if (m->client != NULL && !m->failed && m->state != MDNS_DOWN)
+	if (m->client != NULL && !m->failed && m->rep.state != MDNS_DOWN)
 		return 0;
 	*code = mdns_fail_msg(MDNS_ERR_DOWN,
 	    "avahi-daemon is not running", cause);
@@ -245,13 +241,6 @@ check_client(struct mdns *m, int *code, char **cause)
 }
 
 /* --- the connection ----------------------------------------------------- */
-
-static void
-sync_soon(struct mdns *m, unsigned ms)
-{
-	if (ms == 0 || !ev_timer_pending(m->sync_t))
-		ev_timer_set(m->sync_t, ms);
-}
 
 static void
 client_cb(AvahiClient *c, AvahiClientState state, void *arg)
@@ -265,18 +254,7 @@ client_cb(AvahiClient *c, AvahiClientState state, void *arg)
 		snprintf(m->why, sizeof(m->why), "%s",
 		    avahi_strerror(avahi_client_errno(c)));
 	}
-	sync_soon(m, 0);
-}
-
-static void
-set_state(struct mdns *m, enum mdns_state st, const char *why)
-{
-	if (m->reported && m->state == st)
-		return;
-	m->reported = 1;
-	m->state = st;
-	if (m->cb != NULL)
-		m->cb(m, st, why, m->arg);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* Make the client; -1 (and the next try armed) if even that failed. */
@@ -292,7 +270,7 @@ client_make(struct mdns *m)
 		m->failed = 0;	/* what client_cb saw went with it */
 		snprintf(m->why, sizeof(m->why), "cannot connect to D-Bus: %s",
 		    avahi_strerror(error));
-		sync_soon(m, m->backoff_ms);
+		mdns_sync_soon(&m->rep, m->backoff_ms);
 		m->backoff_ms *= 2;
 		if (m->backoff_ms > m->max_ms)
 			m->backoff_ms = m->max_ms;
@@ -328,7 +306,8 @@ sync_cb(void *arg)
 	enum mdns_state st;
 
 	if (m->failed || (m->client != NULL &&
-	    m->cstate == AVAHI_CLIENT_CONNECTING && m->state != MDNS_DOWN)) {
+	    m->cstate == AVAHI_CLIENT_CONNECTING &&
+	    m->rep.state != MDNS_DOWN)) {
 		if (!m->failed)
 			snprintf(m->why, sizeof(m->why), "avahi-daemon is not "
 			    "running");
@@ -337,27 +316,27 @@ sync_cb(void *arg)
 			avahi_client_free(m->client);
 		m->client = NULL;
 		m->failed = 0;
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 	}
 	if (m->client == NULL && client_make(m) == -1) {
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 		return;
 	}
 	if (m->failed) {
-		sync_soon(m, 0);	/* failed at once: next turn */
+		mdns_sync_soon(&m->rep, 0);	/* failed at once: next turn */
 		return;
 	}
 	if ((st = mapped(m)) != MDNS_DOWN) {
 		version = avahi_client_get_version_string(m->client);
 		m->txt_reversed = mdns_avahi_txt_order_fixed(version);
-		if (m->state == MDNS_DOWN || !m->reported)
+		if (m->rep.state == MDNS_DOWN || !m->rep.reported)
 			log_debug("%s, TXT items %s", version != NULL ?
 			    version : "avahi ?", m->txt_reversed ?
 			    "reversed by the client" : "in record order "
 			    "(daemon before 0.9-rc4)");
 	}
-	set_state(m, st, st == MDNS_DOWN ? "avahi-daemon is not running" :
-	    NULL);
+	mdns_set_state(m, &m->rep, st, st == MDNS_DOWN ?
+	    "avahi-daemon is not running" : NULL);
 }
 
 struct mdns *
@@ -369,25 +348,25 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->loop = loop;
-	m->cb = cb;
-	m->arg = arg;
+	m->rep.cb = cb;
+	m->rep.arg = arg;
 	m->min_ms = m->backoff_ms = min_ms > 0 ? min_ms : 1;
 	m->max_ms = max_ms > m->min_ms ? max_ms : m->min_ms;
-	m->state = MDNS_DOWN;
+	m->rep.state = MDNS_DOWN;
 	mdns_avahi_poll_init(&m->poll, loop);
 	TAILQ_INIT(&m->objs);
-	if ((m->sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
+	if ((m->rep.sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
 		free(m);
 		return NULL;
 	}
 	/* Connect now, so that mdns_state() tells at once; the callback
 	 * hears it from the loop. */
 	if (client_make(m) == 0) {
-		m->state = mapped(m);
-		if (m->state != MDNS_DOWN)
+		m->rep.state = mapped(m);
+		if (m->rep.state != MDNS_DOWN)
 			m->txt_reversed = mdns_avahi_txt_order_fixed(
 			    avahi_client_get_version_string(m->client));
-		sync_soon(m, 0);
+		mdns_sync_soon(&m->rep, 0);
 	}
 	return m;
 }
@@ -406,14 +385,14 @@ mdns_free(struct mdns *m)
 		TAILQ_REMOVE(&m->objs, o, link);
 		free(o);
 	}
-	ev_timer_del(m->sync_t);
+	ev_timer_del(m->rep.sync_t);
 	free(m);
 }
 
 enum mdns_state
 mdns_state(const struct mdns *m)
 {
-	return m->state;
+	return m->rep.state;
 }
 
 const char *

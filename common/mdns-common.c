@@ -1,5 +1,5 @@
 /* What both mDNS backends share (mdns-int.h): the allocated cause of a
- * message, the loopback interface. */
+ * message, the loopback interface, the state the user hears. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "log.h"
 #include "mdns.h"
 #include "mdns-int.h"
@@ -60,4 +61,23 @@ mdns_if_loopback(int ifindex)
 	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
 		return 0;
 	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
+}
+
+void
+mdns_sync_soon(struct mdns_report *r, unsigned ms)
+{
+	if (ms == 0 || !ev_timer_pending(r->sync_t))
+		ev_timer_set(r->sync_t, ms);
+}
+
+void
+mdns_set_state(struct mdns *m, struct mdns_report *r, enum mdns_state st,
+    const char *why)
+{
+	if (r->reported && r->state == st)
+		return;
+	r->reported = 1;
+	r->state = st;
+	if (r->cb != NULL)
+		r->cb(m, st, why, r->arg);
 }

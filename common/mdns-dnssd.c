@@ -129,15 +129,11 @@ struct mdns_reg {
 
 struct mdns {
 	struct ev_loop		*loop;
-	mdns_state_cb		 cb;
-	void			*arg;
+	struct mdns_report	 rep;	/* state, callback, sync timer */
 	struct sdref		 w;	/* the watcher */
 	int			 failed;	/* the responder went */
 	char			 why[128];
-	enum mdns_state		 state;		/* last reported */
-	int			 reported;
 	unsigned		 min_ms, max_ms, step;
-	struct ev_timer		*sync_t;
 	/* What the library turned out not to support (avahi's) */
 	int			 no_localonly, no_norename;
 	char			 host[256], fqdn[270];
@@ -151,8 +147,6 @@ struct mdns {
 #endif
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
-
-static void	 sync_soon(struct mdns *, unsigned);
 
 /* --- errors, interfaces ------------------------------------------------- */
 
@@ -291,7 +285,7 @@ sdref_cb(int fd, short revents, void *arg)
 		snprintf(m->why, sizeof(m->why), "%s",
 		    mdns_dnssd_strerror(e));
 	}
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* --- objects ------------------------------------------------------------ */
@@ -336,7 +330,7 @@ obj_error(struct mdns_obj *o, int32_t e, uint32_t ifindex)
 		}
 	} else
 		o->err = e;
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 static void
@@ -412,7 +406,7 @@ objs_held(const struct mdns *m)
 static int
 check_up(struct mdns *m, int *code, char **cause)
 {
-	if (m->w.sd != NULL && !m->failed && m->state != MDNS_DOWN)
+	if (m->w.sd != NULL && !m->failed && m->rep.state != MDNS_DOWN)
 		return 0;
 	*code = mdns_fail_msg(MDNS_ERR_DOWN,
 	    "the mDNS responder is not running", cause);
@@ -420,24 +414,6 @@ check_up(struct mdns *m, int *code, char **cause)
 }
 
 /* --- the connection ----------------------------------------------------- */
-
-static void
-sync_soon(struct mdns *m, unsigned ms)
-{
-	if (ms == 0 || !ev_timer_pending(m->sync_t))
-		ev_timer_set(m->sync_t, ms);
-}
-
-static void
-set_state(struct mdns *m, enum mdns_state st, const char *why)
-{
-	if (m->reported && m->state == st)
-		return;
-	m->reported = 1;
-	m->state = st;
-	if (m->cb != NULL)
-		m->cb(m, st, why, m->arg);
-}
 
 static void
 watch_domain_cb(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
@@ -449,7 +425,7 @@ watch_domain_cb(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 		return;
 	m->failed = 1;
 	snprintf(m->why, sizeof(m->why), "%s", mdns_dnssd_strerror(e));
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* The host's name in mDNS. The API has no call for it: the name the
@@ -493,7 +469,7 @@ ac_cb(AvahiClient *c, AvahiClientState state, void *arg)
 	m->failed = 1;
 	snprintf(m->why, sizeof(m->why), "%s",
 	    avahi_strerror(avahi_client_errno(c)));
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 static int
@@ -558,20 +534,22 @@ connect_now(struct mdns *m)
 	if ((e = watcher_new(m, &m->w.sd)) != kDNSServiceErr_NoError) {
 		snprintf(m->why, sizeof(m->why), "the mDNS responder is not "
 		    "running (%s)", mdns_dnssd_strerror(e));
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return -1;
 	}
 	if (sdref_watch(m, &m->w, NULL) == -1) {
 		snprintf(m->why, sizeof(m->why), "out of memory");
-		sync_soon(m, m->max_ms);
+		mdns_sync_soon(&m->rep, m->max_ms);
 		return -1;
 	}
 #ifdef MDNS_DNSSD_AVAHI
 	if (ac_make(m) == -1) {
 		sdref_drop(&m->w);
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return -1;
@@ -597,21 +575,22 @@ sync_cb(void *arg)
 #endif
 		m->failed = 0;
 		log_debug("mDNS responder gone: %s", m->why);
-		set_state(m, MDNS_DOWN, m->why);
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return;
 	}
 	if (m->w.sd == NULL && connect_now(m) == -1) {
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 		return;
 	}
-	set_state(m, MDNS_RUNNING, NULL);
+	mdns_set_state(m, &m->rep, MDNS_RUNNING, NULL);
 	if (objs_held(m)) {
 		objs_release(m);
 		if (objs_held(m))
-			sync_soon(m, 0);
+			mdns_sync_soon(&m->rep, 0);
 	}
 }
 
@@ -654,27 +633,27 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->loop = loop;
-	m->cb = cb;
-	m->arg = arg;
+	m->rep.cb = cb;
+	m->rep.arg = arg;
 	m->min_ms = min_ms > 0 ? min_ms : 1;
 	m->max_ms = max_ms > m->min_ms ? max_ms : m->min_ms;
-	m->state = MDNS_DOWN;
+	m->rep.state = MDNS_DOWN;
 #ifdef MDNS_DNSSD_AVAHI
 	/* Known refusals of avahi's library; asking would make it warn
 	 * (avahi_warn_unsupported(): stderr and syslog, no opt-out). */
 	m->no_localonly = m->no_norename = 1;
 #endif
 	TAILQ_INIT(&m->objs);
-	if ((m->sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
+	if ((m->rep.sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
 		free(m);
 		return NULL;
 	}
 	if (connect_now(m) == 0) {
-		m->state = MDNS_RUNNING;
-		sync_soon(m, 0);
+		m->rep.state = MDNS_RUNNING;
+		mdns_sync_soon(&m->rep, 0);
 	} else {
 		/* the first report is DOWN, from the loop; then retries */
-		ev_timer_set(m->sync_t, 0);
+		ev_timer_set(m->rep.sync_t, 0);
 	}
 	return m;
 }
@@ -705,14 +684,14 @@ mdns_free(struct mdns *m)
 #ifdef MDNS_DNSSD_AVAHI
 	ac_drop(m);
 #endif
-	ev_timer_del(m->sync_t);
+	ev_timer_del(m->rep.sync_t);
 	free(m);
 }
 
 enum mdns_state
 mdns_state(const struct mdns *m)
 {
-	return m->state;
+	return m->rep.state;
 }
 
 const char *
@@ -720,20 +699,20 @@ mdns_host_name(const struct mdns *m)
 {
 #ifdef MDNS_DNSSD_AVAHI
 	/* avahi renames its host on a conflict: ask each time */
-	if (m->state != MDNS_DOWN && m->ac != NULL)
+	if (m->rep.state != MDNS_DOWN && m->ac != NULL)
 		return avahi_client_get_host_name(m->ac);
 #endif
-	return m->state == MDNS_DOWN || m->host[0] == '\0' ? NULL : m->host;
+	return m->rep.state == MDNS_DOWN || m->host[0] == '\0' ? NULL : m->host;
 }
 
 const char *
 mdns_host_fqdn(const struct mdns *m)
 {
 #ifdef MDNS_DNSSD_AVAHI
-	if (m->state != MDNS_DOWN && m->ac != NULL)
+	if (m->rep.state != MDNS_DOWN && m->ac != NULL)
 		return avahi_client_get_host_name_fqdn(m->ac);
 #endif
-	return m->state == MDNS_DOWN || m->fqdn[0] == '\0' ? NULL : m->fqdn;
+	return m->rep.state == MDNS_DOWN || m->fqdn[0] == '\0' ? NULL : m->fqdn;
 }
 
 const char *
@@ -755,7 +734,7 @@ version_string(void)
 const char *
 mdns_version(const struct mdns *m)
 {
-	return m->state == MDNS_DOWN ? NULL : version_string();
+	return m->rep.state == MDNS_DOWN ? NULL : version_string();
 }
 
 int
