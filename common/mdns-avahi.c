@@ -131,17 +131,7 @@ map_err(int r)
 static int
 fail(int r, const char *what, char **cause)
 {
-	if (cause != NULL) {
-		if (what != NULL) {
-			if (asprintf(cause, "%s: %s", what,
-			    avahi_strerror(r)) == -1)
-				*cause = NULL;
-		} else
-			*cause = strdup(avahi_strerror(r));
-		if (*cause == NULL)
-			fatalx("out of memory");
-	}
-	return map_err(r);
+	return mdns_fail_err(map_err(r), what, avahi_strerror(r), cause);
 }
 
 static int

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,21 @@ mdns_fail_msg(int code, const char *msg, char **cause)
 {
 	if (cause != NULL && (*cause = strdup(msg)) == NULL)
 		fatalx("out of memory");
+	return code;
+}
+
+int
+mdns_fail_err(int code, const char *what, const char *err, char **cause)
+{
+	if (cause != NULL) {
+		if (what != NULL) {
+			if (asprintf(cause, "%s: %s", what, err) == -1)
+				*cause = NULL;
+		} else
+			*cause = strdup(err);
+		if (*cause == NULL)
+			fatalx("out of memory");
+	}
 	return code;
 }
 

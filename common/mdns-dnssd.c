@@ -153,17 +153,8 @@ struct mdns {
 static int
 fail(int32_t e, const char *what, char **cause)
 {
-	if (cause != NULL) {
-		if (what != NULL) {
-			if (asprintf(cause, "%s: %s", what,
-			    mdns_dnssd_strerror(e)) == -1)
-				*cause = NULL;
-		} else
-			*cause = strdup(mdns_dnssd_strerror(e));
-		if (*cause == NULL)
-			fatalx("out of memory");
-	}
-	return mdns_dnssd_map_err(e);
+	return mdns_fail_err(mdns_dnssd_map_err(e), what,
+	    mdns_dnssd_strerror(e), cause);
 }
 
 /* An interface index of the API as ours: LocalOnly is the loopback. */

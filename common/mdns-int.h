@@ -19,6 +19,10 @@ struct mdns_report {
 
 /* *cause = an allocated copy of msg (if cause is not NULL); returns code. */
 int	mdns_fail_msg(int code, const char *msg, char **cause);
+/* The same for the error text err of a step (what: NULL or the step's
+ * name, "what: err"). */
+int	mdns_fail_err(int code, const char *what, const char *err,
+	    char **cause);
 /* The index of the first loopback interface ("lo", "lo0"), 0 if none. */
 int	mdns_lo_ifindex(void);
 /* Arm the sync timer in ms; 0 (at once) overrides one already armed. */
