@@ -685,25 +685,33 @@ mdns_state(const struct mdns *m)
 	return m->rep.state;
 }
 
+/* The host's name (fqdn: with the domain), NULL while down or unknown. */
+static const char *
+host_name(const struct mdns *m, int fqdn)
+{
+	const char *name = fqdn ? m->fqdn : m->host;
+
+	if (m->rep.state == MDNS_DOWN)
+		return NULL;
+#ifdef MDNS_DNSSD_AVAHI
+	/* avahi renames its host on a conflict: ask each time */
+	if (m->ac != NULL)
+		return fqdn ? avahi_client_get_host_name_fqdn(m->ac) :
+		    avahi_client_get_host_name(m->ac);
+#endif
+	return name[0] == '\0' ? NULL : name;
+}
+
 const char *
 mdns_host_name(const struct mdns *m)
 {
-#ifdef MDNS_DNSSD_AVAHI
-	/* avahi renames its host on a conflict: ask each time */
-	if (m->rep.state != MDNS_DOWN && m->ac != NULL)
-		return avahi_client_get_host_name(m->ac);
-#endif
-	return m->rep.state == MDNS_DOWN || m->host[0] == '\0' ? NULL : m->host;
+	return host_name(m, 0);
 }
 
 const char *
 mdns_host_fqdn(const struct mdns *m)
 {
-#ifdef MDNS_DNSSD_AVAHI
-	if (m->rep.state != MDNS_DOWN && m->ac != NULL)
-		return avahi_client_get_host_name_fqdn(m->ac);
-#endif
-	return m->rep.state == MDNS_DOWN || m->fqdn[0] == '\0' ? NULL : m->fqdn;
+	return host_name(m, 1);
 }
 
 const char *
