@@ -1225,22 +1225,33 @@ reg_failed(struct mdns_reg *reg, int32_t e)
 		    mdns_dnssd_strerror(e), reg->arg);
 }
 
+/* What a registration's or its address record's reply says when it is no
+ * success: 1 if so (a conflict told, an error held), or if the object is
+ * quiet. */
+static int
+reg_reply_failed(struct mdns_reg *reg, DNSServiceErrorType e)
+{
+	if (obj_quiet(&reg->o))
+		return 1;
+	if (e == kDNSServiceErr_NameConflict) {
+		reg_failed(reg, e);
+		return 1;
+	}
+	if (e != kDNSServiceErr_NoError) {
+		obj_error(&reg->o, e, 0);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 reg_reply(DNSServiceRef sd, DNSServiceFlags flags, DNSServiceErrorType e,
     const char *name, const char *regtype, const char *domain, void *arg)
 {
 	struct mdns_reg *reg = arg;
 
-	if (obj_quiet(&reg->o))
+	if (reg_reply_failed(reg, e))
 		return;
-	if (e == kDNSServiceErr_NameConflict) {
-		reg_failed(reg, e);
-		return;
-	}
-	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e, 0);
-		return;
-	}
 	if (reg->name != NULL && name != NULL && strcmp(name, reg->name) != 0) {
 		/* Renamed by the responder: avahi's library renames in
 		 * spite of kDNSServiceFlagsNoAutoRename (it refuses the
@@ -1259,16 +1270,8 @@ record_reply(DNSServiceRef sd, DNSRecordRef rec, DNSServiceFlags flags,
 {
 	struct mdns_reg *reg = arg;
 
-	if (obj_quiet(&reg->o))
+	if (reg_reply_failed(reg, e))
 		return;
-	if (e == kDNSServiceErr_NameConflict) {
-		reg_failed(reg, e);
-		return;
-	}
-	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e, 0);
-		return;
-	}
 	reg->cb(reg, MDNS_REG_ESTABLISHED, 0, NULL, reg->arg);
 }
 
