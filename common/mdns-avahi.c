@@ -40,6 +40,7 @@
 #include "log.h"
 #include "mdns.h"
 #include "mdns-avahi.h"
+#include "mdns-int.h"
 #include "proto.h"
 
 enum obj_kind { OBJ_BROWSE, OBJ_RESOLVE, OBJ_REG };
@@ -77,22 +78,16 @@ struct mdns_reg {
 
 struct mdns {
 	struct ev_loop		*loop;
+	struct mdns_report	 rep;	/* state, callback, sync timer */
 	AvahiPoll		 poll;
-	mdns_state_cb		 cb;
-	void			*arg;
 	AvahiClient		*client;
 	AvahiClientState	 cstate;	/* last state avahi reported */
 	int			 failed;	/* free and recreate the client */
 	char			 why[128];	/* of the failure */
-	enum mdns_state		 state;		/* last reported */
-	int			 reported;
 	unsigned		 min_ms, max_ms, backoff_ms;
 	int			 txt_reversed;	/* as avahi-client gives them */
-	struct ev_timer		*sync_t;
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
-
-static int	 lo_ifindex(void);
 
 /* --- errors, addresses --------------------------------------------- */
 
@@ -136,25 +131,7 @@ map_err(int r)
 static int
 fail(int r, const char *what, char **cause)
 {
-	if (cause != NULL) {
-		if (what != NULL) {
-			if (asprintf(cause, "%s: %s", what,
-			    avahi_strerror(r)) == -1)
-				*cause = NULL;
-		} else
-			*cause = strdup(avahi_strerror(r));
-		if (*cause == NULL)
-			fatalx("out of memory");
-	}
-	return map_err(r);
-}
-
-static int
-fail_msg(int code, const char *msg, char **cause)
-{
-	if (cause != NULL && (*cause = strdup(msg)) == NULL)
-		fatalx("out of memory");
-	return code;
+	return mdns_fail_err(map_err(r), what, avahi_strerror(r), cause);
 }
 
 static int
@@ -187,30 +164,6 @@ if_of(int ifindex)
 	return ifindex <= 0 ? AVAHI_IF_UNSPEC : ifindex;
 }
 
-static int
-lo_ifindex(void)
-{
-	return (int)if_nametoindex("lo");
-}
-
-int
-mdns_if_loopback(int ifindex)
-{
-	static int sock = -1;
-	struct ifreq ifr;
-
-	if (ifindex <= 0)
-		return 0;
-	if (sock == -1 &&
-	    (sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return ifindex == lo_ifindex();
-	memset(&ifr, 0, sizeof(ifr));
-	if (if_indextoname((unsigned int)ifindex, ifr.ifr_name) == NULL ||
-	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
-}
-
 /* The interface and protocol of a scope. */
 static int
 target(int ifindex, int flags, AvahiIfIndex *ifi, AvahiProtocol *proto,
@@ -220,8 +173,8 @@ target(int ifindex, int flags, AvahiIfIndex *ifi, AvahiProtocol *proto,
 	*proto = AVAHI_PROTO_UNSPEC;
 	if (flags & MDNS_HOST_SCOPE) {
 		/* avahi fails to publish IPv6 on lo: 127.0.0.1 only */
-		if ((*ifi = lo_ifindex()) == 0)
-			return fail_msg(MDNS_ERR_INVALID, "no loopback "
+		if ((*ifi = mdns_lo_ifindex()) == 0)
+			return mdns_fail_msg(MDNS_ERR_INVALID, "no loopback "
 			    "interface (lo) for host scope", cause);
 		*proto = AVAHI_PROTO_INET;
 	}
@@ -270,20 +223,14 @@ objs_kill(struct mdns *m)
 static int
 check_client(struct mdns *m, int *code, char **cause)
 {
-	if (m->client != NULL && !m->failed && m->state != MDNS_DOWN)
+	if (m->client != NULL && !m->failed && m->rep.state != MDNS_DOWN)
 		return 0;
-	*code = fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running", cause);
+	*code = mdns_fail_msg(MDNS_ERR_DOWN,
+	    "avahi-daemon is not running", cause);
 	return -1;
 }
 
 /* --- the connection ----------------------------------------------------- */
-
-static void
-sync_soon(struct mdns *m, unsigned ms)
-{
-	if (ms == 0 || !ev_timer_pending(m->sync_t))
-		ev_timer_set(m->sync_t, ms);
-}
 
 static void
 client_cb(AvahiClient *c, AvahiClientState state, void *arg)
@@ -297,18 +244,7 @@ client_cb(AvahiClient *c, AvahiClientState state, void *arg)
 		snprintf(m->why, sizeof(m->why), "%s",
 		    avahi_strerror(avahi_client_errno(c)));
 	}
-	sync_soon(m, 0);
-}
-
-static void
-set_state(struct mdns *m, enum mdns_state st, const char *why)
-{
-	if (m->reported && m->state == st)
-		return;
-	m->reported = 1;
-	m->state = st;
-	if (m->cb != NULL)
-		m->cb(m, st, why, m->arg);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* Make the client; -1 (and the next try armed) if even that failed. */
@@ -324,7 +260,7 @@ client_make(struct mdns *m)
 		m->failed = 0;	/* what client_cb saw went with it */
 		snprintf(m->why, sizeof(m->why), "cannot connect to D-Bus: %s",
 		    avahi_strerror(error));
-		sync_soon(m, m->backoff_ms);
+		mdns_sync_soon(&m->rep, m->backoff_ms);
 		m->backoff_ms *= 2;
 		if (m->backoff_ms > m->max_ms)
 			m->backoff_ms = m->max_ms;
@@ -360,7 +296,8 @@ sync_cb(void *arg)
 	enum mdns_state st;
 
 	if (m->failed || (m->client != NULL &&
-	    m->cstate == AVAHI_CLIENT_CONNECTING && m->state != MDNS_DOWN)) {
+	    m->cstate == AVAHI_CLIENT_CONNECTING &&
+	    m->rep.state != MDNS_DOWN)) {
 		if (!m->failed)
 			snprintf(m->why, sizeof(m->why), "avahi-daemon is not "
 			    "running");
@@ -369,27 +306,27 @@ sync_cb(void *arg)
 			avahi_client_free(m->client);
 		m->client = NULL;
 		m->failed = 0;
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 	}
 	if (m->client == NULL && client_make(m) == -1) {
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 		return;
 	}
 	if (m->failed) {
-		sync_soon(m, 0);	/* failed at once: next turn */
+		mdns_sync_soon(&m->rep, 0);	/* failed at once: next turn */
 		return;
 	}
 	if ((st = mapped(m)) != MDNS_DOWN) {
 		version = avahi_client_get_version_string(m->client);
 		m->txt_reversed = mdns_avahi_txt_order_fixed(version);
-		if (m->state == MDNS_DOWN || !m->reported)
+		if (m->rep.state == MDNS_DOWN || !m->rep.reported)
 			log_debug("%s, TXT items %s", version != NULL ?
 			    version : "avahi ?", m->txt_reversed ?
 			    "reversed by the client" : "in record order "
 			    "(daemon before 0.9-rc4)");
 	}
-	set_state(m, st, st == MDNS_DOWN ? "avahi-daemon is not running" :
-	    NULL);
+	mdns_set_state(m, &m->rep, st, st == MDNS_DOWN ?
+	    "avahi-daemon is not running" : NULL);
 }
 
 struct mdns *
@@ -401,25 +338,25 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->loop = loop;
-	m->cb = cb;
-	m->arg = arg;
+	m->rep.cb = cb;
+	m->rep.arg = arg;
 	m->min_ms = m->backoff_ms = min_ms > 0 ? min_ms : 1;
 	m->max_ms = max_ms > m->min_ms ? max_ms : m->min_ms;
-	m->state = MDNS_DOWN;
+	m->rep.state = MDNS_DOWN;
 	mdns_avahi_poll_init(&m->poll, loop);
 	TAILQ_INIT(&m->objs);
-	if ((m->sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
+	if ((m->rep.sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
 		free(m);
 		return NULL;
 	}
 	/* Connect now, so that mdns_state() tells at once; the callback
 	 * hears it from the loop. */
 	if (client_make(m) == 0) {
-		m->state = mapped(m);
-		if (m->state != MDNS_DOWN)
+		m->rep.state = mapped(m);
+		if (m->rep.state != MDNS_DOWN)
 			m->txt_reversed = mdns_avahi_txt_order_fixed(
 			    avahi_client_get_version_string(m->client));
-		sync_soon(m, 0);
+		mdns_sync_soon(&m->rep, 0);
 	}
 	return m;
 }
@@ -438,14 +375,14 @@ mdns_free(struct mdns *m)
 		TAILQ_REMOVE(&m->objs, o, link);
 		free(o);
 	}
-	ev_timer_del(m->sync_t);
+	ev_timer_del(m->rep.sync_t);
 	free(m);
 }
 
 enum mdns_state
 mdns_state(const struct mdns *m)
 {
-	return m->state;
+	return m->rep.state;
 }
 
 const char *
@@ -492,7 +429,7 @@ mdns_probe(char **version, char **cause)
 
 	*version = NULL;
 	if ((sp = avahi_simple_poll_new()) == NULL)
-		return fail_msg(-1, "out of memory", cause);
+		return mdns_fail_msg(-1, "out of memory", cause);
 	cl = avahi_client_new(avahi_simple_poll_get(sp), 0, NULL, NULL,
 	    &error);
 	if (cl == NULL) {
@@ -766,8 +703,8 @@ reg_reset(struct mdns_reg *reg, char **cause)
 	int r;
 
 	if (reg->g == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if (!reg->filled)
 		return 0;
 	if ((r = avahi_entry_group_reset(reg->g)) < 0)
@@ -824,8 +761,8 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 	domain = s->domain != NULL ? s->domain : mdns_domain(m);
 	host = s->host != NULL ? s->host : mdns_host_fqdn(m);
 	if (host == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if ((r = avahi_service_name_join(full, sizeof(full), s->name,
 	    s->type, domain)) < 0)
 		return fail(r, "add", cause);
@@ -834,7 +771,8 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add", cause);
 
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM,
+		    "TXT: out of memory", cause);
 	ntxt = avahi_string_list_serialize(l, txt, sizeof(txt));
 	avahi_string_list_free(l);
 	r = avahi_entry_group_add_record(reg->g, ifi, proto,
@@ -894,8 +832,8 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 			return r;
 	} else {
 		if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-			return fail_msg(MDNS_ERR_NOMEM, "TXT: out of memory",
-			    cause);
+			return mdns_fail_msg(MDNS_ERR_NOMEM,
+			    "TXT: out of memory", cause);
 		r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto,
 		    0, s->name, s->type, s->domain, s->host, s->port, l);
 		avahi_string_list_free(l);
@@ -957,13 +895,13 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0)
 		return r;
 	if (reg->g == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	if (s->flags & MDNS_HOST_SCOPE)
 		return reg_add_host_records(reg, s, ifi, proto,
 		    AVAHI_PUBLISH_UPDATE, 1, cause);
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	r = avahi_entry_group_update_service_txt_strlst(reg->g, ifi, proto, 0,
 	    s->name, s->type, s->domain, l);
 	avahi_string_list_free(l);

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "mdns.h"
 #include "mdns-dnssd.h"
+#include "mdns-int.h"
 #include "proto.h"
 
 #define ERR_SERVICE_NOT_RUNNING	(-65563)	/* Apple's values */
@@ -128,15 +129,11 @@ struct mdns_reg {
 
 struct mdns {
 	struct ev_loop		*loop;
-	mdns_state_cb		 cb;
-	void			*arg;
+	struct mdns_report	 rep;	/* state, callback, sync timer */
 	struct sdref		 w;	/* the watcher */
 	int			 failed;	/* the responder went */
 	char			 why[128];
-	enum mdns_state		 state;		/* last reported */
-	int			 reported;
 	unsigned		 min_ms, max_ms, step;
-	struct ev_timer		*sync_t;
 	/* What the library turned out not to support (avahi's) */
 	int			 no_localonly, no_norename;
 	char			 host[256], fqdn[270];
@@ -151,65 +148,13 @@ struct mdns {
 	TAILQ_HEAD(, mdns_obj)	 objs;
 };
 
-static void	 sync_soon(struct mdns *, unsigned);
-
 /* --- errors, interfaces ------------------------------------------------- */
 
 static int
 fail(int32_t e, const char *what, char **cause)
 {
-	if (cause != NULL) {
-		if (what != NULL) {
-			if (asprintf(cause, "%s: %s", what,
-			    mdns_dnssd_strerror(e)) == -1)
-				*cause = NULL;
-		} else
-			*cause = strdup(mdns_dnssd_strerror(e));
-		if (*cause == NULL)
-			fatalx("out of memory");
-	}
-	return mdns_dnssd_map_err(e);
-}
-
-static int
-fail_msg(int code, const char *msg, char **cause)
-{
-	if (cause != NULL && (*cause = strdup(msg)) == NULL)
-		fatalx("out of memory");
-	return code;
-}
-
-/* The first loopback interface ("lo", "lo0"). */
-static int
-lo_ifindex(void)
-{
-	struct ifaddrs *ifa, *p;
-	int idx = 0;
-
-	if (getifaddrs(&ifa) == -1)
-		return (int)if_nametoindex("lo");
-	for (p = ifa; p != NULL && idx == 0; p = p->ifa_next)
-		if (p->ifa_flags & IFF_LOOPBACK)
-			idx = (int)if_nametoindex(p->ifa_name);
-	freeifaddrs(ifa);
-	return idx;
-}
-
-int
-mdns_if_loopback(int ifindex)
-{
-	static int sock = -1;
-	struct ifreq ifr;
-
-	if (ifindex <= 0)
-		return 0;
-	if (sock == -1 && (sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
-		return ifindex == lo_ifindex();
-	memset(&ifr, 0, sizeof(ifr));
-	if (if_indextoname((unsigned int)ifindex, ifr.ifr_name) == NULL ||
-	    ioctl(sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_LOOPBACK) != 0;
+	return mdns_fail_err(mdns_dnssd_map_err(e), what,
+	    mdns_dnssd_strerror(e), cause);
 }
 
 /* An interface index of the API as ours: LocalOnly is the loopback. */
@@ -217,7 +162,7 @@ static int
 if_from_api(uint32_t i)
 {
 	if (i == kDNSServiceInterfaceIndexLocalOnly)
-		return lo_ifindex();
+		return mdns_lo_ifindex();
 	return (int)i;
 }
 
@@ -230,18 +175,17 @@ if_to_api(const struct mdns *m, int ifindex, int flags, uint32_t *out,
 {
 	int lo;
 
+	*out = ifindex <= 0 ? kDNSServiceInterfaceIndexAny : (uint32_t)ifindex;
 	if (flags & MDNS_HOST_SCOPE) {
 		if (!m->no_localonly) {
 			*out = kDNSServiceInterfaceIndexLocalOnly;
 			return 0;
 		}
-		if ((lo = lo_ifindex()) == 0)
-			return fail_msg(MDNS_ERR_INVALID, "no loopback "
+		if ((lo = mdns_lo_ifindex()) == 0)
+			return mdns_fail_msg(MDNS_ERR_INVALID, "no loopback "
 			    "interface for host scope", cause);
 		*out = (uint32_t)lo;
-		return 0;
 	}
-	*out = ifindex <= 0 ? kDNSServiceInterfaceIndexAny : (uint32_t)ifindex;
 	return 0;
 }
 
@@ -332,7 +276,7 @@ sdref_cb(int fd, short revents, void *arg)
 		snprintf(m->why, sizeof(m->why), "%s",
 		    mdns_dnssd_strerror(e));
 	}
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* --- objects ------------------------------------------------------------ */
@@ -377,7 +321,7 @@ obj_error(struct mdns_obj *o, int32_t e, uint32_t ifindex)
 		}
 	} else
 		o->err = e;
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 static void
@@ -453,32 +397,14 @@ objs_held(const struct mdns *m)
 static int
 check_up(struct mdns *m, int *code, char **cause)
 {
-	if (m->w.sd != NULL && !m->failed && m->state != MDNS_DOWN)
+	if (m->w.sd != NULL && !m->failed && m->rep.state != MDNS_DOWN)
 		return 0;
-	*code = fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not running",
-	    cause);
+	*code = mdns_fail_msg(MDNS_ERR_DOWN,
+	    "the mDNS responder is not running", cause);
 	return -1;
 }
 
 /* --- the connection ----------------------------------------------------- */
-
-static void
-sync_soon(struct mdns *m, unsigned ms)
-{
-	if (ms == 0 || !ev_timer_pending(m->sync_t))
-		ev_timer_set(m->sync_t, ms);
-}
-
-static void
-set_state(struct mdns *m, enum mdns_state st, const char *why)
-{
-	if (m->reported && m->state == st)
-		return;
-	m->reported = 1;
-	m->state = st;
-	if (m->cb != NULL)
-		m->cb(m, st, why, m->arg);
-}
 
 static void
 watch_domain_cb(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
@@ -490,7 +416,7 @@ watch_domain_cb(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 		return;
 	m->failed = 1;
 	snprintf(m->why, sizeof(m->why), "%s", mdns_dnssd_strerror(e));
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 /* The host's name in mDNS. The API has no call for it: the name the
@@ -534,7 +460,7 @@ ac_cb(AvahiClient *c, AvahiClientState state, void *arg)
 	m->failed = 1;
 	snprintf(m->why, sizeof(m->why), "%s",
 	    avahi_strerror(avahi_client_errno(c)));
-	sync_soon(m, 0);
+	mdns_sync_soon(&m->rep, 0);
 }
 
 static int
@@ -599,20 +525,22 @@ connect_now(struct mdns *m)
 	if ((e = watcher_new(m, &m->w.sd)) != kDNSServiceErr_NoError) {
 		snprintf(m->why, sizeof(m->why), "the mDNS responder is not "
 		    "running (%s)", mdns_dnssd_strerror(e));
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return -1;
 	}
 	if (sdref_watch(m, &m->w, NULL) == -1) {
 		snprintf(m->why, sizeof(m->why), "out of memory");
-		sync_soon(m, m->max_ms);
+		mdns_sync_soon(&m->rep, m->max_ms);
 		return -1;
 	}
 #ifdef MDNS_DNSSD_AVAHI
 	if (ac_make(m) == -1) {
 		sdref_drop(&m->w);
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return -1;
@@ -638,21 +566,22 @@ sync_cb(void *arg)
 #endif
 		m->failed = 0;
 		log_debug("mDNS responder gone: %s", m->why);
-		set_state(m, MDNS_DOWN, m->why);
-		sync_soon(m, backoff_ms(m->step, m->min_ms, m->max_ms, 0, 0));
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
+		mdns_sync_soon(&m->rep, backoff_ms(m->step, m->min_ms,
+		    m->max_ms, 0, 0));
 		if (m->step < 32)
 			m->step++;
 		return;
 	}
 	if (m->w.sd == NULL && connect_now(m) == -1) {
-		set_state(m, MDNS_DOWN, m->why);
+		mdns_set_state(m, &m->rep, MDNS_DOWN, m->why);
 		return;
 	}
-	set_state(m, MDNS_RUNNING, NULL);
+	mdns_set_state(m, &m->rep, MDNS_RUNNING, NULL);
 	if (objs_held(m)) {
 		objs_release(m);
 		if (objs_held(m))
-			sync_soon(m, 0);
+			mdns_sync_soon(&m->rep, 0);
 	}
 }
 
@@ -695,27 +624,27 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->loop = loop;
-	m->cb = cb;
-	m->arg = arg;
+	m->rep.cb = cb;
+	m->rep.arg = arg;
 	m->min_ms = min_ms > 0 ? min_ms : 1;
 	m->max_ms = max_ms > m->min_ms ? max_ms : m->min_ms;
-	m->state = MDNS_DOWN;
+	m->rep.state = MDNS_DOWN;
 #ifdef MDNS_DNSSD_AVAHI
 	/* Known refusals of avahi's library; asking would make it warn
 	 * (avahi_warn_unsupported(): stderr and syslog, no opt-out). */
 	m->no_localonly = m->no_norename = 1;
 #endif
 	TAILQ_INIT(&m->objs);
-	if ((m->sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
+	if ((m->rep.sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
 		free(m);
 		return NULL;
 	}
 	if (connect_now(m) == 0) {
-		m->state = MDNS_RUNNING;
-		sync_soon(m, 0);
+		m->rep.state = MDNS_RUNNING;
+		mdns_sync_soon(&m->rep, 0);
 	} else {
 		/* the first report is DOWN, from the loop; then retries */
-		ev_timer_set(m->sync_t, 0);
+		ev_timer_set(m->rep.sync_t, 0);
 	}
 	return m;
 }
@@ -746,35 +675,43 @@ mdns_free(struct mdns *m)
 #ifdef MDNS_DNSSD_AVAHI
 	ac_drop(m);
 #endif
-	ev_timer_del(m->sync_t);
+	ev_timer_del(m->rep.sync_t);
 	free(m);
 }
 
 enum mdns_state
 mdns_state(const struct mdns *m)
 {
-	return m->state;
+	return m->rep.state;
+}
+
+/* The host's name (fqdn: with the domain), NULL while down or unknown. */
+static const char *
+host_name(const struct mdns *m, int fqdn)
+{
+	const char *name = fqdn ? m->fqdn : m->host;
+
+	if (m->rep.state == MDNS_DOWN)
+		return NULL;
+#ifdef MDNS_DNSSD_AVAHI
+	/* avahi renames its host on a conflict: ask each time */
+	if (m->ac != NULL)
+		return fqdn ? avahi_client_get_host_name_fqdn(m->ac) :
+		    avahi_client_get_host_name(m->ac);
+#endif
+	return name[0] == '\0' ? NULL : name;
 }
 
 const char *
 mdns_host_name(const struct mdns *m)
 {
-#ifdef MDNS_DNSSD_AVAHI
-	/* avahi renames its host on a conflict: ask each time */
-	if (m->state != MDNS_DOWN && m->ac != NULL)
-		return avahi_client_get_host_name(m->ac);
-#endif
-	return m->state == MDNS_DOWN || m->host[0] == '\0' ? NULL : m->host;
+	return host_name(m, 0);
 }
 
 const char *
 mdns_host_fqdn(const struct mdns *m)
 {
-#ifdef MDNS_DNSSD_AVAHI
-	if (m->state != MDNS_DOWN && m->ac != NULL)
-		return avahi_client_get_host_name_fqdn(m->ac);
-#endif
-	return m->state == MDNS_DOWN || m->fqdn[0] == '\0' ? NULL : m->fqdn;
+	return host_name(m, 1);
 }
 
 const char *
@@ -796,7 +733,7 @@ version_string(void)
 const char *
 mdns_version(const struct mdns *m)
 {
-	return m->state == MDNS_DOWN ? NULL : version_string();
+	return m->rep.state == MDNS_DOWN ? NULL : version_string();
 }
 
 int
@@ -983,7 +920,7 @@ mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
 	if (e != kDNSServiceErr_NoError || sdref_watch(m, &b->r,
 	    &b->o) == -1) {
 		*code = e != kDNSServiceErr_NoError ? fail(e, NULL, cause) :
-		    fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		    mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 		ev_timer_del(b->settle_t);
 		free(b);
 		return NULL;
@@ -1151,7 +1088,7 @@ addr_start(struct mdns_resolve *rs, uint32_t ifindex)
 #else
 	/* avahi's library: LocalOnly is refused here too */
 	if (ifindex == kDNSServiceInterfaceIndexLocalOnly)
-		ifindex = (uint32_t)lo_ifindex();
+		ifindex = (uint32_t)mdns_lo_ifindex();
 	e = DNSServiceQueryRecord(&rs->a.sd, 0, ifindex, rs->host,
 	    rs->af == AF_INET6 ? kDNSServiceType_AAAA : kDNSServiceType_A,
 	    kDNSServiceClass_IN, query_reply, rs);
@@ -1247,7 +1184,7 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 	if (e != kDNSServiceErr_NoError ||
 	    sdref_watch(m, &rs->r, &rs->o) == -1) {
 		*code = e != kDNSServiceErr_NoError ? fail(e, NULL, cause) :
-		    fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		    mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 		free(rs->name);
 		free(rs->type);
 		free(rs->domain);
@@ -1288,22 +1225,33 @@ reg_failed(struct mdns_reg *reg, int32_t e)
 		    mdns_dnssd_strerror(e), reg->arg);
 }
 
+/* What a registration's or its address record's reply says when it is no
+ * success: 1 if so (a conflict told, an error held), or if the object is
+ * quiet. */
+static int
+reg_reply_failed(struct mdns_reg *reg, DNSServiceErrorType e)
+{
+	if (obj_quiet(&reg->o))
+		return 1;
+	if (e == kDNSServiceErr_NameConflict) {
+		reg_failed(reg, e);
+		return 1;
+	}
+	if (e != kDNSServiceErr_NoError) {
+		obj_error(&reg->o, e, 0);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 reg_reply(DNSServiceRef sd, DNSServiceFlags flags, DNSServiceErrorType e,
     const char *name, const char *regtype, const char *domain, void *arg)
 {
 	struct mdns_reg *reg = arg;
 
-	if (obj_quiet(&reg->o))
+	if (reg_reply_failed(reg, e))
 		return;
-	if (e == kDNSServiceErr_NameConflict) {
-		reg_failed(reg, e);
-		return;
-	}
-	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e, 0);
-		return;
-	}
 	if (reg->name != NULL && name != NULL && strcmp(name, reg->name) != 0) {
 		/* Renamed by the responder: avahi's library renames in
 		 * spite of kDNSServiceFlagsNoAutoRename (it refuses the
@@ -1322,16 +1270,8 @@ record_reply(DNSServiceRef sd, DNSRecordRef rec, DNSServiceFlags flags,
 {
 	struct mdns_reg *reg = arg;
 
-	if (obj_quiet(&reg->o))
+	if (reg_reply_failed(reg, e))
 		return;
-	if (e == kDNSServiceErr_NameConflict) {
-		reg_failed(reg, e);
-		return;
-	}
-	if (e != kDNSServiceErr_NoError) {
-		obj_error(&reg->o, e, 0);
-		return;
-	}
 	reg->cb(reg, MDNS_REG_ESTABLISHED, 0, NULL, reg->arg);
 }
 
@@ -1356,7 +1296,7 @@ static int
 reg_reset(struct mdns_reg *reg, char **cause)
 {
 	if (reg->o.dead || reg->o.m->failed)
-		return fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
+		return mdns_fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
 		    "running", cause);
 	sdref_drop(&reg->r);
 	reg->rec = NULL;
@@ -1419,7 +1359,7 @@ mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
 		return fail(e, NULL, cause);
 	}
 	if (sdref_watch(m, &reg->r, &reg->o) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	return 0;
 }
 
@@ -1469,8 +1409,8 @@ address_avahi(struct mdns_reg *reg, const char *fqdn,
 	int r;
 
 	if (m->ac == NULL)
-		return fail_msg(MDNS_ERR_DOWN, "avahi-daemon is not running",
-		    cause);
+		return mdns_fail_msg(MDNS_ERR_DOWN,
+		    "avahi-daemon is not running", cause);
 	memset(&a, 0, sizeof(a));
 	if (sa->sa_family == AF_INET) {
 		a.proto = AVAHI_PROTO_INET;
@@ -1538,7 +1478,7 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 		rdlen = 16;
 	} else
-		return fail_msg(MDNS_ERR_INVALID, "not an IPv4 or IPv6 "
+		return mdns_fail_msg(MDNS_ERR_INVALID, "not an IPv4 or IPv6 "
 		    "address", cause);
 	/* A record of our own goes through a connection of its own
 	 * (DNSServiceCreateConnection + DNSServiceRegisterRecord). avahi's
@@ -1551,7 +1491,8 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 	if (e != kDNSServiceErr_NoError) {
 		reg->r.sd = NULL;
 		if (e == kDNSServiceErr_Unsupported)
-			return fail_msg(MDNS_ERR_INVALID, "address records "
+			return mdns_fail_msg(MDNS_ERR_INVALID,
+			    "address records "
 			    "need DNSServiceRegisterRecord, which this "
 			    "DNS-SD library (avahi's compatibility library) "
 			    "does not implement", cause);
@@ -1566,7 +1507,7 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		return fail(e, "DNSServiceRegisterRecord", cause);
 	}
 	if (sdref_watch(m, &reg->r, &reg->o) == -1)
-		return fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
+		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	return 0;
 }
 
@@ -1580,7 +1521,7 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 	int r;
 
 	if (reg->r.sd == NULL || reg->o.dead)
-		return fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
+		return mdns_fail_msg(MDNS_ERR_DOWN, "the mDNS responder is not "
 		    "running", cause);
 	if ((r = mdns_dnssd_txt_build(s->txt, &txt, &len, cause)) < 0)
 		return r;
