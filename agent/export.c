@@ -1,6 +1,6 @@
 /*
  * Export: services of this LAN offered to a remote's server, over the
- * session the agent already has (PROTOCOL.md section 8; issue 12).
+ * session the agent already has (PROTOCOL.md section 8).
  *
  * The exporter browses this LAN for every type some remote exports
  * ("export TYPE [name PATTERN ...]", -x TYPE): exportlan.c. This file

@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# tests/integration/export.sh -- export end to end (issue 12): only the
+# tests/integration/export.sh -- export end to end: only the
 # agent's side can reach the other side's sshd (brelay dials arelay; brelay
 # runs no sshd), and a service of the agent's LAN (bcli's "Web B") is
 # offered to arelay's subsystem over the agent's own session.

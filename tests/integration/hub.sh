@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# tests/integration/hub.sh -- a hub (issue 12): a host with sshd and
+# tests/integration/hub.sh -- a hub: a host with sshd and
 # avahi-daemon but no LAN of its own, and two sites that can only dial
 # out to it. Each site's agent exports its LAN's web server to the hub and
 # imports what the hub has; the hub's subsystem accepts exports on the

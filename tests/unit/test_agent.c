@@ -214,7 +214,7 @@ START_TEST(test_conf_export)
 }
 END_TEST
 
-/* What the agent offers a remote, and with which path (issue 12). */
+/* What the agent offers a remote, and with which path. */
 START_TEST(test_export_decide)
 {
 	struct splice_meta m;
