@@ -1,7 +1,8 @@
 #!/bin/bash
-# Build rnsplice and run every test: unit tests (check), the integration
-# tests in the network-namespace lab (root only; skipped otherwise), the
-# same again under ASan+UBSan, the unit tests under valgrind and with the
+# Build rnsplice and run every test: the unit tests (check) and the end to
+# end lab tests of the main job (root only; skipped otherwise) in a plain
+# build, every test -- all the integration tests in the network-namespace
+# lab -- under ASan+UBSan, the unit tests under valgrind and with the
 # portable replacements of compat/ forced on, the DNS-SD API backend (unit
 # tests and the lab tests of browsing and publishing), the Debian packages
 # (built, lintian, lab tests against them), a short fuzzing run, and make
@@ -85,9 +86,15 @@ build_and_check() {
 	# of its own; leftovers.test still runs after all the others.  With
 	# serial=1 (the sanitizer build, which runs the fault and integrity
 	# tests: their faults must strike while data still flows) the tests
-	# of SERIAL_TESTS run one at a time after the others.
+	# of SERIAL_TESTS run one at a time after the others.  With quick=1
+	# (the plain build: every lab test runs in the sanitizer build) the
+	# unit tests and END_TO_END_TESTS only.
 	local r=0 all one par t
-	if [ "${serial:-0}" = 1 ]; then
+	if [ "${quick:-0}" = 1 ]; then
+		make -j"$jobs" check TESTS="$(make -s print-unit-tests) $(make -s print-end-to-end-tests) tests/integration/leftovers.test" \
+		    >check.out 2>&1 || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
+	elif [ "${serial:-0}" = 1 ]; then
 		all=$(make -s print-tests) one=$(make -s print-serial-tests)
 		par=
 		for t in $all; do
@@ -250,10 +257,10 @@ if [ -f config.status ]; then
 	make distclean >/dev/null 2>&1 || true
 fi
 [ -x configure ] || stage autogen ./autogen.sh
-# the long fault and integrity tests of the lab (~3 min) run once, in the
-# sanitizer build, where they find the most
+# each lab test runs once, in the sanitizer build, where it finds the most;
+# the plain build runs the unit tests and the main job end to end
 if [ $fast -eq 0 ]; then
-	RNSPLICE_RELIABILITY=skip stage "build and check" build_and_check "$top/build"
+	quick=1 stage "build and check" build_and_check "$top/build"
 else
 	stage "build and check" build_and_check "$top/build"
 fi
