@@ -746,6 +746,7 @@ txt_rb_cb(AvahiRecordBrowser *rb, AvahiIfIndex ifindex, AvahiProtocol proto,
 	}
 	tell = mdns_txtw_added(&rs->tw, &txt);
 	if (tell == 1 && rs->have_res) {
+		log_debug("\"%s\": new TXT record (record browser)", rs->name);
 		r = rs->res;
 		r.txt = &txt;
 		rs->cb(rs, &r, 0, NULL, rs->arg);	/* may free rs */
