@@ -255,8 +255,7 @@ txt_shed(struct mdns *m)
 		avahi_record_browser_free(rs->rb);
 		rs->rb = NULL;
 		log_debug("avahi: objects per client exhausted: TXT changes of "
-		    "\"%s\" through its resolver", rs->name != NULL ?
-		    rs->name : "?");
+		    "\"%s\" through its resolver", rs->name);
 		return 1;
 	}
 	return 0;
@@ -626,7 +625,7 @@ res_save(struct mdns_resolve *rs, const struct mdns_resolved *r)
 	    (rs->type = strdup(r->type)) == NULL ||
 	    (rs->domain = strdup(r->domain)) == NULL ||
 	    (r->host != NULL && (rs->host = strdup(r->host)) == NULL))
-		return -1;
+		fatalx("out of memory");
 	rs->res.name = rs->name;
 	rs->res.type = rs->type;
 	rs->res.domain = rs->domain;
@@ -720,8 +719,7 @@ txt_rb_cb(AvahiRecordBrowser *rb, AvahiIfIndex ifindex, AvahiProtocol proto,
 		return;
 	case AVAHI_BROWSER_FAILURE:
 		/* the resolver still reports changes, a second later */
-		log_debug("avahi: TXT record browser of \"%s\": %s",
-		    rs->name != NULL ? rs->name : "?",
+		log_debug("avahi: TXT record browser of \"%s\": %s", rs->name,
 		    avahi_strerror(avahi_client_errno(rs->o.m->client)));
 		return;
 	case AVAHI_BROWSER_NEW:
@@ -772,6 +770,8 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 	rs->flags = flags;
 	rs->o.m = m;
 	mdns_txtw_init(&rs->tw);
+	if ((rs->name = strdup(name)) == NULL)	/* for the logs until resolved */
+		fatalx("out of memory");
 	while ((rs->r = avahi_service_resolver_new(m->client, if_of(ifindex),
 	    proto_of(af), name, type, domain, proto_of(af),
 	    (flags & MDNS_NO_ADDRESS) ? AVAHI_LOOKUP_NO_ADDRESS : 0,
@@ -779,6 +779,7 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 		;
 	if (rs->r == NULL) {
 		*code = fail(avahi_client_errno(m->client), NULL, cause);
+		free(rs->name);
 		free(rs);
 		return NULL;
 	}
