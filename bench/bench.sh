@@ -1104,6 +1104,7 @@ section_txt() {
 	# the publishers: subsystem-txtpub, a new TXT record for each line
 	for h in asrv rsrv; do
 		mkfifo "$LAB_DIR/txtpub-$h.fifo" || die "mkfifo"
+		# shellcheck disable=SC2016  # expanded by the inner sh
 		lab_bg "$h" "$LAB_DIR/txtpub-$h.pid" sh -c 'exec "$0" "$1" _rnsbench._tcp 9 v=0 <"$2"' \
 			"$BIN/subsystem-txtpub" "$TXT_NAME" "$LAB_DIR/txtpub-$h.fifo" \
 			>"$RUN/txtpub-$h.log" 2>&1
