@@ -18,8 +18,8 @@
 #
 # Environment:
 #   BENCH_QUICK=1      fewer repetitions, shorter runs (~4 minutes)
-#   BENCH_SECTIONS     subset of "disc idle data conc scale export" (default:
-#                      all)
+#   BENCH_SECTIONS     subset of "disc idle txt data conc scale export"
+#                      (default: all)
 #   BENCH_REPS         repetitions of every figure (default 5, quick 2)
 #   BENCH_TRANSPORTS   the data section's transports (default: all of
 #                      DATA_ORDER below)
@@ -42,7 +42,7 @@ builddir=${top_builddir:-$srcdir}
 export top_builddir=$builddir
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || [ "$QUICK" = 1 ] || QUICK=1
-SECTIONS=${BENCH_SECTIONS:-disc idle data conc scale export}
+SECTIONS=${BENCH_SECTIONS:-disc idle txt data conc scale export}
 DATA_TESTS=${BENCH_DATA_TESTS:-iperf http8m ka new1 new8}
 BASE_AGENT=${BENCH_BASE_AGENT:-}
 OUT=${BENCH_OUT:-$builddir/bench}
@@ -82,7 +82,7 @@ die() {
 	exit 1
 }
 
-for tool in benchd httpload manyconn manypub; do
+for tool in benchd httpload manyconn manypub txtwatch; do
 	[ -x "$builddir/bench/$tool" ] ||
 		die "bench/$tool not built (run: make bench)"
 done
@@ -110,7 +110,9 @@ mkdir -p "$BIN"
 cp "$builddir/agent/rnsplice-agent" "$builddir/agent/rnsplice" \
 	"$builddir/subsystem/rnsplice-subsystem" "$builddir/bench/benchd" \
 	"$builddir/bench/httpload" "$builddir/bench/manyconn" \
-	"$builddir/bench/manypub" "$srcdir/bench/mdnscount.py" "$BIN/" ||
+	"$builddir/bench/manypub" "$builddir/bench/txtwatch" \
+	"$builddir/tests/integration/subsystem-txtpub" \
+	"$srcdir/bench/mdnscount.py" "$BIN/" ||
 	die "cannot copy the programs"
 if [ -n "$BASE_AGENT" ]; then
 	cp "$BASE_AGENT" "$BIN/rnsplice-agent-base" ||
@@ -1065,9 +1067,103 @@ section_export() {
 }
 
 # ---------------------------------------------------------------------------
+# txt: a TXT record changed in place on the server's LAN -> the new record
+# on the client's LAN.
+
+TXT_NAME="bench txt"
+TXT_GAP=4	# s between two changes: the old records have expired
+
+# txtw_start HOST NAME -- bench/txtwatch on NAME (_rnsbench._tcp) in HOST;
+# prints the log's path
+txtw_start() {
+	local log=$RUN/txtwatch-$1.log
+	lab_bg "$1" "$LAB_DIR/txtwatch-$1.pid" "$BIN/txtwatch" "$2" \
+		_rnsbench._tcp >"$log" 2>&1
+	echo "$log"
+}
+# txt_new_after LOG ITEM AFTER_US -- time (us) of the first TXT record
+# holding ITEM that LOG (txtwatch) saw arrive on eth0/IPv4 at or after
+# AFTER_US
+txt_new_after() {
+	awk -v item="$2" -v after="$3" '
+		$2 == "NEW" && $3 == "eth0" && $4 == "IPv4" {
+			t = $1; sub(/\./, "", t)
+			if (t + 0 < after + 0)
+				next
+			for (i = 5; i <= NF; i++)
+				if ($i == item) { print t; exit }
+		}' "$1" | grep .
+}
+
+section_txt() {
+	local r n=0 h kind t0 t1 ta fd f_a f_r l_b l_r l_a d l
+	say "txt: a TXT record changed in place (rnsplice-agent out of the box vs the reflector)"
+	agent_start txt 'remote siteA {
+	destination siteA
+}'
+	# the publishers: subsystem-txtpub, a new TXT record for each line
+	for h in asrv rsrv; do
+		mkfifo "$LAB_DIR/txtpub-$h.fifo" || die "mkfifo"
+		# shellcheck disable=SC2016  # expanded by the inner sh
+		lab_bg "$h" "$LAB_DIR/txtpub-$h.pid" sh -c 'exec "$0" "$1" _rnsbench._tcp 9 v=0 <"$2"' \
+			"$BIN/subsystem-txtpub" "$TXT_NAME" "$LAB_DIR/txtpub-$h.fifo" \
+			>"$RUN/txtpub-$h.log" 2>&1
+	done
+	exec {f_a}>"$LAB_DIR/txtpub-asrv.fifo" {f_r}>"$LAB_DIR/txtpub-rsrv.fifo"
+	l_b=$(txtw_start bcli "$TXT_NAME (siteA)")
+	l_r=$(txtw_start rcli "$TXT_NAME")
+	l_a=$(txtw_start arelay "$TXT_NAME")
+	lab_wait_for 30 txt_new_after "$l_b" v=0 0 >/dev/null ||
+		die "txt: rnsplice did not splice \"$TXT_NAME\" (see $RUN/agent-txt.log)"
+	lab_wait_for 10 txt_new_after "$l_r" v=0 0 >/dev/null ||
+		die "txt: the reflector did not reflect \"$TXT_NAME\""
+	sleep "$TXT_GAP"
+	for r in $(seq 1 "$REPS"); do
+		for kind in reflector rnsplice; do
+			n=$((n + 1))
+			if [ "$kind" = reflector ]; then
+				fd=$f_r l=$l_r
+			else
+				fd=$f_a l=$l_b
+			fi
+			t0=$(now_us)
+			echo "v=$n" >&"$fd"
+			if lab_wait_for 10 txt_new_after "$l" "v=$n" "$t0" >/dev/null; then
+				t1=$(txt_new_after "$l" "v=$n" "$t0")
+				d=$(((t1 - t0) / 1000))
+				sample txt change "$kind" "$r" "$(us_to_s $((t1 - t0)))" s
+			else
+				d=missed
+				sample txt change "$kind" "$r" nan s
+			fi
+			if [ "$kind" = rnsplice ]; then
+				ta=$(txt_new_after "$l_a" "v=$n" "$t0")
+				part_txt txt_1_lan_a "$r" "$t0" "$ta"
+				part_txt txt_2_to_lan_b "$r" "$ta" "${t1:-}"
+			fi
+			say "txt $kind #$r: changed TXT on LAN B after ${d} ms"
+			sleep_until_us $((t0 + TXT_GAP * 1000000))
+			t1=
+		done
+	done
+	exec {f_a}>&- {f_r}>&-	# EOF: the publishers withdraw and exit
+	for h in bcli rcli arelay; do
+		lab_stop "$(cat "$LAB_DIR/txtwatch-$h.pid")" 2>/dev/null || true
+	done
+	agent_stop txt
+}
+# part_txt METRIC REP FROM TO -- a sample TO - FROM (us) in seconds of
+# rnsplice, if both are known
+part_txt() {
+	[ -n "$3" ] && [ -n "$4" ] || return 0
+	sample txt "$1" rnsplice "$2" "$(us_to_s $(($4 - $3)))" s
+}
+
+# ---------------------------------------------------------------------------
 
 say "sections: $SECTIONS ($([ "$QUICK" = 1 ] && echo quick || echo full): $REPS repetitions)"
 case " $SECTIONS " in *" disc "*) section_disc ;; *" idle "*) section_idle ;; esac
+[[ " $SECTIONS " != *" txt "* ]] || section_txt
 case " $SECTIONS " in *" data "* | *" conc "*) section_data_needed=1 ;; *) section_data_needed=0 ;; esac
 if [ "$section_data_needed" = 1 ]; then
 	if [[ " $SECTIONS " == *" data "* ]]; then

@@ -162,6 +162,9 @@ def main():
     t_diff("withdrawal, LAN scope: publisher stops → gone on LAN B",
            st("disc", "withdrawal", "rnsplice"),
            st("disc", "withdrawal", refl), 1.05)
+    t_diff("TXT changed in place on LAN A → the new record on LAN B "
+           "(baseline: reflector)",
+           st("txt", "change", "rnsplice"), st("txt", "change", refl), 0.2)
     cyc_r = st("disc", "cycle_bytes", "rnsplice")
     cyc_b = st("disc", "cycle_bytes", refl)
     secs = float(meta.get("cycle_len", "11"))
@@ -334,6 +337,24 @@ def main():
             r.fmt(d) if r.median is not None else "—" for r in row)))
     w("")
     w("")
+    if any(st("txt", "change", c).median is not None
+           for c in ("rnsplice", refl)):
+        w("## A TXT record changed in place")
+        w("")
+        w("| | reflector | rnsplice, scope lan |")
+        w("|---|---|---|")
+        for metric, label in (
+                ("change", "TXT updated on LAN A → the new record in LAN "
+                 "B's cache (a record browser there), s"),
+                ("txt_1_lan_a", "… LAN A: → in arelay's cache, s"),
+                ("txt_2_to_lan_b", "… → subsystem → ssh → agent → "
+                 "LAN B, s")):
+            row = [st("txt", metric, c) for c in (refl, "rnsplice")]
+            if all(r.median is None for r in row):
+                continue
+            w("| %s | %s |" % (label, " | ".join(
+                r.fmt(3) if r.median is not None else "—" for r in row)))
+        w("")
     w("## Idle (nothing published or withdrawn)")
     w("")
     w("| | value |")

@@ -8,7 +8,15 @@
  * does the work from the loop -- free a failed client (after a daemon
  * restart: AVAHI_ERR_DISCONNECTED) with every object made on it, make a
  * new one, tell the user. Object callbacks arriving while the client is
- * failing are dropped: the user is about to hear DOWN. */
+ * failing are dropped: the user is about to hear DOWN.
+ *
+ * Beside each resolver, a record browser on the service's TXT record
+ * reports a changed TXT as soon as the new record arrives (avahi's
+ * resolver waits for the old one to expire; mdns-txtwatch.c). It is one
+ * more of avahi-daemon's objects per client (objects-per-client-max, 1,024
+ * by default), and the first to go: a browser, resolver or registration
+ * that would not fit frees one (that service's TXT changes then arrive
+ * through its resolver, a second later). */
 #include "config.h"
 
 #include <sys/types.h>
@@ -63,9 +71,17 @@ struct mdns_browse {
 struct mdns_resolve {
 	struct mdns_obj		 o;	/* first */
 	AvahiServiceResolver	*r;
+	AvahiRecordBrowser	*rb;	/* the TXT record; NULL if none */
 	int			 flags;
 	mdns_resolve_cb		 cb;
 	void			*arg;
+
+	struct mdns_txtwatch	 tw;
+	/* what the resolver reported last, to report a new TXT with */
+	int			 have_res;
+	struct mdns_resolved	 res;
+	char			*name, *type, *domain, *host;
+	struct sockaddr_storage	 addr;
 };
 
 struct mdns_reg {
@@ -86,7 +102,7 @@ struct mdns {
 	char			 why[128];	/* of the failure */
 	unsigned		 min_ms, max_ms, backoff_ms;
 	int			 txt_reversed;	/* as avahi-client gives them */
-	TAILQ_HEAD(, mdns_obj)	 objs;
+	TAILQ_HEAD(mdns_objs, mdns_obj) objs;
 };
 
 /* --- errors, addresses --------------------------------------------- */
@@ -212,12 +228,45 @@ objs_kill(struct mdns *m)
 			break;
 		case OBJ_RESOLVE:
 			((struct mdns_resolve *)o)->r = NULL;
+			((struct mdns_resolve *)o)->rb = NULL;
 			break;
 		case OBJ_REG:
 			((struct mdns_reg *)o)->g = NULL;
 			break;
 		}
 	}
+}
+
+/* Free the TXT record browser of the newest resolver that has one, to
+ * make room for an object avahi-daemon refused (AVAHI_ERR_TOO_MANY_OBJECTS):
+ * 1 if one went. */
+static int
+txt_shed(struct mdns *m)
+{
+	struct mdns_obj *o;
+	struct mdns_resolve *rs;
+
+	TAILQ_FOREACH_REVERSE(o, &m->objs, mdns_objs, link) {
+		if (o->kind != OBJ_RESOLVE || o->dead)
+			continue;
+		rs = (struct mdns_resolve *)o;
+		if (rs->rb == NULL)
+			continue;
+		avahi_record_browser_free(rs->rb);
+		rs->rb = NULL;
+		log_debug("avahi: objects per client exhausted: TXT changes of "
+		    "\"%s\" through its resolver", rs->name);
+		return 1;
+	}
+	return 0;
+}
+
+/* Try again after making room? */
+static int
+retry_room(struct mdns *m)
+{
+	return avahi_client_errno(m->client) == AVAHI_ERR_TOO_MANY_OBJECTS &&
+	    txt_shed(m);
 }
 
 static int
@@ -229,6 +278,8 @@ check_client(struct mdns *m, int *code, char **cause)
 	    "avahi-daemon is not running", cause);
 	return -1;
 }
+
+static void	res_clear(struct mdns_resolve *);
 
 /* --- the connection ----------------------------------------------------- */
 
@@ -373,6 +424,10 @@ mdns_free(struct mdns *m)
 		avahi_client_free(m->client);	/* and its objects */
 	while ((o = TAILQ_FIRST(&m->objs)) != NULL) {
 		TAILQ_REMOVE(&m->objs, o, link);
+		if (o->kind == OBJ_RESOLVE) {
+			mdns_txtw_clear(&((struct mdns_resolve *)o)->tw);
+			res_clear((struct mdns_resolve *)o);
+		}
 		free(o);
 	}
 	ev_timer_del(m->rep.sync_t);
@@ -514,12 +569,16 @@ mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
 	b->cb = cb;
 	b->arg = arg;
 	b->o.m = m;
-	if (type != NULL)
-		b->sb = avahi_service_browser_new(m->client, AVAHI_IF_UNSPEC,
-		    AVAHI_PROTO_UNSPEC, type, NULL, 0, sb_cb, b);
-	else
-		b->tb = avahi_service_type_browser_new(m->client,
-		    AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, NULL, 0, tb_cb, b);
+	do {
+		if (type != NULL)
+			b->sb = avahi_service_browser_new(m->client,
+			    AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, type, NULL, 0,
+			    sb_cb, b);
+		else
+			b->tb = avahi_service_type_browser_new(m->client,
+			    AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, NULL, 0, tb_cb,
+			    b);
+	} while (b->sb == NULL && b->tb == NULL && retry_room(m));
 	if (b->sb == NULL && b->tb == NULL) {
 		*code = fail(avahi_client_errno(m->client), NULL, cause);
 		free(b);
@@ -543,6 +602,42 @@ mdns_browse_free(struct mdns_browse *b)
 }
 
 /* --- resolving ---------------------------------------------------------- */
+
+static void
+res_clear(struct mdns_resolve *rs)
+{
+	free(rs->name);
+	free(rs->type);
+	free(rs->domain);
+	free(rs->host);
+	rs->name = rs->type = rs->domain = rs->host = NULL;
+	rs->have_res = 0;
+}
+
+/* Keep what the resolver reported (r), to report a new TXT with. */
+static int
+res_save(struct mdns_resolve *rs, const struct mdns_resolved *r)
+{
+	res_clear(rs);
+	rs->res = *r;
+	rs->res.txt = NULL;
+	if ((rs->name = strdup(r->name)) == NULL ||
+	    (rs->type = strdup(r->type)) == NULL ||
+	    (rs->domain = strdup(r->domain)) == NULL ||
+	    (r->host != NULL && (rs->host = strdup(r->host)) == NULL))
+		fatalx("out of memory");
+	rs->res.name = rs->name;
+	rs->res.type = rs->type;
+	rs->res.domain = rs->domain;
+	rs->res.host = rs->host;
+	if (r->addr != NULL) {
+		memcpy(&rs->addr, r->addr, r->addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		rs->res.addr = (struct sockaddr *)&rs->addr;
+	}
+	rs->have_res = 1;
+	return 0;
+}
 
 static void
 resolver_cb(AvahiServiceResolver *ar, AvahiIfIndex ifindex,
@@ -592,12 +687,69 @@ resolver_cb(AvahiServiceResolver *ar, AvahiIfIndex ifindex,
 		}
 	}
 	if (mdns_avahi_strlst_to_txt(strlst, rs->o.m->txt_reversed,
-	    &txt) == -1) {
+	    &txt) == -1 || res_save(rs, &r) == -1 ||
+	    (r.txt = mdns_txtw_resolved(&rs->tw, &txt)) == NULL) {
+		txt_free(&txt);
 		rs->cb(rs, NULL, MDNS_ERR_NOMEM, "out of memory", rs->arg);
 		return;
 	}
-	r.txt = &txt;
 	rs->cb(rs, &r, 0, NULL, rs->arg);	/* may free rs */
+	txt_free(&txt);
+}
+
+/* The TXT record browser: a new record is reported with what the
+ * resolver reported last. */
+static void
+txt_rb_cb(AvahiRecordBrowser *rb, AvahiIfIndex ifindex, AvahiProtocol proto,
+    AvahiBrowserEvent event, const char *name, uint16_t clazz, uint16_t type,
+    const void *rdata, size_t size, AvahiLookupResultFlags flags, void *arg)
+{
+	struct mdns_resolve *rs = arg;
+	AvahiStringList *l = NULL;
+	struct mdns_resolved r;
+	struct txt txt;
+	int tell;
+
+	if (obj_quiet(&rs->o))
+		return;
+	switch (event) {
+	case AVAHI_BROWSER_CACHE_EXHAUSTED:
+	case AVAHI_BROWSER_ALL_FOR_NOW:
+		mdns_txtw_listed(&rs->tw);
+		return;
+	case AVAHI_BROWSER_FAILURE:
+		/* the resolver still reports changes, a second later */
+		log_debug("avahi: TXT record browser of \"%s\": %s", rs->name,
+		    avahi_strerror(avahi_client_errno(rs->o.m->client)));
+		return;
+	case AVAHI_BROWSER_NEW:
+	case AVAHI_BROWSER_REMOVE:
+		break;
+	}
+	if (clazz != AVAHI_DNS_CLASS_IN || type != AVAHI_DNS_TYPE_TXT ||
+	    rdata == NULL)
+		return;
+	/* avahi_string_list_parse prepends: the list is reversed */
+	if ((size > 0 && avahi_string_list_parse(rdata, size, &l) != 0) ||
+	    mdns_avahi_strlst_to_txt(l, 1, &txt) == -1) {
+		avahi_string_list_free(l);
+		log_debug("avahi: \"%s\": unusable TXT record", name);
+		return;
+	}
+	avahi_string_list_free(l);
+	if (event == AVAHI_BROWSER_REMOVE) {
+		mdns_txtw_removed(&rs->tw, &txt);
+		txt_free(&txt);
+		return;
+	}
+	tell = mdns_txtw_added(&rs->tw, &txt);
+	if (tell == 1 && rs->have_res) {
+		log_debug("\"%s\": new TXT record (record browser)", rs->name);
+		r = rs->res;
+		r.txt = &txt;
+		rs->cb(rs, &r, 0, NULL, rs->arg);	/* may free rs */
+	} else if (tell == -1)
+		rs->cb(rs, NULL, MDNS_ERR_NOMEM, "out of memory", rs->arg);
 	txt_free(&txt);
 }
 
@@ -607,6 +759,7 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
     void *arg, int *code, char **cause)
 {
 	struct mdns_resolve *rs;
+	char full[AVAHI_DOMAIN_NAME_MAX];
 
 	if (check_client(m, code, cause) == -1)
 		return NULL;
@@ -616,15 +769,30 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 	rs->arg = arg;
 	rs->flags = flags;
 	rs->o.m = m;
-	rs->r = avahi_service_resolver_new(m->client, if_of(ifindex),
+	mdns_txtw_init(&rs->tw);
+	if ((rs->name = strdup(name)) == NULL)	/* for the logs until resolved */
+		fatalx("out of memory");
+	while ((rs->r = avahi_service_resolver_new(m->client, if_of(ifindex),
 	    proto_of(af), name, type, domain, proto_of(af),
 	    (flags & MDNS_NO_ADDRESS) ? AVAHI_LOOKUP_NO_ADDRESS : 0,
-	    resolver_cb, rs);
+	    resolver_cb, rs)) == NULL && retry_room(m))
+		;
 	if (rs->r == NULL) {
 		*code = fail(avahi_client_errno(m->client), NULL, cause);
+		free(rs->name);
 		free(rs);
 		return NULL;
 	}
+	/* The resolver is what matters: without room for the TXT browser
+	 * (or any other reason) it goes on alone. */
+	if (avahi_service_name_join(full, sizeof(full), name, type,
+	    domain != NULL ? domain : mdns_domain(m)) >= 0)
+		rs->rb = avahi_record_browser_new(m->client, if_of(ifindex),
+		    proto_of(af), full, AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT,
+		    0, txt_rb_cb, rs);
+	if (rs->rb == NULL)
+		log_debug("avahi: no TXT record browser for \"%s\": %s", name,
+		    avahi_strerror(avahi_client_errno(m->client)));
 	obj_link(m, &rs->o, OBJ_RESOLVE);
 	return rs;
 }
@@ -636,7 +804,11 @@ mdns_resolve_free(struct mdns_resolve *rs)
 		return;
 	if (rs->r != NULL)
 		avahi_service_resolver_free(rs->r);
+	if (rs->rb != NULL)
+		avahi_record_browser_free(rs->rb);
 	TAILQ_REMOVE(&rs->o.m->objs, &rs->o, link);
+	mdns_txtw_clear(&rs->tw);
+	res_clear(rs);
 	free(rs);
 }
 
@@ -686,8 +858,10 @@ mdns_reg_new(struct mdns *m, mdns_reg_cb cb, void *arg, int *code,
 	reg->cb = cb;
 	reg->arg = arg;
 	reg->o.m = m;
-	if ((reg->g = avahi_entry_group_new(m->client, group_cb,
-	    reg)) == NULL) {
+	while ((reg->g = avahi_entry_group_new(m->client, group_cb,
+	    reg)) == NULL && retry_room(m))
+		;
+	if (reg->g == NULL) {
 		*code = fail(avahi_client_errno(m->client), NULL, cause);
 		free(reg);
 		return NULL;

@@ -15,7 +15,8 @@
  * DNSServiceProcessResult, or an error in the watcher's callback) every
  * object becomes dead, the user hears DOWN, and the watcher is made again
  * with the avahi backend's backoff (backoff_ms(): min_ms doubling to
- * max_ms). */
+ * max_ms). Beside each resolver, a TXT record query reports a changed TXT
+ * when the new record arrives (see txt_query_reply()). */
 #include "config.h"
 
 #include <sys/types.h>
@@ -105,11 +106,17 @@ struct mdns_resolve {
 	struct mdns_obj		 o;	/* first */
 	struct sdref		 r;	/* DNSServiceResolve */
 	struct sdref		 a;	/* the address of the SRV target */
+	struct sdref		 t;	/* the TXT record (QueryRecord) */
 	int			 ifindex, af, flags;
 	char			*name, *type, *domain;
 	char			 host[kDNSServiceMaxDomainName];
 	uint16_t		 port;
 	struct txt		 txt;
+	struct mdns_txtwatch	 tw;
+	uint64_t		 t_start;	/* of the TXT query */
+	/* the address told last, to tell a new TXT or port with */
+	int			 have_last, last_if;
+	struct sockaddr_storage	 last;
 	mdns_resolve_cb		 cb;
 	void			*arg;
 };
@@ -145,7 +152,7 @@ struct mdns {
 	AvahiClient		*ac;
 	int			 txt_reverse;	/* see resolve_reply() */
 #endif
-	TAILQ_HEAD(, mdns_obj)	 objs;
+	TAILQ_HEAD(mdns_objs, mdns_obj) objs;
 };
 
 /* --- errors, interfaces ------------------------------------------------- */
@@ -337,6 +344,7 @@ obj_kill(struct mdns_obj *o)
 		break;
 	case OBJ_RESOLVE:
 		rs = (struct mdns_resolve *)o;
+		sdref_drop(&rs->t);
 		sdref_drop(&rs->a);
 		sdref_drop(&rs->r);
 		break;
@@ -381,6 +389,35 @@ objs_release(struct mdns *m)
 		}
 		return;	/* next may be gone too: the rest next turn */
 	}
+}
+
+/*
+ * A TXT query is the object the user did not ask for: when the responder
+ * refuses a new browser or resolver (with avahi's library: the system
+ * bus's connections per user, one per reference), the newest resolver's
+ * TXT query goes and the call is tried again. 1 if one went.
+ */
+static int
+txt_shed(struct mdns *m, DNSServiceErrorType e)
+{
+	struct mdns_obj *o;
+	struct mdns_resolve *rs;
+
+	if (e == kDNSServiceErr_NoError || e == kDNSServiceErr_Unsupported ||
+	    e == kDNSServiceErr_BadParam)
+		return 0;
+	TAILQ_FOREACH_REVERSE(o, &m->objs, mdns_objs, link) {
+		if (o->kind != OBJ_RESOLVE || o->dead)
+			continue;
+		rs = (struct mdns_resolve *)o;
+		if (rs->t.sd == NULL)
+			continue;
+		sdref_drop(&rs->t);
+		log_debug("%s: TXT changes of \"%s\" through its resolver",
+		    mdns_dnssd_strerror(e), rs->name);
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -915,8 +952,11 @@ mdns_browse_new(struct mdns *m, const char *type, mdns_browse_cb cb,
 		fatalx("out of memory");
 	/* "local.": the domain of the avahi backend (NULL would be
 	 * every default browse domain, unicast ones too, with Apple's) */
-	e = DNSServiceBrowse(&b->r.sd, 0, kDNSServiceInterfaceIndexAny,
-	    type != NULL ? type : TYPES_TYPE, BROWSE_DOMAIN, browse_reply, b);
+	do
+		e = DNSServiceBrowse(&b->r.sd, 0, kDNSServiceInterfaceIndexAny,
+		    type != NULL ? type : TYPES_TYPE, BROWSE_DOMAIN,
+		    browse_reply, b);
+	while (txt_shed(m, e));
 	if (e != kDNSServiceErr_NoError || sdref_watch(m, &b->r,
 	    &b->o) == -1) {
 		*code = e != kDNSServiceErr_NoError ? fail(e, NULL, cause) :
@@ -952,6 +992,7 @@ mdns_browse_free(struct mdns_browse *b)
 static void
 resolve_failed(struct mdns_resolve *rs, int32_t e)
 {
+	sdref_drop(&rs->t);
 	sdref_drop(&rs->a);
 	sdref_drop(&rs->r);
 	rs->cb(rs, NULL, mdns_dnssd_map_err(e), mdns_dnssd_strerror(e),
@@ -968,6 +1009,12 @@ resolve_report(struct mdns_resolve *rs, int ifindex, const struct sockaddr *sa)
 	memset(&r, 0, sizeof(r));
 	if (mdns_dnssd_undot(rs->host, host, sizeof(host)) == -1)
 		return;
+	if (sa != NULL) {
+		memcpy(&rs->last, sa, sa->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		rs->last_if = ifindex;
+		rs->have_last = 1;
+	}
 	r.ifindex = ifindex;
 	r.af = sa != NULL ? sa->sa_family : rs->af;
 	r.name = rs->name;
@@ -976,8 +1023,32 @@ resolve_report(struct mdns_resolve *rs, int ifindex, const struct sockaddr *sa)
 	r.host = host;
 	r.addr = sa;
 	r.port = rs->port;
-	r.txt = &rs->txt;
+	/* a newer TXT record the query heard beats the resolver's */
+	if ((r.txt = mdns_txtw_resolved(&rs->tw, &rs->txt)) == NULL)
+		fatalx("out of memory");
 	rs->cb(rs, &r, 0, NULL, rs->arg);
+}
+
+/* Tell the user the service again (a new TXT or port) with the address
+ * told last. 0 if there is none yet. */
+static int
+resolve_report_again(struct mdns_resolve *rs, struct sdref *via)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&rs->last;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&rs->last;
+	int gone, *outer;
+
+	if (!rs->have_last && !(rs->flags & MDNS_NO_ADDRESS))
+		return 0;
+	if (rs->last.ss_family == AF_INET)
+		sin->sin_port = htons(rs->port);
+	else if (rs->last.ss_family == AF_INET6)
+		sin6->sin6_port = htons(rs->port);
+	outer = guard_begin(via, &gone);
+	resolve_report(rs, rs->have_last ? rs->last_if : rs->ifindex,
+	    rs->have_last ? (struct sockaddr *)&rs->last : NULL);
+	guard_end(via, &gone, outer);
+	return 1;
 }
 
 static void
@@ -1139,10 +1210,99 @@ resolve_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 		guard_end(&rs->r, &gone, outer);
 		return;
 	}
-	if (!changed_host && rs->a.sd != NULL)
-		return;		/* TXT or port: told with the next address */
+	if (!changed_host && rs->a.sd != NULL) {
+		/* TXT or port: told with the address told last, else with
+		 * the next one */
+		resolve_report_again(rs, &rs->r);
+		return;
+	}
 	if ((e = addr_start(rs, ifindex)) != kDNSServiceErr_NoError)
 		obj_error(&rs->o, e, ifindex);
+}
+
+/*
+ * The TXT record, queried beside the resolver: DNSServiceResolve reports a
+ * changed TXT only once the old record expired (avahi's resolver, under
+ * avahi's library, holds the record it found until then), where the query
+ * hears the new record when it arrives (Apple's header: use
+ * DNSServiceQueryRecord, not DNSServiceResolve, to follow a TXT record).
+ * No flags: kDNSServiceFlagsLongLivedQuery is for unicast DNS (multicast
+ * queries go on anyway), and avahi's library refuses every flag. The API
+ * has no end of the cache's answers: those of the first second are taken
+ * as the cache's (mdns-txtwatch.c).
+ */
+static void
+txt_query_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
+    DNSServiceErrorType e, const char *fullname, uint16_t rrtype,
+    uint16_t rrclass, uint16_t rdlen, const void *rdata, uint32_t ttl,
+    void *arg)
+{
+	struct mdns_resolve *rs = arg;
+	struct txt t;
+	int tell;
+
+	if (obj_quiet(&rs->o))
+		return;
+	if (e != kDNSServiceErr_NoError) {
+		/* the responder going is everybody's; else the resolver
+		 * still reports changes, a second later */
+		if (e == ERR_SERVICE_NOT_RUNNING || e == ERR_DEFUNCT_CONNECTION
+#ifdef MDNS_DNSSD_AVAHI
+		    || (e == kDNSServiceErr_Unknown && ifindex == 0)
+#endif
+		    )
+			obj_error(&rs->o, e, ifindex);
+		else {
+			log_debug("\"%s\": TXT query: %s", rs->name,
+			    mdns_dnssd_strerror(e));
+			sdref_drop(&rs->t);
+		}
+		return;
+	}
+	if (rrtype != kDNSServiceType_TXT || rrclass != kDNSServiceClass_IN)
+		return;
+	if (mdns_dnssd_txt_parse(rdata, rdlen, &t) == -1) {
+		if (errno == ENOMEM)
+			fatalx("out of memory");
+		txt_free(&t);
+		return;
+	}
+	if (!rs->tw.listed && ev_now_ms() - rs->t_start >= SETTLE_MS)
+		mdns_txtw_listed(&rs->tw);
+	if (!(flags & kDNSServiceFlagsAdd)) {
+		mdns_txtw_removed(&rs->tw, &t);
+		txt_free(&t);
+		return;
+	}
+	if ((tell = mdns_txtw_added(&rs->tw, &t)) == -1)
+		fatalx("out of memory");
+	txt_free(&t);
+	if (tell && rs->tw.have_told) {
+		log_debug("\"%s\": new TXT record (record browser)", rs->name);
+		resolve_report_again(rs, &rs->t);	/* may free rs */
+	}
+}
+
+/* Query the service's TXT record; without it, the resolver alone tells
+ * a changed TXT. */
+static void
+txt_query_start(struct mdns_resolve *rs, uint32_t ifi)
+{
+	char full[kDNSServiceMaxDomainName];
+	DNSServiceErrorType e;
+
+	if (DNSServiceConstructFullName(full, rs->name, rs->type,
+	    rs->domain) != 0)
+		return;
+	rs->t_start = ev_now_ms();
+	e = DNSServiceQueryRecord(&rs->t.sd, 0, ifi, full, kDNSServiceType_TXT,
+	    kDNSServiceClass_IN, txt_query_reply, rs);
+	if (e != kDNSServiceErr_NoError) {
+		rs->t.sd = NULL;
+		log_debug("\"%s\": no TXT query: %s", rs->name,
+		    mdns_dnssd_strerror(e));
+	} else if (sdref_watch(rs->o.m, &rs->t, &rs->o) == -1)
+		log_debug("\"%s\": no TXT query: out of memory", rs->name);
 }
 
 struct mdns_resolve *
@@ -1172,8 +1332,10 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 	    (rs->type = strdup(type)) == NULL ||
 	    (rs->domain = strdup(domain)) == NULL)
 		fatalx("out of memory");
-	e = DNSServiceResolve(&rs->r.sd, 0, ifi, name, type, domain,
-	    resolve_reply, rs);
+	do
+		e = DNSServiceResolve(&rs->r.sd, 0, ifi, name, type, domain,
+		    resolve_reply, rs);
+	while (txt_shed(m, e));
 	if (e == kDNSServiceErr_Unsupported &&
 	    ifi == kDNSServiceInterfaceIndexLocalOnly) {
 		/* avahi's library refuses LocalOnly */
@@ -1192,6 +1354,10 @@ mdns_resolve_new(struct mdns *m, int ifindex, int af, const char *name,
 		return NULL;
 	}
 	obj_link(m, &rs->o, OBJ_RESOLVE);
+	/* the resolver's interface: LocalOnly is refused by avahi's
+	 * library here too */
+	txt_query_start(rs, m->no_localonly &&
+	    ifi == kDNSServiceInterfaceIndexLocalOnly ? (uint32_t)ifindex : ifi);
 	return rs;
 }
 
@@ -1200,10 +1366,12 @@ mdns_resolve_free(struct mdns_resolve *rs)
 {
 	if (rs == NULL)
 		return;
+	sdref_drop(&rs->t);
 	sdref_drop(&rs->a);
 	sdref_drop(&rs->r);
 	TAILQ_REMOVE(&rs->o.m->objs, &rs->o, link);
 	txt_free(&rs->txt);
+	mdns_txtw_clear(&rs->tw);
 	free(rs->name);
 	free(rs->type);
 	free(rs->domain);

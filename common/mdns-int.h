@@ -1,9 +1,11 @@
 /* What both mDNS backends (common/mdns-avahi.c, common/mdns-dnssd.c) share,
- * in common/mdns-common.c; nothing else includes this. */
+ * in common/mdns-common.c and common/mdns-txtwatch.c; nothing else
+ * includes this. */
 #ifndef RNSPLICE_MDNS_INT_H
 #define RNSPLICE_MDNS_INT_H
 
 #include "mdns.h"
+#include "svc.h"
 
 struct ev_timer;
 
@@ -31,5 +33,31 @@ void	mdns_sync_soon(struct mdns_report *, unsigned ms);
  * what it heard last. */
 void	mdns_set_state(struct mdns *m, struct mdns_report *, enum mdns_state st,
 	    const char *why);
+
+/* The TXT record browser beside a resolver (mdns-txtwatch.c): which TXT
+ * record is the newest, and whether the user must hear of it. */
+struct mdns_txtwatch {
+	struct txt	 fresh;		/* arrived after the listing */
+	int		 have_fresh;
+	struct txt	 told;		/* what the user heard last */
+	int		 have_told;
+	int		 listed;	/* the browser listed the cache */
+};
+
+void	mdns_txtw_init(struct mdns_txtwatch *);
+void	mdns_txtw_clear(struct mdns_txtwatch *);
+/* The browser listed what the cache held: what comes now is new. */
+void	mdns_txtw_listed(struct mdns_txtwatch *);
+/* The browser found record t. 1: the user must hear t now (it differs
+ * from what the user heard), 0: not, -1: out of memory. */
+int	mdns_txtw_added(struct mdns_txtwatch *, const struct txt *t);
+/* Record t went; an older one going while a newer one is there is
+ * nothing. */
+void	mdns_txtw_removed(struct mdns_txtwatch *, const struct txt *t);
+/* The resolver reports res: the TXT the user is to hear (the browser's
+ * newer record if it has one: a resolver still holding the old record
+ * must not bring it back). NULL only when out of memory. */
+const struct txt *mdns_txtw_resolved(struct mdns_txtwatch *,
+	    const struct txt *res);
 
 #endif

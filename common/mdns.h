@@ -28,7 +28,11 @@
  *   reports it when no more answers are immediately queued).
  * - Resolvers stay open and report every later change of the service
  *   (TXT, port, address) until freed. TXT items are given in record order,
- *   binary-safe.
+ *   binary-safe. A changed TXT is reported when the new record arrives
+ *   (a TXT record browser or query beside the resolver; a responder's
+ *   resolver alone tells it only once the old record expired, a second
+ *   later), never followed by the old one again; where the responder has
+ *   no room for that extra object, the resolver alone tells it.
  * - Registrations report ESTABLISHED once probing is done, COLLISION when
  *   the name was lost on the network (the records are then withdrawn; the
  *   user picks another name and calls mdns_reg_set() again on the same

@@ -2,7 +2,9 @@
 #
 # tests/integration/subsystem-many.sh -- rnsplice-subsystem through sshd.
 #
-# The snapshot of 50 services (and of BROWSE *), twice.  The lab and the
+# The snapshot of 50 services (and of BROWSE *), twice; then again with
+# avahi's objects per client too few for a resolver and a TXT record
+# browser per service: the TXT browsers make room.  The lab and the
 # helpers: subsystem-lib.sh.
 
 # shellcheck source-path=SCRIPTDIR
@@ -40,4 +42,23 @@ say b3 "BROWSE *"
 t_ok lab_wait_for 15 has b3 '^SYNCED$' "BROWSE * with 55 services: SYNCED"
 t_diag "snapshot of BROWSE * ($(count b3 '^ADD ') services): $(($(when b3 '^SYNCED$') - t0)) ms"
 say b3 '!quit'
+
+# ---------------------------------------------------------------------------
+t_diag "50 services, 60 avahi objects per client"
+
+# one service browser and 50 resolvers fit in 60 objects, their 50 TXT
+# record browsers do not
+LAB_AVAHI_OBJECTS=60 lab_avahi_restart arelay || t_bail "avahi restart failed"
+start b4
+say b4 "HELLO 1.0 bsite agent update"
+say b4 "BROWSE _bulk._tcp"
+t_ok lab_wait_for 20 has b4 '^SYNCED$' "60 objects per client: SYNCED"
+t_ok [ "$(count b4 '^ADD [0-9]+ Bulk%20service%20[0-9]+ _bulk._tcp ')" -eq 50 ] \
+	"60 objects per client: 50 ADDs, every service resolved"
+t_nok has b4 '^ERROR limit' "no ERROR limit: the TXT record browsers made room"
+if grep -q '^#define MDNS_AVAHI 1' "$top_builddir/config.h"; then
+	t_ok grep -q 'objects per client exhausted: TXT changes of' "$LAB_DIR/subsys.log" \
+		"the avahi backend gave up TXT record browsers"
+fi
+say b4 '!quit'
 t_done

@@ -102,6 +102,8 @@
 #   LAB_AVAHI_WIDE_AREA yes: wide-area (unicast DNS-SD) browsing, for hosts
 #                       started or avahi-restarted afterwards
 #   LAB_AVAHI_DENY      extra avahi deny-interfaces (wanN are always denied)
+#   LAB_AVAHI_OBJECTS   avahi objects-per-client-max (default avahi's, 1024),
+#                       for hosts started or avahi-restarted afterwards
 #   LAB_AVAHI_DEBUG=1   run avahi-daemon with --debug
 #   top_builddir        build tree root (default: this repository's root)
 #   RNSPLICE_SUBSYSTEM  sshd's "Subsystem rnsplice" program
@@ -724,6 +726,9 @@ lab__avahi_conf() {
 		fi
 		echo "deny-interfaces=$deny"
 		echo "enable-dbus=yes"
+		if [ -n "${LAB_AVAHI_OBJECTS:-}" ]; then
+			echo "objects-per-client-max=$LAB_AVAHI_OBJECTS"
+		fi
 		# No ratelimit-* keys: a zero interval disables rate limiting.
 		echo "[wide-area]"
 		# LAB_AVAHI_WIDE_AREA=yes: unicast DNS-SD browsing, through

@@ -2,7 +2,8 @@
  * backend's TXT conversion (common/mdns-avahi.c): what needs no
  * avahi-daemon (input checks, TXT conversion, collision names compared
  * with avahi's own, the host-scope label) and the life of a publisher
- * while D-Bus itself is unreachable. */
+ * while D-Bus itself is unreachable. Also which TXT record of a resolved
+ * service is the newest (common/mdns-txtwatch.c). */
 #include "config.h"
 
 #include <check.h>
@@ -18,6 +19,7 @@
 #include "event.h"
 #include "log.h"
 #include "mdns-avahi.h"
+#include "mdns-int.h"
 #include "proto.h"
 #include "publish.h"
 
@@ -475,6 +477,98 @@ START_TEST(test_no_dbus)
 }
 END_TEST
 
+/* --- the TXT record browser's bookkeeping (mdns-txtwatch.c) --- */
+
+static int
+txt_is(const struct txt *t, const char *item)
+{
+	return t != NULL && t->n == 1 && t->items[0].len == strlen(item) &&
+	    memcmp(t->items[0].data, item, t->items[0].len) == 0;
+}
+
+START_TEST(test_txtw_change)
+{
+	static const char *const i1[] = { "v=1" }, *const i2[] = { "v=2" },
+	    *const i3[] = { "v=3" };
+	struct mdns_txtwatch w;
+	struct txt v1, v2, v3;
+
+	txt_of(&v1, i1, 1);
+	txt_of(&v2, i2, 1);
+	txt_of(&v3, i3, 1);
+	mdns_txtw_init(&w);
+	/* the cache's listing may hold an old and a new record: ignored */
+	ck_assert_int_eq(mdns_txtw_added(&w, &v2), 0);
+	ck_assert_int_eq(mdns_txtw_added(&w, &v1), 0);
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v1), "v=1"));
+	mdns_txtw_listed(&w);
+	/* a new record: told at once, once */
+	ck_assert_int_eq(mdns_txtw_added(&w, &v2), 1);
+	ck_assert_int_eq(mdns_txtw_added(&w, &v2), 0);
+	ck_assert_int_eq(mdns_txtw_added(&w, &v3), 1);
+	/* the old ones expire: nothing */
+	mdns_txtw_removed(&w, &v1);
+	mdns_txtw_removed(&w, &v2);
+	/* the resolver, still holding an old record, must not bring it
+	 * back */
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v1), "v=1") == 0);
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v2), "v=3"));
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v3), "v=3"));
+	/* changed back to an earlier TXT: that is a change too */
+	ck_assert_int_eq(mdns_txtw_added(&w, &v1), 1);
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v3), "v=1"));
+	mdns_txtw_clear(&w);
+	txt_free(&v1);
+	txt_free(&v2);
+	txt_free(&v3);
+}
+END_TEST
+
+START_TEST(test_txtw_before_resolved)
+{
+	static const char *const i1[] = { "v=1" }, *const i2[] = { "v=2" };
+	struct mdns_txtwatch w;
+	struct txt v1, v2;
+
+	txt_of(&v1, i1, 1);
+	txt_of(&v2, i2, 1);
+	mdns_txtw_init(&w);
+	mdns_txtw_listed(&w);
+	/* nothing told yet: the resolver tells, with the newer record */
+	ck_assert_int_eq(mdns_txtw_added(&w, &v2), 0);
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v1), "v=2"));
+	/* the newest record went (the service is going): the resolver
+	 * says what there is */
+	mdns_txtw_removed(&w, &v2);
+	ck_assert(txt_is(mdns_txtw_resolved(&w, &v1), "v=1"));
+	mdns_txtw_clear(&w);
+	mdns_txtw_clear(&w);	/* twice is harmless */
+	txt_free(&v1);
+	txt_free(&v2);
+}
+END_TEST
+
+/* The avahi backend reads a TXT record browser's rdata with
+ * avahi_string_list_parse, whose list is reversed. */
+START_TEST(test_txtw_rdata_order)
+{
+	static const unsigned char rd[] = "\3v=1\0\5a=b c\1\xff";
+	AvahiStringList *l = NULL;
+	struct txt t;
+
+	ck_assert_int_eq(avahi_string_list_parse(rd, sizeof(rd) - 1, &l), 0);
+	ck_assert_int_eq(mdns_avahi_strlst_to_txt(l, 1, &t), 0);
+	ck_assert_uint_eq(t.n, 3);	/* the empty string left out */
+	ck_assert(t.items[0].len == 3 && memcmp(t.items[0].data, "v=1",
+	    3) == 0);
+	ck_assert(t.items[1].len == 5 && memcmp(t.items[1].data, "a=b c",
+	    5) == 0);
+	ck_assert(t.items[2].len == 1 && t.items[2].data[0] == 0xff);
+	txt_free(&t);
+	avahi_string_list_free(l);
+}
+END_TEST
+
 static Suite *
 publish_suite(void)
 {
@@ -492,6 +586,9 @@ publish_suite(void)
 	tcase_add_test(tc, test_domain_like_avahi);
 	tcase_add_test(tc, test_host_label);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_txtw_change);
+	tcase_add_test(tc, test_txtw_before_resolved);
+	tcase_add_test(tc, test_txtw_rdata_order);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
 	tcase_add_test(tc, test_no_dbus);
