@@ -869,8 +869,8 @@ browse_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	f.ifindex = if_from_api(ifindex);
 	f.af = AF_UNSPEC;
 	if (b->types) {
-		if (mdns_dnssd_type_result(name, regtype, type, sizeof(type),
-		    dom, sizeof(dom)) == -1) {
+		if (mdns_dnssd_type_result(name, regtype, domain, type,
+		    sizeof(type), dom, sizeof(dom)) == -1) {
 			log_debug("service types: ignoring \"%s\" \"%s\"",
 			    name, regtype);
 			goto batch;
