@@ -110,6 +110,9 @@ struct mdns_resolve {
 	char			 host[kDNSServiceMaxDomainName];
 	uint16_t		 port;
 	struct txt		 txt;
+	struct sockaddr_storage	 addr;		/* the last one told */
+	int			 addr_if;	/* ... on this interface */
+	int			 have_addr;
 	mdns_resolve_cb		 cb;
 	void			*arg;
 };
@@ -1003,8 +1006,11 @@ addr_found(struct mdns_resolve *rs, DNSServiceFlags flags, uint32_t ifindex,
 			sin6->sin6_scope_id = (uint32_t)if_from_api(ifindex);
 	} else
 		return;
+	memcpy(&rs->addr, &ss, sizeof(rs->addr));
+	rs->addr_if = if_from_api(ifindex);
+	rs->have_addr = 1;
 	outer = guard_begin(&rs->a, &gone);
-	resolve_report(rs, if_from_api(ifindex), (struct sockaddr *)&ss);
+	resolve_report(rs, rs->addr_if, (struct sockaddr *)&ss);
 	guard_end(&rs->a, &gone, outer);
 }
 
@@ -1139,8 +1145,24 @@ resolve_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 		guard_end(&rs->r, &gone, outer);
 		return;
 	}
-	if (!changed_host && rs->a.sd != NULL)
-		return;		/* TXT or port: told with the next address */
+	if (!changed_host && rs->a.sd != NULL) {
+		/* TXT or port changed, the address did not: the address
+		 * query, still open, says nothing more. Tell the change with
+		 * the address already told (none yet: told with it). */
+		if (!rs->have_addr)
+			return;
+		if (rs->addr.ss_family == AF_INET)
+			((struct sockaddr_in *)&rs->addr)->sin_port =
+			    htons(rs->port);
+		else
+			((struct sockaddr_in6 *)&rs->addr)->sin6_port =
+			    htons(rs->port);
+		outer = guard_begin(&rs->r, &gone);
+		resolve_report(rs, rs->addr_if, (struct sockaddr *)&rs->addr);
+		guard_end(&rs->r, &gone, outer);
+		return;
+	}
+	rs->have_addr = 0;
 	if ((e = addr_start(rs, ifindex)) != kDNSServiceErr_NoError)
 		obj_error(&rs->o, e, ifindex);
 }
