@@ -10,7 +10,8 @@
 # avahi-browse and moves checked bytes through it (xfer, half-close both
 # ways).  Also: the default policy refuses, accept type/name/max and
 # max-exports hold, interface IF listens there only, interface lo
-# publishes for the server host only, a hostile agent is refused and
+# publishes for the server host only, a rule without interface publishes
+# on the interfaces it listens on and not on another one avahi uses, a hostile agent is refused and
 # capped and logged once while another session goes on, one copy per LAN,
 # an exported service is not offered back to its agent, UNEXPORT and the
 # end of the session withdraw it and remove the sockets and the
