@@ -148,7 +148,7 @@ struct mdns {
 	AvahiClient		*ac;
 	int			 txt_reverse;	/* see resolve_reply() */
 #endif
-	TAILQ_HEAD(, mdns_obj)	 objs;
+	TAILQ_HEAD(mdns_objs, mdns_obj) objs;
 };
 
 /* --- errors, interfaces ------------------------------------------------- */
@@ -661,7 +661,11 @@ mdns_free(struct mdns *m)
 
 	if (m == NULL)
 		return;
-	while ((o = TAILQ_FIRST(&m->objs)) != NULL) {
+	/* newest first, the order in which avahi-daemon drops the objects
+	 * of a client that went (the avahi backend's one disconnection):
+	 * which goodbyes avahi sends depends on it (it keeps back those of
+	 * a record still registered on another interface) */
+	while ((o = TAILQ_LAST(&m->objs, mdns_objs)) != NULL) {
 		switch (o->kind) {
 		case OBJ_BROWSE:
 			mdns_browse_free((struct mdns_browse *)o);
