@@ -177,14 +177,16 @@ mdns_dnssd_undot(const char *s, char *out, size_t outlen)
 }
 
 int
-mdns_dnssd_type_result(const char *name, const char *regtype, char *type,
-    size_t typelen, char *domain, size_t domainlen)
+mdns_dnssd_type_result(const char *name, const char *regtype,
+    const char *rdomain, char *type, size_t typelen, char *domain,
+    size_t domainlen)
 {
 	const char *dot;
 	int n;
 
 	/* regtype is "_tcp.local." (Apple): its first label is the
-	 * protocol, the rest the domain. */
+	 * protocol, the rest the domain. avahi's library splits the name
+	 * as avahi does: regtype "_tcp.", the domain apart. */
 	if (name[0] != '_' || strchr(name, '.') != NULL ||
 	    (dot = strchr(regtype, '.')) == NULL)
 		return -1;
@@ -194,7 +196,8 @@ mdns_dnssd_type_result(const char *name, const char *regtype, char *type,
 	n = snprintf(type, typelen, "%s.%.4s", name, regtype);
 	if (n < 0 || (size_t)n >= typelen)
 		return -1;
-	if (mdns_dnssd_undot(dot + 1, domain, domainlen) == -1 ||
+	if (mdns_dnssd_undot(dot[1] == '\0' && rdomain != NULL ? rdomain :
+	    dot + 1, domain, domainlen) == -1 ||
 	    domain[0] == '\0')
 		return -1;
 	return 0;

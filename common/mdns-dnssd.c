@@ -695,7 +695,11 @@ mdns_free(struct mdns *m)
 
 	if (m == NULL)
 		return;
-	while ((o = TAILQ_FIRST(&m->objs)) != NULL) {
+	/* newest first, the order in which avahi-daemon drops the objects
+	 * of a client that went (the avahi backend's one disconnection):
+	 * which goodbyes avahi sends depends on it (it keeps back those of
+	 * a record still registered on another interface) */
+	while ((o = TAILQ_LAST(&m->objs, mdns_objs)) != NULL) {
 		switch (o->kind) {
 		case OBJ_BROWSE:
 			mdns_browse_free((struct mdns_browse *)o);
@@ -906,8 +910,8 @@ browse_reply(DNSServiceRef sd, DNSServiceFlags flags, uint32_t ifindex,
 	f.ifindex = if_from_api(ifindex);
 	f.af = AF_UNSPEC;
 	if (b->types) {
-		if (mdns_dnssd_type_result(name, regtype, type, sizeof(type),
-		    dom, sizeof(dom)) == -1) {
+		if (mdns_dnssd_type_result(name, regtype, domain, type,
+		    sizeof(type), dom, sizeof(dom)) == -1) {
 			log_debug("service types: ignoring \"%s\" \"%s\"",
 			    name, regtype);
 			goto batch;

@@ -30,8 +30,11 @@ const char	*mdns_dnssd_strerror(int32_t);
 int	mdns_dnssd_undot(const char *, char *out, size_t outlen);
 /* A result of browsing "_services._dns-sd._udp" (the service types):
  * instance name "_http", regtype "_tcp.local." -> type "_http._tcp",
- * domain "local". -1 if it is not of that shape or does not fit. */
+ * domain "local" (Apple); regtype "_tcp." and rdomain "local." give the
+ * same (avahi's library). -1 if it is not of that shape or does not
+ * fit. */
 int	mdns_dnssd_type_result(const char *name, const char *regtype,
-	    char *type, size_t typelen, char *domain, size_t domainlen);
+	    const char *rdomain, char *type, size_t typelen, char *domain,
+	    size_t domainlen);
 
 #endif

@@ -5,7 +5,8 @@
  * then TCP listeners on this host's LAN addresses (or 127.0.0.1 for an
  * "interface lo" rule), a socket path in a private directory, EXPORTING.
  * On FORWARDING (sshd now listens on that path, carrying connections to
- * the agent) the service is published through the common publisher; each
+ * the agent) the service is published through the common publisher on
+ * the interfaces of those listeners only (host scope for lo); each
  * accepted connection is connected to the path and copied both ways by
  * relay.c's copier. Everything goes with the session: the publisher's
  * avahi connection (goodbye packets), the listeners, the directory.
@@ -57,6 +58,7 @@
 
 struct xlisten {
 	int			 fd;
+	int			 ifindex;	/* of its address; 0 for lo */
 	struct ev_io		*io;
 	struct export		*x;
 };
@@ -73,11 +75,13 @@ struct export {
 	uint16_t		 port;
 	struct xlisten		 ls[EXPORT_MAXLISTEN];
 	size_t			 nls;
-	enum pub_scope		 scope;
-	int			 ifindex;
+	int			 host;		/* "interface lo" */
 	char			 path[PROTO_MAXPATH + 1];
 	int			 forwarding;
-	struct pub_entry	*pub;
+	struct pub_entry	*pub[EXPORT_MAXLISTEN];	/* one per interface
+							 * listened on */
+	int			 pubif[EXPORT_MAXLISTEN];	/* its ifindex */
+	size_t			 npub;
 };
 
 struct xconn {
@@ -221,8 +225,8 @@ lan_address(const struct ifaddrs *i)
 /* The addresses an accept rule names: 127.0.0.1 for "lo", an interface's,
  * or every LAN address of this host (lan_address()). */
 static int
-listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
-    size_t *n, char **cause)
+listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
+    size_t max, size_t *n, char **cause)
 {
 	struct ifaddrs *ifa, *i;
 	struct sockaddr_in *sin;
@@ -235,6 +239,7 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
 		sin = (struct sockaddr_in *)out;
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ifindex[0] = 0;
 		*n = 1;
 		return 0;
 	}
@@ -255,13 +260,14 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, size_t max,
 			len = sizeof(struct sockaddr_in6);
 		else
 			continue;
+		if ((ifindex[*n] = (int)if_nametoindex(i->ifa_name)) == 0)
+			continue;	/* gone meanwhile */
 		memset(&out[*n], 0, sizeof(out[*n]));
 		memcpy(&out[*n], i->ifa_addr, len);
 		if (i->ifa_addr->sa_family == AF_INET6) {
 			sin6 = (struct sockaddr_in6 *)&out[*n];
 			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
-				sin6->sin6_scope_id =
-				    if_nametoindex(i->ifa_name);
+				sin6->sin6_scope_id = (uint32_t)ifindex[*n];
 		}
 		(*n)++;
 	}
@@ -284,12 +290,14 @@ open_listeners(struct export *x, const char *iface, uint16_t wish,
     char **cause)
 {
 	struct sockaddr_storage addrs[EXPORT_MAXLISTEN];
+	int ifindex[EXPORT_MAXLISTEN];
 	size_t naddrs, i, try;
 	uint16_t port, bound;
 	socklen_t len;
 	int fd, err = 0;
 
-	if (listen_addrs(iface, addrs, EXPORT_MAXLISTEN, &naddrs, cause) == -1)
+	if (listen_addrs(iface, addrs, ifindex, EXPORT_MAXLISTEN, &naddrs,
+	    cause) == -1)
 		return -1;
 	for (try = 0; try < EXPORT_PORT_TRIES; try++) {
 		port = try == 0 ? wish : 0;
@@ -309,6 +317,7 @@ open_listeners(struct export *x, const char *iface, uint16_t wish,
 			}
 			port = bound;
 			x->ls[x->nls].fd = fd;
+			x->ls[x->nls].ifindex = ifindex[i];
 			x->ls[x->nls].x = x;
 			x->nls++;
 		}
@@ -538,11 +547,34 @@ remove_dir(struct exports *xs)
 
 static void	export_free(struct export *, int quiet);
 
+/* "on IF" or "on lo (host only)": where entry e of x is published. */
+static const char *
+pub_where(const struct export *x, const struct pub_entry *e, char *buf,
+    size_t len)
+{
+	char ifname[IF_NAMESIZE];
+	size_t i;
+
+	if (x->host)
+		return "on lo (host only)";
+	for (i = 0; i < x->npub; i++)
+		if (x->pub[i] == e)
+			break;
+	if (i == x->npub)
+		snprintf(buf, len, "on an interface");
+	else if (if_indextoname((unsigned int)x->pubif[i], ifname) == NULL)
+		snprintf(buf, len, "on interface #%d", x->pubif[i]);
+	else
+		snprintf(buf, len, "on %s", ifname);
+	return buf;
+}
+
 static void
 on_pub(struct publisher *p, struct pub_entry *e, int up, void *arg)
 {
 	struct exports *xs = arg;
 	struct export *x;
+	char where[IF_NAMESIZE + 32];
 
 	if (e == NULL) {
 		log_info("exports: avahi-daemon %s", up ? "up" : "down");
@@ -551,8 +583,9 @@ on_pub(struct publisher *p, struct pub_entry *e, int up, void *arg)
 	x = pub_entry_arg(e);
 	switch (pub_entry_state(e)) {
 	case PUB_ESTABLISHED:
-		log_info("export %u from %s: \"%s\" %s published on port %u",
-		    x->id, xs->peer, pub_entry_name(e), x->svc.type, x->port);
+		log_info("export %u from %s: \"%s\" %s published %s, port %u",
+		    x->id, xs->peer, pub_entry_name(e), x->svc.type,
+		    pub_where(x, e, where, sizeof(where)), x->port);
 		break;
 	case PUB_FAILED:
 		dropped(xs, x->id, "unavailable", "\"%s\" %s: cannot "
@@ -565,11 +598,23 @@ on_pub(struct publisher *p, struct pub_entry *e, int up, void *arg)
 	}
 }
 
+static void
+unpublish(struct export *x)
+{
+	while (x->npub > 0)
+		publisher_remove(x->pub[--x->npub]);
+}
+
+/* Publish where the listeners are, and nowhere else: host scope for
+ * "interface lo", else one publication per interface that has a listener
+ * (avahi may run on interfaces this host does not listen on for a LAN: a
+ * public leg, an interface the rule does not name). */
 static int
 publish(struct export *x, char **cause)
 {
 	struct exports *xs = x->xs;
 	struct pub_spec spec;
+	size_t i, j;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.name = x->svc.name;
@@ -577,14 +622,29 @@ publish(struct export *x, char **cause)
 	spec.domain = x->svc.domain;
 	spec.port = x->port;
 	spec.txt = &x->pubtxt;
-	spec.scope = x->scope;
-	spec.ifindex = x->ifindex;
+	spec.scope = x->host ? PUB_SCOPE_HOST : PUB_SCOPE_IFACE;
+	spec.ifindex = x->host ? 0 : x->ls[0].ifindex;
 	if (pub_spec_check(&spec, cause) == -1)
 		return -1;
 	if (xs->pub == NULL)
 		xs->pub = publisher_new(xs->loop, on_pub, xs);
-	if ((x->pub = publisher_add(xs->pub, &spec, x)) == NULL)
-		return cause_set(cause, "cannot publish: %s", strerror(errno));
+	for (i = 0; i < x->nls; i++) {
+		for (j = 0; j < x->npub; j++)
+			if (x->pubif[j] == x->ls[i].ifindex)
+				break;
+		if (j < x->npub)
+			continue;	/* another address of the same one */
+		spec.ifindex = x->ls[i].ifindex;
+		if ((x->pub[x->npub] = publisher_add(xs->pub, &spec,
+		    x)) == NULL) {
+			unpublish(x);
+			return cause_set(cause, "cannot publish: %s",
+			    strerror(errno));
+		}
+		x->pubif[x->npub++] = x->ls[i].ifindex;
+		if (x->host)
+			break;
+	}
 	return 0;
 }
 
@@ -608,8 +668,7 @@ export_free(struct export *x, int quiet)
 {
 	struct exports *xs = x->xs;
 
-	if (x->pub != NULL)
-		publisher_remove(x->pub);
+	unpublish(x);
 	close_listeners(x);
 	if (x->path[0] != '\0' && unlink(x->path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", x->path);
@@ -863,13 +922,10 @@ exports_export(struct exports *xs, const struct msg *m, int avahi_up,
 		export_free(x, 1);
 		return;
 	}
-	if (rule->iface == NULL)
-		x->scope = PUB_SCOPE_LAN;
-	else if (strcmp(rule->iface, "lo") == 0)
-		x->scope = PUB_SCOPE_HOST;
-	else {
-		x->scope = PUB_SCOPE_IFACE;
-		if ((x->ifindex = (int)if_nametoindex(rule->iface)) == 0) {
+	if (rule->iface != NULL && strcmp(rule->iface, "lo") == 0)
+		x->host = 1;
+	else if (rule->iface != NULL) {
+		if (if_nametoindex(rule->iface) == 0) {
 			dropped(xs, m->id, "unavailable", "\"%s\" %s: no "
 			    "interface %s (%s:%u)", sv->name, sv->type,
 			    rule->iface, pol->file, rule->line);

@@ -190,6 +190,21 @@ if t_ok lab_wait_for 10 eval '! lab_watch_seen "$w2" "$NEW (siteA)" eth0 IPv4' \
 		"$(( (${last//./} - ${lasta//./}) / 1000 ))"
 fi
 lab_unwatch "$wa"
+# a TXT change in place: no goodbye, no REMOVE at the server, only the
+# resolver's news (what a re-publication is too when its announcement
+# comes before the goodbye has expired)
+CHG="Changing $LAB_ID"
+coproc TXTP { lab_exec asrv "$top_builddir/tests/integration/subsystem-txtpub" \
+	"$CHG" $T 8096 k=v1 2>"$LAB_DIR/txtpub.err"; }
+read -r -t 10 line <&"${TXTP[0]}"
+t_ok [ "${line:-}" = established ] "a service with k=v1 published in place on asrv"
+t_ok lab_wait_for 10 eval 'lab_browse bcli $T | lab_browse_get "$CHG (siteA)" eth0 IPv4 | grep -q "k=v1"' \
+	"... spliced to LAN B"
+echo "k=v2" >&"${TXTP[1]}"
+t_ok lab_wait_for 10 eval 'lab_browse bcli $T | lab_browse_get "$CHG (siteA)" eth0 IPv4 | grep -q "k=v2"' \
+	"a TXT change in place on LAN A reaches LAN B"
+eval "exec ${TXTP[1]}>&-"	# EOF: txtpub withdraws and exits
+t_ok lab_wait_for 10 eval '! lab_seen bcli $T "$CHG (siteA)"' "... and its withdrawal"
 
 # --- the ssh master dies ---------------------------------------------------------------
 sshpid=$(status_field "$SOCK1" ssh_pid)

@@ -10,7 +10,8 @@
 # avahi-browse and moves checked bytes through it (xfer, half-close both
 # ways).  Also: the default policy refuses, accept type/name/max and
 # max-exports hold, interface IF listens there only, interface lo
-# publishes for the server host only, a hostile agent is refused and
+# publishes for the server host only, a rule without interface publishes
+# on the interfaces it listens on and not on another one avahi uses, a hostile agent is refused and
 # capped and logged once while another session goes on, one copy per LAN,
 # an exported service is not offered back to its agent, UNEXPORT and the
 # end of the session withdraw it and remove the sockets and the
@@ -27,6 +28,7 @@ XFER=$top_builddir/tests/integration/xfer
 [ -x "$XFER" ] || t_bail "$XFER not built"
 T=_rnsexp._tcp
 W=_rnsweb._tcp
+L=_rnslan._tcp
 BCLI=$(lab_addr bcli) || t_bail "no address for bcli"
 CM=$LAB_DIR/cm
 lab_bg bcli "$LAB_DIR/echo.pid" "$XFER" serve 9100 echo >"$LAB_DIR/echo.out" 2>&1
@@ -78,6 +80,7 @@ cat >"$POLICY" <<'EOF'
 reject name "Echo secret*"
 accept type _rnsexp._tcp name "Echo*" interface eth0 from 10.1.0.2 max 2
 accept type _rnsweb._tcp interface lo
+accept type _rnslan._tcp
 max-exports 3
 EOF
 # as start(), but the ssh is a ControlMaster: the forwards go through it
@@ -216,12 +219,52 @@ say e "UNEXPORT 6"
 t_ok lab_wait_for 10 not_seen arelay $W Web "UNEXPORT: withdrawn"
 t_ok lab_exec arelay test ! -e "$S6" "... its socket removed"
 t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P6 '" "... its listener closed"
+
+# ---------------------------------------------------------------------------
+t_diag "no interface in the rule: published where it listens, nowhere else"
+
+# LAN C joins arelay and asrv on eth1: avahi runs there, but it is no LAN
+# of arelay's (a public prefix, and no IPv6: a link-local address would be
+# a LAN address), so nothing listens there and nothing may be published
+lab_lan C 198.51.100 arelay:eth1 asrv:eth1 || t_bail "LAN C"
+lab_exec arelay sysctl -qw net.ipv6.conf.eth1.disable_ipv6=1 || t_bail "arelay: IPv6 off on eth1"
+t_ok lab_wait_for 15 lab_seen asrv _http._tcp "Relay web" eth1 IPv4 \
+	"LAN C carries mDNS: asrv sees arelay's own service on eth1"
+say e "EXPORT 8 Lan%20echo $L local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^EXPORTING 8 [0-9]+ /' "EXPORT under a rule without interface: EXPORTING"
+P8=$(field e EXPORTING 8 3)
+S8=$(field e EXPORTING 8 4)
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P8 '" "listens on LAN A's address"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e '198.51.100.1:$P8 ' -e '0.0.0.0:$P8 '" \
+	"... not on LAN C's public one"
+t_ok forward "$S8" "forward for the export without interface"
+say e "FORWARDING 8"
+t_ok lab_wait_for 10 grep -q "export 8 from bsite: \"Lan echo\" $L published on eth0, port $P8" \
+	"$LAB_DIR/subsys.log" "published on eth0, as logged"
+t_nok grep -q -e "export 8 from bsite: .* published on eth1" -e "published on all interfaces" \
+	"$LAB_DIR/subsys.log" "... and not on eth1"
+t_ok lab_wait_for 10 lab_seen asrv $L "Lan echo" eth0 IPv4 "asrv sees \"Lan echo\" on LAN A"
+row=$(lab_browse asrv $L | lab_browse_get "Lan echo" eth0 IPv4)
+t_ok xfer_ok asrv "$(printf '%s' "$row" | cut -d';' -f4)" "$P8" "... and uses it"
+# established on eth0: had it been published on eth1 too, arelay's own
+# browser would list it there now, and asrv hears what arelay announced
+n=$(lab_browse arelay $L | lab_browse_count "Lan echo" eth1)
+t_ok [ "${n:-0}" -eq 0 ] "arelay does not list it on eth1 ($n)"
+n=$(lab_browse asrv $L | lab_browse_count "Lan echo" eth1)
+t_ok [ "${n:-0}" -eq 0 ] "asrv does not see it on LAN C ($n)"
+n=$(lab_browse asrv $T | lab_browse_count "Echo one" eth1)
+t_ok [ "${n:-0}" -eq 0 ] "nor \"Echo one\" (interface eth0) ($n)"
 pid=$(subsys_pid)
 say e '!close'
 t_ok lab_wait_for 10 dead "$pid" "end of input: the subsystem exits"
 t_ok lab_wait_for 10 not_seen asrv $T "Echo one" "the export leaves LAN A"
+# "Lan echo" is published on eth0 and wan0 (both listened on); avahi sends
+# the goodbyes of the publication withdrawn last only
+# (rnsplice-subsystem.conf(5)): at the session's end the newest goes
+# first with either backend, eth0's (the first listener) last
+t_ok lab_wait_for 10 not_seen asrv $L "Lan echo" "... and so does the one without interface"
 t_ok lab_exec arelay test ! -e "$D1" "the directory is removed"
-t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P1 '" "nothing listens any more"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e ':$P1 ' -e ':$P8 '" "nothing listens any more"
 say e '!quit'
 lab_exec brelay ssh -S "$CM" -O exit siteA >/dev/null 2>&1
 t_nok grep -q -e "Sanitizer" -e "runtime error" "$LAB_DIR/subsys.log" \

@@ -190,23 +190,30 @@ START_TEST(test_names)
 	ck_assert_int_eq(mdns_dnssd_undot("abcd.", a, 5), 0);
 	ck_assert_int_eq(mdns_dnssd_undot("abcde.", a, 5), -1);
 
-	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.local.", a,
-	    sizeof(a), b, sizeof(b)), 0);
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.local.", "local.",
+	    a, sizeof(a), b, sizeof(b)), 0);
 	ck_assert_str_eq(a, "_http._tcp");
 	ck_assert_str_eq(b, "local");
-	ck_assert_int_eq(mdns_dnssd_type_result("_ipp", "_udp.local", a,
-	    sizeof(a), b, sizeof(b)), 0);
+	ck_assert_int_eq(mdns_dnssd_type_result("_ipp", "_udp.local", "local.",
+	    a, sizeof(a), b, sizeof(b)), 0);
 	ck_assert_str_eq(a, "_ipp._udp");
-	ck_assert_int_eq(mdns_dnssd_type_result("http", "_tcp.local.", a,
+	ck_assert_int_eq(mdns_dnssd_type_result("http", "_tcp.local.", "local.",
+	    a, sizeof(a), b, sizeof(b)), -1);
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_sctp.local.", "local.",
+	    a, sizeof(a), b, sizeof(b)), -1);
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.", NULL, a,
 	    sizeof(a), b, sizeof(b)), -1);
-	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_sctp.local.", a,
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.", "", a,
 	    sizeof(a), b, sizeof(b)), -1);
-	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.", a,
-	    sizeof(a), b, sizeof(b)), -1);
-	ck_assert_int_eq(mdns_dnssd_type_result("_a.b", "_tcp.local.", a,
-	    sizeof(a), b, sizeof(b)), -1);
-	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.local.", a,
-	    5, b, sizeof(b)), -1);
+	/* avahi's library: the domain apart */
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.", "local.",
+	    a, sizeof(a), b, sizeof(b)), 0);
+	ck_assert_str_eq(a, "_http._tcp");
+	ck_assert_str_eq(b, "local");
+	ck_assert_int_eq(mdns_dnssd_type_result("_a.b", "_tcp.local.", "local.",
+	    a, sizeof(a), b, sizeof(b)), -1);
+	ck_assert_int_eq(mdns_dnssd_type_result("_http", "_tcp.local.", "local.",
+	    a, 5, b, sizeof(b)), -1);
 }
 END_TEST
 
