@@ -167,11 +167,10 @@ fuzz_reap() {
 # The DNS-SD API backend (configure --with-mdns=dnssd, on avahi's
 # compatibility library): the unit tests, and the lab tests that browse,
 # resolve and publish through it -- the publisher (names, scopes,
-# collisions, TXT, avahi restarts) and the subsystem across an avahi
-# restart. agent.sh is left out: one of its checks (a service re-published
-# on LAN A reaching LAN B with its new TXT within 10 s) failed once with
-# this build (docs/MDNS.md, "Open").
-DNSSD_TESTS="tests/integration/publish.sh tests/integration/subsystem-avahi.sh"
+# collisions, TXT, avahi restarts), the subsystem's browsing and its life
+# across an avahi restart, and the agent end to end.
+DNSSD_TESTS="tests/integration/publish.sh tests/integration/subsystem-avahi.sh
+	tests/integration/subsystem-browse.sh tests/integration/agent.sh"
 dnssd_backend() {
 	local dir=$top/build-dnssd r units
 	mkdir -p "$dir" && cd "$dir" || return 1
