@@ -4,6 +4,12 @@
  * observation, see svctable_pick()), which stays open and reports every
  * later change of the service's TXT record, address or port.
  *
+ * Resolvers are made from a queue, a few per loop turn (RESOLVE_SLICE_MS)
+ * and at most RESOLVE_INFLIGHT_MAX unanswered at once: each is a
+ * blocking round trip to the daemon (tens of ms while it is busy), and a
+ * thousand services announced at once must neither keep the session from
+ * answering its peer's PINGs nor flood the daemon with queries.
+ *
  * Responder restarts: every browser and resolver goes with the old
  * connection; the table is kept, its observations marked stale; once the
  * new browsers have settled, what was not reported again is swept away,
@@ -32,6 +38,8 @@
 
 #define RESCAN_MS	1000	/* after max-services was hit and room came */
 #define RETRY_MS	30000	/* resolutions that failed are tried again */
+#define RESOLVE_SLICE_MS	10	/* making resolvers, per loop turn */
+#define RESOLVE_INFLIGHT_MAX	128	/* resolvers not answered yet */
 
 struct sbrowser {
 	TAILQ_ENTRY(sbrowser)	 link;
@@ -77,6 +85,7 @@ struct browse {
 	struct ev_timer		*settle_t;
 	struct ev_timer		*rescan_t;
 	struct ev_timer		*retry_t;
+	struct ev_timer		*resolve_t;
 };
 
 static void	start_browsing(struct browse *);
@@ -187,6 +196,7 @@ make_state(const struct mdns_resolved *r, struct svc *st)
 }
 
 static void	sync_entry(struct browse *, struct svcentry *);
+static void	resolve_soon(struct browse *);
 
 static void
 resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
@@ -211,13 +221,42 @@ resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
 		svctable_failed(b->t, e, now);
 	}
 	sync_entry(b, e);	/* may free rs: touch nothing after */
+	resolve_soon(b);
 	changed(b);
 	check_settled(b);
 }
 
-/* Make the entry's resolver follow svctable_pick(). */
+static void
+resolve_soon(struct browse *b)
+{
+	if (TAILQ_EMPTY(&b->t->waiting) ||
+	    b->t->npending >= RESOLVE_INFLIGHT_MAX ||
+	    ev_timer_pending(b->resolve_t))
+		return;
+	ev_timer_set(b->resolve_t, 0);
+}
+
+/* Make the entry's resolver follow svctable_pick(): at once when that
+ * means none, else from the queue (resolve_timer). */
 static void
 sync_entry(struct browse *b, struct svcentry *e)
+{
+	int ifindex, proto;
+
+	if (!b->running)
+		return;
+	if (!svctable_pick(e, &ifindex, &proto)) {
+		resolver_free(b, e);
+		return;
+	}
+	if (e->cookie != NULL && e->act_if == ifindex && e->act_proto == proto)
+		return;
+	svctable_wait(b->t, e);
+	resolve_soon(b);
+}
+
+static void
+resolve_entry(struct browse *b, struct svcentry *e)
 {
 	struct resolver *rs;
 	char *cause;
@@ -260,6 +299,24 @@ sync_entry(struct browse *b, struct svcentry *e)
 		svctable_set_active(b->t, e, NULL, ifindex, proto);
 		svctable_failed(b->t, e, ev_now_ms());
 	}
+}
+
+static void
+resolve_timer(void *arg)
+{
+	struct browse *b = arg;
+	struct svcentry *e;
+	uint64_t t0 = ev_now_ms();
+
+	while (b->t->npending < RESOLVE_INFLIGHT_MAX &&
+	    (e = svctable_next_waiting(b->t)) != NULL) {
+		resolve_entry(b, e);
+		if (ev_now_ms() - t0 >= RESOLVE_SLICE_MS)
+			break;
+	}
+	resolve_soon(b);
+	/* an entry that failed at once may complete the view */
+	check_settled(b);
 }
 
 static void
@@ -551,7 +608,7 @@ view_done(const struct browse *b, int cache_only)
 		if (sb->sb != NULL &&
 		    !(cache_only ? sb->cache_done : sb->all_for_now))
 			return 0;
-	return b->t->npending == 0;
+	return b->t->npending == 0 && b->t->nwaiting == 0;
 }
 
 static void
@@ -721,6 +778,7 @@ browse_new(struct ev_loop *loop, struct svctable *t, const struct policy *pol,
 	if ((b->settle_t = ev_timer_add(loop, settle_timer, b)) == NULL ||
 	    (b->rescan_t = ev_timer_add(loop, rescan_timer, b)) == NULL ||
 	    (b->retry_t = ev_timer_add(loop, retry_timer, b)) == NULL ||
+	    (b->resolve_t = ev_timer_add(loop, resolve_timer, b)) == NULL ||
 	    (b->mdns = mdns_new(loop, mdns_cb, b, BROWSE_RECONNECT_MS,
 	    BROWSE_RECONNECT_MS)) == NULL) {
 		browse_free(b);
@@ -749,6 +807,7 @@ browse_free(struct browse *b)
 	ev_timer_del(b->settle_t);
 	ev_timer_del(b->rescan_t);
 	ev_timer_del(b->retry_t);
+	ev_timer_del(b->resolve_t);
 	free(b->only_name);
 	free(b);
 }

@@ -42,6 +42,7 @@ svctable_new(const struct policy *pol, svctable_release_fn release,
 		return NULL;
 	RB_INIT(&t->tree);
 	TAILQ_INIT(&t->dirty);
+	TAILQ_INIT(&t->waiting);
 	t->pol = pol;
 	t->release = release;
 	t->release_arg = arg;
@@ -70,10 +71,37 @@ unmark_dirty(struct svctable *t, struct svcentry *e)
 	TAILQ_REMOVE(&t->dirty, e, dirty_link);
 }
 
+void
+svctable_wait(struct svctable *t, struct svcentry *e)
+{
+	if (e->waiting)
+		return;
+	e->waiting = 1;
+	TAILQ_INSERT_TAIL(&t->waiting, e, wait_link);
+	t->nwaiting++;
+}
+
+struct svcentry *
+svctable_next_waiting(struct svctable *t)
+{
+	struct svcentry *e;
+
+	if ((e = TAILQ_FIRST(&t->waiting)) == NULL)
+		return NULL;
+	TAILQ_REMOVE(&t->waiting, e, wait_link);
+	e->waiting = 0;
+	t->nwaiting--;
+	return e;
+}
+
 static void
 entry_free(struct svctable *t, struct svcentry *e)
 {
 	unmark_dirty(t, e);
+	if (e->waiting) {
+		TAILQ_REMOVE(&t->waiting, e, wait_link);
+		t->nwaiting--;
+	}
 	RB_REMOVE(subsys_tree, &t->tree, e);
 	t->nentries--;
 	free(e->name);
