@@ -5,10 +5,15 @@
  * later change of the service's TXT record, address or port.
  *
  * Resolvers are made from a queue, a few per loop turn (RESOLVE_SLICE_MS)
- * and at most RESOLVE_INFLIGHT_MAX unanswered at once: each is a
- * blocking round trip to the daemon (tens of ms while it is busy), and a
- * thousand services announced at once must neither keep the session from
- * answering its peer's PINGs nor flood the daemon with queries.
+ * and at most RESOLVE_INFLIGHT_MAX unanswered at once, and for a type
+ * only once its browser has listed what the daemon's cache holds. Each is
+ * a blocking round trip to the daemon (tens of ms while it is busy),
+ * during which D-Bus queues what arrives: made from the browser's
+ * callback, a thousand cached instances (each seen over IPv4 and IPv6)
+ * cost two or three round trips each (a resolver for the first family
+ * seen, replaced by one for the preferred family), all before the first
+ * answer queued behind them could be read, and the session stopped
+ * answering its peer's PINGs.
  *
  * Responder restarts: every browser and resolver goes with the old
  * connection; the table is kept, its observations marked stale; once the
@@ -226,6 +231,18 @@ resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
 	check_settled(b);
 }
 
+static struct sbrowser *sb_find(struct browse *, const char *);
+
+/* Has the type's browser listed the cache (or failed)? Until then more
+ * observations of its instances are queued in D-Bus. */
+static int
+type_listed(struct browse *b, const char *type)
+{
+	const struct sbrowser *sb = sb_find(b, type);
+
+	return sb == NULL || sb->sb == NULL || sb->cache_done;
+}
+
 static void
 resolve_soon(struct browse *b)
 {
@@ -252,7 +269,8 @@ sync_entry(struct browse *b, struct svcentry *e)
 	if (e->cookie != NULL && e->act_if == ifindex && e->act_proto == proto)
 		return;
 	svctable_wait(b->t, e);
-	resolve_soon(b);
+	if (type_listed(b, e->type))
+		resolve_soon(b);
 }
 
 static void
@@ -305,16 +323,23 @@ static void
 resolve_timer(void *arg)
 {
 	struct browse *b = arg;
-	struct svcentry *e;
+	struct svcentry *e, *next;
 	uint64_t t0 = ev_now_ms();
 
-	while (b->t->npending < RESOLVE_INFLIGHT_MAX &&
-	    (e = svctable_next_waiting(b->t)) != NULL) {
-		resolve_entry(b, e);
-		if (ev_now_ms() - t0 >= RESOLVE_SLICE_MS)
+	/* what stays queued goes when its browser has listed the cache
+	 * (sb_cb) or a resolver answers (resolver_cb) */
+	TAILQ_FOREACH_SAFE(e, &b->t->waiting, wait_link, next) {
+		if (b->t->npending >= RESOLVE_INFLIGHT_MAX)
 			break;
+		if (ev_now_ms() - t0 >= RESOLVE_SLICE_MS) {
+			resolve_soon(b);	/* the rest next turn */
+			break;
+		}
+		if (!type_listed(b, e->type))
+			continue;
+		svctable_unwait(b->t, e);
+		resolve_entry(b, e);
 	}
-	resolve_soon(b);
 	/* an entry that failed at once may complete the view */
 	check_settled(b);
 }
@@ -455,15 +480,18 @@ sb_cb(struct mdns_browse *s, enum mdns_event event,
 		break;
 	case MDNS_CACHED:
 		sb->cache_done = 1;
+		resolve_soon(b);
 		changed(b);	/* what the cache held may go out now */
 		break;
 	case MDNS_SETTLED:
 		sb->cache_done = sb->all_for_now = 1;
+		resolve_soon(b);
 		log_debug("%s: all for now", sb->type);
 		break;
 	case MDNS_FAILED:
 		problem(b, "unavailable", "browsing %s: %s", sb->type, err);
 		sb->cache_done = sb->all_for_now = 1;
+		resolve_soon(b);
 		break;
 	}
 	check_settled(b);

@@ -239,11 +239,12 @@ int		 svctable_pick(const struct svcentry *, int *ifindex,
 void		 svctable_set_active(struct svctable *, struct svcentry *,
 		    void *cookie, int ifindex, int proto);
 void		 svctable_clear_active(struct svctable *, struct svcentry *);
-/* The queue of entries whose resolver is to be (re)made: browse.c makes
- * them a few per loop turn. svctable_wait() queues an entry once; an
- * entry freed leaves the queue. */
+/* The queue of entries whose resolver is to be (re)made (t->waiting, in
+ * order): browse.c makes them a few per loop turn. svctable_wait() queues
+ * an entry once, svctable_unwait() takes it off; an entry freed leaves
+ * the queue. */
 void		 svctable_wait(struct svctable *, struct svcentry *);
-struct svcentry	*svctable_next_waiting(struct svctable *);
+void		 svctable_unwait(struct svctable *, struct svcentry *);
 /* The active resolver answered (host, addr, port, txt of st are used). */
 void		 svctable_resolved(struct svctable *, struct svcentry *,
 		    const struct svc *st, uint64_t now);

@@ -81,27 +81,21 @@ svctable_wait(struct svctable *t, struct svcentry *e)
 	t->nwaiting++;
 }
 
-struct svcentry *
-svctable_next_waiting(struct svctable *t)
+void
+svctable_unwait(struct svctable *t, struct svcentry *e)
 {
-	struct svcentry *e;
-
-	if ((e = TAILQ_FIRST(&t->waiting)) == NULL)
-		return NULL;
-	TAILQ_REMOVE(&t->waiting, e, wait_link);
+	if (!e->waiting)
+		return;
 	e->waiting = 0;
+	TAILQ_REMOVE(&t->waiting, e, wait_link);
 	t->nwaiting--;
-	return e;
 }
 
 static void
 entry_free(struct svctable *t, struct svcentry *e)
 {
 	unmark_dirty(t, e);
-	if (e->waiting) {
-		TAILQ_REMOVE(&t->waiting, e, wait_link);
-		t->nwaiting--;
-	}
+	svctable_unwait(t, e);
 	RB_REMOVE(subsys_tree, &t->tree, e);
 	t->nentries--;
 	free(e->name);
