@@ -754,6 +754,18 @@ remote_timer_cb(void *arg)
  * host: 200 transfers in the lab held it back more than 2 s), so the
  * session is then lost only after AGENT_PING_BUSY times the timeout.
  */
+/* Has the subsystem sent something not read yet? */
+static int
+input_waiting(const struct remote *r)
+{
+	struct pollfd pfd;
+
+	pfd.fd = r->ssh.fd_out;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP));
+}
+
 static void
 remote_ping_cb(void *arg)
 {
@@ -768,6 +780,13 @@ remote_ping_cb(void *arg)
 		return;
 	if (r->nconns > 0 && r->state != RS_CONNECTING)
 		timeout *= AGENT_PING_BUSY;
+	if (now - r->last_rx >= timeout && input_waiting(r)) {
+		/* our own loop was late (a blocking avahi call took seconds
+		 * while avahi-daemon probed a thousand services): read
+		 * first, the timers come after the reads of the next turn */
+		ev_timer_set(r->ping_timer, 0);
+		return;
+	}
 	if (now - r->last_rx >= timeout) {
 		if (r->state == RS_CONNECTING)
 			remote_lost(r, 1, "no greeting from the subsystem after "
