@@ -968,10 +968,12 @@ remote siteA {
 			"$(us_to_s $(($(pid_cpu "$(agent_pid scale)") * TICK_US)))" s
 		rss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$(agent_pid scale)"/status)
-		sshrss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_ssh_pid scale)"/status)
+		# none while the agent reconnects: nan
+		sshrss=$(h=$(agent_ssh_pid scale) && [ -n "$h" ] &&
+			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
 		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
-		sample scale ssh_master_rss_MB rnsplice "$r" "$(awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		sample scale ssh_master_rss_MB rnsplice "$r" "$([ -n "$sshrss" ] && awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		# stop the agent (it withdraws everything: goodbyes) and wait
 		# for LAN B to forget them before the next repetition
