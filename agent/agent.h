@@ -741,6 +741,7 @@ struct remote {
 	struct ev_timer	*timer;		/* backoff, close grace, kill */
 	struct ev_timer	*ping_timer;
 	uint64_t	 last_rx, last_tx, state_since, synced_at;
+	uint64_t	 ping_first;	/* first PING sent after last_rx */
 	uint64_t	 kicked_at;	/* last retry on a network change */
 	unsigned int	 ping_seq;
 	unsigned int	 attempts;	/* failed connects in a row */

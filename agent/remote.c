@@ -754,21 +754,46 @@ remote_timer_cb(void *arg)
  * host: 200 transfers in the lab held it back more than 2 s), so the
  * session is then lost only after AGENT_PING_BUSY times the timeout.
  */
+/* Has the subsystem sent something not read yet? */
+static int
+input_waiting(const struct remote *r)
+{
+	struct pollfd pfd;
+
+	pfd.fd = r->ssh.fd_out;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLHUP));
+}
+
 static void
 remote_ping_cb(void *arg)
 {
 	struct remote *r = arg;
 	uint64_t interval = (uint64_t)r->agent->conf->ping_interval * 1000;
 	uint64_t timeout = (uint64_t)r->agent->conf->ping_timeout * 1000;
-	uint64_t now = ev_now_ms(), next;
+	uint64_t now = ev_now_ms(), next, wait;
 	char token[16];
 	struct msg m;
+	int asked;
 
 	if (!is_live(r))
 		return;
 	if (r->nconns > 0 && r->state != RS_CONNECTING)
 		timeout *= AGENT_PING_BUSY;
-	if (now - r->last_rx >= timeout) {
+	/* Our own loop can be late: a blocking avahi call takes seconds
+	 * while avahi-daemon probes a thousand services. The subsystem is
+	 * silent only if it had a PING to answer for wait ms, and data
+	 * waiting unread is read first (the reads of the next turn come
+	 * before its timers). */
+	wait = timeout > interval ? timeout - interval : timeout;
+	asked = r->ping_first > r->last_rx;
+	if (now - r->last_rx >= timeout && input_waiting(r)) {
+		ev_timer_set(r->ping_timer, 0);
+		return;
+	}
+	if (now - r->last_rx >= timeout && (r->state == RS_CONNECTING ||
+	    (asked && now - r->ping_first >= wait))) {
 		if (r->state == RS_CONNECTING)
 			remote_lost(r, 1, "no greeting from the subsystem after "
 			    "%u s", r->agent->conf->ping_timeout);
@@ -787,8 +812,14 @@ remote_ping_cb(void *arg)
 		send_msg(r, &m);
 		if (!is_live(r))
 			return;
+		if (!asked) {
+			r->ping_first = now;
+			asked = 1;
+		}
 	}
 	next = r->last_rx + timeout;
+	if (r->state != RS_CONNECTING && asked && r->ping_first + wait > next)
+		next = r->ping_first + wait;
 	if (r->state != RS_CONNECTING) {
 		if (r->last_rx + interval > now && r->last_rx + interval < next)
 			next = r->last_rx + interval;
@@ -837,6 +868,7 @@ remote_connect(struct remote *r)
 		fatalx("out of memory");
 	set_state(r, RS_CONNECTING);
 	r->last_rx = r->last_tx = ev_now_ms();
+	r->ping_first = 0;
 	log_info("%s: connecting to %s (ssh pid %ld)", r->conf->name,
 	    r->conf->destination, (long)r->ssh.pid);
 	send_hello(r);

@@ -174,6 +174,7 @@ meta commit "$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo un
 meta mode "$([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetitions"
 meta cycle_len "$CYCLE_LEN"
 meta scale_wait "$SCALE_WAIT"
+meta max_relays_default "$(sed -n 's/^#define AGENT_MAX_RELAYS[[:space:]]*\([0-9]*\).*/\1/p' "$srcdir/agent/agent.h")"
 
 lab_topology_basic || die "lab_topology_basic failed"
 lab_hosts rsrv rtr rcli || die "reflector hosts"
@@ -181,15 +182,21 @@ lab_lan RA 10.11.0 rtr rsrv || die "LAN RA"
 lab_lan RB 10.12.0 rtr rcli || die "LAN RB"
 
 # The reflector: rtr's avahi with enable-reflector=yes, IPv4 routing.
-reflector_setup() {
+# reflector_start -- start rtr's avahi-daemon with its reflecting
+# configuration (the scale section stops and starts it again)
+reflector_start() {
 	local d=$LAB_DIR/rtr holder
-	lab_avahi_stop rtr || return 1
-	sed -i 's/^enable-reflector=no/enable-reflector=yes/' "$d/avahi-daemon.conf"
-	grep -qx 'enable-reflector=yes' "$d/avahi-daemon.conf" || return 1
 	holder=$(lab_holder rtr)
 	rm -f "/proc/$holder/root/run/avahi-daemon/pid"
 	lab_bg rtr "$d/avahi.pid" avahi-daemon -f "$d/avahi-daemon.conf" \
 		--no-drop-root --no-chroot --no-rlimits >>"$d/avahi.log" 2>&1
+}
+reflector_setup() {
+	local d=$LAB_DIR/rtr
+	lab_avahi_stop rtr || return 1
+	sed -i 's/^enable-reflector=no/enable-reflector=yes/' "$d/avahi-daemon.conf"
+	grep -qx 'enable-reflector=yes' "$d/avahi-daemon.conf" || return 1
+	reflector_start
 	lab_wait_avahi rtr || return 1
 	lab_exec rtr sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' &&
 		lab_exec rsrv ip route add 10.12.0.0/24 via 10.11.0.1 &&
@@ -832,6 +839,51 @@ count_live() {
 		END { c = 0; for (k in n) c++; print c }' "$1"
 }
 all_there() { [ "$(count_plus "$1" "$2")" -ge "$3" ]; }
+# last_new LOG SUFFIX -- time stamp (us) of the last name first seen
+last_new() {
+	local t
+	t=$(awk -F';' -v sfx="$2" '$2 == "+" && $3 == "eth0" &&
+		$4 == "IPv4" && !($5 in n) &&
+		substr($5, length($5) - length(sfx) + 1) == sfx {
+		n[$5] = 1; t = $1 } END { print t }' "$1")
+	echo "${t/./}"
+}
+# scale_watch HOST LOG -- avahi-browse -p of the scale type on HOST, every
+# line time-stamped; prints the watcher's pid
+scale_watch() {
+	lab_bg "$1" "$LAB_DIR/scale-watch.pid" env LC_ALL=C bash -c '
+		exec > >(while IFS= read -r l; do printf "%s;%s\n" "$EPOCHREALTIME" "$l"; done)
+		exec avahi-browse -p _rnsscale._tcp' >"$2" 2>&1
+	cat "$LAB_DIR/scale-watch.pid"
+}
+
+# scale_reflector REP -- the baseline: LAN RA holds the same 1,000 (rtr's
+# avahi-daemon stopped); rcli's avahi starts afresh (nothing cached), its
+# browser runs, then rtr's reflector starts at t0: reflector start -> the
+# 1,000th name seen on LAN RB, as agent start -> 1,000th on LAN B.
+scale_reflector() {
+	local r=$1 log=$RUN/scale-refl-$1.log wpid t0 t1 n
+	lab_avahi_stop rcli && lab_avahi_start rcli && lab_wait_avahi rcli ||
+		die "scale: cannot restart rcli's avahi-daemon"
+	wpid=$(scale_watch rcli "$log")
+	sleep 1
+	t0=$(now_us)
+	reflector_start
+	t1=
+	if lab_wait_for 180 all_there "$log" "" "$NSCALE"; then
+		t1=$(last_new "$log" "")
+		sample scale full_sync reflector "$r" "$(us_to_s $((t1 - t0)))" s
+	else
+		sample scale full_sync reflector "$r" nan s
+	fi
+	n=$(count_plus "$log" "")
+	sample scale seen_on_lan_b reflector "$r" "$n" services
+	sample scale avahi_cpu_s_rtr reflector "$r" \
+		"$(us_to_s $(($(avahi_cpu rtr) * TICK_US)))" s
+	say "scale reflector #$r: $n/$NSCALE on LAN RB, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s"
+	lab_avahi_stop rtr
+	lab_stop "$wpid"
+}
 all_gone() { [ "$(count_live "$1" "$2")" -eq 0 ]; }
 
 # udp_rcvbuf_errors HOST -- UDP datagrams HOST dropped for a full socket
@@ -852,24 +904,32 @@ avahi_cpu() {
 }
 
 section_scale() {
-	local r pubpid t0 t1 log wpid rss hwm sshrss n est h alog ts u0
+	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss n est h alog ts u0
 	local -A cpu0
-	say "scale: $NSCALE services on LAN A"
+	say "scale: $NSCALE services on LAN A and on LAN RA"
 	echo "max-services 4096" >>"$POLICY"
-	lab_bg asrv "$LAB_DIR/manypub.pid" "$BIN/manypub" -n "$NSCALE" \
-		-t _rnsscale._tcp -p 9 >"$RUN/manypub.log" 2>&1
-	pubpid=$(cat "$LAB_DIR/manypub.pid")
-	lab_wait_for 90 grep -q '^established' "$RUN/manypub.log" ||
-		die "manypub: $(tail -3 "$RUN/manypub.log")"
-	say "scale: on LAN A, $(grep '^established' "$RUN/manypub.log")"
+	# The reflector world's LAN RA gets the same 1,000 while rtr's
+	# avahi-daemon is stopped (scale_reflector starts it).
+	lab_avahi_stop rtr || die "scale: cannot stop rtr's avahi-daemon"
+	# 20 groups (100 services) at a time, each batch once the previous
+	# one is established: committed all at once, avahi-daemon probes
+	# 1,000 services together, slower than in batches, and on a loaded
+	# machine a commit's reply can exceed libdbus's 25 s timeout
+	for h in asrv rsrv; do
+		lab_bg "$h" "$LAB_DIR/manypub-$h.pid" "$BIN/manypub" \
+			-n "$NSCALE" -b 20 -t _rnsscale._tcp -p 9 \
+			>"$RUN/manypub-$h.log" 2>&1
+		lab_wait_for 120 grep -q '^established' "$RUN/manypub-$h.log" ||
+			die "manypub on $h: $(tail -3 "$RUN/manypub-$h.log")"
+		say "scale: on $h's LAN, $(grep '^established' "$RUN/manypub-$h.log")"
+	done
+	pubpid=$(cat "$LAB_DIR/manypub-asrv.pid")
+	rpubpid=$(cat "$LAB_DIR/manypub-rsrv.pid")
 	sleep 2
 	for r in $(seq 1 "$SCALE_REPS"); do
 		log=$RUN/scale-watch-$r.log
 		alog=$RUN/agent-scale-$r.log
-		lab_bg bcli "$LAB_DIR/scale-watch.pid" env LC_ALL=C bash -c '
-			exec > >(while IFS= read -r l; do printf "%s;%s\n" "$EPOCHREALTIME" "$l"; done)
-			exec avahi-browse -p _rnsscale._tcp' >"$log" 2>&1
-		wpid=$(cat "$LAB_DIR/scale-watch.pid")
+		wpid=$(scale_watch bcli "$log")
 		sleep 1
 		for h in asrv arelay brelay bcli; do cpu0[$h]=$(avahi_cpu "$h"); done
 		t0=$(now_us)
@@ -882,11 +942,7 @@ remote siteA {
 }"
 		t1=
 		if lab_wait_for 180 all_there "$log" "-r$r" "$NSCALE"; then
-			t1=$(awk -F';' -v sfx="-r$r" '$2 == "+" && $3 == "eth0" &&
-				$4 == "IPv4" && !($5 in n) &&
-				substr($5, length($5) - length(sfx) + 1) == sfx {
-				n[$5] = 1; t = $1 } END { print t }' "$log")
-			t1=${t1/./}
+			t1=$(last_new "$log" "-r$r")
 			sample scale full_sync rnsplice "$r" "$(us_to_s $((t1 - t0)))" s
 		else
 			sample scale full_sync rnsplice "$r" nan s
@@ -914,10 +970,12 @@ remote siteA {
 			"$(us_to_s $(($(pid_cpu "$(agent_pid scale)") * TICK_US)))" s
 		rss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_pid scale)"/status)
 		hwm=$(awk '/VmHWM/ { print $2 }' /proc/"$(agent_pid scale)"/status)
-		sshrss=$(awk '/VmRSS/ { print $2 }' /proc/"$(agent_ssh_pid scale)"/status)
+		# none while the agent reconnects: nan
+		sshrss=$(h=$(agent_ssh_pid scale) && [ -n "$h" ] &&
+			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
 		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
-		sample scale ssh_master_rss_MB rnsplice "$r" "$(awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		sample scale ssh_master_rss_MB rnsplice "$r" "$([ -n "$sshrss" ] && awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		# stop the agent (it withdraws everything: goodbyes) and wait
 		# for LAN B to forget them before the next repetition
@@ -935,8 +993,12 @@ remote siteA {
 		: >"$RUN/agent-scale.log"
 		lab_stop "$wpid"
 		sleep 1
+		scale_reflector "$r"
 	done
 	lab_stop "$pubpid"
+	lab_stop "$rpubpid"
+	reflector_start
+	lab_wait_avahi rtr || die "scale: rtr's avahi-daemon did not come back"
 }
 
 # ---------------------------------------------------------------------------

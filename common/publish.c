@@ -15,10 +15,13 @@
  * works the queues in slices of PUB_SLICE_MS, letting the loop serve
  * everything else in between. Withdrawals go first, so that removing "X"
  * and adding "X" again never collides with itself. Publications are paced
- * (PUB_PACE_MAX per PUB_PACE_MS): the responder's work grows faster than
- * linearly with the number of services probing at once (measurements in
- * docs/ARCHITECTURE.md, "Publishing"). A call that failed after PUB_STALL_MS means a
- * hung responder: the next one waits PUB_STALL_RETRY_MS.
+ * (PUB_PACE_MAX per PUB_PACE_MS) and at most PUB_PROBING_MAX probe at
+ * once, the next ones going as earlier ones are established: avahi's
+ * schedulers walk every record in flight for each one they add, so its
+ * work, and the time it takes to answer each call, grow with the square
+ * of the services probing at once (measurements in docs/ARCHITECTURE.md,
+ * "Publishing"). A call that failed after PUB_STALL_MS means a hung
+ * responder: the next one waits PUB_STALL_RETRY_MS.
  *
  * Invariants. e->reg != NULL while the entry is handed to the responder
  * (REGISTERING or ESTABLISHED), while it is dead (removed by the user, on
@@ -57,7 +60,8 @@
 
 #define PUB_SLICE_MS		20	/* responder calls per loop turn */
 #define PUB_PACE_MS		100	/* pacing: at most PUB_PACE_MAX */
-#define PUB_PACE_MAX		10	/* publications per PUB_PACE_MS */
+#define PUB_PACE_MAX		50	/* publications per PUB_PACE_MS */
+#define PUB_PROBING_MAX		128	/* registrations probing at once */
 #define PUB_RETRY_MS		1000	/* after a transient error */
 #define PUB_STALL_MS		5000	/* a failed call this slow: hung */
 #define PUB_STALL_RETRY_MS	30000	/* ... then leave it alone this long */
@@ -352,6 +356,7 @@ entry_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
 			    e->type, e->where);
 		e->renames = 0;
 		entry_set_state(e, PUB_ESTABLISHED);
+		sync_soon(pub, 0);	/* room for one more probing */
 		break;
 	case MDNS_REG_PROBING:
 		entry_set_state(e, PUB_REGISTERING);
@@ -534,6 +539,7 @@ sync_cb(void *arg)
 	struct publisher *pub = arg;
 	struct pub_entry *e;
 	uint64_t now = ev_now_ms(), until = now + PUB_SLICE_MS;
+	size_t nprobing;
 
 	if (!pub->running)
 		return;
@@ -546,11 +552,19 @@ sync_cb(void *arg)
 		    (unsigned)(pub->stall_until - now) : 0);
 		return;
 	}
+	nprobing = 0;
+	TAILQ_FOREACH(e, &pub->entries, link)
+		if (e->state == PUB_REGISTERING)
+			nprobing++;
 	TAILQ_FOREACH(e, &pub->entries, link) {
+		enum pub_state was;
 		uint64_t t0;
 		int r;
 
 		if (e->state != PUB_WAITING && e->upd == 0)
+			continue;
+		/* the next one goes when one is established (entry_reg_cb) */
+		if (e->state == PUB_WAITING && nprobing >= PUB_PROBING_MAX)
 			continue;
 		if ((now = ev_now_ms()) >= until) {
 			sync_soon(pub, 0);	/* the rest next turn */
@@ -567,10 +581,13 @@ sync_cb(void *arg)
 		}
 		pub->pace_count++;
 		t0 = now;
+		was = e->state;
 		if (e->state == PUB_WAITING)
 			r = pubent_publish(e);
 		else
 			r = entry_update(e);
+		if (was != PUB_REGISTERING && e->state == PUB_REGISTERING)
+			nprobing++;
 		if (r == -1 && e->state == PUB_WAITING) {
 			/* the responder is going away, or hangs: later */
 			if (stalled(pub, t0))

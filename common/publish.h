@@ -4,8 +4,9 @@
  * restarts and name collisions.
  *
  * Everything is asynchronous: publisher_add() queues the service, the
- * loop hands it to avahi (paced, at most 100 per second, so that a burst
- * neither stalls the loop nor saturates avahi-daemon), and avahi probes
+ * loop hands it to avahi (paced, at most 500 per second and 128 probing
+ * at once, so that a burst neither stalls the loop nor saturates
+ * avahi-daemon), and avahi probes
  * for about a second before it is ESTABLISHED. publisher_remove() queues
  * the withdrawal the same way (withdrawals go before additions). The
  * callback reports what happens later; it is never called from inside a

@@ -4,6 +4,17 @@
  * observation, see svctable_pick()), which stays open and reports every
  * later change of the service's TXT record, address or port.
  *
+ * Resolvers are made from a queue, a few per loop turn (RESOLVE_SLICE_MS)
+ * and at most RESOLVE_INFLIGHT_MAX unanswered at once, and for a type
+ * only once its browser has listed what the daemon's cache holds. Each is
+ * a blocking round trip to the daemon (tens of ms while it is busy),
+ * during which D-Bus queues what arrives: made from the browser's
+ * callback, a thousand cached instances (each seen over IPv4 and IPv6)
+ * cost two or three round trips each (a resolver for the first family
+ * seen, replaced by one for the preferred family), all before the first
+ * answer queued behind them could be read, and the session stopped
+ * answering its peer's PINGs.
+ *
  * Responder restarts: every browser and resolver goes with the old
  * connection; the table is kept, its observations marked stale; once the
  * new browsers have settled, what was not reported again is swept away,
@@ -32,6 +43,8 @@
 
 #define RESCAN_MS	1000	/* after max-services was hit and room came */
 #define RETRY_MS	30000	/* resolutions that failed are tried again */
+#define RESOLVE_SLICE_MS	10	/* making resolvers, per loop turn */
+#define RESOLVE_INFLIGHT_MAX	128	/* resolvers not answered yet */
 
 struct sbrowser {
 	TAILQ_ENTRY(sbrowser)	 link;
@@ -77,6 +90,7 @@ struct browse {
 	struct ev_timer		*settle_t;
 	struct ev_timer		*rescan_t;
 	struct ev_timer		*retry_t;
+	struct ev_timer		*resolve_t;
 };
 
 static void	start_browsing(struct browse *);
@@ -187,6 +201,7 @@ make_state(const struct mdns_resolved *r, struct svc *st)
 }
 
 static void	sync_entry(struct browse *, struct svcentry *);
+static void	resolve_soon(struct browse *);
 
 static void
 resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
@@ -211,13 +226,55 @@ resolver_cb(struct mdns_resolve *r, const struct mdns_resolved *res,
 		svctable_failed(b->t, e, now);
 	}
 	sync_entry(b, e);	/* may free rs: touch nothing after */
+	resolve_soon(b);
 	changed(b);
 	check_settled(b);
 }
 
-/* Make the entry's resolver follow svctable_pick(). */
+static struct sbrowser *sb_find(struct browse *, const char *);
+
+/* Has the type's browser listed the cache (or failed)? Until then more
+ * observations of its instances are queued in D-Bus. */
+static int
+type_listed(struct browse *b, const char *type)
+{
+	const struct sbrowser *sb = sb_find(b, type);
+
+	return sb == NULL || sb->sb == NULL || sb->cache_done;
+}
+
+static void
+resolve_soon(struct browse *b)
+{
+	if (TAILQ_EMPTY(&b->t->waiting) ||
+	    b->t->npending >= RESOLVE_INFLIGHT_MAX ||
+	    ev_timer_pending(b->resolve_t))
+		return;
+	ev_timer_set(b->resolve_t, 0);
+}
+
+/* Make the entry's resolver follow svctable_pick(): at once when that
+ * means none, else from the queue (resolve_timer). */
 static void
 sync_entry(struct browse *b, struct svcentry *e)
+{
+	int ifindex, proto;
+
+	if (!b->running)
+		return;
+	if (!svctable_pick(e, &ifindex, &proto)) {
+		resolver_free(b, e);
+		return;
+	}
+	if (e->cookie != NULL && e->act_if == ifindex && e->act_proto == proto)
+		return;
+	svctable_wait(b->t, e);
+	if (type_listed(b, e->type))
+		resolve_soon(b);
+}
+
+static void
+resolve_entry(struct browse *b, struct svcentry *e)
 {
 	struct resolver *rs;
 	char *cause;
@@ -260,6 +317,31 @@ sync_entry(struct browse *b, struct svcentry *e)
 		svctable_set_active(b->t, e, NULL, ifindex, proto);
 		svctable_failed(b->t, e, ev_now_ms());
 	}
+}
+
+static void
+resolve_timer(void *arg)
+{
+	struct browse *b = arg;
+	struct svcentry *e, *next;
+	uint64_t t0 = ev_now_ms();
+
+	/* what stays queued goes when its browser has listed the cache
+	 * (sb_cb) or a resolver answers (resolver_cb) */
+	TAILQ_FOREACH_SAFE(e, &b->t->waiting, wait_link, next) {
+		if (b->t->npending >= RESOLVE_INFLIGHT_MAX)
+			break;
+		if (ev_now_ms() - t0 >= RESOLVE_SLICE_MS) {
+			resolve_soon(b);	/* the rest next turn */
+			break;
+		}
+		if (!type_listed(b, e->type))
+			continue;
+		svctable_unwait(b->t, e);
+		resolve_entry(b, e);
+	}
+	/* an entry that failed at once may complete the view */
+	check_settled(b);
 }
 
 static void
@@ -398,15 +480,18 @@ sb_cb(struct mdns_browse *s, enum mdns_event event,
 		break;
 	case MDNS_CACHED:
 		sb->cache_done = 1;
+		resolve_soon(b);
 		changed(b);	/* what the cache held may go out now */
 		break;
 	case MDNS_SETTLED:
 		sb->cache_done = sb->all_for_now = 1;
+		resolve_soon(b);
 		log_debug("%s: all for now", sb->type);
 		break;
 	case MDNS_FAILED:
 		problem(b, "unavailable", "browsing %s: %s", sb->type, err);
 		sb->cache_done = sb->all_for_now = 1;
+		resolve_soon(b);
 		break;
 	}
 	check_settled(b);
@@ -551,7 +636,7 @@ view_done(const struct browse *b, int cache_only)
 		if (sb->sb != NULL &&
 		    !(cache_only ? sb->cache_done : sb->all_for_now))
 			return 0;
-	return b->t->npending == 0;
+	return b->t->npending == 0 && b->t->nwaiting == 0;
 }
 
 static void
@@ -721,6 +806,7 @@ browse_new(struct ev_loop *loop, struct svctable *t, const struct policy *pol,
 	if ((b->settle_t = ev_timer_add(loop, settle_timer, b)) == NULL ||
 	    (b->rescan_t = ev_timer_add(loop, rescan_timer, b)) == NULL ||
 	    (b->retry_t = ev_timer_add(loop, retry_timer, b)) == NULL ||
+	    (b->resolve_t = ev_timer_add(loop, resolve_timer, b)) == NULL ||
 	    (b->mdns = mdns_new(loop, mdns_cb, b, BROWSE_RECONNECT_MS,
 	    BROWSE_RECONNECT_MS)) == NULL) {
 		browse_free(b);
@@ -749,6 +835,7 @@ browse_free(struct browse *b)
 	ev_timer_del(b->settle_t);
 	ev_timer_del(b->rescan_t);
 	ev_timer_del(b->retry_t);
+	ev_timer_del(b->resolve_t);
 	free(b->only_name);
 	free(b);
 }

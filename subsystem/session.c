@@ -884,6 +884,10 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	msg_hello(&m, s->siteid, "subsystem", features, pol->max_line,
 	    pol->max_hops);
 	send_msg(s, &m);
+	/* and out now: connecting to a busy avahi-daemon (browse_new) can
+	 * take seconds, which the agent would count against the greeting;
+	 * a failure shows again in out_cb */
+	(void)buf_write_fd(&s->out, out_fd);
 
 	if ((s->b = browse_new(loop, s->t, pol, &browse_events, s)) == NULL) {
 		session_free(s);

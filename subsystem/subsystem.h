@@ -154,6 +154,8 @@ struct svcobs {
 struct svcentry {
 	RB_ENTRY(svcentry)	 node;
 	TAILQ_ENTRY(svcentry)	 dirty_link;
+	TAILQ_ENTRY(svcentry)	 wait_link;	/* waits for a resolver */
+	int		 waiting;
 	char		*name;
 	char		*type;
 	char		*domain;
@@ -200,6 +202,8 @@ typedef int (*svctable_emit_fn)(void *, enum msg_type, uint32_t id,
 struct svctable {
 	struct subsys_tree		 tree;
 	TAILQ_HEAD(, svcentry)	 dirty;
+	TAILQ_HEAD(, svcentry)	 waiting;	/* for browse.c's resolvers */
+	size_t			 nwaiting;
 	const struct policy	*pol;
 	svctable_release_fn	 release;
 	void			*release_arg;
@@ -235,6 +239,12 @@ int		 svctable_pick(const struct svcentry *, int *ifindex,
 void		 svctable_set_active(struct svctable *, struct svcentry *,
 		    void *cookie, int ifindex, int proto);
 void		 svctable_clear_active(struct svctable *, struct svcentry *);
+/* The queue of entries whose resolver is to be (re)made (t->waiting, in
+ * order): browse.c makes them a few per loop turn. svctable_wait() queues
+ * an entry once, svctable_unwait() takes it off; an entry freed leaves
+ * the queue. */
+void		 svctable_wait(struct svctable *, struct svcentry *);
+void		 svctable_unwait(struct svctable *, struct svcentry *);
 /* The active resolver answered (host, addr, port, txt of st are used). */
 void		 svctable_resolved(struct svctable *, struct svcentry *,
 		    const struct svc *st, uint64_t now);

@@ -42,6 +42,7 @@ svctable_new(const struct policy *pol, svctable_release_fn release,
 		return NULL;
 	RB_INIT(&t->tree);
 	TAILQ_INIT(&t->dirty);
+	TAILQ_INIT(&t->waiting);
 	t->pol = pol;
 	t->release = release;
 	t->release_arg = arg;
@@ -70,10 +71,31 @@ unmark_dirty(struct svctable *t, struct svcentry *e)
 	TAILQ_REMOVE(&t->dirty, e, dirty_link);
 }
 
+void
+svctable_wait(struct svctable *t, struct svcentry *e)
+{
+	if (e->waiting)
+		return;
+	e->waiting = 1;
+	TAILQ_INSERT_TAIL(&t->waiting, e, wait_link);
+	t->nwaiting++;
+}
+
+void
+svctable_unwait(struct svctable *t, struct svcentry *e)
+{
+	if (!e->waiting)
+		return;
+	e->waiting = 0;
+	TAILQ_REMOVE(&t->waiting, e, wait_link);
+	t->nwaiting--;
+}
+
 static void
 entry_free(struct svctable *t, struct svcentry *e)
 {
 	unmark_dirty(t, e);
+	svctable_unwait(t, e);
 	RB_REMOVE(subsys_tree, &t->tree, e);
 	t->nentries--;
 	free(e->name);

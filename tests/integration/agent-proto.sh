@@ -98,6 +98,7 @@ lowport)
 	printf 'ADD 2 Busy _http._tcp local h.local 10.9.9.9 %s\n' "$FAKE_BUSY_PORT"
 	printf 'SYNCED\n'
 	while IFS= read -r l; do
+		echo "$l" >>"$in"
 		case $l in
 		PING\ *) printf 'PONG %s\n' "${l#PING }" ;;
 		esac
@@ -245,6 +246,22 @@ if [ -x "$T_CLI" ]; then
 	t_nok eval 'grep -F "hostile: " <<<"$services" | grep -qF "original port"' \
 		"no note with port-policy stable"
 fi
+
+# An agent held up past its ping-timeout (its loop waiting seconds on a
+# busy avahi-daemon) pings when it runs again and keeps a session whose
+# subsystem answers: silence counts only while a PING waits.
+npings() { grep -c '^PING ' "$dir/lowport.in"; }
+t_ok lab_wait_for 5 logged "lowport: synced: 2 services announced" \
+	"lowport: synced before the stop"
+t_ok lab_kill STOP "$agent_pid" "$AGENT" \
+	"the agent is stopped (SIGSTOP) for 5 s, past its ping-timeout of 3 s"
+sleep 5
+p0=$(npings)
+t_ok lab_kill CONT "$agent_pid" "$AGENT" "... and continued"
+t_ok lab_wait_for 10 eval '[ "$(npings)" -ge $((p0 + 4)) ]' \
+	"... then pings lowport again (four PINGs: past the 2 s it waits for a PONG)"
+t_nok logged "lowport: no answer from the subsystem" \
+	"... and its session was not given up for the silence it caused"
 
 t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"
 wait "$agent_pid"
