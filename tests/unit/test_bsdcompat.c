@@ -23,6 +23,44 @@
 
 #include "tree.h"
 
+/* --- which ones are used ------------------------------------------------ */
+
+/* A forced build (--enable-compat-fallbacks) uses every replacement; one
+ * with libbsd and not forced uses none of them. */
+START_TEST(test_bsd_fallbacks_built)
+{
+	size_t (*cpy)(char *, const char *, size_t) = strlcpy;
+	long long (*num)(const char *, long long, long long, const char **) =
+	    strtonum;
+	void (*cf)(int) = closefrom;
+
+#ifdef COMPAT_FALLBACKS
+# if defined(HAVE_SYS_TREE_H) || defined(HAVE_TAILQ_FOREACH_SAFE) || \
+    defined(HAVE_STRLCPY) || defined(HAVE_STRLCAT) || \
+    defined(HAVE_STRTONUM) || defined(HAVE_REALLOCARRAY) || \
+    defined(HAVE_EXPLICIT_BZERO) || defined(HAVE_ARC4RANDOM) || \
+    defined(HAVE_ARC4RANDOM_UNIFORM) || defined(HAVE_CLOSEFROM)
+	ck_abort_msg("a native call is used in a forced build");
+# endif
+	ck_assert(cpy == compat_strlcpy);
+	ck_assert(num == compat_strtonum);
+	ck_assert(cf == compat_closefrom);
+#elif defined(HAVE_LIBBSD)
+# if !defined(HAVE_SYS_TREE_H) || !defined(HAVE_TAILQ_FOREACH_SAFE) || \
+    !defined(HAVE_STRLCPY) || !defined(HAVE_STRLCAT) || \
+    !defined(HAVE_STRTONUM) || !defined(HAVE_REALLOCARRAY) || \
+    !defined(HAVE_EXPLICIT_BZERO) || !defined(HAVE_ARC4RANDOM) || \
+    !defined(HAVE_ARC4RANDOM_UNIFORM) || !defined(HAVE_CLOSEFROM)
+	ck_abort_msg("a replacement is used with libbsd");
+# endif
+	ck_assert(cpy != compat_strlcpy);
+	ck_assert(num != compat_strtonum);
+	ck_assert(cf != compat_closefrom);
+#endif
+	ck_assert(cpy != NULL && num != NULL && cf != NULL);
+}
+END_TEST
+
 /* --- the tree ------------------------------------------------------------ */
 
 #define NKEYS	1000
@@ -503,6 +541,7 @@ bsdcompat_suite(void)
 	TCase *tc = tcase_create("bsdcompat");
 
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_bsd_fallbacks_built);
 	tcase_add_loop_test(tc, test_tree_model, 0, 4);
 	tcase_add_loop_test(tc, test_tree_sorted_runs, 0, 2);
 	tcase_add_test(tc, test_tree_verify_catches);
