@@ -172,6 +172,7 @@ run_argv(char *const *argv, const char *input, int keep_open,
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(er[1], 2);
+		closefrom(3);	/* ssh gets the three pipes, nothing else */
 		execv(argv[0], argv);
 		dprintf(2, "%s: %s\n", argv[0], strerror(errno));
 		_exit(127);

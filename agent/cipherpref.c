@@ -82,6 +82,7 @@ run_capture(char *const argv[])
 		    dup2(p[1], STDOUT_FILENO) == -1 ||
 		    dup2(devnull, STDERR_FILENO) == -1)
 			_exit(127);
+		closefrom(STDERR_FILENO + 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -38,8 +38,6 @@
  * on it. A better path never waits. */
 #include "config.h"
 
-#include <sys/tree.h>
-
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,7 +75,8 @@ origin_cmp(const struct origin *a, const struct origin *b)
 	return strcmp(a->scope, b->scope);
 }
 
-/* global, not _STATIC: libbsd's tree.h leaves __unused undefined */
+/* RB_* from sys/tree.h or compat/tree.h (compat.h); global, not _STATIC:
+ * libbsd's tree.h leaves __unused undefined */
 RB_PROTOTYPE(origin_tree, origin, node, origin_cmp)
 RB_GENERATE(origin_tree, origin, node, origin_cmp)
 

@@ -283,6 +283,11 @@ sshm_start(struct sshmaster *s, const char *ssh, const char *ctlpath,
 		    dup2(out[1], STDOUT_FILENO) == -1 ||
 		    dup2(er[1], STDERR_FILENO) == -1)
 			_exit(127);
+		/* ssh gets the three pipes and nothing else: a descriptor
+		 * the agent inherited or a library opened without
+		 * close-on-exec (avahi's DNS-SD library does) would stay
+		 * open as long as the master runs */
+		closefrom(STDERR_FILENO + 1);
 		if (cipherpref_applies(ssh, destination,
 		    options, noptions))
 			argv = sshm_argv_prepend(argv, "-o", cipherpref_opt);

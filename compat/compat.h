@@ -74,6 +74,80 @@ int	compat_getpeereid(int, uid_t *, gid_t *);
 ssize_t	compat_getrandom(void *, size_t, unsigned int flags);
 #endif
 
+/*
+ * What libbsd's overlay supplies on Linux: sys/queue.h's TAILQ_FOREACH_SAFE
+ * (glibc lacks it), sys/tree.h's RB_* (glibc and macOS lack it) and the
+ * calls below. Without libbsd, or with the replacements forced, compat/
+ * supplies each one the system lacks; the replacements are built always
+ * (under their compat_ names) so that the unit tests run them everywhere.
+ */
+#ifdef HAVE_SYS_QUEUE_H
+#include <sys/queue.h>
+#endif
+#ifndef HAVE_TAILQ_FOREACH_SAFE
+#undef TAILQ_FOREACH_SAFE
+#endif
+#include "queue.h"
+
+#include "tree.h"
+#ifdef HAVE_SYS_TREE_H
+#include <sys/tree.h>
+#else
+#define RB_HEAD(name, type)		CRB_HEAD(name, type)
+#define RB_ENTRY(type)			CRB_ENTRY(type)
+#define RB_INIT(head)			CRB_INIT(head)
+#define RB_EMPTY(head)			CRB_EMPTY(head)
+#define RB_PROTOTYPE(name, type, field, cmp) \
+	CRB_PROTOTYPE(name, type, field, cmp)
+#define RB_GENERATE(name, type, field, cmp) \
+	CRB_GENERATE(name, type, field, cmp)
+#define RB_INSERT(name, head, elm)	CRB_INSERT(name, head, elm)
+#define RB_REMOVE(name, head, elm)	CRB_REMOVE(name, head, elm)
+#define RB_FIND(name, head, key)	CRB_FIND(name, head, key)
+#define RB_NFIND(name, head, key)	CRB_NFIND(name, head, key)
+#define RB_MIN(name, head)		CRB_MIN(name, head)
+#define RB_NEXT(name, head, elm)	CRB_NEXT(name, head, elm)
+#define RB_FOREACH(x, name, head)	CRB_FOREACH(x, name, head)
+#define RB_FOREACH_SAFE(x, name, head, y) \
+	CRB_FOREACH_SAFE(x, name, head, y)
+#endif
+
+#include <stdint.h>
+
+size_t	compat_strlcpy(char *, const char *, size_t);
+size_t	compat_strlcat(char *, const char *, size_t);
+long long compat_strtonum(const char *, long long, long long, const char **);
+void	*compat_reallocarray(void *, size_t, size_t);
+void	compat_explicit_bzero(void *, size_t);
+uint32_t compat_arc4random(void);
+uint32_t compat_arc4random_uniform(uint32_t);
+void	compat_closefrom(int);
+
+#ifndef HAVE_STRLCPY
+#define strlcpy compat_strlcpy
+#endif
+#ifndef HAVE_STRLCAT
+#define strlcat compat_strlcat
+#endif
+#ifndef HAVE_STRTONUM
+#define strtonum compat_strtonum
+#endif
+#ifndef HAVE_REALLOCARRAY
+#define reallocarray compat_reallocarray
+#endif
+#ifndef HAVE_EXPLICIT_BZERO
+#define explicit_bzero compat_explicit_bzero
+#endif
+#ifndef HAVE_ARC4RANDOM
+#define arc4random compat_arc4random
+#endif
+#ifndef HAVE_ARC4RANDOM_UNIFORM
+#define arc4random_uniform compat_arc4random_uniform
+#endif
+#ifndef HAVE_CLOSEFROM
+#define closefrom compat_closefrom
+#endif
+
 /* Set FD_CLOEXEC (cloexec != 0) and O_NONBLOCK (nonblock != 0) or clear
  * O_NONBLOCK (nonblock == 0) on fd, keeping every other flag. 0, or -1
  * with errno set. */

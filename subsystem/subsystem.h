@@ -15,7 +15,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
-#include <sys/tree.h>
+/* RB_*: sys/tree.h or compat/tree.h, through config.h (compat/compat.h) */
 
 #include <stddef.h>
 #include <stdint.h>

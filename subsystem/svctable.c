@@ -28,7 +28,8 @@ entry_cmp(struct svcentry *a, struct svcentry *b)
 	return strcmp(a->domain, b->domain);
 }
 
-/* global, not _STATIC: libbsd's tree.h leaves __unused undefined */
+/* RB_* from sys/tree.h or compat/tree.h (compat.h); global, not _STATIC:
+ * libbsd's tree.h leaves __unused undefined */
 RB_PROTOTYPE(subsys_tree, svcentry, node, entry_cmp)
 RB_GENERATE(subsys_tree, svcentry, node, entry_cmp)
 

@@ -165,7 +165,11 @@ fi
 t_ok "$AGENT" -n -f "$dir/agent.conf" "the config parses (-n)"
 
 export RNSPLICE_SITE_ID=$SELF
+# fd 7, not close-on-exec, is the agent's from its start: ssh must not get
+# it (extra_fds below)
+exec 7<"$dir/agent.conf"
 t_agent_fake "$dir" -f "$dir/agent.conf" || t_bail "the agent did not start"
+exec 7<&-
 agent_pid=$T_AGENT_PID
 
 logged() { t_logged "$dir/agent.log" "$1"; }
@@ -262,6 +266,24 @@ t_ok lab_wait_for 10 eval '[ "$(npings)" -ge $((p0 + 4)) ]' \
 	"... then pings lowport again (four PINGs: past the 2 s it waits for a PONG)"
 t_nok logged "lowport: no answer from the subsystem" \
 	"... and its session was not given up for the silence it caused"
+
+# Every ssh the agent ran (sessions, -G, -Q) got stdin, stdout and stderr
+# only: fake-ssh listed its descriptors (fds.PID), of which bash's own on
+# the script is the one other allowed.
+extra_fds() {
+	local f self
+	self=$(readlink -f "$T_HERE/fake-ssh")
+	for f in "$dir"/fds.*; do
+		[ -f "$f" ] || continue
+		awk -v self="$self" -v f="${f##*/}" '$10 == "->" && $9 > 2 {
+			t = $0; sub(/^.* -> /, "", t)
+			if (t != self) print f ": fd " $9 " -> " t }' "$f"
+	done
+}
+nfds=$(find "$dir" -maxdepth 1 -name 'fds.*' | wc -l)
+t_ok [ "$nfds" -gt 5 ] "fake ssh listed its descriptors ($nfds runs)"
+extra=$(extra_fds | head -n 3 | tr '\n' ' ')
+t_ok [ -z "$extra" ] "ssh got no descriptor but 0-2${extra:+: $extra}"
 
 t_ok lab_kill TERM "$agent_pid" "$AGENT" "the agent ($agent_pid) is sent SIGTERM"
 wait "$agent_pid"
