@@ -119,15 +119,17 @@ build_and_check() {
 	return $r
 }
 
-# The portable replacements of compat/ forced on (configure
-# --enable-compat-fallbacks): what a system without pipe2, accept4,
-# SOCK_CLOEXEC, SO_PEERCRED, MSG_NOSIGNAL, getrandom and rtnetlink runs.
-# Unit tests only (about a minute more); the lab tests run on the natives.
+# The portable replacements of compat/ forced on and no libbsd (configure
+# --enable-compat-fallbacks --with-libbsd=no): what a system without
+# pipe2, accept4, SOCK_CLOEXEC, SO_PEERCRED, MSG_NOSIGNAL, getrandom,
+# rtnetlink, sys/tree.h, strlcpy, strtonum, reallocarray, closefrom and
+# the rest of libbsd runs. Unit tests only (about a minute more); the lab
+# tests run on the natives.
 compat_units() {
 	local dir=$top/build-compat r units
 	mkdir -p "$dir" && cd "$dir" || return 1
 	"$top/configure" --enable-werror --enable-compat-fallbacks \
-	    >configure.out 2>&1 || { cat configure.out; cd "$top"; return 1; }
+	    --with-libbsd=no >configure.out 2>&1 || { cat configure.out; cd "$top"; return 1; }
 	# with no TESTS, check only builds the programs
 	make -j"$jobs" check TESTS= >make.out 2>&1 ||
 	    { tail -n 40 make.out; cd "$top"; return 1; }
