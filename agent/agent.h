@@ -589,6 +589,7 @@ struct splice {
 	unsigned long	 offlink;	/* refused: not on-link */
 	uint64_t	 offlink_logged;	/* ms, rate limit */
 	unsigned long	 offlink_quiet;	/* not logged since */
+	int		*gone;		/* set by splice_free: accepting */
 };
 
 /* NULL with a reason in *cause (the caller frees it). */

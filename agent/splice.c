@@ -446,9 +446,13 @@ splice_accept(int fd, short revents, void *arg)
 	struct remote *r = sp->remote;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int c, i;
+	int c, i, gone = 0;
 	uint64_t now;
 
+	/* A connection can end at once and take the splice with it (a
+	 * refusal withdraws the service: reach.c), so sp is not used after
+	 * conn_accept unless it is still there. */
+	sp->gone = &gone;
 	for (i = 0; i < ACCEPT_BURST; i++) {
 		len = sizeof(ss);
 		c = accept4(fd, (struct sockaddr *)&ss, &len,
@@ -465,7 +469,7 @@ splice_accept(int fd, short revents, void *arg)
 			    errno != ECONNABORTED)
 				log_warn("%s: accept on port %u",
 				    r->conf->name, sp->port);
-			return;
+			break;
 		}
 		if (offlink(sp, (struct sockaddr *)&ss)) {
 			close(c);
@@ -473,8 +477,10 @@ splice_accept(int fd, short revents, void *arg)
 		}
 		sp->accepted++;
 		conn_accept(r, sp, c, (struct sockaddr *)&ss, len);
-		/* conn_accept never frees sp */
+		if (gone)
+			return;
 	}
+	sp->gone = NULL;
 }
 
 /* The metadata's n= element: the name at the origin, when ours differs. */
@@ -714,6 +720,8 @@ splice_free(struct splice *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->gone != NULL)
+		*sp->gone = 1;
 	dnsup_withdraw(sp->remote->agent->dnsup, sp);
 	unpublish(sp);
 	close_listeners(sp);
