@@ -22,9 +22,10 @@ fast=0
 
 pass=0 fail=0 skip=0 stage_failed=""
 
-# Add the counts of one build tree's automake test-suite.log.
+# Add the counts of one build tree's automake test-suite.log (or of the
+# suite log given).
 count() {
-	local log=$1/test-suite.log n
+	local log=${2:-$1/test-suite.log} n
 	[ -f "$log" ] || return 0
 	n=$(sed -n 's/^# PASS: *//p' "$log"); pass=$((pass + ${n:-0}))
 	n=$(sed -n 's/^# SKIP: *//p' "$log"); skip=$((skip + ${n:-0}))
@@ -86,7 +87,8 @@ build_and_check() {
 	# of its own; leftovers.test still runs after all the others.  With
 	# serial=1 (the sanitizer build, which runs the fault and integrity
 	# tests: their faults must strike while data still flows) the tests
-	# of SERIAL_TESTS run one at a time after the others.  With quick=1
+	# of SERIAL_TESTS run one at a time, never two of them at once, beside
+	# the others (one per CPU but one).  With quick=1
 	# (the plain build: every lab test runs in the sanitizer build) the
 	# unit tests and END_TO_END_TESTS only.
 	local r=0 all one par t
@@ -103,12 +105,23 @@ build_and_check() {
 			*) par="$par $t" ;;
 			esac
 		done
-		make -j"$jobs" check TESTS="$par" >check.out 2>&1 || r=1
-		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out
-		count "$dir"
-		make -j1 check TESTS="$one tests/integration/leftovers.test" \
+		# the test programs first: two makes must not build them at once
+		make -j"$jobs" check TESTS= >check-build.out 2>&1 ||
+		    { tail -n 40 check-build.out; cd "$top"; return 1; }
+		local pj=$((jobs > 1 ? jobs - 1 : 1)) ppid
+		make -j"$pj" check TESTS="$par" TEST_SUITE_LOG=test-suite-par.log \
+		    >check.out 2>&1 &
+		ppid=$!
+		make -j1 check TESTS="$one" TEST_SUITE_LOG=test-suite-serial.log \
 		    >check-serial.out 2>&1 || r=1
-		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check-serial.out
+		wait "$ppid" || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out \
+		    check-serial.out | sed 's/^[^:]*://'
+		count "$dir" "$dir/test-suite-par.log"
+		count "$dir" "$dir/test-suite-serial.log"
+		make -j1 check TESTS=tests/integration/leftovers.test \
+		    >check-leftovers.out 2>&1 || r=1
+		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check-leftovers.out
 	else
 		make -j"$jobs" check >check.out 2>&1 || r=1
 		grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL):' check.out

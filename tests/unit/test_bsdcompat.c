@@ -226,7 +226,7 @@ START_TEST(test_tree_model)
 				    idx < m.n ? &elems[m.keys[idx]] : NULL);
 			}
 		}
-		if (i % 97 == 0)
+		if (i % 211 == 0)
 			tree_matches(&t, &m);
 	}
 	tree_matches(&t, &m);
@@ -542,7 +542,7 @@ bsdcompat_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_bsd_fallbacks_built);
-	tcase_add_loop_test(tc, test_tree_model, 0, 4);
+	tcase_add_loop_test(tc, test_tree_model, 0, 2);
 	tcase_add_loop_test(tc, test_tree_sorted_runs, 0, 2);
 	tcase_add_test(tc, test_tree_verify_catches);
 	tcase_add_loop_test(tc, test_strtonum, 0,
