@@ -545,7 +545,8 @@ remote_read_cb(int fd, short revents, void *arg)
 	char *line;
 	size_t len;
 	ssize_t n;
-	int res;
+	int res, asked;
+	uint64_t due;
 
 	n = buf_read_fd(&r->in, fd);
 	if (n == 0) {
@@ -557,7 +558,17 @@ remote_read_cb(int fd, short revents, void *arg)
 			remote_lost(r, 1, "reading from ssh: %s", strerror(errno));
 		return;
 	}
+	asked = r->ping_first > r->last_rx;
 	r->last_rx = ev_now_ms();
+	/* The answer to our PING: the timer was set to give up if none
+	 * came; set it to the next PING instead, or an idle agent wakes
+	 * once more per interval for nothing. */
+	if (asked && r->state != RS_CONNECTING) {
+		due = (r->last_tx < r->last_rx ? r->last_tx : r->last_rx) +
+		    (uint64_t)r->agent->conf->ping_interval * 1000;
+		ev_timer_set(r->ping_timer, due > r->last_rx ?
+		    due - r->last_rx : 1);
+	}
 	while (is_live(r)) {
 		res = buf_getline(&r->in, PROTO_MAXLINE, &line, &len);
 		if (res == BUF_LINE_NONE)
