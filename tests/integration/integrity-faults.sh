@@ -260,24 +260,30 @@ kill_victims() { # -- SIGKILL each of $victims that still runs its program
 	t_diag "killed $n processes"
 }
 # A server crash: every sshd of the host and what its sessions run killed
-# at once (lab_sshd_stop --sessions finds them one session at a time:
-# seconds under load, and the fault must strike mid-transfer), then a new
-# sshd.
-sshd_crash() { # HOST...
-	local h p n=0 sshd sexe
+# at once, then a new sshd. The processes are listed before the strike
+# (PREPARE): listing a namespace's processes takes seconds under load, and
+# the fault must strike mid-transfer.
+sshd_victims() { # HOST... -- "PID EXE" of each sshd and subsystem there
+	local h p sshd sexe
 	sshd=$(readlink -f "$(PATH=$LAB_PATH command -v sshd)")
 	sexe=$(readlink -f "$SUB")
 	for h in "$@"; do
 		for p in $(ip netns pids "rns$LAB_ID-$h"); do
 			case $(readlink "/proc/$p/exe" 2>/dev/null) in
-			"$sshd")	lab_kill KILL "$p" "$sshd" && n=$((n + 1)) ;;
-			"$sexe")	lab_kill KILL "$p" "$SUB" && n=$((n + 1)) ;;
+			"$sshd")	echo "$p $sshd" ;;
+			"$sexe")	echo "$p $SUB" ;;
 			esac
 		done
+	done
+}
+sshd_crash() { # HOST...
+	local h
+	kill_victims
+	for h in "$@"; do
 		rm -f "$LAB_DIR/$h/sshd/sshd.pid"
 	done
-	t_diag "killed $n sshd and subsystem processes"
 }
+PREPARE='victims=$(sshd_victims arelay crelay)' \
 fault_case sshd "A C" "sshd crashed with its sessions, restarted" \
 	'sshd_crash arelay crelay; sleep 3' \
 	'lab__sshd_launch arelay; lab__sshd_launch crelay'
