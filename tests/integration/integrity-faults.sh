@@ -11,10 +11,11 @@
 #
 # For each fault, 50 checksummed echo transfers in each mode (direct
 # through arelay, relay mode through crelay: 100 at once; the 200 at once
-# of the master kill are in integrity.sh), 2 MB each at 128 kB/s after 10 s
-# in which every connection is opened (relay sessions open 16 at a time),
-# so that all are open and carrying data when the fault strikes 1.5 s
-# after the data started:
+# of the master kill are in integrity.sh), 1 MB each at 128 kB/s after 10 s
+# in which every connection is opened (relay sessions open 16 at a time);
+# each transfer stops at half its length (xfer -H) until the fault has
+# struck, so that all are open and under way when it strikes, however
+# slow the host:
 #   1. sshd and what its sessions run killed on both servers (a crash),
 #      started again 3 s later;
 #   2. the WAN cut on both servers until the master gives up, then
@@ -58,8 +59,8 @@ for f in "$AGENT" "$CLI" "$XFER" "$SUB"; do
 	[ -x "$f" ] || t_skip "$f not built"
 done
 N=${FAULTS_CONNS:-50}		# transfers per mode and fault
-LEN=2M
-RATE=128k			# 16 s per transfer
+LEN=1M
+RATE=128k			# 8 s per transfer, held at half (xfer -H) for the fault
 OPEN_S=10			# ... after this long idle, all connected
 
 lab_init || t_bail "lab_init failed"
@@ -189,8 +190,10 @@ fault_case() {
 	for m in A C; do
 		port=$EA
 		[ $m = C ] && port=$EC
+		: >"$LAB_DIR/$name$m.hold"
 		lab_bg bcli "$LAB_DIR/$name$m.pid" "$XFER" run 10.2.0.1 "$port" \
 			-n "$N" -l $LEN -s $RATE -w $OPEN_S \
+			-H "$LAB_DIR/$name$m.hold" \
 			-S $((case_no * 10000 + 1000)) \
 			>"$LAB_DIR/$name$m.out" 2>"$LAB_DIR/$name$m.err"
 		read -r xpid[$m] <"$LAB_DIR/$name$m.pid"
@@ -203,11 +206,19 @@ fault_case() {
 	# seconds under load, the kill itself must not
 	victims=
 	[ -n "${PREPARE:-}" ] && eval "$PREPARE"
-	sleep_until "$t0" $((OPEN_S * 1000 + 1500))	# into the data
+	# into the data: every transfer has sent half its length and waits
+	# (xfer -H), so the fault strikes transfers under way however slow
+	# the host is
+	for m in A C; do
+		lab_wait_for 120 eval '[ -e "$LAB_DIR/$name$m.hold.held" ] || ! kill -0 ${xpid[$m]} 2>/dev/null' >/dev/null
+		t_ok [ -e "$LAB_DIR/$name$m.hold.held" ] \
+			"$what, $m: every transfer is half done before the fault"
+	done
 	t_diag "$what: striking $(( (${EPOCHREALTIME//[!0-9]/} - t0) / 1000 )) ms after the start"
 	# shellcheck disable=SC2034  # used in eval
 	n0=$(wc -l <"$LOG")
 	eval "$inject"
+	rm -f "$LAB_DIR/${name}A.hold" "$LAB_DIR/${name}C.hold"
 	for m in A C; do
 		# shellcheck disable=SC2034  # used in eval
 		xp=${xpid[$m]}
@@ -268,12 +279,22 @@ sshd_victims() { # HOST... -- "PID EXE" of each sshd and subsystem there
 	sshd=$(readlink -f "$(PATH=$LAB_PATH command -v sshd)")
 	sexe=$(readlink -f "$SUB")
 	for h in "$@"; do
-		for p in $(ip netns pids "rns$LAB_ID-$h"); do
+		read -r p <"$LAB_DIR/$h/sshd/sshd.pid" || continue
+		for p in $(proc_tree "$p"); do
 			case $(readlink "/proc/$p/exe" 2>/dev/null) in
 			"$sshd")	echo "$p $sshd" ;;
 			"$sexe")	echo "$p $SUB" ;;
 			esac
 		done
+	done
+}
+# proc_tree PID -- PID and its descendants (from /proc: a scan of every
+# process of the namespace, ip netns pids, took over 10 s on a busy host)
+proc_tree() {
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		proc_tree "$c"
 	done
 }
 sshd_crash() { # HOST...

@@ -4,6 +4,7 @@
  *   xfer serve PORT [echo|push]
  *   xfer run HOST PORT [-m echo|push] [-n CONNS] [-l LEN] [-u UPLEN]
  *            [-s SENDRATE] [-r READRATE] [-w WAITSEC] [-S SEED]
+ *            [-H HOLDFILE]
  *
  * The data is a pseudo-random stream computed from a seed and the byte
  * offset, so either end can check every byte it receives in place: a
@@ -24,6 +25,12 @@
  * were ok, 2 if any was corrupt or long, 1 otherwise.  Rates are bytes per
  * second per connection (0: as fast as possible); with -w the send rate
  * counts from the end of the wait.
+ *
+ * -H HOLDFILE (echo mode): while HOLDFILE exists, each connection stops
+ * sending at half its length; once all of them are held (or ended) xfer
+ * creates HOLDFILE.held. A test strikes its fault then, knowing every
+ * transfer is under way and none is done, and removes HOLDFILE to let
+ * them go on: under load a timed strike came after the transfers ended.
  */
 #include "config.h"
 
@@ -266,9 +273,11 @@ struct opts {
 	int		 push;
 	uint64_t	 len, uplen, srate, rrate, seed0;
 	unsigned int	 wait_s;
+	const char	*hold;
 };
 
 static uint64_t run_t0;
+static int holding;		/* -H: the hold file exists */
 
 static void
 finish(struct conn *c, enum result r)
@@ -322,6 +331,10 @@ do_write(struct conn *c, const struct opts *o, uint64_t elapsed)
 			return;
 		if (may > 0 && (uint64_t)may < len)
 			len = (size_t)may;
+		if (holding && c->sent >= total / 2)
+			return;
+		if (holding && c->sent + len > total / 2)
+			len = (size_t)(total / 2 - c->sent);
 		gen(c->seed, c->sent, b, len);
 		if ((n = write(c->fd, b, len)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -400,7 +413,9 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 	struct pollfd *pfd;
 	unsigned int i, np, left, count[XR_CONNFAIL + 1] = { 0 };
 	uint64_t t0, t, elapsed, bytes = 0;
-	int one = 1, paced = o->srate != 0 || o->rrate != 0;
+	int one = 1, paced = o->srate != 0 || o->rrate != 0, fd;
+	int held, told = 0;
+	char heldpath[4096];
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sin, 0, sizeof(sin));
@@ -427,12 +442,19 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 		    -1 && errno != EINPROGRESS)
 			finish(&cs[i], XR_CONNFAIL);
 	}
+	if (o->hold != NULL && (size_t)snprintf(heldpath, sizeof(heldpath),
+	    "%s.held", o->hold) >= sizeof(heldpath)) {
+		fprintf(stderr, "xfer: %s: name too long\n", o->hold);
+		return 1;
+	}
 	t0 = run_t0 = now_ms();
 	for (;;) {
 		t = now_ms();
 		elapsed = t - t0;
 		np = 0;
 		left = 0;
+		holding = o->hold != NULL && access(o->hold, F_OK) == 0;
+		held = holding;
 		for (i = 0; i < nconn; i++) {
 			struct conn *c = &cs[i];
 
@@ -445,17 +467,31 @@ run(const char *host, int port, unsigned int nconn, const struct opts *o)
 				pfd[np].events = POLLOUT;
 			else {
 				if (elapsed >= (uint64_t)o->wait_s * 1000 &&
-				    !c->wshut)
+				    !c->wshut && !(holding &&
+				    c->sent >= o->len / 2))
 					pfd[np].events |= POLLOUT;
 				if (!(o->push && c->down_done))
 					pfd[np].events |= POLLIN;
 			}
+			if (!c->connected || c->sent < o->len / 2)
+				held = 0;
 			pfd[np].revents = 0;
 			np++;
 		}
 		if (left == 0)
 			break;
-		if (poll(pfd, np, paced || o->wait_s ? 10 : 1000) == -1 &&
+		if (held && !told) {
+			if ((fd = open(heldpath, O_WRONLY | O_CREAT | O_CLOEXEC,
+			    0644)) == -1) {
+				fprintf(stderr, "xfer: %s: %s\n", heldpath,
+				    strerror(errno));
+				return 1;
+			}
+			close(fd);
+			told = 1;
+		}
+		if (poll(pfd, np, paced || o->wait_s || o->hold ? 10 : 1000) ==
+		    -1 &&
 		    errno != EINTR)
 			break;
 		elapsed = now_ms() - t0;
@@ -550,7 +586,8 @@ usage(void)
 	    "       xfer run HOST PORT [-m echo|push] [-n CONNS] [-l LEN] "
 	    "[-u UPLEN]\n"
 	    "                [-s SENDRATE] [-r READRATE] [-w WAITSEC] "
-	    "[-S SEED]\n");
+	    "[-S SEED]\n"
+	    "                [-H HOLDFILE]\n");
 	exit(1);
 }
 
@@ -570,8 +607,9 @@ main(int argc, char **argv)
 	o.len = 1 << 20;
 	o.seed0 = (uint64_t)time(NULL) << 16;
 	optind = 4;
-	while ((ch = getopt(argc, argv, "l:m:n:r:s:S:u:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:l:m:n:r:s:S:u:w:")) != -1) {
 		switch (ch) {
+		case 'H': o.hold = optarg; break;
 		case 'l': o.len = num(optarg); break;
 		case 'm': o.push = strcmp(optarg, "push") == 0; break;
 		case 'n': nconn = (unsigned int)num(optarg); break;
@@ -583,7 +621,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (nconn == 0 || nconn > 4000)
+	if (nconn == 0 || nconn > 4000 || (o.hold != NULL && o.push))
 		usage();
 	return run(argv[2], (int)num(argv[3]), nconn, &o);
 }
