@@ -286,18 +286,24 @@ status_field() { # REMOTE FIELD
 fault_run() { # MODE NAME PORT REMOTE ARGS...
 	local mode=$1 name=$2 port=$3 remote=$4 ssh
 	shift 4
+	: >"$LAB_DIR/$name.hold"
 	lab_bg bcli "$LAB_DIR/$name.pid" "$XFER" run 10.2.0.1 "$port" "$@" \
+		-H "$LAB_DIR/$name.hold" \
 		>"$LAB_DIR/$name.out" 2>"$LAB_DIR/$name.err"
 	# shellcheck disable=SC2034  # used in eval
 	read -r xp <"$LAB_DIR/$name.pid"
-	# mid-transfer: every connection open and carrying data
-	lab_wait_for 20 eval '[ "$(status_field "$remote" live)" -ge 200 ]' >/dev/null
-	sleep 1
+	# mid-transfer: every connection open and half done (xfer -H holds
+	# each there until the master is killed: a timed strike came after
+	# the transfers' end on a loaded host)
+	lab_wait_for 120 eval '[ -e "$LAB_DIR/$name.hold.held" ] || ! kill -0 $xp 2>/dev/null' >/dev/null
+	t_ok [ -e "$LAB_DIR/$name.hold.held" ] \
+		"$mode: all 200 transfers are under way, half done"
 	live=$(status_field "$remote" live)
 	ssh=$(status_field "$remote" ssh_pid)
 	# a pid of 0 or none (no master) is a failure here, never a signal
 	t_ok lab_kill KILL "$ssh" ssh \
 		"$mode: the ssh master (pid '$ssh' in the status) is killed with $live relays live"
+	rm -f "$LAB_DIR/$name.hold"
 	lab_wait_for 60 eval '! kill -0 $xp 2>/dev/null' >/dev/null
 	t_diag "$mode: $(summary "$name")"
 	t_ok eval '[ "$(field "$name" corrupt)" = 0 ] && [ "$(field "$name" long)" = 0 ]' \
