@@ -46,8 +46,9 @@ struct relay {
 	/* copying */
 	int			 in_fd, out_fd;
 	struct ev_io		*in_io, *out_io;
-	struct buf		 up;		/* channel -> socket */
-	struct buf		 down;		/* socket -> channel */
+	struct relaybuf		 up;		/* channel -> socket */
+	struct relaybuf		 down;		/* socket -> channel */
+	int			 bufs;		/* up and down set */
 	int			 in_eof;	/* channel input ended */
 	int			 shut;		/* socket write side shut */
 	int			 sock_eof;	/* socket input ended */
@@ -254,7 +255,11 @@ relay_connect(struct ev_loop *loop, const char *addr, uint16_t port,
 }
 
 /* ------------------------------------------------------------------------
- * Copying. */
+ * Copying. A wake-up moves what it can: bytes just read are written at
+ * once, and a buffer just emptied is filled again, up to RELAY_ROUNDS
+ * times, rather than one poll(2) round per read and per write. */
+
+#define RELAY_ROUNDS	4
 
 static void	relay_update(struct relay *);
 
@@ -266,7 +271,7 @@ close_out(struct relay *r)
 	if (r->out_done)
 		return;
 	r->out_done = 1;
-	buf_reset(&r->down);
+	relaybuf_reset(&r->down);
 	ev_io_del(r->out_io);
 	r->out_io = NULL;
 	/* a socketpair channel needs shutdown: our stdin shares it */
@@ -284,26 +289,128 @@ shut_sock(struct relay *r)
 	if (r->shut)
 		return;
 	r->shut = 1;
-	buf_reset(&r->up);
+	relaybuf_reset(&r->up);
 	if (shutdown(r->sock, SHUT_WR) == -1 && errno != ENOTCONN)
 		log_warn("relay: shutdown");
 	log_debug("relay: channel -> socket done, %llu bytes", r->nup);
+}
+
+/* channel -> up: 1 if bytes came */
+static int
+up_read(struct relay *r)
+{
+	ssize_t n;
+
+	if (r->in_eof || !relaybuf_room(&r->up))
+		return 0;
+	n = relaybuf_read(&r->up, r->in_fd);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		if (n == -1)
+			log_warn("relay: read from the channel");
+		r->in_eof = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* up -> socket: 1 if all of it went */
+static int
+up_write(struct relay *r)
+{
+	ssize_t n;
+
+	if (r->shut || relaybuf_len(&r->up) == 0)
+		return 0;
+	n = relaybuf_write(&r->up, r->sock);
+	if (n > 0)
+		r->nup += (unsigned long long)n;
+	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		/* reset: drop what the channel still sends */
+		log_debug("relay: write to the service: %s", strerror(errno));
+		r->in_eof = 1;
+		shut_sock(r);
+		return 0;
+	}
+	return relaybuf_len(&r->up) == 0;
+}
+
+/* socket -> down: 1 if bytes came */
+static int
+down_read(struct relay *r)
+{
+	ssize_t n;
+
+	if (r->sock_eof || !relaybuf_room(&r->down))
+		return 0;
+	n = relaybuf_read(&r->down, r->sock);
+	if (n == 0)
+		r->sock_eof = 1;
+	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		log_debug("relay: read from the service: %s", strerror(errno));
+		r->sock_eof = 1;
+	}
+	return n > 0;
+}
+
+/* down -> channel: 1 if all of it went */
+static int
+down_write(struct relay *r)
+{
+	ssize_t n;
+
+	if (r->out_done || relaybuf_len(&r->down) == 0)
+		return 0;
+	n = relaybuf_write(&r->down, r->out_fd);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n == -1) {
+		/* the channel is gone: nothing more can go that way */
+		if (errno != EPIPE)
+			log_warn("relay: write to the channel");
+		r->sock_eof = 1;
+		close_out(r);
+		return 0;
+	}
+	r->ndown += (unsigned long long)n;
+	return relaybuf_len(&r->down) == 0;
+}
+
+static void
+pump_up(struct relay *r, int reading)
+{
+	int i;
+
+	for (i = 0; i < RELAY_ROUNDS; i++) {
+		if (reading && !up_read(r))
+			break;
+		reading = 1;
+		if (!up_write(r))
+			break;
+	}
+}
+
+static void
+pump_down(struct relay *r, int reading)
+{
+	int i;
+
+	for (i = 0; i < RELAY_ROUNDS; i++) {
+		if (reading && !down_read(r))
+			break;
+		reading = 1;
+		if (!down_write(r))
+			break;
+	}
 }
 
 static void
 in_cb(int fd, short revents, void *arg)
 {
 	struct relay *r = arg;
-	ssize_t n;
 
-	n = buf_read_fd(&r->up, fd);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0) {
-		if (n == -1)
-			log_warn("relay: read from the channel");
-		r->in_eof = 1;
-	}
+	pump_up(r, 1);
 	relay_update(r);
 }
 
@@ -311,24 +418,13 @@ static void
 out_cb(int fd, short revents, void *arg)
 {
 	struct relay *r = arg;
-	ssize_t n;
 
-	if (buf_len(&r->down) == 0) {
+	if (relaybuf_len(&r->down) == 0) {
 		/* POLLERR or POLLHUP while idle: sshd closed the channel */
-		n = -1;
-		errno = EPIPE;
-	} else
-		n = buf_write_fd(&r->down, fd);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n == -1) {
-		/* the channel is gone: nothing more can go that way */
-		if (errno != EPIPE)
-			log_warn("relay: write to the channel");
 		r->sock_eof = 1;
 		close_out(r);
 	} else
-		r->ndown += (unsigned long long)n;
+		pump_down(r, 0);
 	relay_update(r);
 }
 
@@ -336,32 +432,11 @@ static void
 sock_cb(int fd, short revents, void *arg)
 {
 	struct relay *r = arg;
-	ssize_t n;
 
-	if ((revents & (POLLIN | POLLHUP | POLLERR)) && !r->sock_eof &&
-	    buf_room(&r->down) > 0) {
-		n = buf_read_fd(&r->down, fd);
-		if (n == 0)
-			r->sock_eof = 1;
-		else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			log_debug("relay: read from the service: %s",
-			    strerror(errno));
-			r->sock_eof = 1;
-		}
-	}
-	if ((revents & (POLLOUT | POLLERR | POLLHUP)) && !r->shut &&
-	    buf_len(&r->up) > 0) {
-		n = buf_write_fd(&r->up, fd);
-		if (n > 0)
-			r->nup += (unsigned long long)n;
-		else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			/* reset: drop what the channel still sends */
-			log_debug("relay: write to the service: %s",
-			    strerror(errno));
-			r->in_eof = 1;
-			shut_sock(r);
-		}
-	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		pump_down(r, 1);
+	if (revents & (POLLOUT | POLLERR | POLLHUP))
+		pump_up(r, 0);
 	relay_update(r);
 }
 
@@ -372,26 +447,27 @@ relay_update(struct relay *r)
 
 	if (r->finished)
 		return;
-	if (r->in_eof && buf_len(&r->up) == 0)
+	if (r->in_eof && relaybuf_len(&r->up) == 0)
 		shut_sock(r);
-	if (r->sock_eof && buf_len(&r->down) == 0)
+	if (r->sock_eof && relaybuf_len(&r->down) == 0)
 		close_out(r);
 	if (r->in_io != NULL) {
 		if (r->in_eof) {
 			ev_io_del(r->in_io);
 			r->in_io = NULL;
 		} else
-			ev_io_set(r->in_io, buf_room(&r->up) > 0 ? POLLIN : 0);
+			ev_io_set(r->in_io, relaybuf_room(&r->up) ? POLLIN : 0);
 	}
 	/* Idle, stdout stays in the poll set with POLLPRI, which a pipe never
 	 * raises: POLLERR then tells that the agent is gone even while the
 	 * service is silent after the agent's half-close. */
 	if (r->out_io != NULL)
-		ev_io_set(r->out_io, buf_len(&r->down) > 0 ? POLLOUT : POLLPRI);
+		ev_io_set(r->out_io, relaybuf_len(&r->down) > 0 ? POLLOUT :
+		    POLLPRI);
 	ev = 0;
-	if (!r->sock_eof && buf_room(&r->down) > 0)
+	if (!r->sock_eof && relaybuf_room(&r->down))
 		ev |= POLLIN;
-	if (!r->shut && buf_len(&r->up) > 0)
+	if (!r->shut && relaybuf_len(&r->up) > 0)
 		ev |= POLLOUT;
 	ev_io_set(r->sock_io, ev);
 	if (r->shut && r->out_done) {
@@ -412,14 +488,9 @@ relay_start(struct relay *r, int in_fd, int out_fd, struct buf *in,
 	r->done = done;
 	r->done_arg = arg;
 	/* take the buffers: early payload, and RELAYING still unsent */
-	r->up = *in;
-	buf_init(in, in->max);
-	r->down = *out;
-	buf_init(out, out->max);
-	if (r->up.max < RELAY_BUFSZ)
-		r->up.max = RELAY_BUFSZ;
-	if (r->down.max < RELAY_BUFSZ)
-		r->down.max = RELAY_BUFSZ;
+	relaybuf_init(&r->up, in, RELAY_BUFSZ);
+	relaybuf_init(&r->down, out, RELAY_BUFSZ);
+	r->bufs = 1;
 	r->in_eof = in_eof;
 	/* bytes go as they come: no Nagle delay on what we pass on (an
 	 * export's sock is sshd's Unix socket: its TCP side is in_fd, set
@@ -449,7 +520,9 @@ relay_free(struct relay *r)
 		close(r->sock);
 	if (r->in_fd != -1 && r->in_fd == r->out_fd)
 		close(r->in_fd);
-	buf_free(&r->up);
-	buf_free(&r->down);
+	if (r->bufs) {
+		relaybuf_free(&r->up);
+		relaybuf_free(&r->down);
+	}
 	free(r);
 }

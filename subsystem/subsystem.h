@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "prefix.h"
 #include "proto.h"
@@ -339,6 +340,33 @@ int		 relay_start(struct relay *, int in_fd, int out_fd,
 		    struct buf *in, int in_eof, struct buf *out,
 		    void (*done)(void *), void *);
 void		 relay_free(struct relay *);
+
+/* ------------------------------------------------------------------------
+ * relaybuf.c: one direction of the relay's copier, bounded by max bytes;
+ * splice(2) through a pipe where it works, else read(2) and write(2). */
+
+struct relaybuf {
+	struct buf	 b;		/* bytes read before the relay, or all */
+	int		 pipe[2];	/* splice: bytes in between; or -1 */
+	size_t		 inpipe;	/* bytes in the pipe */
+	size_t		 max;
+};
+
+/* 0: every relaybuf copies through its buffer (the tests compare) */
+extern int	 relaybuf_splice;
+
+/* Take *take's bytes (they go out first); take is left empty. */
+void		 relaybuf_init(struct relaybuf *, struct buf *take, size_t max);
+int		 relaybuf_spliced(const struct relaybuf *);
+size_t		 relaybuf_len(const struct relaybuf *);
+/* Whether to read now: there is room (with a pipe: it is empty). */
+int		 relaybuf_room(const struct relaybuf *);
+/* As read(2) and write(2): bytes moved, 0 at end of input, or -1. */
+ssize_t		 relaybuf_read(struct relaybuf *, int fd);
+ssize_t		 relaybuf_write(struct relaybuf *, int fd);
+/* Drop what is held: the direction is over. */
+void		 relaybuf_reset(struct relaybuf *);
+void		 relaybuf_free(struct relaybuf *);
 
 /* ------------------------------------------------------------------------
  * export.c: services the agent offers for this server's LAN (PROTOCOL.md

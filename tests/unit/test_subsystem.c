@@ -6,9 +6,15 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
+#ifdef HAVE_SPLICE
+#include <sys/eventfd.h>
+#endif
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "escape.h"
+#include "event.h"
 #include "mdns-avahi.h"
 #include "proto.h"
 #include "subsystem.h"
@@ -1074,12 +1082,410 @@ START_TEST(test_txt_order_by_version)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------------
+ * The relay's copier (relay.c, relaybuf.c) between a client and a service,
+ * both ends in this process: byte streams checked byte by byte, half-close
+ * each way, a service that stops reading; with splice and without. */
+
+struct xend {
+	int		 rfd, wfd;	/* the same for a socket */
+	struct ev_io	*rio, *wio;
+	size_t		 tosend, sent;
+	uint32_t	 wstate;
+	int		 wait_eof;	/* send only after the other's EOF */
+	int		 shut;
+	size_t		 got;
+	uint32_t	 rstate;
+	int		 reading;
+	int		 eof, bad;
+};
+
+struct xtest {
+	struct ev_loop	*loop;
+	struct ev_timer	*stall;
+	struct xend	 client, service;
+	struct relay	*r;
+	int		 lfd;
+	int		 pipes;		/* the client is two pipes */
+	int		 cfd[2];	/* the relay's in_fd, out_fd */
+	int		 done;
+	size_t		 stalled_at;	/* client bytes sent when stalled */
+};
+
+static uint8_t
+xnext(uint32_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 17;
+	*st ^= *st << 5;
+	return (uint8_t)(*st >> 11);
+}
+
+static void	xend_update(struct xtest *, struct xend *);
+
+static void
+xcheck_end(struct xtest *t)
+{
+	if (t->done && t->client.eof && t->service.eof &&
+	    t->client.shut && t->service.shut)
+		ev_loop_break(t->loop);
+}
+
+static void
+xend_read(struct xtest *t, struct xend *e)
+{
+	uint8_t chunk[16384];
+	ssize_t n, i;
+
+	n = read(e->rfd, chunk, sizeof(chunk));
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		e->eof = 1;
+		if (n == -1)
+			e->bad++;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (chunk[i] != xnext(&e->rstate))
+			e->bad++;
+	e->got += (size_t)n;
+}
+
+static void
+xend_write(struct xtest *t, struct xend *e)
+{
+	uint8_t chunk[16384];
+	uint32_t st = e->wstate;
+	size_t len = e->tosend - e->sent, i;
+	ssize_t n;
+
+	if (len > sizeof(chunk))
+		len = sizeof(chunk);
+	for (i = 0; i < len; i++)
+		chunk[i] = xnext(&st);
+	n = write(e->wfd, chunk, len);
+	if (n <= 0)
+		return;
+	for (i = 0; i < (size_t)n; i++)
+		(void)xnext(&e->wstate);
+	e->sent += (size_t)n;
+	if (e == &t->client && t->stall != NULL)
+		ev_timer_set(t->stall, 100);
+}
+
+static int
+xend_sending(const struct xend *e, const struct xend *other)
+{
+	return e->sent < e->tosend && (!e->wait_eof || e->eof) &&
+	    (other == NULL || !e->shut);
+}
+
+static void
+xend_cb(int fd, short revents, void *arg)
+{
+	struct xtest *t = arg;
+	struct xend *e = (fd == t->client.rfd || fd == t->client.wfd) ?
+	    &t->client : &t->service;
+
+	if (fd == e->rfd && e->reading && !e->eof &&
+	    (revents & (POLLIN | POLLHUP | POLLERR)))
+		xend_read(t, e);
+	if (fd == e->wfd && xend_sending(e, NULL) &&
+	    (revents & (POLLOUT | POLLERR | POLLHUP)))
+		xend_write(t, e);
+	xend_update(t, e);
+	xcheck_end(t);
+}
+
+static void
+xend_update(struct xtest *t, struct xend *e)
+{
+	short rev = 0, wev = 0;
+
+	if (e->sent == e->tosend && (!e->wait_eof || e->eof) && !e->shut) {
+		e->shut = 1;
+		if (e->rfd == e->wfd)
+			ck_assert_int_eq(shutdown(e->wfd, SHUT_WR), 0);
+		else {
+			ev_io_del(e->wio);
+			e->wio = NULL;
+			close(e->wfd);
+			e->wfd = -1;
+		}
+	}
+	if (e->reading && !e->eof)
+		rev = POLLIN;
+	if (xend_sending(e, NULL))
+		wev = POLLOUT;
+	if (e->rfd == e->wfd)
+		ev_io_set(e->rio, rev | wev);
+	else {
+		ev_io_set(e->rio, rev);
+		if (e->wio != NULL)
+			ev_io_set(e->wio, wev);
+	}
+}
+
+static void
+xend_start(struct xtest *t, struct xend *e)
+{
+	e->rio = ev_io_add(t->loop, e->rfd, 0, xend_cb, t);
+	ck_assert_ptr_nonnull(e->rio);
+	if (e->wfd != e->rfd) {
+		e->wio = ev_io_add(t->loop, e->wfd, 0, xend_cb, t);
+		ck_assert_ptr_nonnull(e->wio);
+	}
+	xend_update(t, e);
+}
+
+static void
+xrelay_done(void *arg)
+{
+	struct xtest *t = arg;
+
+	t->done = 1;
+	xcheck_end(t);
+}
+
+static void
+xstalled(void *arg)
+{
+	struct xtest *t = arg;
+
+	/* the client cannot write any more: let the service read */
+	t->stalled_at = t->client.sent;
+	t->service.reading = 1;
+	xend_update(t, &t->service);
+}
+
+static void
+xconnected(void *arg, int fd, const char *err)
+{
+	struct xtest *t = arg;
+	struct buf in, out;
+	int sfd;
+
+	ck_assert_msg(fd != -1, "relay connect: %s", err);
+	sfd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	ck_assert_int_ne(sfd, -1);
+	t->service.rfd = t->service.wfd = sfd;
+	xend_start(t, &t->service);
+	buf_init(&in, RELAY_BUFSZ);
+	buf_init(&out, RELAY_BUFSZ);
+	ck_assert_int_eq(relay_start(t->r, t->cfd[0], t->cfd[1], &in, 0, &out,
+	    xrelay_done, t), 0);
+	buf_free(&in);
+	buf_free(&out);
+	xend_start(t, &t->client);
+}
+
+/* Copy up bytes client -> service and down bytes back; the service sends
+ * only after the client's half-close. stall: the service reads nothing
+ * until the client can write no more. */
+static void
+xrun(int splice, int pipes, size_t up, size_t down, int stall)
+{
+	struct xtest t;
+	struct sockaddr_un sun;
+	char dir[] = "/tmp/rnsplice-relaytest.XXXXXX";
+	int sp[2], a[2], b[2];
+	size_t bound;
+	int sndbuf, sockbuf;
+	socklen_t len = sizeof(sndbuf);
+
+	memset(&t, 0, sizeof(t));
+	relaybuf_splice = splice;
+	t.pipes = pipes;
+	ck_assert_ptr_nonnull(t.loop = ev_loop_new());
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
+	t.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ne(t.lfd, -1);
+	ck_assert_int_eq(bind(t.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(t.lfd, 4), 0);
+
+	if (pipes) {
+		/* a relay session: stdin and stdout are pipes from sshd */
+		ck_assert_int_eq(pipe2(a, O_NONBLOCK | O_CLOEXEC), 0);
+		ck_assert_int_eq(pipe2(b, O_NONBLOCK | O_CLOEXEC), 0);
+		t.cfd[0] = a[0];
+		t.cfd[1] = b[1];
+		t.client.wfd = a[1];
+		t.client.rfd = b[0];
+		sndbuf = fcntl(a[1], F_GETPIPE_SZ);
+	} else {
+		/* an export: one connection both ways */
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+		t.cfd[0] = t.cfd[1] = sp[0];
+		t.client.rfd = t.client.wfd = sp[1];
+		ck_assert_int_eq(getsockopt(sp[1], SOL_SOCKET, SO_SNDBUF,
+		    &sndbuf, &len), 0);
+	}
+	t.client.tosend = up;
+	t.client.wstate = t.service.rstate = 0x2545f491;
+	t.client.reading = 1;
+	t.service.tosend = down;
+	t.service.wstate = t.client.rstate = 0x9e3779b9;
+	t.service.wait_eof = 1;
+	t.service.reading = !stall;
+	if (stall)
+		ck_assert_ptr_nonnull(t.stall = ev_timer_add(t.loop, xstalled,
+		    &t));
+	ck_assert_ptr_nonnull(t.r = relay_connect_path(t.loop, sun.sun_path,
+	    xconnected, &t));
+	ck_assert_int_eq(ev_loop_run(t.loop), 0);
+
+	ck_assert_int_eq(t.done, 1);
+	ck_assert_uint_eq(t.service.got, up);
+	ck_assert_uint_eq(t.client.got, down);
+	ck_assert_int_eq(t.service.bad, 0);
+	ck_assert_int_eq(t.client.bad, 0);
+	if (stall) {
+		/* the client's buffer, the relay's, and the socket's to the
+		 * service (a default one, as the service's end) */
+		ck_assert_int_eq(getsockopt(t.service.rfd, SOL_SOCKET,
+		    SO_SNDBUF, &sockbuf, &len), 0);
+		ck_assert_uint_gt(t.stalled_at, 0);
+		bound = (size_t)sndbuf + (size_t)sockbuf + RELAY_BUFSZ + 65536;
+		ck_assert_msg(t.stalled_at <= bound, "%zu bytes taken in "
+		    "while the service read nothing (bound %zu)",
+		    t.stalled_at, bound);
+	}
+	relay_free(t.r);
+	if (pipes) {
+		close(t.cfd[0]);	/* the session's stdin */
+		close(t.client.rfd);
+	} else
+		close(t.client.rfd);
+	close(t.service.rfd);
+	close(t.lfd);
+	unlink(sun.sun_path);
+	rmdir(dir);
+	ev_timer_del(t.stall);
+	ev_loop_free(t.loop);
+	relaybuf_splice = 1;
+}
+
+START_TEST(test_relay_copy)
+{
+	int splice = _i & 1, pipes = (_i >> 1) & 1;
+
+	/* both ways, half-close each way, nothing */
+	xrun(splice, pipes, 1500000, 2100000, 0);
+	xrun(splice, pipes, 0, 300000, 0);
+	xrun(splice, pipes, 300000, 0, 0);
+	xrun(splice, pipes, 0, 0, 0);
+	/* a service that stops reading: the relay holds its bound */
+	xrun(splice, pipes, 6000000, 1000, 1);
+}
+END_TEST
+
+START_TEST(test_relaybuf_bound_and_fallback)
+{
+	struct relaybuf rb;
+	struct buf early;
+	char big[200000], back[200000];
+	int sp[2], sq[2], efd, ffd;
+	char path[] = "/tmp/rnsplice-relaybuf.XXXXXX";
+	uint64_t v = 5;
+	size_t wrote = 0, got = 0;
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sq), 0);
+	/* early bytes go first, then what is read */
+	buf_init(&early, 16);
+	ck_assert_int_eq(buf_put(&early, "early", 5), 0);
+	relaybuf_init(&rb, &early, 65536);
+	ck_assert_uint_eq(buf_len(&early), 0);
+#ifdef HAVE_SPLICE
+	ck_assert_int_eq(relaybuf_spliced(&rb), 1);
+#else
+	ck_assert_int_eq(relaybuf_spliced(&rb), 0);
+#endif
+	ck_assert_uint_eq(relaybuf_len(&rb), 5);
+	while (got < sizeof(big) + 5) {
+		if (wrote < sizeof(big) && (n = write(sp[1], big + wrote,
+		    sizeof(big) - wrote)) > 0)
+			wrote += (size_t)n;
+		if (relaybuf_room(&rb)) {
+			n = relaybuf_read(&rb, sp[0]);
+			ck_assert(n > 0 || (n == -1 && errno == EAGAIN));
+		}
+		/* never more than max held */
+		ck_assert_uint_le(relaybuf_len(&rb), 65536);
+		n = relaybuf_write(&rb, sq[0]);
+		ck_assert(n >= 0 || (n == -1 && errno == EAGAIN));
+		while ((n = read(sq[1], back, sizeof(back))) > 0)
+			for (i = 0; i < (size_t)n; i++, got++)
+				ck_assert_int_eq(back[i], got < 5 ?
+				    "early"[got] : big[got - 5]);
+	}
+	relaybuf_free(&rb);
+	close(sp[0]);
+	close(sp[1]);
+	close(sq[0]);
+	close(sq[1]);
+#ifdef HAVE_SPLICE
+	/* no splice from an eventfd (EINVAL): read(2) then */
+	ck_assert_int_ne(efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), -1);
+	ck_assert_int_eq(write(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	buf_init(&early, 16);
+	relaybuf_init(&rb, &early, 65536);
+	ck_assert_int_eq(relaybuf_spliced(&rb), 1);
+	ck_assert_int_eq(relaybuf_read(&rb, efd), (ssize_t)sizeof(v));
+	ck_assert_int_eq(relaybuf_spliced(&rb), 0);
+	ck_assert_uint_eq(relaybuf_len(&rb), sizeof(v));
+	relaybuf_free(&rb);
+	close(efd);
+	/* no splice into a file opened O_APPEND (EINVAL) once bytes are in
+	 * the pipe: they go through the buffer, none lost */
+	ck_assert_int_ne(ffd = mkstemp(path), -1);
+	close(ffd);
+	ck_assert_int_ne(ffd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC),
+	    -1);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(write(sp[1], big, 50000), 50000);
+	buf_init(&early, 16);
+	relaybuf_init(&rb, &early, 65536);
+	ck_assert_int_eq(relaybuf_read(&rb, sp[0]), 50000);
+	ck_assert_int_eq(relaybuf_spliced(&rb), 1);
+	ck_assert_int_eq(relaybuf_write(&rb, ffd), 50000);
+	ck_assert_int_eq(relaybuf_spliced(&rb), 0);
+	ck_assert_uint_eq(relaybuf_len(&rb), 0);
+	relaybuf_free(&rb);
+	close(ffd);
+	ck_assert_int_ne(ffd = open(path, O_RDONLY | O_CLOEXEC), -1);
+	ck_assert_int_eq(read(ffd, back, sizeof(back)), 50000);
+	ck_assert_int_eq(memcmp(back, big, 50000), 0);
+	close(ffd);
+	unlink(path);
+	close(sp[0]);
+	close(sp[1]);
+#else
+	(void)v; (void)efd; (void)ffd; (void)path;
+#endif
+}
+END_TEST
+
 static Suite *
 subsystem_suite(void)
 {
 	Suite *s = suite_create("subsystem");
 	TCase *tp = tcase_create("policy");
 	TCase *tt = tcase_create("svctable");
+	TCase *tr = tcase_create("relay");
 
 	tcase_add_test(tp, test_policy_defaults);
 	tcase_add_test(tp, test_policy_parse);
@@ -1105,6 +1511,11 @@ subsystem_suite(void)
 	tcase_add_test(tt, test_table_toobig_and_release);
 	tcase_add_test(tt, test_txt_order_by_version);
 	suite_add_tcase(s, tt);
+	/* 0, 2: without splice; 1, 3: with; 2, 3: a relay session's pipes */
+	tcase_add_loop_test(tr, test_relay_copy, 0, 4);
+	tcase_add_test(tr, test_relaybuf_bound_and_fallback);
+	tcase_set_timeout(tr, 120);
+	suite_add_tcase(s, tr);
 	return s;
 }
 
