@@ -112,7 +112,7 @@ cp "$builddir/agent/rnsplice-agent" "$builddir/agent/rnsplice" \
 	"$builddir/bench/httpload" "$builddir/bench/manyconn" \
 	"$builddir/bench/manypub" "$builddir/bench/txtwatch" \
 	"$builddir/tests/integration/subsystem-txtpub" \
-	"$srcdir/bench/mdnscount.py" "$BIN/" ||
+	"$srcdir/bench/mdnscount.py" "$srcdir/bench/wancap.py" "$BIN/" ||
 	die "cannot copy the programs"
 if [ -n "$BASE_AGENT" ]; then
 	cp "$BASE_AGENT" "$BIN/rnsplice-agent-base" ||
@@ -531,6 +531,12 @@ section_idle() {
 	c0a=$(ctxt "$apid")
 	c0s=$(ctxt "$spid")
 	c0u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
+	# and what the bytes are: every packet on wan0 (brelay's side),
+	# over both windows
+	lab_exec brelay python3 "$BIN/wancap.py" wan0 $((2 * IDLE_S)) \
+		>"$RUN/idle-wan.txt" 2>"$RUN/idle-wan.detail" &
+	local cap_pid=$!
+	lab_record "$cap_pid"
 	sleep "$IDLE_S"
 	w1=$(wan_bytes)
 	r1=$(refl_bytes)
@@ -546,6 +552,7 @@ section_idle() {
 	sleep "$IDLE_S"
 	lab_kill TERM "$strace_pid" strace
 	wait "$strace_pid" 2>/dev/null
+	wait "$cap_pid" 2>/dev/null
 	local wb wp rb rp ca cs cu
 	set -- $w0 $w1
 	wb=$((($3 - $1) * 60 / IDLE_S)) wp=$((($4 - $2) * 60 / IDLE_S))
@@ -566,6 +573,7 @@ section_idle() {
 	while read -r key val; do
 		sample idle "$key" agent 1 "$val" /min
 	done <"$RUN/idle-wakeups.txt"
+	say "idle: on wan0, per minute (direction kind tcp-payload frame count): $(tr '\n' ';' <"$RUN/idle-wan.txt")"
 	say "idle: WAN $wb B/min ($wp pkts), reflector $rb B/min; context switches/min: agent $ca, ssh master $cs, subsystem $cu; agent: $(tr '\n' ' ' <"$RUN/idle-wakeups.txt")"
 	# a link that dies silently (both ends blackholed: no reset, no link
 	# event): how long until the services have left LAN B
