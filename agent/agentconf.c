@@ -650,7 +650,7 @@ static const struct cfg_keyword keywords[] = {
 	{ "ping-timeout", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
 	    AC_OFF(ping_timeout), 2, 3 * 3600, "seconds" },
 	{ "ping-idle", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
-	    AC_OFF(ping_idle), 1, 3600, "seconds" },
+	    AC_OFF(ping_idle), 1, PROTO_MAXIDLE, "seconds" },
 	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
 	    "PATH" },
 	{ "mdns", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_mdns, 0, 0, 0, "yes | no" },

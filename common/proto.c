@@ -318,21 +318,21 @@ parse_hello(struct parse_ctx *c, struct msg *m)
 				}
 				m->maxhops = (unsigned int)v;
 			} else if (strcmp(kv, "ping") == 0) {
-				if (get_uint(&sub, 0, 1, 3600, "ping",
+				if (get_uint(&sub, 0, 1, PROTO_MAXPING, "ping",
 				    &v) == -1) {
 					free(kv);
 					return perr(c, "syntax", "bad ping");
 				}
 				m->ping = (unsigned int)v;
 			} else if (strcmp(kv, "beat") == 0) {
-				if (get_uint(&sub, 0, 1, 3600, "beat",
+				if (get_uint(&sub, 0, 1, PROTO_MAXPING, "beat",
 				    &v) == -1) {
 					free(kv);
 					return perr(c, "syntax", "bad beat");
 				}
 				m->beat = (unsigned int)v;
 			} else if (strcmp(kv, "idle") == 0) {
-				if (get_uint(&sub, 0, 1, 3600, "idle",
+				if (get_uint(&sub, 0, 1, PROTO_MAXIDLE, "idle",
 				    &v) == -1) {
 					free(kv);
 					return perr(c, "syntax", "bad idle");

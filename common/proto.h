@@ -18,6 +18,8 @@ struct buf;
 #define PROTO_MAXFIELDS		512
 #define PROTO_MAXTOKEN		32
 #define PROTO_MAXHOPS_DEFAULT	4
+#define PROTO_MAXPING		3600	/* s: HELLO ping= and beat= */
+#define PROTO_MAXIDLE		(3 * PROTO_MAXPING)	/* s: HELLO idle= */
 /* EXPORTING's socket path: what fits in sun_path with its NUL */
 #define PROTO_MAXPATH		107
 

@@ -163,7 +163,12 @@ START_TEST(test_conf_ping)
 	conf_free(c);
 	parse_bad("ping-idle 0\nremote a {\n}\n", "t.conf:1: ping-idle: "
 	    "\"0\" is too small");
-	parse_bad("ping-idle 3601\nremote a {\n}\n", "too large");
+	parse_bad("ping-idle 10801\nremote a {\n}\n", "too large");
+	/* the longest interval: its default idle= still fits the HELLO */
+	c = parse_ok("ping-interval 3600\nremote a {\n}\n");
+	ck_assert_uint_eq(c->ping_idle, 10799);
+	ck_assert_uint_le(c->ping_idle, PROTO_MAXIDLE);
+	conf_free(c);
 	parse_bad("remote a {\n ping-idle 5\n}\n", "t.conf:2: ping-idle "
 	    "belongs at the top level");
 }

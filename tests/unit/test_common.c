@@ -218,9 +218,9 @@ START_TEST(test_msg_beat)
 	msg_free(&m);
 	buf_free(&b);
 	/* either alone, in any order; bounds */
-	m = parse_ok("HELLO 1.2 abc agent % idle=3600 beat=1");
+	m = parse_ok("HELLO 1.2 abc agent % idle=10800 beat=1");
 	ck_assert_uint_eq(m.beat, 1);
-	ck_assert_uint_eq(m.idle, 3600);
+	ck_assert_uint_eq(m.idle, 10800);
 	ck_assert_uint_eq(m.ping, 0);
 	msg_free(&m);
 	parse_fails("HELLO 1.2 a agent % beat=0", "syntax");
@@ -228,6 +228,7 @@ START_TEST(test_msg_beat)
 	parse_fails("HELLO 1.2 a agent % beat=07", "syntax");
 	parse_fails("HELLO 1.2 a agent % beat=", "syntax");
 	parse_fails("HELLO 1.2 a agent % idle=0", "syntax");
+	parse_fails("HELLO 1.2 a agent % idle=10801", "syntax");
 	parse_fails("HELLO 1.2 a agent % idle=x", "syntax");
 	/* the subsystem's feature word */
 	m = parse_ok("HELLO 1.2 abc subsystem relay,update,export,beat");
