@@ -170,6 +170,7 @@ struct agent_conf {
 	unsigned int	 max_hops;
 	unsigned int	 ping_interval;	/* seconds */
 	unsigned int	 ping_timeout;	/* seconds; 0 until conf_finish */
+	unsigned int	 ping_idle;	/* seconds; 0 until conf_finish */
 	char		*avahi_conf;	/* NULL: AGENT_AVAHI_CONF */
 	struct remote_conf defaults;	/* the top level of the file */
 	struct remote_conf_list remotes;
@@ -749,6 +750,7 @@ struct remote {
 	char		 pending[256];	/* why we stopped ssh */
 	char		 peer_id[SITEID_MAX + 1];
 	int		 peer_relay;	/* subsystem offers relay sessions */
+	int		 peer_beat;	/* it BEATs when silent (HELLO beat) */
 	unsigned int	 maxhops;
 	int		 relay_mode;	/* forwarding refused: use relays */
 	int		 alive_fd;	/* mux ALIVE_CHECK after the HELLO */

@@ -649,6 +649,8 @@ static const struct cfg_keyword keywords[] = {
 	    AC_OFF(ping_interval), 1, 3600, "seconds" },
 	{ "ping-timeout", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
 	    AC_OFF(ping_timeout), 2, 3 * 3600, "seconds" },
+	{ "ping-idle", KW_TOP, 0, CFG_UINT, 0, 1, 1, NULL,
+	    AC_OFF(ping_idle), 1, PROTO_MAXIDLE, "seconds" },
 	{ "avahi-config", KW_TOP, 0, CFG_FN, 0, 1, 1, kw_avahi_config, 0, 0, 0,
 	    "PATH" },
 	{ "mdns", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_mdns, 0, 0, 0, "yes | no" },
@@ -795,6 +797,10 @@ conf_finish(struct agent_conf *c, char **cause)
 	else if (c->ping_timeout <= c->ping_interval)
 		return cause_set(cause, "ping-timeout %u must be longer than "
 		    "ping-interval %u", c->ping_timeout, c->ping_interval);
+	/* just short of the third BEAT, whose place its PONG then takes
+	 * (PROTOCOL.md section 5) */
+	if (c->ping_idle == 0)
+		c->ping_idle = AGENT_PING_MISSES * c->ping_interval - 1;
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		if (dns_finish(rc, cause) == -1)
 			return -1;
@@ -925,8 +931,9 @@ conf_print(const struct agent_conf *c, FILE *f)
 	size_t i, n;
 
 	fprintf(f, "allow-root %s\nmax-hops %u\nping-interval %u\n"
-	    "ping-timeout %u\navahi-config %s\n", c->allow_root ? "yes" : "no",
-	    c->max_hops, c->ping_interval, c->ping_timeout,
+	    "ping-timeout %u\nping-idle %u\navahi-config %s\n",
+	    c->allow_root ? "yes" : "no",
+	    c->max_hops, c->ping_interval, c->ping_timeout, c->ping_idle,
 	    c->avahi_conf != NULL ? c->avahi_conf : AGENT_AVAHI_CONF);
 	TAILQ_FOREACH(rc, &c->remotes, entry) {
 		fprintf(f, "remote %s {\n\tdestination %s\n\ttypes", rc->name,

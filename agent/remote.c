@@ -48,6 +48,7 @@
 #define REMOTE_KICK_MS		2000	/* network changes: one retry per */
 
 static void remote_connect(struct remote *);
+static void beat_arm(struct remote *, uint64_t);
 static void remote_lost(struct remote *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -138,6 +139,10 @@ send_hello(struct remote *r)
 	    r->agent->conf->max_hops);
 	m.ping = r->agent->conf->ping_interval;	/* how soon the subsystem
 						 * may call us silent */
+	/* a subsystem with the beat feature talks by itself instead, and
+	 * we ping only after idle= (PROTOCOL.md section 5) */
+	m.beat = r->agent->conf->ping_interval;
+	m.idle = r->agent->conf->ping_idle;
 	send_msg(r, &m);
 }
 
@@ -258,6 +263,7 @@ static void h_synced(struct remote *, struct msg *);
 static void h_avahi(struct remote *, struct msg *);
 static void h_ping(struct remote *, struct msg *);
 static void h_pong(struct remote *, struct msg *);
+static void h_beat(struct remote *, struct msg *);
 static void h_error(struct remote *, struct msg *);
 static void h_export(struct remote *, struct msg *);
 
@@ -274,6 +280,7 @@ static const struct handler {
 	{ MSG_AVAHI,	ST_BROWSE,		h_avahi },
 	{ MSG_PING,	ST_ANY,			h_ping },
 	{ MSG_PONG,	ST_ANY,			h_pong },
+	{ MSG_BEAT,	ST_ANY,			h_beat },
 	{ MSG_ERROR,	ST_ANY,			h_error },
 	{ MSG_EXPORTING, ST_BROWSE,		h_export },
 	{ MSG_DROPPED,	ST_BROWSE,		h_export },
@@ -409,6 +416,7 @@ h_hello(struct remote *r, struct msg *m)
 	strlcpy(r->peer_id, m->peer_id, sizeof(r->peer_id));
 	r->peer_relay = proto_has_feature(m->features, "relay");
 	r->peer_export = proto_has_feature(m->features, PROTO_FEATURE_EXPORT);
+	r->peer_beat = proto_has_feature(m->features, PROTO_FEATURE_BEAT);
 	hops = m->maxhops ? m->maxhops : PROTO_MAXHOPS_DEFAULT;
 	r->maxhops = hops < r->agent->conf->max_hops ? hops :
 	    r->agent->conf->max_hops;
@@ -427,9 +435,10 @@ h_hello(struct remote *r, struct msg *m)
 			strlcat(types, " ", sizeof(types));
 		strlcat(types, r->conf->types[i], sizeof(types));
 	}
-	log_info("%s: connected to site %s (protocol %u.%u%s) in %llu ms, "
+	log_info("%s: connected to site %s (protocol %u.%u%s%s) in %llu ms, "
 	    "browsing %s", r->conf->name, r->peer_id, m->major, m->minor,
-	    r->peer_relay ? ", relay" : "", (unsigned long long)took,
+	    r->peer_relay ? ", relay" : "", r->peer_beat ? ", beat" : "",
+	    (unsigned long long)took,
 	    r->conf->ntypes ? types : "all types");
 }
 
@@ -486,6 +495,12 @@ static void
 h_pong(struct remote *r, struct msg *m)
 {
 	/* last_rx is updated for any line */
+}
+
+static void
+h_beat(struct remote *r, struct msg *m)
+{
+	/* as PONG: a sign of life, answered by nothing */
 }
 
 static void
@@ -560,10 +575,12 @@ remote_read_cb(int fd, short revents, void *arg)
 	}
 	asked = r->ping_first > r->last_rx;
 	r->last_rx = ev_now_ms();
-	/* The answer to our PING: the timer was set to give up if none
-	 * came; set it to the next PING instead, or an idle agent wakes
-	 * once more per interval for nothing. */
-	if (asked && r->state != RS_CONNECTING) {
+	/* The answer to our PING, or the subsystem's BEAT: the timer was
+	 * set to give up if none came; set it to what is due next instead,
+	 * or an idle agent wakes once more per interval for nothing. */
+	if (r->peer_beat && r->state != RS_CONNECTING)
+		beat_arm(r, r->last_rx);
+	else if (asked && r->state != RS_CONNECTING) {
 		due = (r->last_tx < r->last_rx ? r->last_tx : r->last_rx) +
 		    (uint64_t)r->agent->conf->ping_interval * 1000;
 		ev_timer_set(r->ping_timer, due > r->last_rx ?
@@ -754,17 +771,61 @@ remote_timer_cb(void *arg)
 }
 
 /*
- * The session's only keepalive (the master runs without ServerAlive):
- * a PING once nothing has been received or sent for ping-interval, the
- * session lost once nothing has been received for ping-timeout. An idle
- * session costs one PING/PONG per interval and one timer wake-up; a busy
- * one none, unless it only receives (then the subsystem hears from us
- * every interval, which is what its own timeout counts on). While
- * connections are open the ssh connection may be full of their data and
- * the PONG queued behind it (a bulk transfer on a slow link, a loaded
- * host: 200 transfers in the lab held it back more than 2 s), so the
- * session is then lost only after AGENT_PING_BUSY times the timeout.
+ * The session's only keepalive (the master runs without ServerAlive).
+ * With a subsystem of the beat feature (PROTOCOL.md section 5), which
+ * sends a BEAT once it has written nothing for ping-interval: a PING
+ * only once we have sent nothing for ping-idle (its PONG takes the place
+ * of a BEAT), the session lost once nothing has been received for
+ * ping-timeout. An idle session costs one line one way per interval and
+ * one PING/PONG per ping-idle, and no timer wake-up of its own: every
+ * line read sets the timer anew.
+ * With an older subsystem, which only answers: a PING once nothing has
+ * been received or sent for ping-interval, the session lost once nothing
+ * has been received for ping-timeout. An idle session costs one PING/PONG
+ * per interval and one timer wake-up; a busy one none, unless it only
+ * receives (then the subsystem hears from us every interval, which is
+ * what its own timeout counts on).
+ * Either way, while connections are open the ssh connection may be full
+ * of their data and the PONG or BEAT queued behind it (a bulk transfer
+ * on a slow link, a loaded host: 200 transfers in the lab held it back
+ * more than 2 s), so the session is then lost only after AGENT_PING_BUSY
+ * times the timeout.
  */
+static uint64_t
+ping_timeout_ms(const struct remote *r)
+{
+	uint64_t timeout = (uint64_t)r->agent->conf->ping_timeout * 1000;
+
+	if (r->nconns > 0 && r->state != RS_CONNECTING)
+		timeout *= AGENT_PING_BUSY;
+	return timeout;
+}
+
+static void
+send_ping(struct remote *r)
+{
+	char token[16];
+	struct msg m;
+
+	snprintf(token, sizeof(token), "%u", ++r->ping_seq);
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_PING;
+	m.token = token;
+	send_msg(r, &m);
+}
+
+/* With a subsystem that BEATs: wake up to give up, or to send our PING. */
+static void
+beat_arm(struct remote *r, uint64_t now)
+{
+	uint64_t next = r->last_rx + ping_timeout_ms(r), ping;
+
+	ping = r->last_tx + (uint64_t)r->agent->conf->ping_idle * 1000;
+	if (ping < next)
+		next = ping;
+	ev_timer_set(r->ping_timer, next > now ? next - now : 1);
+}
+
 /* Has the subsystem sent something not read yet? */
 static int
 input_waiting(const struct remote *r)
@@ -782,16 +843,34 @@ remote_ping_cb(void *arg)
 {
 	struct remote *r = arg;
 	uint64_t interval = (uint64_t)r->agent->conf->ping_interval * 1000;
-	uint64_t timeout = (uint64_t)r->agent->conf->ping_timeout * 1000;
-	uint64_t now = ev_now_ms(), next, wait;
-	char token[16];
-	struct msg m;
+	uint64_t idle = (uint64_t)r->agent->conf->ping_idle * 1000;
+	uint64_t timeout, now = ev_now_ms(), next, wait;
 	int asked;
 
 	if (!is_live(r))
 		return;
-	if (r->nconns > 0 && r->state != RS_CONNECTING)
-		timeout *= AGENT_PING_BUSY;
+	timeout = ping_timeout_ms(r);
+	if (r->peer_beat && r->state != RS_CONNECTING) {
+		/* it talks by itself: silence is silence, once what it
+		 * sent while we were held up has been read */
+		if (now - r->last_rx >= timeout) {
+			if (input_waiting(r)) {
+				ev_timer_set(r->ping_timer, 0);
+				return;
+			}
+			remote_lost(r, 1, "no answer from the subsystem for %u s"
+			    "%s", (unsigned int)(timeout / 1000),
+			    r->nconns > 0 ? " (connections open)" : "");
+			return;
+		}
+		if (now - r->last_tx >= idle) {
+			send_ping(r);
+			if (!is_live(r))
+				return;
+		}
+		beat_arm(r, now);
+		return;
+	}
 	/* Our own loop can be late: a blocking avahi call takes seconds
 	 * while avahi-daemon probes a thousand services. The subsystem is
 	 * silent only if it had a PING to answer for wait ms, and data
@@ -816,11 +895,7 @@ remote_ping_cb(void *arg)
 	}
 	if (r->state != RS_CONNECTING && (now - r->last_rx >= interval ||
 	    now - r->last_tx >= interval)) {
-		snprintf(token, sizeof(token), "%u", ++r->ping_seq);
-		memset(&m, 0, sizeof(m));
-		m.type = MSG_PING;
-		m.token = token;
-		send_msg(r, &m);
+		send_ping(r);
 		if (!is_live(r))
 			return;
 		if (!asked) {
@@ -866,6 +941,7 @@ remote_connect(struct remote *r)
 	r->maxline = PROTO_MAXLINE;
 	r->peer_id[0] = '\0';
 	r->peer_relay = 0;
+	r->peer_beat = 0;
 	r->relay_mode = 0;
 	r->pending[0] = '\0';
 	r->synced_at = 0;

@@ -67,6 +67,7 @@ else
 	NOKA_REPS=3
 fi
 REPS=${BENCH_REPS:-$REPS}
+IDLE_CAP=60	# s, the idle section's byte count and capture (>= 2 x IDLE_S)
 CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
 CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (the
 		# agent pings after 7 s without traffic, so a window holds at
@@ -112,7 +113,7 @@ cp "$builddir/agent/rnsplice-agent" "$builddir/agent/rnsplice" \
 	"$builddir/bench/httpload" "$builddir/bench/manyconn" \
 	"$builddir/bench/manypub" "$builddir/bench/txtwatch" \
 	"$builddir/tests/integration/subsystem-txtpub" \
-	"$srcdir/bench/mdnscount.py" "$BIN/" ||
+	"$srcdir/bench/mdnscount.py" "$srcdir/bench/wancap.py" "$BIN/" ||
 	die "cannot copy the programs"
 if [ -n "$BASE_AGENT" ]; then
 	cp "$BASE_AGENT" "$BIN/rnsplice-agent-base" ||
@@ -511,7 +512,8 @@ subsystem_pid() {
 }
 
 section_idle() {
-	local own=0 apid spid sub w0 w1 r0 r1 c0a c0s c0u c1a c1s c1u strace_log
+	local own=0 apid spid sub w0 w2 r0 r2 c0a c0s c0u c1a c1s c1u
+	local strace_log sub_strace_log
 	if [ ! -e "$LAB_DIR/agent-lan.pid" ] || ! lab__alive "$(agent_pid lan)"; then
 		own=1
 		agent_start lan 'remote siteA {
@@ -523,7 +525,7 @@ section_idle() {
 	apid=$(agent_pid lan)
 	spid=$(agent_ssh_pid lan)
 	sub=$(subsystem_pid) || sub=
-	say "idle: 2 x ${IDLE_S} s with nothing happening (agent $apid, ssh $spid, subsystem ${sub:-?})"
+	say "idle: ${IDLE_CAP} s with nothing happening, 2 x ${IDLE_S} s of it watched closely (agent $apid, ssh $spid, subsystem ${sub:-?})"
 	sleep 3
 	# window 1: counters only (strace would add context switches)
 	w0=$(wan_bytes)
@@ -531,26 +533,52 @@ section_idle() {
 	c0a=$(ctxt "$apid")
 	c0s=$(ctxt "$spid")
 	c0u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
+	# and what the bytes are: every packet on wan0 (brelay's side),
+	# over both windows and on to a whole minute
+	lab_exec brelay python3 "$BIN/wancap.py" wan0 "$IDLE_CAP" \
+		>"$RUN/idle-wan.txt" 2>"$RUN/idle-wan.detail" &
+	local cap_pid=$!
+	lab_record "$cap_pid"
 	sleep "$IDLE_S"
-	w1=$(wan_bytes)
-	r1=$(refl_bytes)
 	c1a=$(ctxt "$apid")
 	c1s=$(ctxt "$spid")
 	c1u=$([ -n "$sub" ] && ctxt "$sub" || echo 0)
-	# window 2: what wakes the agent up, from its system calls
+	# window 2: what wakes the agent (and the subsystem) up, from their
+	# system calls
+	local trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,restart_syscall,read,write,recvmsg,sendmsg
 	strace_log=$RUN/idle-agent.strace
-	strace -f -tt -T -e trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,restart_syscall,read,write,recvmsg,sendmsg \
+	strace -f -tt -T -e trace=$trace \
 		-s 16 -o "$strace_log" -p "$apid" 2>/dev/null &
-	local strace_pid=$!
+	local strace_pid=$! sub_strace_pid=
 	lab_record "$strace_pid"
+	sub_strace_log=$RUN/idle-subsystem.strace
+	if [ -n "$sub" ]; then
+		strace -f -tt -T -e trace=$trace \
+			-s 16 -o "$sub_strace_log" -p "$sub" 2>/dev/null &
+		sub_strace_pid=$!
+		lab_record "$sub_strace_pid"
+	fi
 	sleep "$IDLE_S"
 	lab_kill TERM "$strace_pid" strace
 	wait "$strace_pid" 2>/dev/null
+	if [ -n "$sub_strace_pid" ]; then
+		lab_kill TERM "$sub_strace_pid" strace
+		wait "$sub_strace_pid" 2>/dev/null
+	fi
+	wait "$cap_pid" 2>/dev/null
+	w2=$(wan_bytes)
+	r2=$(refl_bytes)
+	# bytes over a whole minute: a window of 12 s holds one or two of
+	# the keepalive's lines 7 s apart, and its PING comes every 20 s.
+	# The capture's own counters when it ran (the very span it broke
+	# down), else ours.
 	local wb wp rb rp ca cs cu
-	set -- $w0 $w1
-	wb=$((($3 - $1) * 60 / IDLE_S)) wp=$((($4 - $2) * 60 / IDLE_S))
-	set -- $r0 $r1
-	rb=$((($5 - $1) * 60 / IDLE_S)) rp=$((($6 - $2) * 60 / IDLE_S))
+	set -- $w0 $w2
+	wb=$((($3 - $1) * 60 / IDLE_CAP)) wp=$((($4 - $2) * 60 / IDLE_CAP))
+	set -- $(awk '$1 == "counters" { print $2, $3 }' "$RUN/idle-wan.txt")
+	[ $# -eq 2 ] && wb=$1 wp=$2
+	set -- $r0 $r2
+	rb=$((($5 - $1) * 60 / IDLE_CAP)) rp=$((($6 - $2) * 60 / IDLE_CAP))
 	ca=$(((c1a - c0a) * 60 / IDLE_S)) cs=$(((c1s - c0s) * 60 / IDLE_S))
 	cu=$(((c1u - c0u) * 60 / IDLE_S))
 	sample idle wan_bytes_per_min rnsplice 1 "$wb" B/min
@@ -566,7 +594,16 @@ section_idle() {
 	while read -r key val; do
 		sample idle "$key" agent 1 "$val" /min
 	done <"$RUN/idle-wakeups.txt"
-	say "idle: WAN $wb B/min ($wp pkts), reflector $rb B/min; context switches/min: agent $ca, ssh master $cs, subsystem $cu; agent: $(tr '\n' ' ' <"$RUN/idle-wakeups.txt")"
+	if [ -n "$sub_strace_pid" ]; then
+		python3 "$srcdir/bench/wakeups.py" "$sub_strace_log" "$IDLE_S" \
+			>"$RUN/idle-wakeups-subsystem.txt" \
+			2>"$RUN/idle-wakeups-subsystem.detail"
+		while read -r key val; do
+			sample idle "$key" subsystem 1 "$val" /min
+		done <"$RUN/idle-wakeups-subsystem.txt"
+	fi
+	say "idle: on wan0, per minute (direction kind tcp-payload frame count): $(tr '\n' ';' <"$RUN/idle-wan.txt")"
+	say "idle: WAN $wb B/min ($wp pkts), reflector $rb B/min; context switches/min: agent $ca, ssh master $cs, subsystem $cu; agent: $(tr '\n' ' ' <"$RUN/idle-wakeups.txt"); subsystem: $(tr '\n' ' ' <"$RUN/idle-wakeups-subsystem.txt" 2>/dev/null)"
 	# a link that dies silently (both ends blackholed: no reset, no link
 	# event): how long until the services have left LAN B
 	local t0 dead

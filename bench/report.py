@@ -178,7 +178,7 @@ def main():
             cyc_b, 0.5, higher_better=False, digits=0)
     idle_b = st("idle", "wan_bytes_per_min", "rnsplice")
     t_abs("idle WAN traffic, B/min (all of it, IP headers included: the "
-          "agent's pings, the only keepalive)", idle_b,
+          "keepalive, the subsystem's BEATs and the agent's PINGs)", idle_b,
           "≤ 3000", None if idle_b.median is None else idle_b.median <= 3000,
           digits=0,
           baseline="reflector: " + st("idle", "wan_bytes_per_min", refl).fmt(0))
@@ -189,6 +189,10 @@ def main():
     idle = st("idle", "other_wakeups_per_min", "agent")
     t_abs("idle agent: wake-ups other than keepalives, per minute",
           idle, "0", None if idle.median is None else idle.median == 0)
+    idle = st("idle", "other_wakeups_per_min", "subsystem")
+    if idle.median is not None:
+        t_abs("idle subsystem: wake-ups other than keepalives, per minute",
+              idle, "0", idle.median == 0)
     # data plane
     for metric, label in (("iperf_up_MBps", "bulk, iperf3 LAN B → LAN A, MB/s"),
                           ("iperf_down_MBps", "bulk, iperf3 LAN A → LAN B, MB/s"),
@@ -380,8 +384,11 @@ def main():
             ("ctxt_per_min", "ssh-master", "its ssh master: context switches/min"),
             ("ctxt_per_min", "subsystem", "rnsplice-subsystem: context switches/min"),
             ("wakeups_per_min", "agent", "rnsplice-agent: wake-ups/min (strace)"),
-            ("keepalive_wakeups_per_min", "agent", "… of which keepalives (PING/PONG)"),
-            ("other_wakeups_per_min", "agent", "… of which anything else")):
+            ("keepalive_wakeups_per_min", "agent", "… of which keepalives (PING/PONG/BEAT)"),
+            ("other_wakeups_per_min", "agent", "… of which anything else"),
+            ("wakeups_per_min", "subsystem", "rnsplice-subsystem: wake-ups/min (strace)"),
+            ("keepalive_wakeups_per_min", "subsystem", "… of which keepalives (PING/PONG/BEAT)"),
+            ("other_wakeups_per_min", "subsystem", "… of which anything else")):
         s = st("idle", metric, subj)
         if s.median is not None:
             w("| %s | %s |" % (label, s.fmt(1)))

@@ -5,9 +5,9 @@ STRACE_LOG comes from `strace -f -tt -T -e trace=poll,...,read,write,... -p PID`
 over SECONDS.  A wake-up is a poll-family call that slept (took 1 ms or
 more) and returned; the system calls that follow it, up to the next poll
 that sleeps, are what the process did with that wake-up.  A wake-up is a
-keepalive if it read or wrote a protocol PING or PONG line (the agent's
-and the subsystem's keepalives; ssh's own ServerAlive messages stay inside
-ssh and never wake the agent).  Prints per-minute rates:
+keepalive if it read or wrote a protocol PING, PONG or BEAT line (the
+agent's and the subsystem's keepalives; ssh's own ServerAlive messages stay
+inside ssh and never wake the agent).  Prints per-minute rates:
 
   wakeups_per_min N
   keepalive_wakeups_per_min N
@@ -51,7 +51,7 @@ def main():
     keep = 0
     others = []
     for first, calls in episodes:
-        if any(("PING" in c or "PONG" in c) for c in calls):
+        if any(("PING" in c or "PONG" in c or "BEAT" in c) for c in calls):
             keep += 1
         else:
             others.append((first, calls))

@@ -85,6 +85,7 @@ static const struct verb {
 	{ "FORWARDING",	MSG_FORWARDING,	1, 1,	parse_id,	format_id },
 	{ "UNEXPORT",	MSG_UNEXPORT,	1, 1,	parse_id,	format_id },
 	{ "DROPPED",	MSG_DROPPED,	3, 3,	parse_dropped,	format_dropped },
+	{ "BEAT",	MSG_BEAT,	0, 0,	parse_none,	format_none },
 };
 
 const char *
@@ -317,12 +318,26 @@ parse_hello(struct parse_ctx *c, struct msg *m)
 				}
 				m->maxhops = (unsigned int)v;
 			} else if (strcmp(kv, "ping") == 0) {
-				if (get_uint(&sub, 0, 1, 3600, "ping",
+				if (get_uint(&sub, 0, 1, PROTO_MAXPING, "ping",
 				    &v) == -1) {
 					free(kv);
 					return perr(c, "syntax", "bad ping");
 				}
 				m->ping = (unsigned int)v;
+			} else if (strcmp(kv, "beat") == 0) {
+				if (get_uint(&sub, 0, 1, PROTO_MAXPING, "beat",
+				    &v) == -1) {
+					free(kv);
+					return perr(c, "syntax", "bad beat");
+				}
+				m->beat = (unsigned int)v;
+			} else if (strcmp(kv, "idle") == 0) {
+				if (get_uint(&sub, 0, 1, PROTO_MAXIDLE, "idle",
+				    &v) == -1) {
+					free(kv);
+					return perr(c, "syntax", "bad idle");
+				}
+				m->idle = (unsigned int)v;
 			}
 			/* unknown options are ignored: minor versions */
 		}
@@ -640,6 +655,10 @@ format_hello(struct buf *b, const struct msg *m)
 	if (m->maxhops && buf_putf(b, " maxhops=%u", m->maxhops) == -1)
 		return -1;
 	if (m->ping && buf_putf(b, " ping=%u", m->ping) == -1)
+		return -1;
+	if (m->beat && buf_putf(b, " beat=%u", m->beat) == -1)
+		return -1;
+	if (m->idle && buf_putf(b, " idle=%u", m->idle) == -1)
 		return -1;
 	return 0;
 }

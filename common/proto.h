@@ -11,18 +11,21 @@
 struct buf;
 
 #define PROTO_MAJOR		1
-#define PROTO_MINOR		1
-#define PROTO_VERSION		"1.1"
+#define PROTO_MINOR		2
+#define PROTO_VERSION		"1.2"
 #define PROTO_MAXLINE		16384	/* bytes, LF included */
 #define PROTO_MINLINE		512
 #define PROTO_MAXFIELDS		512
 #define PROTO_MAXTOKEN		32
 #define PROTO_MAXHOPS_DEFAULT	4
+#define PROTO_MAXPING		3600	/* s: HELLO ping= and beat= */
+#define PROTO_MAXIDLE		(3 * PROTO_MAXPING)	/* s: HELLO idle= */
 /* EXPORTING's socket path: what fits in sun_path with its NUL */
 #define PROTO_MAXPATH		107
 
 /* HELLO feature words (PROTOCOL.md section 3) */
 #define PROTO_FEATURE_EXPORT	"export"
+#define PROTO_FEATURE_BEAT	"beat"
 
 enum msg_type {
 	MSG_HELLO,
@@ -42,6 +45,7 @@ enum msg_type {
 	MSG_FORWARDING,
 	MSG_UNEXPORT,
 	MSG_DROPPED,
+	MSG_BEAT,
 	MSG_NTYPES
 };
 
@@ -61,6 +65,8 @@ struct msg {
 	unsigned int	 maxline;	/* 0: not announced */
 	unsigned int	 maxhops;	/* 0: not announced */
 	unsigned int	 ping;		/* HELLO: seconds; 0: not announced */
+	unsigned int	 beat;		/* HELLO: seconds; 0: not asked */
+	unsigned int	 idle;		/* HELLO: seconds; 0: not announced */
 
 	/* BROWSE */
 	char		**types;

@@ -74,7 +74,10 @@ struct session {
 	struct ev_timer		*resolve_t;	/* relay: RELAY_RESOLVE_MS */
 	int			 resolve_late;	/* ... has passed */
 	uint64_t		 last_input;
+	uint64_t		 last_output;	/* bytes written to the agent */
 	unsigned int		 peer_ping;	/* HELLO ping=, 0: none */
+	unsigned int		 peer_beat;	/* HELLO beat=, 0: not asked */
+	unsigned int		 peer_idle;	/* HELLO idle=, with beat= */
 
 	/* relay sessions */
 	struct svc		 target;	/* name type domain */
@@ -93,6 +96,7 @@ static void	update_io(struct session *);
 static void	process_lines(struct session *);
 static void	flush(struct session *);
 static void	relay_check(struct session *);
+static void	keepalive_arm(struct session *);
 
 static void
 finish(struct session *s, int code)
@@ -524,8 +528,15 @@ on_hello(struct session *s, struct msg *m)
 	s->x = exports_new(s->loop, s->pol, s->siteid, m->peer_id,
 	    s->t->maxhops, export_send, s);
 	s->peer_ping = m->ping;
-	if (s->pol->keepalive > 0)
-		ev_timer_set(s->keepalive_t, 1);	/* the new limit */
+	/* asked for BEATs: the agent then pings only after idle= seconds
+	 * of its own silence (PROTOCOL.md section 5) */
+	s->peer_beat = m->beat;
+	s->peer_idle = m->beat > 0 ? m->idle : 0;
+	if (s->peer_beat > 0)
+		log_info("BEAT after %u s of silence; the peer pings after "
+		    "%u s of its own", s->peer_beat, s->peer_idle > 0 ?
+		    s->peer_idle : s->peer_ping);
+	keepalive_arm(s);	/* the new limit */
 	s->state = ST_READY;
 	if (s->down_pending) {
 		s->down_pending = 0;
@@ -787,6 +798,9 @@ out_cb(int fd, short revents, void *arg)
 		finish(s, errno == EPIPE ? s->exit_code : 1);
 		return;
 	}
+	s->last_output = ev_now_ms();
+	if (s->peer_beat > 0)
+		keepalive_arm(s);	/* the next BEAT is due later */
 	if (s->state == ST_CLOSING) {
 		if (buf_len(&s->out) == 0)
 			finish(s, s->exit_code);
@@ -798,28 +812,67 @@ out_cb(int fd, short revents, void *arg)
 }
 
 /*
- * The agent keeps the session alive (it pings after a few seconds without
- * traffic either way), so we only listen: no PING of ours on an idle link,
- * and a wake-up only when the deadline computed from the last input comes.
+ * Two duties, one timer. Dropping a silent agent: nothing has come from
+ * it for MISSED_PINGS of its ping periods (idle= with beat=, else ping=,
+ * else our own keepalive; keepalive 0 turns dropping off). The agent's
+ * own keepalive, when its HELLO asked for it (beat=): a BEAT once we have
+ * written nothing for that long, so that an idle link carries one line
+ * one way per period instead of a PING and its PONG. A BEAT is not queued
+ * behind output that has not gone out yet: that output will do. The
+ * timer is set for whichever comes first, so an idle subsystem wakes
+ * only to send its BEAT.
  */
+static uint64_t
+drop_limit(const struct session *s)
+{
+	unsigned int period = s->pol->keepalive;
+
+	if (s->peer_idle > 0)
+		period = s->peer_idle;
+	else if (s->peer_ping > 0)
+		period = s->peer_ping;
+	return (uint64_t)MISSED_PINGS * period * 1000;
+}
+
+static void
+keepalive_arm(struct session *s)
+{
+	uint64_t now = ev_now_ms(), next = 0, t;
+
+	/* closing or relaying: neither duty is left */
+	if (s->pol->keepalive > 0 && (s->state & (ST_LINES | ST_RELAY_WAIT)))
+		next = s->last_input + drop_limit(s);
+	if (s->peer_beat > 0 && (s->state & ST_LINES)) {
+		t = s->last_output + (uint64_t)s->peer_beat * 1000;
+		if (next == 0 || t < next)
+			next = t;
+	}
+	if (next == 0)
+		ev_timer_stop(s->keepalive_t);
+	else
+		ev_timer_set(s->keepalive_t, next > now ? next - now : 1);
+}
+
 static void
 keepalive_timer(void *arg)
 {
 	struct session *s = arg;
 	uint64_t now = ev_now_ms(), silent = now - s->last_input;
-	uint64_t limit = (uint64_t)MISSED_PINGS * s->pol->keepalive * 1000;
 
-	/* an agent that says how often it pings: three of its intervals */
-	if (s->peer_ping > 0)
-		limit = (uint64_t)MISSED_PINGS * s->peer_ping * 1000;
-
-	if (silent >= limit) {
+	if (s->pol->keepalive > 0 && silent >= drop_limit(s)) {
 		log_warnx("peer silent for %llu s, session ends",
 		    (unsigned long long)silent / 1000);
 		finish(s, 1);
 		return;
 	}
-	ev_timer_set(s->keepalive_t, limit - silent);
+	if (s->peer_beat > 0 && (s->state & ST_LINES) &&
+	    now - s->last_output >= (uint64_t)s->peer_beat * 1000) {
+		if (buf_len(&s->out) == 0)
+			send_simple(s, MSG_BEAT);
+		/* the line (or what holds it back) is written presently */
+		s->last_output = now;
+	}
+	keepalive_arm(s);
 }
 
 static void
@@ -879,8 +932,9 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	}
 
 	/* The greeting goes first, before anything can go wrong with avahi. */
-	snprintf(features, sizeof(features), "%supdate,%s",
-	    pol->relay ? "relay," : "", PROTO_FEATURE_EXPORT);
+	snprintf(features, sizeof(features), "%supdate,%s,%s",
+	    pol->relay ? "relay," : "", PROTO_FEATURE_EXPORT,
+	    PROTO_FEATURE_BEAT);
 	msg_hello(&m, s->siteid, "subsystem", features, pol->max_line,
 	    pol->max_hops);
 	send_msg(s, &m);
@@ -888,6 +942,7 @@ session_new(struct ev_loop *loop, const struct policy *pol, const char *siteid,
 	 * take seconds, which the agent would count against the greeting;
 	 * a failure shows again in out_cb */
 	(void)buf_write_fd(&s->out, out_fd);
+	s->last_output = ev_now_ms();
 
 	if ((s->b = browse_new(loop, s->t, pol, &browse_events, s)) == NULL) {
 		session_free(s);

@@ -1,7 +1,8 @@
 /* libFuzzer target: the line reader and the message parser. Every input
  * must either parse, and then survive a format/parse round trip unchanged,
  * or be rejected with a reason; nothing may crash or leak. The seeds
- * (corpus/proto) hold every verb, the export ones (section 8) too. */
+ * (corpus/proto) hold every verb, the export ones (section 8) and the
+ * greeting's keepalive options (section 5) too. */
 #include "config.h"
 
 #include <stdint.h>
@@ -57,7 +58,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (m.type != m2.type || m.id != m2.id ||
 		    !svc_equal(&m.svc, &m2.svc) || !same(m.code, m2.code) ||
-		    !same(m.text, m2.text) || !same(m.path, m2.path))
+		    !same(m.text, m2.text) || !same(m.path, m2.path) ||
+		    !same(m.token, m2.token) || !same(m.peer_id, m2.peer_id) ||
+		    !same(m.features, m2.features) || m.major != m2.major ||
+		    m.minor != m2.minor || m.maxline != m2.maxline ||
+		    m.maxhops != m2.maxhops || m.ping != m2.ping ||
+		    m.beat != m2.beat || m.idle != m2.idle)
 			abort();
 		msg_free(&m2);
 		msg_free(&m);

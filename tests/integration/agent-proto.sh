@@ -104,6 +104,22 @@ lowport)
 		esac
 	done
 	;;
+beat)
+	# protocol 1.2: BEATs by itself, never a PONG, until the test
+	# says stop
+	printf 'HELLO 1.2 fake%s subsystem relay,update,beat maxline=16384\n' "$dest"
+	IFS= read -r l; echo "$l" >>"$in"	# HELLO
+	IFS= read -r l; echo "$l" >>"$in"	# BROWSE
+	svc 1 Beating
+	printf 'SYNCED\n'
+	(
+		while [ ! -e "$in.stop" ]; do
+			printf 'BEAT\n' || exit 0
+			sleep 0.5
+		done
+	) &
+	cat >>"$in"
+	;;
 silent | nomux)
 	hello
 	cat >>"$in"
@@ -127,6 +143,7 @@ remote hostile {
 	max-services 3
 }
 remote silent { }
+remote beat { }
 remote mute { }
 remote nomux { }
 remote lowport {
@@ -186,8 +203,8 @@ t_ok lab_wait_for 5 logged "oldproto: the subsystem speaks protocol 2.0" \
 t_ok lab_wait_for 5 sent oldproto "^ERROR version " "and answered with ERROR version"
 
 # what the agent says first
-t_ok lab_wait_for 5 sent hostile "^HELLO 1.1 $SELF agent update,export maxline=16384 maxhops=4 ping=1$" \
-	"the agent's HELLO (ping=: its ping-interval)"
+t_ok lab_wait_for 5 sent hostile "^HELLO 1.2 $SELF agent update,export maxline=16384 maxhops=4 ping=1 beat=1 idle=2$" \
+	"the agent's HELLO (ping=, beat=: its ping-interval; idle=: its ping-idle)"
 t_ok lab_wait_for 5 sent hostile "^BROWSE \*$" "BROWSE * without types"
 
 # the hostile subsystem
@@ -219,6 +236,25 @@ t_ok lab_wait_for 6 logged "silent: no answer from the subsystem for 3 s; reconn
 	"a silent subsystem is declared dead after 3 intervals"
 t_ok lab_wait_for 6 logged "mute: no greeting from the subsystem after 3 s; reconnecting in" \
 	"a subsystem that never greets is given up"
+
+# The keepalive of protocol 1.2 (PROTOCOL.md section 5): a subsystem with
+# the beat feature sends BEATs and answers no PING here; the agent pings
+# it only after ping-idle (2 s) of its own silence and lives on the BEATs.
+# (The fakes above greet as 1.0: the old PING/PONG keepalive, kept.)
+nbeatpings() { grep -c '^PING ' "$dir/beat.in"; }
+t_ok lab_wait_for 5 logged "beat: connected to site fakebeat (protocol 1.2, relay, beat)" \
+	"the agent takes the subsystem's BEATs for its keepalive"
+t_ok logged "hostile: connected to site fakehostile (protocol 1.0, relay) in" \
+	"... and keeps PING/PONG with a 1.0 subsystem"
+t_ok lab_wait_for 5 logged "beat: synced: 1 service announced" "beat: synced"
+t_ok lab_wait_for 15 eval '[ "$(nbeatpings)" -ge 3 ]' \
+	"the agent pings a subsystem that BEATs (three PINGs, none answered)"
+t_nok logged "beat: no answer from the subsystem" \
+	"... and keeps the session on the BEATs alone, past its ping-timeout"
+t_nok sent beat "^ERROR " "... and takes BEAT as a valid line"
+: >"$dir/beat.in.stop"
+t_ok lab_wait_for 10 logged "beat: no answer from the subsystem for 3 s; reconnecting in" \
+	"once the BEATs stop, the session is lost after ping-timeout"
 
 # ssh that could not create its control socket is no use
 t_ok lab_wait_for 5 logged "nomux: ssh runs without its control socket: .*nomux-.*: connect: No such file or directory; reconnecting in" \

@@ -61,7 +61,7 @@ show() { sed 's/^/# | /' "$OUT"; }
 t_ok check office "all good: exit 0"
 show
 t_ok has "ok   ssh login: ssh siteA logs in in batch mode" "... the login"
-t_ok has "ok   Subsystem rnsplice: the server runs rnsplice-subsystem, protocol 1.1" \
+t_ok has "ok   Subsystem rnsplice: the server runs rnsplice-subsystem, protocol 1.2" \
 	"... the subsystem's version"
 t_ok has "offers \"Web $LAB_ID\" _http._tcp at 10.1.0.2:8080" "... what its policy offers"
 t_ok has "ok   avahi there: avahi-daemon runs; the policy offers 1 service" "... avahi on the server"

@@ -191,10 +191,10 @@ ssh_u() { # ARGS... -- ssh from brelay as $U, without the forwards above
 }
 out=$(ssh_u siteA id </dev/null 2>&1)
 t_nok eval 'printf "%s" "$out" | grep -q "uid="' "Example 2: a command is not run"
-t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.1 .* subsystem "' \
+t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.2 .* subsystem "' \
 	"Example 2: the subsystem answers instead (ForceCommand)"
 out=$(ssh_u siteA -s sftp </dev/null 2>&1)
-t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.1 .* subsystem "' \
+t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.2 .* subsystem "' \
 	"Example 2: another subsystem request gets the rnsplice subsystem too"
 out=$(ssh_u -tt siteA </dev/null 2>&1)
 t_nok eval 'printf "%s" "$out" | grep -q "uid=\|# \|\\$ "' "Example 2: no shell with a tty either"

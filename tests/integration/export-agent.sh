@@ -114,8 +114,8 @@ t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK" status |
 t_ok eval '[ "$(grep -c "cannot take exports" "$LAB_DIR/brelay/agent1.log")" -eq 1 ]' \
 	"once"
 t_nok grep -q "^A: EXPORT" "$P/log" "no EXPORT was sent"
-t_ok grep -q "^A: HELLO 1.1 .* agent update,export " "$P/log" \
-	"the agent's HELLO says 1.1 and export"
+t_ok grep -q "^A: HELLO 1.2 .* agent update,export " "$P/log" \
+	"the agent's HELLO says 1.2 and export"
 agent_stop
 
 # --- 2. the agent stops: UNEXPORT reaches the subsystem ------------------------

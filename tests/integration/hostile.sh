@@ -350,7 +350,7 @@ except subprocess.TimeoutExpired:
 EOF
 python3 "$dir/client.py" "$SUB" garbage "$dir/sub-garbage.log" >"$dir/garbage.out" 2>&1
 g() { grep -a -q -- "$1" "$dir/garbage.out"; }
-t_ok g "^HELLO 1\.1 " "subsystem: greets the hostile client"
+t_ok g "^HELLO 1\.2 " "subsystem: greets the hostile client"
 t_ok eval '[ "$(grep -a -c "^ERROR syntax " "$dir/garbage.out")" -ge 8 ]' \
 	"subsystem: ERROR syntax for each malformed line ($(grep -a -c "^ERROR syntax " "$dir/garbage.out"))"
 t_ok g "^ERROR .*line" "subsystem: the over-long line is refused"

@@ -19,7 +19,7 @@
 # 4. A's agent starts again: Web A is back on LAN C at the same address
 #    and port, and works;
 # 5. A's link drops: Web A leaves LAN C once the hub's subsystem calls A's
-#    agent lost (3 of its 2 s ping intervals); the time is logged.
+#    agent lost (3 of its 2 s ping-idle periods); the time is logged.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -145,10 +145,11 @@ for s in a c; do
 	lab_http "${s}cli" 8080 "$LAB_DIR/www$s" >/dev/null || t_bail "http on ${s}cli"
 	pub=$(lab_publish "${s}cli" "Web ${s^^}" $T 8080 path=/) &&
 		lab_wait_published "$pub" || t_bail "publishing Web ${s^^}"
-	# ping-interval 2: the hub calls a silent agent lost after 3 x 2 s
+	# ping-idle 2: the hub calls a silent agent lost after 3 x 2 s
 	cat >"$LAB_DIR/${s}relay/agent.conf" <<EOF
 allow-root yes
 ping-interval 2
+ping-idle 2
 types $T
 remote hub {
 	destination hub

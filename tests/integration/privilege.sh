@@ -185,7 +185,7 @@ ssh_u() { # ARGS... -- ssh from brelay as the test user
 }
 out=$(ssh_u siteA id </dev/null 2>&1)
 t_nok eval 'printf "%s" "$out" | grep -q "uid="' "no shell: a command is not run"
-t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.1 .* subsystem "' \
+t_ok eval 'printf "%s" "$out" | grep -q "^HELLO 1\.2 .* subsystem "' \
 	"ForceCommand: the subsystem answers instead"
 out=$(ssh_u -tt siteA </dev/null 2>&1)
 t_ok eval 'printf "%s" "$out" | grep -q "PTY allocation request failed"' "no tty"

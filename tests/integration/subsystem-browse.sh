@@ -18,7 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 t_diag "greeting and snapshot"
 
 start s1
-t_ok has s1 '^HELLO 1\.1 [0-9a-z]{1,32} subsystem relay,update,export maxline=16384 maxhops=4$' \
+t_ok has s1 '^HELLO 1\.2 [0-9a-z]{1,32} subsystem relay,update,export,beat maxline=16384 maxhops=4$' \
 	"HELLO at once, before the agent's"
 pid1=$(subsys_pid)
 say s1 "HELLO 1.0 bsite agent update"

@@ -65,7 +65,7 @@ t_diag "the default policy accepts nothing"
 : >"$POLICY"
 start d
 ASITE=$(lines d | awk '$1 == "HELLO" { print $3; exit }')
-t_ok has d '^HELLO 1\.1 [0-9a-z]+ subsystem relay,update,export ' "HELLO 1.1 with the export feature"
+t_ok has d '^HELLO 1\.2 [0-9a-z]+ subsystem relay,update,export,beat ' "HELLO 1.2 with the export and beat features"
 say d "HELLO 1.1 bsite agent update,export"
 say d "EXPORT 1 Echo%20one $T local 0 $(meta bsite)"
 t_ok lab_wait_for 10 has d "^DROPPED 1 denied this%20server%20accepts%20no%20exports%20\(no%20accept%20rule%20in%20${POLICY//\//\\/}\)$" \

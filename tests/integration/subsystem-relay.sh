@@ -91,7 +91,7 @@ out=$(relay Relay%20target _rnstest._tcp "$LAB_DIR/payload2" /dev/null send-firs
 t_ok eval '[[ "$out" == "ERROR denied "* ]]' "relay no: ERROR denied ($out)"
 t_ok [ "$(conns "$LAB_DIR/srv1.stats")" = "$n0" ] "refused relays opened no connection"
 start s6
-t_ok has s6 '^HELLO 1\.1 [0-9a-z]+ subsystem update,export ' "relay no: HELLO without the relay feature"
+t_ok has s6 '^HELLO 1\.2 [0-9a-z]+ subsystem update,export,beat ' "relay no: HELLO without the relay feature"
 say s6 '!quit'
 : >"$POLICY"
 t_done

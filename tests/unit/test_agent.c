@@ -136,7 +136,41 @@ START_TEST(test_conf_good)
 	ck_assert_ptr_nonnull(rc);
 	ck_assert_uint_eq(rc->max_sessions, 9);
 	ck_assert_str_eq(rc->destination, "lab");	/* the name */
+	/* the keepalive's defaults */
+	ck_assert_uint_eq(c->ping_interval, AGENT_PING_INTERVAL);
+	ck_assert_uint_eq(c->ping_timeout, AGENT_PING_TIMEOUT);
+	ck_assert_uint_eq(c->ping_idle, 20);
 	conf_free(c);
+}
+END_TEST
+
+/* ping-idle: given, or three intervals less a second (PROTOCOL.md 5). */
+START_TEST(test_conf_ping)
+{
+	struct agent_conf *c;
+
+	c = parse_ok("ping-interval 60\nping-timeout 90\nremote a {\n}\n");
+	ck_assert_uint_eq(c->ping_timeout, 90);
+	ck_assert_uint_eq(c->ping_idle, 179);
+	conf_free(c);
+	c = parse_ok("ping-interval 1\nremote a {\n}\n");
+	ck_assert_uint_eq(c->ping_timeout, 3);
+	ck_assert_uint_eq(c->ping_idle, 2);
+	conf_free(c);
+	c = parse_ok("ping-idle 300\nremote a {\n}\n");
+	ck_assert_uint_eq(c->ping_interval, AGENT_PING_INTERVAL);
+	ck_assert_uint_eq(c->ping_idle, 300);
+	conf_free(c);
+	parse_bad("ping-idle 0\nremote a {\n}\n", "t.conf:1: ping-idle: "
+	    "\"0\" is too small");
+	parse_bad("ping-idle 10801\nremote a {\n}\n", "too large");
+	/* the longest interval: its default idle= still fits the HELLO */
+	c = parse_ok("ping-interval 3600\nremote a {\n}\n");
+	ck_assert_uint_eq(c->ping_idle, 10799);
+	ck_assert_uint_le(c->ping_idle, PROTO_MAXIDLE);
+	conf_free(c);
+	parse_bad("remote a {\n ping-idle 5\n}\n", "t.conf:2: ping-idle "
+	    "belongs at the top level");
 }
 END_TEST
 
@@ -1376,6 +1410,7 @@ agent_suite(void)
 	tcase_add_test(tc, test_export_decide);
 	tcase_add_test(tc, test_conf_subsystem_command);
 	tcase_add_test(tc, test_conf_load_file);
+	tcase_add_test(tc, test_conf_ping);
 	tcase_add_test(tc, test_allow);
 	tcase_add_test(tc, test_prefix_contains);
 	tcase_add_test(tc, test_lannet_parse);

@@ -182,8 +182,78 @@ START_TEST(test_msg_hello)
 	m = parse_ok("HELLO 2.7 z subsystem %");
 	ck_assert_uint_eq(m.major, 2);
 	ck_assert_uint_eq(m.ping, 0);
+	ck_assert_uint_eq(m.beat, 0);
+	ck_assert_uint_eq(m.idle, 0);
 	ck_assert_str_eq(m.features, "");
 	msg_free(&m);
+}
+END_TEST
+
+/* Version 1.2's keepalive (PROTOCOL.md section 5): the agent's beat= and
+ * idle=, the subsystem's feature, BEAT. */
+START_TEST(test_msg_beat)
+{
+	struct msg m, m2;
+	struct buf b;
+	char *line;
+	size_t len;
+
+	m = parse_ok("HELLO 1.2 abc agent update,export maxline=16384 "
+	    "maxhops=4 ping=7 beat=7 idle=20");
+	ck_assert_uint_eq(m.minor, 2);
+	ck_assert_uint_eq(m.ping, 7);
+	ck_assert_uint_eq(m.beat, 7);
+	ck_assert_uint_eq(m.idle, 20);
+	/* what the agent formats parses back the same */
+	buf_init(&b, PROTO_MAXLINE);
+	ck_assert_int_eq(msg_format(&b, &m, PROTO_MAXLINE), 0);
+	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
+	    BUF_LINE_OK);
+	ck_assert_str_eq(line, "HELLO 1.2 abc agent update,export "
+	    "maxline=16384 maxhops=4 ping=7 beat=7 idle=20");
+	m2 = parse_ok(line);
+	ck_assert_uint_eq(m2.beat, 7);
+	ck_assert_uint_eq(m2.idle, 20);
+	msg_free(&m2);
+	msg_free(&m);
+	buf_free(&b);
+	/* either alone, in any order; bounds */
+	m = parse_ok("HELLO 1.2 abc agent % idle=10800 beat=1");
+	ck_assert_uint_eq(m.beat, 1);
+	ck_assert_uint_eq(m.idle, 10800);
+	ck_assert_uint_eq(m.ping, 0);
+	msg_free(&m);
+	parse_fails("HELLO 1.2 a agent % beat=0", "syntax");
+	parse_fails("HELLO 1.2 a agent % beat=3601", "syntax");
+	parse_fails("HELLO 1.2 a agent % beat=07", "syntax");
+	parse_fails("HELLO 1.2 a agent % beat=", "syntax");
+	parse_fails("HELLO 1.2 a agent % idle=0", "syntax");
+	parse_fails("HELLO 1.2 a agent % idle=10801", "syntax");
+	parse_fails("HELLO 1.2 a agent % idle=x", "syntax");
+	/* the subsystem's feature word */
+	m = parse_ok("HELLO 1.2 abc subsystem relay,update,export,beat");
+	ck_assert_int_eq(proto_has_feature(m.features, PROTO_FEATURE_BEAT),
+	    1);
+	msg_free(&m);
+	m = parse_ok("HELLO 1.1 abc subsystem relay,update,export,beats");
+	ck_assert_int_eq(proto_has_feature(m.features, PROTO_FEATURE_BEAT),
+	    0);
+	msg_free(&m);
+	/* BEAT: no fields */
+	m = parse_ok("BEAT");
+	ck_assert_int_eq(m.type, MSG_BEAT);
+	msg_free(&m);
+	parse_fails("BEAT 1", "syntax");
+	parse_fails("BEAT ", "syntax");
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_BEAT;
+	buf_init(&b, PROTO_MAXLINE);
+	ck_assert_int_eq(msg_format(&b, &m, PROTO_MAXLINE), 0);
+	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
+	    BUF_LINE_OK);
+	ck_assert_str_eq(line, "BEAT");
+	ck_assert_str_eq(msg_verb(MSG_BEAT), "BEAT");
+	buf_free(&b);
 }
 END_TEST
 
@@ -363,18 +433,20 @@ START_TEST(test_msg_version)
 	char *line;
 	size_t len;
 
-	/* this side says 1.1 with the export feature; 1.0 still parses */
+	/* this side says 1.2 with the export and beat features; 1.0 still
+	 * parses */
 	msg_hello(&m, "abc", "subsystem", "relay,update,"
-	    PROTO_FEATURE_EXPORT, 0, 0);
+	    PROTO_FEATURE_EXPORT "," PROTO_FEATURE_BEAT, 0, 0);
 	buf_init(&b, PROTO_MAXLINE);
 	ck_assert_int_eq(msg_format(&b, &m, PROTO_MAXLINE), 0);
 	ck_assert_int_eq(buf_getline(&b, PROTO_MAXLINE, &line, &len),
 	    BUF_LINE_OK);
-	ck_assert_str_eq(line, "HELLO 1.1 abc subsystem relay,update,export");
+	ck_assert_str_eq(line, "HELLO 1.2 abc subsystem "
+	    "relay,update,export,beat");
 	m = parse_ok(line);
 	buf_free(&b);
 	ck_assert_uint_eq(m.major, PROTO_MAJOR);
-	ck_assert_uint_eq(m.minor, 1);
+	ck_assert_uint_eq(m.minor, 2);
 	ck_assert_int_eq(proto_has_feature(m.features, "export"), 1);
 	ck_assert_int_eq(proto_has_feature(m.features, "expor"), 0);
 	msg_free(&m);
@@ -756,6 +828,7 @@ common_suite(void)
 	tcase_add_test(tc, test_field_rejects);
 	tcase_add_test(tc, test_msg_add_roundtrip);
 	tcase_add_test(tc, test_msg_hello);
+	tcase_add_test(tc, test_msg_beat);
 	tcase_add_test(tc, test_msg_rejects);
 	tcase_add_test(tc, test_msg_export);
 	tcase_add_test(tc, test_msg_export_rejects);
