@@ -86,6 +86,18 @@ struct mfwd {
 	char		 why[256];	/* the first failure */
 };
 
+/* A master that let a cancel go unanswered is not waited for again in
+ * the same session: a thousand services withdrawn at once would block
+ * the loop a second each. */
+static const struct remote *stuck_remote;
+static unsigned int stuck_gen;
+
+static int
+stuck(const struct remote *r)
+{
+	return r->ending || (stuck_remote == r && stuck_gen == r->gen);
+}
+
 int
 mfwd_wanted(const struct splice *sp)
 {
@@ -170,12 +182,15 @@ cancel_one(struct mfwd *mf, size_t i)
 			close(fd);
 		return;
 	}
-	if (r->ending) {
+	if (stuck(r)) {
 		close(fd);
 		return;
 	}
 	mux_reader_init(&mr, rid);
-	ev = wait_reply(fd, &mr);
+	if ((ev = wait_reply(fd, &mr)) == MUX_EV_ERROR && !mr.done) {
+		stuck_remote = r;
+		stuck_gen = r->gen;
+	}
 	if (ev == MUX_EV_OK)
 		log_debug("%s: \"%s\": the ssh master no longer listens on %s "
 		    "port %u", r->conf->name, sp->name, mf->addr[i], sp->port);
@@ -208,10 +223,13 @@ cancel_all(struct mfwd *mf)
 	for (i = 0; i < mf->naddrs; i++) {
 		rq = &mf->req[i];
 		if (rq->fd != -1 && !rq->done) {
-			if (mf->sp->remote->ending)
+			if (stuck(mf->sp->remote))
 				ev = MUX_EV_ERROR;
-			else
-				ev = wait_reply(rq->fd, &rq->mr);
+			else if ((ev = wait_reply(rq->fd, &rq->mr)) ==
+			    MUX_EV_ERROR && !rq->mr.done) {
+				stuck_remote = mf->sp->remote;
+				stuck_gen = mf->sp->remote->gen;
+			}
 			rq->done = 1;
 			rq->ok = ev == MUX_EV_OK;
 			req_end(rq);
@@ -275,7 +293,8 @@ req_cb(int fd, short revents, void *arg)
 	rq->done = 1;
 	rq->ok = ev == MUX_EV_OK;
 	if (!rq->ok && mf->why[0] == '\0')
-		snprintf(mf->why, sizeof(mf->why), "%s", rq->mr.reason);
+		snprintf(mf->why, sizeof(mf->why), "%s", rq->mr.reason[0] !=
+		    '\0' ? rq->mr.reason : mux_event_name(ev));
 	req_end(rq);
 	if (--mf->pending > 0)
 		return;
@@ -300,7 +319,11 @@ hand_over(struct mfwd *mf)
 	char *cause;
 	size_t i;
 
-	mf->naddrs = sp->nfds;
+	if ((mf->naddrs = sp->nfds) == 0) {
+		mf->state = MF_OPENING;
+		give_back(mf, "no address to listen on");
+		return;
+	}
 	for (i = 0; i < mf->naddrs; i++) {
 		mf->sa[i] = sp->lsa[i];
 		addr_text(&sp->lsa[i], mf->addr[i], sizeof(mf->addr[i]));
