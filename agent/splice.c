@@ -799,7 +799,8 @@ splice_update(struct splice *sp)
 			    "interface", sp->remote->conf->name, sp->name);
 	txt_free(&sp->txt);
 	sp->txt = txt;
-	dnsup_publish(sp->remote->agent->dnsup, sp);
+	if (mfwd_published(sp))	/* else the new TXT goes out with it */
+		dnsup_publish(sp->remote->agent->dnsup, sp);
 	return 0;
 }
 
