@@ -104,6 +104,13 @@ enum port_policy {
 	PORT_ORIGINAL		/* the service's own port if free */
 };
 
+/* Who listens for a service's clients (mfwd.c). */
+enum listener_mode {
+	LISTENER_AUTO,		/* the master where nothing is lost by it */
+	LISTENER_AGENT,		/* always the agent */
+	LISTENER_MASTER		/* the master, lan scope too */
+};
+
 /* One lan-networks item: a prefix, an interface name, or "any". */
 struct lannet {
 	struct prefix	 p;
@@ -125,6 +132,7 @@ struct lannet {
 #define RC_SUBSYSCMD	0x0400
 #define RC_MDNS		0x0800
 #define RC_EXPORTS	0x1000
+#define RC_LISTENER	0x2000
 
 /* "export TYPE [name PATTERN ...]": services of this LAN offered to the
  * remote (export.c). */
@@ -147,6 +155,7 @@ struct remote_conf {
 	size_t		 nlannets;
 	char		*name_template;
 	enum port_policy port_policy;
+	enum listener_mode listener;
 	unsigned int	 max_relays;
 	unsigned int	 max_services;
 	unsigned int	 max_sessions;	/* relay mode; 0: learn */
@@ -193,6 +202,8 @@ int	conf_set_types(struct remote_conf *, char *const *types, size_t n,
 	    char **cause);
 int	conf_set_template(struct remote_conf *, const char *, char **cause);
 int	conf_set_port_policy(struct remote_conf *, const char *, char **cause);
+int	conf_set_listener(struct remote_conf *, const char *, char **cause);
+const char *conf_listener_name(enum listener_mode);
 /* One export rule: av[0] the type, then optionally "name" and patterns
  * ("none" alone: export nothing, not even the top level's). */
 int	conf_add_export(struct remote_conf *, int ac, char *const *av,
@@ -591,6 +602,7 @@ struct splice {
 	uint64_t	 offlink_logged;	/* ms, rate limit */
 	unsigned long	 offlink_quiet;	/* not logged since */
 	int		*gone;		/* set by splice_free: accepting */
+	struct mfwd	*mfwd;		/* the master's listener (mfwd.c) */
 };
 
 /* NULL with a reason in *cause (the caller frees it). */
@@ -612,6 +624,13 @@ void	splice_withdraw(struct isvc *e);
 /* The remote's memory of ports (same service, same port after a
  * reconnect) is dropped with the remote. */
 void	splice_forget_ports(struct remote *);
+/* For mfwd.c: publish a splice whose publication waited for the
+ * hand-over; close the agent's listeners; listen again (same port if
+ * it can, another one if not published yet): 0, or -1 (logged). */
+void	splice_publish_deferred(struct splice *);
+void	splice_close_listeners(struct splice *);
+int	splice_listen_again(struct splice *);
+
 
 /* --- accepted connections (conn.c, relaysession.c) ------------------------ */
 
@@ -782,6 +801,7 @@ struct remote {
 	 * of session spare_gen, for the next direct connection; -1: none */
 	int		 spare_fd;
 	unsigned int	 spare_gen;
+	int		 ending;	/* close_session: the master goes too */
 	uint64_t	 refuse_logged;	/* ms, rate limit */
 	struct log_limit bad_log;	/* bad lines from the subsystem */
 	struct log_limit err_log;	/* its non-fatal ERRORs */

@@ -273,6 +273,43 @@ conf_set_port_policy(struct remote_conf *rc, const char *s, char **cause)
 	return 0;
 }
 
+static const struct {
+	const char		*name;
+	enum listener_mode	 mode;
+} listener_modes[] = {
+	{ "auto", LISTENER_AUTO },
+	{ "agent", LISTENER_AGENT },
+	{ "master", LISTENER_MASTER }
+};
+
+int
+conf_set_listener(struct remote_conf *rc, const char *s, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(listener_modes) / sizeof(listener_modes[0]);
+	    i++)
+		if (strcmp(s, listener_modes[i].name) == 0) {
+			rc->listener = listener_modes[i].mode;
+			rc->set |= RC_LISTENER;
+			return 0;
+		}
+	return cause_set(cause, "unknown listener \"%.32s\" (expected auto, "
+	    "agent, master)", s);
+}
+
+const char *
+conf_listener_name(enum listener_mode m)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(listener_modes) / sizeof(listener_modes[0]);
+	    i++)
+		if (listener_modes[i].mode == m)
+			return listener_modes[i].name;
+	return "?";
+}
+
 /*
  * export TYPE [name PATTERN ...]: the type as in "types" (TCP only: the
  * server's listener is TCP), the patterns fnmatch(3)'s on the instance
@@ -514,6 +551,13 @@ kw_port_policy(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
 	return conf_set_port_policy(kw_rc(ctx), av[0], cause);
 }
 
+static int
+kw_listener(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
+    char **av, char **cause)
+{
+	return conf_set_listener(kw_rc(ctx), av[0], cause);
+}
+
 /* A number of a remote: kw->off is the field, kw->min..max its range. */
 static int
 kw_limit(struct cfg_ctx *ctx, const struct cfg_keyword *kw, int ac,
@@ -630,6 +674,8 @@ static const struct cfg_keyword keywords[] = {
 	    "\"%n (%r)\"" },
 	{ "port-policy", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_port_policy, 0, 0, 0,
 	    "stable | original" },
+	{ "listener", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_listener, 0, 0, 0,
+	    "auto | agent | master" },
 	{ "max-relays", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_limit,
 	    RC_OFF(max_relays), 1, AGENT_MAX_RELAYS_LIMIT, "N" },
 	{ "max-services", KW_BOTH, 0, CFG_FN, 0, 1, 1, kw_limit,
@@ -736,6 +782,8 @@ inherit(struct remote_conf *rc, const struct remote_conf *d)
 		    d->name_template : AGENT_NAME_TEMPLATE);
 	if (!(rc->set & RC_PORTPOLICY))
 		rc->port_policy = d->port_policy;
+	if (!(rc->set & RC_LISTENER))
+		rc->listener = d->listener;
 	if (!(rc->set & RC_MAXRELAYS))
 		rc->max_relays = (d->set & RC_MAXRELAYS) ? d->max_relays :
 		    AGENT_MAX_RELAYS;
@@ -965,6 +1013,7 @@ conf_print(const struct agent_conf *c, FILE *f)
 		    "\tmax-relays %u\n\tmax-services %u\n", rc->name_template,
 		    rc->port_policy == PORT_ORIGINAL ? "original" : "stable",
 		    rc->max_relays, rc->max_services);
+		fprintf(f, "\tlistener %s\n", conf_listener_name(rc->listener));
 		if (rc->max_sessions != 0)
 			fprintf(f, "\tmax-sessions %u\n", rc->max_sessions);
 		else

@@ -13,7 +13,7 @@
  *   ALIVE_CHECK    0x10000004  u32 rid
  *   NEW_STDIO_FWD  0x10000008  u32 rid, string reserved, string host,
  *                              u32 port; then 2 fds
- *   OPEN_FWD       0x10000006  u32 rid, u32 type (2: remote), string
+ *   OPEN_FWD       0x10000006  u32 rid, u32 type (1 local, 2 remote), string
  *   CLOSE_FWD      0x10000007  listen host, u32 listen port, string
  *                              connect host, u32 connect port; a listen
  *                              port of 0xfffffffe (PORT_STREAMLOCAL)
@@ -75,6 +75,7 @@
 #define MUX_C_OPEN_FWD		0x10000006
 #define MUX_C_CLOSE_FWD		0x10000007
 #define MUX_C_NEW_STDIO_FWD	0x10000008
+#define MUX_FWD_LOCAL		1
 #define MUX_FWD_REMOTE		2
 #define MUX_PORT_STREAMLOCAL	0xfffffffeU	/* PORT_STREAMLOCAL (-2) */
 #define MUX_S_OK		0x80000001
@@ -495,6 +496,110 @@ mux_close_remote_fwd(const char *ctlpath, const char *path, const char *host,
 {
 	return remote_fwd(ctlpath, MUX_C_CLOSE_FWD, path, host, port, rid,
 	    cause);
+}
+
+/*
+ * A local forward: the master binds lhost:lport itself (a client binds the
+ * exact address it is given: channels.c channel_fwd_bind_addr) and
+ * carries each connection it accepts to chost:cport as a direct-tcpip
+ * channel, as ssh -L does. OPEN_FWD is answered at once: OK once it
+ * listens, FAILURE "Port forwarding failed" when it cannot bind; CLOSE_FWD
+ * OK, or FAILURE "port not found".
+ */
+int
+mux_local_fwd_body(struct buf *body, uint32_t type, const char *lhost,
+    unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
+    char **cause)
+{
+	if (type != MUX_C_OPEN_FWD && type != MUX_C_CLOSE_FWD) {
+		seterr(cause, "local forward: bad request type 0x%08x", type);
+		return -1;
+	}
+	if (lhost == NULL || *lhost == '\0' || chost == NULL ||
+	    *chost == '\0' || lport == 0 || lport > 65535 || cport == 0 ||
+	    cport > 65535) {
+		seterr(cause, "local forward: invalid forward %s:%u to %s:%u",
+		    lhost == NULL || *lhost == '\0' ? "(no address)" : lhost,
+		    lport, chost == NULL || *chost == '\0' ? "(no host)" :
+		    chost, cport);
+		return -1;
+	}
+	if (buf_put_u32(body, type) == -1 ||
+	    buf_put_u32(body, rid) == -1 ||
+	    buf_put_u32(body, MUX_FWD_LOCAL) == -1 ||
+	    buf_put_cstring(body, lhost) == -1 ||
+	    buf_put_u32(body, lport) == -1 ||
+	    buf_put_cstring(body, chost) == -1 ||
+	    buf_put_u32(body, cport) == -1) {
+		seterr(cause, "local forward: address or host too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+local_fwd(const char *ctlpath, uint32_t type, const char *lhost,
+    unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
+    char **cause)
+{
+	struct buf body;
+	int s = -1;
+
+	buf_init(&body, MUX_MAXREQUEST);
+	if (mux_local_fwd_body(&body, type, lhost, lport, chost, cport, rid,
+	    cause) == 0)
+		s = mux_request(ctlpath, &body, NULL, 0, cause);
+	buf_free(&body);
+	return s;
+}
+
+int
+mux_spare_local_fwd(int s, uint32_t type, const char *lhost,
+    unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
+    char **cause)
+{
+	struct buf body, out;
+	int ret = -1;
+
+	buf_init(&body, MUX_MAXREQUEST);
+	buf_init(&out, MUX_MAXREQUEST + 4);
+	if (mux_local_fwd_body(&body, type, lhost, lport, chost, cport, rid,
+	    cause) == -1)
+		goto out;
+	if (buf_put_u32(&out, (uint32_t)buf_len(&body)) == -1 ||
+	    buf_put(&out, buf_ptr(&body), buf_len(&body)) == -1) {
+		seterr(cause, "request too long");
+		goto out;
+	}
+	/* the socket buffer holds nothing of ours but the HELLO */
+	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
+		seterr(cause, "control connection: send: %s",
+		    strerror(errno));
+		goto out;
+	}
+	ret = 0;
+ out:
+	buf_free(&out);
+	buf_free(&body);
+	return ret;
+}
+
+int
+mux_open_local_fwd(const char *ctlpath, const char *lhost,
+    unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
+    char **cause)
+{
+	return local_fwd(ctlpath, MUX_C_OPEN_FWD, lhost, lport, chost, cport,
+	    rid, cause);
+}
+
+int
+mux_close_local_fwd(const char *ctlpath, const char *lhost,
+    unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
+    char **cause)
+{
+	return local_fwd(ctlpath, MUX_C_CLOSE_FWD, lhost, lport, chost, cport,
+	    rid, cause);
 }
 
 int

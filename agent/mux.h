@@ -84,6 +84,32 @@ int	mux_open_remote_fwd(const char *ctlpath, const char *listen_path,
 int	mux_close_remote_fwd(const char *ctlpath, const char *listen_path,
 	    const char *host, unsigned int port, uint32_t rid, char **cause);
 
+/* Ask the master for a local forward: it binds lhost (an address, as
+ * given: never a wildcard here) port lport itself and carries each
+ * connection to chost:cport, as "ssh -O forward -L lhost:lport:chost:cport"
+ * (OPEN_FWD, type local). The reader yields MUX_EV_OK once it listens,
+ * MUX_EV_FAILED ("Port forwarding failed") when the bind failed. The
+ * forward outlives the control connection; mux_close_local_fwd() with
+ * the same arguments cancels it. Ports 1..65535. */
+int	mux_open_local_fwd(const char *ctlpath, const char *lhost,
+	    unsigned int lport, const char *chost, unsigned int cport,
+	    uint32_t rid, char **cause);
+int	mux_close_local_fwd(const char *ctlpath, const char *lhost,
+	    unsigned int lport, const char *chost, unsigned int cport,
+	    uint32_t rid, char **cause);
+/* The same on a fresh spare connection s (mux_spare_open): never
+ * blocks; type MUX_OPEN_FWD or MUX_CLOSE_FWD. 0, or -1 with *cause. */
+int	mux_spare_local_fwd(int s, uint32_t type, const char *lhost,
+	    unsigned int lport, const char *chost, unsigned int cport,
+	    uint32_t rid, char **cause);
+/* The body (type first, no length) of those two requests; type is
+ * 0x10000006 (OPEN_FWD) or 0x10000007 (CLOSE_FWD). For tests. */
+#define MUX_OPEN_FWD	0x10000006U
+#define MUX_CLOSE_FWD	0x10000007U
+int	mux_local_fwd_body(struct buf *, uint32_t type, const char *lhost,
+	    unsigned int lport, const char *chost, unsigned int cport,
+	    uint32_t rid, char **cause);
+
 /* Ask the master whether it is alive; returns a control fd whose reader
  * yields MUX_EV_ALIVE with the master's pid. The master keeps the
  * connection open afterwards: close it yourself. */

@@ -30,6 +30,7 @@
 #include "backoff.h"
 #include "event.h"
 #include "log.h"
+#include "mfwd.h"
 
 unsigned int
 reach_backoff_ms(unsigned int probes, uint32_t rnd)
@@ -249,6 +250,10 @@ reach_result(struct conn *c, enum reach_result res, const char *why)
 		return;		/* the common case: nothing to look up */
 	if ((e = find(c)) == NULL)
 		return;		/* withdrawn meanwhile */
+	/* a probe of a splice waiting to hand its listener to the master */
+	if (c->probe && e->splice != NULL && mfwd_probe_result(e->splice, c,
+	    res, why))
+		return;
 	switch (res) {
 	case REACH_OK:
 		if (!e->refused)

@@ -67,6 +67,7 @@ agent_remote_conf_eq(const struct remote_conf *a, const struct remote_conf *b)
 	    a->nlannets * sizeof(*a->lannets)) == 0) &&
 	    str_eq(a->name_template, b->name_template) &&
 	    a->port_policy == b->port_policy &&
+	    a->listener == b->listener &&
 	    a->max_relays == b->max_relays &&
 	    a->max_services == b->max_services &&
 	    a->max_sessions == b->max_sessions && a->mdns == b->mdns &&

@@ -620,7 +620,9 @@ close_session(struct remote *r)
 	alive_done(r);
 	/* an idle control connection would keep the master from exiting */
 	conn_spare_drop(r);
+	r->ending = 1;	/* the master's listeners go with it (mfwd.c) */
 	withdraw_all(r);
+	r->ending = 0;
 	ev_io_del(r->in_io);
 	ev_io_del(r->out_io);
 	r->in_io = r->out_io = NULL;

@@ -28,6 +28,7 @@
 #include "dnsupdate.h"
 #include "event.h"
 #include "log.h"
+#include "mfwd.h"
 #include "publish.h"
 #include "xmalloc.h"
 
@@ -176,6 +177,8 @@ bound_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+static void close_listeners(struct splice *);
+
 static void
 close_one(struct splice *sp, size_t i)
 {
@@ -187,6 +190,12 @@ close_one(struct splice *sp, size_t i)
 		sp->ios[i] = sp->ios[sp->nfds];
 		sp->lsa[i] = sp->lsa[sp->nfds];
 	}
+}
+
+void
+splice_close_listeners(struct splice *sp)
+{
+	close_listeners(sp);
 }
 
 static void
@@ -591,6 +600,80 @@ publish(struct splice *sp, const struct exp_plan *pl)
 	return 0;
 }
 
+/* Publish (mDNS, DNS) as the plan says. 0, or -1 with *cause. */
+static int
+go_public(struct splice *sp, const struct exp_plan *pl, char **cause)
+{
+	struct remote *r = sp->remote;
+	struct remote_conf *rc = r->conf;
+	const struct svc *s = &sp->isvc->svc;
+	char where[256];
+
+	if (publish(sp, pl) == -1) {
+		if (errno == ENOMEM)
+			cause_set(cause, "out of memory");
+		else	/* publisher_add logged why */
+			cause_set(cause, "cannot publish: %s", strerror(errno));
+		return -1;
+	}
+	port_remember(r, s, sp->port);
+	log_info("%s: splicing \"%s\" (%s) from %s:%u as \"%s\" on port %u "
+	    "(%s%s)", rc->name, s->name, s->type, s->addr, s->port, sp->name,
+	    sp->port, where_name(sp, where, sizeof(where)), mfwd_owns(sp) ?
+	    "; the ssh master listens" : "");
+	dnsup_publish(r->agent->dnsup, sp);
+	return 0;
+}
+
+void
+splice_publish_deferred(struct splice *sp)
+{
+	struct remote *r = sp->remote;
+	struct exp_plan pl;
+	char *cause;
+
+	exp_plan(r->agent->exp, r->conf, &pl);
+	dnsup_plan(r->conf, &pl);
+	if (go_public(sp, &pl, &cause) == -1) {
+		log_warnx("%s: \"%s\" cannot be published: %s",
+		    r->conf->name, sp->name, cause);
+		free(cause);
+	}
+}
+
+/* The master gave the listeners back (its bind failed, or the addresses
+ * changed): the agent listens again on the same port, else on another
+ * one. 0, or -1 (logged). */
+int
+splice_listen_again(struct splice *sp)
+{
+	struct remote *r = sp->remote;
+	struct exp_plan pl;
+	char *cause;
+	uint16_t port = sp->port;
+
+	exp_plan(r->agent->exp, r->conf, &pl);
+	dnsup_plan(r->conf, &pl);
+	follow_addresses(sp, &pl);
+	if (sp->nfds > 0)
+		return 0;
+	if (mfwd_published(sp)) {
+		/* clients know this port: it cannot change */
+		log_warnx("%s: \"%s\" cannot listen on port %u again",
+		    r->conf->name, sp->name, port);
+		return -1;
+	}
+	if (open_listeners(sp, &pl, &cause) == -1) {
+		log_warnx("%s: \"%s\" cannot listen: %s", r->conf->name,
+		    sp->name, cause);
+		free(cause);
+		return -1;
+	}
+	log_info("%s: \"%s\" listens on port %u instead of %u",
+	    r->conf->name, sp->name, sp->port, port);
+	return 0;
+}
+
 struct splice *
 splice_new(struct remote *r, struct isvc *e, char **cause)
 {
@@ -636,20 +719,22 @@ splice_new(struct remote *r, struct isvc *e, char **cause)
 		close_listeners(sp);
 		goto fail;
 	}
-	if (publish(sp, &pl) == -1) {
-		if (errno == ENOMEM)
-			cause_set(cause, "out of memory");
-		else	/* publisher_add logged why */
-			cause_set(cause, "cannot publish: %s", strerror(errno));
+	if (mfwd_wanted(sp)) {
+		/* published once the master listens (or the agent, if it
+		 * cannot): no client knows the port before */
+		log_info("%s: splicing \"%s\" (%s) from %s:%u as \"%s\" on "
+		    "port %u (%s): probing it, to hand the listener to the "
+		    "ssh master", rc->name, e->svc.name, e->svc.type,
+		    e->svc.addr, e->svc.port, sp->name, sp->port,
+		    where_name(sp, where, sizeof(where)));
+		if (mfwd_start(sp) == 0)
+			return sp;
+	}
+	if (go_public(sp, &pl, cause) == -1) {
 		close_listeners(sp);
+		mfwd_free(sp);
 		goto fail;
 	}
-	port_remember(r, &e->svc, sp->port);
-	log_info("%s: splicing \"%s\" (%s) from %s:%u as \"%s\" on port %u "
-	    "(%s)", rc->name, e->svc.name, e->svc.type, e->svc.addr,
-	    e->svc.port, sp->name, sp->port, where_name(sp, where,
-	    sizeof(where)));
-	dnsup_publish(r->agent->dnsup, sp);
 	return sp;
  fail:
 	txt_free(&sp->txt);
@@ -666,7 +751,10 @@ splice_exposure_changed(struct splice *sp)
 
 	exp_plan(r->agent->exp, r->conf, &pl);
 	dnsup_plan(r->conf, &pl);
-	follow_addresses(sp, &pl);
+	if (mfwd_follow(sp, &pl) == 0)
+		follow_addresses(sp, &pl);
+	if (!mfwd_published(sp))
+		return;		/* published when the hand-over ends */
 	if (pl.pub == sp->pubscope && pl.fallback == sp->fallback &&
 	    pl.npubifs == sp->npubifs && memcmp(pl.pubifs, sp->pubifs,
 	    sizeof(pl.pubifs)) == 0)
@@ -711,7 +799,8 @@ splice_update(struct splice *sp)
 			    "interface", sp->remote->conf->name, sp->name);
 	txt_free(&sp->txt);
 	sp->txt = txt;
-	dnsup_publish(sp->remote->agent->dnsup, sp);
+	if (mfwd_published(sp))	/* else the new TXT goes out with it */
+		dnsup_publish(sp->remote->agent->dnsup, sp);
 	return 0;
 }
 
@@ -725,6 +814,7 @@ splice_free(struct splice *sp)
 	dnsup_withdraw(sp->remote->agent->dnsup, sp);
 	unpublish(sp);
 	close_listeners(sp);
+	mfwd_free(sp);
 	port_remember(sp->remote, &sp->isvc->svc, sp->port);
 	txt_free(&sp->txt);
 	free(sp);

@@ -12,6 +12,7 @@
 #include "event.h"
 #include "json.h"
 #include "log.h"
+#include "mfwd.h"
 #include "publish.h"
 
 static const char *const whats[] = { "status", "services", "connections" };
@@ -143,6 +144,8 @@ json_service(struct buf *b, const struct remote *r, const struct isvc *e)
 	buf_putf(b, ",\"publish_state\":\"%s\",\"port\":%u,"
 	    "\"accepted\":%lu,\"refused\":%lu", splice_pub_state(sp),
 	    sp->port, sp->accepted, sp->refused);
+	buf_putf(b, ",\"listener\":");
+	json_str(b, mfwd_state_name(sp));
 	if (sp->port_note[0] != '\0') {
 		buf_putf(b, ",\"port_note\":");
 		json_str(b, sp->port_note);
@@ -379,6 +382,9 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 				text_path(b, &e->meta);
 				if (sp->port_note[0] != '\0')
 					buf_putf(b, "; %s", sp->port_note);
+				if (mfwd_owns(sp))
+					buf_putf(b, "; the ssh master listens "
+					    "(connections not counted)");
 				if ((dns = dnsup_service_state(a->dnsup,
 				    sp)) != NULL) {
 					log_vis(vskip, sizeof(vskip), dns);

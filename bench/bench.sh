@@ -756,7 +756,7 @@ measure_transport() { # NAME REP
 }
 
 # the transports, in the order of the first repetition (rotated after)
-DATA_ORDER=${BENCH_TRANSPORTS:-routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-same rnsplice-tuned}
+DATA_ORDER=${BENCH_TRANSPORTS:-routed ssh-L ssh-L-aes ssh-L-tt rnsplice rnsplice-same rnsplice-tuned rnsplice-master}
 [ -z "$BASE_AGENT" ] || [[ " $DATA_ORDER " == *" rnsplice-base "* ]] ||
 	DATA_ORDER="$DATA_ORDER rnsplice-base"
 
@@ -776,6 +776,11 @@ section_data() {
 	destination siteA
 	ssh-option Ciphers=${CIPHER:-chacha20-poly1305@openssh.com}
 }"
+	# the ssh master listens itself (the default for host scope only)
+	agent_start master 'remote master {
+	destination siteA
+	listener master
+}'
 	# the same as "data", run by another binary (BENCH_BASE_AGENT)
 	[ -z "$BASE_AGENT" ] || agent_start base 'remote base {
 	destination siteA
@@ -789,6 +794,7 @@ section_data() {
 	sshl tt 9300 -tt siteA sleep 2147483647
 	TP[ssh-L-tt]="10.2.0.1 9301 9302 9303"
 	for i in rnsplice:data rnsplice-same:same rnsplice-tuned:tuned \
+	    rnsplice-master:master \
 	    ${BASE_AGENT:+rnsplice-base:base}; do
 		lab_wait_for 20 agent_ports "${i#*:}" ||
 			die "${i%%:*}: services not spliced (see $RUN/agent-${i#*:}.log)"
@@ -852,7 +858,7 @@ data_teardown() {
 	for n in chacha aes tt; do
 		[ -e "$LAB_DIR/sshl-$n.pid" ] && lab_stop "$(cat "$LAB_DIR/sshl-$n.pid")"
 	done
-	for n in data same tuned base; do
+	for n in data same tuned master base; do
 		[ -e "$LAB_DIR/agent-$n.pid" ] && agent_stop "$n"
 	done
 	routing off

@@ -229,6 +229,25 @@ def main():
                 st("data", metric, "ssh-L-tt"), limit, higher_better=False,
                 digits=digits,
                 pair=paired("data", metric, "rnsplice", "ssh-L-tt"))
+    # the same targets with the master's own listener (listener master)
+    for metric, label, limit, hb in (
+            ("new1_rate", "new connection per 4 KB GET, 1 at a time, "
+             "listener master, conn/s (vs ssh -L -tt)", 1.0, True),
+            ("new8_rate", "new connection per 4 KB GET, 8 at a time, "
+             "listener master, conn/s (vs ssh -L -tt)", 1.0, True),
+            ("new1_p50_ms", "… p50 latency, 1 at a time, listener master, "
+             "ms (vs ssh -L -tt)", 1.0, False),
+            ("new1_cpu_us_brelay", "… CPU on the agent's host per new "
+             "connection, 1 at a time, listener master, µs (vs ssh -L -tt)",
+             1.2, False),
+            ("new8_cpu_us_brelay", "… CPU on the agent's host per new "
+             "connection, 8 at a time, listener master, µs (vs ssh -L -tt)",
+             1.2, False)):
+        if st("data", metric, "rnsplice-master").median is None:
+            continue
+        t_ratio(label, st("data", metric, "rnsplice-master"),
+                st("data", metric, "ssh-L-tt"), limit, higher_better=hb,
+                pair=paired("data", metric, "rnsplice-master", "ssh-L-tt"))
     for metric, label in (
             ("new1_ctxt_brelay", "… context switches on the agent's host "
              "per new connection, 1 at a time (vs ssh -L -tt)"),
@@ -399,7 +418,8 @@ def main():
            ("ssh-L-aes", "ssh -L aes128-gcm"), ("ssh-L-tt", "ssh -L -tt"),
            ("rnsplice", "rnsplice"),
            ("rnsplice-same", "rnsplice, ssh's default cipher"),
-           ("rnsplice-tuned", "rnsplice tuned (aes128-gcm)")]
+           ("rnsplice-tuned", "rnsplice tuned (aes128-gcm)"),
+           ("rnsplice-master", "rnsplice, listener master")]
     w("## Data plane (client on bcli, server on asrv, across the WAN)")
     w("")
     w("| | " + " | ".join(t[1] for t in tps) + " |")

@@ -109,6 +109,7 @@ cat >"$dir/agent.conf" <<EOF
 allow-root yes
 ping-interval 2
 scope host
+listener agent	# the fake ssh has no forwards: no hand-over to it
 remote selfid { }
 remote genuine { }
 remote impostor { }

@@ -137,6 +137,7 @@ cat >"$dir/agent.conf" <<EOF
 allow-root yes
 ping-interval 1
 scope host
+listener agent	# the fake ssh has no forwards: no hand-over to it
 remote denied { }
 remote oldproto { }
 remote hostile {

@@ -252,13 +252,13 @@ remote hostA {
 	types $T
 	scope host
 	name-template "%n [host]"
-	max-relays 2
 }
 remote ifaceA {
 	destination siteA
 	types $T
 	scope interface eth0
 	name-template "%n {eth0}"
+	max-relays 2
 }
 remote denied {
 	destination siteA
@@ -285,6 +285,63 @@ t_nok lab_seen bcli $T "$HNAME" "host scope: invisible from bcli"
 t_nok lab_exec bcli curl -s --max-time 3 -o /dev/null "http://10.2.0.1:${hport#*;}/" \
 	"host scope: unreachable from bcli"
 
+# host scope, listener auto (the default): the ssh master listens itself
+# listener_pid PORT -- the pid of the ssh process listening on
+# 127.0.0.1:PORT in brelay; "other" for another program, "" for none
+listener_pid() {
+	local u
+	u=$(lab_exec brelay ss -Hltnp "( sport = :$1 )" | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -n 1)
+	case $u in
+	'') echo "" ;;
+	'users:(("ssh",pid='*) echo "${u##*pid=}" ;;
+	*) echo other ;;
+	esac
+}
+lo_port() { # NAME -- its port as brelay resolves it on lo
+	lab_browse brelay $T | lab_browse_get "$1" lo IPv4 | head -n 1 | cut -d';' -f5
+}
+MNAME=$HNAME
+t_ok lab_wait_for 15 lab_seen brelay $T "$MNAME" lo \
+	"listener auto: \"$MNAME\" on lo"
+mport=$(lo_port "$MNAME")
+mpid=$(listener_pid "$mport")
+t_ok eval '[[ $mpid == [1-9]* ]]' \
+	"listener auto: the ssh master listens on port $mport, not the agent ($mpid)"
+t_ok same_body brelay "http://127.0.0.1:$mport/index.html" "$www/index.html" \
+	"listener auto: usable through the master's listener"
+t_ok grep -qF "hostA: \"$MNAME\": the ssh master listens on port $mport" \
+	"$(agent_log 2)" "the hand-over is logged"
+t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK2" services | grep -q "^hostA: .*the ssh master listens"' \
+	"rnsplice services says who listens"
+# a service that goes: the master's forward is cancelled
+MW="Mfwd $LAB_ID"
+pub_m=$(lab_publish asrv "$MW" $T 8080)
+lab_wait_published "$pub_m" || t_bail "publish $MW on asrv"
+t_ok lab_wait_for 15 lab_seen brelay $T "$MW [host]" lo \
+	"listener auto: \"$MW [host]\" on lo"
+wport=$(lo_port "$MW [host]")
+t_ok eval '[[ $(listener_pid "$wport") == [1-9]* ]]' \
+	"the ssh master listens on its port $wport"
+lab_unpublish "$pub_m"
+t_ok lab_wait_for 15 eval '! lab_seen brelay $T "$MW [host]" lo' \
+	"withdrawn from lo when it goes"
+t_ok lab_wait_for 10 eval '[ -z "$(listener_pid "$wport")" ]' \
+	"and the master's listener is cancelled: nothing listens on port $wport"
+t_nok lab_exec brelay curl -s --max-time 3 -o /dev/null "http://127.0.0.1:$wport/" \
+	"the old port refuses connections"
+# the master killed: its listener goes with it, the next master's comes
+if t_ok lab_kill KILL "$mpid" ssh \
+	"hostA's ssh master (pid '$mpid', listening on $mport) is killed"; then
+	t_ok lab_wait_for 10 grep -q "hostA: withdrew" "$(agent_log 2)" \
+		"master killed: hostA's services are withdrawn"
+	t_ok lab_wait_for 30 eval 'p=$(listener_pid "$mport"); [[ $p == [1-9]* && $p != "$mpid" ]]' \
+		"and the next master listens on port $mport"
+	t_ok lab_wait_for 15 lab_seen brelay $T "$MNAME" lo \
+		"\"$MNAME\" is published again"
+	t_ok same_body brelay "http://127.0.0.1:$mport/index.html" "$www/index.html" \
+		"and usable"
+fi
+
 INAME="$WEB {eth0}"
 t_ok lab_wait_for 15 seen_at bcli "$INAME" 10.2.0.1 \
 	"interface scope: \"$INAME\" on LAN B"
@@ -294,6 +351,8 @@ t_ok same_body bcli "http://10.2.0.1:$iport/index.html" "$www/index.html" \
 t_nok lab_exec brelay curl -s --max-time 3 -o /dev/null "http://127.0.0.1:$iport/" \
 	"interface scope: not listening on other addresses"
 t_nok lab_seen brelay $T "$INAME" lo "interface scope: not published on lo"
+t_ok eval '[[ $(listener_pid "$iport") == other ]]' \
+	"interface scope, listener auto: the agent listens itself"
 
 # max-relays 2: a third concurrent connection is refused, cleanly
 cat >"$LAB_DIR/hold3.py" <<'EOF'
@@ -301,7 +360,7 @@ import socket, sys, time
 port = int(sys.argv[1])
 cs = []
 for i in range(3):
-    cs.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    cs.append(socket.create_connection((sys.argv[2], port), timeout=5))
     time.sleep(0.3)
 res = []
 for c in cs:
@@ -314,9 +373,9 @@ for c in cs:
         res.append("closed")
 print(" ".join(res))
 EOF
-t_ok eval '[ "$(lab_exec brelay python3 "$LAB_DIR/hold3.py" "${hport#*;}")" = "open open closed" ]' \
+t_ok eval '[ "$(lab_exec brelay python3 "$LAB_DIR/hold3.py" "$iport" 10.2.0.1)" = "open open closed" ]' \
 	"max-relays 2: the third connection is refused"
-t_ok grep -q "hostA: refused 127.0.0.1:.*: 2 connections already (max-relays)" \
+t_ok grep -q "ifaceA: refused 10.2.0.1:.*: 2 connections already (max-relays)" \
 	"$(agent_log 2)" "and the refusal is logged"
 
 # a remote that cannot log in: ssh's own words, the others undisturbed

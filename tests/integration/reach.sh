@@ -8,7 +8,9 @@
 #    in `rnsplice services` (text and JSON), stays away across a reconnect
 #    while sshd still refuses it, and comes back once sshd allows it
 #    (config changed, sshd restarted). A service whose target is down
-#    leaves too and comes back by itself when the target starts.
+#    leaves too and comes back by itself when the target starts. In host
+#    scope the ssh master listens itself, after a probe: neither refused
+#    service is ever published there.
 # 2. Relay mode (AllowTcpForwarding no): a device on LAN A announces
 #    ::ffff:127.0.0.1 and 127.0.0.1 as its addresses; the subsystem
 #    neither offers those services nor relays to them when asked by name
@@ -135,6 +137,37 @@ s = [x for x in json.load(sys.stdin) if x[\"name\"] == \"Allowed $LAB_ID\"][0]
 assert s[\"server_refused\"] is False and s[\"spliced\"], s
 "' "the allowed service is not marked refused"
 t_ok fetch Allowed "the allowed service still answers"
+
+# host scope, where the ssh master listens itself (listener auto): the
+# probe before the hand-over keeps a refused service off this host
+cat >"$LAB_DIR/agent-host.conf" <<EOF
+allow-root yes
+remote siteA {
+	types _http._tcp
+	scope host
+	name-template "%n [host]"
+}
+EOF
+t_agent brelay "$LAB_DIR/agent-host.pid" "$LAB_DIR/agent-host.log" -v \
+	-S /run/agent-host.sock -f "$LAB_DIR/agent-host.conf"
+hagent=$T_AGENT_PID
+lo_seen() { lab_seen brelay _http._tcp "$1 $LAB_ID [host]" lo; }
+t_ok lab_wait_for 20 lo_seen Allowed "host scope: the allowed one is published on lo"
+hp=$(lab_browse brelay _http._tcp | lab_browse_get "Allowed $LAB_ID [host]" lo IPv4 | head -n 1 | cut -d';' -f5)
+t_ok eval 'lab_exec brelay ss -Hltnp "( sport = :$hp )" | grep -q "users:((\"ssh\","' \
+	"host scope: the ssh master listens on its port $hp"
+t_ok eval 'lab_exec brelay curl -sS --max-time 10 "http://127.0.0.1:$hp/index.html" | grep -q "hello $LAB_ID"' \
+	"and it answers through the master's listener"
+# (both probes at once: which of ssh's two stderr lines goes with which
+# refusal is not certain, so the reasons are not compared here)
+t_ok lab_wait_for 10 grep -q "siteA: the server refuses to connect \"Outside $LAB_ID\"" \
+	"$LAB_DIR/agent-host.log" "host scope: the one outside PermitOpen is refused by the probe"
+t_ok lab_wait_for 10 grep -q "siteA: the server refuses to connect \"Later $LAB_ID\"" \
+	"$LAB_DIR/agent-host.log" "host scope: the one whose target is down too"
+t_nok eval 'lo_seen Outside || lo_seen Later' "neither was ever published on lo"
+t_nok grep -qF -e "published \"Outside $LAB_ID [host]\"" -e "published \"Later $LAB_ID [host]\"" \
+	"$LAB_DIR/agent-host.log" "(the log agrees)"
+t_ok lab_stop "$hagent" "the host-scope agent stops"
 
 # a target that is down: refused, then back by itself once it listens
 pl=$(t_port_of _http._tcp "Later $LAB_ID (siteA)")

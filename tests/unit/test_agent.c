@@ -87,11 +87,12 @@ START_TEST(test_conf_good)
 	    "\tallow 192.168.7.9\n"
 	    "\tname-template \"%n at \\\"%r\\\"\"\n"
 	    "\tport-policy original\n"
+	    "\tlistener master\n"
 	    "\tmax-services 10\n"
 	    "\tssh-option Port=2222\n"
 	    "}\n"
 	    "remote home { destination home.example; types *; "
-	    "max-sessions learn }\n"
+	    "max-sessions learn; listener agent }\n"
 	    "remote lab {\n"
 	    "}\n");
 	ck_assert_int_eq(c->allow_root, 1);
@@ -107,6 +108,7 @@ START_TEST(test_conf_good)
 	ck_assert_uint_eq(rc->nallow, 3);
 	ck_assert_str_eq(rc->name_template, "%n at \"%r\"");
 	ck_assert_int_eq(rc->port_policy, PORT_ORIGINAL);
+	ck_assert_int_eq(rc->listener, LISTENER_MASTER);
 	ck_assert_uint_eq(rc->max_services, 10);
 	ck_assert_uint_eq(rc->max_relays, 100);		/* inherited */
 	ck_assert_uint_eq(rc->max_sessions, 9);		/* inherited */
@@ -129,12 +131,15 @@ START_TEST(test_conf_good)
 	ck_assert_int_eq(rc->scope, SCOPE_HOST);	/* inherited */
 	ck_assert_str_eq(rc->name_template, AGENT_NAME_TEMPLATE);
 	ck_assert_int_eq(rc->port_policy, PORT_STABLE);
+	ck_assert_int_eq(rc->listener, LISTENER_AGENT);
 	ck_assert_uint_eq(rc->max_services, AGENT_MAX_SERVICES);
 	ck_assert_uint_eq(rc->max_sessions, 0);		/* learn */
 
 	rc = find_remote(c, "lab");
 	ck_assert_ptr_nonnull(rc);
 	ck_assert_uint_eq(rc->max_sessions, 9);
+	ck_assert_int_eq(rc->listener, LISTENER_AUTO);	/* the default */
+	ck_assert_str_eq(conf_listener_name(rc->listener), "auto");
 	ck_assert_str_eq(rc->destination, "lab");	/* the name */
 	/* the keepalive's defaults */
 	ck_assert_uint_eq(c->ping_interval, AGENT_PING_INTERVAL);
@@ -353,6 +358,9 @@ START_TEST(test_conf_bad)
 	    "manages PermitLocalCommand itself");
 	parse_bad("remote a {\n port-policy random\n}\n", "unknown "
 	    "port-policy \"random\"");
+	parse_bad("remote a {\n listener ssh\n}\n", "t.conf:2: unknown "
+	    "listener \"ssh\" (expected auto, agent, master)");
+	parse_bad("remote a {\n listener\n}\n", "t.conf:2:");
 	parse_bad("remote bad/name {\n}\n", "bad remote name");
 	parse_bad("allow-root maybe\n", "yes or no");
 	parse_bad("# nothing\n", "no remote to splice from");

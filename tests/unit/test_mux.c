@@ -1000,6 +1000,104 @@ START_TEST(test_request_remote_fwd)
 }
 END_TEST
 
+/* A local forward (the master's own listener, mfwd.c): the request as
+ * "ssh -O forward -L addr:port:host:port" sends it, on a fresh control
+ * connection and on a spare one, the answers, and the cancel. */
+START_TEST(test_request_local_fwd)
+{
+	struct buf b, out;
+	struct mux_reader r;
+	char *cause = NULL;
+	int l, c, s, i;
+	enum mux_event ev;
+
+	l = fake_master();
+	buf_init(&b, 8192);
+	buf_init(&out, 8192);
+	for (i = 0; i < 4; i++) {
+		switch (i) {
+		case 0:
+			s = mux_open_local_fwd(sockpath, "127.0.0.1", 20123,
+			    "10.1.0.5", 8080, 77, &cause);
+			break;
+		case 1:
+			s = mux_close_local_fwd(sockpath, "127.0.0.1", 20123,
+			    "10.1.0.5", 8080, 77, &cause);
+			break;
+		default:
+			/* a spare: HELLO now, the request later */
+			s = mux_spare_open(sockpath, &cause);
+			ck_assert_msg(s != -1, "%s", cause);
+			ck_assert_msg(mux_spare_local_fwd(s, i == 2 ?
+			    MUX_OPEN_FWD : MUX_CLOSE_FWD, "fe80::1%eth0",
+			    20123, "printer.example", 631, 78, &cause) == 0,
+			    "%s", cause);
+			break;
+		}
+		ck_assert_msg(s != -1, "%s", cause);
+		ck_assert(fcntl(s, F_GETFL) & O_NONBLOCK);
+		ck_assert_int_ne(c = accept(l, NULL, NULL), -1);
+		expect_hello(c, &b);
+		read_packet(c, &b);
+		expect_u32(&b, i % 2 == 0 ? C_OPEN_FWD : C_CLOSE_FWD);
+		expect_u32(&b, i < 2 ? 77 : 78);
+		expect_u32(&b, 1);		/* local */
+		expect_str(&b, i < 2 ? "127.0.0.1" : "fe80::1%eth0");
+		expect_u32(&b, 20123);
+		expect_str(&b, i < 2 ? "10.1.0.5" : "printer.example");
+		expect_u32(&b, i < 2 ? 8080 : 631);
+		ck_assert_uint_eq(buf_len(&b), 0);
+
+		buf_reset(&out);
+		master_hello(&out);
+		if (i == 2)
+			pkt(&out, "uus", S_FAILURE, 78, "Port forwarding "
+			    "failed");
+		else
+			pkt(&out, "uu", S_OK, i < 2 ? 77 : 78);
+		ck_assert_int_eq(write(c, buf_ptr(&out), buf_len(&out)),
+		    (ssize_t)buf_len(&out));
+		mux_reader_init(&r, i < 2 ? 77 : 78);
+		do {
+			ev = mux_reader_read(&r, s);
+		} while (ev == MUX_EV_NONE);
+		ck_assert_int_eq(ev, i == 2 ? MUX_EV_FAILED : MUX_EV_OK);
+		if (i == 2)
+			ck_assert_str_eq(r.reason, "Port forwarding failed");
+		mux_reader_free(&r);
+		close(c);
+		close(s);
+	}
+	/* bad requests: refused with a reason, nothing sent */
+	buf_reset(&b);
+	cause = NULL;
+	ck_assert_int_eq(mux_local_fwd_body(&b, 0x10000008, "127.0.0.1", 1,
+	    "h", 1, 1, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "bad request type"));
+	free(cause);
+#define FAILS(call) do {					\
+	cause = NULL;							\
+	ck_assert_int_eq((call), -1);					\
+	ck_assert_ptr_nonnull(cause);					\
+	free(cause);							\
+} while (0)
+	FAILS(mux_open_local_fwd("/x", "", 1, "h", 1, 1, &cause));
+	FAILS(mux_open_local_fwd("/x", NULL, 1, "h", 1, 1, &cause));
+	FAILS(mux_open_local_fwd("/x", "127.0.0.1", 0, "h", 1, 1, &cause));
+	FAILS(mux_open_local_fwd("/x", "127.0.0.1", 65536, "h", 1, 1,
+	    &cause));
+	FAILS(mux_open_local_fwd("/x", "127.0.0.1", 1, "", 1, 1, &cause));
+	FAILS(mux_close_local_fwd("/x", "127.0.0.1", 1, "h", 0, 1, &cause));
+	FAILS(mux_open_local_fwd("/nonexistent/ctl", "127.0.0.1", 1, "h", 1,
+	    1, &cause));
+#undef FAILS
+	ck_assert_uint_eq(buf_len(&b), 0);
+	buf_free(&b);
+	buf_free(&out);
+	fake_master_done(l);
+}
+END_TEST
+
 START_TEST(test_request_errors)
 {
 	char *cause, longpath[200];
@@ -1063,6 +1161,7 @@ mux_suite(void)
 	tcase_add_test(tc, test_request_stdio_fwd);
 	tcase_add_test(tc, test_request_subsystem_alive);
 	tcase_add_test(tc, test_request_remote_fwd);
+	tcase_add_test(tc, test_request_local_fwd);
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_spare_stdio_fwd);
 	tcase_add_test(tc, test_spare_closed);
