@@ -72,6 +72,8 @@ struct xremote;
 #define AGENT_PING_TIMEOUT	9	/* seconds, with the default interval */
 #define AGENT_PING_MISSES	3	/* intervals, with another interval */
 #define AGENT_PING_BUSY		3	/* times the timeout, connections open */
+#define AGENT_IO_SAMPLE_MS	1000	/* a look at the master's byte counts */
+#define AGENT_IO_MOVING		4096	/* bytes per look: the master is busy */
 #define AGENT_STABLE_PORT_BASE	20000
 #define AGENT_STABLE_PORT_SPAN	10000
 #define AGENT_REMOTE_NAMELEN	32
@@ -351,6 +353,9 @@ const char *sshm_last_line(const struct sshmaster *);
 /* The oldest "open failed" line of ssh not yet taken, or NULL. */
 const char *sshm_take_open_failure(struct sshmaster *);
 void	sshm_signal(struct sshmaster *, int signo);
+/* Bytes the master has read and written so far (its network socket and
+ * the connections it forwards alike); -1 where the system does not say. */
+int	sshm_io_bytes(const struct sshmaster *, uint64_t *);
 /* The child was reaped: close everything, unlink the control socket. */
 void	sshm_reaped(struct sshmaster *);
 void	sshm_close(struct sshmaster *);
@@ -763,6 +768,7 @@ struct remote {
 	struct ev_timer	*ping_timer;
 	uint64_t	 last_rx, last_tx, state_since, synced_at;
 	uint64_t	 ping_first;	/* first PING sent after last_rx */
+	uint64_t	 io_bytes, io_at; /* the master's byte count, when */
 	uint64_t	 kicked_at;	/* last retry on a network change */
 	unsigned int	 ping_seq;
 	unsigned int	 attempts;	/* failed connects in a row */

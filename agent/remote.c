@@ -816,12 +816,55 @@ send_ping(struct remote *r)
 	send_msg(r, &m);
 }
 
-/* With a subsystem that BEATs: wake up to give up, or to send our PING. */
+/*
+ * Connections the master's own listener took (mfwd.c) are not counted in
+ * nconns: their data can hold the subsystem's line back as well. Before
+ * the session is given up, a look at how many bytes the master moved:
+ * AGENT_IO_MOVING or more in the last AGENT_IO_SAMPLE_MS and it carries
+ * data (the link lives, the line may be queued behind it), so look again
+ * then, up to AGENT_PING_BUSY times the timeout. A dead link stops the
+ * master's counts within a second or so (its socket buffer fills, the
+ * peer's window closes). The first look is taken a sample's length
+ * before the deadline, so that a quiet master costs no extra second.
+ */
+static void
+io_sample(struct remote *r, uint64_t now)
+{
+	uint64_t bytes;
+
+	if (sshm_io_bytes(&r->ssh, &bytes) == 0) {
+		r->io_bytes = bytes;
+		r->io_at = now;
+	}
+}
+
+/* ms until the next look while the master moves bytes; 0 if it does not,
+ * or cannot say, or the busy bound has passed */
+static uint64_t
+master_moving(struct remote *r, uint64_t now)
+{
+	uint64_t bytes, prev = r->io_bytes, at = r->io_at, cap;
+
+	cap = (uint64_t)r->agent->conf->ping_timeout * 1000 * AGENT_PING_BUSY;
+	if (now - r->last_rx >= cap || sshm_io_bytes(&r->ssh, &bytes) == -1)
+		return 0;
+	r->io_bytes = bytes;
+	r->io_at = now;
+	if (at != 0 && now - at <= 2 * AGENT_IO_SAMPLE_MS &&
+	    bytes - prev < AGENT_IO_MOVING)
+		return 0;
+	return AGENT_IO_SAMPLE_MS;
+}
+
+/* With a subsystem that BEATs: wake up to give up, or to send our PING,
+ * or for the look at the master's counts just before giving up. */
 static void
 beat_arm(struct remote *r, uint64_t now)
 {
 	uint64_t next = r->last_rx + ping_timeout_ms(r), ping;
 
+	if (next > now + AGENT_IO_SAMPLE_MS)
+		next -= AGENT_IO_SAMPLE_MS;
 	ping = r->last_tx + (uint64_t)r->agent->conf->ping_idle * 1000;
 	if (ping < next)
 		next = ping;
@@ -846,7 +889,7 @@ remote_ping_cb(void *arg)
 	struct remote *r = arg;
 	uint64_t interval = (uint64_t)r->agent->conf->ping_interval * 1000;
 	uint64_t idle = (uint64_t)r->agent->conf->ping_idle * 1000;
-	uint64_t timeout, now = ev_now_ms(), next, wait;
+	uint64_t timeout, now = ev_now_ms(), next, wait, again;
 	int asked;
 
 	if (!is_live(r))
@@ -860,11 +903,17 @@ remote_ping_cb(void *arg)
 				ev_timer_set(r->ping_timer, 0);
 				return;
 			}
+			if ((again = master_moving(r, now)) > 0) {
+				ev_timer_set(r->ping_timer, again);
+				return;
+			}
 			remote_lost(r, 1, "no answer from the subsystem for %u s"
 			    "%s", (unsigned int)(timeout / 1000),
 			    r->nconns > 0 ? " (connections open)" : "");
 			return;
 		}
+		if (now + AGENT_IO_SAMPLE_MS >= r->last_rx + timeout)
+			io_sample(r, now);
 		if (now - r->last_tx >= idle) {
 			send_ping(r);
 			if (!is_live(r))
@@ -886,6 +935,11 @@ remote_ping_cb(void *arg)
 	}
 	if (now - r->last_rx >= timeout && (r->state == RS_CONNECTING ||
 	    (asked && now - r->ping_first >= wait))) {
+		if (r->state != RS_CONNECTING &&
+		    (again = master_moving(r, now)) > 0) {
+			ev_timer_set(r->ping_timer, again);
+			return;
+		}
 		if (r->state == RS_CONNECTING)
 			remote_lost(r, 1, "no greeting from the subsystem after "
 			    "%u s", r->agent->conf->ping_timeout);
@@ -958,6 +1012,7 @@ remote_connect(struct remote *r)
 	set_state(r, RS_CONNECTING);
 	r->last_rx = r->last_tx = ev_now_ms();
 	r->ping_first = 0;
+	r->io_bytes = r->io_at = 0;	/* a new master counts from 0 */
 	log_info("%s: connecting to %s (ssh pid %ld)", r->conf->name,
 	    r->conf->destination, (long)r->ssh.pid);
 	send_hello(r);

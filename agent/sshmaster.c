@@ -420,6 +420,33 @@ sshm_take_open_failure(struct sshmaster *s)
 	return s->openfail[s->openfail_taken++ % SSHM_OPENFAIL];
 }
 
+/* Linux: rchar + wchar of /proc/PID/io (the parent may read its child's). */
+int
+sshm_io_bytes(const struct sshmaster *s, uint64_t *bytes)
+{
+	char path[64], line[128];
+	unsigned long long v, sum = 0;
+	int n = 0;
+	FILE *f;
+
+	if (s->pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/io", (long)s->pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (n < 2 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "rchar: %llu", &v) == 1 ||
+		    sscanf(line, "wchar: %llu", &v) == 1) {
+			sum += v;
+			n++;
+		}
+	fclose(f);
+	if (n != 2)
+		return -1;
+	*bytes = sum;
+	return 0;
+}
+
 void
 sshm_signal(struct sshmaster *s, int signo)
 {

@@ -104,7 +104,7 @@ lowport)
 		esac
 	done
 	;;
-beat)
+beat | carrier)
 	# protocol 1.2: BEATs by itself, never a PONG, until the test
 	# says stop
 	printf 'HELLO 1.2 fake%s subsystem relay,update,beat maxline=16384\n' "$dest"
@@ -131,6 +131,7 @@ esac
 EOF
 chmod +x "$dir/server"
 FAKE_NOMUX="denied nomux"
+FAKE_MOVING="carrier"
 t_fake_init "$dir" "$dir/server"
 
 cat >"$dir/agent.conf" <<EOF
@@ -145,6 +146,7 @@ remote hostile {
 }
 remote silent { }
 remote beat { }
+remote carrier { }
 remote mute { }
 remote nomux { }
 remote lowport {
@@ -256,6 +258,23 @@ t_nok sent beat "^ERROR " "... and takes BEAT as a valid line"
 : >"$dir/beat.in.stop"
 t_ok lab_wait_for 10 logged "beat: no answer from the subsystem for 3 s; reconnecting in" \
 	"once the BEATs stop, the session is lost after ping-timeout"
+
+# A master carrying data (a transfer through its own listener, which the
+# agent does not count) may hold the subsystem's line back: while its byte
+# counts grow the session is kept, up to three times ping-timeout, and
+# given up once they stand still (remote.c master_moving).
+nmoved() { cat "$dir/carrier.moved" 2>/dev/null | wc -l; }
+t_ok lab_wait_for 5 logged "carrier: synced: 1 service announced" \
+	"carrier: synced"
+: >"$dir/carrier.moving"
+: >"$dir/carrier.in.stop"
+t_ok lab_wait_for 20 eval '[ "$(nmoved)" -ge 18 ]' \
+	"carrier: the BEATs stop and the fake master moves bytes (18 x 8 kB, 3.6 s)"
+t_nok logged "carrier: no answer from the subsystem" \
+	"... the session is kept past ping-timeout while the master moves bytes"
+rm -f "$dir/carrier.moving"
+t_ok lab_wait_for 15 logged "carrier: no answer from the subsystem for 3 s; reconnecting in" \
+	"... and given up once the master stands still"
 
 # ssh that could not create its control socket is no use
 t_ok lab_wait_for 5 logged "nomux: ssh runs without its control socket: .*nomux-.*: connect: No such file or directory; reconnecting in" \

@@ -468,8 +468,10 @@ pa=$(lab_publish asrv "Half a $LAB_ID" $T $hport_a)
 pb=$(lab_publish asrv "Half b $LAB_ID" $T $hport_b)
 pca=$(lab_publish crelay "Half a $LAB_ID" $T $hport_a)
 pcb=$(lab_publish crelay "Half b $LAB_ID" $T $hport_b)
-t_ok lab_wait_for 15 seen_at bcli "Half b $LAB_ID (siteA)" 10.2.0.1 "half-close services spliced"
-lab_wait_for 15 lab_seen brelay $T "Half b $LAB_ID (siteC)" eth0 >/dev/null
+t_ok lab_wait_for 30 eval 'seen_at bcli "Half a $LAB_ID (siteA)" 10.2.0.1 && seen_at bcli "Half b $LAB_ID (siteA)" 10.2.0.1' \
+	"half-close services spliced"
+t_ok lab_wait_for 30 eval 'lab_seen brelay $T "Half a $LAB_ID (siteC)" eth0 >/dev/null && lab_seen brelay $T "Half b $LAB_ID (siteC)" eth0 >/dev/null' \
+	"half-close services spliced from siteC"
 read -r _ ha <<<"$(spliced bcli "Half a $LAB_ID (siteA)")"
 read -r _ hb <<<"$(spliced bcli "Half b $LAB_ID (siteA)")"
 read -r _ hca <<<"$(spliced brelay "Half a $LAB_ID (siteC)")"

@@ -215,7 +215,10 @@ t_agent() {
 # answers the mux protocol's ALIVE_CHECK on CTL (fake-mux.py) and runs
 # SERVER DEST DIR/DEST.in with the session on its stdin and stdout (SERVER
 # records what the agent sends in DIR/DEST.in).  FAKE_NOMUX="DEST ..." names
-# destinations that get no control socket.  Needs python3.
+# destinations that get no control socket; FAKE_MOVING="DEST ..." those
+# whose fake ssh moves bytes of its own (8 kB per 0.2 s, one line each in
+# DIR/DEST.moved) while DIR/DEST.moving exists, as a master carrying a
+# transfer does.  Needs python3.
 t_fake_init() {
 	FAKE_DIR=$1
 	FAKE_SERVER=$2
@@ -223,8 +226,8 @@ t_fake_init() {
 	# start on a loaded machine: longer than the agent waits for a greeting)
 	FAKE_PY=$(python3 -c 'import sys; print(sys.executable)') ||
 		t_bail "python3 does not run"
-	: "${FAKE_NOMUX:=}"
-	export FAKE_DIR FAKE_SERVER FAKE_PY FAKE_NOMUX
+	: "${FAKE_NOMUX:=}" "${FAKE_MOVING:=}"
+	export FAKE_DIR FAKE_SERVER FAKE_PY FAKE_NOMUX FAKE_MOVING
 }
 
 # t_agent_fake DIR ARGS... -- start "rnsplice-agent -d -v -S DIR/ctl.sock

@@ -11,9 +11,11 @@
 #include <arpa/inet.h>
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "escape.h"
@@ -1326,6 +1328,33 @@ END_TEST
 
 /* Whatever ssh_config turns on, the master forwards and runs nothing: the
  * options that say so come before the user's (ssh keeps the first). */
+/* the master's byte counts (the keepalive's busy check): this process
+ * stands in for the master */
+START_TEST(test_ssh_io_bytes)
+{
+	struct sshmaster s;
+	char zeros[8192];
+	uint64_t before, after;
+	int fd;
+
+	sshm_init(&s);
+	ck_assert_int_eq(sshm_io_bytes(&s, &before), -1);	/* no master */
+	s.pid = getpid();
+	if (sshm_io_bytes(&s, &before) == -1) {
+		/* no /proc/PID/io here: then it must say so, always */
+		ck_assert_int_eq(sshm_io_bytes(&s, &after), -1);
+		return;
+	}
+	memset(zeros, 0, sizeof(zeros));
+	fd = open("/dev/null", O_WRONLY);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, zeros, sizeof(zeros)), sizeof(zeros));
+	close(fd);
+	ck_assert_int_eq(sshm_io_bytes(&s, &after), 0);
+	ck_assert_uint_ge(after - before, sizeof(zeros));
+}
+END_TEST
+
 START_TEST(test_ssh_argv_fixed)
 {
 	static const char *const want[] = { "ClearAllForwardings=yes",
@@ -1435,6 +1464,7 @@ agent_suite(void)
 	tcase_add_test(tc, test_dump_limits);
 	tcase_add_test(tc, test_ssh_argv);
 	tcase_add_test(tc, test_ssh_argv_fixed);
+	tcase_add_test(tc, test_ssh_io_bytes);
 	tcase_add_test(tc, test_ssh_exit);
 	suite_add_tcase(s, tc);
 	return s;
