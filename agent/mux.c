@@ -346,29 +346,39 @@ mux_spare_open(const char *ctlpath, char **cause)
 	return s;
 }
 
+/* One request, framed, on a spare control connection. Non-blocking, but
+ * the socket buffer holds nothing of ours but the HELLO: a short send
+ * means the master is gone or wedged. */
+static int
+spare_send(int s, const struct buf *body, char **cause)
+{
+	struct buf out;
+	int ret = -1;
+
+	buf_init(&out, MUX_MAXREQUEST + 4);
+	if (buf_put_u32(&out, (uint32_t)buf_len(body)) == -1 ||
+	    buf_put(&out, buf_ptr(body), buf_len(body)) == -1)
+		seterr(cause, "request too long");
+	else if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1)
+		seterr(cause, "spare control connection: send: %s",
+		    strerror(errno));
+	else
+		ret = 0;
+	buf_free(&out);
+	return ret;
+}
+
 int
 mux_spare_stdio_fwd(int s, const char *host, unsigned int port, int fd,
     uint32_t rid, char **cause)
 {
-	struct buf body, out;
+	struct buf body;
 	int ret = -1;
 
 	buf_init(&body, MUX_MAXREQUEST);
-	buf_init(&out, MUX_MAXREQUEST + 4);
-	if (stdio_fwd_body(&body, host, port, fd, rid, cause) == -1)
+	if (stdio_fwd_body(&body, host, port, fd, rid, cause) == -1 ||
+	    spare_send(s, &body, cause) == -1)
 		goto out;
-	if (buf_put_u32(&out, (uint32_t)buf_len(&body)) == -1 ||
-	    buf_put(&out, buf_ptr(&body), buf_len(&body)) == -1) {
-		seterr(cause, "request too long");
-		goto out;
-	}
-	/* Non-blocking, but the socket buffer holds nothing of ours but
-	 * the HELLO: a short send means the master is gone or wedged. */
-	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
-		seterr(cause, "spare control connection: send: %s",
-		    strerror(errno));
-		goto out;
-	}
 	if (send_fd(s, fd) == -1 || send_fd(s, fd) == -1) {
 		seterr(cause, "spare control connection: passing fd %d: %s",
 		    fd, strerror(errno));
@@ -376,7 +386,6 @@ mux_spare_stdio_fwd(int s, const char *host, unsigned int port, int fd,
 	}
 	ret = 0;
  out:
-	buf_free(&out);
 	buf_free(&body);
 	return ret;
 }
@@ -558,28 +567,13 @@ mux_spare_local_fwd(int s, uint32_t type, const char *lhost,
     unsigned int lport, const char *chost, unsigned int cport, uint32_t rid,
     char **cause)
 {
-	struct buf body, out;
+	struct buf body;
 	int ret = -1;
 
 	buf_init(&body, MUX_MAXREQUEST);
-	buf_init(&out, MUX_MAXREQUEST + 4);
 	if (mux_local_fwd_body(&body, type, lhost, lport, chost, cport, rid,
-	    cause) == -1)
-		goto out;
-	if (buf_put_u32(&out, (uint32_t)buf_len(&body)) == -1 ||
-	    buf_put(&out, buf_ptr(&body), buf_len(&body)) == -1) {
-		seterr(cause, "request too long");
-		goto out;
-	}
-	/* the socket buffer holds nothing of ours but the HELLO */
-	if (send_all(s, buf_ptr(&out), buf_len(&out)) == -1) {
-		seterr(cause, "control connection: send: %s",
-		    strerror(errno));
-		goto out;
-	}
-	ret = 0;
- out:
-	buf_free(&out);
+	    cause) == 0 && spare_send(s, &body, cause) == 0)
+		ret = 0;
 	buf_free(&body);
 	return ret;
 }
