@@ -219,9 +219,14 @@ lab_publish asrv "bench iperf3" _iperf3._tcp 5201 >/dev/null
 lab_publish asrv "bench echo" _echo._tcp 7007 >/dev/null
 # Anchors: one instance of the discovery type stays published on each
 # world's server LAN, so that each cycle measures a new service, not a new
-# service type (the subsystem follows types with a type browser).
-A_ANCHOR=$(lab_publish asrv "bench anchor" _rnsbench._tcp 9)
-R_ANCHOR=$(lab_publish rsrv "bench anchor" _rnsbench._tcp 9)
+# service type (the subsystem follows types with a type browser). They and
+# the measured services name asrv's echo port: in host scope the agent
+# hands the listener to its ssh master after a probe, and a service whose
+# target refuses is not published (nothing listens on rsrv: the reflector
+# never connects).
+DISC_PORT=7007
+A_ANCHOR=$(lab_publish asrv "bench anchor" _rnsbench._tcp $DISC_PORT)
+R_ANCHOR=$(lab_publish rsrv "bench anchor" _rnsbench._tcp $DISC_PORT)
 lab_wait_published "$A_ANCHOR" && lab_wait_published "$R_ANCHOR" ||
 	die "anchors not published"
 
@@ -362,7 +367,7 @@ cycle() {
 	seen="$name$suffix"
 	[ "$bytes" = none ] || b0=$($bytes)
 	t0=$(now_us)
-	pid=$(lab_publish "$pubhost" "$name" _rnsbench._tcp 9)
+	pid=$(lab_publish "$pubhost" "$name" _rnsbench._tcp $DISC_PORT)
 	t1=
 	if lab_wait_for "$CYCLE_HOLD" event_seen "$watch" = "$seen" "$ifc" "$t0"; then
 		t1=$(first_event_after "$watch" = "$seen" "$ifc" "$t0")
