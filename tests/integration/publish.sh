@@ -16,7 +16,8 @@
 #   - a name taken on bcli first: renamed "#2", both visible;
 #   - remove: gone from bcli; timed;
 #   - type enumeration: one record per type, while a service of it is
-#     published (asked of brelay with dig);
+#     published (asked of brelay with dig); a name another client of
+#     brelay holds: renamed at once, the enumeration held by the rename;
 #   - avahi-daemon restart on brelay: everything back, exactly once;
 #   - probe exit: goodbyes, gone from bcli.
 # Timings go to the log as "# timing ..." lines.  Needs root; skips (77)
@@ -280,6 +281,22 @@ t_ok lab_wait_for 5 eval '[ "$(enumerates _rnsone._tcp)" = 0 ]' \
 	"type enumeration: withdrawn with the type's last service"
 t_ok eval '[ "$(enumerates _rnspub._tcp)" = 1 ]' \
 	"type enumeration: other types untouched"
+# A name another client of brelay's avahi-daemon holds: refused when the
+# records are added (no probing needed), renamed at once; the type's
+# enumeration is held by the renamed service, not by the refused fill.
+P2=$(lab_publish brelay "Two" _rnstwo._tcp 9998 owner=other)
+t_ok lab_wait_published "$P2" "another client of brelay publishes \"Two\""
+cmd "add Two _rnstwo._tcp 8653 lan"
+t_ok lab_wait_for 10 established Two "Two #2" \
+	"name held by another client on brelay: renamed to \"Two #2\""
+t_ok grep -q 'publish "Two" _rnstwo._tcp on all interfaces: name in use on this host, renamed to "Two #2"' \
+	"$ERR" "the local rename is logged with both names"
+lab_unpublish "$P2"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnstwo._tcp)" = 1 ]' \
+	"type enumeration: _rnstwo._tcp kept for \"Two #2\" after the other client left"
+cmd "remove Two"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnstwo._tcp)" = 0 ]' \
+	"type enumeration: _rnstwo._tcp withdrawn with \"Two #2\""
 
 # --- avahi-daemon restart --------------------------------------------------
 
