@@ -922,29 +922,6 @@ reg_reset(struct mdns_reg *reg, char **cause)
 	return 0;
 }
 
-/* An avahi-escaped domain name in DNS wire format (labels, then 0). */
-static int
-name_wire(const char *name, uint8_t *out, size_t size, size_t *len)
-{
-	char label[AVAHI_LABEL_MAX];
-	size_t n = 0, l;
-
-	while (*name != '\0') {
-		if (avahi_unescape_label(&name, label, sizeof(label)) == NULL)
-			return -1;
-		if ((l = strlen(label)) == 0 || l > 63 || n + 1 + l + 1 > size)
-			return -1;
-		out[n++] = (uint8_t)l;
-		memcpy(out + n, label, l);
-		n += l;
-	}
-	if (n + 1 > size)
-		return -1;
-	out[n++] = 0;
-	*len = n;
-	return 0;
-}
-
 /*
  * The records of a service, as avahi_entry_group_add_service() adds them
  * (TXT and SRV unique, the PTR shared, the same TTLs) but for the type's
@@ -999,7 +976,7 @@ reg_add_records(struct mdns_reg *reg, const struct mdns_service *s,
 	memset(rd, 0, 4);
 	rd[4] = s->port >> 8;
 	rd[5] = s->port & 0xff;
-	if (name_wire(host, rd + 6, sizeof(rd) - 6, &n) == -1)
+	if (mdns_avahi_name_wire(host, rd + 6, sizeof(rd) - 6, &n) == -1)
 		return fail(AVAHI_ERR_INVALID_HOST_NAME, "add SRV", cause);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto,
 	    flags | AVAHI_PUBLISH_UNIQUE, full,
@@ -1007,7 +984,7 @@ reg_add_records(struct mdns_reg *reg, const struct mdns_service *s,
 	    AVAHI_DEFAULT_TTL_HOST_NAME, rd, 6 + n)) < 0)
 		return fail(r, "add SRV", cause);
 
-	if (name_wire(full, rd, sizeof(rd), &n) == -1)
+	if (mdns_avahi_name_wire(full, rd, sizeof(rd), &n) == -1)
 		return fail(AVAHI_ERR_INVALID_SERVICE_NAME, "add PTR", cause);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, type,
 	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR, AVAHI_DEFAULT_TTL, rd,
@@ -1017,7 +994,7 @@ reg_add_records(struct mdns_reg *reg, const struct mdns_service *s,
 		return 0;
 
 	/* DNS-SD service type enumeration (RFC 6763, 9) */
-	if (name_wire(type, rd, sizeof(rd), &n) == -1)
+	if (mdns_avahi_name_wire(type, rd, sizeof(rd), &n) == -1)
 		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add PTR", cause);
 	snprintf(full, sizeof(full), "_services._dns-sd._udp.%s", domain);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, full,
@@ -1088,7 +1065,7 @@ tenum_get(struct mdns *m, const char *type, AvahiIfIndex ifi,
 	if (te->g == NULL)
 		goto fail;
 	what = "add PTR";
-	if (name_wire(type, rd, sizeof(rd), &n) == -1) {
+	if (mdns_avahi_name_wire(type, rd, sizeof(rd), &n) == -1) {
 		r = AVAHI_ERR_INVALID_SERVICE_TYPE;
 		goto fail_r;
 	}
