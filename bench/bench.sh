@@ -96,6 +96,9 @@ done
 for f in agent/rnsplice-agent agent/rnsplice subsystem/rnsplice-subsystem; do
 	[ -x "$builddir/$f" ] || die "$f not built (run: make)"
 done
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+	die "BENCH_PERF=1: perf not installed (Debian: linux-perf)"
+fi
 for tool in iperf3 python3 strace; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "$tool not installed (tests/deps.sh installs it)"
