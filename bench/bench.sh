@@ -24,6 +24,10 @@
 #   BENCH_TRANSPORTS   the data section's transports (default: all of
 #                      DATA_ORDER below)
 #   BENCH_DATA_TESTS   subset of "iperf http8m ka new1 new8" (default: all)
+#   BENCH_PERF=1       the scale section records perf profiles of the
+#                      avahi-daemons during the sync (perf-scale-HOST.txt
+#                      in the results directory; BENCH_PERF_ARGS: perf
+#                      record's options, default -F 499)
 #   BENCH_BASE_AGENT   another rnsplice-agent binary, measured as the extra
 #                      transport "rnsplice-base" beside "rnsplice": a
 #                      before/after comparison in the same run
@@ -46,6 +50,8 @@ SECTIONS=${BENCH_SECTIONS:-disc idle txt data conc scale export}
 DATA_TESTS=${BENCH_DATA_TESTS:-iperf http8m ka new1 new8}
 BASE_AGENT=${BENCH_BASE_AGENT:-}
 OUT=${BENCH_OUT:-$builddir/bench}
+PERF=${BENCH_PERF:-0}
+PERF_ARGS=${BENCH_PERF_ARGS:--F 499}
 
 if [ "$QUICK" = 1 ]; then
 	REPS=2		# repetitions of every figure
@@ -90,6 +96,9 @@ done
 for f in agent/rnsplice-agent agent/rnsplice subsystem/rnsplice-subsystem; do
 	[ -x "$builddir/$f" ] || die "$f not built (run: make)"
 done
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+	die "BENCH_PERF=1: perf not installed (Debian: linux-perf)"
+fi
 for tool in iperf3 python3 strace; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "$tool not installed (tests/deps.sh installs it)"
@@ -910,13 +919,18 @@ scale_watch() {
 # browser runs, then rtr's reflector starts at t0: reflector start -> the
 # 1,000th name seen on LAN RB, as agent start -> 1,000th on LAN B.
 scale_reflector() {
-	local r=$1 log=$RUN/scale-refl-$1.log wpid t0 t1 n
+	local r=$1 log=$RUN/scale-refl-$1.log wpid t0 t1 n h
 	lab_avahi_stop rcli && lab_avahi_start rcli && lab_wait_avahi rcli ||
 		die "scale: cannot restart rcli's avahi-daemon"
 	wpid=$(scale_watch rcli "$log")
 	sleep 1
+	for h in rsrv rcli; do
+		cpu0[$h]=$(avahi_cpu "$h")
+		udp0[$h]=$(udp_dgrams "$h")
+	done
 	t0=$(now_us)
 	reflector_start
+	perf_start rtr rsrv rcli
 	t1=
 	if lab_wait_for 180 all_there "$log" "" "$NSCALE"; then
 		t1=$(last_new "$log" "")
@@ -924,6 +938,9 @@ scale_reflector() {
 	else
 		sample scale full_sync reflector "$r" nan s
 	fi
+	perf_stop
+	scale_host_samples reflector "$r" rsrv services
+	scale_host_samples reflector "$r" rcli client
 	n=$(count_plus "$log" "")
 	sample scale seen_on_lan_b reflector "$r" "$n" services
 	sample scale avahi_cpu_s_rtr reflector "$r" \
@@ -951,9 +968,63 @@ avahi_cpu() {
 	echo $((${12} + ${13}))
 }
 
+# udp_dgrams HOST -- "IN OUT": UDP datagrams HOST received and sent
+# (IPv4 + IPv6; mDNS is all of the lab's UDP)
+udp_dgrams() {
+	lab_exec "$1" cat /proc/net/snmp /proc/net/snmp6 | awk '
+		$1 == "Udp:" && $2 ~ /^[0-9]+$/ { i += $2; o += $5 }
+		$1 == "Udp6InDatagrams" { i += $2 }
+		$1 == "Udp6OutDatagrams" { o += $2 }
+		END { print i + 0, o + 0 }'
+}
+
+# perf_start HOST... -- with BENCH_PERF=1, record a profile of each HOST's
+# avahi-daemon until perf_stop
+PERF_PIDS=()
+PERF_HOSTS=()
+perf_start() {
+	local h
+	[ "$PERF" = 1 ] || return 0
+	for h in "$@"; do
+		# shellcheck disable=SC2086
+		perf record -q $PERF_ARGS -p "$(cat "$LAB_DIR/$h/avahi.pid")" \
+			-o "$RUN/perf-scale-$h.data" >/dev/null 2>&1 &
+		PERF_PIDS+=("$!")
+		PERF_HOSTS+=("$h")
+	done
+}
+# perf_stop -- end the recordings, write perf-scale-HOST.txt
+perf_stop() {
+	local i
+	[ "$PERF" = 1 ] || return 0
+	for i in "${!PERF_PIDS[@]}"; do
+		kill -INT "${PERF_PIDS[$i]}" 2>/dev/null
+		wait "${PERF_PIDS[$i]}" 2>/dev/null
+		perf report -i "$RUN/perf-scale-${PERF_HOSTS[$i]}.data" --stdio \
+			--no-children --sort dso,sym 2>/dev/null | grep -v '^#' |
+			grep -v '^$' >"$RUN/perf-scale-${PERF_HOSTS[$i]}.txt"
+	done
+	PERF_PIDS=()
+	PERF_HOSTS=()
+}
+
+# scale_host_samples SUBJECT REP HOST ROLE -- HOST's avahi-daemon CPU and
+# HOST's UDP datagrams since cpu0[HOST] and udp0[HOST] were taken, as
+# ROLE's (services: the LAN's 1,000 services; client: the far LAN's
+# browser), beside the rnsplice side's per-host figures
+scale_host_samples() {
+	local subj=$1 r=$2 h=$3 role=$4 cpu in0 out0 in1 out1
+	cpu=$(us_to_s $((($(avahi_cpu "$h") - ${cpu0[$h]}) * TICK_US)))
+	read -r in0 out0 <<<"${udp0[$h]}"
+	read -r in1 out1 <<<"$(udp_dgrams "$h")"
+	sample scale "avahi_cpu_s_$role" "$subj" "$r" "$cpu" s
+	sample scale "udp_in_$role" "$subj" "$r" $((in1 - in0)) datagrams
+	sample scale "udp_out_$role" "$subj" "$r" $((out1 - out0)) datagrams
+}
+
 section_scale() {
 	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss n est h alog ts u0
-	local -A cpu0
+	local -A cpu0 udp0
 	say "scale: $NSCALE services on LAN A and on LAN RA"
 	echo "max-services 4096" >>"$POLICY"
 	# The reflector world's LAN RA gets the same 1,000 while rtr's
@@ -979,7 +1050,11 @@ section_scale() {
 		alog=$RUN/agent-scale-$r.log
 		wpid=$(scale_watch bcli "$log")
 		sleep 1
-		for h in asrv arelay brelay bcli; do cpu0[$h]=$(avahi_cpu "$h"); done
+		for h in asrv arelay brelay bcli; do
+			cpu0[$h]=$(avahi_cpu "$h")
+			udp0[$h]=$(udp_dgrams "$h")
+		done
+		perf_start asrv arelay brelay bcli
 		t0=$(now_us)
 		# a name of its own for each repetition: what is left of the
 		# previous one in LAN B's caches cannot count
@@ -995,10 +1070,12 @@ remote siteA {
 		else
 			sample scale full_sync rnsplice "$r" nan s
 		fi
+		perf_stop
 		for h in asrv arelay brelay bcli; do
-			sample scale "avahi_cpu_s_$h" rnsplice "$r" \
-				"$(us_to_s $((($(avahi_cpu "$h") - ${cpu0[$h]}) * TICK_US)))" s
+			scale_host_samples rnsplice "$r" "$h" "$h"
 		done
+		scale_host_samples rnsplice "$r" asrv services
+		scale_host_samples rnsplice "$r" bcli client
 		n=$(count_plus "$log" "-r$r")
 		sample scale seen_on_lan_b rnsplice "$r" "$n" services
 		sleep 2

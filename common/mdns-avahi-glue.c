@@ -1,16 +1,18 @@
 /* The avahi backend's glue, pure or nearly: the AvahiPoll adapter that
- * runs avahi-client in our poll loop (common/event.c), and AvahiStringList
- * <-> struct txt in record order. */
+ * runs avahi-client in our poll loop (common/event.c), AvahiStringList
+ * <-> struct txt in record order, and domain names in wire format. */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/time.h>
 
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <avahi-common/domain.h>
 #include <avahi-common/strlst.h>
 #include <avahi-common/watch.h>
 
@@ -247,5 +249,28 @@ mdns_avahi_strlst_to_txt(AvahiStringList *l, int reversed, struct txt *out)
 		}
 	}
 	free(v);
+	return 0;
+}
+
+int
+mdns_avahi_name_wire(const char *name, uint8_t *out, size_t size,
+    size_t *len)
+{
+	char label[AVAHI_LABEL_MAX];
+	size_t n = 0, l;
+
+	while (*name != '\0') {
+		if (avahi_unescape_label(&name, label, sizeof(label)) == NULL)
+			return -1;
+		if ((l = strlen(label)) == 0 || l > 63 || n + 1 + l + 1 > size)
+			return -1;
+		out[n++] = (uint8_t)l;
+		memcpy(out + n, label, l);
+		n += l;
+	}
+	if (n + 1 > size)
+		return -1;
+	out[n++] = 0;
+	*len = n;
 	return 0;
 }

@@ -16,7 +16,17 @@
  * more of avahi-daemon's objects per client (objects-per-client-max, 1,024
  * by default), and the first to go: a browser, resolver or registration
  * that would not fit frees one (that service's TXT changes then arrive
- * through its resolver, a second later). */
+ * through its resolver, a second later).
+ *
+ * A service is registered record by record (TXT and SRV unique, probed;
+ * the PTR shared) rather than with avahi_entry_group_add_service(), which
+ * adds to every service's group its own copy of the type's enumeration
+ * record (_services._dns-sd._udp PTR <type>, RFC 6763 section 9): with a
+ * thousand services of one type avahi-daemon holds a thousand identical
+ * records under one key and walks them all for every record it sends,
+ * receives or caches. Here that record is published once per type,
+ * interface and protocol, in an entry group of its own (struct mdns_tenum)
+ * held by the registrations of that type and withdrawn with the last. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -84,9 +94,22 @@ struct mdns_resolve {
 	struct sockaddr_storage	 addr;
 };
 
+/* The enumeration record of one type (see above). */
+struct mdns_tenum {
+	TAILQ_ENTRY(mdns_tenum)	 link;
+	struct mdns		*m;
+	AvahiEntryGroup		*g;	/* NULL once the client went */
+	int			 dead;	/* of a client gone: never shared */
+	unsigned		 refs;
+	AvahiIfIndex		 ifi;
+	AvahiProtocol		 proto;
+	char			 type[AVAHI_DOMAIN_NAME_MAX];	/* "_x._tcp.local" */
+};
+
 struct mdns_reg {
 	struct mdns_obj		 o;	/* first */
 	AvahiEntryGroup		*g;
+	struct mdns_tenum	*te;	/* the type's enumeration, held */
 	int			 filled;	/* reset before refilling */
 	mdns_reg_cb		 cb;
 	void			*arg;
@@ -103,6 +126,7 @@ struct mdns {
 	unsigned		 min_ms, max_ms, backoff_ms;
 	int			 txt_reversed;	/* as avahi-client gives them */
 	TAILQ_HEAD(mdns_objs, mdns_obj) objs;
+	TAILQ_HEAD(mdns_tenums, mdns_tenum) tenums;
 };
 
 /* --- errors, addresses --------------------------------------------- */
@@ -218,6 +242,7 @@ static void
 objs_kill(struct mdns *m)
 {
 	struct mdns_obj *o;
+	struct mdns_tenum *te;
 
 	TAILQ_FOREACH(o, &m->objs, link) {
 		o->dead = 1;
@@ -234,6 +259,10 @@ objs_kill(struct mdns *m)
 			((struct mdns_reg *)o)->g = NULL;
 			break;
 		}
+	}
+	TAILQ_FOREACH(te, &m->tenums, link) {
+		te->dead = 1;
+		te->g = NULL;
 	}
 }
 
@@ -396,6 +425,7 @@ mdns_new(struct ev_loop *loop, mdns_state_cb cb, void *arg, unsigned min_ms,
 	m->rep.state = MDNS_DOWN;
 	mdns_avahi_poll_init(&m->poll, loop);
 	TAILQ_INIT(&m->objs);
+	TAILQ_INIT(&m->tenums);
 	if ((m->rep.sync_t = ev_timer_add(loop, sync_cb, m)) == NULL) {
 		free(m);
 		return NULL;
@@ -416,6 +446,7 @@ void
 mdns_free(struct mdns *m)
 {
 	struct mdns_obj *o;
+	struct mdns_tenum *te;
 
 	if (m == NULL)
 		return;
@@ -429,6 +460,10 @@ mdns_free(struct mdns *m)
 			res_clear((struct mdns_resolve *)o);
 		}
 		free(o);
+	}
+	while ((te = TAILQ_FIRST(&m->tenums)) != NULL) {
+		TAILQ_REMOVE(&m->tenums, te, link);
+		free(te);
 	}
 	ev_timer_del(m->rep.sync_t);
 	free(m);
@@ -887,41 +922,20 @@ reg_reset(struct mdns_reg *reg, char **cause)
 	return 0;
 }
 
-/* An avahi-escaped domain name in DNS wire format (labels, then 0). */
-static int
-name_wire(const char *name, uint8_t *out, size_t size, size_t *len)
-{
-	char label[AVAHI_LABEL_MAX];
-	size_t n = 0, l;
-
-	while (*name != '\0') {
-		if (avahi_unescape_label(&name, label, sizeof(label)) == NULL)
-			return -1;
-		if ((l = strlen(label)) == 0 || l > 63 || n + 1 + l + 1 > size)
-			return -1;
-		out[n++] = (uint8_t)l;
-		memcpy(out + n, label, l);
-		n += l;
-	}
-	if (n + 1 > size)
-		return -1;
-	out[n++] = 0;
-	*len = n;
-	return 0;
-}
-
 /*
- * Host scope without probing: a service only this host sees lives on lo,
- * where no other responder can answer, so probing it (three queries, 250
- * ms apart) only delays it; avahi_entry_group_add_service() always probes,
- * so the PTR, SRV and TXT records are added one by one, SRV and TXT unique
- * with AVAHI_PUBLISH_NO_PROBE. A name used on this host already is still
- * refused when added (AVAHI_ERR_COLLISION).
+ * The records of a service, as avahi_entry_group_add_service() adds them
+ * (TXT and SRV unique, the PTR shared, the same TTLs) but for the type's
+ * enumeration record, which the caller takes from tenum_get(); a name
+ * used on this host already is refused when added (AVAHI_ERR_COLLISION),
+ * as there. Host scope (host_scope) also skips probing: a service only
+ * this host sees lives on lo, where no other responder can answer, so
+ * probing it (three queries, 250 ms apart) only delays it; its group
+ * holds its own enumeration record (a few services: no need to share).
  */
 static int
-reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
+reg_add_records(struct mdns_reg *reg, const struct mdns_service *s,
     AvahiIfIndex ifi, AvahiProtocol proto, AvahiPublishFlags flags,
-    int txt_only, char **cause)
+    int txt_only, int host_scope, char **cause)
 {
 	struct mdns *m = reg->o.m;
 	char full[AVAHI_DOMAIN_NAME_MAX], type[AVAHI_DOMAIN_NAME_MAX];
@@ -934,7 +948,7 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 
 	domain = s->domain != NULL ? s->domain : mdns_domain(m);
 	host = s->host != NULL ? s->host : mdns_host_fqdn(m);
-	if (host == NULL)
+	if (host == NULL || domain == NULL)
 		return mdns_fail_msg(MDNS_ERR_DOWN,
 		    "avahi-daemon is not running", cause);
 	if ((r = avahi_service_name_join(full, sizeof(full), s->name,
@@ -949,8 +963,10 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 		    "TXT: out of memory", cause);
 	ntxt = avahi_string_list_serialize(l, txt, sizeof(txt));
 	avahi_string_list_free(l);
+	if (host_scope)
+		flags |= AVAHI_PUBLISH_NO_PROBE;
 	r = avahi_entry_group_add_record(reg->g, ifi, proto,
-	    flags | AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE, full,
+	    flags | AVAHI_PUBLISH_UNIQUE, full,
 	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT, AVAHI_DEFAULT_TTL, txt,
 	    ntxt);
 	if (r < 0 || txt_only)
@@ -960,23 +976,25 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 	memset(rd, 0, 4);
 	rd[4] = s->port >> 8;
 	rd[5] = s->port & 0xff;
-	if (name_wire(host, rd + 6, sizeof(rd) - 6, &n) == -1)
+	if (mdns_avahi_name_wire(host, rd + 6, sizeof(rd) - 6, &n) == -1)
 		return fail(AVAHI_ERR_INVALID_HOST_NAME, "add SRV", cause);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto,
-	    flags | AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE, full,
+	    flags | AVAHI_PUBLISH_UNIQUE, full,
 	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_SRV,
 	    AVAHI_DEFAULT_TTL_HOST_NAME, rd, 6 + n)) < 0)
 		return fail(r, "add SRV", cause);
 
-	if (name_wire(full, rd, sizeof(rd), &n) == -1)
+	if (mdns_avahi_name_wire(full, rd, sizeof(rd), &n) == -1)
 		return fail(AVAHI_ERR_INVALID_SERVICE_NAME, "add PTR", cause);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, type,
 	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR, AVAHI_DEFAULT_TTL, rd,
 	    n)) < 0)
 		return fail(r, "add PTR", cause);
+	if (!host_scope)
+		return 0;
 
 	/* DNS-SD service type enumeration (RFC 6763, 9) */
-	if (name_wire(type, rd, sizeof(rd), &n) == -1)
+	if (mdns_avahi_name_wire(type, rd, sizeof(rd), &n) == -1)
 		return fail(AVAHI_ERR_INVALID_SERVICE_TYPE, "add PTR", cause);
 	snprintf(full, sizeof(full), "_services._dns-sd._udp.%s", domain);
 	if ((r = avahi_entry_group_add_record(reg->g, ifi, proto, flags, full,
@@ -986,35 +1004,116 @@ reg_add_host_records(struct mdns_reg *reg, const struct mdns_service *s,
 	return 0;
 }
 
+static void
+tenum_group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *arg)
+{
+	struct mdns_tenum *te = arg;
+
+	/* Also called from inside avahi_entry_group_new (UNCOMMITED). A
+	 * shared record neither probes nor collides: only a failure. */
+	if (te->dead || g != te->g || te->m->failed ||
+	    state != AVAHI_ENTRY_GROUP_FAILURE)
+		return;
+	log_warnx("avahi: enumeration record of %s: %s", te->type,
+	    avahi_strerror(avahi_client_errno(te->m->client)));
+}
+
+static void
+tenum_put(struct mdns_tenum *te)
+{
+	if (te == NULL || --te->refs > 0)
+		return;
+	if (te->g != NULL)
+		avahi_entry_group_free(te->g);	/* goodbye */
+	TAILQ_REMOVE(&te->m->tenums, te, link);
+	free(te);
+}
+
+/* The enumeration record of type (a "_x._tcp.local" full name) on
+ * (ifi, proto), published if it is not yet: held, or NULL with a warning
+ * logged (the service is then published without it; the next service of
+ * the type tries again). */
+static struct mdns_tenum *
+tenum_get(struct mdns *m, const char *type, AvahiIfIndex ifi,
+    AvahiProtocol proto)
+{
+	struct mdns_tenum *te;
+	char full[AVAHI_DOMAIN_NAME_MAX];
+	const char *domain = mdns_domain(m), *what;
+	uint8_t rd[AVAHI_DOMAIN_NAME_MAX + 1];
+	size_t n;
+	int r;
+
+	TAILQ_FOREACH(te, &m->tenums, link)
+		if (!te->dead && te->ifi == ifi && te->proto == proto &&
+		    avahi_domain_equal(te->type, type)) {
+			te->refs++;
+			return te;
+		}
+	if ((te = calloc(1, sizeof(*te))) == NULL)
+		fatalx("out of memory");
+	te->m = m;
+	te->ifi = ifi;
+	te->proto = proto;
+	te->refs = 1;
+	snprintf(te->type, sizeof(te->type), "%s", type);
+	TAILQ_INSERT_TAIL(&m->tenums, te, link);
+	what = "new entry group";
+	while ((te->g = avahi_entry_group_new(m->client, tenum_group_cb,
+	    te)) == NULL && retry_room(m))
+		;
+	if (te->g == NULL)
+		goto fail;
+	what = "add PTR";
+	if (mdns_avahi_name_wire(type, rd, sizeof(rd), &n) == -1) {
+		r = AVAHI_ERR_INVALID_SERVICE_TYPE;
+		goto fail_r;
+	}
+	snprintf(full, sizeof(full), "_services._dns-sd._udp.%s",
+	    domain != NULL ? domain : "local");
+	if ((r = avahi_entry_group_add_record(te->g, ifi, proto, 0, full,
+	    AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR, AVAHI_DEFAULT_TTL, rd,
+	    n)) < 0)
+		goto fail_r;
+	what = "commit";
+	if ((r = avahi_entry_group_commit(te->g)) < 0)
+		goto fail_r;
+	return te;
+fail:
+	r = avahi_client_errno(m->client);
+fail_r:
+	log_warnx("avahi: enumeration record of %s: %s: %s; its services are "
+	    "published without it", type, what, avahi_strerror(r));
+	tenum_put(te);
+	return NULL;
+}
+
 int
 mdns_reg_set(struct mdns_reg *reg, const struct mdns_service *s,
     char **cause)
 {
-	AvahiStringList *l;
+	struct mdns_tenum *te = NULL;
 	AvahiIfIndex ifi;
 	AvahiProtocol proto;
-	int r;
+	char type[AVAHI_DOMAIN_NAME_MAX];
+	int r, host_scope = (s->flags & MDNS_HOST_SCOPE) != 0;
 
 	if ((r = target(s->ifindex, s->flags, &ifi, &proto, cause)) < 0 ||
 	    (r = reg_reset(reg, cause)) < 0)
 		return r;
-	if (s->flags & MDNS_HOST_SCOPE) {
-		r = reg_add_host_records(reg, s, ifi, proto, 0, 0, cause);
-		/* records added before a failure are in the group */
-		reg->filled = 1;
-		if (r < 0)
-			return r;
-	} else {
-		if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
-			return mdns_fail_msg(MDNS_ERR_NOMEM,
-			    "TXT: out of memory", cause);
-		r = avahi_entry_group_add_service_strlst(reg->g, ifi, proto,
-		    0, s->name, s->type, s->domain, s->host, s->port, l);
-		avahi_string_list_free(l);
-		if (r < 0)
-			return fail(r, "add", cause);
-		reg->filled = 1;
-	}
+	r = reg_add_records(reg, s, ifi, proto, 0, 0, host_scope, cause);
+	/* records added before a failure are in the group */
+	reg->filled = 1;
+	if (r < 0)
+		return r;
+	/* the new enumeration is held before the old one is let go: a
+	 * refill keeps it published */
+	if (!host_scope && (size_t)snprintf(type, sizeof(type), "%s.%s",
+	    s->type, s->domain != NULL ? s->domain : mdns_domain(reg->o.m)) <
+	    sizeof(type))
+		te = tenum_get(reg->o.m, type, ifi, proto);
+	tenum_put(reg->te);
+	reg->te = te;
 	if ((r = avahi_entry_group_commit(reg->g)) < 0)
 		return fail(r, "commit", cause);
 	return 0;
@@ -1045,7 +1144,9 @@ mdns_reg_set_address(struct mdns_reg *reg, const char *fqdn,
 		    16);
 	} else
 		return fail(AVAHI_ERR_INVALID_ADDRESS, NULL, cause);
-	/* host scope: nobody else answers on lo (see reg_add_host_records) */
+	tenum_put(reg->te);	/* no service any more */
+	reg->te = NULL;
+	/* host scope: nobody else answers on lo (see reg_add_records) */
 	r = avahi_entry_group_add_address(reg->g, ifi, a.proto,
 	    AVAHI_PUBLISH_NO_REVERSE | ((flags & MDNS_HOST_SCOPE) ?
 	    AVAHI_PUBLISH_NO_PROBE : 0), fqdn, &a);
@@ -1072,8 +1173,8 @@ mdns_reg_update_txt(struct mdns_reg *reg, const struct mdns_service *s,
 		return mdns_fail_msg(MDNS_ERR_DOWN,
 		    "avahi-daemon is not running", cause);
 	if (s->flags & MDNS_HOST_SCOPE)
-		return reg_add_host_records(reg, s, ifi, proto,
-		    AVAHI_PUBLISH_UPDATE, 1, cause);
+		return reg_add_records(reg, s, ifi, proto,
+		    AVAHI_PUBLISH_UPDATE, 1, 1, cause);
 	if (mdns_avahi_txt_to_strlst(s->txt, &l) == -1)
 		return mdns_fail_msg(MDNS_ERR_NOMEM, "out of memory", cause);
 	r = avahi_entry_group_update_service_txt_strlst(reg->g, ifi, proto, 0,
@@ -1091,6 +1192,7 @@ mdns_reg_free(struct mdns_reg *reg)
 		return;
 	if (reg->g != NULL)
 		avahi_entry_group_free(reg->g);
+	tenum_put(reg->te);
 	TAILQ_REMOVE(&reg->o.m->objs, &reg->o, link);
 	free(reg);
 }

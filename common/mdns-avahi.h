@@ -6,6 +6,9 @@
 
 #include <avahi-common/watch.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "proto.h"
 
 struct AvahiStringList;
@@ -31,5 +34,11 @@ int	mdns_avahi_strlst_to_txt(struct AvahiStringList *, int reversed,
  * record order? Up to 0.9-rc3 it sends them reversed (fixed by avahi
  * commit 29e75aad). */
 int	mdns_avahi_txt_order_fixed(const char *version);
+/* An avahi-escaped domain name ("A\.B\032c._x._tcp.local") in DNS wire
+ * format (length-prefixed labels, then 0) into out: 0 and *len, or -1
+ * for an empty or over-long (63) label, a bad escape, or no room. The
+ * records of a service are added in that form (mdns-avahi.c). */
+int	mdns_avahi_name_wire(const char *name, uint8_t *out, size_t size,
+	    size_t *len);
 
 #endif

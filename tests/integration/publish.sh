@@ -15,6 +15,9 @@
 #   - TXT update in place reaches bcli; a port change re-adds;
 #   - a name taken on bcli first: renamed "#2", both visible;
 #   - remove: gone from bcli; timed;
+#   - type enumeration: one record per type, while a service of it is
+#     published (asked of brelay with dig); a name another client of
+#     brelay holds: renamed at once, the enumeration held by the rename;
 #   - avahi-daemon restart on brelay: everything back, exactly once;
 #   - probe exit: goodbyes, gone from bcli.
 # Timings go to the log as "# timing ..." lines.  Needs root; skips (77)
@@ -247,6 +250,54 @@ t_ok lab_wait_for 5 out_has '^removed Ephemeral$' \
 	"an entry removed from within the callback"
 t_ok lab_wait_for 5 seen_after "$W" - Ephemeral 0 "bcli sees it come and go"
 
+# --- type enumeration --------------------------------------------------------
+
+# The type's enumeration record (_services._dns-sd._udp PTR <type>) is
+# published once per type, held by the services of that type: there while
+# one of them is, withdrawn with the last. Asked of brelay's avahi-daemon
+# from bcli (a one-shot query, which it answers from its own records).
+enumerates() {
+	lab_exec bcli dig +short +time=2 +tries=1 -p 5353 @10.2.0.1 \
+		_services._dns-sd._udp.local PTR 2>/dev/null | grep -c "^$1\.local\.$"
+}
+t_ok eval '[ "$(enumerates _rnspub._tcp)" = 1 ]' \
+	"type enumeration: _rnspub._tcp enumerated once for its services"
+t_ok eval '[ "$(enumerates _rnsone._tcp)" = 0 ]' \
+	"type enumeration: _rnsone._tcp not yet"
+cmd "add One-a _rnsone._tcp 8651 lan"
+cmd "add One-b _rnsone._tcp 8652 lan"
+t_ok lab_wait_for 5 established One-a "One-a established"
+t_ok lab_wait_for 5 established One-b "One-b established"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnsone._tcp)" = 1 ]' \
+	"type enumeration: _rnsone._tcp enumerated once for two services"
+t_ok eval 'lab_exec bcli timeout 10 avahi-browse -aptk 2>/dev/null | grep -q ";One-b;_rnsone._tcp;local$"' \
+	"type enumeration: bcli browsing all types finds One-b"
+cmd "remove One-a"
+t_ok lab_wait_for 5 eval '[ "$(count bcli One-a)" = 0 ]' "One-a removed"
+t_ok eval '[ "$(enumerates _rnsone._tcp)" = 1 ]' \
+	"type enumeration: kept while One-b is published"
+cmd "remove One-b"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnsone._tcp)" = 0 ]' \
+	"type enumeration: withdrawn with the type's last service"
+t_ok eval '[ "$(enumerates _rnspub._tcp)" = 1 ]' \
+	"type enumeration: other types untouched"
+# A name another client of brelay's avahi-daemon holds: refused when the
+# records are added (no probing needed), renamed at once; the type's
+# enumeration is held by the renamed service, not by the refused fill.
+P2=$(lab_publish brelay "Two" _rnstwo._tcp 9998 owner=other)
+t_ok lab_wait_published "$P2" "another client of brelay publishes \"Two\""
+cmd "add Two _rnstwo._tcp 8653 lan"
+t_ok lab_wait_for 10 established Two "Two #2" \
+	"name held by another client on brelay: renamed to \"Two #2\""
+t_ok grep -q 'publish "Two" _rnstwo._tcp on all interfaces: name in use on this host, renamed to "Two #2"' \
+	"$ERR" "the local rename is logged with both names"
+lab_unpublish "$P2"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnstwo._tcp)" = 1 ]' \
+	"type enumeration: _rnstwo._tcp kept for \"Two #2\" after the other client left"
+cmd "remove Two"
+t_ok lab_wait_for 5 eval '[ "$(enumerates _rnstwo._tcp)" = 0 ]' \
+	"type enumeration: _rnstwo._tcp withdrawn with \"Two #2\""
+
 # --- avahi-daemon restart --------------------------------------------------
 
 ups=$(out_count '^avahi up$')
@@ -276,6 +327,8 @@ for n in Early "Printer [siteA]" "Shared #2"; do
 		"after restart: \"$n\" announced once"
 done
 t_ok eval '[ "$(count bcli "Shared #3")" = 0 ]' "no rename after restart"
+t_ok eval '[ "$(enumerates _rnspub._tcp)" = 1 ]' \
+	"after restart: _rnspub._tcp enumerated again"
 t_ok eval '[ "$(count brelay "$N2" lo IPv4)" = 1 ]' "host scope: exactly once on brelay"
 t_ok eval '[ "$(count bcli "$N2")" = 0 ]' "host scope: still not on bcli"
 t_ok eval '[ "$(count bcli Bin)" = 0 ]' "removed entry stays removed"

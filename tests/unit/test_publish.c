@@ -1,5 +1,6 @@
 /* Unit tests of the publisher (common/publish*.c) and of the avahi
- * backend's TXT conversion (common/mdns-avahi.c): what needs no
+ * backend's TXT conversion and wire-format names (common/mdns-avahi*.c):
+ * what needs no
  * avahi-daemon (input checks, TXT conversion, collision names compared
  * with avahi's own, the host-scope label) and the life of a publisher
  * while D-Bus itself is unreachable. Also which TXT record of a resolved
@@ -380,6 +381,80 @@ START_TEST(test_domain_like_avahi)
 }
 END_TEST
 
+/* Names as the records of a service are added (mdns-avahi.c): the
+ * labels of avahi's escaped names, checked against avahi's own split. */
+static size_t
+wire_labels(const uint8_t *w, size_t len, char labels[][64], size_t max)
+{
+	size_t n = 0, o = 0;
+
+	while (o < len && w[o] != 0) {
+		ck_assert_uint_lt(n, max);
+		ck_assert_uint_le(o + 1 + w[o], len);
+		memcpy(labels[n], w + o + 1, w[o]);
+		labels[n][w[o]] = '\0';
+		o += 1 + w[o];
+		n++;
+	}
+	ck_assert_uint_eq(o + 1, len);	/* the root label ends it */
+	return n;
+}
+
+START_TEST(test_name_wire)
+{
+	static const char *const names[] = { "web", "A.B c", "back\\slash",
+	    "Caf\xc3\xa9 [x]", "dots...", "x" };
+	char full[AVAHI_DOMAIN_NAME_MAX], name[AVAHI_LABEL_MAX];
+	char type[AVAHI_DOMAIN_NAME_MAX], domain[AVAHI_DOMAIN_NAME_MAX];
+	char labels[8][64], big[200];
+	uint8_t w[AVAHI_DOMAIN_NAME_MAX + 8];
+	size_t len, i, n;
+
+	ck_assert_int_eq(mdns_avahi_name_wire("web._http._tcp.local", w,
+	    sizeof(w), &len), 0);
+	ck_assert_uint_eq(len, 22);
+	ck_assert_int_eq(memcmp(w, "\003web\005_http\004_tcp\005local", 22),
+	    0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_int_eq(avahi_service_name_join(full, sizeof(full),
+		    names[i], "_rnspub._tcp", "local"), 0);
+		ck_assert_int_eq(mdns_avahi_name_wire(full, w, sizeof(w),
+		    &len), 0);
+		n = wire_labels(w, len, labels, 8);
+		ck_assert_uint_eq(n, 4);
+		ck_assert_int_eq(avahi_service_name_split(full, name,
+		    sizeof(name), type, sizeof(type), domain, sizeof(domain)),
+		    0);
+		ck_assert_str_eq(labels[0], name);
+		ck_assert_str_eq(labels[0], names[i]);
+		ck_assert_str_eq(labels[1], "_rnspub");
+		ck_assert_str_eq(labels[2], "_tcp");
+		ck_assert_str_eq(labels[3], "local");
+	}
+	/* the root: one zero byte */
+	ck_assert_int_eq(mdns_avahi_name_wire("", w, sizeof(w), &len), 0);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(w[0], 0);
+	/* exactly the room it needs, and one byte less */
+	ck_assert_int_eq(mdns_avahi_name_wire("web.local", w, 11, &len), 0);
+	ck_assert_uint_eq(len, 11);
+	ck_assert_int_eq(mdns_avahi_name_wire("web.local", w, 10, &len), -1);
+	ck_assert_int_eq(mdns_avahi_name_wire("web.local", w, 4, &len), -1);
+	/* 63 bytes is the longest label; empty labels and a lone escape
+	 * are refused */
+	memset(big, 'a', 63);
+	strcpy(big + 63, ".local");
+	ck_assert_int_eq(mdns_avahi_name_wire(big, w, sizeof(w), &len), 0);
+	ck_assert_uint_eq(len, 1 + 63 + 1 + 5 + 1);
+	memset(big, 'a', 64);
+	strcpy(big + 64, ".local");
+	ck_assert_int_eq(mdns_avahi_name_wire(big, w, sizeof(w), &len), -1);
+	ck_assert_int_eq(mdns_avahi_name_wire("a..local", w, sizeof(w), &len),
+	    -1);
+	ck_assert_int_eq(mdns_avahi_name_wire("a\\", w, sizeof(w), &len), -1);
+}
+END_TEST
+
 START_TEST(test_host_label)
 {
 	char out[64], big[100], small[8];
@@ -579,6 +654,7 @@ publish_suite(void)
 	tcase_add_test(tc, test_txt_order_matches_avahi);
 	tcase_add_test(tc, test_txt_roundtrip_binary);
 	tcase_add_test(tc, test_txt_empty);
+	tcase_add_test(tc, test_name_wire);
 	tcase_add_test(tc, test_txt_check);
 	tcase_add_test(tc, test_name_check);
 	tcase_add_test(tc, test_spec_check);
