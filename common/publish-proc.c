@@ -298,7 +298,8 @@ pp_signal(int signo, void *arg)
 
 /* Leave the parent's world: its signal handlers (which write to its
  * loop's pipe), its descriptors (the ssh channel of a subsystem, control
- * sockets, the parent's D-Bus connection), its syslog socket. */
+ * sockets, the parent's D-Bus connection), its syslog socket. Kept: the
+ * socket (as fd 3) and stderr when the log goes there. */
 static void
 pp_detach(int fd)
 {
@@ -332,6 +333,10 @@ pp_detach(int fd)
 		_exit(1);
 	if (dup2(null, STDIN_FILENO) == -1 ||
 	    dup2(null, STDOUT_FILENO) == -1)
+		_exit(1);
+	/* stderr only if it is the log: a subsystem's is the ssh channel's,
+	 * which sshd drains until every holder has closed it */
+	if (!log_on_stderr() && dup2(null, STDERR_FILENO) == -1)
 		_exit(1);
 	if (null > STDERR_FILENO && null != PP_FD)
 		close(null);

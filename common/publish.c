@@ -110,7 +110,12 @@ struct publisher {
 	struct pub_idtree	 ids;
 	size_t			 nentries;
 	uint32_t		 next_id;
-	uint32_t		*rm;		/* ids to remove in the child */
+	/* ids to remove in the child, in the caller's order: of two
+	 * registrations of one name (an export on eth0 and on a WAN leg
+	 * avahi does not use) avahi says goodbye on eth0 only if that one
+	 * goes last */
+	uint32_t		*rm;
+	size_t			 rmhead;	/* next to send */
 	size_t			 nrm;
 	size_t			 rmcap;
 	/* the child */
@@ -208,7 +213,7 @@ want_io(struct publisher *pub)
 
 	if (pub->io == NULL)
 		return;
-	if (buf_len(&pub->out) > 0 || pub->nrm > 0 ||
+	if (buf_len(&pub->out) > 0 || pub->rmhead < pub->nrm ||
 	    !TAILQ_EMPTY(&pub->send))
 		ev |= POLLOUT;
 	ev_io_set(pub->io, ev);
@@ -240,9 +245,11 @@ fill(struct publisher *pub)
 
 	while (buf_room(&pub->out) >= 4 + PUBMSG_MAX) {
 		memset(&m, 0, sizeof(m));
-		if (pub->nrm > 0) {
+		if (pub->rmhead < pub->nrm) {
 			m.type = PUBMSG_REMOVE;
-			m.id = pub->rm[--pub->nrm];
+			m.id = pub->rm[pub->rmhead++];
+			if (pub->rmhead == pub->nrm)
+				pub->rmhead = pub->nrm = 0;
 		} else if ((e = TAILQ_FIRST(&pub->send)) != NULL) {
 			m.type = (e->need & NEED_ADD) ? PUBMSG_ADD :
 			    PUBMSG_UPDATE;
@@ -441,7 +448,7 @@ child_lost_why(struct publisher *pub, const char *why)
 	    why != NULL ? ")" : "", pub->nentries, ms);
 	/* the child's D-Bus connection went with it: nothing is published */
 	set_running(pub, 0);
-	pub->nrm = 0;
+	pub->rmhead = pub->nrm = 0;
 	TAILQ_FOREACH(e, &pub->entries, link) {
 		e->known = 0;
 		entry_set_state(e, PUB_WAITING);
@@ -693,6 +700,12 @@ publisher_remove(struct pub_entry *e)
 	RB_REMOVE(pub_idtree, &pub->ids, e);
 	pub->nentries--;
 	if (e->known && pub->io != NULL) {
+		if (pub->nrm == pub->rmcap && pub->rmhead > 0) {
+			memmove(pub->rm, pub->rm + pub->rmhead,
+			    (pub->nrm - pub->rmhead) * sizeof(*pub->rm));
+			pub->nrm -= pub->rmhead;
+			pub->rmhead = 0;
+		}
 		if (pub->nrm == pub->rmcap) {
 			pub->rmcap = pub->rmcap ? pub->rmcap * 2 : 64;
 			pub->rm = xreallocarray(pub->rm, pub->rmcap,
