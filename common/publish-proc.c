@@ -71,6 +71,7 @@ struct pp {
 	int			 up_pending;
 	int			 up;
 	int			 status;	/* _exit() with it */
+	int			 ending;	/* read nothing more */
 };
 
 static void
@@ -98,6 +99,7 @@ static void
 pp_end(struct pp *pp, int status)
 {
 	pp->status = status;
+	pp->ending = 1;
 	ev_loop_break(pp->loop);
 }
 
@@ -128,7 +130,7 @@ pp_add(struct pp *pp, struct pubmsg *m)
 	x->gen = m->gen;
 	if (RB_INSERT(pp_tree, &pp->tree, x) != NULL) {
 		free(x);
-		log_warnx("publisher: the agent added entry %u twice", m->id);
+		log_warnx("publisher: its parent added entry %u twice", m->id);
 		pp_end(pp, 1);
 		return;
 	}
@@ -159,7 +161,7 @@ pp_find(struct pp *pp, uint32_t id, const char *what)
 
 	key.id = id;
 	if ((x = RB_FIND(pp_tree, &pp->tree, &key)) == NULL) {
-		log_warnx("publisher: %s of entry %u, which the agent never "
+		log_warnx("publisher: %s of entry %u, which its parent never "
 		    "added", what, id);
 		pp_end(pp, 1);
 	}
@@ -252,7 +254,7 @@ pp_io(int fd, short revents, void *arg)
 	struct pubmsg m;
 	char *cause = NULL;
 	ssize_t n;
-	int r;
+	int r = 0;
 
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		n = buf_read_fd(&pp->in, fd);
@@ -261,17 +263,19 @@ pp_io(int fd, short revents, void *arg)
 			return;
 		}
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			log_warn("publisher: read from the agent");
+			log_warn("publisher: read from its parent");
 			pp_end(pp, 1);
 			return;
 		}
-		while ((r = pubmsg_get(&pp->in, PUBMSG_TO_CHILD, &m,
-		    &cause)) == 1) {
+		while (!pp->ending && (r = pubmsg_get(&pp->in,
+		    PUBMSG_TO_CHILD, &m, &cause)) == 1) {
 			pp_message(pp, &m);
 			pubmsg_clear(&m);
 		}
+		if (pp->ending)
+			return;
 		if (r == -1) {
-			log_warnx("publisher: bad message from the agent: %s",
+			log_warnx("publisher: bad message from its parent: %s",
 			    cause);
 			free(cause);
 			pp_end(pp, 1);
@@ -282,7 +286,7 @@ pp_io(int fd, short revents, void *arg)
 		pp_fill(pp);
 		if (buf_write_fd(&pp->out, fd) == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK) {
-			log_warn("publisher: write to the agent");
+			log_warn("publisher: write to its parent");
 			pp_end(pp, 1);
 			return;
 		}
