@@ -129,6 +129,7 @@ struct publisher {
 	unsigned int		 step;		/* backoff */
 	unsigned long		 restarts;
 	char			 exited[64];	/* status, once reaped */
+	int			 eof;		/* it closed its socket */
 	int			 delivering;
 	int			 free_pending;
 };
@@ -318,8 +319,11 @@ child_read(struct publisher *pub)
 
 	n = buf_read_fd(&pub->in, pub->fd);
 	if (n == 0) {
-		child_lost(pub, buf_len(&pub->in) > 0 ? "closed its socket "
-		    "inside a message" : "closed its socket");
+		/* it is exiting (its descriptors close before it ends):
+		 * wait for its own status rather than kill it */
+		pub->eof = 1;
+		child_lost_why(pub, buf_len(&pub->in) > 0 ? "in the middle "
+		    "of a message" : NULL);
 		return;
 	}
 	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -379,9 +383,9 @@ describe_status(struct publisher *pub, int status)
 		    "0x%x)", (unsigned int)status);
 }
 
-/* Make sure the child is gone, and reaped. A child that still runs (it
- * sent nonsense, or closed its socket without exiting) is killed; after
- * SIGKILL the wait is short. */
+/* Make sure the child is gone, and reaped. One that closed its socket is
+ * exiting; one that still runs (it sent nonsense, or its socket failed)
+ * is killed. Either way the wait is short. */
 static void
 child_reap(struct publisher *pub)
 {
@@ -394,7 +398,8 @@ child_reap(struct publisher *pub)
 	    errno == EINTR)
 		;
 	if (r == 0) {
-		(void)kill(pub->pid, SIGKILL);
+		if (!pub->eof)
+			(void)kill(pub->pid, SIGKILL);
 		while ((r = waitpid(pub->pid, &status, 0)) == -1 &&
 		    errno == EINTR)
 			;
@@ -405,6 +410,7 @@ child_reap(struct publisher *pub)
 		snprintf(pub->exited, sizeof(pub->exited), "is gone");
 	pub->lastpid = pub->pid;
 	pub->pid = 0;
+	pub->eof = 0;
 }
 
 static void
