@@ -557,8 +557,16 @@ nlost=$(grep -c "reconnecting in" "$(agent_log 1)" || true)
 if t_ok lab_kill STOP "$avahipid" avahi-daemon \
 	"brelay's avahi-daemon (pid '$avahipid') is stopped"; then
 	pub_stall=$(lab_publish asrv "$STALL" $T 8080)
-	t_ok lab_wait_for 10 eval 'lab_exec brelay "$CLI" -S "$SOCK1" --json services | grep -qF "$STALL"' \
-		"avahi-daemon stopped: the agent still imports a new service and answers"
+	t_ok lab_wait_for 15 grep -qF "siteA: splicing \"$STALL\"" "$(agent_log 1)" \
+		"avahi-daemon stopped: the agent imports a new service and hands it to its publisher"
+	# its publication now waits for avahi-daemon (up to libdbus's 25 s
+	# per call): the agent's own loop must not
+	ndump=$(grep -c "pid $apid, up" "$(agent_log 1)" || true)
+	lab_kill USR1 "$apid" "$AGENT" || t_fail "SIGUSR1 to the agent"
+	t_ok lab_wait_for 10 eval '[ "$(grep -c "pid $apid, up" "$(agent_log 1)")" -gt "$ndump" ]' \
+		"meanwhile the agent's loop runs: it logs its status on SIGUSR1"
+	t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK1" --json services | grep -qF "$STALL"' \
+		"and answers rnsplice services"
 	sleep 12	# the fault's length, longer than ping-timeout
 	t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK1" status >/dev/null' \
 		"and still answers after 12 s"
