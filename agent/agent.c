@@ -1,6 +1,7 @@
 /* rnsplice-agent: set-up, the loop, signals and the list of remotes, for
  * the options main.c read and the configuration agentconf.c built. Each remote lives on its own (remote.c); this file only
- * starts them, routes SIGCHLD and publisher news to them, and stops them.
+ * starts them, routes SIGCHLD and publisher news to them (and the
+ * publisher's child's SIGCHLD to it), and stops them.
  *
  * No daemon fork: run it under systemd --user or launchd, or with -d in
  * a terminal. Without -d it logs to syslog. */
@@ -116,6 +117,8 @@ on_signal(int signo, void *arg)
 					break;
 			if (r != NULL)
 				remote_child_exited(r, status);
+			else	/* its avahi calls' process; else not ours */
+				(void)publisher_reaped(a->pub, pid, status);
 		}
 		break;
 	}

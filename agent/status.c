@@ -218,6 +218,11 @@ agent_dump_json(struct agent *a, struct buf *b, const char *what)
 		    a->conf->max_hops, st.events, st.origins, st.runs,
 		    st.published, st.withdrawn, st.switches, st.held,
 		    lanview_count(a->lan));
+		if (a->pub != NULL)
+			buf_putf(b, ",\"publisher_pid\":%ld,"
+			    "\"publisher_restarts\":%lu",
+			    (long)publisher_pid(a->pub),
+			    publisher_restarts(a->pub));
 		buf_putf(b, ",\"config\":{\"file\":");
 		if (a->opts != NULL && a->opts->file != NULL)
 			json_str(b, a->opts->file);
@@ -297,6 +302,13 @@ agent_dump_text(struct agent *a, struct buf *b, const char *what)
 		    "%u\n", a->siteid, (long)getpid(), secs(a->started),
 		    a->pub != NULL && publisher_running(a->pub) ? "running" :
 		    "not running", a->conf->max_hops);
+		if (a->pub != NULL && publisher_pid(a->pub) > 0)
+			buf_putf(b, "publisher: process %ld (%lu restarts)\n",
+			    (long)publisher_pid(a->pub),
+			    publisher_restarts(a->pub));
+		else if (a->pub != NULL)
+			buf_putf(b, "publisher: no process (restarting; %lu "
+			    "restarts)\n", publisher_restarts(a->pub));
 		buf_putf(b, "routing: %lu service events, %zu origins, %lu "
 		    "published, %lu withdrawn, %lu path switches, %zu "
 		    "services seen on this LAN\n", st.events, st.origins,

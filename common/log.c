@@ -18,6 +18,7 @@
 static const char *log_ident = "rnsplice";
 static int log_to_stderr = 1;
 static int log_verbosity;
+static int log_child;		/* a forked child: fatal() uses _exit() */
 
 /* Whether fd 2 leads nowhere: closed, or /dev/null, which is what launchd
  * gives a job without StandardErrorPath. */
@@ -44,6 +45,16 @@ log_init(const char *ident, int to_stderr, int verbosity)
 	log_verbosity = verbosity;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_forked(void)
+{
+	log_child = 1;
+	if (!log_to_stderr) {
+		closelog();
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
 }
 
 int
@@ -206,6 +217,8 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap, 1);
 	va_end(ap);
+	if (log_child)
+		_exit(1);
 	exit(1);
 }
 
@@ -217,5 +230,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_CRIT, fmt, ap, 0);
 	va_end(ap);
+	if (log_child)
+		_exit(1);
 	exit(1);
 }

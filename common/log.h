@@ -12,6 +12,11 @@
 /* to_stderr is ignored when fd 2 is closed or /dev/null: syslog then */
 void	log_init(const char *ident, int to_stderr, int verbosity);
 int	log_on_stderr(void);
+/* In a forked child that never execs, after it closed the descriptors it
+ * inherited: reopen syslog (its socket was the parent's), and let fatal()
+ * end with _exit(), not exit() (the parent's atexit handlers and stdio
+ * buffers are not the child's). */
+void	log_forked(void);
 void	log_setverbose(int verbosity);
 int	log_getverbose(void);
 void	log_warn(const char *, ...) LOG_PRINTF(1, 2);

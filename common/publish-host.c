@@ -22,7 +22,7 @@
 #define PUB_HOST_ADDR		"127.0.0.1"
 
 void
-pub_host_drop(struct publisher *pub)
+pub_host_drop(struct pub_engine *pub)
 {
 	if (pub->hreg != NULL) {
 		mdns_reg_free(pub->hreg);
@@ -34,7 +34,7 @@ pub_host_drop(struct publisher *pub)
 }
 
 static int
-host_rename(struct publisher *pub, const char *why)
+host_rename(struct pub_engine *pub, const char *why)
 {
 	char *alt;
 
@@ -55,7 +55,7 @@ host_rename(struct publisher *pub, const char *why)
 
 /* Fill the host registration and commit it. */
 static int
-host_commit(struct publisher *pub, char **cause)
+host_commit(struct pub_engine *pub, char **cause)
 {
 	struct sockaddr_in sin;
 	int r;
@@ -90,8 +90,8 @@ static void
 host_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
     const char *err, void *arg)
 {
-	struct publisher *pub = arg;
-	struct pub_entry *e;
+	struct pub_engine *pub = arg;
+	struct eng_entry *e;
 	char *cause = NULL;
 	int r;
 
@@ -138,7 +138,7 @@ host_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
 }
 
 int
-pub_host_ensure(struct publisher *pub, char **cause)
+pub_host_ensure(struct pub_engine *pub, char **cause)
 {
 	const char *h;
 	int r;

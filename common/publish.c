@@ -1,77 +1,143 @@
-/* The publisher: one mDNS connection (mdns.h), one registration per
- * service.
+/* The publisher as its users see it (publish.h): a proxy. The responder's
+ * calls are blocking round trips (with avahi, D-Bus; seconds while
+ * avahi-daemon probes a thousand services, up to 25 s when it hangs), so
+ * they are made by a child process (publish-proc.c, running the engine of
+ * publish-engine.c), and this process's loop never waits for them.
  *
- * How it runs. The user is never called from inside a responder callback
- * nor from a publisher_*() call: entry state changes are queued and
- * delivered by the notify timer, so user code runs only there and may do
- * anything, publisher_free() included. Connection state changes withdraw
- * everything when the responder leaves RUNNING and arm the sync timer,
- * which publishes what waits when it is RUNNING.
+ * Here every entry keeps its spec and a mirror of what the child reported
+ * (state, name in use, error). Changes go to the child as messages
+ * (publish-msg.h), written only when the socket takes them: an entry to
+ * tell sits on the send queue, once however often it changed, and is
+ * encoded (the whole of it, as it is then) when the output buffer has room
+ * for a message of the largest size. So a child that stops reading costs
+ * a bounded buffer plus one queue link per entry, and nothing is lost:
+ * what changed meanwhile goes when it reads again. Removals of entries
+ * the child knows go first (a 4-byte id each, for entries it was told of
+ * and so at most as many as it has), so that removing "X" and adding "X"
+ * again never collides with itself.
  *
- * Every responder call may block (with avahi, a D-Bus round trip: well
- * under a millisecond, much longer while the daemon is busy probing, up to
- * libdbus's 25 s timeout when it hangs). So no publisher_*() call talks to
- * the responder: add, update and remove only queue, and the sync timer
- * works the queues in slices of PUB_SLICE_MS, letting the loop serve
- * everything else in between. Withdrawals go first, so that removing "X"
- * and adding "X" again never collides with itself. Publications are paced
- * (PUB_PACE_MAX per PUB_PACE_MS) and at most PUB_PROBING_MAX probe at
- * once, the next ones going as earlier ones are established: avahi's
- * schedulers walk every record in flight for each one they add, so its
- * work, and the time it takes to answer each call, grow with the square
- * of the services probing at once (measurements in docs/ARCHITECTURE.md,
- * "Publishing"). A call that failed after PUB_STALL_MS means a hung
- * responder: the next one waits PUB_STALL_RETRY_MS.
+ * The child's reports carry the generation of the entry they describe;
+ * one older than the entry's latest change is dropped (the child
+ * acknowledges every UPDATE with a fresh report). Callbacks are queued and
+ * delivered from the notify timer, as the engine does.
  *
- * Invariants. e->reg != NULL while the entry is handed to the responder
- * (REGISTERING or ESTABLISHED), while it is dead (removed by the user, on
- * pub->dead until its registration is freed), and while it waits after a
- * transient error (the registration is then refilled: freeing it would
- * be one more call to a responder that does not answer, and forgetting it
- * could publish twice). A registration is committed only when complete:
- * nothing is ever half-published. Names change only through
- * entry_rename() (pub_alternative_name), so the sequence is
- * deterministic: "A", "A #2", "A #3" ...
- *
- * Rate limits. avahi-daemon holds back the commits of a group itself (1 s
- * between them, 20 s after 15 quick ones), so a collision is answered by
- * filling the *same* registration again, which keeps that accounting; we
- * add no timer of our own and never loop on a collision except for the
- * bounded synchronous renames of a local collision at add time. */
+ * When the child dies, is killed, or sends a malformed message (which
+ * kills it), the responder is as good as gone: every entry goes back to
+ * WAITING (renames kept), the user hears "down", and a new child is
+ * started after a backoff and handed every entry again. */
 #include "config.h"
 
+#include <sys/types.h>
 #include <sys/queue.h>
-
-#include <net/if.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "backoff.h"
+#include "buf.h"
 #include "event.h"
+#include "fd.h"
 #include "log.h"
-#include "mdns.h"
 #include "proto.h"
 #include "publish.h"
 #include "publish-int.h"
+#include "publish-msg.h"
 #include "xmalloc.h"
 
-#define PUB_SLICE_MS		20	/* responder calls per loop turn */
-#define PUB_PACE_MS		100	/* pacing: at most PUB_PACE_MAX */
-#define PUB_PACE_MAX		50	/* publications per PUB_PACE_MS */
-#define PUB_PROBING_MAX		128	/* registrations probing at once */
-#define PUB_RETRY_MS		1000	/* after a transient error */
-#define PUB_STALL_MS		5000	/* a failed call this slow: hung */
-#define PUB_STALL_RETRY_MS	30000	/* ... then leave it alone this long */
-#define PUB_RECONNECT_MIN_MS	500	/* no D-Bus: retry, doubling */
-#define PUB_RECONNECT_MAX_MS	10000
+#define PUB_INMAX		(4 * PUBMSG_MAX)
+#define PUB_OUTMAX		(4 * PUBMSG_MAX)
+#define PUB_RESPAWN_MIN_MS	250	/* a new child after a loss, */
+#define PUB_RESPAWN_MAX_MS	30000	/* doubling up to this */
+#define PUB_CHILD_STABLE_MS	60000	/* a child this old: start over */
 
-#define UPD_TXT		0x1	/* TXT changed: update in place */
-#define UPD_READD	0x2	/* port changed: fill again and commit */
+#define NEED_ADD	0x1	/* the child does not know the entry */
+#define NEED_UPD	0x2	/* it knows an older TXT or port */
+
+struct pub_entry {
+	struct publisher	*pub;
+	RB_ENTRY(pub_entry)	 node;		/* by id */
+	TAILQ_ENTRY(pub_entry)	 link;		/* all, in order of adding */
+	TAILQ_ENTRY(pub_entry)	 nlink;		/* notify queue */
+	int			 queued;
+	TAILQ_ENTRY(pub_entry)	 slink;		/* send queue */
+	int			 need;		/* NEED_*; on it if != 0 */
+	int			 known;		/* the child was told of it */
+	uint32_t		 id;
+	uint32_t		 gen;
+	char			*name;		/* in use (the child's word) */
+	char			*type;
+	char			*domain;
+	uint16_t		 port;
+	struct txt		 txt;
+	enum pub_scope		 scope;
+	int			 ifindex;
+	void			*arg;
+	enum pub_state		 state;
+	char			 err[PUBMSG_ERRLEN + 1];
+};
+
+RB_HEAD(pub_idtree, pub_entry);
+TAILQ_HEAD(pub_entries, pub_entry);
+
+static int
+pub_idcmp(const struct pub_entry *a, const struct pub_entry *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+RB_PROTOTYPE(pub_idtree, pub_entry, node, pub_idcmp)
+RB_GENERATE(pub_idtree, pub_entry, node, pub_idcmp)
+
+struct publisher {
+	struct ev_loop		*loop;
+	pub_cb			 cb;
+	void			*arg;
+	int			 running;	/* the child's word */
+	int			 told_up;	/* last up/down delivered */
+	int			 up_queued;
+	struct ev_timer		*notify_timer;
+	struct ev_timer		*spawn_timer;
+	struct pub_entries	 entries;
+	struct pub_entries	 notify;
+	struct pub_entries	 send;
+	struct pub_idtree	 ids;
+	size_t			 nentries;
+	uint32_t		 next_id;
+	/* ids to remove in the child, in the caller's order: of two
+	 * registrations of one name (an export on eth0 and on a WAN leg
+	 * avahi does not use) avahi says goodbye on eth0 only if that one
+	 * goes last */
+	uint32_t		*rm;
+	size_t			 rmhead;	/* next to send */
+	size_t			 nrm;
+	size_t			 rmcap;
+	/* the child */
+	pid_t			 pid;		/* 0: none (or reaped) */
+	pid_t			 lastpid;	/* for the log */
+	int			 fd;
+	struct ev_io		*io;
+	struct buf		 in;
+	struct buf		 out;
+	uint64_t		 started;	/* ms */
+	unsigned int		 step;		/* backoff */
+	unsigned long		 restarts;
+	char			 exited[64];	/* status, once reaped */
+	int			 eof;		/* it closed its socket */
+	int			 delivering;
+	int			 free_pending;
+};
 
 static void	pub_destroy(struct publisher *);
+static void	child_lost(struct publisher *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	child_lost_why(struct publisher *, const char *);
 
 /* --- notifications ------------------------------------------------------ */
 
@@ -98,11 +164,19 @@ entry_set_state(struct pub_entry *e, enum pub_state st)
 	if (e->state == st)
 		return;
 	e->state = st;
-	if (st != PUB_FAILED) {
+	if (st != PUB_FAILED)
 		e->err[0] = '\0';
-		e->fail_code = 0;
-	}
 	entry_notify(e);
+}
+
+static void
+set_running(struct publisher *pub, int up)
+{
+	if (pub->running == up)
+		return;
+	pub->running = up;
+	pub->up_queued = 1;
+	notify_soon(pub);
 }
 
 static void
@@ -131,249 +205,323 @@ notify_cb(void *arg)
 		pub_destroy(pub);
 }
 
-/* --- entries ------------------------------------------------------------ */
+/* --- to the child ---------------------------------------------------------- */
 
 static void
-sync_soon(struct publisher *pub, unsigned ms)
+want_io(struct publisher *pub)
 {
-	if (ms == 0 || !ev_timer_pending(pub->sync_timer))
-		ev_timer_set(pub->sync_timer, ms);
-}
+	short ev = POLLIN;
 
-static void
-entry_where(struct pub_entry *e)
-{
-	char ifname[IF_NAMESIZE];
-
-	switch (e->scope) {
-	case PUB_SCOPE_LAN:
-		snprintf(e->where, sizeof(e->where), "on all interfaces");
-		break;
-	case PUB_SCOPE_IFACE:
-		if (if_indextoname((unsigned)e->ifindex, ifname) != NULL)
-			snprintf(e->where, sizeof(e->where), "on %s", ifname);
-		else
-			snprintf(e->where, sizeof(e->where), "on interface "
-			    "#%d", e->ifindex);
-		break;
-	case PUB_SCOPE_HOST:
-		snprintf(e->where, sizeof(e->where), "on lo (host only)");
-		break;
-	}
-}
-
-static void
-entry_drop_reg(struct pub_entry *e)
-{
-	if (e->reg == NULL)
+	if (pub->io == NULL)
 		return;
-	mdns_reg_free(e->reg);
-	e->reg = NULL;
-	e->pub->nregs--;
+	if (buf_len(&pub->out) > 0 || pub->rmhead < pub->nrm ||
+	    !TAILQ_EMPTY(&pub->send))
+		ev |= POLLOUT;
+	ev_io_set(pub->io, ev);
 }
 
 static void
-entry_fail(struct pub_entry *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+entry_send(struct pub_entry *e, int need)
+{
+	if (e->need == 0)
+		TAILQ_INSERT_TAIL(&e->pub->send, e, slink);
+	e->need |= need;
+	want_io(e->pub);
+}
 
 static void
-entry_fail(struct pub_entry *e, int code, const char *fmt, ...)
+entry_unsend(struct pub_entry *e)
 {
-	va_list ap;
+	if (e->need != 0)
+		TAILQ_REMOVE(&e->pub->send, e, slink);
+	e->need = 0;
+}
 
-	entry_drop_reg(e);
-	va_start(ap, fmt);
-	vsnprintf(e->err, sizeof(e->err), fmt, ap);
-	va_end(ap);
-	e->fail_code = code;
-	log_warnx("publish \"%s\" %s %s: %s", e->name, e->type, e->where,
-	    e->err);
-	if (e->state != PUB_FAILED) {
-		e->state = PUB_FAILED;
-		entry_notify(e);
+/* Encode what waits while a message of any size fits. */
+static void
+fill(struct publisher *pub)
+{
+	struct pubmsg m;
+	struct pub_entry *e;
+
+	while (buf_room(&pub->out) >= 4 + PUBMSG_MAX) {
+		memset(&m, 0, sizeof(m));
+		if (pub->rmhead < pub->nrm) {
+			m.type = PUBMSG_REMOVE;
+			m.id = pub->rm[pub->rmhead++];
+			if (pub->rmhead == pub->nrm)
+				pub->rmhead = pub->nrm = 0;
+		} else if ((e = TAILQ_FIRST(&pub->send)) != NULL) {
+			m.type = (e->need & NEED_ADD) ? PUBMSG_ADD :
+			    PUBMSG_UPDATE;
+			m.id = e->id;
+			m.gen = e->gen;
+			m.name = e->name;
+			m.stype = e->type;
+			m.domain = e->domain;
+			m.port = e->port;
+			m.scope = e->scope;
+			m.ifindex = (uint32_t)e->ifindex;
+			m.txt = e->txt;
+			entry_unsend(e);
+			e->known = 1;
+		} else
+			break;
+		if (pubmsg_put(&pub->out, &m) == -1)
+			fatal("publisher: %s message",
+			    pubmsg_type_name(m.type));
 	}
 }
 
-/* A responder call failed with code (MDNS_ERR_*): either the responder is
- * going away (wait and retry; a restart republishes anyway) or it
- * refuses (FAILED). */
-int
-pubent_error(struct pub_entry *e, int code, const char *what,
-    const char *cause)
-{
-	struct publisher *pub = e->pub;
-
-	if (cause == NULL)
-		cause = "error";
-	if (what == NULL) {	/* cause names the step */
-		what = cause;
-		cause = NULL;
-	}
-	switch (code) {
-	case MDNS_ERR_OBJECTS:
-		entry_fail(e, code, "%s: avahi-daemon's limit of objects per "
-		    "client reached (%zu entry groups in use; "
-		    "objects-per-client-max in avahi-daemon.conf, default "
-		    "1024)", what, pub->nregs);
-		return -1;
-	case MDNS_ERR_ENTRIES:
-		entry_fail(e, code, "%s: avahi-daemon's limit of entries per "
-		    "group reached (entries-per-entry-group-max)", what);
-		return -1;
-	case MDNS_ERR_DOWN:
-	case MDNS_ERR_NOMEM:
-		break;
-	default:
-		entry_fail(e, code, "%s%s%s", what, cause != NULL ? ": " : "",
-		    cause != NULL ? cause : "");
-		return -1;
-	}
-	log_warnx("publish \"%s\" %s %s: %s%s%s; will retry", e->name,
-	    e->type, e->where, what, cause != NULL ? ": " : "",
-	    cause != NULL ? cause : "");
-	entry_set_state(e, PUB_WAITING);
-	sync_soon(pub, PUB_RETRY_MS);
-	return -1;
-}
+/* --- from the child -------------------------------------------------------- */
 
 static int
-entry_rename(struct pub_entry *e, const char *why)
+child_state(struct publisher *pub, const struct pubmsg *m, char **cause)
 {
-	char *alt;
+	struct pub_entry key, *e;
+	int changed = 0;
 
-	if (e->renames >= PUB_MAX_RENAMES) {
-		entry_fail(e, MDNS_ERR_COLLISION, "%s; gave up after %u "
-		    "renames", why, e->renames);
+	key.id = m->id;
+	if ((e = RB_FIND(pub_idtree, &pub->ids, &key)) == NULL)
+		return 0;	/* removed since */
+	if ((int32_t)(m->gen - e->gen) > 0)
+		return cause_set(cause, "STATE of entry %u for change %u, the "
+		    "latest is %u", m->id, m->gen, e->gen);
+	if (m->gen != e->gen)
+		return 0;	/* the child has not seen the last change */
+	if (pub_name_check(m->name, cause) == -1)
 		return -1;
+	if (strcmp(m->name, e->name) != 0) {
+		free(e->name);
+		e->name = xstrdup(m->name);
+		changed = 1;
 	}
-	if ((alt = pub_alternative_name(e->name)) == NULL) {
-		entry_fail(e, MDNS_ERR_NOMEM, "%s; no alternative name", why);
-		return -1;
+	if (m->state != e->state) {
+		e->state = (enum pub_state)m->state;
+		changed = 1;
 	}
-	log_warnx("publish \"%s\" %s %s: %s, renamed to \"%s\"", e->name,
-	    e->type, e->where, why, alt);
-	free(e->name);
-	e->name = alt;
-	e->renames++;
-	entry_notify(e);
+	if (m->err != NULL)
+		strlcpy(e->err, m->err, sizeof(e->err));
+	else
+		e->err[0] = '\0';
+	if (changed)
+		entry_notify(e);
 	return 0;
 }
 
-/* --- publishing an entry ------------------------------------------------ */
-
-static void	entry_reg_cb(struct mdns_reg *, enum mdns_reg_event, int,
-		    const char *, void *);
-
 static void
-entry_service(const struct pub_entry *e, struct mdns_service *s)
+child_read(struct publisher *pub)
 {
-	memset(s, 0, sizeof(*s));
-	s->name = e->name;
-	s->type = e->type;
-	s->domain = e->domain;
-	s->port = e->port;
-	s->txt = &e->txt;
-	switch (e->scope) {
-	case PUB_SCOPE_LAN:
-		break;
-	case PUB_SCOPE_IFACE:
-		s->ifindex = e->ifindex;
-		break;
-	case PUB_SCOPE_HOST:
-		s->flags = MDNS_HOST_SCOPE;
-		s->host = e->pub->hfqdn;
-		break;
-	}
-}
-
-/* Hand e to the responder: a new registration (or the old one, filled
- * again), committed. On return e is REGISTERING, WAITING (after a
- * transient error; the registration is kept for the next try) or FAILED
- * (the registration is freed). */
-int
-pubent_publish(struct pub_entry *e)
-{
-	struct publisher *pub = e->pub;
-	struct mdns_service s;
+	struct pubmsg m;
 	char *cause = NULL;
+	ssize_t n;
 	int r;
 
-	e->upd = 0;	/* a re-add takes the current TXT and port */
-	if (e->scope == PUB_SCOPE_HOST &&
-	    (r = pub_host_ensure(pub, &cause)) < 0)
-		goto fail_what_host;
-	if (e->reg == NULL) {
-		if ((e->reg = mdns_reg_new(pub->mdns, entry_reg_cb, e, &r,
-		    &cause)) == NULL)
-			goto fail_new;
-		pub->nregs++;
+	n = buf_read_fd(&pub->in, pub->fd);
+	if (n == 0) {
+		/* it is exiting (its descriptors close before it ends):
+		 * wait for its own status rather than kill it */
+		pub->eof = 1;
+		child_lost_why(pub, buf_len(&pub->in) > 0 ? "in the middle "
+		    "of a message" : NULL);
+		return;
 	}
-	for (;;) {
-		entry_service(e, &s);
-		if ((r = mdns_reg_set(e->reg, &s, &cause)) != MDNS_ERR_COLLISION)
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		child_lost(pub, "read: %s", strerror(errno));
+		return;
+	}
+	while ((r = pubmsg_get(&pub->in, PUBMSG_TO_PARENT, &m, &cause)) ==
+	    1) {
+		if (m.type == PUBMSG_UP)
+			set_running(pub, (int)m.up);
+		else if (child_state(pub, &m, &cause) == -1)
+			r = -1;
+		pubmsg_clear(&m);
+		if (r == -1)
 			break;
-		free(cause);
-		cause = NULL;
-		if (entry_rename(e, "name in use on this host") == -1)
-			return -1;
 	}
-	if (r < 0) {
-		pubent_error(e, r, NULL, cause);
+	if (r == -1) {
+		child_lost(pub, "bad message: %s", cause);
 		free(cause);
-		return -1;
 	}
-	log_info("publish \"%s\" %s %s: port %u, probing", e->name, e->type,
-	    e->where, e->port);
-	entry_set_state(e, PUB_REGISTERING);
-	return 0;
-
-fail_what_host:
-	pubent_error(e, r, "address record on lo", cause);
-	free(cause);
-	return -1;
-fail_new:
-	pubent_error(e, r, "new entry group", cause);
-	free(cause);
-	return -1;
 }
 
 static void
-entry_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
-    const char *err, void *arg)
+child_io(int fd, short revents, void *arg)
 {
-	struct pub_entry *e = arg;
-	struct publisher *pub = e->pub;
+	struct publisher *pub = arg;
 
-	/* Signals of a registration being withdrawn, or arriving while the
-	 * responder is going down (the state callback drops everything). */
-	if (e->dead || reg != e->reg || e->state == PUB_WAITING ||
-	    !pub->running)
-		return;
-	switch (ev) {
-	case MDNS_REG_ESTABLISHED:
-		if (e->state != PUB_ESTABLISHED)
-			log_info("publish \"%s\" %s %s: established", e->name,
-			    e->type, e->where);
-		e->renames = 0;
-		entry_set_state(e, PUB_ESTABLISHED);
-		sync_soon(pub, 0);	/* room for one more probing */
-		break;
-	case MDNS_REG_PROBING:
-		entry_set_state(e, PUB_REGISTERING);
-		break;
-	case MDNS_REG_COLLISION:
-		/* the responder withdrew the records (without goodbyes);
-		 * re-add under the next name from the loop, like updates */
-		if (entry_rename(e, "collision") == 0) {
-			entry_set_state(e, PUB_REGISTERING);
-			e->upd |= UPD_READD;
-			sync_soon(pub, 0);
-		}
-		break;
-	case MDNS_REG_FAILED:
-		pubent_error(e, code, "avahi", err);
-		break;
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		child_read(pub);
+		if (pub->io == NULL)
+			return;		/* lost */
 	}
+	if (revents & POLLOUT) {
+		fill(pub);
+		if (buf_write_fd(&pub->out, fd) == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK) {
+			child_lost(pub, "write: %s", strerror(errno));
+			return;
+		}
+	}
+	want_io(pub);
+}
+
+/* --- the child's life -------------------------------------------------------- */
+
+static void
+describe_status(struct publisher *pub, int status)
+{
+	if (WIFEXITED(status))
+		snprintf(pub->exited, sizeof(pub->exited), "exited with "
+		    "status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(pub->exited, sizeof(pub->exited), "killed by signal "
+		    "%d", WTERMSIG(status));
+	else
+		snprintf(pub->exited, sizeof(pub->exited), "ended (status "
+		    "0x%x)", (unsigned int)status);
+}
+
+/* Make sure the child is gone, and reaped. One that closed its socket is
+ * exiting; one that still runs (it sent nonsense, or its socket failed)
+ * is killed. Either way the wait is short. */
+static void
+child_reap(struct publisher *pub)
+{
+	pid_t r;
+	int status;
+
+	if (pub->pid <= 0)
+		return;
+	while ((r = waitpid(pub->pid, &status, WNOHANG)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == 0) {
+		if (!pub->eof)
+			(void)kill(pub->pid, SIGKILL);
+		while ((r = waitpid(pub->pid, &status, 0)) == -1 &&
+		    errno == EINTR)
+			;
+	}
+	if (r == pub->pid)
+		describe_status(pub, status);
+	else	/* reaped by someone who did not tell publisher_reaped() */
+		snprintf(pub->exited, sizeof(pub->exited), "is gone");
+	pub->lastpid = pub->pid;
+	pub->pid = 0;
+	pub->eof = 0;
+}
+
+static void
+child_close(struct publisher *pub)
+{
+	ev_io_del(pub->io);
+	pub->io = NULL;
+	close_fd(&pub->fd);
+	buf_reset(&pub->in);
+	buf_reset(&pub->out);
+}
+
+static void
+child_lost(struct publisher *pub, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	child_lost_why(pub, why);
+}
+
+/* why: what this side saw, or NULL (the exit status says it all). */
+static void
+child_lost_why(struct publisher *pub, const char *why)
+{
+	struct pub_entry *e;
+	unsigned int ms;
+
+	child_close(pub);
+	child_reap(pub);
+	if (ev_now_ms() - pub->started >= PUB_CHILD_STABLE_MS)
+		pub->step = 0;
+	ms = backoff_ms(pub->step++, PUB_RESPAWN_MIN_MS, PUB_RESPAWN_MAX_MS,
+	    20, arc4random());
+	log_warnx("publisher: its process %ld %s%s%s%s; %zu services wait "
+	    "for a new one, in %u ms", (long)pub->lastpid, pub->exited,
+	    why != NULL ? " (" : "", why != NULL ? why : "",
+	    why != NULL ? ")" : "", pub->nentries, ms);
+	/* the child's D-Bus connection went with it: nothing is published */
+	set_running(pub, 0);
+	pub->rmhead = pub->nrm = 0;
+	TAILQ_FOREACH(e, &pub->entries, link) {
+		e->known = 0;
+		entry_set_state(e, PUB_WAITING);
+		entry_unsend(e);
+		entry_send(e, NEED_ADD);
+	}
+	ev_timer_set(pub->spawn_timer, ms);
+}
+
+static void
+child_spawn(struct publisher *pub)
+{
+	char *cause = NULL;
+	unsigned int ms;
+
+	if ((pub->pid = pubproc_spawn(&pub->fd, &cause)) == -1) {
+		pub->pid = 0;
+		ms = backoff_ms(pub->step++, PUB_RESPAWN_MIN_MS,
+		    PUB_RESPAWN_MAX_MS, 20, arc4random());
+		log_warnx("publisher: cannot start its process: %s; again "
+		    "in %u ms", cause, ms);
+		free(cause);
+		ev_timer_set(pub->spawn_timer, ms);
+		return;
+	}
+	pub->started = ev_now_ms();
+	pub->exited[0] = '\0';
+	if ((pub->io = ev_io_add(pub->loop, pub->fd, POLLIN, child_io,
+	    pub)) == NULL)
+		fatalx("out of memory");
+	log_debug("publisher: process %ld started", (long)pub->pid);
+	want_io(pub);
+}
+
+static void
+spawn_cb(void *arg)
+{
+	struct publisher *pub = arg;
+
+	pub->restarts++;
+	child_spawn(pub);
+}
+
+/* --- API ------------------------------------------------------------------- */
+
+struct publisher *
+publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
+{
+	struct publisher *pub;
+
+	pub = xcalloc(1, sizeof(*pub));
+	pub->loop = loop;
+	pub->cb = cb;
+	pub->arg = arg;
+	pub->fd = -1;
+	TAILQ_INIT(&pub->entries);
+	TAILQ_INIT(&pub->notify);
+	TAILQ_INIT(&pub->send);
+	RB_INIT(&pub->ids);
+	buf_init(&pub->in, PUB_INMAX);
+	buf_init(&pub->out, PUB_OUTMAX);
+	if ((pub->notify_timer = ev_timer_add(loop, notify_cb, pub)) ==
+	    NULL || (pub->spawn_timer = ev_timer_add(loop, spawn_cb,
+	    pub)) == NULL)
+		fatal("publisher");	/* only out of memory */
+	child_spawn(pub);
+	return pub;
 }
 
 static void
@@ -386,258 +534,28 @@ entry_free(struct pub_entry *e)
 	free(e);
 }
 
-/* Did the call started at t0 take so long that the responder seems
- * hung? */
-static int
-stalled(struct publisher *pub, uint64_t t0)
-{
-	uint64_t now = ev_now_ms();
-
-	if (now - t0 < PUB_STALL_MS)
-		return 0;
-	pub->stall_until = now + PUB_STALL_RETRY_MS;
-	log_warnx("avahi-daemon took %llu ms to answer a call; next call in "
-	    "%d s", (unsigned long long)(now - t0), PUB_STALL_RETRY_MS / 1000);
-	return 1;
-}
-
-/* Apply a queued update of a published entry. */
-static int
-entry_update(struct pub_entry *e)
-{
-	struct mdns_service s;
-	char *cause = NULL;
-	int r, upd = e->upd;
-
-	e->upd = 0;
-	if (upd & UPD_READD)
-		return pubent_publish(e);	/* same name, new port */
-	entry_service(e, &s);
-	if ((r = mdns_reg_update_txt(e->reg, &s, &cause)) < 0) {
-		if (r == MDNS_ERR_DOWN || r == MDNS_ERR_NOMEM) {
-			pubent_error(e, r, "TXT update", cause);
-			free(cause);
-			return -1;
-		}
-		log_warnx("publish \"%s\" %s %s: TXT update: %s; re-adding",
-		    e->name, e->type, e->where, cause);
-		free(cause);
-		return pubent_publish(e);
-	}
-	log_info("publish \"%s\" %s %s: TXT updated (%zu items)", e->name,
-	    e->type, e->where, e->txt.n);
-	return 0;
-}
-
-/* Free the registrations of removed entries (goodbyes), within the slice.
- * Returns 1 when all are done. */
-static int
-withdraw_dead(struct publisher *pub, uint64_t until)
-{
-	struct pub_entry *e;
-	int freed = 0;
-
-	while ((e = TAILQ_FIRST(&pub->dead)) != NULL) {
-		uint64_t t0 = ev_now_ms();
-
-		if (freed && t0 >= until)
-			return 0;
-		TAILQ_REMOVE(&pub->dead, e, link);
-		entry_drop_reg(e);
-		entry_free(e);
-		freed = 1;
-		if (stalled(pub, t0))
-			return 0;
-	}
-	return 1;
-}
-
-/* An object slot was freed: give one entry that hit the limit a chance. */
-static void
-retry_object_limit(struct publisher *pub)
-{
-	struct pub_entry *e;
-
-	TAILQ_FOREACH(e, &pub->entries, link)
-		if (e->state == PUB_FAILED &&
-		    e->fail_code == MDNS_ERR_OBJECTS) {
-			entry_set_state(e, PUB_WAITING);
-			sync_soon(pub, 0);
-			return;
-		}
-}
-
-/* --- the connection and the sync timer ---------------------------------- */
-
-/* Forget every registration (dead ones, after the responder went, cost
- * nothing to free). Every entry waits for the next RUNNING (FAILED ones
- * get another chance). */
-static void
-withdraw_all(struct publisher *pub)
-{
-	struct pub_entry *e;
-
-	while ((e = TAILQ_FIRST(&pub->dead)) != NULL) {
-		TAILQ_REMOVE(&pub->dead, e, link);
-		entry_drop_reg(e);
-		entry_free(e);
-	}
-	TAILQ_FOREACH(e, &pub->entries, link) {
-		entry_drop_reg(e);
-		e->renames = 0;
-		entry_set_state(e, PUB_WAITING);
-	}
-	pub_host_drop(pub);
-	if (pub->running) {
-		pub->running = 0;
-		pub->up_queued = 1;
-		notify_soon(pub);
-		log_warnx("avahi-daemon not running: %zu services wait for it",
-		    pub->nentries);
-	}
-}
-
-static void
-mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
-{
-	struct publisher *pub = arg;
-
-	switch (st) {
-	case MDNS_DOWN:
-		if (pub->running)
-			log_warnx("avahi: %s; reconnecting", why != NULL ? why :
-			    "gone");
-		else if (why != NULL && strstr(why, "D-Bus") != NULL)
-			log_info("avahi: %s; waiting for it", why);
-		else
-			log_info("avahi-daemon is not running; waiting for it");
-		withdraw_all(pub);
-		break;
-	case MDNS_BUSY:
-		log_info("avahi-daemon is registering its host name (or "
-		    "picking another); waiting for it");
-		withdraw_all(pub);
-		break;
-	case MDNS_RUNNING:
-		if (!pub->running) {
-			pub->running = 1;
-			pub->up_queued = 1;
-			notify_soon(pub);
-			log_info("avahi-daemon running: publishing %zu "
-			    "services", pub->nentries);
-		}
-		sync_soon(pub, 0);
-		break;
-	}
-}
-
-/* One slice of work: withdrawals first, then updates and what waits, in
- * order. */
-static void
-sync_cb(void *arg)
-{
-	struct publisher *pub = arg;
-	struct pub_entry *e;
-	uint64_t now = ev_now_ms(), until = now + PUB_SLICE_MS;
-	size_t nprobing;
-
-	if (!pub->running)
-		return;
-	if (now < pub->stall_until) {
-		sync_soon(pub, (unsigned)(pub->stall_until - now));
-		return;
-	}
-	if (!withdraw_dead(pub, until)) {
-		sync_soon(pub, pub->stall_until > now ?
-		    (unsigned)(pub->stall_until - now) : 0);
-		return;
-	}
-	nprobing = 0;
-	TAILQ_FOREACH(e, &pub->entries, link)
-		if (e->state == PUB_REGISTERING)
-			nprobing++;
-	TAILQ_FOREACH(e, &pub->entries, link) {
-		enum pub_state was;
-		uint64_t t0;
-		int r;
-
-		if (e->state != PUB_WAITING && e->upd == 0)
-			continue;
-		/* the next one goes when one is established (entry_reg_cb) */
-		if (e->state == PUB_WAITING && nprobing >= PUB_PROBING_MAX)
-			continue;
-		if ((now = ev_now_ms()) >= until) {
-			sync_soon(pub, 0);	/* the rest next turn */
-			return;
-		}
-		if (now - pub->pace_start >= PUB_PACE_MS) {
-			pub->pace_start = now;
-			pub->pace_count = 0;
-		}
-		if (pub->pace_count >= PUB_PACE_MAX) {
-			sync_soon(pub, (unsigned)(pub->pace_start +
-			    PUB_PACE_MS - now));
-			return;
-		}
-		pub->pace_count++;
-		t0 = now;
-		was = e->state;
-		if (e->state == PUB_WAITING)
-			r = pubent_publish(e);
-		else
-			r = entry_update(e);
-		if (was != PUB_REGISTERING && e->state == PUB_REGISTERING)
-			nprobing++;
-		if (r == -1 && e->state == PUB_WAITING) {
-			/* the responder is going away, or hangs: later */
-			if (stalled(pub, t0))
-				sync_soon(pub, PUB_STALL_RETRY_MS);
-			return;
-		}
-	}
-}
-
-/* --- API ---------------------------------------------------------------- */
-
-struct publisher *
-publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
-{
-	struct publisher *pub;
-
-	pub = xcalloc(1, sizeof(*pub));
-	pub->loop = loop;
-	pub->cb = cb;
-	pub->arg = arg;
-	TAILQ_INIT(&pub->entries);
-	TAILQ_INIT(&pub->notify);
-	TAILQ_INIT(&pub->dead);
-	if ((pub->sync_timer = ev_timer_add(loop, sync_cb, pub)) == NULL ||
-	    (pub->notify_timer = ev_timer_add(loop, notify_cb, pub)) ==
-	    NULL || (pub->mdns = mdns_new(loop, mdns_cb, pub,
-	    PUB_RECONNECT_MIN_MS, PUB_RECONNECT_MAX_MS)) == NULL)
-		fatal("publisher");	/* only out of memory */
-	return pub;
-}
-
+/* The child sees EOF, withdraws everything (goodbyes) and exits; nobody
+ * waits for it here. It is reaped now if it is already gone, else by the
+ * process's SIGCHLD handling (publisher_reaped() is then no longer
+ * called) or by init once the process exits. */
 static void
 pub_destroy(struct publisher *pub)
 {
 	struct pub_entry *e;
+	int status;
 
-	/* Freeing the connection withdraws all its registrations at once,
-	 * with goodbyes (with avahi, one D-Bus disconnection). */
 	while ((e = TAILQ_FIRST(&pub->entries)) != NULL) {
 		TAILQ_REMOVE(&pub->entries, e, link);
 		entry_free(e);
 	}
-	while ((e = TAILQ_FIRST(&pub->dead)) != NULL) {
-		TAILQ_REMOVE(&pub->dead, e, link);
-		entry_free(e);
-	}
-	pub->hreg = NULL;
-	mdns_free(pub->mdns);
-	ev_timer_del(pub->sync_timer);
+	child_close(pub);
+	if (pub->pid > 0)
+		(void)waitpid(pub->pid, &status, WNOHANG);
+	buf_free(&pub->in);
+	buf_free(&pub->out);
+	free(pub->rm);
 	ev_timer_del(pub->notify_timer);
+	ev_timer_del(pub->spawn_timer);
 	free(pub);
 }
 
@@ -657,6 +575,43 @@ int
 publisher_running(const struct publisher *pub)
 {
 	return pub->running;
+}
+
+pid_t
+publisher_pid(const struct publisher *pub)
+{
+	return pub->pid;
+}
+
+unsigned long
+publisher_restarts(const struct publisher *pub)
+{
+	return pub->restarts;
+}
+
+int
+publisher_reaped(struct publisher *pub, pid_t pid, int status)
+{
+	if (pub == NULL || pid <= 0 || pid != pub->pid)
+		return 0;
+	describe_status(pub, status);
+	pub->lastpid = pid;
+	pub->pid = 0;
+	child_lost_why(pub, NULL);
+	return 1;
+}
+
+static uint32_t
+new_id(struct publisher *pub)
+{
+	struct pub_entry key;
+
+	do {
+		if (++pub->next_id == 0)
+			pub->next_id = 1;
+		key.id = pub->next_id;
+	} while (RB_FIND(pub_idtree, &pub->ids, &key) != NULL);
+	return pub->next_id;
 }
 
 struct pub_entry *
@@ -692,28 +647,24 @@ publisher_add(struct publisher *pub, const struct pub_spec *spec,
 		errno = ENOMEM;
 		return NULL;
 	}
-	entry_where(e);
+	e->id = new_id(pub);
+	RB_INSERT(pub_idtree, &pub->ids, e);
 	TAILQ_INSERT_TAIL(&pub->entries, e, link);
 	pub->nentries++;
-	if (pub->running)
-		sync_soon(pub, 0);
-	else
-		log_debug("publish \"%s\" %s %s: waiting for avahi", e->name,
-		    e->type, e->where);
+	entry_send(e, NEED_ADD);
 	return e;
 }
 
 int
 publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 {
-	struct publisher *pub = e->pub;
 	struct txt nt;
 	int txt_changed, port_changed;
 	char *cause;
 
 	if (pub_txt_check(txt, &cause) == -1) {
-		log_warnx("publish \"%s\" %s %s: update: %s", e->name,
-		    e->type, e->where, cause);
+		log_warnx("publish \"%s\" %s: update: %s", e->name, e->type,
+		    cause);
 		free(cause);
 		errno = EINVAL;
 		return -1;
@@ -728,27 +679,15 @@ publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 		txt_free(&e->txt);
 		e->txt = nt;
 	}
-	if (port_changed) {
-		log_info("publish \"%s\" %s %s: port %u -> %u", e->name,
-		    e->type, e->where, e->port, port);
+	if (port_changed)
 		e->port = port;
-	}
-	switch (e->state) {
-	case PUB_WAITING:
-		break;		/* publication takes the news */
-	case PUB_FAILED:
-		entry_set_state(e, PUB_WAITING);	/* try again */
-		break;
-	case PUB_REGISTERING:
-	case PUB_ESTABLISHED:
-		if (port_changed)
-			e->upd |= UPD_READD;
-		else if (txt_changed)
-			e->upd |= UPD_TXT;
-		break;
-	}
-	if (pub->running && (e->upd != 0 || e->state == PUB_WAITING))
-		sync_soon(pub, 0);
+	if (!txt_changed && !port_changed && e->state != PUB_FAILED)
+		return 0;
+	/* a FAILED entry is tried again, as the child will do */
+	if (e->state == PUB_FAILED)
+		entry_set_state(e, PUB_WAITING);
+	e->gen++;
+	entry_send(e, e->known ? NEED_UPD : NEED_ADD);
 	return 0;
 }
 
@@ -762,20 +701,26 @@ publisher_remove(struct pub_entry *e)
 	pub = e->pub;
 	if (e->queued)
 		TAILQ_REMOVE(&pub->notify, e, nlink);
+	entry_unsend(e);
 	TAILQ_REMOVE(&pub->entries, e, link);
+	RB_REMOVE(pub_idtree, &pub->ids, e);
 	pub->nentries--;
-	if (e->reg == NULL) {
-		entry_free(e);
-		return;
+	if (e->known && pub->io != NULL) {
+		if (pub->nrm == pub->rmcap && pub->rmhead > 0) {
+			memmove(pub->rm, pub->rm + pub->rmhead,
+			    (pub->nrm - pub->rmhead) * sizeof(*pub->rm));
+			pub->nrm -= pub->rmhead;
+			pub->rmhead = 0;
+		}
+		if (pub->nrm == pub->rmcap) {
+			pub->rmcap = pub->rmcap ? pub->rmcap * 2 : 64;
+			pub->rm = xreallocarray(pub->rm, pub->rmcap,
+			    sizeof(*pub->rm));
+		}
+		pub->rm[pub->nrm++] = e->id;
+		want_io(pub);
 	}
-	/* The registration goes from the sync timer (goodbyes cost a round
-	 * trip each); until then e stays, as its callback argument. */
-	log_info("withdraw \"%s\" %s %s", e->name, e->type, e->where);
-	e->dead = 1;
-	e->queued = 0;
-	TAILQ_INSERT_TAIL(&pub->dead, e, link);
-	sync_soon(pub, 0);
-	retry_object_limit(pub);
+	entry_free(e);
 }
 
 enum pub_state

@@ -20,13 +20,28 @@
  * per entry plus one for the host-scope address record, all on its own
  * connection.
  *
- * Files: publish.c (entries, the paced queue, the API), publish-host.c
- * (the host-scope address record), publish-names.c (name, TXT and spec
- * checks, alternative names); publish-int.h is what they share.
+ * Processes: every responder call is a blocking round trip (with avahi,
+ * D-Bus: seconds when avahi-daemon is busy, up to 25 s when it hangs), so
+ * the calls are made by a child process that publisher_new() forks (same
+ * program, no exec: it closes every descriptor but its socket and stderr,
+ * runs a loop of its own and ends at EOF on its socket). This process only
+ * sends it the entries and mirrors what it reports; its loop never waits
+ * on the responder. A child that dies, is killed, or sends nonsense is
+ * replaced after a backoff (entries go back to WAITING, "down" is
+ * reported, the new child gets every entry again).
+ *
+ * Files: publish.c (the API: the entries' mirror, the child's life),
+ * publish-msg.c (the messages between the two, checked on both sides),
+ * publish-proc.c (the child), publish-engine.c (in the child: the paced
+ * queue, the responder calls), publish-host.c (the host-scope address
+ * record), publish-names.c (name, TXT and spec checks, alternative
+ * names); publish-int.h is what they share.
  * Entries past the limit go FAILED (pub_entry_error() says so) and are
  * retried when another entry is removed or avahi restarts. */
 #ifndef RNSPLICE_PUBLISH_H
 #define RNSPLICE_PUBLISH_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -82,6 +97,16 @@ struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg);
 void		 publisher_free(struct publisher *);
 /* 1 while avahi-daemon is in state RUNNING. */
 int		 publisher_running(const struct publisher *);
+/* The child process doing the responder calls: its pid (0 while there is
+ * none: between a loss and its successor), and how many were started
+ * after the first. */
+pid_t		 publisher_pid(const struct publisher *);
+unsigned long	 publisher_restarts(const struct publisher *);
+/* For a process that reaps every child itself (waitpid(-1)): hand over a
+ * pid it does not know. Returns 1 if it was the publisher's child (which
+ * is then replaced), else 0. A process that does not reap leaves it to
+ * the publisher, which notices the child's end on its socket. */
+int		 publisher_reaped(struct publisher *, pid_t, int status);
 
 /* Check a spec as publisher_add() does: 0, or -1 with a reason in *cause
  * (the caller frees it). */

@@ -508,6 +508,78 @@ t_ok lab_wait_for 15 seen_at bcli "$NAME" 10.2.0.1 \
 t_ok same_body bcli "http://$addr2:$port2/index.html" "$www/index.html" \
 	"and answers on the same port"
 
+# --- the publisher's process ----------------------------------------------------------------
+# The avahi registration calls are made by a child of the agent
+# (common/publish-proc.c). Killed, it is replaced and everything is
+# published again; while avahi-daemon does not answer, only it waits: the
+# agent's loop (control socket, ssh session, keepalive) goes on.
+# pub_child SOCK AGENTPID -- the publisher's pid from the agent's status,
+# if it is a child of AGENTPID running the agent's program
+pub_child() {
+	local p pp exe
+	p=$(status_field "$1" publisher_pid)
+	[[ $p == [1-9]* ]] || return 1
+	pp=$(awk '$1 == "PPid:" { print $2 }' "/proc/$p/status" 2>/dev/null)
+	exe=$(readlink -f "/proc/$p/exe" 2>/dev/null)
+	[ "$pp" = "$2" ] && [ "$exe" = "$(readlink -f "$AGENT")" ] || return 1
+	printf '%s\n' "$p"
+}
+published_count() { # NAME -- how often agent 1 logged it established
+	grep -cF "siteA: published \"$1\"" "$(agent_log 1)" || true
+}
+apid=$(status_field "$SOCK1" pid)
+sshpid=$(status_field "$SOCK1" ssh_pid)
+ppid1=$(pub_child "$SOCK1" "$apid")
+t_ok eval '[[ $ppid1 == [1-9]* ]]' \
+	"the agent's publisher runs in a child process (pid '$ppid1', agent $apid)"
+npub=$(published_count "$NAME")
+if t_ok lab_kill KILL "$ppid1" "$AGENT" \
+	"the publisher's process (pid '$ppid1') is killed"; then
+	t_ok lab_wait_for 10 grep -q "publisher: its process $ppid1 killed by signal 9" \
+		"$(agent_log 1)" "the agent logs how it ended"
+	t_ok lab_wait_for 10 eval 'p=$(pub_child "$SOCK1" "$apid") && [ "$p" != "$ppid1" ]' \
+		"a new publisher process is started"
+	t_ok lab_wait_for 15 eval '[ "$(published_count "$NAME")" -gt "$npub" ]' \
+		"\"$NAME\" is published again by it"
+	t_ok lab_wait_for 10 seen_at bcli "$NAME" 10.2.0.1 "bcli resolves it"
+	t_ok eval '[ "$(status_field "$SOCK1" publisher_restarts)" -ge 1 ]' \
+		"rnsplice status counts the restart"
+	t_ok [ "$(status_field "$SOCK1" ssh_pid)" = "$sshpid" ] \
+		"the agent's ssh session went on (same master, pid $sshpid)"
+	t_ok same_body bcli "http://$addr2:$port2/index.html" "$www/index.html" \
+		"and the splice answers"
+fi
+# avahi-daemon that does not answer: SIGSTOP for longer than ping-timeout
+# (9 s), while a new service waits to be published
+read -r avahipid <"$LAB_DIR/brelay/avahi.pid"
+STALL="Stall $LAB_ID"
+nlost=$(grep -c "reconnecting in" "$(agent_log 1)" || true)
+if t_ok lab_kill STOP "$avahipid" avahi-daemon \
+	"brelay's avahi-daemon (pid '$avahipid') is stopped"; then
+	pub_stall=$(lab_publish asrv "$STALL" $T 8080)
+	t_ok lab_wait_for 15 grep -qF "siteA: splicing \"$STALL\"" "$(agent_log 1)" \
+		"avahi-daemon stopped: the agent imports a new service and hands it to its publisher"
+	# its publication now waits for avahi-daemon (up to libdbus's 25 s
+	# per call): the agent's own loop must not
+	ndump=$(grep -c "pid $apid, up" "$(agent_log 1)" || true)
+	lab_kill USR1 "$apid" "$AGENT" || t_fail "SIGUSR1 to the agent"
+	t_ok lab_wait_for 10 eval '[ "$(grep -c "pid $apid, up" "$(agent_log 1)")" -gt "$ndump" ]' \
+		"meanwhile the agent's loop runs: it logs its status on SIGUSR1"
+	t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK1" --json services | grep -qF "$STALL"' \
+		"and answers rnsplice services"
+	sleep 12	# the fault's length, longer than ping-timeout
+	t_ok eval 'lab_exec brelay "$CLI" -S "$SOCK1" status >/dev/null' \
+		"and still answers after 12 s"
+	lab_kill CONT "$avahipid" avahi-daemon || t_bail "SIGCONT to avahi-daemon"
+	t_ok lab_wait_for 30 seen_at bcli "$STALL (siteA)" 10.2.0.1 \
+		"avahi-daemon back: the new service is published"
+	t_ok [ "$(status_field "$SOCK1" ssh_pid)" = "$sshpid" ] \
+		"the ssh session survived the stall (same master, pid $sshpid)"
+	t_ok [ "$(grep -c "reconnecting in" "$(agent_log 1)")" = "$nlost" ] \
+		"no session was lost"
+	lab_unpublish "$pub_stall"
+fi
+
 # --- shutdown --------------------------------------------------------------------------------
 w3=$(lab_watch bcli $T)
 sleep 0.5
