@@ -267,6 +267,17 @@ agent_stop() {
 agent_ssh_pid() {
 	pgrep -P "$(agent_pid "$1")" -x ssh | head -1
 }
+# the agent's publisher process: its child running the agent's own program
+agent_pub_pid() {
+	local a c exe
+	a=$(agent_pid "$1") || return 1
+	exe=$(readlink "/proc/$a/exe") || return 1
+	for c in $(cat "/proc/$a/task/$a/children" 2>/dev/null); do
+		[ "$(readlink "/proc/$c/exe" 2>/dev/null)" = "$exe" ] &&
+			{ echo "$c"; return 0; }
+	done
+	return 1
+}
 # agent_cipher NAME -- the cipher agent NAME's master asks for first: the
 # agent's preference on its command line, or else ssh's default
 agent_cipher() {
@@ -1023,7 +1034,7 @@ scale_host_samples() {
 }
 
 section_scale() {
-	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss n est h alog ts u0
+	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss pubrss n est h alog ts u0
 	local -A cpu0 udp0
 	say "scale: $NSCALE services on LAN A and on LAN RA"
 	echo "max-services 4096" >>"$POLICY"
@@ -1098,8 +1109,12 @@ remote siteA {
 		# none while the agent reconnects: nan
 		sshrss=$(h=$(agent_ssh_pid scale) && [ -n "$h" ] &&
 			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
+		pubrss=$(h=$(agent_pub_pid scale) && [ -n "$h" ] &&
+			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
 		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
+		sample scale publisher_rss_MB rnsplice "$r" "$([ -n "$pubrss" ] && awk -v k="$pubrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
+		sample scale agent_pub_rss_MB rnsplice "$r" "$([ -n "$pubrss" ] && awk -v k="$rss" -v p="$pubrss" 'BEGIN { printf "%.2f", (k + p) / 1024 }' || echo nan)" MB
 		sample scale ssh_master_rss_MB rnsplice "$r" "$([ -n "$sshrss" ] && awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		# stop the agent (it withdraws everything: goodbyes) and wait

@@ -278,8 +278,8 @@ def main():
         "target": "≤ 10 s",
         "verdict": verdict(sync_ok), "ok": sync_ok,
         "value": sync.median})
-    rss = st("scale", "agent_rss_MB", "rnsplice")
-    t_abs("scale: agent RSS with 1,000 services, MB", rss, "≤ 16 MB",
+    rss = st("scale", "agent_pub_rss_MB", "rnsplice")
+    t_abs("scale: agent RSS with 1,000 services (the agent and its publisher process), MB", rss, "≤ 16 MB",
           None if rss.max is None else rss.max <= 16)
     mrd = meta.get("max_relays_default", "?")
     for subj, label in (("rnsplice", "out of the box (max-relays %s)" % mrd),
@@ -548,6 +548,8 @@ def main():
             ("lan_b_udp_rcvbuf_errors", "… datagrams bcli dropped meanwhile (UDP receive buffer full)", 0),
             ("agent_rss_MB", "agent RSS after sync, MB", 2),
             ("agent_peak_rss_MB", "agent peak RSS (VmHWM), MB", 2),
+            ("publisher_rss_MB", "its publisher process's RSS, MB", 2),
+            ("agent_pub_rss_MB", "the two together, MB", 2),
             ("ssh_master_rss_MB", "its ssh master's RSS, MB", 2)):
         s = st("scale", metric, "rnsplice")
         b = st("scale", metric, refl)
