@@ -1034,7 +1034,7 @@ scale_host_samples() {
 }
 
 section_scale() {
-	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss pubrss n est h alog ts u0
+	local r pubpid rpubpid t0 t1 log wpid rss hwm sshrss pubrss pubpriv n est h alog ts u0
 	local -A cpu0 udp0
 	say "scale: $NSCALE services on LAN A and on LAN RA"
 	echo "max-services 4096" >>"$POLICY"
@@ -1111,10 +1111,15 @@ remote siteA {
 			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
 		pubrss=$(h=$(agent_pub_pid scale) && [ -n "$h" ] &&
 			awk '/VmRSS/ { print $2 }' "/proc/$h/status")
+		# what the publisher process adds: its pages not shared with
+		# the agent (nor anyone)
+		pubpriv=$(h=$(agent_pub_pid scale) && [ -n "$h" ] &&
+			awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$h/smaps_rollup")
 		sample scale agent_rss_MB rnsplice "$r" "$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale agent_peak_rss_MB rnsplice "$r" "$(awk -v k="$hwm" 'BEGIN { printf "%.2f", k / 1024 }')" MB
 		sample scale publisher_rss_MB rnsplice "$r" "$([ -n "$pubrss" ] && awk -v k="$pubrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
-		sample scale agent_pub_rss_MB rnsplice "$r" "$([ -n "$pubrss" ] && awk -v k="$rss" -v p="$pubrss" 'BEGIN { printf "%.2f", (k + p) / 1024 }' || echo nan)" MB
+		sample scale publisher_private_MB rnsplice "$r" "$([ -n "$pubpriv" ] && awk -v k="$pubpriv" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
+		sample scale agent_pub_rss_MB rnsplice "$r" "$([ -n "$pubpriv" ] && awk -v k="$rss" -v p="$pubpriv" 'BEGIN { printf "%.2f", (k + p) / 1024 }' || echo nan)" MB
 		sample scale ssh_master_rss_MB rnsplice "$r" "$([ -n "$sshrss" ] && awk -v k="$sshrss" 'BEGIN { printf "%.2f", k / 1024 }' || echo nan)" MB
 		say "scale #$r: $n/$NSCALE on LAN B, $est established, full sync $([ -n "$t1" ] && us_to_s $((t1 - t0))) s, agent RSS $((rss / 1024)) MB (peak $((hwm / 1024)) MB)"
 		# stop the agent (it withdraws everything: goodbyes) and wait

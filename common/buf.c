@@ -2,6 +2,9 @@
  * that the bytes are there: callers never index raw memory. */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -261,6 +264,26 @@ buf_write_fd(struct buf *b, int fd)
 	if (buf_len(b) == 0)
 		return 0;
 	while ((n = write(fd, buf_ptr(b), buf_len(b))) == -1 &&
+	    errno == EINTR)
+		;
+	if (n > 0)
+		buf_consume(b, (size_t)n);
+	return n;
+}
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0	/* not everywhere: where it is missing,
+				 * the programs ignore SIGPIPE */
+#endif
+
+ssize_t
+buf_send_fd(struct buf *b, int sock)
+{
+	ssize_t n;
+
+	if (buf_len(b) == 0)
+		return 0;
+	while ((n = send(sock, buf_ptr(b), buf_len(b), MSG_NOSIGNAL)) == -1 &&
 	    errno == EINTR)
 		;
 	if (n > 0)

@@ -38,6 +38,9 @@ int	 buf_get_cstring(struct buf *, char **);
 int	 buf_peek_u32(const struct buf *, uint32_t *);
 ssize_t	 buf_read_fd(struct buf *, int fd);
 ssize_t	 buf_write_fd(struct buf *, int fd);
+/* The same on a socket, without SIGPIPE: a peer gone is EPIPE whatever
+ * the process does with the signal. */
+ssize_t	 buf_send_fd(struct buf *, int sock);
 
 /* buf_getline() results */
 #define BUF_LINE_NONE	0	/* no complete line yet */

@@ -4,10 +4,10 @@
  *
  * How it runs. The user is never called from inside a responder callback
  * nor from a publisher_*() call: entry state changes are queued and
- * delivered by the notify timer, so user code runs only there and may do
- * anything, eng_free() included. Connection state changes withdraw
- * everything when the responder leaves RUNNING and arm the sync timer,
- * which publishes what waits when it is RUNNING.
+ * delivered from the loop (publish-notify.c), so user code runs only
+ * there and may do anything, eng_free() included. Connection state
+ * changes withdraw everything when the responder leaves RUNNING and arm
+ * the sync timer, which publishes what waits when it is RUNNING.
  *
  * Every responder call may block (with avahi, a D-Bus round trip: well
  * under a millisecond, much longer while the daemon is busy probing, up to
@@ -77,20 +77,9 @@ static void	pub_destroy(struct pub_engine *);
 /* --- notifications ------------------------------------------------------ */
 
 static void
-notify_soon(struct pub_engine *pub)
-{
-	if (!ev_timer_pending(pub->notify_timer))
-		ev_timer_set(pub->notify_timer, 0);
-}
-
-static void
 entry_notify(struct eng_entry *e)
 {
-	if (!e->queued) {
-		TAILQ_INSERT_TAIL(&e->pub->notify, e, nlink);
-		e->queued = 1;
-	}
-	notify_soon(e->pub);
+	pub_notify_item(&e->pub->nq, &e->nl, e);
 }
 
 static void
@@ -107,29 +96,18 @@ entry_set_state(struct eng_entry *e, enum pub_state st)
 }
 
 static void
-notify_cb(void *arg)
+destroy(void *owner)
 {
-	struct pub_engine *pub = arg;
-	struct eng_entry *e;
+	pub_destroy(owner);
+}
 
-	pub->delivering = 1;
-	if (pub->up_queued) {
-		pub->up_queued = 0;
-		if (pub->running != pub->told_up) {
-			pub->told_up = pub->running;
-			if (pub->cb != NULL)
-				pub->cb(pub, NULL, pub->running, pub->arg);
-		}
-	}
-	while (!pub->free_pending && (e = TAILQ_FIRST(&pub->notify)) != NULL) {
-		TAILQ_REMOVE(&pub->notify, e, nlink);
-		e->queued = 0;
-		if (pub->cb != NULL)
-			pub->cb(pub, e, pub->running, pub->arg);
-	}
-	pub->delivering = 0;
-	if (pub->free_pending)
-		pub_destroy(pub);
+static void
+deliver(void *owner, void *item, int up)
+{
+	struct pub_engine *pub = owner;
+
+	if (pub->cb != NULL)
+		pub->cb(pub, item, up, pub->arg);
 }
 
 /* --- entries ------------------------------------------------------------ */
@@ -146,16 +124,16 @@ entry_where(struct eng_entry *e)
 {
 	char ifname[IF_NAMESIZE];
 
-	switch (e->scope) {
+	switch (e->sv.scope) {
 	case PUB_SCOPE_LAN:
 		snprintf(e->where, sizeof(e->where), "on all interfaces");
 		break;
 	case PUB_SCOPE_IFACE:
-		if (if_indextoname((unsigned)e->ifindex, ifname) != NULL)
+		if (if_indextoname((unsigned)e->sv.ifindex, ifname) != NULL)
 			snprintf(e->where, sizeof(e->where), "on %s", ifname);
 		else
 			snprintf(e->where, sizeof(e->where), "on interface "
-			    "#%d", e->ifindex);
+			    "#%d", e->sv.ifindex);
 		break;
 	case PUB_SCOPE_HOST:
 		snprintf(e->where, sizeof(e->where), "on lo (host only)");
@@ -187,7 +165,7 @@ entry_fail(struct eng_entry *e, int code, const char *fmt, ...)
 	vsnprintf(e->err, sizeof(e->err), fmt, ap);
 	va_end(ap);
 	e->fail_code = code;
-	log_warnx("publish \"%s\" %s %s: %s", e->name, e->type, e->where,
+	log_warnx("publish \"%s\" %s %s: %s", e->sv.name, e->sv.type, e->where,
 	    e->err);
 	if (e->state != PUB_FAILED) {
 		e->state = PUB_FAILED;
@@ -229,8 +207,8 @@ pubent_error(struct eng_entry *e, int code, const char *what,
 		    cause != NULL ? cause : "");
 		return -1;
 	}
-	log_warnx("publish \"%s\" %s %s: %s%s%s; will retry", e->name,
-	    e->type, e->where, what, cause != NULL ? ": " : "",
+	log_warnx("publish \"%s\" %s %s: %s%s%s; will retry", e->sv.name,
+	    e->sv.type, e->where, what, cause != NULL ? ": " : "",
 	    cause != NULL ? cause : "");
 	entry_set_state(e, PUB_WAITING);
 	sync_soon(pub, PUB_RETRY_MS);
@@ -247,14 +225,14 @@ entry_rename(struct eng_entry *e, const char *why)
 		    "renames", why, e->renames);
 		return -1;
 	}
-	if ((alt = pub_alternative_name(e->name)) == NULL) {
+	if ((alt = pub_alternative_name(e->sv.name)) == NULL) {
 		entry_fail(e, MDNS_ERR_NOMEM, "%s; no alternative name", why);
 		return -1;
 	}
-	log_warnx("publish \"%s\" %s %s: %s, renamed to \"%s\"", e->name,
-	    e->type, e->where, why, alt);
-	free(e->name);
-	e->name = alt;
+	log_warnx("publish \"%s\" %s %s: %s, renamed to \"%s\"", e->sv.name,
+	    e->sv.type, e->where, why, alt);
+	free(e->sv.name);
+	e->sv.name = alt;
 	e->renames++;
 	entry_notify(e);
 	return 0;
@@ -269,16 +247,16 @@ static void
 entry_service(const struct eng_entry *e, struct mdns_service *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->name = e->name;
-	s->type = e->type;
-	s->domain = e->domain;
-	s->port = e->port;
-	s->txt = &e->txt;
-	switch (e->scope) {
+	s->name = e->sv.name;
+	s->type = e->sv.type;
+	s->domain = e->sv.domain;
+	s->port = e->sv.port;
+	s->txt = &e->sv.txt;
+	switch (e->sv.scope) {
 	case PUB_SCOPE_LAN:
 		break;
 	case PUB_SCOPE_IFACE:
-		s->ifindex = e->ifindex;
+		s->ifindex = e->sv.ifindex;
 		break;
 	case PUB_SCOPE_HOST:
 		s->flags = MDNS_HOST_SCOPE;
@@ -300,7 +278,7 @@ pubent_publish(struct eng_entry *e)
 	int r;
 
 	e->upd = 0;	/* a re-add takes the current TXT and port */
-	if (e->scope == PUB_SCOPE_HOST &&
+	if (e->sv.scope == PUB_SCOPE_HOST &&
 	    (r = pub_host_ensure(pub, &cause)) < 0)
 		goto fail_what_host;
 	if (e->reg == NULL) {
@@ -323,8 +301,8 @@ pubent_publish(struct eng_entry *e)
 		free(cause);
 		return -1;
 	}
-	log_info("publish \"%s\" %s %s: port %u, probing", e->name, e->type,
-	    e->where, e->port);
+	log_info("publish \"%s\" %s %s: port %u, probing", e->sv.name,
+	    e->sv.type, e->where, e->sv.port);
 	entry_set_state(e, PUB_REGISTERING);
 	return 0;
 
@@ -353,8 +331,8 @@ entry_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
 	switch (ev) {
 	case MDNS_REG_ESTABLISHED:
 		if (e->state != PUB_ESTABLISHED)
-			log_info("publish \"%s\" %s %s: established", e->name,
-			    e->type, e->where);
+			log_info("publish \"%s\" %s %s: established",
+			    e->sv.name, e->sv.type, e->where);
 		e->renames = 0;
 		entry_set_state(e, PUB_ESTABLISHED);
 		sync_soon(pub, 0);	/* room for one more probing */
@@ -380,10 +358,7 @@ entry_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
 static void
 entry_free(struct eng_entry *e)
 {
-	free(e->name);
-	free(e->type);
-	free(e->domain);
-	txt_free(&e->txt);
+	pub_svc_clear(&e->sv);
 	free(e);
 }
 
@@ -421,12 +396,12 @@ entry_update(struct eng_entry *e)
 			return -1;
 		}
 		log_warnx("publish \"%s\" %s %s: TXT update: %s; re-adding",
-		    e->name, e->type, e->where, cause);
+		    e->sv.name, e->sv.type, e->where, cause);
 		free(cause);
 		return pubent_publish(e);
 	}
-	log_info("publish \"%s\" %s %s: TXT updated (%zu items)", e->name,
-	    e->type, e->where, e->txt.n);
+	log_info("publish \"%s\" %s %s: TXT updated (%zu items)", e->sv.name,
+	    e->sv.type, e->where, e->sv.txt.n);
 	return 0;
 }
 
@@ -491,8 +466,7 @@ withdraw_all(struct pub_engine *pub)
 	pub_host_drop(pub);
 	if (pub->running) {
 		pub->running = 0;
-		pub->up_queued = 1;
-		notify_soon(pub);
+		pub_notify_up(&pub->nq, 0);
 		log_warnx("avahi-daemon not running: %zu services wait for it",
 		    pub->nentries);
 	}
@@ -522,8 +496,7 @@ mdns_cb(struct mdns *m, enum mdns_state st, const char *why, void *arg)
 	case MDNS_RUNNING:
 		if (!pub->running) {
 			pub->running = 1;
-			pub->up_queued = 1;
-			notify_soon(pub);
+			pub_notify_up(&pub->nq, 1);
 			log_info("avahi-daemon running: publishing %zu "
 			    "services", pub->nentries);
 		}
@@ -610,11 +583,10 @@ eng_new(struct ev_loop *loop, eng_cb cb, void *arg)
 	pub->cb = cb;
 	pub->arg = arg;
 	TAILQ_INIT(&pub->entries);
-	TAILQ_INIT(&pub->notify);
 	TAILQ_INIT(&pub->dead);
+	pub_notify_init(&pub->nq, loop, deliver, destroy, pub);
 	if ((pub->sync_timer = ev_timer_add(loop, sync_cb, pub)) == NULL ||
-	    (pub->notify_timer = ev_timer_add(loop, notify_cb, pub)) ==
-	    NULL || (pub->mdns = mdns_new(loop, mdns_cb, pub,
+	    (pub->mdns = mdns_new(loop, mdns_cb, pub,
 	    PUB_RECONNECT_MIN_MS, PUB_RECONNECT_MAX_MS)) == NULL)
 		fatal("publisher");	/* only out of memory */
 	return pub;
@@ -638,7 +610,7 @@ pub_destroy(struct pub_engine *pub)
 	pub->hreg = NULL;
 	mdns_free(pub->mdns);
 	ev_timer_del(pub->sync_timer);
-	ev_timer_del(pub->notify_timer);
+	pub_notify_clear(&pub->nq);
 	free(pub);
 }
 
@@ -647,11 +619,8 @@ eng_free(struct pub_engine *pub)
 {
 	if (pub == NULL)
 		return;
-	if (pub->delivering) {
-		pub->free_pending = 1;
-		return;
-	}
-	pub_destroy(pub);
+	if (!pub_notify_defer_free(&pub->nq))
+		pub_destroy(pub);
 }
 
 int
@@ -665,42 +634,24 @@ eng_add(struct pub_engine *pub, const struct pub_spec *spec,
     void *entry_arg)
 {
 	struct eng_entry *e;
-	char *cause;
 
-	if (pub_spec_check(spec, &cause) == -1) {
-		log_warnx("publish: %s", cause);
-		free(cause);
-		errno = EINVAL;
-		return NULL;
-	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	e->pub = pub;
-	e->port = spec->port;
-	e->scope = spec->scope;
-	e->ifindex = spec->scope == PUB_SCOPE_IFACE ? spec->ifindex : 0;
-	e->arg = entry_arg;
-	e->state = PUB_WAITING;
-	if ((e->name = strdup(spec->name)) == NULL ||
-	    (e->type = strdup(spec->type)) == NULL ||
-	    (spec->domain != NULL &&
-	    (e->domain = strdup(spec->domain)) == NULL) ||
-	    (spec->txt != NULL && txt_copy(&e->txt, spec->txt) == -1)) {
-		free(e->name);
-		free(e->type);
-		free(e->domain);
+	if (pub_svc_set(&e->sv, spec) == -1) {
 		free(e);
-		errno = ENOMEM;
 		return NULL;
 	}
+	e->pub = pub;
+	e->arg = entry_arg;
+	e->state = PUB_WAITING;
 	entry_where(e);
 	TAILQ_INSERT_TAIL(&pub->entries, e, link);
 	pub->nentries++;
 	if (pub->running)
 		sync_soon(pub, 0);
 	else
-		log_debug("publish \"%s\" %s %s: waiting for avahi", e->name,
-		    e->type, e->where);
+		log_debug("publish \"%s\" %s %s: waiting for avahi", e->sv.name,
+		    e->sv.type, e->where);
 	return e;
 }
 
@@ -708,32 +659,24 @@ int
 eng_update(struct eng_entry *e, const struct txt *txt, uint16_t port)
 {
 	struct pub_engine *pub = e->pub;
-	struct txt nt;
-	int txt_changed, port_changed;
-	char *cause;
+	uint16_t oport = e->sv.port;
+	int changed, txt_changed, port_changed;
+	char *cause = NULL;
 
-	if (pub_txt_check(txt, &cause) == -1) {
-		log_warnx("publish \"%s\" %s %s: update: %s", e->name,
-		    e->type, e->where, cause);
-		free(cause);
-		errno = EINVAL;
+	if ((changed = pub_svc_update(&e->sv, txt, port, &cause)) == -1) {
+		if (cause != NULL) {
+			log_warnx("publish \"%s\" %s %s: update: %s",
+			    e->sv.name, e->sv.type, e->where, cause);
+			free(cause);
+			errno = EINVAL;
+		}
 		return -1;
 	}
-	txt_changed = txt != NULL && !txt_equal(txt, &e->txt);
-	port_changed = port != 0 && port != e->port;
-	if (txt_changed) {
-		if (txt_copy(&nt, txt) == -1) {
-			errno = ENOMEM;
-			return -1;
-		}
-		txt_free(&e->txt);
-		e->txt = nt;
-	}
-	if (port_changed) {
-		log_info("publish \"%s\" %s %s: port %u -> %u", e->name,
-		    e->type, e->where, e->port, port);
-		e->port = port;
-	}
+	txt_changed = (changed & PUB_CHANGED_TXT) != 0;
+	port_changed = (changed & PUB_CHANGED_PORT) != 0;
+	if (port_changed)
+		log_info("publish \"%s\" %s %s: port %u -> %u", e->sv.name,
+		    e->sv.type, e->where, oport, port);
 	switch (e->state) {
 	case PUB_WAITING:
 		break;		/* publication takes the news */
@@ -761,8 +704,7 @@ eng_remove(struct eng_entry *e)
 	if (e == NULL)
 		return;
 	pub = e->pub;
-	if (e->queued)
-		TAILQ_REMOVE(&pub->notify, e, nlink);
+	pub_notify_cancel(&pub->nq, &e->nl);
 	TAILQ_REMOVE(&pub->entries, e, link);
 	pub->nentries--;
 	if (e->reg == NULL) {
@@ -771,9 +713,8 @@ eng_remove(struct eng_entry *e)
 	}
 	/* The registration goes from the sync timer (goodbyes cost a round
 	 * trip each); until then e stays, as its callback argument. */
-	log_info("withdraw \"%s\" %s %s", e->name, e->type, e->where);
+	log_info("withdraw \"%s\" %s %s", e->sv.name, e->sv.type, e->where);
 	e->dead = 1;
-	e->queued = 0;
 	TAILQ_INSERT_TAIL(&pub->dead, e, link);
 	sync_soon(pub, 0);
 	retry_object_limit(pub);
@@ -788,7 +729,7 @@ eng_entry_state(const struct eng_entry *e)
 const char *
 eng_entry_name(const struct eng_entry *e)
 {
-	return e->name;
+	return e->sv.name;
 }
 
 const char *

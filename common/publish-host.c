@@ -126,7 +126,7 @@ host_reg_cb(struct mdns_reg *reg, enum mdns_reg_event ev, int code,
 		pub->nregs--;
 	}
 	TAILQ_FOREACH(e, &pub->entries, link) {
-		if (e->scope != PUB_SCOPE_HOST || e->reg == NULL ||
+		if (e->sv.scope != PUB_SCOPE_HOST || e->reg == NULL ||
 		    e->state == PUB_WAITING)
 			continue;
 		if (r < 0)

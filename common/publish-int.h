@@ -21,8 +21,70 @@
 #define PUB_LABEL_MAX		64	/* a DNS label and its NUL */
 #define PUB_FQDN_MAX		1014	/* as avahi's AVAHI_DOMAIN_NAME_MAX */
 
+struct ev_loop;
+struct ev_timer;
 struct pub_engine;
 struct eng_entry;
+
+/* publish-names.c: a service as either side of the publisher holds it,
+ * its spec copied (the name the one in use, after renames). */
+struct pub_svc {
+	char			*name;
+	char			*type;
+	char			*domain;	/* NULL: the default */
+	uint16_t		 port;
+	struct txt		 txt;
+	enum pub_scope		 scope;
+	int			 ifindex;	/* PUB_SCOPE_IFACE only */
+};
+
+#define PUB_CHANGED_TXT		0x1
+#define PUB_CHANGED_PORT	0x2
+
+/* Check spec (pub_spec_check) and copy it into sv: 0, or -1 with errno
+ * EINVAL (the reason logged) or ENOMEM, sv untouched. */
+int	pub_svc_set(struct pub_svc *, const struct pub_spec *);
+/* Take a new TXT (txt != NULL) and/or port (port != 0): the PUB_CHANGED_*
+ * bits of what differs, or -1 with errno EINVAL (bad TXT, the reason in
+ * *cause) or ENOMEM, sv unchanged. */
+int	pub_svc_update(struct pub_svc *, const struct txt *, uint16_t port,
+	    char **cause);
+void	pub_svc_clear(struct pub_svc *);
+
+/* publish-notify.c: the callbacks of publish.h, deferred to the loop and
+ * coalesced, for the proxy (publish.c) and the engine alike. An entry
+ * holds a pub_nlink; deliver() gets the entry (item), or NULL for an
+ * up/down change, and the current up/down. */
+struct pub_nlink {
+	TAILQ_ENTRY(pub_nlink)	 link;
+	void			*item;
+	int			 queued;
+};
+
+typedef void (*pub_deliver_fn)(void *owner, void *item, int up);
+
+struct pub_notify {
+	struct ev_timer		*timer;
+	TAILQ_HEAD(, pub_nlink)	 queue;
+	pub_deliver_fn		 deliver;
+	void			(*destroy)(void *owner);
+	void			*owner;
+	int			 up;		/* as last set */
+	int			 told_up;	/* as last delivered */
+	int			 up_queued;
+	int			 delivering;
+	int			 free_pending;
+};
+
+void	pub_notify_init(struct pub_notify *, struct ev_loop *, pub_deliver_fn,
+	    void (*destroy)(void *), void *owner);
+void	pub_notify_clear(struct pub_notify *);	/* the timer; not the queue */
+/* Tell the entry's user (once, from the loop; again if it changes after). */
+void	pub_notify_item(struct pub_notify *, struct pub_nlink *, void *item);
+void	pub_notify_cancel(struct pub_notify *, struct pub_nlink *);
+void	pub_notify_up(struct pub_notify *, int up);
+/* 1 if a delivery is under way: destroy() is then called at its end. */
+int	pub_notify_defer_free(struct pub_notify *);
 
 typedef void (*eng_cb)(struct pub_engine *, struct eng_entry *, int up,
     void *arg);
@@ -30,17 +92,10 @@ typedef void (*eng_cb)(struct pub_engine *, struct eng_entry *, int up,
 struct eng_entry {
 	struct pub_engine	*pub;
 	TAILQ_ENTRY(eng_entry)	 link;
-	TAILQ_ENTRY(eng_entry)	 nlink;		/* notify queue */
-	int			 queued;	/* on the notify queue */
+	struct pub_nlink	 nl;		/* to tell the user */
 	int			 dead;		/* removed; reg not freed yet */
 	int			 upd;		/* UPD_*: to do from the loop */
-	char			*name;		/* in use */
-	char			*type;
-	char			*domain;	/* NULL: the default */
-	uint16_t		 port;
-	struct txt		 txt;
-	enum pub_scope		 scope;
-	int			 ifindex;
+	struct pub_svc		 sv;
 	void			*arg;
 	struct mdns_reg		*reg;
 	enum pub_state		 state;
@@ -58,15 +113,12 @@ struct pub_engine {
 	void			*arg;
 	struct mdns		*mdns;
 	int			 running;	/* registrations may exist */
-	int			 told_up;	/* last up/down delivered */
-	int			 up_queued;
 	uint64_t		 stall_until;	/* no responder calls before */
 	uint64_t		 pace_start;	/* current pacing window */
 	unsigned		 pace_count;	/* publications in it */
 	struct ev_timer		*sync_timer;
-	struct ev_timer		*notify_timer;
+	struct pub_notify	 nq;
 	struct eng_entries	 entries;
-	struct eng_entries	 notify;
 	struct eng_entries	 dead;		/* removed, to withdraw */
 	size_t			 nentries;
 	size_t			 nregs;		/* our objects in the responder */
@@ -76,8 +128,6 @@ struct pub_engine {
 	char			 hlabel[PUB_LABEL_MAX];
 	char			 hfqdn[PUB_FQDN_MAX];
 	unsigned		 hrenames;
-	int			 delivering;
-	int			 free_pending;
 };
 
 /* publish-engine.c: as publisher_new() ... pub_entry_arg() in publish.h,

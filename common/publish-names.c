@@ -5,11 +5,13 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
+#include "log.h"
 #include "proto.h"
 #include "publish.h"
 #include "publish-int.h"
@@ -302,4 +304,72 @@ pub_host_label(const char *host, char *out, size_t len)
 	if (strlcpy(out, label, len) >= len)
 		return -1;
 	return 0;
+}
+
+int
+pub_svc_set(struct pub_svc *sv, const struct pub_spec *spec)
+{
+	struct pub_svc n;
+	char *cause;
+
+	if (pub_spec_check(spec, &cause) == -1) {
+		log_warnx("publish: %s", cause);
+		free(cause);
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&n, 0, sizeof(n));
+	n.port = spec->port;
+	n.scope = spec->scope;
+	n.ifindex = spec->scope == PUB_SCOPE_IFACE ? spec->ifindex : 0;
+	if ((n.name = strdup(spec->name)) == NULL ||
+	    (n.type = strdup(spec->type)) == NULL ||
+	    (spec->domain != NULL &&
+	    (n.domain = strdup(spec->domain)) == NULL) ||
+	    (spec->txt != NULL && txt_copy(&n.txt, spec->txt) == -1)) {
+		free(n.name);
+		free(n.type);
+		free(n.domain);
+		errno = ENOMEM;
+		return -1;
+	}
+	*sv = n;
+	return 0;
+}
+
+int
+pub_svc_update(struct pub_svc *sv, const struct txt *txt, uint16_t port,
+    char **cause)
+{
+	struct txt nt;
+	int changed = 0;
+
+	if (pub_txt_check(txt, cause) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (txt != NULL && !txt_equal(txt, &sv->txt)) {
+		if (txt_copy(&nt, txt) == -1) {
+			errno = ENOMEM;
+			return -1;
+		}
+		txt_free(&sv->txt);
+		sv->txt = nt;
+		changed |= PUB_CHANGED_TXT;
+	}
+	if (port != 0 && port != sv->port) {
+		sv->port = port;
+		changed |= PUB_CHANGED_PORT;
+	}
+	return changed;
+}
+
+void
+pub_svc_clear(struct pub_svc *sv)
+{
+	free(sv->name);
+	free(sv->type);
+	free(sv->domain);
+	txt_free(&sv->txt);
+	memset(sv, 0, sizeof(*sv));
 }

@@ -284,7 +284,7 @@ pp_io(int fd, short revents, void *arg)
 	}
 	if (revents & POLLOUT) {
 		pp_fill(pp);
-		if (buf_write_fd(&pp->out, fd) == -1 && errno != EAGAIN &&
+		if (buf_send_fd(&pp->out, fd) == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK) {
 			log_warn("publisher: write to its parent");
 			pp_end(pp, 1);

@@ -19,7 +19,7 @@
  * The child's reports carry the generation of the entry they describe;
  * one older than the entry's latest change is dropped (the child
  * acknowledges every UPDATE with a fresh report). Callbacks are queued and
- * delivered from the notify timer, as the engine does.
+ * delivered from the loop (publish-notify.c), as the engine's are.
  *
  * When the child dies, is killed, or sends a malformed message (which
  * kills it), the responder is as good as gone: every entry goes back to
@@ -64,20 +64,13 @@ struct pub_entry {
 	struct publisher	*pub;
 	RB_ENTRY(pub_entry)	 node;		/* by id */
 	TAILQ_ENTRY(pub_entry)	 link;		/* all, in order of adding */
-	TAILQ_ENTRY(pub_entry)	 nlink;		/* notify queue */
-	int			 queued;
+	struct pub_nlink	 nl;		/* to tell the user */
 	TAILQ_ENTRY(pub_entry)	 slink;		/* send queue */
 	int			 need;		/* NEED_*; on it if != 0 */
 	int			 known;		/* the child was told of it */
 	uint32_t		 id;
 	uint32_t		 gen;
-	char			*name;		/* in use (the child's word) */
-	char			*type;
-	char			*domain;
-	uint16_t		 port;
-	struct txt		 txt;
-	enum pub_scope		 scope;
-	int			 ifindex;
+	struct pub_svc		 sv;		/* the name: the child's word */
 	void			*arg;
 	enum pub_state		 state;
 	char			 err[PUBMSG_ERRLEN + 1];
@@ -100,12 +93,9 @@ struct publisher {
 	pub_cb			 cb;
 	void			*arg;
 	int			 running;	/* the child's word */
-	int			 told_up;	/* last up/down delivered */
-	int			 up_queued;
-	struct ev_timer		*notify_timer;
+	struct pub_notify	 nq;
 	struct ev_timer		*spawn_timer;
 	struct pub_entries	 entries;
-	struct pub_entries	 notify;
 	struct pub_entries	 send;
 	struct pub_idtree	 ids;
 	size_t			 nentries;
@@ -130,8 +120,6 @@ struct publisher {
 	unsigned long		 restarts;
 	char			 exited[64];	/* status, once reaped */
 	int			 eof;		/* it closed its socket */
-	int			 delivering;
-	int			 free_pending;
 };
 
 static void	pub_destroy(struct publisher *);
@@ -139,23 +127,12 @@ static void	child_lost(struct publisher *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	child_lost_why(struct publisher *, const char *);
 
-/* --- notifications ------------------------------------------------------ */
-
-static void
-notify_soon(struct publisher *pub)
-{
-	if (!ev_timer_pending(pub->notify_timer))
-		ev_timer_set(pub->notify_timer, 0);
-}
+/* --- notifications -------------------------------------------------------- */
 
 static void
 entry_notify(struct pub_entry *e)
 {
-	if (!e->queued) {
-		TAILQ_INSERT_TAIL(&e->pub->notify, e, nlink);
-		e->queued = 1;
-	}
-	notify_soon(e->pub);
+	pub_notify_item(&e->pub->nq, &e->nl, e);
 }
 
 static void
@@ -175,37 +152,25 @@ set_running(struct publisher *pub, int up)
 	if (pub->running == up)
 		return;
 	pub->running = up;
-	pub->up_queued = 1;
-	notify_soon(pub);
+	pub_notify_up(&pub->nq, up);
 }
 
 static void
-notify_cb(void *arg)
+deliver(void *owner, void *item, int up)
 {
-	struct publisher *pub = arg;
-	struct pub_entry *e;
+	struct publisher *pub = owner;
 
-	pub->delivering = 1;
-	if (pub->up_queued) {
-		pub->up_queued = 0;
-		if (pub->running != pub->told_up) {
-			pub->told_up = pub->running;
-			if (pub->cb != NULL)
-				pub->cb(pub, NULL, pub->running, pub->arg);
-		}
-	}
-	while (!pub->free_pending && (e = TAILQ_FIRST(&pub->notify)) != NULL) {
-		TAILQ_REMOVE(&pub->notify, e, nlink);
-		e->queued = 0;
-		if (pub->cb != NULL)
-			pub->cb(pub, e, pub->running, pub->arg);
-	}
-	pub->delivering = 0;
-	if (pub->free_pending)
-		pub_destroy(pub);
+	if (pub->cb != NULL)
+		pub->cb(pub, item, up, pub->arg);
 }
 
-/* --- to the child ---------------------------------------------------------- */
+static void
+destroy(void *owner)
+{
+	pub_destroy(owner);
+}
+
+/* --- to the child --------------------------------------------------------- */
 
 static void
 want_io(struct publisher *pub)
@@ -256,13 +221,13 @@ fill(struct publisher *pub)
 			    PUBMSG_UPDATE;
 			m.id = e->id;
 			m.gen = e->gen;
-			m.name = e->name;
-			m.stype = e->type;
-			m.domain = e->domain;
-			m.port = e->port;
-			m.scope = e->scope;
-			m.ifindex = (uint32_t)e->ifindex;
-			m.txt = e->txt;
+			m.name = e->sv.name;
+			m.stype = e->sv.type;
+			m.domain = e->sv.domain;
+			m.port = e->sv.port;
+			m.scope = e->sv.scope;
+			m.ifindex = (uint32_t)e->sv.ifindex;
+			m.txt = e->sv.txt;
 			entry_unsend(e);
 			e->known = 1;
 		} else
@@ -273,7 +238,7 @@ fill(struct publisher *pub)
 	}
 }
 
-/* --- from the child -------------------------------------------------------- */
+/* --- from the child ------------------------------------------------------- */
 
 static int
 child_state(struct publisher *pub, const struct pubmsg *m, char **cause)
@@ -291,9 +256,9 @@ child_state(struct publisher *pub, const struct pubmsg *m, char **cause)
 		return 0;	/* the child has not seen the last change */
 	if (pub_name_check(m->name, cause) == -1)
 		return -1;
-	if (strcmp(m->name, e->name) != 0) {
-		free(e->name);
-		e->name = xstrdup(m->name);
+	if (strcmp(m->name, e->sv.name) != 0) {
+		free(e->sv.name);
+		e->sv.name = xstrdup(m->name);
 		changed = 1;
 	}
 	if (m->state != e->state) {
@@ -358,7 +323,7 @@ child_io(int fd, short revents, void *arg)
 	}
 	if (revents & POLLOUT) {
 		fill(pub);
-		if (buf_write_fd(&pub->out, fd) == -1 && errno != EAGAIN &&
+		if (buf_send_fd(&pub->out, fd) == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK) {
 			child_lost(pub, "write: %s", strerror(errno));
 			return;
@@ -367,7 +332,7 @@ child_io(int fd, short revents, void *arg)
 	want_io(pub);
 }
 
-/* --- the child's life -------------------------------------------------------- */
+/* --- the child's life ----------------------------------------------------- */
 
 static void
 describe_status(struct publisher *pub, int status)
@@ -498,7 +463,7 @@ spawn_cb(void *arg)
 	child_spawn(pub);
 }
 
-/* --- API ------------------------------------------------------------------- */
+/* --- API ------------------------------------------------------------------ */
 
 struct publisher *
 publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
@@ -511,14 +476,12 @@ publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
 	pub->arg = arg;
 	pub->fd = -1;
 	TAILQ_INIT(&pub->entries);
-	TAILQ_INIT(&pub->notify);
 	TAILQ_INIT(&pub->send);
 	RB_INIT(&pub->ids);
 	buf_init(&pub->in, PUB_INMAX);
 	buf_init(&pub->out, PUB_OUTMAX);
-	if ((pub->notify_timer = ev_timer_add(loop, notify_cb, pub)) ==
-	    NULL || (pub->spawn_timer = ev_timer_add(loop, spawn_cb,
-	    pub)) == NULL)
+	pub_notify_init(&pub->nq, loop, deliver, destroy, pub);
+	if ((pub->spawn_timer = ev_timer_add(loop, spawn_cb, pub)) == NULL)
 		fatal("publisher");	/* only out of memory */
 	child_spawn(pub);
 	return pub;
@@ -527,10 +490,7 @@ publisher_new(struct ev_loop *loop, pub_cb cb, void *arg)
 static void
 entry_free(struct pub_entry *e)
 {
-	free(e->name);
-	free(e->type);
-	free(e->domain);
-	txt_free(&e->txt);
+	pub_svc_clear(&e->sv);
 	free(e);
 }
 
@@ -554,7 +514,7 @@ pub_destroy(struct publisher *pub)
 	buf_free(&pub->in);
 	buf_free(&pub->out);
 	free(pub->rm);
-	ev_timer_del(pub->notify_timer);
+	pub_notify_clear(&pub->nq);
 	ev_timer_del(pub->spawn_timer);
 	free(pub);
 }
@@ -564,11 +524,8 @@ publisher_free(struct publisher *pub)
 {
 	if (pub == NULL)
 		return;
-	if (pub->delivering) {
-		pub->free_pending = 1;
-		return;
-	}
-	pub_destroy(pub);
+	if (!pub_notify_defer_free(&pub->nq))
+		pub_destroy(pub);
 }
 
 int
@@ -619,34 +576,16 @@ publisher_add(struct publisher *pub, const struct pub_spec *spec,
     void *entry_arg)
 {
 	struct pub_entry *e;
-	char *cause;
 
-	if (pub_spec_check(spec, &cause) == -1) {
-		log_warnx("publish: %s", cause);
-		free(cause);
-		errno = EINVAL;
-		return NULL;
-	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
-	e->pub = pub;
-	e->port = spec->port;
-	e->scope = spec->scope;
-	e->ifindex = spec->scope == PUB_SCOPE_IFACE ? spec->ifindex : 0;
-	e->arg = entry_arg;
-	e->state = PUB_WAITING;
-	if ((e->name = strdup(spec->name)) == NULL ||
-	    (e->type = strdup(spec->type)) == NULL ||
-	    (spec->domain != NULL &&
-	    (e->domain = strdup(spec->domain)) == NULL) ||
-	    (spec->txt != NULL && txt_copy(&e->txt, spec->txt) == -1)) {
-		free(e->name);
-		free(e->type);
-		free(e->domain);
+	if (pub_svc_set(&e->sv, spec) == -1) {
 		free(e);
-		errno = ENOMEM;
 		return NULL;
 	}
+	e->pub = pub;
+	e->arg = entry_arg;
+	e->state = PUB_WAITING;
 	e->id = new_id(pub);
 	RB_INSERT(pub_idtree, &pub->ids, e);
 	TAILQ_INSERT_TAIL(&pub->entries, e, link);
@@ -658,30 +597,19 @@ publisher_add(struct publisher *pub, const struct pub_spec *spec,
 int
 publisher_update(struct pub_entry *e, const struct txt *txt, uint16_t port)
 {
-	struct txt nt;
-	int txt_changed, port_changed;
-	char *cause;
+	int changed;
+	char *cause = NULL;
 
-	if (pub_txt_check(txt, &cause) == -1) {
-		log_warnx("publish \"%s\" %s: update: %s", e->name, e->type,
-		    cause);
-		free(cause);
-		errno = EINVAL;
+	if ((changed = pub_svc_update(&e->sv, txt, port, &cause)) == -1) {
+		if (cause != NULL) {
+			log_warnx("publish \"%s\" %s: update: %s", e->sv.name,
+			    e->sv.type, cause);
+			free(cause);
+			errno = EINVAL;
+		}
 		return -1;
 	}
-	txt_changed = txt != NULL && !txt_equal(txt, &e->txt);
-	port_changed = port != 0 && port != e->port;
-	if (txt_changed) {
-		if (txt_copy(&nt, txt) == -1) {
-			errno = ENOMEM;
-			return -1;
-		}
-		txt_free(&e->txt);
-		e->txt = nt;
-	}
-	if (port_changed)
-		e->port = port;
-	if (!txt_changed && !port_changed && e->state != PUB_FAILED)
+	if (changed == 0 && e->state != PUB_FAILED)
 		return 0;
 	/* a FAILED entry is tried again, as the child will do */
 	if (e->state == PUB_FAILED)
@@ -699,8 +627,7 @@ publisher_remove(struct pub_entry *e)
 	if (e == NULL)
 		return;
 	pub = e->pub;
-	if (e->queued)
-		TAILQ_REMOVE(&pub->notify, e, nlink);
+	pub_notify_cancel(&pub->nq, &e->nl);
 	entry_unsend(e);
 	TAILQ_REMOVE(&pub->entries, e, link);
 	RB_REMOVE(pub_idtree, &pub->ids, e);
@@ -732,7 +659,7 @@ pub_entry_state(const struct pub_entry *e)
 const char *
 pub_entry_name(const struct pub_entry *e)
 {
-	return e->name;
+	return e->sv.name;
 }
 
 const char *

@@ -35,7 +35,8 @@
  * publish-proc.c (the child), publish-engine.c (in the child: the paced
  * queue, the responder calls), publish-host.c (the host-scope address
  * record), publish-names.c (name, TXT and spec checks, alternative
- * names); publish-int.h is what they share.
+ * names), publish-notify.c (the callbacks, deferred and coalesced, on
+ * both sides); publish-int.h is what they share.
  * Entries past the limit go FAILED (pub_entry_error() says so) and are
  * retried when another entry is removed or avahi restarts. */
 #ifndef RNSPLICE_PUBLISH_H

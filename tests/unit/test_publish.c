@@ -24,6 +24,7 @@
 #include "mdns-int.h"
 #include "proto.h"
 #include "publish.h"
+#include "publish-int.h"
 
 static void
 txt_of(struct txt *t, const char *const *items, size_t n)
@@ -263,6 +264,69 @@ START_TEST(test_spec_check)
 	b.domain = "bad\xc3";
 	ck_assert_int_eq(spec_check(&b, err, sizeof(err)), -1);
 	ck_assert_int_eq(spec_check(NULL, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* The spec as both sides of the publisher hold it (publish-names.c). */
+START_TEST(test_svc_hold)
+{
+	struct txt t, t2;
+	struct pub_spec s = { .name = "web", .type = "_http._tcp",
+	    .domain = "local", .port = 8080, .scope = PUB_SCOPE_IFACE,
+	    .ifindex = 3 };
+	struct pub_svc sv, keep;
+	char *cause = NULL, big[300];
+
+	memset(&t, 0, sizeof(t));
+	memset(&t2, 0, sizeof(t2));
+	ck_assert_int_eq(txt_add(&t, "a=1", 3), 0);
+	s.txt = &t;
+	ck_assert_int_eq(pub_svc_set(&sv, &s), 0);
+	ck_assert_str_eq(sv.name, "web");
+	ck_assert_str_eq(sv.type, "_http._tcp");
+	ck_assert_str_eq(sv.domain, "local");
+	ck_assert_int_eq(sv.port, 8080);
+	ck_assert_int_eq(sv.ifindex, 3);
+	ck_assert(txt_equal(&sv.txt, &t));
+	ck_assert_ptr_ne(sv.name, s.name);	/* a copy */
+
+	/* the same again: nothing changed */
+	ck_assert_int_eq(pub_svc_update(&sv, &t, 8080, &cause), 0);
+	ck_assert_int_eq(pub_svc_update(&sv, NULL, 0, &cause), 0);
+	ck_assert_int_eq(pub_svc_update(&sv, NULL, 9090, &cause),
+	    PUB_CHANGED_PORT);
+	ck_assert_int_eq(txt_add(&t2, "a=2", 3), 0);
+	ck_assert_int_eq(pub_svc_update(&sv, &t2, 0, &cause),
+	    PUB_CHANGED_TXT);
+	ck_assert(txt_equal(&sv.txt, &t2));
+	ck_assert_int_eq(pub_svc_update(&sv, &t, 7070, &cause),
+	    PUB_CHANGED_TXT | PUB_CHANGED_PORT);
+	ck_assert_int_eq(sv.port, 7070);
+
+	/* a bad TXT is refused with a reason, the service unchanged */
+	memset(big, 'x', sizeof(big));
+	txt_free(&t2);
+	ck_assert_int_eq(txt_add(&t2, big, sizeof(big)), 0);
+	ck_assert_int_eq(pub_svc_update(&sv, &t2, 6060, &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	ck_assert_int_eq(sv.port, 7070);
+	ck_assert(txt_equal(&sv.txt, &t));
+
+	/* a bad spec is refused, what was held untouched */
+	keep = sv;
+	s.port = 0;
+	ck_assert_int_eq(pub_svc_set(&sv, &s), -1);
+	ck_assert_ptr_eq(sv.name, keep.name);
+	s.port = 80;
+	s.scope = PUB_SCOPE_LAN;	/* the interface only for IFACE */
+	pub_svc_clear(&sv);
+	ck_assert_ptr_null(sv.name);
+	ck_assert_int_eq(pub_svc_set(&sv, &s), 0);
+	ck_assert_int_eq(sv.ifindex, 0);
+	pub_svc_clear(&sv);
+	txt_free(&t);
+	txt_free(&t2);
 }
 END_TEST
 
@@ -658,6 +722,7 @@ publish_suite(void)
 	tcase_add_test(tc, test_txt_check);
 	tcase_add_test(tc, test_name_check);
 	tcase_add_test(tc, test_spec_check);
+	tcase_add_test(tc, test_svc_hold);
 	tcase_add_test(tc, test_alternative_names);
 	tcase_add_test(tc, test_alternative_like_avahi);
 	tcase_add_test(tc, test_domain_like_avahi);
