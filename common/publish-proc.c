@@ -372,7 +372,7 @@ pubproc_main(int fd)
 	if (ev_loop_run(pp.loop) == -1)
 		pp.status = 1;
 	/* freeing the engine withdraws everything (goodbyes) */
-	while ((x = RB_ROOT(&pp.tree)) != NULL)
+	while ((x = RB_MIN(pp_tree, &pp.tree)) != NULL)
 		pp_free_entry(&pp, x);
 	eng_free(pp.eng);
 	buf_free(&pp.in);
