@@ -20,7 +20,8 @@
 #   BENCH_QUICK=1      fewer repetitions, shorter runs (~4 minutes)
 #   BENCH_SECTIONS     subset of "disc idle txt data conc scale export"
 #                      (default: all)
-#   BENCH_REPS         repetitions of every figure (default 5, quick 2)
+#   BENCH_REPS         repetitions of every figure (default 5, quick 2;
+#                      the discovery cycles 10, quick 8)
 #   BENCH_TRANSPORTS   the data section's transports (default: all of
 #                      DATA_ORDER below)
 #   BENCH_DATA_TESTS   subset of "iperf http8m ka new1 new8" (default: all)
@@ -55,6 +56,7 @@ PERF_ARGS=${BENCH_PERF_ARGS:--F 499}
 
 if [ "$QUICK" = 1 ]; then
 	REPS=2		# repetitions of every figure
+	DISC_REPS=8	# discovery cycles: avahi's random delays rule them
 	DUR=1		# seconds per load-generator run
 	IDLE_S=12	# idle window (twice: counters, then strace)
 	IPERF_OMIT=0	# iperf3 -O: seconds of warm-up not counted
@@ -64,6 +66,7 @@ if [ "$QUICK" = 1 ]; then
 	NOKA_REPS=2
 else
 	REPS=5
+	DISC_REPS=10
 	DUR=2
 	IDLE_S=20
 	IPERF_OMIT=1
@@ -73,6 +76,7 @@ else
 	NOKA_REPS=3
 fi
 REPS=${BENCH_REPS:-$REPS}
+DISC_REPS=${BENCH_REPS:-$DISC_REPS}
 IDLE_CAP=60	# s, the idle section's byte count and capture (>= 2 x IDLE_S)
 CYCLE_HOLD=4	# s from publish to unpublish in a discovery cycle
 CYCLE_LEN=10	# s, the whole cycle: the window of the byte counts (the
@@ -181,7 +185,7 @@ meta openssh "$(ssh -V 2>&1)"
 meta avahi "$(avahi-daemon --version 2>/dev/null | head -1)"
 meta iperf3 "$(iperf3 --version 2>/dev/null | head -1)"
 meta commit "$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo unknown)"
-meta mode "$([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetitions"
+meta mode "$([ "$QUICK" = 1 ] && echo quick || echo full), $REPS repetitions ($DISC_REPS of the discovery cycles)"
 meta cycle_len "$CYCLE_LEN"
 meta scale_wait "$SCALE_WAIT"
 meta max_relays_default "$(sed -n 's/^#define AGENT_MAX_RELAYS[[:space:]]*\([0-9]*\).*/\1/p' "$srcdir/agent/agent.h")"
@@ -463,7 +467,7 @@ section_disc() {
 	lab_wait_for 10 lab_watch_seen "$w_rcli" "bench anchor" ||
 		die "the reflector did not reflect the anchor"
 	sleep 2
-	for r in $(seq 1 "$REPS"); do
+	for r in $(seq 1 "$DISC_REPS"); do
 		cycle reflector "$r" "$w_rcli" rsrv "" eth0 refl_bytes
 		cycle rnsplice "$r" "$w_bcli" asrv " (siteA)" eth0 wan_bytes \
 			"$w_arelay" "$RUN/agent-lan.log"
@@ -486,7 +490,7 @@ section_disc() {
 	lab_wait_for 20 lab_watch_seen "$w_brelay" "bench anchor (siteA host)" lo IPv4 ||
 		die "host scope: anchor not seen (see $RUN/agent-host.log)"
 	sleep 2
-	for r in $(seq 1 "$REPS"); do
+	for r in $(seq 1 "$DISC_REPS"); do
 		CYCLE_HOLD=3 cycle rnsplice-host "$r" "$w_brelay" asrv " (siteA host)" lo none \
 			"$w_arelay" "$RUN/agent-host.log"
 	done
