@@ -55,6 +55,7 @@
 					 * max-exports */
 #define EXPORT_FLOOD_MS		60000
 #define EXPORT_PORT_TRIES	8
+#define EXPORT_MAXPUBLEG	8	/* public legs told of, per session */
 
 struct xlisten {
 	int			 fd;
@@ -113,6 +114,8 @@ struct exports {
 	uint64_t		 win_start;	/* flood window */
 	unsigned int		 win_count;
 	int			 told_flood, told_max, told_conns;
+	char			 publeg[EXPORT_MAXPUBLEG][IF_NAMESIZE];
+	size_t			 npubleg;
 	struct log_limit	 refuse_log;
 };
 
@@ -198,19 +201,42 @@ listen_one(const struct sockaddr *sa, socklen_t len, uint16_t port,
 	return fd;
 }
 
-/* Is this address of interface i one a rule without "interface" listens
- * on: a private network (RFC 1918, ULA) or IPv6 link-local, on an
- * interface a LAN can be on (multicast, not point-to-point, not the
- * loopback)? A public address -- a server's internet-facing leg -- is
- * never listened on unless a rule names its interface. */
+/* The first address of interface name that makes it a public leg
+ * (prefix_public_leg(): a public IPv4 address), or NULL. */
+static const struct sockaddr *
+public_leg(const struct ifaddrs *list, const char *name)
+{
+	const struct ifaddrs *i;
+
+	for (i = list; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL && strcmp(i->ifa_name, name) == 0 &&
+		    prefix_public_leg(i->ifa_addr))
+			return i->ifa_addr;
+	return NULL;
+}
+
+/* Can a LAN be on interface i: multicast, not point-to-point, not the
+ * loopback? */
 static int
-lan_address(const struct ifaddrs *i)
+lan_iface(const struct ifaddrs *i)
+{
+	return (i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)) == 0 &&
+	    (i->ifa_flags & IFF_MULTICAST) != 0;
+}
+
+/* Is this address of interface i one a rule without "interface" listens
+ * on: a private network (RFC 1918, ULA) or IPv6 link-local, on a LAN
+ * interface that is no public leg? A public address is never listened on
+ * unless a rule names its interface, and neither is any other address of
+ * an interface that has one -- a server's internet-facing leg, whose
+ * link-local address every host of the provider's link can reach. */
+static int
+lan_address(const struct ifaddrs *list, const struct ifaddrs *i)
 {
 	const struct sockaddr_in6 *sin6;
 	struct prefix p;
 
-	if ((i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)) != 0 ||
-	    (i->ifa_flags & IFF_MULTICAST) == 0)
+	if (!lan_iface(i) || public_leg(list, i->ifa_name) != NULL)
 		return 0;
 	if (i->ifa_addr->sa_family == AF_INET6) {
 		sin6 = (const struct sockaddr_in6 *)(const void *)i->ifa_addr;
@@ -222,18 +248,59 @@ lan_address(const struct ifaddrs *i)
 	return prefix_private(&p);
 }
 
+/* Say once per session that a public leg is left out, and why. */
+static void
+tell_public_leg(struct exports *xs, const char *name,
+    const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < xs->npubleg; i++)
+		if (strcmp(xs->publeg[i], name) == 0)
+			return;
+	if (xs->npubleg < EXPORT_MAXPUBLEG)
+		strlcpy(xs->publeg[xs->npubleg++], name, IF_NAMESIZE);
+	if (getnameinfo(sa, sizeof(struct sockaddr_in), addr, sizeof(addr),
+	    NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(addr, "?", sizeof(addr));
+	log_info("exports: interface %s is a public leg (public address %s): "
+	    "none of its addresses is listened on, its IPv6 link-local one "
+	    "included, unless an accept rule names it with \"interface\"",
+	    name, addr);
+}
+
+/* Add name to the list "a, b" unless it is there. */
+static void
+name_add(char *list, size_t len, const char *name)
+{
+	char copy[128], *p = copy, *item;
+
+	strlcpy(copy, list, sizeof(copy));
+	while ((item = strsep(&p, ",")) != NULL)
+		if (strcmp(item + (*item == ' '), name) == 0)
+			return;
+	if (list[0] != '\0')
+		strlcat(list, ", ", len);
+	strlcat(list, name, len);
+}
+
 /* The addresses an accept rule names: 127.0.0.1 for "lo", an interface's,
  * or every LAN address of this host (lan_address()). */
 static int
-listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
-    size_t max, size_t *n, char **cause)
+listen_addrs(struct exports *xs, const char *iface,
+    struct sockaddr_storage *out, int *ifindex, size_t max, size_t *n,
+    char **cause)
 {
 	struct ifaddrs *ifa, *i;
 	struct sockaddr_in *sin;
 	struct sockaddr_in6 *sin6;
+	const struct sockaddr *pub;
+	char legs[128];
 	size_t len;
 
 	*n = 0;
+	legs[0] = '\0';
 	if (iface != NULL && strcmp(iface, "lo") == 0) {
 		memset(out, 0, sizeof(*out));
 		sin = (struct sockaddr_in *)out;
@@ -251,8 +318,14 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
 		if (i->ifa_addr->sa_family != AF_INET &&
 		    i->ifa_addr->sa_family != AF_INET6)
 			continue;
+		if (iface == NULL && lan_iface(i) &&
+		    (pub = public_leg(ifa, i->ifa_name)) != NULL) {
+			tell_public_leg(xs, i->ifa_name, pub);
+			name_add(legs, sizeof(legs), i->ifa_name);
+			continue;
+		}
 		if (iface != NULL ? strcmp(i->ifa_name, iface) != 0 :
-		    !lan_address(i))
+		    !lan_address(ifa, i))
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET)
 			len = sizeof(struct sockaddr_in);
@@ -272,12 +345,14 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
 		(*n)++;
 	}
 	freeifaddrs(ifa);
+	if (*n == 0 && iface != NULL)
+		return cause_set(cause, "interface %s has no address to "
+		    "listen on", iface);
 	if (*n == 0)
-		return cause_set(cause, "%s%s%s has no address to listen on",
-		    iface != NULL ? "interface " : "this host",
-		    iface != NULL ? iface : "",
-		    iface != NULL ? "" : " (no private or link-local address "
-		    "on a LAN interface; name one with \"interface\")");
+		return cause_set(cause, "this host has no address to listen "
+		    "on (no private or link-local address on a LAN interface%s"
+		    "%s; name one with \"interface\")",
+		    legs[0] != '\0' ? "; public legs left out: " : "", legs);
 	return 0;
 }
 
@@ -296,8 +371,8 @@ open_listeners(struct export *x, const char *iface, uint16_t wish,
 	socklen_t len;
 	int fd, err = 0;
 
-	if (listen_addrs(iface, addrs, ifindex, EXPORT_MAXLISTEN, &naddrs,
-	    cause) == -1)
+	if (listen_addrs(x->xs, iface, addrs, ifindex, EXPORT_MAXLISTEN,
+	    &naddrs, cause) == -1)
 		return -1;
 	for (try = 0; try < EXPORT_PORT_TRIES; try++) {
 		port = try == 0 ? wish : 0;
