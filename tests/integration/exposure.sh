@@ -253,7 +253,7 @@ lab_exec brelay ip addr add 172.16.9.1/24 dev pub0 || t_bail "brelay: pub0's pri
 lab_exec bcli ip addr add 172.16.9.2/24 dev pub0 || t_bail "bcli: pub0's private address"
 LLB=$(linklocal brelay eth0)
 LLP=$(linklocal brelay pub0)
-[ -n "$LLB" ] && [ -n "$LLP" ] || t_bail "brelay: no link-local addresses on eth0, pub0"
+{ [ -n "$LLB" ] && [ -n "$LLP" ]; } || t_bail "brelay: no link-local addresses on eth0, pub0"
 t_diag "brelay: eth0 $LLB, pub0 $LLP"
 LOG3=$LAB_DIR/brelay/agent3.log
 SOCK3=/run/agent3.sock

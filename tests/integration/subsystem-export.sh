@@ -272,7 +272,7 @@ t_diag "no interface in the rule: published where it listens, nowhere else; not 
 lab_lan C 198.51.100 arelay:eth1 asrv:eth1 || t_bail "LAN C"
 LL0=$(linklocal arelay eth0)
 LL1=$(linklocal arelay eth1)
-[ -n "$LL0" ] && [ -n "$LL1" ] || t_bail "arelay: no link-local addresses on eth0, eth1"
+{ [ -n "$LL0" ] && [ -n "$LL1" ]; } || t_bail "arelay: no link-local addresses on eth0, eth1"
 t_diag "arelay: eth0 $LL0, eth1 $LL1"
 t_ok lab_wait_for 15 lab_seen asrv _http._tcp "Relay web" eth1 IPv4 \
 	"LAN C carries mDNS: asrv sees arelay's own service on eth1"
