@@ -11,6 +11,11 @@
  * relay.c's copier. Everything goes with the session: the publisher's
  * avahi connection (goodbye packets), the listeners, the directory.
  *
+ * An interface that becomes a public leg (prefix_public_leg()) while
+ * exports listen there by the LAN rule loses their listeners and
+ * publications at once where rtnetlink tells (Linux); elsewhere the
+ * addresses stay as chosen at the EXPORT.
+ *
  * Memory is bounded by max-exports, EXPORT_MAXLISTEN listeners each and
  * EXPORT_MAXCONN connections per session (two RELAY_BUFSZ buffers each). */
 #include "config.h"
@@ -25,6 +30,10 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <ifaddrs.h>
+#if NETWATCH_NETLINK
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,6 +125,8 @@ struct exports {
 	int			 told_flood, told_max, told_conns;
 	char			 publeg[EXPORT_MAXPUBLEG][IF_NAMESIZE];
 	size_t			 npubleg;
+	int			 nlfd;		/* rtnetlink, IPv4 addresses */
+	struct ev_io		*nlio;
 	struct log_limit	 refuse_log;
 };
 
@@ -164,6 +175,22 @@ close_listeners(struct export *x)
 		ev_io_del(x->ls[x->nls].io);
 		close(x->ls[x->nls].fd);
 	}
+}
+
+/* Close listener k: the last one takes its place, its event re-armed
+ * with its new address. */
+static void
+close_listener(struct export *x, size_t k)
+{
+	ev_io_del(x->ls[k].io);
+	close(x->ls[k].fd);
+	if (k == --x->nls)
+		return;
+	x->ls[k] = x->ls[x->nls];
+	ev_io_del(x->ls[k].io);
+	if ((x->ls[k].io = ev_io_add(x->xs->loop, x->ls[k].fd, POLLIN,
+	    accept_cb, &x->ls[k])) == NULL)
+		fatalx("out of memory");
 }
 
 static int
@@ -724,6 +751,136 @@ publish(struct export *x, char **cause)
 }
 
 /* ------------------------------------------------------------------------
+ * Public legs that appear while exports listen (Linux: rtnetlink). */
+
+/* Withdraw x's publication on interface ifindex. */
+static void
+unpublish_if(struct export *x, int ifindex)
+{
+	size_t j;
+
+	for (j = 0; j < x->npub; j++)
+		if (x->pubif[j] == ifindex) {
+			publisher_remove(x->pub[j]);
+			x->npub--;
+			x->pub[j] = x->pub[x->npub];
+			x->pubif[j] = x->pubif[x->npub];
+			return;
+		}
+}
+
+/* The exports listening by the LAN rule on an interface that is a public
+ * leg now: their listeners there closed, their publication there
+ * withdrawn; an export left without a listener is dropped. */
+static void
+recheck_public_legs(struct exports *xs)
+{
+	struct ifaddrs *ifa;
+	struct export *x, *next;
+	const struct sockaddr *pub;
+	char name[IF_NAMESIZE];
+	size_t i, k;
+	int ifindex;
+
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("exports: getifaddrs");
+		return;
+	}
+	TAILQ_FOREACH_SAFE(x, &xs->list, link, next) {
+		if (x->host || xs->pol->xrules[x->rule].iface != NULL)
+			continue;
+		i = 0;
+		while (i < x->nls) {
+			ifindex = x->ls[i].ifindex;
+			if (if_indextoname((unsigned int)ifindex, name) == NULL ||
+			    (pub = public_leg(ifa, name)) == NULL) {
+				i++;
+				continue;
+			}
+			tell_public_leg(xs, name, pub);
+			log_info("export %u from %s: \"%s\" %s: interface %s is "
+			    "a public leg now: its listeners there closed, its "
+			    "publication there withdrawn", x->id, xs->peer,
+			    x->svc.name, x->svc.type, name);
+			unpublish_if(x, ifindex);
+			for (k = x->nls; k > 0; k--)
+				if (x->ls[k - 1].ifindex == ifindex)
+					close_listener(x, k - 1);
+			i = 0;		/* the array moved: again */
+		}
+		if (x->nls == 0) {
+			dropped(xs, x->id, "unavailable", "\"%s\" %s: no LAN "
+			    "address left to listen on (its interfaces became "
+			    "public legs)", x->svc.name, x->svc.type);
+			export_free(x, 0);
+		}
+	}
+	freeifaddrs(ifa);
+}
+
+#if NETWATCH_NETLINK
+static void
+netlink_cb(int fd, short revents, void *arg)
+{
+	char buf[8192];
+	ssize_t n;
+	int news = 0;
+
+	(void)revents;
+	for (;;) {
+		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			news = 1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == ENOBUFS) {	/* overrun: read all */
+			news = 1;
+			continue;
+		}
+		break;
+	}
+	if (news)
+		recheck_public_legs(arg);
+}
+#endif
+
+/* Follow IPv4 addresses (a public one makes a public leg) once an export
+ * listens by the LAN rule. Without rtnetlink, the addresses stay as chosen
+ * at the EXPORT (rnsplice-subsystem.conf(5)). */
+static void
+watch_addresses(struct exports *xs)
+{
+#if NETWATCH_NETLINK
+	struct sockaddr_nl snl;
+
+	if (xs->nlfd != -1)
+		return;
+	if ((xs->nlfd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, NETLINK_ROUTE)) == -1) {
+		log_warn("exports: rtnetlink socket (interfaces that become "
+		    "public legs are not followed)");
+		return;
+	}
+	memset(&snl, 0, sizeof(snl));
+	snl.nl_family = AF_NETLINK;
+	snl.nl_groups = RTMGRP_IPV4_IFADDR;
+	if (bind(xs->nlfd, (struct sockaddr *)&snl, sizeof(snl)) == -1) {
+		log_warn("exports: rtnetlink bind (interfaces that become "
+		    "public legs are not followed)");
+		close(xs->nlfd);
+		xs->nlfd = -1;
+		return;
+	}
+	if ((xs->nlio = ev_io_add(xs->loop, xs->nlfd, POLLIN, netlink_cb,
+	    xs)) == NULL)
+		fatalx("out of memory");
+#else
+	(void)xs;
+#endif
+}
+
+/* ------------------------------------------------------------------------
  * Exports. */
 
 static struct export *
@@ -1024,6 +1181,8 @@ exports_export(struct exports *xs, const struct msg *m, int avahi_up,
 		export_free(x, 1);
 		return;
 	}
+	if (!x->host && rule->iface == NULL)
+		watch_addresses(xs);
 	/* a socket left by an earlier session of this directory cannot be:
 	 * the directory is new, and ids are not reused */
 	log_info("export %u from %s: \"%s\" %s (%zu hops) on port %u%s%s, "
@@ -1109,6 +1268,7 @@ exports_new(struct ev_loop *loop, const struct policy *pol,
 	xs->arg = arg;
 	TAILQ_INIT(&xs->list);
 	TAILQ_INIT(&xs->conns);
+	xs->nlfd = -1;
 	xs->per_rule = xcalloc(pol->nxrules + 1, sizeof(*xs->per_rule));
 	return xs;
 }
@@ -1131,6 +1291,10 @@ exports_free(struct exports *xs)
 		conn_free(TAILQ_FIRST(&xs->conns));
 	/* goodbye packets for all that was published */
 	publisher_free(xs->pub);
+	if (xs->nlfd != -1) {
+		ev_io_del(xs->nlio);
+		close(xs->nlfd);
+	}
 	remove_dir(xs);
 	free(xs->per_rule);
 	free(xs);

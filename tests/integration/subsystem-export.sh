@@ -15,7 +15,8 @@
 # leaves out a public leg (an interface with a public IPv4 address): no
 # listener on any of its addresses, its IPv6 link-local one included, no
 # connection from that link, while LAN A's link-local address works and a
-# rule naming the public leg uses it; a hostile agent is refused and
+# rule naming the public leg uses it; an interface that becomes a public
+# leg loses the listeners it had; a hostile agent is refused and
 # capped and logged once while another session goes on, one copy per LAN,
 # an exported service is not offered back to its agent, UNEXPORT and the
 # end of the session withdraw it and remove the sockets and the
@@ -324,6 +325,23 @@ t_ok forward "$S9" "forward for the export on the public leg"
 say e "FORWARDING 9"
 t_ok lab_wait_for 10 lab_seen asrv $U "Pub echo" eth1 "asrv sees \"Pub echo\" on eth1"
 t_ok ll_echo asrv "$LL1%eth1" "$P9" "... and uses it through the link-local address"
+
+# an interface becomes a public leg while "Lan echo" listens there by the
+# LAN rule: its listeners there close at once (rtnetlink), LAN A's stay
+LLW=$(linklocal arelay wan0)
+t_diag "\"Lan echo\" listens on: $(lab_exec arelay ss -Hltn "sport = :$P8" | awk '{ printf "%s ", $4 }')"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.99.0.1:$P8 '" \
+	"\"Lan echo\" listens on wan0 (10.99.0.1, a WAN leg on a private network)"
+t_ok listens_ll arelay "$LLW" "$P8" "... and on its link-local address ($LLW)"
+lab_exec arelay ip addr add 203.0.113.1/24 dev wan0 || t_bail "arelay: a public address on wan0"
+t_ok lab_wait_for 10 eval '! lab_exec arelay sh -c "ss -Hltn | grep -q \"10.99.0.1:$P8 \""' \
+	"wan0 gets a public address: the listener on 10.99.0.1 closes"
+t_nok listens_ll arelay "$LLW" "$P8" "... and the one on its link-local address"
+t_ok grep -q "export 8 from bsite: \"Lan echo\" $L: interface wan0 is a public leg now: its listeners there closed" \
+	"$LAB_DIR/subsys.log" "... as logged"
+t_ok listens_ll arelay "$LL0" "$P8" "LAN A's listeners stay"
+t_ok xfer_ok asrv 10.1.0.1 "$P8" "... and carry bytes"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '198.51.100.1:$P9 '" "the export naming eth1 keeps its listeners"
 pid=$(subsys_pid)
 say e '!close'
 t_ok lab_wait_for 10 dead "$pid" "end of input: the subsystem exits"
