@@ -16,7 +16,8 @@
 # its IPv6 link-local address, on a link with bcli): the default LAN
 # networks leave out all its addresses, link-local included, and no
 # client of that link gets through, while LAN B's link-local address
-# works; lan-networks naming pub0 brings it in.
+# works; LAN B's interface given a public address falls back to host
+# scope, and back when it goes; lan-networks naming pub0 brings it in.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -277,6 +278,16 @@ t_nok get_ll bcli "$LLP" pub0 "$port" "no connection from the public leg's link"
 t_nok status_has "$SOCK3" "pub0" "rnsplice status does not name pub0"
 n=$(lab_browse bcli $T | lab_browse_count "$NAME" pub0)
 t_ok [ "${n:-0}" -eq 0 ] "not published on the public leg ($n)"
+# LAN B's interface becomes a public leg (rtnetlink): host scope, and back
+lab_exec brelay ip addr add 203.0.113.1/24 dev eth0 || t_bail "brelay: a public address on eth0"
+t_ok lab_wait_for 10 only_loopback "$port" \
+	"eth0 gets a public address: a public leg, 127.0.0.1 only, same port"
+t_ok grep -qF "interface eth0 is a public leg (public address 203.0.113.1)" "$LOG3" \
+	"the log says why"
+lab_exec brelay ip addr del 203.0.113.1/24 dev eth0 || t_bail "brelay: the public address off eth0"
+t_ok lab_wait_for 10 listens_ll "$port" "$LLB" "the public address gone: LAN B's link-local address again"
+t_ok listens_on "$port" 10.5.0.1 "and its private one"
+t_nok listens_ll "$port" "$LLP" "still not the public leg's"
 lab_stop "$agent3" || t_bail "stop agent 3"
 
 cat >"$LAB_DIR/agent4.conf" <<EOF
