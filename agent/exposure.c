@@ -8,7 +8,10 @@
  * it), and within avahi-daemon.conf's allow-interfaces/deny-interfaces.
  * Scope lan uses those of them that are on a LAN network (lan-networks,
  * or by default the private networks present when the agent started);
- * when there is none, the service falls back to host scope. */
+ * when there is none, the service falls back to host scope. A public leg
+ * (an interface with a public IPv4 address, common/prefix.h) is on a LAN
+ * network only if lan-networks names it; the subsystem's exports follow
+ * the same rule. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -239,18 +242,44 @@ avahi_ifs_uses(const struct avahi_ifs *f, const char *ifname,
 
 /* --- the selection rule ----------------------------------------------- */
 
-/* Is interface ifname (a LAN interface) on one of the networks? */
+/* The first address of interface ifname that makes it a public leg
+ * (prefix_public_leg(): a public IPv4 address), or NULL. */
+static const struct exp_addr *
+public_leg(const struct exp_addr *a, size_t n, const char *ifname)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(a[i].ifname, ifname) == 0 &&
+		    prefix_public_leg((const struct sockaddr *)&a[i].sa))
+			return &a[i];
+	return NULL;
+}
+
+/*
+ * Is interface ifname (a LAN interface) on one of the networks? By its
+ * name, by "any", or by the on-link network of one of its addresses. A
+ * public leg (prefix_public_leg()) is on a prefix only through one of its
+ * public addresses: a private network it carries too (a provider's
+ * internal one) does not bring in the public link, nor its link-local
+ * address.
+ */
 int
 exp_iface_on(const struct exp_addr *a, size_t n, const char *ifname,
     const struct lannet *nets, size_t nnets)
 {
 	size_t i, k;
+	int pub;
 
 	for (k = 0; k < nnets; k++)
 		if (nets[k].any || strcmp(nets[k].ifname, ifname) == 0)
 			return 1;
+	pub = public_leg(a, n, ifname) != NULL;
 	for (i = 0; i < n; i++) {
 		if (strcmp(a[i].ifname, ifname) != 0)
+			continue;
+		if (pub && !prefix_public_leg((const struct sockaddr *)
+		    &a[i].sa))
 			continue;
 		for (k = 0; k < nnets; k++)
 			if (nets[k].ifname[0] == '\0' && !nets[k].any &&
@@ -261,7 +290,8 @@ exp_iface_on(const struct exp_addr *a, size_t n, const char *ifname,
 }
 
 /* The default LAN networks: the private (RFC 1918, ULA) on-link networks
- * of the LAN interfaces. Returns how many were stored (at most max). */
+ * of the LAN interfaces that are no public leg. Returns how many were
+ * stored (at most max). */
 size_t
 exp_learn(const struct exp_addr *a, size_t n, struct lannet *out,
     size_t max)
@@ -269,7 +299,8 @@ exp_learn(const struct exp_addr *a, size_t n, struct lannet *out,
 	size_t i, k, m = 0;
 
 	for (i = 0; i < n && m < max; i++) {
-		if (!a[i].lan || !prefix_private(&a[i].net))
+		if (!a[i].lan || !prefix_private(&a[i].net) ||
+		    public_leg(a, n, a[i].ifname) != NULL)
 			continue;
 		for (k = 0; k < m; k++)
 			if (memcmp(&out[k].p, &a[i].net, sizeof(a[i].net)) == 0)
@@ -608,6 +639,33 @@ log_learned(const struct exposure *x)
 	    "present at start): %s", line);
 }
 
+/* Say which LAN interfaces became public legs since the last snapshot
+ * (once per change, not per connection or per service). */
+static void
+log_public_legs(const struct exposure *x, const struct exp_addr *v,
+    size_t n)
+{
+	const struct exp_addr *pub;
+	char addr[INET6_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i].lan || (i > 0 && strcmp(v[i - 1].ifname,
+		    v[i].ifname) == 0))
+			continue;	/* sorted: once per interface */
+		if ((pub = public_leg(v, n, v[i].ifname)) == NULL ||
+		    public_leg(x->addrs, x->naddrs, v[i].ifname) != NULL)
+			continue;
+		exp_format_addr((const struct sockaddr *)&pub->sa, addr,
+		    sizeof(addr));
+		log_info("interface %s is a public leg (public address %s): "
+		    "scope lan leaves out all its addresses, its IPv6 "
+		    "link-local one included, unless lan-networks names it "
+		    "(by name, by a prefix holding its public address, or "
+		    "any)", v[i].ifname, addr);
+	}
+}
+
 int
 exposure_refresh(struct exposure *x)
 {
@@ -652,6 +710,8 @@ exposure_refresh(struct exposure *x)
 		qsort(v, n, sizeof(*v), addr_cmp);
 	changed = n != x->naddrs || (n > 0 && memcmp(v, x->addrs,
 	    n * sizeof(*v)) != 0);
+	if (changed)
+		log_public_legs(x, v, n);
 	free(x->addrs);
 	x->addrs = v;
 	x->naddrs = n;

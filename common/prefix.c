@@ -201,3 +201,32 @@ prefix_private(const struct prefix *p)
 	}
 	return 0;
 }
+
+/* See prefix.h: a public IPv4 address marks its interface a public leg. */
+int
+prefix_public_leg(const struct sockaddr *sa)
+{
+	static const struct {
+		unsigned char	 addr[2];
+		unsigned int	 len;
+	} lan[] = {
+		{ { 10, 0 }, 8 },
+		{ { 172, 16 }, 12 },
+		{ { 192, 168 }, 16 },
+		{ { 169, 254 }, 16 },	/* IPv4 link-local: a LAN without DHCP */
+	};
+	struct prefix q;
+	size_t i;
+
+	if (sa->sa_family != AF_INET)
+		return 0;
+	for (i = 0; i < sizeof(lan) / sizeof(lan[0]); i++) {
+		memset(&q, 0, sizeof(q));
+		q.af = AF_INET;
+		memcpy(q.addr, lan[i].addr, sizeof(lan[i].addr));
+		q.len = lan[i].len;
+		if (prefix_match(&q, sa))
+			return 0;
+	}
+	return 1;
+}

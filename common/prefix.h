@@ -31,5 +31,18 @@ int	prefix_from_sockaddr(const struct sockaddr *sa,
 	    const struct sockaddr *mask, struct prefix *);
 /* Is it within a private network (RFC 1918, RFC 4193 ULA)? */
 int	prefix_private(const struct prefix *);
+/*
+ * Does this address of an interface make the interface a public leg? An
+ * IPv4 address outside RFC 1918 and 169.254.0.0/16 does: a global one, or
+ * one of a carrier's shared 100.64.0.0/10 (RFC 6598), whose link is the
+ * provider's and its other customers', not a LAN of the host's owner.
+ * IPv6 addresses never do: home LANs carry global IPv6 prefixes too, so
+ * an IPv6-only link (link-local and global) stays a LAN.
+ *
+ * The rule, shared by the subsystem's exports and the agent's scope lan:
+ * none of a public leg's addresses, its IPv6 link-local one included,
+ * is listened on unless the configuration names the interface.
+ */
+int	prefix_public_leg(const struct sockaddr *);
 
 #endif

@@ -11,6 +11,11 @@
  * relay.c's copier. Everything goes with the session: the publisher's
  * avahi connection (goodbye packets), the listeners, the directory.
  *
+ * An interface that becomes a public leg (prefix_public_leg()) while
+ * exports listen there by the LAN rule loses their listeners and
+ * publications at once where rtnetlink tells (Linux); elsewhere the
+ * addresses stay as chosen at the EXPORT.
+ *
  * Memory is bounded by max-exports, EXPORT_MAXLISTEN listeners each and
  * EXPORT_MAXCONN connections per session (two RELAY_BUFSZ buffers each). */
 #include "config.h"
@@ -25,6 +30,10 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <ifaddrs.h>
+#if NETWATCH_NETLINK
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +64,7 @@
 					 * max-exports */
 #define EXPORT_FLOOD_MS		60000
 #define EXPORT_PORT_TRIES	8
+#define EXPORT_MAXPUBLEG	8	/* public legs told of, per session */
 
 struct xlisten {
 	int			 fd;
@@ -113,6 +123,10 @@ struct exports {
 	uint64_t		 win_start;	/* flood window */
 	unsigned int		 win_count;
 	int			 told_flood, told_max, told_conns;
+	char			 publeg[EXPORT_MAXPUBLEG][IF_NAMESIZE];
+	size_t			 npubleg;
+	int			 nlfd;		/* rtnetlink, IPv4 addresses */
+	struct ev_io		*nlio;
 	struct log_limit	 refuse_log;
 };
 
@@ -163,6 +177,22 @@ close_listeners(struct export *x)
 	}
 }
 
+/* Close listener k: the last one takes its place, its event re-armed
+ * with its new address. */
+static void
+close_listener(struct export *x, size_t k)
+{
+	ev_io_del(x->ls[k].io);
+	close(x->ls[k].fd);
+	if (k == --x->nls)
+		return;
+	x->ls[k] = x->ls[x->nls];
+	ev_io_del(x->ls[k].io);
+	if ((x->ls[k].io = ev_io_add(x->xs->loop, x->ls[k].fd, POLLIN,
+	    accept_cb, &x->ls[k])) == NULL)
+		fatalx("out of memory");
+}
+
 static int
 listen_one(const struct sockaddr *sa, socklen_t len, uint16_t port,
     uint16_t *bound)
@@ -198,19 +228,42 @@ listen_one(const struct sockaddr *sa, socklen_t len, uint16_t port,
 	return fd;
 }
 
-/* Is this address of interface i one a rule without "interface" listens
- * on: a private network (RFC 1918, ULA) or IPv6 link-local, on an
- * interface a LAN can be on (multicast, not point-to-point, not the
- * loopback)? A public address -- a server's internet-facing leg -- is
- * never listened on unless a rule names its interface. */
+/* The first address of interface name that makes it a public leg
+ * (prefix_public_leg(): a public IPv4 address), or NULL. */
+static const struct sockaddr *
+public_leg(const struct ifaddrs *list, const char *name)
+{
+	const struct ifaddrs *i;
+
+	for (i = list; i != NULL; i = i->ifa_next)
+		if (i->ifa_addr != NULL && strcmp(i->ifa_name, name) == 0 &&
+		    prefix_public_leg(i->ifa_addr))
+			return i->ifa_addr;
+	return NULL;
+}
+
+/* Can a LAN be on interface i: multicast, not point-to-point, not the
+ * loopback? */
 static int
-lan_address(const struct ifaddrs *i)
+lan_iface(const struct ifaddrs *i)
+{
+	return (i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)) == 0 &&
+	    (i->ifa_flags & IFF_MULTICAST) != 0;
+}
+
+/* Is this address of interface i one a rule without "interface" listens
+ * on: a private network (RFC 1918, ULA) or IPv6 link-local, on a LAN
+ * interface that is no public leg? A public address is never listened on
+ * unless a rule names its interface, and neither is any other address of
+ * an interface that has one -- a server's internet-facing leg, whose
+ * link-local address every host of the provider's link can reach. */
+static int
+lan_address(const struct ifaddrs *list, const struct ifaddrs *i)
 {
 	const struct sockaddr_in6 *sin6;
 	struct prefix p;
 
-	if ((i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)) != 0 ||
-	    (i->ifa_flags & IFF_MULTICAST) == 0)
+	if (!lan_iface(i) || public_leg(list, i->ifa_name) != NULL)
 		return 0;
 	if (i->ifa_addr->sa_family == AF_INET6) {
 		sin6 = (const struct sockaddr_in6 *)(const void *)i->ifa_addr;
@@ -222,18 +275,59 @@ lan_address(const struct ifaddrs *i)
 	return prefix_private(&p);
 }
 
+/* Say once per session that a public leg is left out, and why. */
+static void
+tell_public_leg(struct exports *xs, const char *name,
+    const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < xs->npubleg; i++)
+		if (strcmp(xs->publeg[i], name) == 0)
+			return;
+	if (xs->npubleg < EXPORT_MAXPUBLEG)
+		strlcpy(xs->publeg[xs->npubleg++], name, IF_NAMESIZE);
+	if (getnameinfo(sa, sizeof(struct sockaddr_in), addr, sizeof(addr),
+	    NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(addr, "?", sizeof(addr));
+	log_info("exports: interface %s is a public leg (public address %s): "
+	    "none of its addresses is listened on, its IPv6 link-local one "
+	    "included, unless an accept rule names it with \"interface\"",
+	    name, addr);
+}
+
+/* Add name to the list "a, b" unless it is there. */
+static void
+name_add(char *list, size_t len, const char *name)
+{
+	char copy[128], *p = copy, *item;
+
+	strlcpy(copy, list, sizeof(copy));
+	while ((item = strsep(&p, ",")) != NULL)
+		if (strcmp(item + (*item == ' '), name) == 0)
+			return;
+	if (list[0] != '\0')
+		strlcat(list, ", ", len);
+	strlcat(list, name, len);
+}
+
 /* The addresses an accept rule names: 127.0.0.1 for "lo", an interface's,
  * or every LAN address of this host (lan_address()). */
 static int
-listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
-    size_t max, size_t *n, char **cause)
+listen_addrs(struct exports *xs, const char *iface,
+    struct sockaddr_storage *out, int *ifindex, size_t max, size_t *n,
+    char **cause)
 {
 	struct ifaddrs *ifa, *i;
 	struct sockaddr_in *sin;
 	struct sockaddr_in6 *sin6;
+	const struct sockaddr *pub;
+	char legs[128];
 	size_t len;
 
 	*n = 0;
+	legs[0] = '\0';
 	if (iface != NULL && strcmp(iface, "lo") == 0) {
 		memset(out, 0, sizeof(*out));
 		sin = (struct sockaddr_in *)out;
@@ -251,8 +345,14 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
 		if (i->ifa_addr->sa_family != AF_INET &&
 		    i->ifa_addr->sa_family != AF_INET6)
 			continue;
+		if (iface == NULL && lan_iface(i) &&
+		    (pub = public_leg(ifa, i->ifa_name)) != NULL) {
+			tell_public_leg(xs, i->ifa_name, pub);
+			name_add(legs, sizeof(legs), i->ifa_name);
+			continue;
+		}
 		if (iface != NULL ? strcmp(i->ifa_name, iface) != 0 :
-		    !lan_address(i))
+		    !lan_address(ifa, i))
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET)
 			len = sizeof(struct sockaddr_in);
@@ -272,12 +372,14 @@ listen_addrs(const char *iface, struct sockaddr_storage *out, int *ifindex,
 		(*n)++;
 	}
 	freeifaddrs(ifa);
+	if (*n == 0 && iface != NULL)
+		return cause_set(cause, "interface %s has no address to "
+		    "listen on", iface);
 	if (*n == 0)
-		return cause_set(cause, "%s%s%s has no address to listen on",
-		    iface != NULL ? "interface " : "this host",
-		    iface != NULL ? iface : "",
-		    iface != NULL ? "" : " (no private or link-local address "
-		    "on a LAN interface; name one with \"interface\")");
+		return cause_set(cause, "this host has no address to listen "
+		    "on (no private or link-local address on a LAN interface%s"
+		    "%s; name one with \"interface\")",
+		    legs[0] != '\0' ? "; public legs left out: " : "", legs);
 	return 0;
 }
 
@@ -296,8 +398,8 @@ open_listeners(struct export *x, const char *iface, uint16_t wish,
 	socklen_t len;
 	int fd, err = 0;
 
-	if (listen_addrs(iface, addrs, ifindex, EXPORT_MAXLISTEN, &naddrs,
-	    cause) == -1)
+	if (listen_addrs(x->xs, iface, addrs, ifindex, EXPORT_MAXLISTEN,
+	    &naddrs, cause) == -1)
 		return -1;
 	for (try = 0; try < EXPORT_PORT_TRIES; try++) {
 		port = try == 0 ? wish : 0;
@@ -649,6 +751,136 @@ publish(struct export *x, char **cause)
 }
 
 /* ------------------------------------------------------------------------
+ * Public legs that appear while exports listen (Linux: rtnetlink). */
+
+/* Withdraw x's publication on interface ifindex. */
+static void
+unpublish_if(struct export *x, int ifindex)
+{
+	size_t j;
+
+	for (j = 0; j < x->npub; j++)
+		if (x->pubif[j] == ifindex) {
+			publisher_remove(x->pub[j]);
+			x->npub--;
+			x->pub[j] = x->pub[x->npub];
+			x->pubif[j] = x->pubif[x->npub];
+			return;
+		}
+}
+
+/* The exports listening by the LAN rule on an interface that is a public
+ * leg now: their listeners there closed, their publication there
+ * withdrawn; an export left without a listener is dropped. */
+static void
+recheck_public_legs(struct exports *xs)
+{
+	struct ifaddrs *ifa;
+	struct export *x, *next;
+	const struct sockaddr *pub;
+	char name[IF_NAMESIZE];
+	size_t i, k;
+	int ifindex;
+
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("exports: getifaddrs");
+		return;
+	}
+	TAILQ_FOREACH_SAFE(x, &xs->list, link, next) {
+		if (x->host || xs->pol->xrules[x->rule].iface != NULL)
+			continue;
+		i = 0;
+		while (i < x->nls) {
+			ifindex = x->ls[i].ifindex;
+			if (if_indextoname((unsigned int)ifindex, name) == NULL ||
+			    (pub = public_leg(ifa, name)) == NULL) {
+				i++;
+				continue;
+			}
+			tell_public_leg(xs, name, pub);
+			log_info("export %u from %s: \"%s\" %s: interface %s is "
+			    "a public leg now: its listeners there closed, its "
+			    "publication there withdrawn", x->id, xs->peer,
+			    x->svc.name, x->svc.type, name);
+			unpublish_if(x, ifindex);
+			for (k = x->nls; k > 0; k--)
+				if (x->ls[k - 1].ifindex == ifindex)
+					close_listener(x, k - 1);
+			i = 0;		/* the array moved: again */
+		}
+		if (x->nls == 0) {
+			dropped(xs, x->id, "unavailable", "\"%s\" %s: no LAN "
+			    "address left to listen on (its interfaces became "
+			    "public legs)", x->svc.name, x->svc.type);
+			export_free(x, 0);
+		}
+	}
+	freeifaddrs(ifa);
+}
+
+#if NETWATCH_NETLINK
+static void
+netlink_cb(int fd, short revents, void *arg)
+{
+	char buf[8192];
+	ssize_t n;
+	int news = 0;
+
+	(void)revents;
+	for (;;) {
+		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+			news = 1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == ENOBUFS) {	/* overrun: read all */
+			news = 1;
+			continue;
+		}
+		break;
+	}
+	if (news)
+		recheck_public_legs(arg);
+}
+#endif
+
+/* Follow IPv4 addresses (a public one makes a public leg) once an export
+ * listens by the LAN rule. Without rtnetlink, the addresses stay as chosen
+ * at the EXPORT (rnsplice-subsystem.conf(5)). */
+static void
+watch_addresses(struct exports *xs)
+{
+#if NETWATCH_NETLINK
+	struct sockaddr_nl snl;
+
+	if (xs->nlfd != -1)
+		return;
+	if ((xs->nlfd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, NETLINK_ROUTE)) == -1) {
+		log_warn("exports: rtnetlink socket (interfaces that become "
+		    "public legs are not followed)");
+		return;
+	}
+	memset(&snl, 0, sizeof(snl));
+	snl.nl_family = AF_NETLINK;
+	snl.nl_groups = RTMGRP_IPV4_IFADDR;
+	if (bind(xs->nlfd, (struct sockaddr *)&snl, sizeof(snl)) == -1) {
+		log_warn("exports: rtnetlink bind (interfaces that become "
+		    "public legs are not followed)");
+		close(xs->nlfd);
+		xs->nlfd = -1;
+		return;
+	}
+	if ((xs->nlio = ev_io_add(xs->loop, xs->nlfd, POLLIN, netlink_cb,
+	    xs)) == NULL)
+		fatalx("out of memory");
+#else
+	(void)xs;
+#endif
+}
+
+/* ------------------------------------------------------------------------
  * Exports. */
 
 static struct export *
@@ -949,6 +1181,8 @@ exports_export(struct exports *xs, const struct msg *m, int avahi_up,
 		export_free(x, 1);
 		return;
 	}
+	if (!x->host && rule->iface == NULL)
+		watch_addresses(xs);
 	/* a socket left by an earlier session of this directory cannot be:
 	 * the directory is new, and ids are not reused */
 	log_info("export %u from %s: \"%s\" %s (%zu hops) on port %u%s%s, "
@@ -1034,6 +1268,7 @@ exports_new(struct ev_loop *loop, const struct policy *pol,
 	xs->arg = arg;
 	TAILQ_INIT(&xs->list);
 	TAILQ_INIT(&xs->conns);
+	xs->nlfd = -1;
 	xs->per_rule = xcalloc(pol->nxrules + 1, sizeof(*xs->per_rule));
 	return xs;
 }
@@ -1056,6 +1291,10 @@ exports_free(struct exports *xs)
 		conn_free(TAILQ_FIRST(&xs->conns));
 	/* goodbye packets for all that was published */
 	publisher_free(xs->pub);
+	if (xs->nlfd != -1) {
+		ev_io_del(xs->nlio);
+		close(xs->nlfd);
+	}
 	remove_dir(xs);
 	free(xs->per_rule);
 	free(xs);

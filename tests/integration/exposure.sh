@@ -11,7 +11,13 @@
 # interface moves to another subnet (ip addr inside the namespace): with
 # the default LAN networks the service falls back to host scope and comes
 # back with the old subnet; with lan-networks naming both subnets the
-# listeners follow the address on the same port.
+# listeners follow the address on the same port.  Last, brelay gets a
+# public leg (pub0: a public address, a provider's private network and
+# its IPv6 link-local address, on a link with bcli): the default LAN
+# networks leave out all its addresses, link-local included, and no
+# client of that link gets through, while LAN B's link-local address
+# works; LAN B's interface given a public address falls back to host
+# scope, and back when it goes; lan-networks naming pub0 brings it in.
 # Needs root; skips (77) otherwise.
 
 # shellcheck source-path=SCRIPTDIR
@@ -83,6 +89,22 @@ json_exposure() {
 import json, sys
 x = json.load(sys.stdin)["remotes"][0]["exposure"]
 print(x["scope"], x["published"], str(x["fallback"]).lower(), x["clients"])'
+}
+
+# linklocal HOST IF -- HOST's IPv6 link-local address on IF
+linklocal() {
+	lab_exec "$1" ip -6 -o addr show dev "$2" scope link |
+		awk '{ sub(/\/.*/, "", $4); print $4; exit }'
+}
+
+listens_ll() { # PORT ADDR (link-local, without its zone)
+	listening "$1" | grep -qF -- "$2"
+}
+
+# get_ll HOST ADDR IF PORT -- curl through a link-local address
+get_ll() {
+	lab_exec "$1" curl -gsS --max-time 10 -o - "http://[$2%25$3]:$4/index.html" |
+		cmp -s - "$www/index.html"
 }
 
 log_count() { # FILE TEXT
@@ -225,5 +247,67 @@ t_ok status_has "$SOCK2" "exposure: scope lan on eth0 10.5.0.0/24" \
 t_nok grep -q "falls back to host scope" "$LOG2" "no fallback: 10.5.0.0/24 is named"
 t_nok grep -q "no lan-networks set" "$LOG2" "no default LAN networks when they are named"
 lab_stop "$agent2" || t_bail "stop agent 2"
+
+# --- a public leg: left out unless lan-networks names it ----------------------
+lab_lan P 198.51.100 brelay:pub0 bcli:pub0 || t_bail "link P"
+lab_exec brelay ip addr add 172.16.9.1/24 dev pub0 || t_bail "brelay: pub0's private address"
+lab_exec bcli ip addr add 172.16.9.2/24 dev pub0 || t_bail "bcli: pub0's private address"
+LLB=$(linklocal brelay eth0)
+LLP=$(linklocal brelay pub0)
+{ [ -n "$LLB" ] && [ -n "$LLP" ]; } || t_bail "brelay: no link-local addresses on eth0, pub0"
+t_diag "brelay: eth0 $LLB, pub0 $LLP"
+LOG3=$LAB_DIR/brelay/agent3.log
+SOCK3=/run/agent3.sock
+t_agent brelay "$LAB_DIR/agent3.pid" "$LOG3" -v -R -S "$SOCK3" siteA $T
+agent3=$T_AGENT_PID
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.5.0.1 "agent 3 splices \"$NAME\" onto LAN B" ||
+	t_bail "no splice (agent 3)"
+read -r _ port <<<"$(spliced bcli "$NAME")"
+t_diag "agent 3: port $port; listening on: $(listening "$port" | tr '\n' ' ')"
+t_ok grep -q "LAN networks (no lan-networks set: the private networks present at start): 10.5.0.0/24\$" "$LOG3" \
+	"the default LAN networks: LAN B's, not the public leg's private one"
+t_ok grep -qF "interface pub0 is a public leg (public address 198.51.100.1): scope lan leaves out all its addresses" "$LOG3" \
+	"the log says why pub0 is left out"
+t_ok listens_on "$port" 10.5.0.1 "listens on LAN B's address"
+t_ok listens_ll "$port" "$LLB" "and on LAN B's link-local address"
+t_nok listens_ll "$port" "$LLP" "not on the public leg's link-local address"
+t_nok listens_on "$port" 198.51.100.1 "nor its public address"
+t_nok listens_on "$port" 172.16.9.1 "nor its private one"
+t_ok get_ll bcli "$LLB" eth0 "$port" "bcli gets through LAN B's link-local address"
+t_nok get_ll bcli "$LLP" pub0 "$port" "no connection from the public leg's link"
+t_nok status_has "$SOCK3" "pub0" "rnsplice status does not name pub0"
+n=$(lab_browse bcli $T | lab_browse_count "$NAME" pub0)
+t_ok [ "${n:-0}" -eq 0 ] "not published on the public leg ($n)"
+# LAN B's interface becomes a public leg (rtnetlink): host scope, and back
+lab_exec brelay ip addr add 203.0.113.1/24 dev eth0 || t_bail "brelay: a public address on eth0"
+t_ok lab_wait_for 10 only_loopback "$port" \
+	"eth0 gets a public address: a public leg, 127.0.0.1 only, same port"
+t_ok grep -qF "interface eth0 is a public leg (public address 203.0.113.1)" "$LOG3" \
+	"the log says why"
+lab_exec brelay ip addr del 203.0.113.1/24 dev eth0 || t_bail "brelay: the public address off eth0"
+t_ok lab_wait_for 10 listens_ll "$port" "$LLB" "the public address gone: LAN B's link-local address again"
+t_ok listens_on "$port" 10.5.0.1 "and its private one"
+t_nok listens_ll "$port" "$LLP" "still not the public leg's"
+lab_stop "$agent3" || t_bail "stop agent 3"
+
+cat >"$LAB_DIR/agent4.conf" <<EOF
+allow-root yes
+lan-networks eth0 pub0
+remote siteA {
+	types $T
+}
+EOF
+LOG4=$LAB_DIR/brelay/agent4.log
+SOCK4=/run/agent4.sock
+t_agent brelay "$LAB_DIR/agent4.pid" "$LOG4" -v -S "$SOCK4" -f "$LAB_DIR/agent4.conf"
+agent4=$T_AGENT_PID
+t_ok lab_wait_for 20 seen_at bcli "$NAME" 10.5.0.1 "agent 4 (lan-networks eth0 pub0) splices \"$NAME\"" ||
+	t_bail "no splice (agent 4)"
+read -r _ port <<<"$(spliced bcli "$NAME")"
+t_ok lab_wait_for 10 listens_ll "$port" "$LLP" "named: listens on the public leg's link-local address"
+t_ok listens_on "$port" 198.51.100.1 "and on its public address"
+t_ok get_ll bcli "$LLP" pub0 "$port" "a client of that link gets through"
+t_ok lab_wait_for 20 lab_seen bcli $T "$NAME" pub0 "published there"
+lab_stop "$agent4" || t_bail "stop agent 4"
 
 t_done

@@ -11,7 +11,12 @@
 # ways).  Also: the default policy refuses, accept type/name/max and
 # max-exports hold, interface IF listens there only, interface lo
 # publishes for the server host only, a rule without interface publishes
-# on the interfaces it listens on and not on another one avahi uses, a hostile agent is refused and
+# on the interfaces it listens on and not on another one avahi uses, and
+# leaves out a public leg (an interface with a public IPv4 address): no
+# listener on any of its addresses, its IPv6 link-local one included, no
+# connection from that link, while LAN A's link-local address works and a
+# rule naming the public leg uses it; an interface that becomes a public
+# leg loses the listeners it had; a hostile agent is refused and
 # capped and logged once while another session goes on, one copy per LAN,
 # an exported service is not offered back to its agent, UNEXPORT and the
 # end of the session withdraw it and remove the sockets and the
@@ -29,6 +34,7 @@ XFER=$top_builddir/tests/integration/xfer
 T=_rnsexp._tcp
 W=_rnsweb._tcp
 L=_rnslan._tcp
+U=_rnspub._tcp
 BCLI=$(lab_addr bcli) || t_bail "no address for bcli"
 CM=$LAB_DIR/cm
 lab_bg bcli "$LAB_DIR/echo.pid" "$XFER" serve 9100 echo >"$LAB_DIR/echo.out" 2>&1
@@ -53,6 +59,42 @@ xfer_ok() {
 	local rc=$?
 	t_diag "xfer from $1 to $2 port $3: $(tail -n 1 "$LAB_DIR/xfer.out")"
 	return "$rc"
+}
+# ll_echo HOST ADDR%IF PORT -- a line echoed back through ADDR%IF (IPv6,
+# link-local); the error, if any, goes to the diagnostics
+ll_echo() {
+	lab_exec "$1" python3 -c '
+import socket, sys
+ai = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), socket.AF_INET6,
+    socket.SOCK_STREAM)[0]
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.settimeout(10)
+msg = b"over a link-local address\n"
+try:
+    s.connect(ai[4])
+    s.sendall(msg)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        got += d
+except OSError as e:
+    sys.exit("ll_echo %s port %s: %s" % (sys.argv[1], sys.argv[2], e))
+sys.exit(0 if got == msg else "ll_echo: got %r" % got)' "$2" "$3" 2>"$LAB_DIR/ll.err"
+	local rc=$?
+	[ ! -s "$LAB_DIR/ll.err" ] || t_diag "$(cat "$LAB_DIR/ll.err")"
+	return "$rc"
+}
+# linklocal HOST IF -- HOST's IPv6 link-local address on IF
+linklocal() {
+	lab_exec "$1" ip -6 -o addr show dev "$2" scope link |
+		awk '{ sub(/\/.*/, "", $4); print $4; exit }'
+}
+# listens_ll HOST ADDR PORT -- a listener on ADDR (link-local), PORT
+listens_ll() {
+	lab_exec "$1" ss -Hltn "sport = :$3" | grep -qF -- "$2"
 }
 forward() { # PATH -- the remote forward to the echo service, through the master
 	lab_exec brelay ssh -S "$CM" -O forward -R "$1:$BCLI:9100" siteA \
@@ -81,6 +123,7 @@ reject name "Echo secret*"
 accept type _rnsexp._tcp name "Echo*" interface eth0 from 10.1.0.2 max 2
 accept type _rnsweb._tcp interface lo
 accept type _rnslan._tcp
+accept type _rnspub._tcp interface eth1
 max-exports 3
 EOF
 # as start(), but the ssh is a ControlMaster: the forwards go through it
@@ -221,13 +264,17 @@ t_ok lab_exec arelay test ! -e "$S6" "... its socket removed"
 t_nok lab_exec arelay sh -c "ss -Hltn | grep -q ':$P6 '" "... its listener closed"
 
 # ---------------------------------------------------------------------------
-t_diag "no interface in the rule: published where it listens, nowhere else"
+t_diag "no interface in the rule: published where it listens, nowhere else; not on a public leg"
 
-# LAN C joins arelay and asrv on eth1: avahi runs there, but it is no LAN
-# of arelay's (a public prefix, and no IPv6: a link-local address would be
-# a LAN address), so nothing listens there and nothing may be published
+# LAN C joins arelay and asrv on eth1: avahi runs there, but it is a public
+# leg of arelay's (a public IPv4 prefix, as a server's internet-facing
+# link), so nothing listens on any of its addresses -- its IPv6 link-local
+# one included -- and nothing may be published there
 lab_lan C 198.51.100 arelay:eth1 asrv:eth1 || t_bail "LAN C"
-lab_exec arelay sysctl -qw net.ipv6.conf.eth1.disable_ipv6=1 || t_bail "arelay: IPv6 off on eth1"
+LL0=$(linklocal arelay eth0)
+LL1=$(linklocal arelay eth1)
+{ [ -n "$LL0" ] && [ -n "$LL1" ]; } || t_bail "arelay: no link-local addresses on eth0, eth1"
+t_diag "arelay: eth0 $LL0, eth1 $LL1"
 t_ok lab_wait_for 15 lab_seen asrv _http._tcp "Relay web" eth1 IPv4 \
 	"LAN C carries mDNS: asrv sees arelay's own service on eth1"
 say e "EXPORT 8 Lan%20echo $L local 0 $(meta bsite)"
@@ -237,6 +284,10 @@ S8=$(field e EXPORTING 8 4)
 t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.1.0.1:$P8 '" "listens on LAN A's address"
 t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e '198.51.100.1:$P8 ' -e '0.0.0.0:$P8 '" \
 	"... not on LAN C's public one"
+t_ok listens_ll arelay "$LL0" "$P8" "listens on LAN A's link-local address ($LL0)"
+t_nok listens_ll arelay "$LL1" "$P8" "... not on the public leg's ($LL1)"
+t_ok grep -q "exports: interface eth1 is a public leg (public address 198.51.100.1): none of its addresses is listened on" \
+	"$LAB_DIR/subsys.log" "the log says why eth1 is left out"
 t_ok forward "$S8" "forward for the export without interface"
 say e "FORWARDING 8"
 t_ok lab_wait_for 10 grep -q "export 8 from bsite: \"Lan echo\" $L published on eth0, port $P8" \
@@ -246,6 +297,8 @@ t_nok grep -q -e "export 8 from bsite: .* published on eth1" -e "published on al
 t_ok lab_wait_for 10 lab_seen asrv $L "Lan echo" eth0 IPv4 "asrv sees \"Lan echo\" on LAN A"
 row=$(lab_browse asrv $L | lab_browse_get "Lan echo" eth0 IPv4)
 t_ok xfer_ok asrv "$(printf '%s' "$row" | cut -d';' -f4)" "$P8" "... and uses it"
+t_ok ll_echo asrv "$LL0%eth0" "$P8" "... also through arelay's link-local address on LAN A"
+t_nok ll_echo asrv "$LL1%eth1" "$P8" "no connection from the public leg's link to its link-local address"
 # established on eth0: had it been published on eth1 too, arelay's own
 # browser would list it there now, and asrv hears what arelay announced
 n=$(lab_browse arelay $L | lab_browse_count "Lan echo" eth1)
@@ -254,6 +307,41 @@ n=$(lab_browse asrv $L | lab_browse_count "Lan echo" eth1)
 t_ok [ "${n:-0}" -eq 0 ] "asrv does not see it on LAN C ($n)"
 n=$(lab_browse asrv $T | lab_browse_count "Echo one" eth1)
 t_ok [ "${n:-0}" -eq 0 ] "nor \"Echo one\" (interface eth0) ($n)"
+n=$(grep -c "exports: interface eth1 is a public leg" "$LAB_DIR/subsys.log")
+t_ok [ "$n" -eq 1 ] "the public leg is logged once per session ($n)"
+
+# a rule that names the public leg uses it, link-local address included
+say e "UNEXPORT 4"
+t_ok lab_wait_for 10 eval '! lab_exec arelay sh -c "ss -Hltn | grep -q \":$P4 \""' \
+	"UNEXPORT 4 (room under max-exports)"
+say e "EXPORT 9 Pub%20echo $U local 0 $(meta bsite)"
+t_ok lab_wait_for 10 has e '^EXPORTING 9 [0-9]+ /' "EXPORT under \"interface eth1\": EXPORTING"
+P9=$(field e EXPORTING 9 3)
+S9=$(field e EXPORTING 9 4)
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '198.51.100.1:$P9 '" "interface eth1: listens on its public address"
+t_ok listens_ll arelay "$LL1" "$P9" "... and on its link-local address"
+t_nok listens_ll arelay "$LL0" "$P9" "... not on LAN A's"
+t_ok forward "$S9" "forward for the export on the public leg"
+say e "FORWARDING 9"
+t_ok lab_wait_for 10 lab_seen asrv $U "Pub echo" eth1 "asrv sees \"Pub echo\" on eth1"
+t_ok ll_echo asrv "$LL1%eth1" "$P9" "... and uses it through the link-local address"
+
+# an interface becomes a public leg while "Lan echo" listens there by the
+# LAN rule: its listeners there close at once (rtnetlink), LAN A's stay
+LLW=$(linklocal arelay wan0)
+t_diag "\"Lan echo\" listens on: $(lab_exec arelay ss -Hltn "sport = :$P8" | awk '{ printf "%s ", $4 }')"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '10.99.0.1:$P8 '" \
+	"\"Lan echo\" listens on wan0 (10.99.0.1, a WAN leg on a private network)"
+t_ok listens_ll arelay "$LLW" "$P8" "... and on its link-local address ($LLW)"
+lab_exec arelay ip addr add 203.0.113.1/24 dev wan0 || t_bail "arelay: a public address on wan0"
+t_ok lab_wait_for 10 eval '! lab_exec arelay sh -c "ss -Hltn | grep -q \"10.99.0.1:$P8 \""' \
+	"wan0 gets a public address: the listener on 10.99.0.1 closes"
+t_nok listens_ll arelay "$LLW" "$P8" "... and the one on its link-local address"
+t_ok grep -q "export 8 from bsite: \"Lan echo\" $L: interface wan0 is a public leg now: its listeners there closed" \
+	"$LAB_DIR/subsys.log" "... as logged"
+t_ok listens_ll arelay "$LL0" "$P8" "LAN A's listeners stay"
+t_ok xfer_ok asrv 10.1.0.1 "$P8" "... and carry bytes"
+t_ok lab_exec arelay sh -c "ss -Hltn | grep -q '198.51.100.1:$P9 '" "the export naming eth1 keeps its listeners"
 pid=$(subsys_pid)
 say e '!close'
 t_ok lab_wait_for 10 dead "$pid" "end of input: the subsystem exits"
@@ -264,7 +352,7 @@ t_ok lab_wait_for 10 not_seen asrv $T "Echo one" "the export leaves LAN A"
 # first with either backend, eth0's (the first listener) last
 t_ok lab_wait_for 10 not_seen asrv $L "Lan echo" "... and so does the one without interface"
 t_ok lab_exec arelay test ! -e "$D1" "the directory is removed"
-t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e ':$P1 ' -e ':$P8 '" "nothing listens any more"
+t_nok lab_exec arelay sh -c "ss -Hltn | grep -q -e ':$P1 ' -e ':$P8 ' -e ':$P9 '" "nothing listens any more"
 say e '!quit'
 lab_exec brelay ssh -S "$CM" -O exit siteA >/dev/null 2>&1
 t_nok grep -q -e "Sanitizer" -e "runtime error" "$LAB_DIR/subsys.log" \

@@ -571,6 +571,41 @@ START_TEST(test_prefix_contains)
 }
 END_TEST
 
+/* Which interface addresses make their interface a public leg. */
+START_TEST(test_prefix_public_leg)
+{
+	static const struct {
+		const char	*addr;
+		int		 public;
+	} t[] = {
+		{ "198.51.100.7", 1 },		/* a VPS's eth0 */
+		{ "8.8.8.8", 1 },
+		{ "100.64.0.1", 1 },		/* CGNAT: the carrier's link */
+		{ "100.127.255.254", 1 },
+		{ "172.32.0.1", 1 },		/* just past 172.16/12 */
+		{ "11.0.0.1", 1 },
+		{ "10.0.0.1", 0 },
+		{ "10.255.255.255", 0 },
+		{ "172.16.0.1", 0 },
+		{ "172.31.255.1", 0 },
+		{ "192.168.1.10", 0 },
+		{ "169.254.3.4", 0 },		/* zeroconf: a LAN */
+		{ "fe80::1", 0 },		/* IPv6 never */
+		{ "2001:db8::1", 0 },
+		{ "fd00::1", 0 },
+		{ "::ffff:198.51.100.7", 0 },	/* not an interface's */
+	};
+	struct sockaddr_storage ss;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ss = sa_of(t[i].addr, 0);
+		ck_assert_msg(prefix_public_leg((struct sockaddr *)&ss) ==
+		    t[i].public, "%s", t[i].addr);
+	}
+}
+END_TEST
+
 START_TEST(test_lannet_parse)
 {
 	struct lannet ln;
@@ -825,6 +860,122 @@ START_TEST(test_exposure_rule)
 	ck_assert(plan_has(&pl, "127.0.0.1"));
 	ck_assert(!peer_ok(&x, &rc, "10.1.0.77", 0));
 	ck_assert(peer_ok(&x, &rc, "127.0.0.1", 0));
+}
+END_TEST
+
+/* A server: eth0 its public leg (a public address, a provider's private
+ * one, link-local), eth1 a LAN of private and link-local addresses, v6lan
+ * an IPv6-only LAN (link-local, global), all of them avahi's. */
+static void
+server(struct exposure *x, struct exp_addr *v)
+{
+	unsigned int up = IFF_UP | IFF_MULTICAST;
+
+	memset(x, 0, sizeof(*x));
+	v[0] = ifaddr("eth0", 2, up, "10.17.0.5", "10.17.0.0/16", 1);
+	v[1] = ifaddr("eth0", 2, up, "198.51.100.7", "198.51.100.0/24", 1);
+	v[2] = ifaddr("eth0", 2, up, "fe80::7", "fe80::/64", 1);
+	v[3] = ifaddr("eth1", 3, up, "192.168.5.1", "192.168.5.0/24", 1);
+	v[4] = ifaddr("eth1", 3, up, "fe80::1", "fe80::/64", 1);
+	v[5] = ifaddr("lo", 1, IFF_UP | IFF_LOOPBACK, "127.0.0.1",
+	    "127.0.0.0/8", 0);
+	v[6] = ifaddr("v6lan", 4, up, "2001:db8:6::1", "2001:db8:6::/64", 1);
+	v[7] = ifaddr("v6lan", 4, up, "fe80::6", "fe80::/64", 1);
+	x->addrs = v;
+	x->naddrs = 8;
+}
+
+START_TEST(test_exposure_public_leg)
+{
+	struct exposure x;
+	struct exp_addr v[8];
+	struct remote_conf rc;
+	struct exp_plan pl;
+	struct lannet nets[2];
+	char *cause = NULL, buf[256];
+
+	server(&x, v);
+	memset(&rc, 0, sizeof(rc));
+	rc.scope = SCOPE_LAN;
+
+	/* the default: eth1's network, not the public leg's private one */
+	x.nlearned = exp_learn(x.addrs, x.naddrs, x.learned, EXP_LEARN_MAX);
+	ck_assert_uint_eq(x.nlearned, 1);
+	lannet_format(&x.learned[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.168.5.0/24");
+	exp_plan(&x, &rc, &pl);
+	ck_assert(!pl.fallback);
+	ck_assert(plan_has(&pl, "192.168.5.1"));
+	ck_assert(plan_has(&pl, "fe80::1"));
+	ck_assert(plan_has(&pl, "127.0.0.1"));
+	ck_assert(!plan_has(&pl, "198.51.100.7"));
+	ck_assert(!plan_has(&pl, "10.17.0.5"));
+	ck_assert(!plan_has(&pl, "fe80::7"));	/* the public leg's */
+	ck_assert_uint_eq(pl.nbind, 3);
+	ck_assert_int_eq(pl.pub, SCOPE_IFACE);	/* not on eth0 */
+	ck_assert_uint_eq(pl.npubifs, 1);
+	ck_assert_uint_eq(pl.pubifs[0], 3);
+	ck_assert(peer_ok(&x, &rc, "fe80::77", 3));
+	ck_assert(!peer_ok(&x, &rc, "fe80::77", 2));	/* the provider's link */
+	ck_assert(!peer_ok(&x, &rc, "10.17.0.9", 0));
+	ck_assert(!peer_ok(&x, &rc, "198.51.100.1", 0));
+
+	/* the public leg's private network named: still not brought in */
+	ck_assert_int_eq(lannet_parse("10.0.0.0/8", &nets[0], &cause), 0);
+	rc.lannets = nets;
+	rc.nlannets = 1;
+	ck_assert(!exp_iface_on(x.addrs, x.naddrs, "eth0", nets, 1));
+	exp_plan(&x, &rc, &pl);
+	ck_assert(pl.fallback);
+	ck_assert_uint_eq(pl.nbind, 1);
+	ck_assert(plan_has(&pl, "127.0.0.1"));
+
+	/* named: by its public network, by its name, by "any" */
+	ck_assert_int_eq(lannet_parse("198.51.100.0/24", &nets[0], &cause), 0);
+	ck_assert(exp_iface_on(x.addrs, x.naddrs, "eth0", nets, 1));
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "198.51.100.7"));
+	ck_assert(plan_has(&pl, "10.17.0.5"));
+	ck_assert(plan_has(&pl, "fe80::7"));
+	ck_assert(!plan_has(&pl, "192.168.5.1"));
+	ck_assert(peer_ok(&x, &rc, "fe80::77", 2));
+	ck_assert_int_eq(lannet_parse("eth0", &nets[0], &cause), 0);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "fe80::7"));
+	ck_assert(plan_has(&pl, "198.51.100.7"));
+	ck_assert_int_eq(lannet_parse("any", &nets[0], &cause), 0);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "fe80::7"));
+	ck_assert(plan_has(&pl, "fe80::1"));
+	ck_assert(plan_has(&pl, "fe80::6"));
+
+	/* an IPv6-only interface is no public leg: named by a prefix of its
+	 * global network, it is used with its link-local address */
+	ck_assert_int_eq(lannet_parse("2001:db8:6::/48", &nets[0], &cause),
+	    0);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "fe80::6"));
+	ck_assert(plan_has(&pl, "2001:db8:6::1"));
+	ck_assert(!plan_has(&pl, "fe80::7"));
+
+	/* interface scope names it: used whatever it is */
+	rc.scope = SCOPE_IFACE;
+	strlcpy(rc.ifname, "eth0", sizeof(rc.ifname));
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "fe80::7"));
+	ck_assert(plan_has(&pl, "198.51.100.7"));
+
+	/* eth0 loses its public address: a LAN again (the snapshot after
+	 * an rtnetlink burst), on the default networks once learned */
+	rc.scope = SCOPE_LAN;
+	rc.nlannets = 0;
+	rc.lannets = NULL;
+	v[1] = v[0];
+	x.nlearned = exp_learn(x.addrs, x.naddrs, x.learned, EXP_LEARN_MAX);
+	ck_assert_uint_eq(x.nlearned, 2);
+	exp_plan(&x, &rc, &pl);
+	ck_assert(plan_has(&pl, "fe80::7"));
+	ck_assert(plan_has(&pl, "10.17.0.5"));
 }
 END_TEST
 
@@ -1450,9 +1601,11 @@ agent_suite(void)
 	tcase_add_test(tc, test_conf_ping);
 	tcase_add_test(tc, test_allow);
 	tcase_add_test(tc, test_prefix_contains);
+	tcase_add_test(tc, test_prefix_public_leg);
 	tcase_add_test(tc, test_lannet_parse);
 	tcase_add_test(tc, test_avahi_ifs);
 	tcase_add_test(tc, test_exposure_rule);
+	tcase_add_test(tc, test_exposure_public_leg);
 	tcase_add_test(tc, test_conf_lan_networks);
 	tcase_add_test(tc, test_name_template);
 	tcase_add_test(tc, test_ports);
