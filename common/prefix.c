@@ -206,27 +206,16 @@ prefix_private(const struct prefix *p)
 int
 prefix_public_leg(const struct sockaddr *sa)
 {
-	static const struct {
-		unsigned char	 addr[2];
-		unsigned int	 len;
-	} lan[] = {
-		{ { 10, 0 }, 8 },
-		{ { 172, 16 }, 12 },
-		{ { 192, 168 }, 16 },
-		{ { 169, 254 }, 16 },	/* IPv4 link-local: a LAN without DHCP */
-	};
-	struct prefix q;
-	size_t i;
+	struct prefix p, ll;
 
-	if (sa->sa_family != AF_INET)
+	if (sa->sa_family != AF_INET ||
+	    prefix_from_sockaddr(sa, NULL, &p) == -1 || prefix_private(&p))
 		return 0;
-	for (i = 0; i < sizeof(lan) / sizeof(lan[0]); i++) {
-		memset(&q, 0, sizeof(q));
-		q.af = AF_INET;
-		memcpy(q.addr, lan[i].addr, sizeof(lan[i].addr));
-		q.len = lan[i].len;
-		if (prefix_match(&q, sa))
-			return 0;
-	}
-	return 1;
+	/* IPv4 link-local: a LAN without DHCP */
+	memset(&ll, 0, sizeof(ll));
+	ll.af = AF_INET;
+	ll.addr[0] = 169;
+	ll.addr[1] = 254;
+	ll.len = 16;
+	return !prefix_contains(&ll, &p);
 }
