@@ -177,8 +177,12 @@ void	pubproc_main(int fd) __attribute__((noreturn));
 /* Fork the child: its pid and in *fd the parent's end of the socket
  * (non-blocking, close-on-exec), or -1 with *cause. */
 pid_t	pubproc_spawn(int *fd, char **cause);
-/* The pid of a publisher's child, of this user, still withdrawing its
- * registrations from the responder whose host name is host, or 0. */
+/* Mark this process, until it exits, as a publisher's child of this user
+ * withdrawing its registrations from the responder whose host name is
+ * host: a lock on a file in the user's runtime directory (rundir.h).
+ * 0, or -1 (logged at debug level). */
+int	pubproc_withdraw_lock(const char *host);
+/* The pid of such a process, or 0. */
 pid_t	pubproc_withdrawer(const char *host);
 
 /* publish-host.c: the address record host-scope services point to. */

@@ -343,21 +343,21 @@ pp_lockpath(const char *host, int create, char *path, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* Hold the lock (shared: withdrawers do not exclude one another) until
- * _exit(). Failing costs only a rename in a publisher started meanwhile. */
-static void
-pp_lock(const char *host)
+/* Shared: withdrawers do not exclude one another. Failing costs only a
+ * rename in a publisher started meanwhile. */
+int
+pubproc_withdraw_lock(const char *host)
 {
 	char path[PATH_MAX];
 	struct flock fl;
 	int fd;
 
 	if (host == NULL || pp_lockpath(host, 1, path, sizeof(path)) == -1)
-		return;
+		return -1;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) == -1) {
 		log_debug("publisher: %s: %s", path, strerror(errno));
-		return;
+		return -1;
 	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_RDLCK;
@@ -365,8 +365,10 @@ pp_lock(const char *host)
 	if (fcntl(fd, F_SETLK, &fl) == -1) {
 		log_debug("publisher: lock %s: %s", path, strerror(errno));
 		close(fd);
+		return -1;
 	}
-	/* else kept open: closing any descriptor of it drops the lock */
+	/* kept open: closing any descriptor of the file drops the lock */
+	return 0;
 }
 
 pid_t
@@ -413,24 +415,36 @@ static void
 pp_linger(struct pp *pp)
 {
 	struct pp_entry *x;
+	struct eng_entry *e;
 	struct ev_timer *t;
+	size_t n = 0;
+	uint64_t t0;
 
 	ev_io_del(pp->io);
 	pp->io = NULL;
 	while ((x = RB_MIN(pp_tree, &pp->tree)) != NULL)
 		pp_free_entry(pp, x);
-	if (TAILQ_EMPTY(&pp->eng->dead))
+	TAILQ_FOREACH(e, &pp->eng->dead, link)
+		n++;
+	if (n == 0)
 		return;
 	pp->lingering = 1;
-	pp_lock(mdns_host_name(pp->eng->mdns));
-	log_debug("publisher: withdrawing its services, paced");
+	(void)pubproc_withdraw_lock(mdns_host_name(pp->eng->mdns));
+	log_info("publisher: its parent is done with it; withdrawing %zu "
+	    "services, paced, before it exits", n);
 	if ((t = ev_timer_add(pp->loop, pp_linger_end, pp)) == NULL)
 		fatal("publisher");
 	ev_timer_set(t, PUB_LINGER_MS);
+	t0 = ev_now_ms();
 	eng_drain(pp->eng, pp_drained, pp);
 	if (ev_loop_run(pp->loop) == -1)
 		pp->status = 1;
 	ev_timer_del(t);
+	n = 0;
+	TAILQ_FOREACH(e, &pp->eng->dead, link)
+		n++;
+	log_info("publisher: withdrawals done in %llu ms%s", (unsigned long
+	    long)(ev_now_ms() - t0), n > 0 ? "; the rest goes at once" : "");
 }
 
 /* Leave the parent's world: its signal handlers (which write to its
