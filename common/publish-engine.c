@@ -63,8 +63,8 @@
 #define PUB_PACE_MS		100	/* pacing: at most PUB_PACE_MAX */
 #define PUB_PACE_MAX		50	/* publications per PUB_PACE_MS */
 #define PUB_PROBING_MAX		128	/* registrations probing at once */
-#define PUB_WD_MS		100	/* pacing: at most PUB_WD_MAX */
-#define PUB_WD_MAX		50	/* withdrawals per PUB_WD_MS */
+#define PUB_WD_MS		20	/* pacing: at most PUB_WD_MAX */
+#define PUB_WD_MAX		10	/* withdrawals per PUB_WD_MS */
 #define PUB_HOLD_RETRY_MS	250	/* a name a withdrawer holds: again */
 #define PUB_RETRY_MS		1000	/* after a transient error */
 #define PUB_STALL_MS		5000	/* a failed call this slow: hung */

@@ -367,8 +367,13 @@ timing "probe exit -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - "$N1
 # publisher paces its withdrawals, also in its child once the probe is done
 # with it (it then outlives the probe), and a publisher started meanwhile
 # with the same names waits for them rather than renaming.
-NMANY=300
+NMANY=${PUBLISH_NMANY:-300}
 MT=_rnsmany._tcp
+# a TXT record of 750 bytes: a service's goodbye fills a packet (as a
+# printer's does, or 8 services with no TXT), 300 packets per address
+# family at once, and bcli's socket buffer (208 kB) holds about 90
+PAD=$(printf 'x%.0s' {1..246})
+MTXT="p1=$PAD p2=$PAD p3=$PAD"
 PROBE_EXE=$(readlink -f "$PROBE")
 
 # many_live WATCH -- Many-* names WATCH holds (IPv4 on eth0: seen and not
@@ -448,7 +453,7 @@ udp_drops() {
 
 probe_start 2 7
 WM=$(lab_watch bcli "$MT")
-many add 1 "$NMANY" "$MT 9100 lan"
+many add 1 "$NMANY" "$MT 9100 lan $MTXT"
 t_ok lab_wait_for 60 eval '[ "$(many_est "$OUT")" = "$NMANY" ]' \
 	"$NMANY services established"
 t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
@@ -458,7 +463,7 @@ t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
 # another port (its old registration still waits to be withdrawn)
 u0=$(udp_drops)
 many remove 1 "$NMANY"
-cmd "add Many-$NMANY $MT 9101 lan"
+cmd "add Many-$NMANY $MT 9101 lan $MTXT"
 t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = 1 ]' \
 	"$NMANY removed at once: bcli sees every one go but the one added again"
 t_diag "bcli dropped $(($(udp_drops) - u0)) UDP datagrams (receive buffer full)"
@@ -473,7 +478,7 @@ t_nok grep -q '^state Many-[0-9]* [a-z]* Many-[0-9]*%20#' "$OUT" \
 # (connected already) publishes the same names on other ports at once: an
 # agent restarted. In the opposite order: the first ones it publishes are
 # the last ones the old one withdraws.
-many add 1 $((NMANY - 1)) "$MT 9100 lan"
+many add 1 $((NMANY - 1)) "$MT 9100 lan $MTXT"
 t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
 	"$NMANY published again"
 ppid2=$(cat "$D/probe2.pid")
@@ -486,7 +491,7 @@ ERR2=$ERR
 probe_start 3 8
 t_ok lab_wait_for 10 out_has '^avahi up$' "probe 3 connected to avahi-daemon"
 PFD=7 cmd quit
-many add "$NMANY" 1 "$MT 9200 lan"
+many add "$NMANY" 1 "$MT 9200 lan $MTXT"
 exec 7>&-
 t_ok lab_wait_for 10 eval '! lab__alive "$ppid2"' "probe 2 exits"
 t_ok lab_wait_for 30 eval '! lab__alive "$pp2" "$pp2start"' \
