@@ -414,7 +414,7 @@ pp_linger_end(void *arg)
 static void
 pp_linger(struct pp *pp)
 {
-	struct pp_entry *x;
+	struct pp_entry *x, **all;
 	struct eng_entry *e;
 	struct ev_timer *t;
 	size_t n = 0;
@@ -422,8 +422,18 @@ pp_linger(struct pp *pp)
 
 	ev_io_del(pp->io);
 	pp->io = NULL;
-	while ((x = RB_MIN(pp_tree, &pp->tree)) != NULL)
-		pp_free_entry(pp, x);
+	/* newest first, as avahi-daemon frees a client's groups: of two
+	 * registrations of one record, the one that goes last says goodbye
+	 * (publish.c) */
+	RB_FOREACH(x, pp_tree, &pp->tree)
+		n++;
+	all = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*all));
+	n = 0;
+	RB_FOREACH(x, pp_tree, &pp->tree)
+		all[n++] = x;
+	while (n > 0)
+		pp_free_entry(pp, all[--n]);
+	free(all);
 	TAILQ_FOREACH(e, &pp->eng->dead, link)
 		n++;
 	if (n == 0)

@@ -476,8 +476,8 @@ t_nok grep -q '^state Many-[0-9]* [a-z]* Many-[0-9]*%20#' "$OUT" \
 
 # at the end: the probe exits with all of them published while a new probe
 # (connected already) publishes the same names on other ports at once: an
-# agent restarted. In the opposite order: the first ones it publishes are
-# the last ones the old one withdraws.
+# agent restarted. In the opposite order (the old one withdraws the newest
+# first): the first ones it publishes are the last ones withdrawn.
 many add 1 $((NMANY - 1)) "$MT 9100 lan $MTXT"
 t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
 	"$NMANY published again"
@@ -491,7 +491,7 @@ ERR2=$ERR
 probe_start 3 8
 t_ok lab_wait_for 10 out_has '^avahi up$' "probe 3 connected to avahi-daemon"
 PFD=7 cmd quit
-many add "$NMANY" 1 "$MT 9200 lan $MTXT"
+many add 1 "$NMANY" "$MT 9200 lan $MTXT"
 exec 7>&-
 t_ok lab_wait_for 10 eval '! lab__alive "$ppid2"' "probe 2 exits"
 t_ok lab_wait_for 30 eval '! lab__alive "$pp2" "$pp2start"' \
