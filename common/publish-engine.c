@@ -15,7 +15,13 @@
  * the responder: add, update and remove only queue, and the sync timer
  * works the queues in slices of PUB_SLICE_MS, letting the loop serve
  * everything else in between. Withdrawals go first, so that removing "X"
- * and adding "X" again never collides with itself. Publications are paced
+ * and adding "X" again never collides with itself, and are paced
+ * (PUB_WD_MAX per PUB_WD_MS): avahi-daemon sends a freed registration's
+ * goodbyes at once, and a receiver drops what overflows its socket
+ * buffer. eng_drain() lets the child withdraw everything so before it
+ * frees the connection. A name refused as in use on this host waits,
+ * rather than being renamed, while a child of ours that is ending holds
+ * it (pubproc_withdrawer()). Publications are paced
  * (PUB_PACE_MAX per PUB_PACE_MS) and at most PUB_PROBING_MAX probe at
  * once, the next ones going as earlier ones are established: avahi's
  * schedulers walk every record in flight for each one they add, so its
@@ -29,7 +35,8 @@
  * pub->dead until its registration is freed), and while it waits after a
  * transient error (the registration is then refilled: freeing it would
  * be one more call to a responder that does not answer, and forgetting it
- * could publish twice). A registration is committed only when complete:
+ * could publish twice) or for a name a withdrawer holds (entry_hold(),
+ * refilled the same way). A registration is committed only when complete:
  * nothing is ever half-published. Names change only through
  * entry_rename() (pub_alternative_name), so the sequence is
  * deterministic: "A", "A #2", "A #3" ...
@@ -599,9 +606,8 @@ sync_cb(void *arg)
 	TAILQ_FOREACH(e, &pub->entries, link) {
 		enum pub_state was;
 		uint64_t t0;
-		int r;
-
 		unsigned ms;
+		int r;
 
 		if (e->state != PUB_WAITING && e->upd == 0)
 			continue;
