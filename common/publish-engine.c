@@ -15,7 +15,13 @@
  * the responder: add, update and remove only queue, and the sync timer
  * works the queues in slices of PUB_SLICE_MS, letting the loop serve
  * everything else in between. Withdrawals go first, so that removing "X"
- * and adding "X" again never collides with itself. Publications are paced
+ * and adding "X" again never collides with itself, and are paced
+ * (PUB_WD_MAX per PUB_WD_MS): avahi-daemon sends a freed registration's
+ * goodbyes at once, and a receiver drops what overflows its socket
+ * buffer. eng_drain() lets the child withdraw everything so before it
+ * frees the connection. A name refused as in use on this host waits,
+ * rather than being renamed, while a child of ours that is ending holds
+ * it (pubproc_withdrawer()). Publications are paced
  * (PUB_PACE_MAX per PUB_PACE_MS) and at most PUB_PROBING_MAX probe at
  * once, the next ones going as earlier ones are established: avahi's
  * schedulers walk every record in flight for each one they add, so its
@@ -29,7 +35,8 @@
  * pub->dead until its registration is freed), and while it waits after a
  * transient error (the registration is then refilled: freeing it would
  * be one more call to a responder that does not answer, and forgetting it
- * could publish twice). A registration is committed only when complete:
+ * could publish twice) or for a name a withdrawer holds (entry_hold(),
+ * refilled the same way). A registration is committed only when complete:
  * nothing is ever half-published. Names change only through
  * entry_rename() (pub_alternative_name), so the sequence is
  * deterministic: "A", "A #2", "A #3" ...
@@ -63,6 +70,9 @@
 #define PUB_PACE_MS		100	/* pacing: at most PUB_PACE_MAX */
 #define PUB_PACE_MAX		50	/* publications per PUB_PACE_MS */
 #define PUB_PROBING_MAX		128	/* registrations probing at once */
+#define PUB_WD_MS		20	/* pacing: at most PUB_WD_MAX */
+#define PUB_WD_MAX		10	/* withdrawals per PUB_WD_MS */
+#define PUB_HOLD_RETRY_MS	250	/* a name a withdrawer holds: again */
 #define PUB_RETRY_MS		1000	/* after a transient error */
 #define PUB_STALL_MS		5000	/* a failed call this slow: hung */
 #define PUB_STALL_RETRY_MS	30000	/* ... then leave it alone this long */
@@ -238,6 +248,35 @@ entry_rename(struct eng_entry *e, const char *why)
 	return 0;
 }
 
+/* The name is held by another client of the responder on this host. If
+ * that is a publisher's child of ours still withdrawing it (an agent
+ * stopped and started again: the old one's goodbyes are paced), wait for
+ * it rather than rename, for at most PUB_LINGER_MS. Returns 1 if e now
+ * waits for it (WAITING until e->hold_until). */
+static int
+entry_hold(struct eng_entry *e)
+{
+	struct pub_engine *pub = e->pub;
+	uint64_t now = ev_now_ms();
+	const char *host;
+	pid_t pid;
+
+	if (e->hold_since != 0 && now - e->hold_since >= PUB_LINGER_MS)
+		return 0;
+	if ((host = mdns_host_name(pub->mdns)) == NULL ||
+	    (pid = pubproc_withdrawer(host)) <= 0)
+		return 0;
+	if (e->hold_since == 0) {
+		e->hold_since = now;
+		log_info("publish \"%s\" %s %s: name in use on this host by "
+		    "process %ld, which is withdrawing it; waiting for it",
+		    e->sv.name, e->sv.type, e->where, (long)pid);
+	}
+	e->hold_until = now + PUB_HOLD_RETRY_MS;
+	entry_set_state(e, PUB_WAITING);
+	return 1;
+}
+
 /* --- publishing an entry ------------------------------------------------ */
 
 static void	entry_reg_cb(struct mdns_reg *, enum mdns_reg_event, int,
@@ -293,6 +332,9 @@ pubent_publish(struct eng_entry *e)
 			break;
 		free(cause);
 		cause = NULL;
+		if (entry_hold(e))
+			return -1;
+		e->hold_since = 0;
 		if (entry_rename(e, "name in use on this host") == -1)
 			return -1;
 	}
@@ -301,6 +343,7 @@ pubent_publish(struct eng_entry *e)
 		free(cause);
 		return -1;
 	}
+	e->hold_since = 0;
 	log_info("publish \"%s\" %s %s: port %u, probing", e->sv.name,
 	    e->sv.type, e->where, e->sv.port);
 	entry_set_state(e, PUB_REGISTERING);
@@ -405,25 +448,38 @@ entry_update(struct eng_entry *e)
 	return 0;
 }
 
-/* Free the registrations of removed entries (goodbyes), within the slice.
- * Returns 1 when all are done. */
+/* Free the registrations of removed entries (goodbyes), within the slice
+ * and paced: avahi-daemon sends a freed group's goodbyes at once, every
+ * record on every interface and address family, and a receiver whose
+ * socket buffer overflows keeps what it missed for the record's TTL (75
+ * minutes for the PTR record). Returns 1 when all are done, else 0 with
+ * the ms to wait in *wait. */
 static int
-withdraw_dead(struct pub_engine *pub, uint64_t until)
+withdraw_dead(struct pub_engine *pub, uint64_t until, unsigned *wait)
 {
 	struct eng_entry *e;
 	int freed = 0;
+	unsigned ms;
 
+	*wait = 0;
 	while ((e = TAILQ_FIRST(&pub->dead)) != NULL) {
 		uint64_t t0 = ev_now_ms();
 
 		if (freed && t0 >= until)
 			return 0;
+		if ((ms = pub_pace_take(&pub->wd_pace, t0, PUB_WD_MAX,
+		    PUB_WD_MS)) != 0) {
+			*wait = ms;
+			return 0;
+		}
 		TAILQ_REMOVE(&pub->dead, e, link);
 		entry_drop_reg(e);
 		entry_free(e);
 		freed = 1;
-		if (stalled(pub, t0))
+		if (stalled(pub, t0)) {
+			*wait = PUB_STALL_RETRY_MS;
 			return 0;
+		}
 	}
 	return 1;
 }
@@ -461,9 +517,12 @@ withdraw_all(struct pub_engine *pub)
 	TAILQ_FOREACH(e, &pub->entries, link) {
 		entry_drop_reg(e);
 		e->renames = 0;
+		e->hold_since = e->hold_until = 0;
 		entry_set_state(e, PUB_WAITING);
 	}
 	pub_host_drop(pub);
+	if (pub->drained != NULL)
+		sync_soon(pub, 0);	/* nothing left to withdraw */
 	if (pub->running) {
 		pub->running = 0;
 		pub_notify_up(&pub->nq, 0);
@@ -512,18 +571,32 @@ sync_cb(void *arg)
 {
 	struct pub_engine *pub = arg;
 	struct eng_entry *e;
-	uint64_t now = ev_now_ms(), until = now + PUB_SLICE_MS;
+	uint64_t now = ev_now_ms(), until = now + PUB_SLICE_MS, held = 0;
 	size_t nprobing;
+	unsigned wait;
+	void (*drained)(void *);
 
+	/* draining: done when nothing is left, or the responder hangs (the
+	 * rest goes with the connection) */
+	if (pub->drained != NULL && (TAILQ_EMPTY(&pub->dead) ||
+	    now < pub->stall_until)) {
+		drained = pub->drained;
+		pub->drained = NULL;
+		drained(pub->drained_arg);
+		return;
+	}
 	if (!pub->running)
 		return;
 	if (now < pub->stall_until) {
 		sync_soon(pub, (unsigned)(pub->stall_until - now));
 		return;
 	}
-	if (!withdraw_dead(pub, until)) {
-		sync_soon(pub, pub->stall_until > now ?
-		    (unsigned)(pub->stall_until - now) : 0);
+	if (!withdraw_dead(pub, until, &wait)) {
+		sync_soon(pub, wait);
+		return;
+	}
+	if (pub->drained != NULL) {
+		sync_soon(pub, 0);
 		return;
 	}
 	nprobing = 0;
@@ -533,6 +606,7 @@ sync_cb(void *arg)
 	TAILQ_FOREACH(e, &pub->entries, link) {
 		enum pub_state was;
 		uint64_t t0;
+		unsigned ms;
 		int r;
 
 		if (e->state != PUB_WAITING && e->upd == 0)
@@ -544,24 +618,30 @@ sync_cb(void *arg)
 			sync_soon(pub, 0);	/* the rest next turn */
 			return;
 		}
-		if (now - pub->pace_start >= PUB_PACE_MS) {
-			pub->pace_start = now;
-			pub->pace_count = 0;
+		if (e->state == PUB_WAITING && e->hold_until > now) {
+			if (held == 0 || e->hold_until < held)
+				held = e->hold_until;
+			continue;
 		}
-		if (pub->pace_count >= PUB_PACE_MAX) {
-			sync_soon(pub, (unsigned)(pub->pace_start +
-			    PUB_PACE_MS - now));
+		if ((ms = pub_pace_take(&pub->pace, now, PUB_PACE_MAX,
+		    PUB_PACE_MS)) != 0) {
+			sync_soon(pub, ms);
 			return;
 		}
-		pub->pace_count++;
 		t0 = now;
 		was = e->state;
+		e->hold_until = 0;
 		if (e->state == PUB_WAITING)
 			r = pubent_publish(e);
 		else
 			r = entry_update(e);
 		if (was != PUB_REGISTERING && e->state == PUB_REGISTERING)
 			nprobing++;
+		if (r == -1 && e->state == PUB_WAITING && e->hold_until != 0) {
+			if (held == 0 || e->hold_until < held)
+				held = e->hold_until;
+			continue;
+		}
 		if (r == -1 && e->state == PUB_WAITING) {
 			/* the responder is going away, or hangs: later */
 			if (stalled(pub, t0))
@@ -569,9 +649,27 @@ sync_cb(void *arg)
 			return;
 		}
 	}
+	if (held != 0) {
+		now = ev_now_ms();
+		sync_soon(pub, held > now ? (unsigned)(held - now) : 0);
+	}
 }
 
 /* --- API ---------------------------------------------------------------- */
+
+unsigned
+pub_pace_take(struct pub_pace *p, uint64_t now, unsigned max,
+    unsigned window_ms)
+{
+	if (now - p->start >= window_ms) {
+		p->start = now;
+		p->count = 0;
+	}
+	if (p->count >= max)
+		return (unsigned)(p->start + window_ms - now);
+	p->count++;
+	return 0;
+}
 
 struct pub_engine *
 eng_new(struct ev_loop *loop, eng_cb cb, void *arg)
@@ -598,7 +696,8 @@ pub_destroy(struct pub_engine *pub)
 	struct eng_entry *e;
 
 	/* Freeing the connection withdraws all its registrations at once,
-	 * with goodbyes (with avahi, one D-Bus disconnection). */
+	 * with goodbyes (with avahi, one D-Bus disconnection): eng_drain()
+	 * first paces them. */
 	while ((e = TAILQ_FIRST(&pub->entries)) != NULL) {
 		TAILQ_REMOVE(&pub->entries, e, link);
 		entry_free(e);
@@ -718,6 +817,14 @@ eng_remove(struct eng_entry *e)
 	TAILQ_INSERT_TAIL(&pub->dead, e, link);
 	sync_soon(pub, 0);
 	retry_object_limit(pub);
+}
+
+void
+eng_drain(struct pub_engine *pub, void (*drained)(void *), void *arg)
+{
+	pub->drained = drained;
+	pub->drained_arg = arg;
+	sync_soon(pub, 0);
 }
 
 enum pub_state

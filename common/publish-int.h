@@ -20,6 +20,10 @@
 #define PUB_ERRLEN		256
 #define PUB_LABEL_MAX		64	/* a DNS label and its NUL */
 #define PUB_FQDN_MAX		1014	/* as avahi's AVAHI_DOMAIN_NAME_MAX */
+/* How long the child may go on withdrawing (goodbyes, paced) once its
+ * parent is done with it, and how long a new publication waits for a
+ * name such a child still holds on this host before renaming. */
+#define PUB_LINGER_MS		20000
 
 struct ev_loop;
 struct ev_timer;
@@ -89,6 +93,17 @@ int	pub_notify_defer_free(struct pub_notify *);
 typedef void (*eng_cb)(struct pub_engine *, struct eng_entry *, int up,
     void *arg);
 
+/* A rate: at most max per window_ms. */
+struct pub_pace {
+	uint64_t		 start;		/* current window (ms) */
+	unsigned		 count;		/* taken in it */
+};
+
+/* 0 if one more may go at now (it is counted), else the ms until one
+ * may. */
+unsigned pub_pace_take(struct pub_pace *, uint64_t now, unsigned max,
+	    unsigned window_ms);
+
 struct eng_entry {
 	struct pub_engine	*pub;
 	TAILQ_ENTRY(eng_entry)	 link;
@@ -101,6 +116,8 @@ struct eng_entry {
 	enum pub_state		 state;
 	int			 fail_code;	/* MDNS_ERR_* when FAILED */
 	unsigned		 renames;	/* since last ESTABLISHED */
+	uint64_t		 hold_since;	/* name held by a withdrawer */
+	uint64_t		 hold_until;	/* WAITING for it until (ms) */
 	char			 where[IF_NAMESIZE + 24];	/* "on eth0" */
 	char			 err[PUB_ERRLEN];
 };
@@ -114,8 +131,10 @@ struct pub_engine {
 	struct mdns		*mdns;
 	int			 running;	/* registrations may exist */
 	uint64_t		 stall_until;	/* no responder calls before */
-	uint64_t		 pace_start;	/* current pacing window */
-	unsigned		 pace_count;	/* publications in it */
+	struct pub_pace		 pace;		/* publications */
+	struct pub_pace		 wd_pace;	/* withdrawals */
+	void			(*drained)(void *);	/* eng_drain() */
+	void			*drained_arg;
 	struct ev_timer		*sync_timer;
 	struct pub_notify	 nq;
 	struct eng_entries	 entries;
@@ -139,6 +158,10 @@ struct eng_entry *eng_add(struct pub_engine *, const struct pub_spec *,
 	    void *entry_arg);
 int	eng_update(struct eng_entry *, const struct txt *, uint16_t port);
 void	eng_remove(struct eng_entry *);
+/* Call drained(arg) from the loop once every removed entry's registration
+ * is withdrawn (paced, goodbyes), or the responder went away or hangs:
+ * eng_free() then sends nothing more. Once. */
+void	eng_drain(struct pub_engine *, void (*drained)(void *), void *arg);
 enum pub_state eng_entry_state(const struct eng_entry *);
 const char *eng_entry_name(const struct eng_entry *);
 const char *eng_entry_error(const struct eng_entry *);
@@ -154,6 +177,13 @@ void	pubproc_main(int fd) __attribute__((noreturn));
 /* Fork the child: its pid and in *fd the parent's end of the socket
  * (non-blocking, close-on-exec), or -1 with *cause. */
 pid_t	pubproc_spawn(int *fd, char **cause);
+/* Mark this process, until it exits, as a publisher's child of this user
+ * withdrawing its registrations from the responder whose host name is
+ * host: a lock on a file in the user's runtime directory (rundir.h).
+ * 0, or -1 (logged at debug level). */
+int	pubproc_withdraw_lock(const char *host);
+/* The pid of such a process, or 0. */
+pid_t	pubproc_withdrawer(const char *host);
 
 /* publish-host.c: the address record host-scope services point to. */
 /* 0 once it exists (or is being probed), else MDNS_ERR_* with *cause. */

@@ -8,8 +8,20 @@
  * engine reports them: coalesced, so that what waits to be written is at
  * most one report per entry however long the parent takes to read. It
  * ends at EOF on its socket (the parent freed the publisher, or is gone)
- * or at SIGTERM, withdrawing everything, and on a malformed message from
- * the parent. It never returns into the parent's code: _exit() only. */
+ * or at SIGTERM, and on a malformed message from the parent.
+ *
+ * Ending, it withdraws everything, paced (eng_drain()): freeing the
+ * connection at once would have the responder send every goodbye in one
+ * burst, and receivers drop part of it (their socket buffer overflows),
+ * keeping those services listed for their TTL (75 minutes). So the child
+ * outlives its parent by a few seconds (about 2 s for 1,000 services), at
+ * most PUB_LINGER_MS, less if the responder goes away or hangs (the rest
+ * then goes with the connection) or at a second SIGTERM. Meanwhile it
+ * holds a shared lock on a file of the user's runtime directory named
+ * after the responder's host, by which a new publisher whose name is
+ * refused as in use on this host knows to wait rather than rename
+ * (pubproc_withdrawer()). It never returns into the parent's code:
+ * _exit() only. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -18,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +45,7 @@
 #include "publish.h"
 #include "publish-int.h"
 #include "publish-msg.h"
+#include "rundir.h"
 #include "xmalloc.h"
 
 #define PP_FD		3			/* the socket, in the child */
@@ -72,6 +86,7 @@ struct pp {
 	int			 up;
 	int			 status;	/* _exit() with it */
 	int			 ending;	/* read nothing more */
+	int			 lingering;	/* withdrawing, then _exit() */
 };
 
 static void
@@ -79,6 +94,8 @@ pp_want(struct pp *pp)
 {
 	short ev = POLLIN;
 
+	if (pp->io == NULL)
+		return;		/* lingering: the parent is done with us */
 	if (buf_len(&pp->out) > 0 || pp->up_pending ||
 	    !TAILQ_EMPTY(&pp->reports))
 		ev |= POLLOUT;
@@ -297,7 +314,147 @@ pp_io(int fd, short revents, void *arg)
 static void
 pp_signal(int signo, void *arg)
 {
-	pp_end(arg, 0);
+	struct pp *pp = arg;
+
+	if (pp->lingering)
+		ev_loop_break(pp->loop);	/* the rest goes at once */
+	else
+		pp_end(pp, 0);
+}
+
+/* --- the end: withdrawals, paced ----------------------------------------- */
+
+/* The lock file of the withdrawers of the responder on host, in path. */
+static int
+pp_lockpath(const char *host, int create, char *path, size_t len)
+{
+	char dir[PATH_MAX], label[PUB_LABEL_MAX], *cause = NULL;
+	int n;
+
+	if (pub_host_label(host, label, sizeof(label)) == -1)
+		return -1;
+	if (rundir_get(dir, sizeof(dir), create, &cause) == -1) {
+		if (create)
+			log_debug("publisher: %s", cause);
+		free(cause);
+		return -1;
+	}
+	n = snprintf(path, len, "%s/withdrawing-%s", dir, label);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Shared: withdrawers do not exclude one another. Failing costs only a
+ * rename in a publisher started meanwhile. */
+int
+pubproc_withdraw_lock(const char *host)
+{
+	char path[PATH_MAX];
+	struct flock fl;
+	int fd;
+
+	if (host == NULL || pp_lockpath(host, 1, path, sizeof(path)) == -1)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1) {
+		log_debug("publisher: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) == -1) {
+		log_debug("publisher: lock %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* kept open: closing any descriptor of the file drops the lock */
+	return 0;
+}
+
+pid_t
+pubproc_withdrawer(const char *host)
+{
+	char path[PATH_MAX];
+	struct flock fl;
+	int fd;
+
+	if (pp_lockpath(host, 0, path, sizeof(path)) == -1 ||
+	    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == -1 || fl.l_type == F_UNLCK)
+		fl.l_pid = 0;
+	close(fd);
+	return fl.l_pid > 0 ? fl.l_pid : 0;
+}
+
+static void
+pp_drained(void *arg)
+{
+	struct pp *pp = arg;
+
+	ev_loop_break(pp->loop);
+}
+
+static void
+pp_linger_end(void *arg)
+{
+	struct pp *pp = arg;
+
+	log_warnx("publisher: still withdrawing after %d s; the rest at once",
+	    PUB_LINGER_MS / 1000);
+	ev_loop_break(pp->loop);
+}
+
+/* Remove every entry and run the loop until the engine has withdrawn
+ * them all, paced, or PUB_LINGER_MS passed. The parent is done with us
+ * (or gone): nothing more is read nor reported. */
+static void
+pp_linger(struct pp *pp)
+{
+	struct pp_entry *x, **all;
+	struct eng_entry *e;
+	struct ev_timer *t;
+	size_t n = 0;
+	uint64_t t0;
+
+	ev_io_del(pp->io);
+	pp->io = NULL;
+	/* newest first, as avahi-daemon frees a client's groups: of two
+	 * registrations of one record, the one that goes last says goodbye
+	 * (publish.c) */
+	RB_FOREACH(x, pp_tree, &pp->tree)
+		n++;
+	all = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*all));
+	n = 0;
+	RB_FOREACH(x, pp_tree, &pp->tree)
+		all[n++] = x;
+	while (n > 0)
+		pp_free_entry(pp, all[--n]);
+	free(all);
+	TAILQ_FOREACH(e, &pp->eng->dead, link)
+		n++;
+	if (n == 0)
+		return;
+	pp->lingering = 1;
+	(void)pubproc_withdraw_lock(mdns_host_name(pp->eng->mdns));
+	log_info("publisher: its parent is done with it; withdrawing %zu "
+	    "services, paced, before it exits", n);
+	if ((t = ev_timer_add(pp->loop, pp_linger_end, pp)) == NULL)
+		fatal("publisher");
+	ev_timer_set(t, PUB_LINGER_MS);
+	t0 = ev_now_ms();
+	eng_drain(pp->eng, pp_drained, pp);
+	if (ev_loop_run(pp->loop) == -1)
+		pp->status = 1;
+	ev_timer_del(t);
+	n = 0;
+	TAILQ_FOREACH(e, &pp->eng->dead, link)
+		n++;
+	log_info("publisher: withdrawals done in %llu ms%s", (unsigned long
+	    long)(ev_now_ms() - t0), n > 0 ? "; the rest goes at once" : "");
 }
 
 /* Leave the parent's world: its signal handlers (which write to its
@@ -354,7 +511,6 @@ void
 pubproc_main(int fd)
 {
 	struct pp pp;
-	struct pp_entry *x;
 
 	pp_detach(fd);
 	memset(&pp, 0, sizeof(pp));
@@ -371,9 +527,8 @@ pubproc_main(int fd)
 	    (long)getppid());
 	if (ev_loop_run(pp.loop) == -1)
 		pp.status = 1;
-	/* freeing the engine withdraws everything (goodbyes) */
-	while ((x = RB_MIN(pp_tree, &pp.tree)) != NULL)
-		pp_free_entry(&pp, x);
+	pp_linger(&pp);
+	/* what is left goes with the connection (goodbyes at once) */
 	eng_free(pp.eng);
 	buf_free(&pp.in);
 	buf_free(&pp.out);

@@ -494,10 +494,11 @@ entry_free(struct pub_entry *e)
 	free(e);
 }
 
-/* The child sees EOF, withdraws everything (goodbyes) and exits; nobody
- * waits for it here. It is reaped now if it is already gone, else by the
- * process's SIGCHLD handling (publisher_reaped() is then no longer
- * called) or by init once the process exits. */
+/* The child sees EOF, withdraws everything (goodbyes, paced: seconds for
+ * a thousand, publish-proc.c) and exits; nobody waits for it here. It is
+ * reaped now if it is already gone, else by the process's SIGCHLD
+ * handling (publisher_reaped() is then no longer called) or by init once
+ * the process exits. */
 static void
 pub_destroy(struct publisher *pub)
 {

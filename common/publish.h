@@ -8,7 +8,8 @@
  * at once, so that a burst neither stalls the loop nor saturates
  * avahi-daemon), and avahi probes
  * for about a second before it is ESTABLISHED. publisher_remove() queues
- * the withdrawal the same way (withdrawals go before additions). The
+ * the withdrawal the same way (withdrawals go before additions, paced at
+ * 500 per second: receivers drop goodbyes sent in a burst). The
  * callback reports what happens later; it is never called from inside a
  * publisher_*() call, but from the event loop right after, so the caller
  * may add, update and remove entries (or free the publisher) from within
@@ -24,7 +25,8 @@
  * D-Bus: seconds when avahi-daemon is busy, up to 25 s when it hangs), so
  * the calls are made by a child process that publisher_new() forks (same
  * program, no exec: it closes every descriptor but its socket and stderr,
- * runs a loop of its own and ends at EOF on its socket). This process only
+ * runs a loop of its own and ends at EOF on its socket, once it withdrew
+ * everything, paced). This process only
  * sends it the entries and mirrors what it reports; its loop never waits
  * on the responder. A child that dies, is killed, or sends nonsense is
  * replaced after a backoff (entries go back to WAITING, "down" is
@@ -94,7 +96,9 @@ typedef void (*pub_cb)(struct publisher *, struct pub_entry *, int up,
  * waits for it. Out of memory is fatal. */
 struct publisher *publisher_new(struct ev_loop *, pub_cb, void *arg);
 /* Withdraws everything (avahi sends goodbyes) and frees all entries. Safe
- * from within the callback (the work is then finished from the loop). */
+ * from within the callback (the work is then finished from the loop). The
+ * child process does the withdrawals, paced, after this returns: it may
+ * outlive the caller by seconds (at most 20). */
 void		 publisher_free(struct publisher *);
 /* 1 while avahi-daemon is in state RUNNING. */
 int		 publisher_running(const struct publisher *);

@@ -19,7 +19,12 @@
 #     published (asked of brelay with dig); a name another client of
 #     brelay holds: renamed at once, the enumeration held by the rename;
 #   - avahi-daemon restart on brelay: everything back, exactly once;
-#   - probe exit: goodbyes, gone from bcli.
+#   - probe exit: goodbyes, gone from bcli;
+#   - 300 services withdrawn at once, one of them added again at once: all
+#     gone from bcli but that one, on its new port; a probe exiting with
+#     300: its publisher's process (pid checked) withdraws them and ends by
+#     itself, while a new probe publishes the same names (no rename), and
+#     every goodbye of the last one's 300 reaches bcli.
 # Timings go to the log as "# timing ..." lines.  Needs root; skips (77)
 # otherwise.
 
@@ -64,8 +69,10 @@ ms() {
 	echo "$(((10#$b - 10#$a) / 1000))"
 }
 
+# cmd WORDS -- a command to the probe whose input is fd $PFD (7).
+PFD=7
 cmd() {
-	printf '%s\n' "$*" >&7
+	printf '%s\n' "$*" >&"$PFD"
 }
 
 # out_has REGEX -- the probe printed a matching line.
@@ -350,5 +357,171 @@ exec 7>&-
 t_ok lab_wait_for 5 eval '! lab__alive "$(cat "$D/probe.pid")"' "probe exits"
 t_ok lab_wait_for 5 seen_after "$W" - "$N1" "$TL" "publisher gone: bcli sees its services go"
 timing "probe exit -> removal seen on bcli: $(ms "$T0" "$(first_time "$W" - "$N1" "$T0")") ms"
+
+# --- many at once: withdrawals paced, also after the end --------------------
+
+# A few hundred services withdrawn at once (an agent's session lost, an
+# agent stopped) must all leave bcli: avahi-daemon sends a group's goodbyes
+# as soon as it is freed, and a burst of them overflows bcli's socket
+# buffer; a lost goodbye leaves the service listed for 75 minutes. The
+# publisher paces its withdrawals, also in its child once the probe is done
+# with it (it then outlives the probe), and a publisher started meanwhile
+# with the same names waits for them rather than renaming.
+NMANY=${PUBLISH_NMANY:-300}
+MT=_rnsmany._tcp
+# a TXT record of 750 bytes: a service's goodbye fills a packet (as a
+# printer's does, or 8 services with no TXT), 300 packets per address
+# family at once, and bcli's socket buffer (208 kB) holds about 90
+PAD=$(printf 'x%.0s' {1..246})
+MTXT="p1=$PAD p2=$PAD p3=$PAD"
+PROBE_EXE=$(readlink -f "$PROBE")
+
+# many_live WATCH -- Many-* names WATCH holds (IPv4 on eth0: seen and not
+# removed since).
+many_live() {
+	lab__watch_log "$1" || return 1
+	LC_ALL=C awk -F';' '
+		$3 == "eth0" && $4 == "IPv4" && $5 ~ /^Many-[0-9]+$/ {
+			if ($2 == "+") n[$5] = 1
+			else if ($2 == "-") delete n[$5]
+		}
+		END { c = 0; for (k in n) c++; print c }' "$LAB__LOG"
+}
+
+# many_resolved PORT -- Many-* names a fresh browse on bcli resolves (IPv4
+# on eth0) to PORT. (A watch does not do: a name withdrawn and published
+# again within a second, its goodbye then its announcement, is no change to
+# a browser, which does not resolve it again.)
+many_resolved() {
+	lab_browse bcli "$MT" 2>/dev/null | LC_ALL=C awk -F';' -v port="$1" '
+		$1 == "=" && $2 == "eth0" && $3 == "IPv4" &&
+		    $4 ~ /^Many-[0-9]+$/ && $9 == port { n[$4] = 1 }
+		END { c = 0; for (k in n) c++; print c }'
+}
+
+# many_est OUT -- Many-* keys OUT last reported established under their
+# own name.
+many_est() {
+	awk '$1 == "state" && $2 ~ /^Many-/ {
+		s[$2] = ($3 == "established" && $4 == $2) }
+		END { c = 0; for (k in s) c += s[k]; print c }' "$1"
+}
+
+# many VERB FIRST LAST [ARGS] -- VERB Many-FIRST ... Many-LAST (counting
+# down if FIRST > LAST), at once.
+many() {
+	local i step=1
+	[ "$2" -le "$3" ] || step=-1
+	for ((i = $2; i != $3 + step; i += step)); do
+		printf '%s Many-%d%s\n' "$1" "$i" "${4:+ $4}"
+	done >&"$PFD"
+}
+
+# probe_start N FD -- probe N in brelay, its commands on fd FD (PFD).
+probe_start() {
+	OUT=$D/probe$1.out
+	ERR=$D/probe$1.err
+	PFD=$2
+	mkfifo "$D/probe$1.in"
+	lab_bg brelay "$D/probe$1.pid" bash -c 'exec "$0" -v <"$1"' "$PROBE" \
+		"$D/probe$1.in" >"$OUT" 2>"$ERR"
+	eval "exec $2>\"\$D/probe\$1.in\""
+	lab_atexit "[ -s '$ERR' ] && grep -v ' publish \"Many-' '$ERR' | sed 's/^/# probe$1: /' | tail -n 40"
+	lab_wait_for 5 out_has '^ready$' || t_bail "probe $1 did not start"
+}
+
+# pub_child PID -- the publisher's process of probe PID: its child running
+# the same program.
+pub_child() {
+	local c
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$PROBE_EXE" ] || return 1
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		if [ "$(readlink "/proc/$c/exe" 2>/dev/null)" = "$PROBE_EXE" ]; then
+			echo "$c"
+			return 0
+		fi
+	done
+	return 1
+}
+
+udp_drops() {
+	lab_exec bcli cat /proc/net/snmp /proc/net/snmp6 | awk '
+		$1 == "Udp:" && $2 ~ /^[0-9]+$/ { n += $6 }
+		$1 == "Udp6RcvbufErrors" { n += $2 }
+		END { print n + 0 }'
+}
+
+probe_start 2 7
+WM=$(lab_watch bcli "$MT")
+many add 1 "$NMANY" "$MT 9100 lan $MTXT"
+t_ok lab_wait_for 60 eval '[ "$(many_est "$OUT")" = "$NMANY" ]' \
+	"$NMANY services established"
+t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
+	"bcli sees all $NMANY"
+
+# at run time: all removed at once, the last one added again at once, on
+# another port (its old registration still waits to be withdrawn)
+u0=$(udp_drops)
+many remove 1 "$NMANY"
+cmd "add Many-$NMANY $MT 9101 lan $MTXT"
+t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = 1 ]' \
+	"$NMANY removed at once: bcli sees every one go but the one added again"
+t_diag "bcli dropped $(($(udp_drops) - u0)) UDP datagrams (receive buffer full)"
+t_ok lab_wait_for 20 eval '[ "$(many_resolved 9101)" = 1 ]' \
+	"Many-$NMANY added again at once: bcli resolves it on its new port"
+t_ok lab_wait_for 20 eval 'grep -qFx "state Many-$NMANY established Many-$NMANY" "$OUT"' \
+	"... established under its own name"
+t_nok grep -q '^state Many-[0-9]* [a-z]* Many-[0-9]*%20#' "$OUT" \
+	"no Many-* renamed"
+
+# at the end: the probe exits with all of them published while a new probe
+# (connected already) publishes the same names on other ports at once: an
+# agent restarted. In the opposite order (the old one withdraws the newest
+# first): the first ones it publishes are the last ones withdrawn.
+many add 1 $((NMANY - 1)) "$MT 9100 lan $MTXT"
+t_ok lab_wait_for 60 eval '[ "$(many_live "$WM")" = "$NMANY" ]' \
+	"$NMANY published again"
+ppid2=$(cat "$D/probe2.pid")
+pp2=$(pub_child "$ppid2")
+t_ok eval '[ -n "$pp2" ] && [ "$pp2" -gt 1 ]' \
+	"probe 2 ($ppid2) has its publisher's process (pid '$pp2')"
+pp2start=
+lab__proc_stat "$pp2" && pp2start=$LAB__START
+ERR2=$ERR
+probe_start 3 8
+t_ok lab_wait_for 10 out_has '^avahi up$' "probe 3 connected to avahi-daemon"
+PFD=7 cmd quit
+many add 1 "$NMANY" "$MT 9200 lan $MTXT"
+exec 7>&-
+t_ok lab_wait_for 10 eval '! lab__alive "$ppid2"' "probe 2 exits"
+t_ok lab_wait_for 30 eval '! lab__alive "$pp2" "$pp2start"' \
+	"probe 2's publisher's process ($pp2) ends by itself"
+t_ok grep -q "\[$pp2\]: publisher: its parent is done with it; withdrawing $NMANY services, paced" \
+	"$ERR2" "it withdrew the services after probe 2 exited"
+t_ok lab_wait_for 60 eval '[ "$(many_est "$OUT")" = "$NMANY" ]' \
+	"probe 3: all $NMANY established under their own names"
+t_diag "probe 3 waited for $(grep -c 'which is withdrawing it; waiting' "$ERR") names probe 2's process held"
+t_nok grep -q '^state Many-[0-9]* [a-z]* Many-[0-9]*%20#' "$OUT" \
+	"probe 3: no Many-* renamed"
+t_ok lab_wait_for 60 eval '[ "$(many_resolved 9200)" = "$NMANY" ]' \
+	"bcli resolves all $NMANY on probe 3's port"
+
+# the agent stopped for good: every goodbye reaches bcli
+ppid3=$(cat "$D/probe3.pid")
+pp3=$(pub_child "$ppid3")
+t_ok eval '[ -n "$pp3" ] && [ "$pp3" -gt 1 ]' \
+	"probe 3 ($ppid3) has its publisher's process (pid '$pp3')"
+pp3start=
+lab__proc_stat "$pp3" && pp3start=$LAB__START
+u0=$(udp_drops)
+cmd quit
+exec 8>&-
+t_ok lab_wait_for 10 eval '! lab__alive "$ppid3"' "probe 3 exits"
+t_ok lab_wait_for 30 eval '! lab__alive "$pp3" "$pp3start"' \
+	"probe 3's publisher's process ($pp3) ends by itself"
+t_ok lab_wait_for 30 eval '[ "$(many_live "$WM")" = 0 ]' \
+	"probe 3 gone: bcli sees all $NMANY go"
+t_diag "bcli dropped $(($(udp_drops) - u0)) UDP datagrams (receive buffer full)"
+lab_unwatch "$WM"
 
 t_done

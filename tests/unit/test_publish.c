@@ -7,10 +7,15 @@
  * service is the newest (common/mdns-txtwatch.c). */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <avahi-common/alternative.h>
 #include <avahi-common/domain.h>
@@ -709,6 +714,80 @@ START_TEST(test_txtw_rdata_order)
 }
 END_TEST
 
+/* --- the engine's rates, the withdrawers' lock --- */
+
+START_TEST(test_pace)
+{
+	struct pub_pace p;
+	unsigned i;
+
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < 50; i++)
+		ck_assert_uint_eq(pub_pace_take(&p, 1000, 50, 100), 0);
+	/* the window is full: the rest of it to wait */
+	ck_assert_uint_eq(pub_pace_take(&p, 1000, 50, 100), 100);
+	ck_assert_uint_eq(pub_pace_take(&p, 1060, 50, 100), 40);
+	ck_assert_uint_eq(pub_pace_take(&p, 1099, 50, 100), 1);
+	/* a new window: max more */
+	for (i = 0; i < 50; i++)
+		ck_assert_uint_eq(pub_pace_take(&p, 1100 + i, 50, 100), 0);
+	ck_assert_uint_eq(pub_pace_take(&p, 1150, 50, 100), 50);
+	/* long after: at once */
+	ck_assert_uint_eq(pub_pace_take(&p, 999999, 50, 100), 0);
+	/* at time 0 of a fresh rate too */
+	memset(&p, 0, sizeof(p));
+	ck_assert_uint_eq(pub_pace_take(&p, 0, 1, 100), 0);
+	ck_assert_uint_eq(pub_pace_take(&p, 0, 1, 100), 100);
+}
+END_TEST
+
+START_TEST(test_withdrawer)
+{
+	char dir[] = "/tmp/test_publish.XXXXXX", path[PATH_MAX], c;
+	int go[2], ready[2], status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	log_init("test_publish", 1, 0);
+	/* no runtime directory, no lock file: nobody withdraws */
+	ck_assert_int_eq(pubproc_withdrawer("host-a"), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		close(ready[0]);
+		c = pubproc_withdraw_lock("host-a") == 0 ? 'y' : 'n';
+		(void)write(ready[1], &c, 1);
+		(void)read(go[0], &c, 1);	/* EOF: exit */
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	close(go[0]);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	ck_assert_int_eq(pubproc_withdrawer("host-a"), pid);
+	/* another responder's host: not this one's */
+	ck_assert_int_eq(pubproc_withdrawer("host-b"), 0);
+	/* a second withdrawer of the same host may lock too (shared) */
+	ck_assert_int_eq(pubproc_withdraw_lock("host-a"), 0);
+	close(go[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the lock goes with the process; the file stays */
+	ck_assert_int_eq(pubproc_withdrawer("host-a"), 0);
+	snprintf(path, sizeof(path), "%s/rnsplice/withdrawing-host-a-rnsplice",
+	    dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	close(ready[0]);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/rnsplice", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 publish_suite(void)
 {
@@ -731,6 +810,8 @@ publish_suite(void)
 	tcase_add_test(tc, test_txtw_change);
 	tcase_add_test(tc, test_txtw_before_resolved);
 	tcase_add_test(tc, test_txtw_rdata_order);
+	tcase_add_test(tc, test_pace);
+	tcase_add_test(tc, test_withdrawer);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
 	tcase_add_test(tc, test_no_dbus);
