@@ -13,8 +13,7 @@
  *
  * An interface that becomes a public leg (prefix_public_leg()) while
  * exports listen there by the LAN rule loses their listeners and
- * publications at once where rtnetlink tells (Linux); elsewhere the
- * addresses stay as chosen at the EXPORT.
+ * publications there as soon as netwatch.c tells of a change.
  *
  * Memory is bounded by max-exports, EXPORT_MAXLISTEN listeners each and
  * EXPORT_MAXCONN connections per session (two RELAY_BUFSZ buffers each). */
@@ -30,10 +29,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <ifaddrs.h>
-#if NETWATCH_NETLINK
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +47,7 @@
 #include "event.h"
 #include "log.h"
 #include "meta.h"
+#include "netwatch.h"
 #include "prefix.h"
 #include "proto.h"
 #include "publish.h"
@@ -125,8 +121,7 @@ struct exports {
 	int			 told_flood, told_max, told_conns;
 	char			 publeg[EXPORT_MAXPUBLEG][IF_NAMESIZE];
 	size_t			 npubleg;
-	int			 nlfd;		/* rtnetlink, IPv4 addresses */
-	struct ev_io		*nlio;
+	struct netwatch		*netwatch;	/* once one listens by LAN */
 	struct log_limit	 refuse_log;
 };
 
@@ -818,66 +813,21 @@ recheck_public_legs(struct exports *xs)
 	freeifaddrs(ifa);
 }
 
-#if NETWATCH_NETLINK
 static void
-netlink_cb(int fd, short revents, void *arg)
+on_network_change(void *arg)
 {
-	char buf[8192];
-	ssize_t n;
-	int news = 0;
-
-	(void)revents;
-	for (;;) {
-		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-			news = 1;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == ENOBUFS) {	/* overrun: read all */
-			news = 1;
-			continue;
-		}
-		break;
-	}
-	if (news)
-		recheck_public_legs(arg);
+	recheck_public_legs(arg);
 }
-#endif
 
-/* Follow IPv4 addresses (a public one makes a public leg) once an export
- * listens by the LAN rule. Without rtnetlink, the addresses stay as chosen
- * at the EXPORT (rnsplice-subsystem.conf(5)). */
+/* Follow the interfaces' addresses (a public one makes a public leg) once
+ * an export listens by the LAN rule. */
 static void
 watch_addresses(struct exports *xs)
 {
-#if NETWATCH_NETLINK
-	struct sockaddr_nl snl;
-
-	if (xs->nlfd != -1)
-		return;
-	if ((xs->nlfd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, NETLINK_ROUTE)) == -1) {
-		log_warn("exports: rtnetlink socket (interfaces that become "
-		    "public legs are not followed)");
-		return;
-	}
-	memset(&snl, 0, sizeof(snl));
-	snl.nl_family = AF_NETLINK;
-	snl.nl_groups = RTMGRP_IPV4_IFADDR;
-	if (bind(xs->nlfd, (struct sockaddr *)&snl, sizeof(snl)) == -1) {
-		log_warn("exports: rtnetlink bind (interfaces that become "
-		    "public legs are not followed)");
-		close(xs->nlfd);
-		xs->nlfd = -1;
-		return;
-	}
-	if ((xs->nlio = ev_io_add(xs->loop, xs->nlfd, POLLIN, netlink_cb,
+	if (xs->netwatch == NULL &&
+	    (xs->netwatch = netwatch_new(xs->loop, on_network_change,
 	    xs)) == NULL)
 		fatalx("out of memory");
-#else
-	(void)xs;
-#endif
 }
 
 /* ------------------------------------------------------------------------
@@ -1268,7 +1218,6 @@ exports_new(struct ev_loop *loop, const struct policy *pol,
 	xs->arg = arg;
 	TAILQ_INIT(&xs->list);
 	TAILQ_INIT(&xs->conns);
-	xs->nlfd = -1;
 	xs->per_rule = xcalloc(pol->nxrules + 1, sizeof(*xs->per_rule));
 	return xs;
 }
@@ -1291,10 +1240,7 @@ exports_free(struct exports *xs)
 		conn_free(TAILQ_FIRST(&xs->conns));
 	/* goodbye packets for all that was published */
 	publisher_free(xs->pub);
-	if (xs->nlfd != -1) {
-		ev_io_del(xs->nlio);
-		close(xs->nlfd);
-	}
+	netwatch_free(xs->netwatch);
 	remove_dir(xs);
 	free(xs->per_rule);
 	free(xs);

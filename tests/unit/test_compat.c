@@ -1,6 +1,6 @@
 /*
  * Unit tests of the portable layer (compat/) and of the periodic network
- * check (agent/netwatch.c). The same tests run against the native calls
+ * check (common/netwatch.c). The same tests run against the native calls
  * and, in a build configured with --enable-compat-fallbacks, against the
  * replacements; test_fallbacks_built says which.
  */
